@@ -1,0 +1,54 @@
+# Saker — build, run and test. See README.md.
+GO        ?= go
+BIN       ?= bin/saker
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS   := -s -w -X main.version=$(VERSION)
+PKGS      := ./...
+TEST_TIMEOUT ?= 25m
+export SAKER_DATA_DIR ?= $(CURDIR)/.saker-data
+
+.PHONY: all build run test deps vet bench fuzz generate clean
+
+all: build
+
+## build: the static saker binary in bin/
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/saker
+
+## run: hub on :2801, dashboard on :2802 (embedded store unless REDIS_ADDRESS is set), sensor when root
+run: build
+	$(BIN) up
+
+## deps: install what the tests use (redis-server, chromium, docker…) when missing
+deps:
+	@bash .ci/install-deps
+
+## vet: gofmt and go vet
+vet:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+
+## test: every test, including Redis, BPF (as root) and browser tests
+test: deps vet
+	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) $(PKGS)
+
+## bench: benchmarks with the figures quoted in issue notes
+bench: deps
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s -timeout 60m $(PKGS)
+
+## fuzz: run every fuzz target for FUZZTIME each
+FUZZTIME ?= 60s
+fuzz:
+	@for pkg in $$($(GO) list $(PKGS)); do \
+	  for t in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz'); do \
+	    echo "== $$pkg $$t"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	  done; \
+	done
+
+## generate: regenerate bpf2go objects (needs clang and llvm)
+generate:
+	$(GO) generate ./sensor/probe/...
+
+clean:
+	rm -rf bin

@@ -1,0 +1,36 @@
+package alert
+
+import (
+	"time"
+)
+
+// Alert is one Falco alert in the JSON shape Falco emits with
+// json_output: true and json_include_output_property: true, plus the uuid
+// that falcosidekick-style consumers add. The hub accepts it on POST /, the
+// sensor produces it and every forwarder receives it.
+//
+// OutputFields values keep their JSON types. Decoders must use
+// json.Decoder.UseNumber so integers such as evt.time (nanoseconds) survive
+// without float rounding.
+type Alert struct {
+	UUID         string         `json:"uuid,omitempty"`
+	Output       string         `json:"output"`
+	Priority     Priority       `json:"priority"`
+	Rule         string         `json:"rule"`
+	Time         time.Time      `json:"time"`
+	OutputFields map[string]any `json:"output_fields"`
+	Source       string         `json:"source,omitempty"`
+	Tags         []string       `json:"tags,omitempty"`
+	Hostname     string         `json:"hostname,omitempty"`
+}
+
+// Field returns output_fields[name] as a string when it is one; containers'
+// and Kubernetes' names are looked up this way for indexing and labels.
+func (a *Alert) Field(name string) (string, bool) {
+	v, ok := a.OutputFields[name]
+	if !ok {
+		return "", false
+	}
+	s, ok := v.(string)
+	return s, ok
+}

@@ -1,0 +1,167 @@
+// Package store defines how the hub keeps alerts: the Store interface, the
+// query and statistics types the API serves, and the per-consumer delivery
+// log the forwarders read. Implementations live in store/redis (production,
+// shared by many hub replicas) and store/embedded (single process, persisted
+// to a file); both pass the contract suite in store/storetest.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/saker-sec/saker/hub/alert"
+)
+
+// ErrNotFound is returned by Get when no stored event has the ID.
+var ErrNotFound = errors.New("event not found")
+
+// Event is a stored alert with its store-assigned ID.
+//
+// IDs have the Redis stream form "<unix-ms>-<seq>" in every implementation,
+// so they sort by arrival time (compare with CompareIDs) and serve as
+// cursors: for paging, for websocket resume and for forwarder delivery.
+type Event struct {
+	ID string `json:"id"`
+	alert.Alert
+}
+
+// Filter selects events. Zero fields select everything.
+type Filter struct {
+	Since, Until time.Time      // arrival time bounds, inclusive; zero = open
+	MinPriority  alert.Priority // events at least this severe; PriorityUnset = all
+	Rules        []string       // any of these rules (exact)
+	Sources      []string       // any of these sources
+	Hostnames    []string       // any of these hostnames
+	Tags         []string       // events carrying all of these tags
+	Text         string         // case-insensitive substring of output, rule or any output field value
+}
+
+// Query is a page request, newest first.
+type Query struct {
+	Filter
+	Limit  int    // page size; implementations cap it at MaxLimit, 0 = DefaultLimit
+	Before string // cursor: only events with an ID strictly older than this
+}
+
+// Page limits.
+const (
+	DefaultLimit = 100
+	MaxLimit     = 1000
+)
+
+// Page is one page of a Query.
+type Page struct {
+	Events []Event `json:"events"`
+	// Next is the cursor for the following (older) page; empty at the end.
+	Next string `json:"next,omitempty"`
+}
+
+// StatsQuery asks for aggregate counts over the events a Filter selects.
+type StatsQuery struct {
+	Filter
+	// Bucket is the time-series resolution, a multiple of one minute;
+	// zero lets the store pick one that gives at most ~120 buckets.
+	Bucket time.Duration
+	// Top bounds each ranked list (rules, hostnames…); 0 = 10.
+	Top int
+}
+
+// Count is one entry of a ranked list.
+type Count struct {
+	Key   string `json:"key"`
+	Count int64  `json:"count"`
+}
+
+// Bucket is one time-series point: counts per priority in [Start, Start+Bucket).
+type Bucket struct {
+	Start  time.Time        `json:"start"`
+	Counts map[string]int64 `json:"counts"` // keyed by priority name ("Warning")
+}
+
+// Stats aggregates the events a StatsQuery selects.
+type Stats struct {
+	Total      int64            `json:"total"`
+	ByPriority map[string]int64 `json:"by_priority"`
+	Rules      []Count          `json:"rules"`
+	Hostnames  []Count          `json:"hostnames"`
+	Sources    []Count          `json:"sources"`
+	Tags       []Count          `json:"tags"`
+	Containers []Count          `json:"containers"` // output_fields container.name (not "host")
+	Images     []Count          `json:"images"`     // output_fields container.image.repository
+	Bucket     time.Duration    `json:"bucket_ns"`
+	Series     []Bucket         `json:"series"`
+}
+
+// Store keeps alerts durably and answers queries.
+type Store interface {
+	// Append stores alerts atomically as a batch, in order, and returns their
+	// IDs. When it returns nil the alerts are durable (they survive a hub
+	// crash); on error none of them is visible.
+	Append(ctx context.Context, alerts []alert.Alert) ([]string, error)
+	// Get returns one event, or ErrNotFound.
+	Get(ctx context.Context, id string) (Event, error)
+	// Query returns a page of matching events, newest first.
+	Query(ctx context.Context, q Query) (Page, error)
+	// Stats aggregates matching events.
+	Stats(ctx context.Context, q StatsQuery) (Stats, error)
+	// Tail returns up to max events with IDs after the given one, oldest
+	// first, waiting up to block for the first to arrive. It sees events
+	// stored by every replica sharing the store. after "$" means "from now";
+	// "" or "0" means from the oldest retained event.
+	Tail(ctx context.Context, after string, max int, block time.Duration) ([]Event, error)
+	// Health reports whether the store is usable, with a short description
+	// (e.g. "redis 7.0.15 at 127.0.0.1:6379").
+	Health(ctx context.Context) Health
+	// Deliveries returns the delivery log of one consumer group (one per
+	// forwarder), creating it if needed. A new group starts at events stored
+	// from now on.
+	Deliveries(ctx context.Context, group string) (DeliveryLog, error)
+	// Close releases resources; buffered state is flushed first.
+	Close() error
+}
+
+// Health is a store's health report.
+type Health struct {
+	OK     bool   `json:"ok"`
+	Kind   string `json:"kind"` // "redis" or "embedded"
+	Detail string `json:"detail"`
+	Error  string `json:"error,omitempty"`
+	Events int64  `json:"events"` // events currently retained
+}
+
+// Delivery is an event handed to a consumer for delivery.
+type Delivery struct {
+	Event
+	// Attempts counts how many times this event was handed out, this one
+	// included (1 on first delivery).
+	Attempts int
+}
+
+// DeadLetter is an event a consumer gave up on.
+type DeadLetter struct {
+	Event
+	Reason   string    `json:"reason"`
+	Attempts int       `json:"attempts"`
+	At       time.Time `json:"at"`
+}
+
+// DeliveryLog is one consumer group's at-least-once cursor over the stored
+// events. Several consumers (hub replicas) may share a group; each event is
+// handed to one of them at a time.
+type DeliveryLog interface {
+	// Claim hands out up to max events not yet acknowledged by the group:
+	// first events whose consumer has held them longer than minIdle without
+	// acknowledging (a crashed or stuck replica), then new events, waiting up
+	// to block for new ones.
+	Claim(ctx context.Context, consumer string, max int, minIdle, block time.Duration) ([]Delivery, error)
+	// Ack marks events delivered; they are never handed out again.
+	Ack(ctx context.Context, ids ...string) error
+	// DeadLetter acknowledges an event and records it as undeliverable.
+	DeadLetter(ctx context.Context, d Delivery, reason string) error
+	// DeadLetters lists recorded dead letters, newest first.
+	DeadLetters(ctx context.Context, limit int) ([]DeadLetter, error)
+	// Lag reports how many events are not yet acknowledged (pending plus
+	// not yet handed out) and the age of the oldest of them.
+	Lag(ctx context.Context) (pending int64, oldest time.Duration, err error)
+}

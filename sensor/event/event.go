@@ -1,0 +1,161 @@
+// Package event is the event model shared by the probe decoder, the process
+// and container state, the field extractors and the rule engine. It is a leaf
+// package: it imports nothing from Saker.
+//
+// An Event is one completed syscall (Saker captures at syscall exit, with the
+// arguments and the result together, so there is no enter/exit pair to
+// correlate: evt.dir is always "<"). Process and container context are
+// pointers into the sensor's state tables, so building an event allocates
+// nothing for them.
+package event
+
+import "net/netip"
+
+// Event is one captured syscall or process-lifecycle event.
+type Event struct {
+	Num  uint64 // evt.num: sequence number assigned by the sensor
+	Type Type   // evt.type
+	TS   int64  // evt.time: wall-clock nanoseconds since the Unix epoch
+	CPU  uint32
+	Res  int64 // evt.rawres: the syscall's return value (negative errno on failure)
+
+	Thread    *Thread    // the calling thread (never nil for syscall events)
+	Container *Container // the thread's container, or nil on the host
+
+	FD FD // the file descriptor the syscall used or created, when any
+
+	// Syscall-specific arguments, named as Falco names them (evt.arg.NAME).
+	Flags   uint32 // open* flags (O_*), socket type, mount flags, clone flags, setns nstype…
+	Mode    uint32 // open/creat/mkdir/chmod mode
+	Path    string // name / pathname / filename / oldpath / source, resolved against cwd where Falco does
+	Target  string // newpath / linkpath / target
+	Request uint64 // ptrace request, ioctl request
+	PID     int64  // ptrace/kill target pid, setns fd…
+	UID     uint32 // setuid/setresuid/chown uid
+	GID     uint32 // setgid/chown gid
+	Domain  uint32 // socket domain (AF_*)
+	Proto   uint32 // socket protocol
+	Data    []byte // sendto/sendmsg/write payload head (bcontains), may be nil
+
+	// Args are extra "name=value" arguments for syscalls the fixed fields
+	// above do not cover; evt.arg.NAME falls back to them.
+	Args []Arg
+}
+
+// Arg is a named syscall argument rendered as a string.
+type Arg struct {
+	Name  string
+	Value string
+}
+
+// Thread is the process context of an event: one entry of the sensor's
+// process table. Fields are set once at exec/fork and read concurrently, so
+// they must not be mutated after the table publishes the entry (replace the
+// entry instead).
+type Thread struct {
+	TID, PID, PPID int64 // host namespace ids
+	VTID, VPID     int64 // ids inside the thread's pid namespace
+	SID, VPGID     int64
+	UID, GID       uint32
+	EUID, EGID     uint32
+	LoginUID       int64  // -1 when unset (4294967295 in the kernel)
+	User, Group    string // resolved names; "" when unknown
+	LoginUser      string
+
+	Comm    string   // proc.name: the kernel comm, at most 15 bytes
+	Exe     string   // proc.exe: argv[0]
+	ExePath string   // proc.exepath: resolved executable path
+	Args    []string // proc.args: argv[1:]
+	Cwd     string   // proc.cwd, with a trailing slash as Falco prints it
+	Env     []string // "NAME=value", when captured
+	TTY     uint32   // proc.tty: controlling terminal device number, 0 = none
+
+	StartTS      int64  // process start, ns since epoch (proc.duration)
+	CapEffective uint64 // thread.cap_effective bitmask
+	CapPermitted uint64
+
+	ExeUpperLayer bool   // proc.is_exe_upper_layer: exe written in an overlayfs upper layer
+	ExeFromMemfd  bool   // proc.is_exe_from_memfd
+	ExeIno        uint64 // proc.exe_ino
+	ExeInoCtime   int64  // ns since epoch
+	ExeInoMtime   int64
+
+	CgroupPath  string // the process's cgroup v2 path (container id source)
+	ContainerID string // 12-char container id, "" on the host
+
+	// Parent is the parent process entry, nil at the top of the known tree.
+	// proc.aname[N], proc.apid[N]… walk this chain.
+	Parent *Thread
+	// VPGLeader is the process-group leader in the thread's namespace, when
+	// known (proc.vpgid.name, proc.vpgid.exe).
+	VPGLeader *Thread
+}
+
+// Container is a container's metadata, shared by all its threads.
+type Container struct {
+	ID         string // 12-char short id
+	FullID     string
+	Name       string
+	Image      string // as the runtime reports it, "nginx:1.25"
+	Repository string // container.image.repository
+	Tag        string // container.image.tag
+	ImageID    string
+	Runtime    string // docker, containerd, cri-o, podman
+	Privileged bool
+	StartTS    int64 // ns since epoch
+	Labels     map[string]string
+	Mounts     []Mount
+
+	// Kubernetes metadata from the CRI / kubelet labels.
+	PodName, PodUID, Namespace string
+	PodLabels                  map[string]string
+}
+
+// Mount is one container mount.
+type Mount struct {
+	Source, Dest string
+	Mode         string
+	RW           bool
+	Propagation  string
+}
+
+// FDType is the kind of object a file descriptor refers to (fd.typechar).
+type FDType uint8
+
+// File descriptor kinds, with Falco's type characters.
+const (
+	FDUnknown   FDType = iota
+	FDFile             // f
+	FDIPv4             // 4
+	FDIPv6             // 6
+	FDUnix             // u
+	FDPipe             // p
+	FDEvent            // e
+	FDSignal           // s
+	FDEventPoll        // l
+	FDInotify          // i
+	FDTimer            // t
+	FDNetlink          // n
+	FDBPF              // b
+	FDUserfault        // u (Falco reuses the unix socket letter)
+	FDIOUring          // r
+	FDMemfd            // m
+	FDDirectory        // d
+	FDPidfd            // o
+)
+
+// FD describes the file descriptor an event used or created.
+type FD struct {
+	Num  int64 // fd.num, -1 when none
+	Type FDType
+	Name string // fd.name: path, or "cip:cport->sip:sport" for sockets
+	// Network endpoints for IPv4/IPv6 sockets; zero Addr when not a socket.
+	ClientIP, ServerIP     netip.Addr
+	ClientPort, ServerPort uint16
+	L4Proto                uint8 // IPPROTO_TCP (6), IPPROTO_UDP (17), IPPROTO_ICMP (1), 255 raw
+	// Local is true when the local end of the connection is the client
+	// (connect); false for accept (the local end is the server).
+	LocalIsClient bool
+	Connected     bool
+	Flags         uint32 // open flags the fd was created with
+}

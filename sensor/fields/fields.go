@@ -1,0 +1,121 @@
+// Package fields is the registry of filter and output fields (evt.*, proc.*,
+// fd.*, user.*, group.*, container.*, k8s.*…): each field's name, type,
+// description and extractor over an event.Event. The rule compiler resolves
+// condition fields here; the output formatter resolves %fields here; `saker
+// rules fields` prints the registry.
+package fields
+
+import (
+	"github.com/saker-sec/saker/sensor/event"
+)
+
+// Type is a field's value type; it decides how a condition's right-hand
+// side is parsed and compared and how the value is printed.
+type Type uint8
+
+// Field value types (Falco's PT_* names in comments).
+const (
+	String  Type = iota // PT_CHARBUF, PT_FSPATH…: compared as strings
+	Int64               // PT_INT64, PT_ERRNO, PT_PID
+	Uint64              // PT_UINT64, PT_UINT32…
+	Bool                // PT_BOOL
+	IPAddr              // PT_IPADDR (v4 or v6), compared by address; RHS may be a CIDR for IPNet
+	IPNet               // PT_IPNET
+	Port                // PT_PORT: RHS may be a service name
+	AbsTime             // PT_ABSTIME: ns since epoch, printed as a time
+	RelTime             // PT_RELTIME: a duration in ns
+	Bytes               // PT_BYTEBUF: compared bytewise (bcontains, bstartswith)
+	Flags               // PT_FLAGS32: numeric flags printed as names (O_RDONLY|O_CLOEXEC)
+)
+
+// String returns the Falco type name used in `saker rules fields`.
+func (t Type) String() string {
+	switch t {
+	case String:
+		return "CHARBUF"
+	case Int64:
+		return "INT64"
+	case Uint64:
+		return "UINT64"
+	case Bool:
+		return "BOOL"
+	case IPAddr:
+		return "IPADDR"
+	case IPNet:
+		return "IPNET"
+	case Port:
+		return "PORT"
+	case AbsTime:
+		return "ABSTIME"
+	case RelTime:
+		return "RELTIME"
+	case Bytes:
+		return "BYTEBUF"
+	case Flags:
+		return "FLAGS32"
+	}
+	return "UNKNOWN"
+}
+
+// ArgKind says whether and how a field takes a bracketed argument.
+type ArgKind uint8
+
+// Argument kinds.
+const (
+	NoArg       ArgKind = iota // proc.name
+	IndexArg                   // proc.aname[2]: optional non-negative integer
+	KeyArg                     // proc.env[HOME], container.label[app]: required string
+	IndexOrKey                 // evt.arg[0] or evt.arg.flags / container.mount.dest[/proc*]
+	RequiredArg                // must have one
+)
+
+// Value is an extracted field value. Exactly one representation is used,
+// chosen by the field's Type: S for String (and rendered flag/IP strings when
+// asked for text), N for the integer types, Bool, AbsTime and RelTime (0/1 for
+// Bool), B for Bytes. A multi-valued field (proc.aname without an index,
+// fd.types) sets List; each comparison then succeeds if any element matches,
+// as Falco does.
+//
+// Values may alias memory owned by the event or the state tables: callers
+// must not retain them past the evaluation of the event.
+type Value struct {
+	S    string
+	N    int64
+	B    []byte
+	List []string
+	// IsList marks List as the value (it may legitimately be empty).
+	IsList bool
+}
+
+// Extractor extracts a field from an event. It returns ok=false when the
+// value cannot be extracted (Falco's missing value, printed <NA>); every
+// comparison on a missing value is false.
+type Extractor func(ev *event.Event) (v Value, ok bool)
+
+// Field describes one registered field.
+type Field struct {
+	Name string // "proc.aname"
+	Type Type
+	Desc string
+	Arg  ArgKind
+	// EventTypes lists the event types the field can be extracted from;
+	// nil means any. The compiler uses it for warnings only.
+	EventTypes []event.Type
+	// make builds the extractor for an argument (arg is "" when none given,
+	// hasArg tells a present empty argument apart).
+	make func(arg string, hasArg bool) (Extractor, error)
+	// multiWithoutIndex marks ancestor fields (proc.aname…) that, used
+	// without an index, match any ancestor.
+	multiWithoutIndex bool
+}
+
+// Resolved is a field bound to its argument, ready to extract.
+type Resolved struct {
+	Field   *Field
+	Arg     string // the bracketed or dotted argument, as written
+	HasArg  bool
+	Extract Extractor
+	// Multi is true when the extractor returns lists (e.g. proc.aname
+	// without an index): comparisons then match if any element matches.
+	Multi bool
+}
