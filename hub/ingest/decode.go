@@ -1,0 +1,250 @@
+// Package ingest turns request bodies into validated, enriched alerts: it
+// decodes Falco's JSON payload the way falcosidekick does (minus its flaws:
+// trailing garbage, panics on unexpected types, overwritten uuids), checks the
+// required fields, and applies sidekick's enrichment options (CUSTOMFIELDS,
+// TEMPLATEDFIELDS, CUSTOMTAGS, BRACKETREPLACER, OUTPUTFIELDFORMAT).
+//
+// Nothing here does I/O beyond reading the body it is given, so the decoder
+// is fuzzed directly (FuzzDecode).
+package ingest
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/saker-sec/saker/hub/alert"
+)
+
+// DefaultSource is the source given to alerts that carry none. Falco itself
+// names its syscall source "syscall" (sidekick uses "syscalls", which no Falco
+// version sends); we use Falco's spelling so filters match real traffic.
+const DefaultSource = "syscall"
+
+// Error is a client error: the payload is rejected with HTTP 400 and Msg.
+type Error struct {
+	// Index is the position of the offending item in a batch, -1 otherwise.
+	Index int
+	Msg   string
+}
+
+func (e *Error) Error() string {
+	if e.Index >= 0 {
+		return fmt.Sprintf("event %d: %s", e.Index, e.Msg)
+	}
+	return e.Msg
+}
+
+func badf(format string, args ...any) *Error {
+	return &Error{Index: -1, Msg: fmt.Sprintf(format, args...)}
+}
+
+// DecodeOne decodes exactly one Falco payload from body: a single JSON object
+// and nothing after it but white space. It validates the alert but does not
+// enrich it (see Enricher). Errors are *Error.
+func DecodeOne(body []byte) (alert.Alert, error) {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return alert.Alert{}, badf("empty body")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil {
+		return alert.Alert{}, jsonErr(err)
+	}
+	if m == nil {
+		return alert.Alert{}, badf("invalid JSON: body must be a JSON object")
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return alert.Alert{}, badf("invalid JSON: unexpected data after the JSON object")
+	}
+	return fromMap(m)
+}
+
+// DecodeBatch decodes a batch: either a JSON array of payloads or
+// newline-delimited JSON (one object per line; blank lines are skipped).
+// It is all-or-nothing: the first invalid item fails the batch with an
+// *Error naming its index. maxItems bounds the batch (0 = unbounded).
+func DecodeBatch(body []byte, maxItems int) ([]alert.Alert, error) {
+	trimmed := bytes.TrimSpace(body)
+	if len(trimmed) == 0 {
+		return nil, badf("empty body")
+	}
+	var raws []json.RawMessage
+	if trimmed[0] == '[' {
+		dec := json.NewDecoder(bytes.NewReader(trimmed))
+		if err := dec.Decode(&raws); err != nil {
+			return nil, jsonErr(err)
+		}
+		if _, err := dec.Token(); err != io.EOF {
+			return nil, badf("invalid JSON: unexpected data after the JSON array")
+		}
+	} else {
+		// NDJSON: a stream of JSON values. Decoding value by value (instead
+		// of splitting on '\n') also accepts pretty-printed objects and
+		// reports the item index rather than a line number.
+		dec := json.NewDecoder(bytes.NewReader(trimmed))
+		for {
+			var raw json.RawMessage
+			err := dec.Decode(&raw)
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				e := jsonErr(err)
+				e.Index = len(raws)
+				return nil, e
+			}
+			raws = append(raws, raw)
+			if maxItems > 0 && len(raws) > maxItems {
+				return nil, badf("batch has more than %d events", maxItems)
+			}
+		}
+	}
+	if len(raws) == 0 {
+		return nil, badf("empty batch")
+	}
+	if maxItems > 0 && len(raws) > maxItems {
+		return nil, badf("batch has more than %d events", maxItems)
+	}
+	out := make([]alert.Alert, len(raws))
+	for i, raw := range raws {
+		a, err := DecodeOne(raw)
+		if err != nil {
+			var e *Error
+			if errors.As(err, &e) {
+				e.Index = i
+				return nil, e
+			}
+			return nil, fmt.Errorf("event %d: %w", i, err)
+		}
+		out[i] = a
+	}
+	return out, nil
+}
+
+func jsonErr(err error) *Error {
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return badf("invalid JSON: unexpected end of input")
+	case errors.As(err, &se):
+		return badf("invalid JSON at offset %d: %s", se.Offset, se.Error())
+	case errors.As(err, &te):
+		return badf("invalid JSON: expected an object, got %s", te.Value)
+	}
+	return badf("invalid JSON: %s", err.Error())
+}
+
+// fromMap validates a decoded JSON object field by field, so a wrong type
+// gets a message naming the field rather than Go's type names.
+func fromMap(m map[string]any) (alert.Alert, error) {
+	var a alert.Alert
+	var err error
+	str := func(key string, required bool) (string, error) {
+		v, ok := m[key]
+		if !ok || v == nil {
+			if required {
+				return "", badf("missing %s", key)
+			}
+			return "", nil
+		}
+		s, ok := v.(string)
+		if !ok {
+			return "", badf("%s must be a string, got %s", key, typeName(v))
+		}
+		if required && strings.TrimSpace(s) == "" {
+			return "", badf("missing %s", key)
+		}
+		return s, nil
+	}
+	if a.Rule, err = str("rule", true); err != nil {
+		return a, err
+	}
+	p, err := str("priority", true)
+	if err != nil {
+		return a, err
+	}
+	if a.Priority, err = alert.ParsePriority(p); err != nil {
+		return a, badf("%s", err.Error())
+	}
+	ts, err := str("time", true)
+	if err != nil {
+		return a, err
+	}
+	if a.Time, err = time.Parse(time.RFC3339Nano, ts); err != nil {
+		return a, badf("time must be an RFC 3339 timestamp, got %q", ts)
+	}
+	if a.Time.IsZero() || a.Time.Year() < 1970 {
+		return a, badf("time must be after 1970, got %q", ts)
+	}
+	if a.Output, err = str("output", false); err != nil {
+		return a, err
+	}
+	if a.Source, err = str("source", false); err != nil {
+		return a, err
+	}
+	if a.Hostname, err = str("hostname", false); err != nil {
+		return a, err
+	}
+	id, err := str("uuid", false)
+	if err != nil {
+		return a, err
+	}
+	// A valid incoming uuid is kept: a sender retrying after a timeout
+	// then produces the same uuid, which consumers can deduplicate on.
+	if u, perr := uuid.Parse(id); perr == nil && id != "" {
+		a.UUID = u.String()
+	}
+	switch of := m["output_fields"].(type) {
+	case nil:
+		// Sidekick rejects alerts without output fields; Falco sends an
+		// empty object for rules whose output has no %fields, and losing
+		// those alerts is worse than storing them without fields.
+		a.OutputFields = map[string]any{}
+	case map[string]any:
+		a.OutputFields = of
+	default:
+		return a, badf("output_fields must be an object, got %s", typeName(of))
+	}
+	switch tags := m["tags"].(type) {
+	case nil:
+	case []any:
+		a.Tags = make([]string, 0, len(tags))
+		for i, t := range tags {
+			s, ok := t.(string)
+			if !ok {
+				return a, badf("tags[%d] must be a string, got %s", i, typeName(t))
+			}
+			a.Tags = append(a.Tags, s)
+		}
+	default:
+		return a, badf("tags must be an array of strings, got %s", typeName(tags))
+	}
+	return a, nil
+}
+
+func typeName(v any) string {
+	switch v.(type) {
+	case nil:
+		return "null"
+	case string:
+		return "a string"
+	case json.Number, float64:
+		return "a number"
+	case bool:
+		return "a boolean"
+	case []any:
+		return "an array"
+	case map[string]any:
+		return "an object"
+	}
+	return fmt.Sprintf("%T", v)
+}

@@ -1,0 +1,149 @@
+package ingest
+
+import (
+	"bytes"
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+	"text/template"
+
+	"github.com/google/uuid"
+
+	"github.com/saker-sec/saker/hub/alert"
+)
+
+// Options are falcosidekick's enrichment settings.
+type Options struct {
+	// CustomFields are added to every alert's output_fields, replacing
+	// incoming values of the same name (as sidekick does). Values are
+	// already resolved (a "%VAR" value is read from the environment by
+	// the config package).
+	CustomFields map[string]string
+	// TemplatedFields are Go templates executed over output_fields; the
+	// result is stored under the key.
+	TemplatedFields map[string]string
+	// CustomTags are appended to every alert's tags.
+	CustomTags []string
+	// BracketReplacer, when set, rewrites output field names such as
+	// "proc.aname[2]" to "proc.aname<r>2" (brackets break some outputs).
+	BracketReplacer string
+	// OutputFieldFormat rewrites the output line, sidekick's
+	// OUTPUTFIELDFORMAT: tokens <timestamp> <priority> <output>
+	// <custom_fields> <templated_fields> <tags>.
+	OutputFieldFormat string
+}
+
+// Enricher applies Options to decoded alerts. Templates are parsed once, at
+// construction, so a bad template is a startup error instead of a log line
+// per alert.
+type Enricher struct {
+	opts       Options
+	customKeys []string
+	templated  []tmplField
+}
+
+type tmplField struct {
+	key  string
+	tmpl *template.Template
+}
+
+// NewEnricher validates opts.
+func NewEnricher(opts Options) (*Enricher, error) {
+	e := &Enricher{opts: opts}
+	for k := range opts.CustomFields {
+		e.customKeys = append(e.customKeys, k)
+	}
+	sort.Strings(e.customKeys)
+	keys := make([]string, 0, len(opts.TemplatedFields))
+	for k := range opts.TemplatedFields {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		t, err := template.New(k).Option("missingkey=zero").Parse(opts.TemplatedFields[k])
+		if err != nil {
+			return nil, fmt.Errorf("templated field %q: %w", k, err)
+		}
+		e.templated = append(e.templated, tmplField{k, t})
+	}
+	return e, nil
+}
+
+// falcoOutput matches Falco's output line, "12:00:00.123456789: Warning …",
+// the only shape OUTPUTFIELDFORMAT rewrites (as in sidekick).
+var falcoOutput = regexp.MustCompile(`(?i)^[0-9:]+\.[0-9]+: (Debug|Info|Informational|Notice|Warning|Error|Critical|Alert|Emergency) `)
+
+// Enrich fills defaults (source, uuid) and applies the options to a. It
+// never fails: a template that fails on one alert stores the error text in
+// the field so the problem is visible where it shows.
+func (e *Enricher) Enrich(a *alert.Alert) {
+	if a.OutputFields == nil {
+		a.OutputFields = map[string]any{}
+	}
+	if a.Source == "" {
+		a.Source = DefaultSource
+	}
+	if a.UUID == "" {
+		a.UUID = uuid.NewString()
+	}
+	var customStr, tmplStr []string
+	for _, k := range e.customKeys {
+		v := e.opts.CustomFields[k]
+		a.OutputFields[k] = v
+		customStr = append(customStr, k+"="+v)
+	}
+	for _, t := range e.templated {
+		var buf bytes.Buffer
+		v := ""
+		if err := t.tmpl.Execute(&buf, a.OutputFields); err != nil {
+			v = "template error: " + err.Error()
+		} else {
+			v = buf.String()
+		}
+		a.OutputFields[t.key] = v
+		tmplStr = append(tmplStr, t.key+"="+v)
+	}
+	if len(e.opts.CustomTags) > 0 {
+		a.Tags = append(a.Tags, e.opts.CustomTags...)
+	}
+	if len(a.Tags) > 0 {
+		sort.Strings(a.Tags)
+		a.Tags = dedupSorted(a.Tags)
+	}
+	if r := e.opts.BracketReplacer; r != "" {
+		for k, v := range a.OutputFields {
+			if strings.Contains(k, "[") {
+				delete(a.OutputFields, k)
+				a.OutputFields[strings.ReplaceAll(strings.ReplaceAll(k, "]", ""), "[", r)] = v
+			}
+		}
+	}
+	if f := e.opts.OutputFieldFormat; f != "" && falcoOutput.MatchString(a.Output) {
+		parts := strings.SplitN(a.Output, " ", 3)
+		if len(parts) == 3 {
+			out := strings.NewReplacer(
+				"<timestamp>", strings.TrimSuffix(parts[0], ":"),
+				"<priority>", a.Priority.String(),
+				"<output>", parts[2],
+				"<custom_fields>", strings.Join(customStr, " "),
+				"<templated_fields>", strings.Join(tmplStr, " "),
+				"<tags>", strings.Join(a.Tags, ","),
+			).Replace(f)
+			out = strings.TrimSpace(out)
+			out = strings.TrimSuffix(out, "( )")
+			out = strings.TrimSuffix(out, "()")
+			a.Output = strings.TrimSpace(out)
+		}
+	}
+}
+
+func dedupSorted(s []string) []string {
+	out := s[:1]
+	for _, v := range s[1:] {
+		if v != out[len(out)-1] {
+			out = append(out, v)
+		}
+	}
+	return out
+}

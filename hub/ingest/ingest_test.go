@@ -1,0 +1,250 @@
+package ingest
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/saker-sec/saker/hub/alert"
+)
+
+const good = `{"output":"o","priority":"Warning","rule":"r","time":"2026-11-23T09:00:00.123456789Z","output_fields":{"evt.time":1795425121123456789}}`
+
+func TestDecodeOneErrors(t *testing.T) {
+	cases := []struct {
+		name, body, want string
+	}{
+		{"empty", "", "empty body"},
+		{"blank", " \n\t", "empty body"},
+		{"invalid json", `{"rule":`, "invalid JSON: unexpected end of input"},
+		{"not json", `hello`, "invalid JSON at offset 1: invalid character 'h' looking for beginning of value"},
+		{"array", `[1]`, "invalid JSON: expected an object, got array"},
+		{"null", `null`, "invalid JSON: body must be a JSON object"},
+		{"trailing garbage", good + `x`, "invalid JSON: unexpected data after the JSON object"},
+		{"two objects", good + good, "invalid JSON: unexpected data after the JSON object"},
+		{"missing rule", `{"priority":"Warning","time":"2026-11-23T09:00:00Z"}`, "missing rule"},
+		{"empty rule", `{"rule":" ","priority":"Warning","time":"2026-11-23T09:00:00Z"}`, "missing rule"},
+		{"missing priority", `{"rule":"r","time":"2026-11-23T09:00:00Z"}`, "missing priority"},
+		{"missing time", `{"rule":"r","priority":"Warning"}`, "missing time"},
+		{"unknown priority", `{"rule":"r","priority":"Severe","time":"2026-11-23T09:00:00Z"}`, `unknown priority "Severe" (want one of emergency, alert, critical, error, warning, notice, informational, debug)`},
+		{"bad time", `{"rule":"r","priority":"Warning","time":"yesterday"}`, `time must be an RFC 3339 timestamp, got "yesterday"`},
+		{"zero time", `{"rule":"r","priority":"Warning","time":"0001-01-01T00:00:00Z"}`, `time must be after 1970, got "0001-01-01T00:00:00Z"`},
+		{"rule number", `{"rule":1,"priority":"Warning","time":"2026-11-23T09:00:00Z"}`, "rule must be a string, got a number"},
+		{"priority number", `{"rule":"r","priority":4,"time":"2026-11-23T09:00:00Z"}`, "priority must be a string, got a number"},
+		{"time number", `{"rule":"r","priority":"Warning","time":1795425121}`, "time must be a string, got a number"},
+		{"output object", `{"rule":"r","priority":"Warning","time":"2026-11-23T09:00:00Z","output":{}}`, "output must be a string, got an object"},
+		{"hostname bool", `{"rule":"r","priority":"Warning","time":"2026-11-23T09:00:00Z","hostname":true}`, "hostname must be a string, got a boolean"},
+		{"uuid number", `{"rule":"r","priority":"Warning","time":"2026-11-23T09:00:00Z","uuid":7}`, "uuid must be a string, got a number"},
+		{"fields array", `{"rule":"r","priority":"Warning","time":"2026-11-23T09:00:00Z","output_fields":[]}`, "output_fields must be an object, got an array"},
+		{"tags string", `{"rule":"r","priority":"Warning","time":"2026-11-23T09:00:00Z","tags":"a,b"}`, "tags must be an array of strings, got a string"},
+		{"tag number", `{"rule":"r","priority":"Warning","time":"2026-11-23T09:00:00Z","tags":["a",1]}`, "tags[1] must be a string, got a number"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := DecodeOne([]byte(c.body))
+			var e *Error
+			if !errors.As(err, &e) {
+				t.Fatalf("err = %v, want *Error", err)
+			}
+			if e.Error() != c.want {
+				t.Fatalf("err = %q\nwant  %q", e.Error(), c.want)
+			}
+		})
+	}
+}
+
+func TestDecodeOneAccepts(t *testing.T) {
+	cases := []struct {
+		name, body string
+		check      func(t *testing.T, a alert.Alert)
+	}{
+		{"no output no hostname", `{"rule":"r","priority":"info","time":"2026-11-23T09:00:00Z"}`, func(t *testing.T, a alert.Alert) {
+			if a.Priority != alert.PriorityInformational || a.Output != "" || a.Hostname != "" || a.OutputFields == nil {
+				t.Fatalf("%+v", a)
+			}
+		}},
+		{"case-insensitive priority", `{"rule":"r","priority":"EMERGENCY","time":"2026-11-23T09:00:00Z"}`, func(t *testing.T, a alert.Alert) {
+			if a.Priority != alert.PriorityEmergency {
+				t.Fatal(a.Priority)
+			}
+		}},
+		{"big ints survive", good, func(t *testing.T, a alert.Alert) {
+			if n, ok := a.OutputFields["evt.time"].(json.Number); !ok || n.String() != "1795425121123456789" {
+				t.Fatalf("evt.time = %#v", a.OutputFields["evt.time"])
+			}
+		}},
+		{"valid uuid kept", `{"uuid":"0B7B6C1E-5D0A-4A47-9A3E-2F4F1C9D8E11","rule":"r","priority":"Debug","time":"2026-11-23T09:00:00Z"}`, func(t *testing.T, a alert.Alert) {
+			if a.UUID != "0b7b6c1e-5d0a-4a47-9a3e-2f4f1c9d8e11" {
+				t.Fatal(a.UUID)
+			}
+		}},
+		{"invalid uuid dropped", `{"uuid":"nope","rule":"r","priority":"Debug","time":"2026-11-23T09:00:00Z"}`, func(t *testing.T, a alert.Alert) {
+			if a.UUID != "" {
+				t.Fatal(a.UUID)
+			}
+		}},
+		{"trailing whitespace", good + "\n\n  ", func(t *testing.T, a alert.Alert) {}},
+		{"unknown fields ignored", `{"rule":"r","priority":"Debug","time":"2026-11-23T09:00:00Z","extra":{"x":1}}`, func(t *testing.T, a alert.Alert) {}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			a, err := DecodeOne([]byte(c.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.check(t, a)
+		})
+	}
+}
+
+func TestDecodeBatch(t *testing.T) {
+	bad := `{"rule":"r","priority":"nope","time":"2026-11-23T09:00:00Z"}`
+	cases := []struct {
+		name, body string
+		n          int
+		err        string
+	}{
+		{"array", "[" + good + "," + good + "]", 2, ""},
+		{"ndjson", good + "\n" + good + "\n\n" + good + "\n", 3, ""},
+		{"single object", good, 1, ""},
+		{"empty", "  ", 0, "empty body"},
+		{"empty array", "[]", 0, "empty batch"},
+		{"bad item in array", "[" + good + "," + bad + "]", 0, `event 1: unknown priority "nope"`},
+		{"bad item in ndjson", good + "\n" + good + "\n" + bad, 0, `event 2: unknown priority "nope"`},
+		{"broken ndjson line", good + "\n{\"rule\":\n", 0, "event 1: invalid JSON"},
+		{"garbage after array", "[" + good + "]x", 0, "invalid JSON: unexpected data after the JSON array"},
+		{"non-object item", "[" + good + ",3]", 0, "event 1: invalid JSON: expected an object, got number"},
+		{"too many", good + good + good + good, 0, "batch has more than 3 events"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			as, err := DecodeBatch([]byte(c.body), 3)
+			if c.err != "" {
+				if err == nil || !strings.HasPrefix(err.Error(), c.err) {
+					t.Fatalf("err = %v, want prefix %q", err, c.err)
+				}
+				return
+			}
+			if err != nil || len(as) != c.n {
+				t.Fatalf("got %d, %v; want %d", len(as), err, c.n)
+			}
+		})
+	}
+}
+
+func TestFalcoSamplesDecode(t *testing.T) {
+	files, _ := filepath.Glob("testdata/falco/*.json")
+	if len(files) == 0 {
+		t.Fatal("no samples")
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := DecodeOne(b)
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		e, _ := NewEnricher(Options{})
+		before := a
+		e.Enrich(&a)
+		if a.Source != before.Source || !reflect.DeepEqual(a.Tags, before.Tags) {
+			t.Fatalf("%s: enrichment without options changed the alert", f)
+		}
+	}
+}
+
+func TestEnrich(t *testing.T) {
+	t.Setenv("SAKER_TEST_ENV", "x")
+	e, err := NewEnricher(Options{
+		CustomFields:      map[string]string{"cluster": "prod", "proc.name": "overridden"},
+		TemplatedFields:   map[string]string{"where": `{{ index . "k8s.ns.name" }}/{{ index . "k8s.pod.name" }}`},
+		CustomTags:        []string{"saker", "container"},
+		BracketReplacer:   "_",
+		OutputFieldFormat: "<timestamp>: <priority> <output> (<custom_fields>) [<tags>]",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile("testdata/falco/read_sensitive_file.json")
+	a, err := DecodeOne(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.UUID = ""
+	e.Enrich(&a)
+	f := a.OutputFields
+	if f["cluster"] != "prod" || f["proc.name"] != "overridden" || f["where"] != "default/nginx-7f9c5d8b6-x2x9q" {
+		t.Fatalf("fields: %v", f)
+	}
+	if _, ok := f["proc.aname[2]"]; ok || f["proc.aname_2"] != "systemd" {
+		t.Fatalf("bracket replacer: %v", f)
+	}
+	wantTags := []string{"T1555", "container", "filesystem", "host", "maturity_stable", "mitre_credential_access", "saker"}
+	if !reflect.DeepEqual(a.Tags, wantTags) {
+		t.Fatalf("tags %v", a.Tags)
+	}
+	if !strings.HasPrefix(a.Output, "09:12:01.123456789: Warning Sensitive file opened") ||
+		!strings.HasSuffix(a.Output, "k8s_ns_name=default) (cluster=prod proc.name=overridden) [T1555,container,filesystem,host,maturity_stable,mitre_credential_access,saker]") {
+		t.Fatalf("output %q", a.Output)
+	}
+	if len(a.UUID) != 36 {
+		t.Fatalf("uuid %q", a.UUID)
+	}
+
+	if _, err := NewEnricher(Options{TemplatedFields: map[string]string{"x": "{{"}}); err == nil {
+		t.Fatal("bad template accepted")
+	}
+
+	// Source defaults to Falco's "syscall".
+	var b2 alert.Alert
+	e.Enrich(&b2)
+	if b2.Source != "syscall" {
+		t.Fatal(b2.Source)
+	}
+}
+
+// FuzzDecode checks the decoders never panic and that whatever they accept
+// is a valid alert that re-encodes and decodes to itself.
+func FuzzDecode(f *testing.F) {
+	f.Add([]byte(good))
+	f.Add([]byte(`{"rule":"r","priority":"info","time":"2026-11-23T09:00:00Z","tags":["a"],"output_fields":{"k8s.ns.name":1,"x":[1,{"y":null}]}}`))
+	f.Add([]byte("[" + good + "]"))
+	f.Add([]byte(good + "\n" + good))
+	if files, _ := filepath.Glob("testdata/falco/*.json"); len(files) > 0 {
+		for _, p := range files {
+			if b, err := os.ReadFile(p); err == nil {
+				f.Add(b)
+			}
+		}
+	}
+	e, _ := NewEnricher(Options{CustomFields: map[string]string{"a": "b"}, TemplatedFields: map[string]string{"t": `{{ index . "k8s.ns.name" }}`}, BracketReplacer: "_", OutputFieldFormat: "<output> <tags>"})
+	f.Fuzz(func(t *testing.T, body []byte) {
+		if a, err := DecodeOne(body); err == nil {
+			if !a.Priority.Valid() || a.Rule == "" || a.Time.IsZero() {
+				t.Fatalf("accepted invalid alert %+v", a)
+			}
+			e.Enrich(&a)
+			js, err := json.Marshal(a)
+			if err != nil {
+				t.Fatalf("re-encode: %v", err)
+			}
+			if _, err := DecodeOne(js); err != nil {
+				t.Fatalf("re-decode %s: %v", js, err)
+			}
+		} else {
+			var ie *Error
+			if !errors.As(err, &ie) {
+				t.Fatalf("non-client error %v", err)
+			}
+		}
+		if as, err := DecodeBatch(body, 100); err == nil && len(as) == 0 {
+			t.Fatal("empty batch accepted")
+		}
+	})
+}
