@@ -24,7 +24,7 @@ type Server struct {
 	// Addr is "127.0.0.1:<port>".
 	Addr string
 	// Dir is the server's working directory (its RDB/AOF files live here).
-	Dir string
+	Dir    string
 	cmd    *exec.Cmd
 	exited chan error
 }
