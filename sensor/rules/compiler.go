@@ -1,0 +1,1253 @@
+package rules
+
+import (
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"net/netip"
+	"regexp"
+	"strconv"
+	"strings"
+	"unsafe"
+
+	"github.com/saker-sec/saker/hub/alert"
+	"github.com/saker-sec/saker/sensor/event"
+	"github.com/saker-sec/saker/sensor/fields"
+)
+
+// Filter is a compiled condition. It must not retain ev.
+type Filter func(ev *event.Event) bool
+
+// Rule is a compiled rule.
+type Rule struct {
+	Name, Desc, Output, Source string
+	Priority                   alert.Priority
+	Tags                       []string // sorted set
+	Enabled                    bool
+	// Loaded is false when the rule's priority is below the configured
+	// minimum: it compiled but is not evaluated.
+	Loaded bool
+	// Condition is the compiled condition as libs prints it (lists and
+	// macros expanded, exceptions appended).
+	Condition string
+	AST       Node
+	Filter    Filter
+	// EventTypes are the captured event types the rule can match, sorted.
+	// AllEventTypes is set when the condition does not restrict evt.type.
+	EventTypes      []event.Type
+	AllEventTypes   bool
+	ExceptionFields []string
+	Capture         bool
+	CaptureDuration int
+	Index           int // definition order
+	Loc             Location
+}
+
+// Ruleset is the result of compiling every loaded file.
+type Ruleset struct {
+	// Rules holds every compiled rule in definition order (including
+	// disabled ones and ones below the minimum priority; see Enabled and
+	// Loaded). Rules skipped for an unknown source or unknown filter with
+	// skip-if-unknown-filter are absent.
+	Rules []*Rule
+	// Lists and Macros are the numbers of lists and macros defined.
+	Lists, Macros int
+	// DefinedRules is the number of rule names defined across the files.
+	DefinedRules int
+	Warnings     []Warning
+}
+
+// Compile compiles everything loaded so far. On error it returns the
+// first error (Falco stops at the first), with warnings collected so far.
+func (l *Loader) Compile() (*Ruleset, error) {
+	c := &compileState{l: l, lists: map[string][]string{}, listUsed: map[string]bool{},
+		macroAST: map[string]Node{}, macroBusy: map[string]bool{}, macroUsed: map[string]bool{}}
+	rs, err := c.run()
+	if rs != nil {
+		rs.Warnings = l.Warnings
+	}
+	return rs, err
+}
+
+// LoadFiles loads the files in order and compiles them.
+func LoadFiles(cfg Config, paths ...string) (*Ruleset, error) {
+	l := NewLoader(cfg)
+	for _, p := range paths {
+		if err := l.LoadFile(p); err != nil {
+			return &Ruleset{Warnings: l.Warnings}, err
+		}
+	}
+	return l.Compile()
+}
+
+type compileState struct {
+	l         *Loader
+	lists     map[string][]string // expanded items
+	listOrder []string
+	listUsed  map[string]bool
+	macroAST  map[string]Node
+	macroBusy map[string]bool
+	macroUsed map[string]bool
+}
+
+func (c *compileState) run() (*Ruleset, error) {
+	l := c.l
+	// Lists: an item naming an earlier-visible list is replaced by its items.
+	for _, li := range l.lists {
+		var items []string
+		for _, it := range li.items {
+			if ref, ok := l.listIdx[it]; ok && ref.index < li.visibility && ref != li {
+				c.listUsed[ref.name] = true
+				items = append(items, ref.items...)
+				continue
+			}
+			items = append(items, it)
+		}
+		c.lists[li.name] = items
+		c.listOrder = append(c.listOrder, li.name)
+	}
+	// Macros: parse all, then resolve references in order.
+	parsed := map[string]Node{}
+	for _, m := range l.macros {
+		n, err := c.parseCondition(m.cond, m.condLoc)
+		if err != nil {
+			return nil, err
+		}
+		parsed[m.name] = n
+	}
+	for _, m := range l.macros {
+		if _, err := c.resolveMacro(m, parsed); err != nil {
+			return nil, err
+		}
+	}
+
+	rs := &Ruleset{Lists: len(l.lists), Macros: len(l.macros), DefinedRules: len(l.rules)}
+	for _, ri := range l.rules {
+		if ri.unknownSource {
+			continue
+		}
+		r, err := c.compileRule(ri)
+		if err != nil {
+			return nil, err
+		}
+		if r != nil {
+			r.Index = len(rs.Rules)
+			rs.Rules = append(rs.Rules, r)
+		}
+	}
+	for _, m := range l.macros {
+		if !c.macroUsed[m.name] {
+			l.warn("LOAD_UNUSED_MACRO", m.loc, "Macro not referred to by any other rule/macro")
+		}
+	}
+	for _, li := range l.lists {
+		if !c.listUsed[li.name] {
+			l.warn("LOAD_UNUSED_LIST", li.loc, "List not referred to by any other rule/macro")
+		}
+	}
+	return rs, nil
+}
+
+// substituteLists replaces list names in a condition by their items,
+// textually, as Falco's resolve_list does.
+func (c *compileState) substituteLists(cond string) string {
+	for _, name := range c.listOrder {
+		var used bool
+		cond, used = resolveList(cond, name, c.lists[name])
+		if used {
+			c.listUsed[name] = true
+		}
+	}
+	return cond
+}
+
+const listBlanks = " \t\n\r"
+const listDelims = listBlanks + "(),="
+
+func quoteItem(e string) string {
+	if strings.Contains(e, " ") && e != "" && e[0] != '"' && e[0] != '\'' {
+		return `"` + e + `"`
+	}
+	return e
+}
+
+func resolveList(cnd, name string, items []string) (string, bool) {
+	used := false
+	start := strings.Index(cnd, name)
+	for start >= 0 {
+		end := start + len(name)
+		if (start == 0 || strings.IndexByte(listDelims, cnd[start-1]) >= 0) &&
+			(end >= len(cnd) || strings.IndexByte(listDelims, cnd[end]) >= 0) {
+			for start > 0 && strings.IndexByte(listBlanks, cnd[start-1]) >= 0 {
+				start--
+			}
+			for end < len(cnd) && strings.IndexByte(listBlanks, cnd[end]) >= 0 {
+				end++
+			}
+			quoted := make([]string, len(items))
+			for i, v := range items {
+				quoted[i] = quoteItem(v)
+			}
+			sub := strings.Join(quoted, ", ")
+			if sub == "" {
+				if start > 0 && cnd[start-1] == ',' {
+					start--
+				} else if end < len(cnd) && cnd[end] == ',' {
+					end++
+				}
+			}
+			var b strings.Builder
+			if start > 0 {
+				b.WriteString(cnd[:start])
+				b.WriteByte(' ')
+			}
+			b.WriteString(sub)
+			b.WriteByte(' ')
+			if end <= len(cnd) {
+				b.WriteString(cnd[end:])
+			}
+			cnd = b.String()
+			start += len(sub) + 1
+			used = true
+		}
+		if start+1 > len(cnd) {
+			break
+		}
+		next := strings.Index(cnd[start+1:], name)
+		if next < 0 {
+			break
+		}
+		start = start + 1 + next
+	}
+	return cnd, used
+}
+
+func (c *compileState) parseCondition(cond string, cl condLocation) (Node, error) {
+	cond = c.substituteLists(cond)
+	n, err := Parse(cond)
+	if err != nil {
+		pe := err.(*ParseError)
+		return nil, &Error{Loc: cl.at(pe.Pos), Msg: fmt.Sprintf("%s (in condition at %s: %q)", pe.Msg, pe.Pos, cond)}
+	}
+	return n, nil
+}
+
+func (c *compileState) resolveMacro(m *macroInfo, parsed map[string]Node) (Node, error) {
+	if n, ok := c.macroAST[m.name]; ok {
+		return n, nil
+	}
+	if c.macroBusy[m.name] {
+		return nil, &Error{Loc: m.loc, Msg: fmt.Sprintf("reference loop in macro '%s'", m.name)}
+	}
+	c.macroBusy[m.name] = true
+	defer delete(c.macroBusy, m.name)
+	n, err := c.expand(parsed[m.name], m.visibility, parsed, m.condLoc)
+	if err != nil {
+		return nil, err
+	}
+	c.macroAST[m.name] = n
+	return n, nil
+}
+
+// expand replaces macro references with the macros' resolved ASTs; only
+// macros with an index below visibility may be referenced.
+func (c *compileState) expand(n Node, visibility int, parsed map[string]Node, cl condLocation) (Node, error) {
+	switch x := n.(type) {
+	case *And:
+		out := &And{P: x.P, Children: make([]Node, len(x.Children))}
+		for i, ch := range x.Children {
+			e, err := c.expand(ch, visibility, parsed, cl)
+			if err != nil {
+				return nil, err
+			}
+			out.Children[i] = e
+		}
+		return out, nil
+	case *Or:
+		out := &Or{P: x.P, Children: make([]Node, len(x.Children))}
+		for i, ch := range x.Children {
+			e, err := c.expand(ch, visibility, parsed, cl)
+			if err != nil {
+				return nil, err
+			}
+			out.Children[i] = e
+		}
+		return out, nil
+	case *Not:
+		e, err := c.expand(x.Child, visibility, parsed, cl)
+		if err != nil {
+			return nil, err
+		}
+		return &Not{Child: e, P: x.P}, nil
+	case *Ident:
+		m, ok := c.l.macroIdx[x.Name]
+		if !ok || m.index >= visibility {
+			return nil, &Error{Loc: cl.at(x.P), Msg: fmt.Sprintf("Undefined macro '%s' used in filter.", x.Name)}
+		}
+		c.macroUsed[x.Name] = true
+		return c.resolveMacro(m, parsed)
+	}
+	return n, nil
+}
+
+// buildExceptions appends the exceptions to the condition as Falco's
+// build_rule_exception_infos does.
+func buildExceptions(cond string, exs []exceptionInfo) (string, []string) {
+	var fieldsSeen []string
+	addField := func(f string) {
+		if !contains(fieldsSeen, f) {
+			fieldsSeen = append(fieldsSeen, f)
+		}
+	}
+	cond = "(" + cond + ")"
+	for _, ex := range exs {
+		var icond string
+		if !ex.fieldsList {
+			for _, v := range ex.values {
+				if icond == "" {
+					icond = "(" + ex.fields[0] + " " + ex.comps[0] + " ("
+				} else {
+					icond += ", "
+				}
+				addField(ex.fields[0])
+				icond += quoteItem(v.item)
+			}
+			if icond != "" {
+				icond += "))"
+			}
+		} else {
+			icond = "("
+			for _, vals := range ex.values {
+				if icond != "(" {
+					icond += " or "
+				}
+				icond += "("
+				for k, f := range ex.fields {
+					if k > 0 {
+						icond += " and "
+					}
+					var istr string
+					item := vals.items[k]
+					if item.isList {
+						istr = "("
+						for _, v := range item.items {
+							if istr != "(" {
+								istr += ", "
+							}
+							istr += quoteItem(v.item)
+						}
+						istr += ")"
+					} else {
+						istr = item.item
+						if IsListOp(ex.comps[k]) {
+							if istr == "" || istr[0] != '(' {
+								istr = "(" + istr + ")"
+							}
+						} else {
+							istr = quoteItem(istr)
+						}
+					}
+					icond += " " + f + " " + ex.comps[k] + " " + istr
+					addField(f)
+				}
+				icond += ")"
+			}
+			icond += ")"
+			if icond == "()" {
+				icond = ""
+			}
+		}
+		if icond != "" {
+			cond += " and not " + icond
+		}
+	}
+	return cond, fieldsSeen
+}
+
+// errUnknown marks errors skip-if-unknown-filter turns into warnings.
+type errUnknown struct{ msg string }
+
+func (e *errUnknown) Error() string { return e.msg }
+
+func (c *compileState) compileRule(ri *ruleInfo) (*Rule, error) {
+	cond := ri.cond
+	var exFields []string
+	if len(ri.exceptions) > 0 {
+		cond, exFields = buildExceptions(cond, ri.exceptions)
+	}
+	output := ri.output
+	if strings.Contains(output, "%container.info") {
+		c.l.warn("LOAD_DEPRECATED_ITEM", ri.loc, "%container.info is deprecated and no more useful, and will be dropped by Falco 1.0.0. The container plugin will automatically add required fields to the output message.")
+		output = strings.ReplaceAll(output, "%container.info", "")
+	}
+	if err := validateOutput(output); err != nil {
+		if ri.skipUnknown {
+			c.l.warn("LOAD_UNKNOWN_FILTER", ri.outputLoc, err.Error())
+			return nil, nil
+		}
+		return nil, &Error{Loc: ri.outputLoc, Msg: err.Error()}
+	}
+	n, err := c.parseCondition(cond, ri.condLoc)
+	if err != nil {
+		return nil, err
+	}
+	n, err = c.expand(n, 1<<30, nil, ri.condLoc)
+	if err != nil {
+		return nil, err
+	}
+	f, err := compileNode(n)
+	if err != nil {
+		loc := ri.condLoc.loc
+		msg := err.Error()
+		if ce, ok := err.(*compileError); ok {
+			msg = ce.msg
+			if _, unk := ce.err.(*errUnknown); unk && ri.skipUnknown {
+				c.l.warn("LOAD_UNKNOWN_FILTER", loc, msg)
+				return nil, nil
+			}
+		}
+		return nil, &Error{Loc: loc, Msg: msg}
+	}
+	types, all := EventTypesOf(n)
+	if all && ri.warnEvttypes {
+		c.l.warn("LOAD_NO_EVTTYPE", ri.loc, "Rule matches too many evt.type values. This has a significant performance penalty.")
+	}
+	r := &Rule{
+		Name: ri.name, Desc: ri.desc, Output: output, Source: ri.source,
+		Priority: ri.priority, Tags: sortedTags(ri.tags), Enabled: ri.enabled,
+		Loaded:    c.l.cfg.MinPriority == alert.PriorityUnset || ri.priority >= c.l.cfg.MinPriority,
+		Condition: n.String(), AST: n, Filter: f,
+		EventTypes: types, AllEventTypes: all, ExceptionFields: exFields,
+		Capture: ri.capture, CaptureDuration: ri.captureDuration, Loc: ri.loc,
+	}
+	return r, nil
+}
+
+// validateOutput checks that every %field of an output resolves.
+func validateOutput(out string) error {
+	for i := 0; i < len(out); i++ {
+		if out[i] != '%' {
+			continue
+		}
+		j := i + 1
+		for j < len(out) && (isIdentChar(out[j]) || out[j] == '.') {
+			j++
+		}
+		name := strings.TrimRight(out[i+1:j], ".")
+		if name == "" || !strings.Contains(name, ".") {
+			continue
+		}
+		arg, hasArg := "", false
+		if j < len(out) && out[j] == '[' {
+			if k := strings.IndexByte(out[j:], ']'); k > 0 {
+				arg, hasArg = out[j+1:j+k], true
+			}
+		}
+		if _, err := fields.Resolve(name, arg, hasArg); err != nil {
+			return &errUnknown{msg: fmt.Sprintf("invalid formatting token %%%s: %v", name, err)}
+		}
+	}
+	return nil
+}
+
+// compileError carries the AST position of a compile failure.
+type compileError struct {
+	msg string
+	pos Pos
+	err error
+}
+
+func (e *compileError) Error() string { return e.msg }
+
+func cerr(n Node, err error) error {
+	if _, ok := err.(*compileError); ok {
+		return err
+	}
+	return &compileError{msg: err.Error(), pos: n.Position(), err: err}
+}
+
+// compileNode compiles an expanded AST (no macro references) to a Filter.
+func compileNode(n Node) (Filter, error) {
+	switch x := n.(type) {
+	case *And:
+		fs, err := compileChildren(x.Children)
+		if err != nil {
+			return nil, err
+		}
+		if len(fs) == 2 {
+			a, b := fs[0], fs[1]
+			return func(ev *event.Event) bool { return a(ev) && b(ev) }, nil
+		}
+		return func(ev *event.Event) bool {
+			for _, f := range fs {
+				if !f(ev) {
+					return false
+				}
+			}
+			return true
+		}, nil
+	case *Or:
+		fs, err := compileChildren(x.Children)
+		if err != nil {
+			return nil, err
+		}
+		if len(fs) == 2 {
+			a, b := fs[0], fs[1]
+			return func(ev *event.Event) bool { return a(ev) || b(ev) }, nil
+		}
+		return func(ev *event.Event) bool {
+			for _, f := range fs {
+				if f(ev) {
+					return true
+				}
+			}
+			return false
+		}, nil
+	case *Not:
+		f, err := compileNode(x.Child)
+		if err != nil {
+			return nil, err
+		}
+		return func(ev *event.Event) bool { return !f(ev) }, nil
+	case *Ident:
+		return nil, cerr(n, fmt.Errorf("Undefined macro '%s' used in filter.", x.Name))
+	case *Unary:
+		g, err := compileOperand(x.Left, false)
+		if err != nil {
+			return nil, cerr(n, err)
+		}
+		ex := g.ex
+		return func(ev *event.Event) bool {
+			v, ok := ex(ev)
+			return ok && (!v.IsList || len(v.List) > 0)
+		}, nil
+	case *Binary:
+		f, err := compileBinary(x)
+		if err != nil {
+			return nil, cerr(n, err)
+		}
+		return f, nil
+	}
+	return nil, fmt.Errorf("unexpected node %T", n)
+}
+
+func compileChildren(ns []Node) ([]Filter, error) {
+	fs := make([]Filter, len(ns))
+	for i, c := range ns {
+		f, err := compileNode(c)
+		if err != nil {
+			return nil, err
+		}
+		fs[i] = f
+	}
+	return fs, nil
+}
+
+// operand is a compiled field or transformer.
+type operand struct {
+	ex  fields.Extractor
+	typ fields.Type
+	// name is the field name (for evt.type special-casing).
+	name string
+}
+
+func isStringType(t fields.Type) bool { return t == fields.String || t == fields.Bytes }
+
+func isNumericType(t fields.Type) bool {
+	switch t {
+	case fields.Int64, fields.Uint64, fields.AbsTime, fields.RelTime, fields.Flags, fields.Port, fields.Bool:
+		return true
+	}
+	return false
+}
+
+func compileOperand(f *FieldExpr, rhs bool) (operand, error) {
+	if f.Transformer == "" {
+		r, err := fields.Resolve(f.Name, f.Arg, f.HasArg)
+		if err != nil {
+			return operand{}, &errUnknown{msg: fmt.Sprintf("filter_check called with nonexistent field %s", f.Name)}
+		}
+		return operand{ex: r.Extract, typ: r.Field.Type, name: r.Field.Name}, nil
+	}
+	inner, err := compileOperand(f.Inner, rhs)
+	if err != nil {
+		return operand{}, err
+	}
+	if f.Transformer == "val" {
+		if !rhs {
+			return operand{}, fmt.Errorf("'val' transformer is only allowed on the right-hand side")
+		}
+		return inner, nil
+	}
+	ex := inner.ex
+	switch f.Transformer {
+	case "tolower", "toupper":
+		if !isStringType(inner.typ) {
+			return operand{}, fmt.Errorf("field transformer '%s' is not supported on field type %s", f.Transformer, inner.typ)
+		}
+		conv := strings.ToLower
+		if f.Transformer == "toupper" {
+			conv = strings.ToUpper
+		}
+		return operand{typ: fields.String, ex: func(ev *event.Event) (fields.Value, bool) {
+			v, ok := ex(ev)
+			if !ok {
+				return v, false
+			}
+			if v.IsList {
+				l := make([]string, len(v.List))
+				for i, s := range v.List {
+					l[i] = conv(s)
+				}
+				return fields.Value{List: l, IsList: true}, true
+			}
+			return fields.Value{S: conv(valueString(v))}, true
+		}}, nil
+	case "b64":
+		if !isStringType(inner.typ) {
+			return operand{}, fmt.Errorf("field transformer 'b64' is not supported on field type %s", inner.typ)
+		}
+		return operand{typ: fields.String, ex: func(ev *event.Event) (fields.Value, bool) {
+			v, ok := ex(ev)
+			if !ok || v.IsList {
+				return fields.Value{}, false
+			}
+			d, err := base64.StdEncoding.DecodeString(valueString(v))
+			if err != nil {
+				return fields.Value{}, false
+			}
+			return fields.Value{S: string(d)}, true
+		}}, nil
+	case "basename":
+		if !isStringType(inner.typ) {
+			return operand{}, fmt.Errorf("field transformer 'basename' is not supported on field type %s", inner.typ)
+		}
+		base := func(s string) string {
+			if i := strings.LastIndexByte(s, '/'); i >= 0 {
+				return s[i+1:]
+			}
+			return s
+		}
+		return operand{typ: fields.String, ex: func(ev *event.Event) (fields.Value, bool) {
+			v, ok := ex(ev)
+			if !ok {
+				return v, false
+			}
+			if v.IsList {
+				l := make([]string, len(v.List))
+				for i, s := range v.List {
+					l[i] = base(s)
+				}
+				return fields.Value{List: l, IsList: true}, true
+			}
+			return fields.Value{S: base(valueString(v))}, true
+		}}, nil
+	case "len":
+		return operand{typ: fields.Uint64, ex: func(ev *event.Event) (fields.Value, bool) {
+			v, ok := ex(ev)
+			if !ok {
+				return v, false
+			}
+			switch {
+			case v.IsList:
+				return fields.Value{N: int64(len(v.List))}, true
+			case v.B != nil:
+				return fields.Value{N: int64(len(v.B))}, true
+			}
+			return fields.Value{N: int64(len(v.S))}, true
+		}}, nil
+	}
+	return operand{}, fmt.Errorf("unknown field transformer '%s'", f.Transformer)
+}
+
+// valueString returns a string-typed value's text without copying bytes.
+func valueString(v fields.Value) string {
+	if v.B != nil && v.S == "" {
+		return unsafe.String(unsafe.SliceData(v.B), len(v.B))
+	}
+	return v.S
+}
+
+func compileBinary(b *Binary) (Filter, error) {
+	left, err := compileOperand(b.Left, false)
+	if err != nil {
+		return nil, err
+	}
+	if b.Right != nil {
+		right, err := compileOperand(b.Right, true)
+		if err != nil {
+			return nil, err
+		}
+		return compileFieldCompare(left, b.Op, right)
+	}
+	if left.name == "evt.type" && b.Left.Transformer == "" {
+		if f, ok, err := compileEvtType(b); ok || err != nil {
+			return f, err
+		}
+	}
+	switch {
+	case isStringType(left.typ):
+		m, err := stringMatcher(b.Op, b.Values, b.IsList)
+		if err != nil {
+			return nil, err
+		}
+		return stringFilter(left.ex, m), nil
+	case isNumericType(left.typ):
+		m, err := numMatcher(left.typ, b.Op, b.Values)
+		if err != nil {
+			return nil, err
+		}
+		return numFilter(left.ex, m), nil
+	case left.typ == fields.IPAddr || left.typ == fields.IPNet:
+		m, err := ipMatcher(b.Op, b.Values)
+		if err != nil {
+			return nil, err
+		}
+		return ipFilter(left.ex, m), nil
+	}
+	return nil, fmt.Errorf("unsupported field type %s", left.typ)
+}
+
+func stringFilter(ex fields.Extractor, m func(string) bool) Filter {
+	return func(ev *event.Event) bool {
+		v, ok := ex(ev)
+		if !ok {
+			return false
+		}
+		if v.IsList {
+			for _, s := range v.List {
+				if m(s) {
+					return true
+				}
+			}
+			return false
+		}
+		return m(valueString(v))
+	}
+}
+
+func numFilter(ex fields.Extractor, m func(int64) bool) Filter {
+	return func(ev *event.Event) bool {
+		v, ok := ex(ev)
+		if !ok {
+			return false
+		}
+		if v.IsList {
+			for _, s := range v.List {
+				if n, err := strconv.ParseInt(s, 10, 64); err == nil && m(n) {
+					return true
+				}
+			}
+			return false
+		}
+		return m(v.N)
+	}
+}
+
+// valueAddr reads an IP value: 4 or 16 raw bytes in B, or text in S.
+func valueAddr(v fields.Value) (netip.Addr, bool) {
+	if len(v.B) == 4 || len(v.B) == 16 {
+		a, ok := netip.AddrFromSlice(v.B)
+		return a.Unmap(), ok
+	}
+	a, err := netip.ParseAddr(v.S)
+	return a.Unmap(), err == nil
+}
+
+func ipFilter(ex fields.Extractor, m func(netip.Addr) bool) Filter {
+	return func(ev *event.Event) bool {
+		v, ok := ex(ev)
+		if !ok {
+			return false
+		}
+		if v.IsList {
+			for _, s := range v.List {
+				if a, err := netip.ParseAddr(s); err == nil && m(a.Unmap()) {
+					return true
+				}
+			}
+			return false
+		}
+		a, ok := valueAddr(v)
+		return ok && m(a)
+	}
+}
+
+func opError(op string, t fields.Type) error {
+	return fmt.Errorf("operator '%s' is not supported on field type %s", op, t)
+}
+
+func single(op string, vals []string, isList bool) (string, error) {
+	if isList || len(vals) != 1 {
+		return "", fmt.Errorf("operator '%s' requires a single value", op)
+	}
+	return vals[0], nil
+}
+
+func stringMatcher(op string, vals []string, isList bool) (func(string) bool, error) {
+	switch op {
+	case "in", "intersects":
+		return stringSet(vals), nil
+	case "pmatch":
+		t := newPathTrie(vals)
+		return t.match, nil
+	}
+	v, err := single(op, vals, isList)
+	if err != nil {
+		return nil, err
+	}
+	switch op {
+	case "=", "==":
+		return func(s string) bool { return s == v }, nil
+	case "!=":
+		return func(s string) bool { return s != v }, nil
+	case "<":
+		return func(s string) bool { return s < v }, nil
+	case "<=":
+		return func(s string) bool { return s <= v }, nil
+	case ">":
+		return func(s string) bool { return s > v }, nil
+	case ">=":
+		return func(s string) bool { return s >= v }, nil
+	case "contains":
+		return func(s string) bool { return strings.Contains(s, v) }, nil
+	case "icontains":
+		lv := strings.ToLower(v)
+		return func(s string) bool { return containsFoldASCII(s, lv) }, nil
+	case "startswith":
+		return func(s string) bool { return strings.HasPrefix(s, v) }, nil
+	case "endswith":
+		return func(s string) bool { return strings.HasSuffix(s, v) }, nil
+	case "bcontains", "bstartswith":
+		raw, err := hex.DecodeString(v)
+		if err != nil {
+			return nil, fmt.Errorf("%s requires a hexadecimal string: '%s'", op, v)
+		}
+		needle := string(raw)
+		if op == "bcontains" {
+			return func(s string) bool { return strings.Contains(s, needle) }, nil
+		}
+		return func(s string) bool { return strings.HasPrefix(s, needle) }, nil
+	case "glob":
+		return func(s string) bool { return globMatch(v, s, false) }, nil
+	case "iglob":
+		return func(s string) bool { return globMatch(v, s, true) }, nil
+	case "regex":
+		re, err := regexp.Compile(`^(?:` + v + `)$`)
+		if err != nil {
+			return nil, fmt.Errorf("invalid regular expression '%s': %v", v, err)
+		}
+		return re.MatchString, nil
+	}
+	return nil, opError(op, fields.String)
+}
+
+// stringSet matches membership; small sets scan, large ones use a map.
+func stringSet(vals []string) func(string) bool {
+	if len(vals) <= 8 {
+		vs := append([]string(nil), vals...)
+		return func(s string) bool {
+			for _, v := range vs {
+				if s == v {
+					return true
+				}
+			}
+			return false
+		}
+	}
+	set := make(map[string]struct{}, len(vals))
+	for _, v := range vals {
+		set[v] = struct{}{}
+	}
+	return func(s string) bool { _, ok := set[s]; return ok }
+}
+
+// containsFoldASCII reports whether s contains lower (already lowercase),
+// ignoring ASCII case, like strcasestr.
+func containsFoldASCII(s, lower string) bool {
+	n := len(lower)
+	if n == 0 {
+		return true
+	}
+	for i := 0; i+n <= len(s); i++ {
+		j := 0
+		for ; j < n; j++ {
+			c := s[i+j]
+			if c >= 'A' && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			if c != lower[j] {
+				break
+			}
+		}
+		if j == n {
+			return true
+		}
+	}
+	return false
+}
+
+func parseNum(t fields.Type, s string) (int64, error) {
+	switch t {
+	case fields.Bool:
+		switch s {
+		case "true":
+			return 1, nil
+		case "false":
+			return 0, nil
+		}
+		return 0, fmt.Errorf("could not parse '%s' as a boolean (true or false)", s)
+	case fields.Port:
+		if p, ok := servicePorts[s]; ok {
+			return int64(p), nil
+		}
+	}
+	if strings.HasPrefix(s, "0x") || strings.HasPrefix(s, "0X") {
+		if u, err := strconv.ParseUint(s[2:], 16, 64); err == nil {
+			return int64(u), nil
+		}
+	} else if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return n, nil
+	} else if u, err := strconv.ParseUint(s, 10, 64); err == nil {
+		return int64(u), nil
+	}
+	return 0, fmt.Errorf("could not parse '%s' as a number for a field of type %s", s, t)
+}
+
+// servicePorts resolves service names a port RHS may use (/etc/services).
+var servicePorts = map[string]uint16{
+	"ftp": 21, "ssh": 22, "telnet": 23, "smtp": 25, "domain": 53, "dns": 53, "http": 80,
+	"pop3": 110, "ntp": 123, "imap": 143, "snmp": 161, "ldap": 389, "https": 443,
+	"smtps": 465, "submission": 587, "ldaps": 636, "imaps": 993, "pop3s": 995,
+	"mysql": 3306, "postgresql": 5432, "redis": 6379, "http-alt": 8080,
+}
+
+func numMatcher(t fields.Type, op string, vals []string) (func(int64) bool, error) {
+	nums := make([]int64, len(vals))
+	for i, s := range vals {
+		n, err := parseNum(t, s)
+		if err != nil {
+			return nil, err
+		}
+		nums[i] = n
+	}
+	switch op {
+	case "in", "intersects":
+		if len(nums) > 8 {
+			set := make(map[int64]struct{}, len(nums))
+			for _, n := range nums {
+				set[n] = struct{}{}
+			}
+			return func(x int64) bool { _, ok := set[x]; return ok }, nil
+		}
+		return func(x int64) bool {
+			for _, n := range nums {
+				if x == n {
+					return true
+				}
+			}
+			return false
+		}, nil
+	}
+	if len(nums) != 1 {
+		return nil, fmt.Errorf("operator '%s' requires a single value", op)
+	}
+	v := nums[0]
+	if t == fields.Bool && op != "=" && op != "==" && op != "!=" {
+		return nil, opError(op, t)
+	}
+	switch op {
+	case "=", "==":
+		return func(x int64) bool { return x == v }, nil
+	case "!=":
+		return func(x int64) bool { return x != v }, nil
+	case "<":
+		return func(x int64) bool { return x < v }, nil
+	case "<=":
+		return func(x int64) bool { return x <= v }, nil
+	case ">":
+		return func(x int64) bool { return x > v }, nil
+	case ">=":
+		return func(x int64) bool { return x >= v }, nil
+	}
+	return nil, opError(op, t)
+}
+
+func ipMatcher(op string, vals []string) (func(netip.Addr) bool, error) {
+	var prefixes []netip.Prefix
+	for _, s := range vals {
+		if strings.Contains(s, "/") {
+			p, err := netip.ParsePrefix(s)
+			if err != nil {
+				return nil, fmt.Errorf("could not parse '%s' as an IP network", s)
+			}
+			prefixes = append(prefixes, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return nil, fmt.Errorf("could not parse '%s' as an IP address", s)
+		}
+		a = a.Unmap()
+		prefixes = append(prefixes, netip.PrefixFrom(a, a.BitLen()))
+	}
+	anyOf := func(a netip.Addr) bool {
+		for _, p := range prefixes {
+			if p.Contains(a) {
+				return true
+			}
+		}
+		return false
+	}
+	switch op {
+	case "in", "intersects", "=", "==":
+		if (op == "=" || op == "==") && len(prefixes) != 1 {
+			return nil, fmt.Errorf("operator '%s' requires a single value", op)
+		}
+		return anyOf, nil
+	case "!=":
+		if len(prefixes) != 1 {
+			return nil, fmt.Errorf("operator '!=' requires a single value")
+		}
+		return func(a netip.Addr) bool { return !anyOf(a) }, nil
+	}
+	return nil, opError(op, fields.IPAddr)
+}
+
+func compileFieldCompare(left operand, op string, right operand) (Filter, error) {
+	lex, rex := left.ex, right.ex
+	switch {
+	case isStringType(left.typ):
+		var cmp func(a, b string) bool
+		switch op {
+		case "=", "==", "in", "intersects":
+			cmp = func(a, b string) bool { return a == b }
+		case "!=":
+			cmp = func(a, b string) bool { return a != b }
+		case "contains":
+			cmp = strings.Contains
+		case "startswith":
+			cmp = strings.HasPrefix
+		case "endswith":
+			cmp = strings.HasSuffix
+		case "icontains":
+			cmp = func(a, b string) bool { return strings.Contains(strings.ToLower(a), strings.ToLower(b)) }
+		case "glob":
+			cmp = func(a, b string) bool { return globMatch(b, a, false) }
+		case "iglob":
+			cmp = func(a, b string) bool { return globMatch(b, a, true) }
+		case "<":
+			cmp = func(a, b string) bool { return a < b }
+		case "<=":
+			cmp = func(a, b string) bool { return a <= b }
+		case ">":
+			cmp = func(a, b string) bool { return a > b }
+		case ">=":
+			cmp = func(a, b string) bool { return a >= b }
+		default:
+			return nil, fmt.Errorf("operator '%s' does not support a field right-hand side", op)
+		}
+		return func(ev *event.Event) bool {
+			lv, ok := lex(ev)
+			if !ok {
+				return false
+			}
+			rv, ok := rex(ev)
+			if !ok {
+				return false
+			}
+			r := valueString(rv)
+			if lv.IsList {
+				for _, s := range lv.List {
+					if cmp(s, r) {
+						return true
+					}
+				}
+				return false
+			}
+			return cmp(valueString(lv), r)
+		}, nil
+	case isNumericType(left.typ):
+		var cmp func(a, b int64) bool
+		switch op {
+		case "=", "==", "in", "intersects":
+			cmp = func(a, b int64) bool { return a == b }
+		case "!=":
+			cmp = func(a, b int64) bool { return a != b }
+		case "<":
+			cmp = func(a, b int64) bool { return a < b }
+		case "<=":
+			cmp = func(a, b int64) bool { return a <= b }
+		case ">":
+			cmp = func(a, b int64) bool { return a > b }
+		case ">=":
+			cmp = func(a, b int64) bool { return a >= b }
+		default:
+			return nil, opError(op, left.typ)
+		}
+		return func(ev *event.Event) bool {
+			lv, ok := lex(ev)
+			if !ok {
+				return false
+			}
+			rv, ok := rex(ev)
+			if !ok {
+				return false
+			}
+			return cmp(lv.N, rv.N)
+		}, nil
+	}
+	return nil, opError(op, left.typ)
+}
+
+// Event types.
+
+// extraEventNames are Falco event names that are not syscalls.
+var extraEventNames = []string{"container", "procexit", "signaldeliver", "switch", "pluginevent",
+	"asyncevent", "procinfo", "drop", "cpu_hotplug", "infra", "k8s", "tracer", "mesos",
+	"notification", "page_fault", "sysdigevent", "scapevent", "meta"}
+
+var knownEventNames = func() map[string]bool {
+	m := map[string]bool{}
+	for _, s := range linuxSyscalls {
+		m[s] = true
+	}
+	for _, s := range extraEventNames {
+		m[s] = true
+	}
+	return m
+}()
+
+// typeSet is a bitset over event.Type.
+type typeSet [(event.NumTypes + 63) / 64]uint64
+
+func (s *typeSet) add(t event.Type)      { s[t/64] |= 1 << (t % 64) }
+func (s *typeSet) has(t event.Type) bool { return s[t/64]&(1<<(t%64)) != 0 }
+func allTypes() typeSet {
+	var s typeSet
+	for t := event.Type(1); t < event.NumTypes; t++ {
+		s.add(t)
+	}
+	return s
+}
+func (s typeSet) not() typeSet {
+	a := allTypes()
+	for i := range s {
+		a[i] &^= s[i]
+	}
+	return a
+}
+func (s typeSet) and(o typeSet) typeSet {
+	for i := range s {
+		s[i] &= o[i]
+	}
+	return s
+}
+func (s typeSet) or(o typeSet) typeSet {
+	for i := range s {
+		s[i] |= o[i]
+	}
+	return s
+}
+
+// evtTypeValues validates evt.type values and returns the captured ones.
+func evtTypeValues(vals []string) (typeSet, error) {
+	var s typeSet
+	for _, v := range vals {
+		if t, ok := event.TypeByName(v); ok {
+			s.add(t)
+			continue
+		}
+		if !knownEventNames[v] {
+			return s, &errUnknown{msg: fmt.Sprintf("unknown event type %s", v)}
+		}
+	}
+	return s, nil
+}
+
+// compileEvtType compiles evt.type =/!=/in checks to bitset tests.
+func compileEvtType(b *Binary) (Filter, bool, error) {
+	switch b.Op {
+	case "=", "==", "!=", "in", "intersects":
+	default:
+		return nil, false, nil
+	}
+	if (b.Op == "=" || b.Op == "==" || b.Op == "!=") && (b.IsList || len(b.Values) != 1) {
+		return nil, true, fmt.Errorf("operator '%s' requires a single value", b.Op)
+	}
+	s, err := evtTypeValues(b.Values)
+	if err != nil {
+		return nil, true, err
+	}
+	if b.Op == "!=" {
+		return func(ev *event.Event) bool { return ev.Type < event.NumTypes && !s.has(ev.Type) }, true, nil
+	}
+	return func(ev *event.Event) bool { return ev.Type < event.NumTypes && s.has(ev.Type) }, true, nil
+}
+
+// EventTypesOf returns the captured event types an expanded condition can
+// match, as libs' ppm_event_codes computes them; all is true when the
+// condition does not restrict the type.
+func EventTypesOf(n Node) (types []event.Type, all bool) {
+	s := evtTypes(n, false)
+	full := allTypes()
+	all = s == full
+	for t := event.Type(1); t < event.NumTypes; t++ {
+		if s.has(t) {
+			types = append(types, t)
+		}
+	}
+	return types, all
+}
+
+func evtTypes(n Node, inverted bool) typeSet {
+	switch x := n.(type) {
+	case *And, *Or:
+		var children []Node
+		isAnd := false
+		if a, ok := x.(*And); ok {
+			children, isAnd = a.Children, true
+		} else {
+			children = x.(*Or).Children
+		}
+		// De Morgan: under negation and becomes or.
+		if inverted {
+			isAnd = !isAnd
+		}
+		var acc typeSet
+		for i, c := range children {
+			cs := evtTypes(c, inverted)
+			switch {
+			case i == 0:
+				acc = cs
+			case isAnd:
+				acc = acc.and(cs)
+			default:
+				acc = acc.or(cs)
+			}
+		}
+		return acc
+	case *Not:
+		return evtTypes(x.Child, !inverted)
+	case *Binary:
+		if x.Left.Transformer == "" && x.Left.Name == "evt.type" && x.Right == nil {
+			s, err := evtTypeValues(x.Values)
+			if err != nil {
+				return allTypes()
+			}
+			switch x.Op {
+			case "=", "==", "in", "intersects":
+				if inverted {
+					return s.not()
+				}
+				return s
+			case "!=":
+				if inverted {
+					return s
+				}
+				return s.not()
+			}
+		}
+	}
+	return allTypes()
+}

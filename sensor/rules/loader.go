@@ -1,0 +1,953 @@
+package rules
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/saker-sec/saker/hub/alert"
+)
+
+// EngineVersion is the Falco rules engine version Saker implements; rules
+// files' required_engine_version is checked against it.
+const EngineVersion = "0.57.0"
+
+// BuiltinPlugins are the Falco plugins whose fields Saker provides natively
+// (container metadata), with the version they satisfy, for
+// required_plugin_versions.
+var BuiltinPlugins = map[string]string{"container": "0.4.0"}
+
+// Config tunes loading.
+type Config struct {
+	// MinPriority: rules less severe than this are compiled but not loaded
+	// (Falco's `priority` setting). Zero loads everything.
+	MinPriority alert.Priority
+	// Sources are the accepted rule sources; nil means {"syscall"}.
+	// Rules of other sources are skipped with a warning, as Falco does.
+	Sources []string
+}
+
+// Collected items, before compilation. index is the item's position among
+// items of its kind (kept on redefinition); visibility is how many items of
+// that kind were defined when this one was last (re)defined: a list or
+// macro sees only those with a smaller index, as in Falco.
+type listInfo struct {
+	name       string
+	items      []string
+	loc        Location
+	index      int
+	visibility int
+}
+
+type macroInfo struct {
+	name       string
+	cond       string
+	loc        Location
+	condLoc    condLocation
+	index      int
+	visibility int
+}
+
+type exceptionInfo struct {
+	name        string
+	fields      []string
+	fieldsList  bool
+	comps       []string
+	values      []exceptionValue
+	loc         Location
+	hasFields   bool
+	hasComps    bool
+	compsIsList bool
+}
+
+// exceptionValue is one entry of an exception's values: a list of items
+// (one per field), each a string or a list of strings; or, for a single
+// field exception, a single string.
+type exceptionValue struct {
+	isList bool
+	item   string
+	items  []exceptionValue
+}
+
+type ruleInfo struct {
+	name            string
+	cond, output    string
+	desc            string
+	priority        alert.Priority
+	source          string
+	enabled         bool
+	tags            []string
+	exceptions      []exceptionInfo
+	warnEvttypes    bool
+	skipUnknown     bool
+	capture         bool
+	captureDuration int
+	loc             Location
+	condLoc         condLocation
+	outputLoc       Location
+	index           int
+	unknownSource   bool
+}
+
+// condLocation maps positions inside a condition back to the file.
+type condLocation struct {
+	loc   Location
+	style yaml.Style
+}
+
+// at converts a position in the condition text to a file location: exact
+// for single-line plain or quoted scalars, the scalar's start otherwise.
+func (c condLocation) at(p Pos) Location {
+	l := c.loc
+	switch {
+	case c.style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0:
+		l.Line++
+	case p.Line == 1:
+		l.Col += p.Col - 1
+		if c.style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0 {
+			l.Col++
+		}
+	default:
+		l.Line += p.Line - 1
+		l.Col = p.Col
+	}
+	return l
+}
+
+// Loader collects rules files in order and compiles them into a Ruleset.
+type Loader struct {
+	cfg      Config
+	lists    []*listInfo
+	macros   []*macroInfo
+	rules    []*ruleInfo
+	listIdx  map[string]*listInfo
+	macroIdx map[string]*macroInfo
+	ruleIdx  map[string]*ruleInfo
+	// listCount/macroCount are the visibility counters.
+	listCount, macroCount int
+	// Warnings collected while reading and compiling.
+	Warnings []Warning
+	// RequiredEngineVersion is the highest version any file asked for.
+	RequiredEngineVersion string
+}
+
+// NewLoader returns an empty loader.
+func NewLoader(cfg Config) *Loader {
+	if cfg.Sources == nil {
+		cfg.Sources = []string{"syscall"}
+	}
+	return &Loader{
+		cfg:      cfg,
+		listIdx:  map[string]*listInfo{},
+		macroIdx: map[string]*macroInfo{},
+		ruleIdx:  map[string]*ruleInfo{},
+	}
+}
+
+// LoadFile reads one rules file.
+func (l *Loader) LoadFile(path string) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("load rules %s: %w", path, err)
+	}
+	return l.Load(path, data)
+}
+
+// Load reads one rules file's content; name is used in locations. An error
+// stops this file (items before it stay collected, as in Falco) and is of
+// type *Error.
+func (l *Loader) Load(name string, data []byte) error {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	for {
+		var doc yaml.Node
+		err := dec.Decode(&doc)
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return &Error{Loc: Location{File: name}, Msg: "Invalid YAML: " + err.Error()}
+		}
+		if len(doc.Content) == 0 {
+			continue
+		}
+		root := doc.Content[0]
+		if root.Kind == yaml.ScalarNode && root.Tag == "!!null" {
+			continue
+		}
+		if root.Kind != yaml.SequenceNode {
+			return &Error{Loc: nodeLoc(name, root), Msg: "Rules content is not yaml array of objects"}
+		}
+		for _, item := range root.Content {
+			if item.Kind == yaml.ScalarNode && item.Tag == "!!null" {
+				continue
+			}
+			if err := l.readItem(name, item); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+func nodeLoc(file string, n *yaml.Node) Location {
+	return Location{File: file, Line: n.Line, Col: n.Column}
+}
+
+// mapping returns the key→value pairs of a mapping node, keeping keys'
+// nodes for locations.
+type mapping struct {
+	keys []*yaml.Node
+	vals map[string]*yaml.Node
+}
+
+func asMapping(n *yaml.Node) (mapping, bool) {
+	if n.Kind != yaml.MappingNode {
+		return mapping{}, false
+	}
+	m := mapping{vals: map[string]*yaml.Node{}}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		m.keys = append(m.keys, n.Content[i])
+		m.vals[n.Content[i].Value] = n.Content[i+1]
+	}
+	return m, true
+}
+
+func (m mapping) has(k string) bool { _, ok := m.vals[k]; return ok }
+
+// str decodes a scalar value; ok=false when absent.
+func (m mapping) str(k string) (string, *yaml.Node, bool, error) {
+	n, ok := m.vals[k]
+	if !ok {
+		return "", nil, false, nil
+	}
+	if n.Kind != yaml.ScalarNode {
+		return "", n, true, fmt.Errorf("Value for %s must be a string", k)
+	}
+	if n.Tag == "!!null" {
+		return "", n, true, nil
+	}
+	return n.Value, n, true, nil
+}
+
+func (m mapping) boolean(k string) (bool, bool, error) {
+	n, ok := m.vals[k]
+	if !ok {
+		return false, false, nil
+	}
+	var b bool
+	if n.Kind != yaml.ScalarNode || n.Decode(&b) != nil {
+		return false, true, fmt.Errorf("Value for %s must be a boolean", k)
+	}
+	return b, true, nil
+}
+
+func (m mapping) strList(k string) ([]string, bool, error) {
+	n, ok := m.vals[k]
+	if !ok {
+		return nil, false, nil
+	}
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
+		return nil, true, nil
+	}
+	if n.Kind != yaml.SequenceNode {
+		return nil, true, fmt.Errorf("Value for %s must be a sequence of strings", k)
+	}
+	out := make([]string, 0, len(n.Content))
+	for _, c := range n.Content {
+		if c.Kind != yaml.ScalarNode {
+			return nil, true, fmt.Errorf("Value for %s must be a sequence of strings", k)
+		}
+		out = append(out, c.Value)
+	}
+	return out, true, nil
+}
+
+func (l *Loader) warn(code string, loc Location, msg string) {
+	l.Warnings = append(l.Warnings, Warning{Code: code, Loc: loc, Msg: msg})
+}
+
+func (l *Loader) readItem(file string, item *yaml.Node) error {
+	m, ok := asMapping(item)
+	loc := nodeLoc(file, item)
+	if !ok {
+		return &Error{Loc: loc, Msg: "Unexpected element type. Each element should be a yaml associative array."}
+	}
+	fail := func(loc Location, err error) error { return &Error{Loc: loc, Msg: err.Error()} }
+	switch {
+	case m.has("required_engine_version"):
+		loc.ItemType = "required_engine_version"
+		v, _, _, err := m.str("required_engine_version")
+		if err != nil {
+			return fail(loc, err)
+		}
+		req, err := parseEngineVersion(v)
+		if err != nil {
+			return fail(loc, fmt.Errorf("Unable to parse engine version '%s' as a semver string", v))
+		}
+		have, _ := parseSemver(EngineVersion)
+		if req[0] != have[0] || compareSemver(have, req) < 0 {
+			return fail(loc, fmt.Errorf("Rules require engine version %s, but engine version is %s", v, EngineVersion))
+		}
+		if l.RequiredEngineVersion == "" || compareSemver(req, mustSemver(l.RequiredEngineVersion)) > 0 {
+			l.RequiredEngineVersion = fmt.Sprintf("%d.%d.%d", req[0], req[1], req[2])
+		}
+		return nil
+	case m.has("required_plugin_versions"):
+		loc.ItemType = "required_plugin_versions"
+		return l.readPluginVersions(loc, m.vals["required_plugin_versions"])
+	case m.has("list"):
+		return l.readList(file, loc, m)
+	case m.has("macro"):
+		return l.readMacro(file, loc, m)
+	case m.has("rule"):
+		return l.readRule(file, loc, m)
+	}
+	l.warn("LOAD_UNKNOWN_ITEM", loc, "Unknown top level object")
+	return nil
+}
+
+func (l *Loader) readPluginVersions(loc Location, n *yaml.Node) error {
+	if n.Kind != yaml.SequenceNode {
+		return &Error{Loc: loc, Msg: "Value of required_plugin_versions must be a sequence"}
+	}
+	for _, p := range n.Content {
+		pm, ok := asMapping(p)
+		if !ok {
+			return &Error{Loc: loc, Msg: "Unexpected element type. Each element should be a yaml associative array."}
+		}
+		name, _, _, _ := pm.str("name")
+		ver, _, _, _ := pm.str("version")
+		if name == "" || ver == "" {
+			return &Error{Loc: loc, Msg: "Mapping for key 'name' and 'version' is required"}
+		}
+		cands := [][2]string{{name, ver}}
+		if alts, ok := pm.vals["alternatives"]; ok && alts.Kind == yaml.SequenceNode {
+			for _, a := range alts.Content {
+				am, _ := asMapping(a)
+				an, _, _, _ := am.str("name")
+				av, _, _, _ := am.str("version")
+				cands = append(cands, [2]string{an, av})
+			}
+		}
+		satisfied := false
+		for _, c := range cands {
+			have, ok := BuiltinPlugins[c[0]]
+			if !ok {
+				continue
+			}
+			req, err1 := parseSemver(c[1])
+			hv, err2 := parseSemver(have)
+			if err1 == nil && err2 == nil && req[0] == hv[0] && compareSemver(hv, req) >= 0 {
+				satisfied = true
+				break
+			}
+		}
+		if !satisfied {
+			return &Error{Loc: loc, Msg: fmt.Sprintf("Plugin '%s' version '%s' is required but not provided by this engine", name, ver)}
+		}
+	}
+	return nil
+}
+
+// override is a parsed `override:` mapping: key → "append" or "replace".
+type override map[string]string
+
+func readOverride(m mapping, allowedAppend, allowedReplace []string) (override, error) {
+	n, ok := m.vals["override"]
+	if !ok {
+		return nil, nil
+	}
+	om, ok := asMapping(n)
+	if !ok {
+		return nil, errors.New("Value for override must be a map")
+	}
+	out := override{}
+	for _, k := range om.keys {
+		v := om.vals[k.Value]
+		mode := v.Value
+		switch mode {
+		case "append":
+			if !contains(allowedAppend, k.Value) {
+				return nil, fmt.Errorf("Key '%s' cannot be appended to", k.Value)
+			}
+		case "replace":
+			if !contains(allowedReplace, k.Value) {
+				return nil, fmt.Errorf("Key '%s' cannot be replaced", k.Value)
+			}
+		default:
+			return nil, fmt.Errorf("Invalid override operation for key '%s': '%s'. Allowed values are: append, replace", k.Value, mode)
+		}
+		if !m.has(k.Value) {
+			return nil, fmt.Errorf("An override is defined for '%s' but no corresponding key is present", k.Value)
+		}
+		out[k.Value] = mode
+	}
+	return out, nil
+}
+
+func contains(l []string, s string) bool {
+	for _, x := range l {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func (l *Loader) readList(file string, loc Location, m mapping) error {
+	name, _, _, err := m.str("list")
+	loc.ItemType, loc.ItemName = "list", name
+	if err != nil || name == "" {
+		return &Error{Loc: loc, Msg: "Mapping for key 'list' is empty"}
+	}
+	items, hasItems, err := m.strList("items")
+	if err != nil {
+		return &Error{Loc: loc, Msg: err.Error()}
+	}
+	if !hasItems {
+		return &Error{Loc: loc, Msg: "Item has no mapping for key 'items'"}
+	}
+	app, _, err := m.boolean("append")
+	if err != nil {
+		return &Error{Loc: loc, Msg: err.Error()}
+	}
+	ov, err := readOverride(m, []string{"items"}, []string{"items"})
+	if err != nil {
+		return &Error{Loc: loc, Msg: err.Error()}
+	}
+	if app && ov != nil {
+		return &Error{Loc: loc, Msg: "Keys 'override' and 'append: true' cannot be used together."}
+	}
+	if app {
+		l.warn("LOAD_DEPRECATED_ITEM", loc, "The 'append' key is deprecated. Use 'override' instead.")
+	}
+	prev := l.listIdx[name]
+	if app || ov["items"] == "append" {
+		if prev == nil {
+			return &Error{Loc: loc, Msg: "List has 'append' key or an append override, but no list by that name already exists"}
+		}
+		prev.items = append(prev.items, items...)
+		l.listCount++
+		prev.visibility = l.listCount
+		return nil
+	}
+	if ov["items"] == "replace" && prev == nil {
+		return &Error{Loc: loc, Msg: "An replace to 'items' key was requested but no list by that name already exists"}
+	}
+	l.listCount++
+	if prev != nil {
+		prev.items, prev.loc, prev.visibility = items, loc, l.listCount
+		return nil
+	}
+	li := &listInfo{name: name, items: items, loc: loc, index: len(l.lists), visibility: l.listCount}
+	l.lists = append(l.lists, li)
+	l.listIdx[name] = li
+	return nil
+}
+
+func (l *Loader) readMacro(file string, loc Location, m mapping) error {
+	name, _, _, err := m.str("macro")
+	loc.ItemType, loc.ItemName = "macro", name
+	if err != nil || name == "" {
+		return &Error{Loc: loc, Msg: "Mapping for key 'macro' is empty"}
+	}
+	cond, cn, has, err := m.str("condition")
+	if err != nil {
+		return &Error{Loc: loc, Msg: err.Error()}
+	}
+	if !has {
+		return &Error{Loc: loc, Msg: "Item has no mapping for key 'condition'"}
+	}
+	cl := condLocation{loc: nodeLoc(file, cn), style: cn.Style}
+	cl.loc.ItemType, cl.loc.ItemName = loc.ItemType, loc.ItemName
+	app, _, err := m.boolean("append")
+	if err != nil {
+		return &Error{Loc: loc, Msg: err.Error()}
+	}
+	ov, err := readOverride(m, []string{"condition"}, []string{"condition"})
+	if err != nil {
+		return &Error{Loc: loc, Msg: err.Error()}
+	}
+	if app && ov != nil {
+		return &Error{Loc: loc, Msg: "Keys 'override' and 'append: true' cannot be used together."}
+	}
+	if app {
+		l.warn("LOAD_DEPRECATED_ITEM", loc, "The 'append' key is deprecated. Use 'override' instead.")
+	}
+	prev := l.macroIdx[name]
+	if app || ov["condition"] == "append" {
+		if prev == nil {
+			return &Error{Loc: loc, Msg: "Macro has 'append' key or an append override, but no macro by that name already exists"}
+		}
+		prev.cond += " " + cond
+		l.macroCount++
+		prev.visibility = l.macroCount
+		return nil
+	}
+	if ov["condition"] == "replace" && prev == nil {
+		return &Error{Loc: loc, Msg: "An replace to 'condition' key was requested but no macro by that name already exists"}
+	}
+	l.macroCount++
+	if prev != nil {
+		prev.cond, prev.loc, prev.condLoc, prev.visibility = cond, loc, cl, l.macroCount
+		return nil
+	}
+	mi := &macroInfo{name: name, cond: cond, loc: loc, condLoc: cl, index: len(l.macros), visibility: l.macroCount}
+	l.macros = append(l.macros, mi)
+	l.macroIdx[name] = mi
+	return nil
+}
+
+var ruleAppendKeys = []string{"condition", "output", "desc", "tags", "exceptions"}
+var ruleReplaceKeys = []string{"condition", "output", "desc", "priority", "tags", "exceptions", "enabled",
+	"warn_evttypes", "capture", "capture_duration", "skip-if-unknown-filter"}
+
+var knownRuleKeys = map[string]bool{"rule": true, "condition": true, "output": true, "desc": true,
+	"priority": true, "source": true, "enabled": true, "tags": true, "exceptions": true,
+	"warn_evttypes": true, "skip-if-unknown-filter": true, "capture": true, "capture_duration": true,
+	"append": true, "override": true}
+
+func (l *Loader) readRule(file string, loc Location, m mapping) error {
+	name, _, _, err := m.str("rule")
+	loc.ItemType, loc.ItemName = "rule", name
+	fail := func(msg string) error { return &Error{Loc: loc, Msg: msg} }
+	if err != nil || name == "" {
+		return fail("Mapping for key 'rule' is empty")
+	}
+	for _, k := range m.keys {
+		if !knownRuleKeys[k.Value] {
+			l.warn("LOAD_UNKNOWN_KEY", loc, fmt.Sprintf("Unexpected key '%s'", k.Value))
+		}
+	}
+	app, _, err := m.boolean("append")
+	if err != nil {
+		return fail(err.Error())
+	}
+	ov, err := readOverride(m, ruleAppendKeys, ruleReplaceKeys)
+	if err != nil {
+		return fail(err.Error())
+	}
+	if app && ov != nil {
+		return fail("Keys 'override' and 'append: true' cannot be used together.")
+	}
+	if app {
+		l.warn("LOAD_DEPRECATED_ITEM", loc, "The 'append' key is deprecated. Use 'override' instead.")
+	}
+	source := "syscall"
+	if s, _, has, err := m.str("source"); err != nil {
+		return fail(err.Error())
+	} else if has && s != "" {
+		source = s
+	}
+
+	// Decode every present key into a scratch rule.
+	var r ruleInfo
+	r.name, r.source, r.loc = name, source, loc
+	var cn, on *yaml.Node
+	if r.cond, cn, _, err = m.str("condition"); err != nil {
+		return fail(err.Error())
+	}
+	if cn != nil {
+		r.condLoc = condLocation{loc: nodeLoc(file, cn), style: cn.Style}
+		r.condLoc.loc.ItemType, r.condLoc.loc.ItemName = "rule", name
+	}
+	if r.output, on, _, err = m.str("output"); err != nil {
+		return fail(err.Error())
+	}
+	if on != nil {
+		r.outputLoc = nodeLoc(file, on)
+		r.outputLoc.ItemType, r.outputLoc.ItemName = "rule", name
+	}
+	if r.desc, _, _, err = m.str("desc"); err != nil {
+		return fail(err.Error())
+	}
+	if p, _, has, err := m.str("priority"); err != nil {
+		return fail(err.Error())
+	} else if has {
+		pr, perr := alert.ParsePriority(p)
+		if perr != nil || pr == alert.PriorityUnset {
+			return fail(fmt.Sprintf("Invalid priority '%s'", p))
+		}
+		r.priority = pr
+	}
+	r.enabled = true
+	if b, has, err := m.boolean("enabled"); err != nil {
+		return fail(err.Error())
+	} else if has {
+		r.enabled = b
+	}
+	if r.tags, _, err = m.strList("tags"); err != nil {
+		return fail(err.Error())
+	}
+	r.warnEvttypes = true
+	if b, has, err := m.boolean("warn_evttypes"); err != nil {
+		return fail(err.Error())
+	} else if has {
+		r.warnEvttypes = b
+	}
+	if r.skipUnknown, _, err = m.boolean("skip-if-unknown-filter"); err != nil {
+		return fail(err.Error())
+	}
+	if r.capture, _, err = m.boolean("capture"); err != nil {
+		return fail(err.Error())
+	}
+	if n, ok := m.vals["capture_duration"]; ok {
+		if err := n.Decode(&r.captureDuration); err != nil {
+			return fail("Value for capture_duration must be an integer")
+		}
+	}
+	if n, ok := m.vals["exceptions"]; ok {
+		if r.exceptions, err = readExceptions(file, loc, n); err != nil {
+			return err
+		}
+	}
+
+	prev := l.ruleIdx[name]
+	if app || ov != nil {
+		if prev == nil {
+			if app {
+				return fail("Rule has 'append' key but no rule by that name already exists")
+			}
+			return fail("An append or replace override was requested but no rule by that name already exists")
+		}
+		if app {
+			// Deprecated append: condition and exceptions are appended.
+			if !m.has("condition") && !m.has("exceptions") {
+				return fail("Appended rule must have exceptions or condition property")
+			}
+			if m.has("condition") {
+				prev.cond += " " + r.cond
+			}
+			return l.mergeExceptions(prev, r.exceptions, true)
+		}
+		// Appends first, then replacements.
+		for _, k := range ruleAppendKeys {
+			if ov[k] != "append" {
+				continue
+			}
+			switch k {
+			case "condition":
+				prev.cond += " " + r.cond
+			case "output":
+				prev.output += " " + r.output
+			case "desc":
+				prev.desc += " " + r.desc
+			case "tags":
+				prev.tags = append(prev.tags, r.tags...)
+			case "exceptions":
+				if err := l.mergeExceptions(prev, r.exceptions, true); err != nil {
+					return err
+				}
+			}
+		}
+		for _, k := range ruleReplaceKeys {
+			if ov[k] != "replace" {
+				continue
+			}
+			switch k {
+			case "condition":
+				prev.cond, prev.condLoc = r.cond, r.condLoc
+			case "output":
+				prev.output, prev.outputLoc = r.output, r.outputLoc
+			case "desc":
+				prev.desc = r.desc
+			case "priority":
+				prev.priority = r.priority
+			case "tags":
+				prev.tags = r.tags
+			case "exceptions":
+				prev.exceptions = nil
+				if err := l.mergeExceptions(prev, r.exceptions, false); err != nil {
+					return err
+				}
+			case "enabled":
+				prev.enabled = r.enabled
+			case "warn_evttypes":
+				prev.warnEvttypes = r.warnEvttypes
+			case "capture":
+				prev.capture = r.capture
+			case "capture_duration":
+				prev.captureDuration = r.captureDuration
+			case "skip-if-unknown-filter":
+				prev.skipUnknown = r.skipUnknown
+			}
+		}
+		return nil
+	}
+
+	// A rule item with only `enabled` toggles an existing rule.
+	if !m.has("condition") && !m.has("output") && !m.has("desc") && !m.has("priority") && m.has("enabled") {
+		if prev == nil {
+			return fail("Rule has 'enabled' key but no rule by that name already exists")
+		}
+		l.warn("LOAD_DEPRECATED_ITEM", loc, "The 'enabled' key without other keys is deprecated. Use 'override' instead.")
+		prev.enabled = r.enabled
+		return nil
+	}
+	for _, k := range []string{"condition", "output", "desc", "priority"} {
+		if !m.has(k) {
+			return fail(fmt.Sprintf("Item has no mapping for key '%s'", k))
+		}
+	}
+	if strings.TrimSpace(r.cond) == "" {
+		return fail("Rule condition is empty")
+	}
+	if !contains(l.cfg.Sources, source) {
+		r.unknownSource = true
+		l.warn("LOAD_UNKNOWN_SOURCE", loc, fmt.Sprintf("Unknown source %s, skipping", source))
+	}
+	exc := r.exceptions
+	r.exceptions = nil
+	if err := l.mergeExceptions(&r, exc, false); err != nil {
+		return err
+	}
+	if prev != nil {
+		r.index = prev.index
+		*prev = r
+		return nil
+	}
+	r.index = len(l.rules)
+	ri := r
+	l.rules = append(l.rules, &ri)
+	l.ruleIdx[name] = &ri
+	return nil
+}
+
+// mergeExceptions validates exceptions and adds them to r; when appending,
+// values of an exception with an existing name are appended to it.
+func (l *Loader) mergeExceptions(r *ruleInfo, exs []exceptionInfo, appending bool) error {
+	for _, ex := range exs {
+		if appending {
+			found := false
+			for i := range r.exceptions {
+				if r.exceptions[i].name == ex.name {
+					if ex.hasFields || ex.hasComps {
+						return &Error{Loc: ex.loc, Msg: "Can not append exception fields to existing exception, only values"}
+					}
+					r.exceptions[i].values = append(r.exceptions[i].values, ex.values...)
+					found = true
+				}
+			}
+			if found {
+				continue
+			}
+		}
+		if !ex.hasFields {
+			return &Error{Loc: ex.loc, Msg: "Item has no mapping for key 'fields'"}
+		}
+		if !ex.hasComps {
+			def := "="
+			if !ex.fieldsList {
+				def = "in"
+			}
+			ex.comps = nil
+			for range ex.fields {
+				ex.comps = append(ex.comps, def)
+			}
+			ex.compsIsList = ex.fieldsList
+		}
+		if ex.fieldsList != ex.compsIsList || len(ex.fields) != len(ex.comps) {
+			return &Error{Loc: ex.loc, Msg: "Fields and comps lists must have equal length"}
+		}
+		for _, c := range ex.comps {
+			if !contains(Operators(), c) {
+				return &Error{Loc: ex.loc, Msg: fmt.Sprintf("'%s' is not a supported comparison operator", c)}
+			}
+		}
+		for _, f := range ex.fields {
+			if _, err := parseFieldRef(f); err != nil {
+				return &Error{Loc: ex.loc, Msg: fmt.Sprintf("'%s' is not a supported filter field", f)}
+			}
+		}
+		if ex.fieldsList {
+			for _, v := range ex.values {
+				if !v.isList {
+					return &Error{Loc: ex.loc, Msg: "Expected values array to contain a list of lists"}
+				}
+				if len(v.items) != len(ex.fields) {
+					return &Error{Loc: ex.loc, Msg: "Fields and values lists must have equal length"}
+				}
+			}
+		}
+		r.exceptions = append(r.exceptions, ex)
+	}
+	return nil
+}
+
+// parseFieldRef checks that s is a field reference as the parser reads it.
+func parseFieldRef(s string) (*FieldExpr, error) {
+	lx := newLexer(s)
+	if !lx.fieldName() {
+		return nil, errors.New("not a field")
+	}
+	p := &parser{lx: lx}
+	var f *FieldExpr
+	var perr error
+	func() {
+		defer func() {
+			if r := recover(); r != nil {
+				if pe, ok := r.(*ParseError); ok {
+					perr = pe
+					return
+				}
+				panic(r)
+			}
+		}()
+		f = p.parseFieldRemainder(lx.last, Pos{})
+	}()
+	if perr != nil {
+		return nil, perr
+	}
+	if !lx.eof() {
+		return nil, errors.New("trailing characters")
+	}
+	return f, nil
+}
+
+func readExceptions(file string, ruleLoc Location, n *yaml.Node) ([]exceptionInfo, error) {
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
+		return nil, nil
+	}
+	if n.Kind != yaml.SequenceNode {
+		return nil, &Error{Loc: ruleLoc, Msg: "Rule exceptions must be a sequence"}
+	}
+	var out []exceptionInfo
+	for _, en := range n.Content {
+		em, ok := asMapping(en)
+		loc := nodeLoc(file, en)
+		loc.ItemType, loc.ItemName = "exception", ""
+		if !ok {
+			return nil, &Error{Loc: loc, Msg: "Rule exception must be a map"}
+		}
+		name, _, _, _ := em.str("name")
+		loc.ItemName = name
+		if name == "" {
+			return nil, &Error{Loc: loc, Msg: "Item has no mapping for key 'name'"}
+		}
+		ex := exceptionInfo{name: name, loc: loc}
+		if f, ok := em.vals["fields"]; ok {
+			ex.hasFields = true
+			switch f.Kind {
+			case yaml.ScalarNode:
+				ex.fields = []string{f.Value}
+			case yaml.SequenceNode:
+				ex.fieldsList = true
+				for _, c := range f.Content {
+					ex.fields = append(ex.fields, c.Value)
+				}
+			default:
+				return nil, &Error{Loc: loc, Msg: "Rule exception fields must be a string or a sequence"}
+			}
+		}
+		if c, ok := em.vals["comps"]; ok {
+			ex.hasComps = true
+			switch c.Kind {
+			case yaml.ScalarNode:
+				ex.comps = []string{c.Value}
+			case yaml.SequenceNode:
+				ex.compsIsList = true
+				for _, x := range c.Content {
+					ex.comps = append(ex.comps, x.Value)
+				}
+			default:
+				return nil, &Error{Loc: loc, Msg: "Rule exception comps must be a string or a sequence"}
+			}
+		}
+		if v, ok := em.vals["values"]; ok && !(v.Kind == yaml.ScalarNode && v.Tag == "!!null") {
+			if v.Kind != yaml.SequenceNode {
+				return nil, &Error{Loc: loc, Msg: "Rule exception values must be a sequence"}
+			}
+			for _, c := range v.Content {
+				ev, err := readExceptionValue(c)
+				if err != nil {
+					return nil, &Error{Loc: loc, Msg: err.Error()}
+				}
+				ex.values = append(ex.values, ev)
+			}
+		}
+		out = append(out, ex)
+	}
+	return out, nil
+}
+
+func readExceptionValue(n *yaml.Node) (exceptionValue, error) {
+	switch n.Kind {
+	case yaml.ScalarNode:
+		return exceptionValue{item: n.Value}, nil
+	case yaml.SequenceNode:
+		v := exceptionValue{isList: true}
+		for _, c := range n.Content {
+			cv, err := readExceptionValue(c)
+			if err != nil {
+				return v, err
+			}
+			v.items = append(v.items, cv)
+		}
+		return v, nil
+	}
+	return exceptionValue{}, errors.New("Rule exception values must be strings or sequences")
+}
+
+// Semantic versions.
+
+func parseSemver(s string) ([3]int, error) {
+	var v [3]int
+	s = strings.TrimPrefix(strings.TrimSpace(s), "v")
+	if i := strings.IndexAny(s, "-+"); i >= 0 {
+		s = s[:i]
+	}
+	parts := strings.Split(s, ".")
+	if len(parts) != 3 {
+		return v, fmt.Errorf("invalid version %q", s)
+	}
+	for i, p := range parts {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 0 {
+			return v, fmt.Errorf("invalid version %q", s)
+		}
+		v[i] = n
+	}
+	return v, nil
+}
+
+func mustSemver(s string) [3]int { v, _ := parseSemver(s); return v }
+
+// parseEngineVersion accepts Falco's legacy integer form (N means 0.N.0).
+func parseEngineVersion(s string) ([3]int, error) {
+	if n, err := strconv.Atoi(strings.TrimSpace(s)); err == nil && n >= 0 {
+		return [3]int{0, n, 0}, nil
+	}
+	return parseSemver(s)
+}
+
+func compareSemver(a, b [3]int) int {
+	for i := 0; i < 3; i++ {
+		if a[i] != b[i] {
+			if a[i] < b[i] {
+				return -1
+			}
+			return 1
+		}
+	}
+	return 0
+}
+
+// sortedTags returns the tags as a sorted set, as Falco stores them.
+func sortedTags(tags []string) []string {
+	set := map[string]bool{}
+	var out []string
+	for _, t := range tags {
+		if !set[t] {
+			set[t] = true
+			out = append(out, t)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
