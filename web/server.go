@@ -1,0 +1,80 @@
+package web
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/go-chi/chi/v5"
+)
+
+// routes builds the dashboard's router:
+//
+//	GET  /login, POST /login, POST /logout     session login (open)
+//	GET  /healthz                              liveness (open)
+//	GET  /assets/<hash>/…                      embedded assets, immutable
+//	GET  /, /events, /events/{id}, /dashboard, /info   the app (login required)
+//	     /api/v1/events, /api/v1/events/{id}, /api/v1/stats   query API (login required)
+//	GET  /api/v1/info, /api/v1/auth            Info page data, current user
+//	GET  /api/v1/ws                            live websocket (login required)
+func (s *Server) routes() http.Handler {
+	r := chi.NewRouter()
+	r.Use(securityHeaders)
+
+	r.Get("/login", s.loginPage)
+	r.Post("/login", s.login)
+	r.Post("/logout", s.logout)
+	r.Get("/healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	r.Get("/assets/{hash}/*", s.assets.serve)
+	r.Get("/favicon.svg", s.assets.serveFavicon)
+
+	r.Group(func(r chi.Router) {
+		r.Use(s.auth.requirePage)
+		for _, p := range []string{"/", "/events", "/events/{id}", "/dashboard", "/info"} {
+			r.Get(p, s.assets.serveIndex)
+		}
+	})
+
+	r.Route("/api/v1", func(r chi.Router) {
+		r.Use(s.auth.requireAPI)
+		r.Get("/ws", s.serveWS)
+		r.Get("/info", s.info)
+		r.Get("/auth", s.whoami)
+		if s.opts.API != nil {
+			for _, p := range []string{"/events", "/events/{id}", "/stats"} {
+				r.Handle(p, freshRouting(s.opts.API))
+			}
+		} else {
+			r.Get("/events", s.listEvents)
+			r.Get("/events/{id}", s.getEvent)
+			r.Get("/stats", s.stats)
+		}
+		r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+			writeJSON(w, http.StatusNotFound, map[string]string{"error": "not found"})
+		})
+	})
+	return r
+}
+
+// freshRouting hands a request to another router (hub/api's) as if it
+// came straight from the server, so its own chi routing starts clean.
+func freshRouting(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), chi.RouteCtxKey, nil)))
+	})
+}
+
+// securityHeaders keeps the dashboard out of frames and other sites'
+// scripts out of the page.
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "same-origin")
+		h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "+
+			"img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+		next.ServeHTTP(w, r)
+	})
+}

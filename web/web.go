@@ -1,0 +1,143 @@
+// Package web is Saker's dashboard, served by the hub on :2802: a login
+// page, a single-page app (embedded with go:embed, plain ES modules and
+// hand-made SVG charts, no Node toolchain), the hub's query API mounted
+// behind the login, and a websocket that pushes newly stored alerts to
+// browsers with gap-free resume.
+//
+// Wiring (from hub.go or cmd/saker):
+//
+//	h, err := web.New(web.Options{
+//		Store:      st,                 // store.Store satisfies web.Store
+//		API:        api.QueryHandler(), // optional: hub/api's GET /api/v1/events[/{id}], /api/v1/stats
+//		Version:    version,
+//		Forwarders: fwd.Statuses,       // optional: func(ctx) []web.ForwarderStatus
+//		Auth:       web.AuthFromEnv(),  // SAKER_UI_USER / FALCOSIDEKICK_UI_USER, *_DISABLEAUTH
+//	})
+//	srv := &http.Server{Addr: ":2802", Handler: h}
+//
+// The returned handler also implements io.Closer; Close stops the websocket
+// fan-out and disconnects browsers (call it on shutdown, before the store
+// is closed).
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/saker-sec/saker/hub/store"
+)
+
+// Store is the part of store.Store the dashboard reads. Tail feeds the
+// websocket (one shared tail per hub process, whatever the number of
+// browsers) and replays the gap of a reconnecting browser; Query, Get and
+// Stats serve the JSON API when Options.API is nil.
+type Store interface {
+	Query(ctx context.Context, q store.Query) (store.Page, error)
+	Get(ctx context.Context, id string) (store.Event, error)
+	Stats(ctx context.Context, q store.StatsQuery) (store.Stats, error)
+	Tail(ctx context.Context, after string, max int, block time.Duration) ([]store.Event, error)
+	Health(ctx context.Context) store.Health
+}
+
+// ForwarderStatus is one forwarder's health as shown on the Info page.
+type ForwarderStatus struct {
+	Name        string    `json:"name"`
+	Healthy     bool      `json:"healthy"`
+	Pending     int64     `json:"pending"`               // events not yet delivered
+	OldestAge   float64   `json:"oldest_age_seconds"`    // age of the oldest undelivered event
+	Delivered   int64     `json:"delivered"`             // events delivered since start
+	Failed      int64     `json:"failed"`                // failed attempts since start
+	DeadLetters int64     `json:"dead_letters"`          // events given up on
+	LastError   string    `json:"last_error,omitempty"`  // most recent delivery error
+	LastSuccess time.Time `json:"last_success,omitzero"` // last successful delivery
+}
+
+// Options configures the dashboard. Only Store is required.
+type Options struct {
+	// Store is read for the API fallback, the websocket tail and health.
+	Store Store
+	// API, when set, serves /api/v1/events, /api/v1/events/{id} and
+	// /api/v1/stats (hub/api's query handler); it is mounted behind the
+	// login. When nil, the dashboard serves those routes itself from Store.
+	API http.Handler
+	// Version is shown on the Info page.
+	Version string
+	// Forwarders reports forwarder health and lag for the Info page.
+	Forwarders func(ctx context.Context) []ForwarderStatus
+	// Info adds free-form key/values to the Info page (listen addresses,
+	// retention…).
+	Info map[string]string
+	// Auth is the login configuration; see AuthFromEnv.
+	Auth Auth
+	// Logger receives errors; nil means slog.Default().
+	Logger *slog.Logger
+
+	// QueueSize bounds each browser's queue of undelivered live events;
+	// a browser further behind is told it lagged, disconnected, and
+	// resyncs from the store. 0 means 4096.
+	QueueSize int
+	// WriteTimeout bounds each websocket write; 0 means 10 s.
+	WriteTimeout time.Duration
+	// ReplayLimit bounds how many missed events a reconnecting browser is
+	// replayed before it is told to reload instead; 0 means 10000.
+	ReplayLimit int
+}
+
+// Server is the dashboard handler returned by New.
+type Server struct {
+	opts   Options
+	log    *slog.Logger
+	mux    http.Handler
+	auth   *authenticator
+	hub    *broadcaster
+	assets *assets
+}
+
+// New builds the dashboard handler.
+func New(o Options) (*Server, error) {
+	if o.Store == nil {
+		return nil, errors.New("web: Options.Store is required")
+	}
+	if o.QueueSize <= 0 {
+		o.QueueSize = 4096
+	}
+	if o.WriteTimeout <= 0 {
+		o.WriteTimeout = 10 * time.Second
+	}
+	if o.ReplayLimit <= 0 {
+		o.ReplayLimit = 10000
+	}
+	if o.Version == "" {
+		o.Version = "dev"
+	}
+	s := &Server{opts: o, log: o.Logger}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	var err error
+	if s.auth, err = newAuthenticator(o.Auth); err != nil {
+		return nil, fmt.Errorf("web: %w", err)
+	}
+	if s.assets, err = loadAssets(); err != nil {
+		return nil, fmt.Errorf("web: %w", err)
+	}
+	s.hub = newBroadcaster(o.Store, s.log)
+	s.mux = s.routes()
+	return s, nil
+}
+
+// ServeHTTP serves the dashboard.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+// Close stops the live feed and disconnects every browser.
+func (s *Server) Close() error {
+	s.hub.close()
+	return nil
+}
+
+var _ io.Closer = (*Server)(nil)
