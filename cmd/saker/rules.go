@@ -1,0 +1,183 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/saker-sec/saker/hub/alert"
+	"github.com/saker-sec/saker/sensor/fields"
+	"github.com/saker-sec/saker/sensor/rules"
+)
+
+func init() {
+	commands["rules"] = command{"rule tooling: validate, list, fields", runRules}
+}
+
+// multiFlag collects a repeatable string flag (-r a.yaml -r b.yaml).
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
+
+func runRules(ctx context.Context, args []string) error {
+	if len(args) == 0 {
+		fmt.Fprintln(os.Stderr, "usage: saker rules validate|list|fields [flags]")
+		return exitCode(2)
+	}
+	switch args[0] {
+	case "validate":
+		return rulesValidate(os.Stdout, args[1:])
+	case "list":
+		return rulesList(os.Stdout, args[1:])
+	case "fields":
+		return rulesFields(os.Stdout, args[1:])
+	}
+	fmt.Fprintf(os.Stderr, "saker rules: unknown subcommand %q\n", args[0])
+	return exitCode(2)
+}
+
+// rulesFlags parses -r FILE (repeatable, files may also be positional) and
+// -priority.
+func rulesFlags(name string, args []string) (*flag.FlagSet, []string, rules.Config, *bool, error) {
+	fs := flag.NewFlagSet("saker rules "+name, flag.ContinueOnError)
+	var files multiFlag
+	fs.Var(&files, "r", "rules file (repeatable, loaded in order)")
+	prio := fs.String("priority", "debug", "minimum rule priority to load")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := fs.Parse(args); err != nil {
+		return nil, nil, rules.Config{}, nil, err
+	}
+	files = append(files, fs.Args()...)
+	p, err := alert.ParsePriority(*prio)
+	if err != nil {
+		return nil, nil, rules.Config{}, nil, fmt.Errorf("-priority: %w", err)
+	}
+	return fs, files, rules.Config{MinPriority: p}, asJSON, nil
+}
+
+// rulesValidate loads the files like `falco --validate`: each file is
+// reported "Ok" or "Invalid" with its errors and warnings; exit 1 when any
+// file is invalid.
+func rulesValidate(w io.Writer, args []string) error {
+	_, files, cfg, _, err := rulesFlags("validate", args)
+	if err != nil {
+		return err
+	}
+	if len(files) == 0 {
+		return errors.New("validate: no rules files (-r FILE)")
+	}
+	l := rules.NewLoader(cfg)
+	ok := true
+	var loadErr error
+	for _, f := range files {
+		if err := l.LoadFile(f); err != nil {
+			loadErr = err
+			fmt.Fprintf(w, "%s: Invalid\n", f)
+			ok = false
+			break
+		}
+	}
+	if ok {
+		if _, err := l.Compile(); err != nil {
+			loadErr = err
+			ok = false
+			fmt.Fprintf(w, "%s: Invalid\n", strings.Join(files, ", "))
+		} else {
+			for _, f := range files {
+				fmt.Fprintf(w, "%s: Ok\n", f)
+			}
+		}
+	}
+	if loadErr != nil {
+		fmt.Fprintf(w, "1 Errors:\n%v\n", loadErr)
+	}
+	if n := len(l.Warnings); n > 0 {
+		fmt.Fprintf(w, "%d Warnings:\n", n)
+		for _, wr := range l.Warnings {
+			fmt.Fprintln(w, wr.String())
+		}
+	}
+	if !ok {
+		return exitCode(1)
+	}
+	return nil
+}
+
+func rulesList(w io.Writer, args []string) error {
+	_, files, cfg, asJSON, err := rulesFlags("list", args)
+	if err != nil {
+		return err
+	}
+	if len(files) == 0 {
+		return errors.New("list: no rules files (-r FILE)")
+	}
+	rs, err := rules.LoadFiles(cfg, files...)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		type jr struct {
+			Name       string   `json:"name"`
+			Priority   string   `json:"priority"`
+			Enabled    bool     `json:"enabled"`
+			Source     string   `json:"source"`
+			Tags       []string `json:"tags"`
+			Condition  string   `json:"condition"`
+			Output     string   `json:"output"`
+			EventTypes []string `json:"event_types"`
+		}
+		out := make([]jr, 0, len(rs.Rules))
+		for _, r := range rs.Rules {
+			var ts []string
+			for _, t := range r.EventTypes {
+				ts = append(ts, t.String())
+			}
+			out = append(out, jr{r.Name, r.Priority.String(), r.Enabled && r.Loaded, r.Source, r.Tags, r.Condition, r.Output, ts})
+		}
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(out)
+	}
+	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "RULE\tPRIORITY\tENABLED\tEVENT TYPES")
+	for _, r := range rs.Rules {
+		var ts []string
+		for _, t := range r.EventTypes {
+			ts = append(ts, t.String())
+		}
+		evt := strings.Join(ts, ",")
+		if r.AllEventTypes {
+			evt = "(all)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%v\t%s\n", r.Name, r.Priority, r.Enabled && r.Loaded, evt)
+	}
+	return tw.Flush()
+}
+
+// rulesFields prints the field registry like `falco --list`.
+func rulesFields(w io.Writer, args []string) error {
+	fs := flag.NewFlagSet("saker rules fields", flag.ContinueOnError)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	for _, f := range fields.All() {
+		name := f.Name
+		switch f.Arg {
+		case fields.IndexArg:
+			name += "[N]"
+		case fields.KeyArg, fields.RequiredArg:
+			name += "[KEY]"
+		case fields.IndexOrKey:
+			name += "[ARG]"
+		}
+		fmt.Fprintf(w, "%-30s %-8s %s\n", name, f.Type, f.Desc)
+	}
+	return nil
+}
