@@ -27,7 +27,7 @@ export REDIS_IMAGE="${SAKER_E2E_REDIS_IMAGE:-saker-e2e/redis:7}"
 export SAKER_BIND_ADDRESS=127.0.0.1
 export REDIS_PASSWORD="e2e-$RANDOM$RANDOM"
 # The e2e reads the query API without a login.
-export UI_DISABLEAUTH=true
+export SAKER_UI_DISABLEAUTH=true
 test_image=nginx:e2e
 test_ctr="${project}-nginx"
 t0=$(date +%s)
