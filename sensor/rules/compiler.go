@@ -692,6 +692,17 @@ func compileBinary(b *Binary) (Filter, error) {
 			return nil, err
 		}
 		return stringFilter(left.ex, m), nil
+	case left.typ == fields.Flags:
+		// Flags carry both the raw bits (N) and their names (S): numeric
+		// comparisons use the bits, string operators and names the text.
+		if m, err := numMatcher(left.typ, b.Op, b.Values); err == nil {
+			return numFilter(left.ex, m), nil
+		}
+		m, err := stringMatcher(b.Op, b.Values, b.IsList)
+		if err != nil {
+			return nil, err
+		}
+		return stringFilter(left.ex, m), nil
 	case isNumericType(left.typ):
 		m, err := numMatcher(left.typ, b.Op, b.Values)
 		if err != nil {

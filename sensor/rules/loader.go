@@ -355,6 +355,18 @@ func (l *Loader) readPluginVersions(loc Location, n *yaml.Node) error {
 	return nil
 }
 
+// Messages shared with Falco (rule_loading_messages.h), so users and tests
+// can recognise them.
+const (
+	warnAppend               = "'append' key is deprecated. Add an 'append' entry (e.g. 'condition: append') under 'override' instead."
+	warnEnabled              = "The standalone 'enabled' key usage is deprecated. The correct approach requires also a 'replace' entry under the 'override' key (i.e. 'enabled: replace')."
+	errOverrideAppend        = "Keys 'override' and 'append: true' cannot be used together. Add an 'append' entry (e.g. 'condition: append') under 'override' instead."
+	errNoPreviousMacro       = "Macro uses 'append' or 'override.condition: append' but no macro by that name already exists"
+	errNoPreviousList        = "List uses 'append' or 'override.items: append' but no list by that name already exists"
+	errNoPreviousRuleAppend  = "Rule uses 'append' or 'override.<key>: append' but no rule by that name already exists"
+	errNoPreviousRuleReplace = "An 'override.<key>: replace' to a rule was requested but no rule by that name already exists"
+)
+
 // override is a parsed `override:` mapping: key → "append" or "replace".
 type override map[string]string
 
@@ -374,7 +386,7 @@ func readOverride(m mapping, allowedAppend, allowedReplace []string) (override, 
 		switch mode {
 		case "append":
 			if !contains(allowedAppend, k.Value) {
-				return nil, fmt.Errorf("Key '%s' cannot be appended to", k.Value)
+				return nil, fmt.Errorf("Key '%s' cannot be appended to, use 'replace' instead", k.Value)
 			}
 		case "replace":
 			if !contains(allowedReplace, k.Value) {
@@ -384,7 +396,7 @@ func readOverride(m mapping, allowedAppend, allowedReplace []string) (override, 
 			return nil, fmt.Errorf("Invalid override operation for key '%s': '%s'. Allowed values are: append, replace", k.Value, mode)
 		}
 		if !m.has(k.Value) {
-			return nil, fmt.Errorf("An override is defined for '%s' but no corresponding key is present", k.Value)
+			return nil, fmt.Errorf("An %s override for '%s' was specified but '%s' is not defined", mode, k.Value, k.Value)
 		}
 		out[k.Value] = mode
 	}
@@ -421,24 +433,21 @@ func (l *Loader) readList(file string, loc Location, m mapping) error {
 	if err != nil {
 		return &Error{Loc: loc, Msg: err.Error()}
 	}
-	if app && ov != nil {
-		return &Error{Loc: loc, Msg: "Keys 'override' and 'append: true' cannot be used together."}
-	}
 	if app {
-		l.warn("LOAD_DEPRECATED_ITEM", loc, "The 'append' key is deprecated. Use 'override' instead.")
+		l.warn("LOAD_DEPRECATED_ITEM", loc, warnAppend)
+	}
+	if app && ov != nil {
+		return &Error{Loc: loc, Msg: errOverrideAppend}
 	}
 	prev := l.listIdx[name]
 	if app || ov["items"] == "append" {
 		if prev == nil {
-			return &Error{Loc: loc, Msg: "List has 'append' key or an append override, but no list by that name already exists"}
+			return &Error{Loc: loc, Msg: errNoPreviousList}
 		}
 		prev.items = append(prev.items, items...)
 		l.listCount++
 		prev.visibility = l.listCount
 		return nil
-	}
-	if ov["items"] == "replace" && prev == nil {
-		return &Error{Loc: loc, Msg: "An replace to 'items' key was requested but no list by that name already exists"}
 	}
 	l.listCount++
 	if prev != nil {
@@ -474,24 +483,21 @@ func (l *Loader) readMacro(file string, loc Location, m mapping) error {
 	if err != nil {
 		return &Error{Loc: loc, Msg: err.Error()}
 	}
-	if app && ov != nil {
-		return &Error{Loc: loc, Msg: "Keys 'override' and 'append: true' cannot be used together."}
-	}
 	if app {
-		l.warn("LOAD_DEPRECATED_ITEM", loc, "The 'append' key is deprecated. Use 'override' instead.")
+		l.warn("LOAD_DEPRECATED_ITEM", loc, warnAppend)
+	}
+	if app && ov != nil {
+		return &Error{Loc: loc, Msg: errOverrideAppend}
 	}
 	prev := l.macroIdx[name]
 	if app || ov["condition"] == "append" {
 		if prev == nil {
-			return &Error{Loc: loc, Msg: "Macro has 'append' key or an append override, but no macro by that name already exists"}
+			return &Error{Loc: loc, Msg: errNoPreviousMacro}
 		}
 		prev.cond += " " + cond
 		l.macroCount++
 		prev.visibility = l.macroCount
 		return nil
-	}
-	if ov["condition"] == "replace" && prev == nil {
-		return &Error{Loc: loc, Msg: "An replace to 'condition' key was requested but no macro by that name already exists"}
 	}
 	l.macroCount++
 	if prev != nil {
@@ -533,11 +539,11 @@ func (l *Loader) readRule(file string, loc Location, m mapping) error {
 	if err != nil {
 		return fail(err.Error())
 	}
-	if app && ov != nil {
-		return fail("Keys 'override' and 'append: true' cannot be used together.")
-	}
 	if app {
-		l.warn("LOAD_DEPRECATED_ITEM", loc, "The 'append' key is deprecated. Use 'override' instead.")
+		l.warn("LOAD_DEPRECATED_ITEM", loc, warnAppend)
+	}
+	if app && ov != nil {
+		return fail(errOverrideAppend)
 	}
 	source := "syscall"
 	if s, _, has, err := m.str("source"); err != nil {
@@ -611,10 +617,21 @@ func (l *Loader) readRule(file string, loc Location, m mapping) error {
 	prev := l.ruleIdx[name]
 	if app || ov != nil {
 		if prev == nil {
-			if app {
-				return fail("Rule has 'append' key but no rule by that name already exists")
+			replace := false
+			for _, mode := range ov {
+				replace = replace || mode == "replace"
 			}
-			return fail("An append or replace override was requested but no rule by that name already exists")
+			if replace && !app {
+				return fail(errNoPreviousRuleReplace)
+			}
+			return fail(errNoPreviousRuleAppend)
+		}
+		if ov != nil {
+			for _, k := range m.keys {
+				if k.Value != "rule" && k.Value != "override" && k.Value != "source" && ov[k.Value] == "" {
+					return fail(fmt.Sprintf("Unexpected key '%s': an override must specify a different key", k.Value))
+				}
+			}
 		}
 		if app {
 			// Deprecated append: condition and exceptions are appended.
@@ -686,7 +703,7 @@ func (l *Loader) readRule(file string, loc Location, m mapping) error {
 		if prev == nil {
 			return fail("Rule has 'enabled' key but no rule by that name already exists")
 		}
-		l.warn("LOAD_DEPRECATED_ITEM", loc, "The 'enabled' key without other keys is deprecated. Use 'override' instead.")
+		l.warn("LOAD_DEPRECATED_ITEM", loc, warnEnabled)
 		prev.enabled = r.enabled
 		return nil
 	}
