@@ -43,7 +43,7 @@ func (s *Server) routes() http.Handler {
 		r.Get("/auth", s.whoami)
 		if s.opts.API != nil {
 			for _, p := range []string{"/events", "/events/{id}", "/stats"} {
-				r.Handle(p, freshRouting(s.opts.API))
+				r.Handle(p, http.StripPrefix("/api/v1", freshRouting(s.opts.API)))
 			}
 		} else {
 			r.Get("/events", s.listEvents)

@@ -8,7 +8,7 @@
 //
 //	h, err := web.New(web.Options{
 //		Store:      st,                 // store.Store satisfies web.Store
-//		API:        api.QueryHandler(), // optional: hub/api's GET /api/v1/events[/{id}], /api/v1/stats
+//		API:        api.QueryRoutes(st), // optional: hub/api's routes relative to /api/v1
 //		Version:    version,
 //		Forwarders: fwd.Statuses,       // optional: func(ctx) []web.ForwarderStatus
 //		Auth:       web.AuthFromEnv(),  // SAKER_UI_USER / FALCOSIDEKICK_UI_USER, *_DISABLEAUTH
@@ -61,9 +61,10 @@ type ForwarderStatus struct {
 type Options struct {
 	// Store is read for the API fallback, the websocket tail and health.
 	Store Store
-	// API, when set, serves /api/v1/events, /api/v1/events/{id} and
-	// /api/v1/stats (hub/api's query handler); it is mounted behind the
-	// login. When nil, the dashboard serves those routes itself from Store.
+	// API, when set, serves /events, /events/{id} and /stats relative to
+	// /api/v1 (hub/api.QueryRoutes); the dashboard mounts it under /api/v1
+	// behind the login. When nil, the dashboard serves those routes itself
+	// from Store with the same parameters.
 	API http.Handler
 	// Version is shown on the Info page.
 	Version string
