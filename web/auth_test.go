@@ -316,4 +316,3 @@ func TestAssetsCaching(t *testing.T) {
 		}
 	}
 }
-

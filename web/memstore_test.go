@@ -143,7 +143,9 @@ func (m *memStore) Stats(_ context.Context, q store.StatsQuery) (store.Stats, er
 		for k, v := range m {
 			out = append(out, store.Count{Key: k, Count: v})
 		}
-		sort.Slice(out, func(i, j int) bool { return out[i].Count > out[j].Count || out[i].Count == out[j].Count && out[i].Key < out[j].Key })
+		sort.Slice(out, func(i, j int) bool {
+			return out[i].Count > out[j].Count || out[i].Count == out[j].Count && out[i].Key < out[j].Key
+		})
 		if len(out) > 10 {
 			out = out[:10]
 		}
