@@ -1,0 +1,248 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/saker-sec/saker/hub/alert"
+	"github.com/saker-sec/saker/hub/ingest"
+	"github.com/saker-sec/saker/hub/metrics"
+	"github.com/saker-sec/saker/hub/store"
+)
+
+// Store is what the ingestion side needs from store.Store.
+type Store interface {
+	Querier
+	Append(ctx context.Context, alerts []alert.Alert) ([]string, error)
+	Health(ctx context.Context) store.Health
+}
+
+// Server holds the ingestion API's dependencies.
+type Server struct {
+	Store    Store
+	Enricher *ingest.Enricher
+	Metrics  *metrics.Metrics
+	Gatherer prometheus.Gatherer // served on /metrics; nil = prometheus.DefaultGatherer
+	Log      *slog.Logger
+	Debug    bool // log every accepted payload, as sidekick's DEBUG does
+
+	BodyLimit      int64 // bytes of one alert; larger → 413
+	BatchBodyLimit int64 // bytes of one batch; larger → 413
+	BatchMaxEvents int   // alerts in one batch; more → 400
+}
+
+// TestRule is the rule name of the alert POST /test injects.
+const TestRule = "Test rule"
+
+// Handler returns the :2801 router: sidekick's routes plus the batch and
+// query API.
+func (s *Server) Handler() http.Handler {
+	if s.Log == nil {
+		s.Log = slog.New(slog.DiscardHandler)
+	}
+	if s.Metrics == nil {
+		s.Metrics = metrics.New(nil)
+	}
+	g := s.Gatherer
+	if g == nil {
+		g = prometheus.DefaultGatherer
+	}
+	r := chi.NewRouter()
+	r.Use(s.observe)
+	// Sidekick serves its main handler on "/" and on every path no other
+	// route matches, so Falco's http_output.url may end in any path.
+	r.NotFound(s.handleOne)
+	r.MethodNotAllowed(methodNotAllowed)
+	r.HandleFunc("/", s.handleOne)
+	r.HandleFunc("/ping", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = io.WriteString(w, "pong\n")
+	})
+	r.HandleFunc("/healthz", s.handleHealth)
+	r.HandleFunc("/test", s.handleTest)
+	r.Handle("/metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{}))
+	r.Route("/api/v1", func(r chi.Router) {
+		r.NotFound(s.handleOne)
+		r.MethodNotAllowed(methodNotAllowed)
+		registerQuery(r, s.Store)
+		r.Post("/events", s.handleBatch)
+	})
+	return r
+}
+
+// observe records request latency by route pattern (bounded: the pattern,
+// not the path, so /api/v1/events/{id} is one series).
+func (s *Server) observe(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
+		next.ServeHTTP(sw, r)
+		route := "other"
+		if rc := chi.RouteContext(r.Context()); rc != nil && rc.RoutePattern() != "" {
+			route = rc.RoutePattern()
+		} else if r.Method == http.MethodPost {
+			route = "/" // ingestion on an unmatched path
+		}
+		s.Metrics.Requests.WithLabelValues(route, strconv.Itoa(sw.code)).Observe(time.Since(start).Seconds())
+	})
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.code = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// readBody reads at most limit bytes, answering 413 or 400 itself.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, bool) {
+	if r.ContentLength > limit {
+		writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d bytes", limit))
+		return nil, false
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d bytes", limit))
+		} else {
+			writeError(w, http.StatusBadRequest, "read body: "+err.Error())
+		}
+		return nil, false
+	}
+	return body, true
+}
+
+// handleOne is POST /: one Falco payload. 200 (empty body, as sidekick)
+// only after the store made the alert durable.
+func (s *Server) handleOne(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		s.Metrics.Inputs.WithLabelValues("requests", "rejected").Inc()
+		writeError(w, http.StatusBadRequest, "please send with post http method")
+		return
+	}
+	body, ok := readBody(w, r, s.BodyLimit)
+	if !ok {
+		s.Metrics.Inputs.WithLabelValues("requests", "rejected").Inc()
+		return
+	}
+	a, err := ingest.DecodeOne(body)
+	if err != nil {
+		s.Metrics.Inputs.WithLabelValues("requests", "rejected").Inc()
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	s.Enricher.Enrich(&a)
+	if _, err := s.store(r.Context(), "requests", []alert.Alert{a}); err != nil {
+		writeError(w, http.StatusServiceUnavailable, "store alert: "+err.Error())
+		return
+	}
+	w.WriteHeader(http.StatusOK)
+}
+
+// handleBatch is POST /api/v1/events: a JSON array or NDJSON of payloads,
+// stored all together or not at all.
+func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request) {
+	body, ok := readBody(w, r, s.BatchBodyLimit)
+	if !ok {
+		s.Metrics.Inputs.WithLabelValues("batch", "rejected").Inc()
+		return
+	}
+	as, err := ingest.DecodeBatch(body, s.BatchMaxEvents)
+	if err != nil {
+		s.Metrics.Inputs.WithLabelValues("batch", "rejected").Inc()
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	for i := range as {
+		s.Enricher.Enrich(&as[i])
+	}
+	ids, err := s.store(r.Context(), "batch", as)
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, "store alerts: "+err.Error())
+		return
+	}
+	s.Metrics.BatchSize.Observe(float64(len(as)))
+	writeJSON(w, http.StatusOK, map[string]any{"count": len(ids), "ids": ids})
+}
+
+// handleTest is POST /test: sidekick's test alert, through decoding,
+// enrichment, the store and therefore every forwarder.
+func (s *Server) handleTest(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		writeError(w, http.StatusBadRequest, "please send with post http method")
+		return
+	}
+	host, _ := os.Hostname()
+	a := alert.Alert{
+		Output:       "This is a test from saker",
+		Priority:     alert.PriorityDebug,
+		Rule:         TestRule,
+		Time:         time.Now().UTC(),
+		OutputFields: map[string]any{"proc.name": "saker", "user.name": "saker"},
+		Source:       "internal",
+		Tags:         []string{"test", "example"},
+		Hostname:     host,
+	}
+	s.Enricher.Enrich(&a)
+	ids, err := s.store(r.Context(), "test", []alert.Alert{a})
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, "store test alert: "+err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"id": ids[0], "uuid": a.UUID})
+}
+
+func (s *Server) store(ctx context.Context, input string, as []alert.Alert) ([]string, error) {
+	start := time.Now()
+	ids, err := s.Store.Append(ctx, as)
+	s.Metrics.StoreAppend.Observe(time.Since(start).Seconds())
+	if err != nil {
+		s.Metrics.Inputs.WithLabelValues(input, "error").Inc()
+		s.Log.Error("store alerts", "input", input, "count", len(as), "err", err)
+		return nil, err
+	}
+	s.Metrics.Inputs.WithLabelValues(input, "accepted").Inc()
+	for _, a := range as {
+		s.Metrics.Alerts.WithLabelValues(a.Priority.String(), s.Metrics.Source(a.Source)).Inc()
+		if s.Debug {
+			s.Log.Debug("alert stored", "rule", a.Rule, "priority", a.Priority.String(), "uuid", a.UUID)
+		}
+	}
+	return ids, nil
+}
+
+// Health is the /healthz body.
+type Health struct {
+	Status string       `json:"status"` // "ok" or "error"
+	Store  store.Health `json:"store"`
+}
+
+func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	h := Health{Status: "ok", Store: s.Store.Health(ctx)}
+	code := http.StatusOK
+	if !h.Store.OK {
+		// 503 so load balancers stop sending alerts this replica
+		// cannot store.
+		h.Status, code = "error", http.StatusServiceUnavailable
+	}
+	writeJSON(w, code, h)
+}

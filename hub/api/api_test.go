@@ -1,0 +1,354 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/saker-sec/saker/hub/ingest"
+	"github.com/saker-sec/saker/hub/metrics"
+	"github.com/saker-sec/saker/hub/store"
+	"github.com/saker-sec/saker/hub/store/embedded"
+)
+
+const good = `{"output":"o","priority":"Warning","rule":"r","time":"2026-11-23T09:00:00Z","output_fields":{"evt.time":1795425121123456789}}`
+
+type fixture struct {
+	st  *embedded.Store
+	srv *httptest.Server
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	st, err := embedded.Open(embedded.Options{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	enr, err := ingest.NewEnricher(ingest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	s := &Server{
+		Store: st, Enricher: enr, Metrics: metrics.New(reg), Gatherer: reg,
+		BodyLimit: 4096, BatchBodyLimit: 1 << 20, BatchMaxEvents: 5,
+	}
+	srv := httptest.NewServer(s.Handler())
+	t.Cleanup(srv.Close)
+	return &fixture{st: st, srv: srv}
+}
+
+func (f *fixture) do(t *testing.T, method, path, body string) (int, string, http.Header) {
+	t.Helper()
+	req, err := http.NewRequest(method, f.srv.URL+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), resp.Header
+}
+
+func (f *fixture) count(t *testing.T) int64 {
+	return f.st.Health(context.Background()).Events
+}
+
+func errJSON(msg string) string {
+	b, _ := json.Marshal(map[string]string{"error": msg})
+	return string(b) + "\n"
+}
+
+func TestIngestRejects(t *testing.T) {
+	f := newFixture(t)
+	big := `{"rule":"r","priority":"Warning","time":"2026-11-23T09:00:00Z","output":"` + strings.Repeat("x", 5000) + `"}`
+	cases := []struct {
+		name, method, path, body string
+		code                     int
+		err                      string
+	}{
+		{"GET /", "GET", "/", "", 400, "please send with post http method"},
+		{"GET unmatched", "GET", "/nothing/here", "", 400, "please send with post http method"},
+		{"GET /test", "GET", "/test", "", 400, "please send with post http method"},
+		{"empty body", "POST", "/", "", 400, "empty body"},
+		{"invalid JSON", "POST", "/", `{"rule":`, 400, "invalid JSON: unexpected end of input"},
+		{"trailing garbage", "POST", "/", good + "}", 400, "invalid JSON: unexpected data after the JSON object"},
+		{"missing rule", "POST", "/", `{"priority":"Warning","time":"2026-11-23T09:00:00Z"}`, 400, "missing rule"},
+		{"missing priority", "POST", "/", `{"rule":"r","time":"2026-11-23T09:00:00Z"}`, 400, "missing priority"},
+		{"missing time", "POST", "/", `{"rule":"r","priority":"Warning"}`, 400, "missing time"},
+		{"unknown priority", "POST", "/", `{"rule":"r","priority":"loud","time":"2026-11-23T09:00:00Z"}`, 400,
+			`unknown priority "loud" (want one of emergency, alert, critical, error, warning, notice, informational, debug)`},
+		{"wrong type", "POST", "/", `{"rule":"r","priority":"Warning","time":"2026-11-23T09:00:00Z","output_fields":"x"}`, 400, "output_fields must be an object, got a string"},
+		{"k8s.ns.name number is fine but tags wrong", "POST", "/", `{"rule":"r","priority":"Warning","time":"2026-11-23T09:00:00Z","output_fields":{"k8s.ns.name":3},"tags":[true]}`, 400, "tags[0] must be a string, got a boolean"},
+		{"too large", "POST", "/", big, 413, "body larger than 4096 bytes"},
+		{"batch empty", "POST", "/api/v1/events", "", 400, "empty body"},
+		{"batch invalid item", "POST", "/api/v1/events", "[" + good + "," + good + `,{"rule":"r"}]`, 400, "event 2: missing priority"},
+		{"batch ndjson invalid item", "POST", "/api/v1/events", good + "\n" + `{"rule":"r","priority":"x","time":"2026-11-23T09:00:00Z"}` + "\n", 400,
+			`event 1: unknown priority "x" (want one of emergency, alert, critical, error, warning, notice, informational, debug)`},
+		{"batch too many", "POST", "/api/v1/events", strings.Repeat(good+"\n", 6), 400, "batch has more than 5 events"},
+		{"PUT batch", "PUT", "/api/v1/events", good, 405, "method PUT not allowed on /api/v1/events"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			code, body, hdr := f.do(t, c.method, c.path, c.body)
+			if code != c.code || body != errJSON(c.err) {
+				t.Fatalf("got %d %q\nwant %d %q", code, body, c.code, errJSON(c.err))
+			}
+			if ct := hdr.Get("Content-Type"); ct != "application/json" {
+				t.Fatalf("content-type %q", ct)
+			}
+		})
+	}
+	if n := f.count(t); n != 0 {
+		t.Fatalf("%d events stored from rejected requests", n)
+	}
+}
+
+func TestPingHealthTestMetrics(t *testing.T) {
+	f := newFixture(t)
+	if code, body, _ := f.do(t, "GET", "/ping", ""); code != 200 || body != "pong\n" {
+		t.Fatal(code, body)
+	}
+	code, body, _ := f.do(t, "GET", "/healthz", "")
+	var h Health
+	if err := json.Unmarshal([]byte(body), &h); err != nil || code != 200 || h.Status != "ok" || !h.Store.OK || h.Store.Kind != "embedded" {
+		t.Fatal(code, body, err)
+	}
+	code, body, _ = f.do(t, "POST", "/test", "")
+	var tr struct{ ID, UUID string }
+	if err := json.Unmarshal([]byte(body), &tr); err != nil || code != 200 {
+		t.Fatal(code, body)
+	}
+	ev, err := f.st.Get(context.Background(), tr.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev.Rule != "Test rule" || ev.Priority.String() != "Debug" || ev.Source != "internal" ||
+		!reflect.DeepEqual(ev.Tags, []string{"example", "test"}) || ev.UUID != tr.UUID {
+		t.Fatalf("%+v", ev)
+	}
+	if code, _, _ := f.do(t, "POST", "/", good); code != 200 {
+		t.Fatal(code)
+	}
+	f.do(t, "POST", "/", "nope")
+	_, body, _ = f.do(t, "GET", "/metrics", "")
+	for _, want := range []string{
+		`saker_hub_inputs_total{source="requests",status="accepted"} 1`,
+		`saker_hub_inputs_total{source="requests",status="rejected"} 1`,
+		`saker_hub_inputs_total{source="test",status="accepted"} 1`,
+		`saker_hub_alerts_total{priority="Debug",source="internal"} 1`,
+		`saker_hub_alerts_total{priority="Warning",source="syscall"} 1`,
+		`saker_hub_http_request_duration_seconds_count{code="200",route="/"} 1`,
+		`saker_hub_store_append_duration_seconds_count 2`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+}
+
+// TestFalcoSamplesRoundTrip posts real-shaped Falco payloads (one by one on
+// POST /, on an unmatched path, and as a batch) and checks the query API
+// returns them unchanged.
+func TestFalcoSamplesRoundTrip(t *testing.T) {
+	files, _ := filepath.Glob("../ingest/testdata/falco/*.json")
+	if len(files) < 5 {
+		t.Fatal("samples missing")
+	}
+	f := newFixture(t)
+	var bodies [][]byte
+	for i, p := range files {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bodies = append(bodies, b)
+		path := "/"
+		if i == 1 {
+			path = "/falco/alerts" // Falco's http_output.url may carry any path
+		}
+		if code, body, _ := f.do(t, "POST", path, string(b)); code != 200 || body != "" {
+			t.Fatalf("%s: %d %s", p, code, body)
+		}
+	}
+	var batch bytes.Buffer
+	for _, b := range bodies {
+		batch.Write(bytes.TrimSpace(b))
+		batch.WriteByte('\n')
+	}
+	code, body, _ := f.do(t, "POST", "/api/v1/events", batch.String())
+	if code != 200 || !strings.HasPrefix(body, `{"count":5,"ids":[`) {
+		t.Fatal(code, body)
+	}
+
+	_, body, _ = f.do(t, "GET", "/api/v1/events?limit=100", "")
+	var page struct {
+		Events []map[string]any `json:"events"`
+	}
+	dec := json.NewDecoder(strings.NewReader(body))
+	dec.UseNumber()
+	if err := dec.Decode(&page); err != nil || len(page.Events) != 2*len(bodies) {
+		t.Fatalf("%v %d", err, len(page.Events))
+	}
+	for i, b := range bodies {
+		want := decodeMap(t, b)
+		for _, round := range []int{0, 1} {
+			// newest first: the batch copies come first
+			got := page.Events[len(bodies)*(1-round)+len(bodies)-1-i]
+			compareAlert(t, files[i], want, got)
+		}
+	}
+	// The single-event route returns the same document.
+	id := page.Events[0]["id"].(string)
+	_, body, _ = f.do(t, "GET", "/api/v1/events/"+id, "")
+	one := decodeMap(t, []byte(body))
+	if !reflect.DeepEqual(one, page.Events[0]) {
+		t.Fatalf("GET /events/{id}:\n%v\n%v", one, page.Events[0])
+	}
+}
+
+func decodeMap(t *testing.T, b []byte) map[string]any {
+	t.Helper()
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func compareAlert(t *testing.T, name string, want, got map[string]any) {
+	t.Helper()
+	if id, _ := got["id"].(string); id == "" {
+		t.Fatalf("%s: no id", name)
+	}
+	if u, ok := want["uuid"]; ok && got["uuid"] != u {
+		t.Fatalf("%s: uuid %v, want %v", name, got["uuid"], u)
+	}
+	if u, _ := got["uuid"].(string); len(u) != 36 {
+		t.Fatalf("%s: uuid %q", name, u)
+	}
+	wt, _ := time.Parse(time.RFC3339Nano, want["time"].(string))
+	gt, _ := time.Parse(time.RFC3339Nano, got["time"].(string))
+	if !wt.Equal(gt) {
+		t.Fatalf("%s: time %v, want %v", name, gt, wt)
+	}
+	for _, k := range []string{"output", "priority", "rule", "source", "hostname", "tags", "output_fields"} {
+		if !reflect.DeepEqual(want[k], got[k]) {
+			t.Fatalf("%s: %s changed:\n got %#v\nwant %#v", name, k, got[k], want[k])
+		}
+	}
+}
+
+func TestQueryAPI(t *testing.T) {
+	f := newFixture(t)
+	for _, b := range []string{
+		`{"rule":"A","priority":"Debug","time":"2026-11-23T09:00:00Z","hostname":"h1","tags":["x"],"output":"alpha"}`,
+		`{"rule":"B","priority":"Critical","time":"2026-11-23T09:00:01Z","hostname":"h2","tags":["x","y"],"output":"beta","source":"k8s_audit"}`,
+		`{"rule":"A","priority":"Warning","time":"2026-11-23T09:00:02Z","hostname":"h1","output":"gamma"}`,
+	} {
+		if code, body, _ := f.do(t, "POST", "/", b); code != 200 {
+			t.Fatal(code, body)
+		}
+	}
+	rules := func(path string) string {
+		code, body, _ := f.do(t, "GET", path, "")
+		if code != 200 {
+			t.Fatalf("%s: %d %s", path, code, body)
+		}
+		var p store.Page
+		if err := json.Unmarshal([]byte(body), &p); err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, e := range p.Events {
+			out = append(out, e.Rule+":"+e.Output)
+		}
+		return strings.Join(out, ",")
+	}
+	for path, want := range map[string]string{
+		"/api/v1/events":                            "A:gamma,B:beta,A:alpha",
+		"/api/v1/events?priority=warning":           "A:gamma,B:beta",
+		"/api/v1/events?rule=A":                     "A:gamma,A:alpha",
+		"/api/v1/events?hostname=h2,h9":             "B:beta",
+		"/api/v1/events?source=k8s_audit":           "B:beta",
+		"/api/v1/events?tags=x,y":                   "B:beta",
+		"/api/v1/events?q=ALPHA":                    "A:alpha",
+		"/api/v1/events?since=1h":                   "A:gamma,B:beta,A:alpha",
+		"/api/v1/events?until=2000-01-01T00:00:00Z": "",
+	} {
+		if got := rules(path); got != want {
+			t.Errorf("%s = %q, want %q", path, got, want)
+		}
+	}
+	// Paging with the cursor.
+	_, body, _ := f.do(t, "GET", "/api/v1/events?limit=2", "")
+	var p store.Page
+	json.Unmarshal([]byte(body), &p)
+	if len(p.Events) != 2 || p.Next == "" {
+		t.Fatalf("page 1: %s", body)
+	}
+	if got := rules("/api/v1/events?limit=2&before=" + p.Next); got != "A:alpha" {
+		t.Fatalf("page 2 = %q", got)
+	}
+
+	code, body, _ := f.do(t, "GET", "/api/v1/stats?bucket=1m", "")
+	var st store.Stats
+	if err := json.Unmarshal([]byte(body), &st); err != nil || code != 200 || st.Total != 3 || st.ByPriority["Critical"] != 1 {
+		t.Fatal(code, body)
+	}
+
+	for _, c := range []struct{ path, err string }{
+		{"/api/v1/events?priority=loud", `priority: unknown priority "loud" (want one of emergency, alert, critical, error, warning, notice, informational, debug)`},
+		{"/api/v1/events?since=yesterday", `since: want an RFC 3339 time or a duration such as 15m or 24h, got "yesterday"`},
+		{"/api/v1/events?since=1h&until=2h", "until is before since"},
+		{"/api/v1/events?limit=0", `limit must be a positive integer, got "0"`},
+		{"/api/v1/events?before=abc", `before must be an event id, got "abc"`},
+		{"/api/v1/stats?bucket=30s", `bucket must be a whole number of minutes such as 1m, 5m or 1h, got "30s"`},
+		{"/api/v1/events/xyz", `bad event id "xyz"`},
+	} {
+		if code, body, _ := f.do(t, "GET", c.path, ""); code != 400 || body != errJSON(c.err) {
+			t.Errorf("%s: %d %s", c.path, code, body)
+		}
+	}
+	if code, body, _ := f.do(t, "GET", "/api/v1/events/1-0", ""); code != 404 || body != errJSON("event 1-0 not found") {
+		t.Errorf("404: %d %s", code, body)
+	}
+}
+
+// TestQueryRoutesMount checks the routes work mounted the way the
+// dashboard mounts them.
+func TestQueryRoutesMount(t *testing.T) {
+	f := newFixture(t)
+	f.do(t, "POST", "/", good)
+	mux := http.NewServeMux()
+	mux.Handle("/api/v1/", http.StripPrefix("/api/v1", QueryRoutes(f.st)))
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/api/v1/events?priority=warning")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p store.Page
+	json.NewDecoder(resp.Body).Decode(&p)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || len(p.Events) != 1 {
+		t.Fatal(resp.StatusCode, p)
+	}
+}

@@ -1,0 +1,96 @@
+// Package metrics defines the hub's Prometheus metrics. Labels are bounded
+// on purpose: sidekick labels its event counter by rule, hostname, pod and
+// namespace, which explodes series count on busy clusters (its #1132); here
+// per-alert counters carry only priority and a capped source label, and the
+// rest is answered by the store's stats API.
+package metrics
+
+import (
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics are the hub's collectors.
+type Metrics struct {
+	// Inputs counts ingestion requests by input (requests = POST /,
+	// batch = POST /api/v1/events, test = POST /test) and status
+	// (accepted, rejected, error).
+	Inputs *prometheus.CounterVec
+	// Alerts counts stored alerts by priority and source.
+	Alerts *prometheus.CounterVec
+	// Outputs counts forwarder deliveries by destination and status
+	// (ok, error, dead); incremented by the forwarders.
+	Outputs *prometheus.CounterVec
+	// OutputDuration observes forwarder request latency by destination.
+	OutputDuration *prometheus.HistogramVec
+	// Requests observes HTTP request latency by route pattern and code.
+	Requests *prometheus.HistogramVec
+	// StoreAppend observes Store.Append latency.
+	StoreAppend prometheus.Histogram
+	// BatchSize observes alerts per accepted batch.
+	BatchSize prometheus.Histogram
+
+	sources sourceSet
+}
+
+// latencyBuckets cover loopback (sub-millisecond) to a struggling store.
+var latencyBuckets = []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
+
+// New creates the collectors and registers them with reg (nil: not
+// registered, for tests).
+func New(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		Inputs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "saker_hub_inputs_total", Help: "Ingestion requests by input and status.",
+		}, []string{"source", "status"}),
+		Alerts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "saker_hub_alerts_total", Help: "Stored alerts by priority and source.",
+		}, []string{"priority", "source"}),
+		Outputs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "saker_hub_outputs_total", Help: "Forwarder deliveries by destination and status.",
+		}, []string{"destination", "status"}),
+		OutputDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "saker_hub_output_duration_seconds", Help: "Forwarder delivery latency.", Buckets: latencyBuckets,
+		}, []string{"destination"}),
+		Requests: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "saker_hub_http_request_duration_seconds", Help: "HTTP request latency by route and status code.", Buckets: latencyBuckets,
+		}, []string{"route", "code"}),
+		StoreAppend: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "saker_hub_store_append_duration_seconds", Help: "Store append latency (durable write).", Buckets: latencyBuckets,
+		}),
+		BatchSize: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "saker_hub_batch_size", Help: "Alerts per accepted batch.", Buckets: prometheus.ExponentialBuckets(1, 4, 8),
+		}),
+		sources: sourceSet{seen: map[string]bool{}},
+	}
+	if reg != nil {
+		reg.MustRegister(m.Inputs, m.Alerts, m.Outputs, m.OutputDuration, m.Requests, m.StoreAppend, m.BatchSize)
+	}
+	return m
+}
+
+// Source maps an alert source to a bounded label value: Falco's sources and
+// the first maxSources others seen keep their name, the rest are "other",
+// so a client sending random sources cannot create unbounded series.
+func (m *Metrics) Source(s string) string { return m.sources.label(s) }
+
+const maxSources = 32
+
+type sourceSet struct {
+	mu   sync.Mutex
+	seen map[string]bool
+}
+
+func (s *sourceSet) label(v string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.seen[v] {
+		return v
+	}
+	if len(s.seen) >= maxSources || len(v) > 64 {
+		return "other"
+	}
+	s.seen[v] = true
+	return v
+}
