@@ -57,8 +57,17 @@ type Config struct {
 	BracketReplacer   string            // BRACKETREPLACER
 	OutputFieldFormat string            // OUTPUTFIELDFORMAT
 
-	src source
+	src  source
+	yaml map[string]any
 }
+
+// YAML returns the parsed configuration file (nil without one), for
+// packages that read their own sections (forwarders/config).
+func (c *Config) YAML() map[string]any { return c.yaml }
+
+// LookupEnv returns the environment lookup the config was loaded with, so
+// every part reads the same (possibly test-provided) environment.
+func (c *Config) LookupEnv() func(string) (string, bool) { return c.src.env }
 
 // UI is where the dashboard listens.
 type UI struct {
@@ -155,6 +164,7 @@ func LoadWith(path string, lookupEnv func(string) (string, bool), environ func()
 	if environ == nil {
 		src.environ = func() []string { return nil }
 	}
+	var yamlDoc map[string]any
 	if path != "" {
 		b, err := os.ReadFile(path)
 		if err != nil {
@@ -165,8 +175,9 @@ func LoadWith(path string, lookupEnv func(string) (string, bool), environ func()
 			return nil, fmt.Errorf("parse config %s: %w", path, err)
 		}
 		src.flatten("", doc)
+		yamlDoc = doc
 	}
-	c := &Config{src: src}
+	c := &Config{src: src, yaml: yamlDoc}
 	if err := c.parse(); err != nil {
 		if path != "" {
 			return nil, fmt.Errorf("config %s: %w", path, err)
