@@ -1,0 +1,250 @@
+package probe
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net/netip"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/saker-sec/saker/sensor/event"
+)
+
+// Byte offsets of struct sk_event (bpf/saker.h). TestLayout checks them
+// against the bpf2go-generated struct, so the decoder needs no reflection
+// and no cgo.
+const (
+	offTS       = 0
+	offCgroupID = 8
+	offRes      = 16
+	offArgs     = 24
+	offCapEff   = 72
+	offPID      = 80
+	offTID      = 84
+	offPPID     = 88
+	offVPID     = 92
+	offVTID     = 96
+	offUID      = 100
+	offGID      = 104
+	offEUID     = 108
+	offEGID     = 112
+	offLoginUID = 116
+	offTTY      = 120
+	offSID      = 124
+	offType     = 128
+	offCPU      = 130
+	offLen      = 132
+	offFlags    = 138
+	offSaddr    = 140
+	offDaddr    = 156
+	offSport    = 172
+	offDport    = 174
+	offFamily   = 176
+	offProto    = 178
+	offComm     = 180
+	headerSize  = 200
+)
+
+// Record flags (sk_event.flags).
+const (
+	flagSock      = 1
+	flagArgsTrunc = 2
+)
+
+// Sock is the kernel's view of a socket: local (S) and remote (D) ends.
+type Sock struct {
+	Family       uint16 // AF_INET, AF_INET6, AF_UNIX…
+	Proto        uint16 // IPPROTO_*
+	SAddr, DAddr netip.Addr
+	SPort, DPort uint16
+}
+
+// Record is one decoded probe record: the fixed header plus its three
+// variable segments. Strings and byte slices alias the ring-buffer sample
+// only where noted; Decode copies strings.
+type Record struct {
+	Type     event.Type
+	BootNS   uint64 // bpf_ktime_get_boot_ns
+	TS       int64  // wall clock ns, set by the reader
+	CgroupID uint64
+	Res      int64
+	Args     [6]uint64
+	CapEff   uint64
+	PID, TID, PPID uint32
+	VPID, VTID     uint32
+	UID, GID       uint32
+	EUID, EGID     uint32
+	LoginUID       uint32
+	TTY            uint32
+	CPU            uint16
+	Comm           string
+
+	// Str0 is the path / filename / name argument.
+	Str0 string
+	// Str1 is the second path; for exec records it is empty and Argv holds
+	// the argument vector.
+	Str1 string
+	// Seg2 is the user sockaddr, mount fstype, or (exec/fork) the innermost
+	// cgroup directory name. It aliases the sample: copy to keep it.
+	Seg2 []byte
+	// Argv is the exec'd argument vector (exec records only).
+	Argv       []string
+	ArgsTrunc  bool
+	HasSock    bool
+	Sock       Sock
+	seg1, seg2 []byte
+}
+
+// ErrShort reports a record shorter than its header says.
+var ErrShort = errors.New("probe record truncated")
+
+// Decode parses one ring-buffer sample into r, reusing r's storage.
+func Decode(b []byte, r *Record) error {
+	if len(b) < headerSize {
+		return fmt.Errorf("%w: %d bytes, header is %d", ErrShort, len(b), headerSize)
+	}
+	le := binary.LittleEndian
+	l0 := int(le.Uint16(b[offLen:]))
+	l1 := int(le.Uint16(b[offLen+2:]))
+	l2 := int(le.Uint16(b[offLen+4:]))
+	if headerSize+l0+l1+l2 > len(b) {
+		return fmt.Errorf("%w: segments %d+%d+%d exceed %d bytes", ErrShort, l0, l1, l2, len(b)-headerSize)
+	}
+	r.Type = event.Type(le.Uint16(b[offType:]))
+	r.BootNS = le.Uint64(b[offTS:])
+	r.CgroupID = le.Uint64(b[offCgroupID:])
+	r.Res = int64(le.Uint64(b[offRes:]))
+	for i := range r.Args {
+		r.Args[i] = le.Uint64(b[offArgs+8*i:])
+	}
+	r.CapEff = le.Uint64(b[offCapEff:])
+	r.PID = le.Uint32(b[offPID:])
+	r.TID = le.Uint32(b[offTID:])
+	r.PPID = le.Uint32(b[offPPID:])
+	r.VPID = le.Uint32(b[offVPID:])
+	r.VTID = le.Uint32(b[offVTID:])
+	r.UID = le.Uint32(b[offUID:])
+	r.GID = le.Uint32(b[offGID:])
+	r.EUID = le.Uint32(b[offEUID:])
+	r.EGID = le.Uint32(b[offEGID:])
+	r.LoginUID = le.Uint32(b[offLoginUID:])
+	r.TTY = le.Uint32(b[offTTY:])
+	r.CPU = le.Uint16(b[offCPU:])
+	flags := le.Uint16(b[offFlags:])
+	r.Comm = cstring(b[offComm : offComm+16])
+
+	data := b[headerSize:]
+	r.Str0 = cstring(data[:l0])
+	r.seg1 = data[l0 : l0+l1]
+	r.seg2 = data[l0+l1 : l0+l1+l2]
+	r.Seg2 = r.seg2
+	r.ArgsTrunc = flags&flagArgsTrunc != 0
+	r.Argv = r.Argv[:0]
+	r.Str1 = ""
+	if r.Type == event.TypeExecve || r.Type == event.TypeExecveat {
+		r.Argv = splitArgv(r.Argv, r.seg1)
+	} else {
+		r.Str1 = cstring(r.seg1)
+	}
+
+	r.HasSock = flags&flagSock != 0
+	r.Sock = Sock{}
+	if r.HasSock {
+		r.Sock.Family = le.Uint16(b[offFamily:])
+		r.Sock.Proto = le.Uint16(b[offProto:])
+		r.Sock.SPort = le.Uint16(b[offSport:])
+		r.Sock.DPort = le.Uint16(b[offDport:])
+		r.Sock.SAddr = ipFrom(r.Sock.Family, b[offSaddr:offSaddr+16])
+		r.Sock.DAddr = ipFrom(r.Sock.Family, b[offDaddr:offDaddr+16])
+	}
+	return nil
+}
+
+func ipFrom(family uint16, b []byte) netip.Addr {
+	switch family {
+	case unix.AF_INET:
+		return netip.AddrFrom4([4]byte(b[:4]))
+	case unix.AF_INET6:
+		return netip.AddrFrom16([16]byte(b[:16])).Unmap()
+	}
+	return netip.Addr{}
+}
+
+// cstring returns b up to its first NUL as a string.
+func cstring(b []byte) string {
+	if i := bytes.IndexByte(b, 0); i >= 0 {
+		b = b[:i]
+	}
+	return string(b)
+}
+
+// splitArgv splits a NUL-separated argument area into strings.
+func splitArgv(dst []string, b []byte) []string {
+	for len(b) > 0 {
+		i := bytes.IndexByte(b, 0)
+		if i < 0 {
+			dst = append(dst, string(b))
+			break
+		}
+		dst = append(dst, string(b[:i]))
+		b = b[i+1:]
+	}
+	return dst
+}
+
+// Clock converts the probe's boot-time nanoseconds to wall-clock time.
+type Clock struct{ offset int64 }
+
+// NewClock samples the offset between CLOCK_REALTIME and CLOCK_BOOTTIME.
+func NewClock() Clock {
+	var ts unix.Timespec
+	_ = unix.ClockGettime(unix.CLOCK_BOOTTIME, &ts)
+	return Clock{offset: time.Now().UnixNano() - ts.Nano()}
+}
+
+// Wall returns the wall-clock ns for a boot-time ns.
+func (c Clock) Wall(boot uint64) int64 { return int64(boot) + c.offset }
+
+// SockAddr is a decoded user sockaddr.
+type SockAddr struct {
+	Family uint16
+	Addr   netip.Addr
+	Port   uint16
+	Path   string // AF_UNIX
+}
+
+// ParseSockaddr decodes a struct sockaddr as passed to connect/bind/sendto.
+func ParseSockaddr(b []byte) (SockAddr, bool) {
+	if len(b) < 2 {
+		return SockAddr{}, false
+	}
+	fam := binary.LittleEndian.Uint16(b)
+	sa := SockAddr{Family: fam}
+	switch fam {
+	case unix.AF_INET:
+		if len(b) < 8 {
+			return sa, false
+		}
+		sa.Port = binary.BigEndian.Uint16(b[2:])
+		sa.Addr = netip.AddrFrom4([4]byte(b[4:8]))
+	case unix.AF_INET6:
+		if len(b) < 24 {
+			return sa, false
+		}
+		sa.Port = binary.BigEndian.Uint16(b[2:])
+		sa.Addr = netip.AddrFrom16([16]byte(b[8:24])).Unmap()
+	case unix.AF_UNIX:
+		p := b[2:]
+		if len(p) > 0 && p[0] == 0 { // abstract socket
+			sa.Path = "@" + cstring(p[1:])
+		} else {
+			sa.Path = cstring(p)
+		}
+	default:
+		return sa, false
+	}
+	return sa, true
+}

@@ -1,0 +1,89 @@
+package probe
+
+import (
+	"encoding/binary"
+	"net/netip"
+	"slices"
+	"testing"
+
+	"github.com/saker-sec/saker/sensor/event"
+)
+
+// record builds a raw sample the way the probe lays it out.
+func record(typ event.Type, res int64, segs ...[]byte) []byte {
+	b := make([]byte, headerSize)
+	le := binary.LittleEndian
+	le.PutUint16(b[offType:], uint16(typ))
+	le.PutUint64(b[offRes:], uint64(res))
+	le.PutUint32(b[offPID:], 42)
+	copy(b[offComm:], "cat\x00")
+	for i, s := range segs {
+		le.PutUint16(b[offLen+2*i:], uint16(len(s)))
+		b = append(b, s...)
+	}
+	return b
+}
+
+func TestDecode(t *testing.T) {
+	sa := []byte{2, 0, 0x1f, 0x90, 127, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0}
+	tests := []struct {
+		name  string
+		raw   []byte
+		check func(t *testing.T, r *Record, ev *event.Event)
+	}{
+		{"openat", record(event.TypeOpenat, 3, []byte("/etc/shadow\x00")), func(t *testing.T, r *Record, ev *event.Event) {
+			if r.Str0 != "/etc/shadow" || r.PID != 42 || r.Comm != "cat" || ev.FD.Num != 3 || ev.FD.Name != "/etc/shadow" {
+				t.Errorf("got %+v / %+v", r, ev.FD)
+			}
+		}},
+		{"execve argv", record(event.TypeExecve, 0, []byte("/bin/ls\x00"), []byte("ls\x00-l\x00\x00"), []byte("docker-abc.scope\x00")), func(t *testing.T, r *Record, ev *event.Event) {
+			if !slices.Equal(r.Argv, []string{"ls", "-l", ""}) || ev.Path != "/bin/ls" || cstring(r.Seg2) != "docker-abc.scope" {
+				t.Errorf("argv %q path %q seg2 %q", r.Argv, ev.Path, r.Seg2)
+			}
+		}},
+		{"connect sockaddr", record(event.TypeConnect, 0, nil, nil, sa), func(t *testing.T, r *Record, ev *event.Event) {
+			if ev.FD.ServerIP != netip.MustParseAddr("127.0.0.1") || ev.FD.ServerPort != 8080 || ev.FD.Type != event.FDIPv4 {
+				t.Errorf("fd %+v", ev.FD)
+			}
+		}},
+		{"unix connect", record(event.TypeConnect, 0, nil, nil, []byte("\x01\x00/run/x.sock\x00")), func(t *testing.T, r *Record, ev *event.Event) {
+			if ev.FD.Type != event.FDUnix || ev.FD.Name != "/run/x.sock" {
+				t.Errorf("fd %+v", ev.FD)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var r Record
+			if err := Decode(tt.raw, &r); err != nil {
+				t.Fatal(err)
+			}
+			var ev event.Event
+			r.Fill(&ev)
+			tt.check(t, &r, &ev)
+		})
+	}
+	var r Record
+	if err := Decode(make([]byte, headerSize-1), &r); err == nil {
+		t.Error("short header accepted")
+	}
+	bad := record(event.TypeOpenat, 0, []byte("abc"))
+	bad = bad[:len(bad)-1]
+	if err := Decode(bad, &r); err == nil {
+		t.Error("truncated segment accepted")
+	}
+}
+
+// FuzzDecode checks the decoder never panics on arbitrary samples.
+func FuzzDecode(f *testing.F) {
+	f.Add(record(event.TypeOpenat, 3, []byte("/etc/shadow\x00")))
+	f.Add(record(event.TypeExecve, 0, []byte("/bin/ls\x00"), []byte("ls\x00-l"), []byte("x")))
+	f.Add(record(event.TypeConnect, 0, nil, nil, []byte{10, 0, 0, 80}))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var r Record
+		if Decode(b, &r) == nil {
+			var ev event.Event
+			r.Fill(&ev)
+		}
+	})
+}

@@ -1,0 +1,347 @@
+//go:build linux
+
+// Package probe loads Saker's eBPF capture program (bpf/saker.bpf.c), attaches
+// only the hooks the loaded rules need, and reads and decodes the records it
+// writes to its ring buffer.
+//
+// Hooks are one program per wanted syscall on its syscalls/sys_exit_<name>
+// tracepoint (the arguments are read from the task's saved registers, so
+// arguments and result arrive in one record) plus the
+// sched_process_{exec,fork,exit} BTF tracepoints for the process tree.
+// Syscalls no rule needs get no program: a raw sys_enter hook would run on
+// every syscall.
+package probe
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
+	"github.com/cilium/ebpf/ringbuf"
+	"github.com/cilium/ebpf/rlimit"
+	"golang.org/x/sys/unix"
+
+	"github.com/saker-sec/saker/sensor/event"
+)
+
+// Options configures Open.
+type Options struct {
+	// Types are the event types to capture; the process-lifecycle types
+	// (execve, execveat, clone, procexit) are always captured because the
+	// process table depends on them.
+	Types []event.Type
+	// IgnoreSelf drops the sensor's own syscalls in the kernel, so that its
+	// reads of /proc do not become events. Tests that act in-process set it
+	// to false.
+	IgnoreSelf bool
+	// RingBufferSize in bytes, a power of two multiple of the page size;
+	// 0 means 16 MiB.
+	RingBufferSize int
+}
+
+// Probe is a loaded and attached capture program.
+type Probe struct {
+	coll        *ebpf.Collection
+	links       []link.Link
+	reader      *ringbuf.Reader
+	types       []event.Type
+	unavailable []event.Type
+
+	closeOnce sync.Once
+}
+
+// alwaysTypes feed the process table.
+var alwaysTypes = []event.Type{event.TypeExecve, event.TypeExecveat, event.TypeClone, event.TypeProcExit}
+
+// programsFor names the programs that produce events of type t.
+func programsFor(t event.Type) []string {
+	switch t {
+	case event.TypeExecve:
+		return []string{"sys_execve", "sched_exec"}
+	case event.TypeExecveat:
+		return []string{"sys_execveat", "sys_enter_execveat", "sched_exec"}
+	case event.TypeClone, event.TypeClone3, event.TypeFork, event.TypeVfork:
+		return []string{"sched_fork"}
+	case event.TypeProcExit:
+		return []string{"sched_exit"}
+	case event.TypeUmount2:
+		return []string{"sys_umount"}
+	case event.TypeUnknown, event.TypeContainer:
+		return nil
+	}
+	return []string{"sys_" + t.String()}
+}
+
+// Supported reports whether the probe can capture events of type t.
+func Supported(t event.Type) bool {
+	spec, err := loadSaker()
+	if err != nil {
+		return false
+	}
+	ps := programsFor(t)
+	for _, p := range ps {
+		ps := spec.Programs[p]
+		if ps == nil || !hookExists(ps) {
+			return false
+		}
+	}
+	return len(ps) > 0
+}
+
+// tracefsRoot finds the mounted tracefs, mounting it when absent (syscall
+// tracepoints are attached through their tracefs ids).
+func tracefsRoot() (string, error) {
+	for _, d := range []string{"/sys/kernel/tracing", "/sys/kernel/debug/tracing"} {
+		if _, err := os.Stat(d + "/events"); err == nil {
+			return d, nil
+		}
+	}
+	if err := unix.Mount("nodev", "/sys/kernel/tracing", "tracefs", 0, ""); err != nil {
+		if err2 := unix.Mount("nodev", "/sys/kernel/debug", "debugfs", 0, ""); err2 != nil {
+			return "", fmt.Errorf("mount tracefs on /sys/kernel/tracing: %w (and debugfs: %v)", err, err2)
+		}
+		return "/sys/kernel/debug/tracing", nil
+	}
+	return "/sys/kernel/tracing", nil
+}
+
+// hookExists reports whether the kernel has the tracepoint a program hooks:
+// kernels without CONFIG_MODULES have no init_module tracepoints, for one.
+func hookExists(ps *ebpf.ProgramSpec) bool {
+	group, name, ok := tracepointOf(ps)
+	if !ok {
+		return true // tp_btf: resolved through BTF at load
+	}
+	root, err := tracefsRoot()
+	if err != nil {
+		return false
+	}
+	_, err = os.Stat(root + "/events/" + group + "/" + name)
+	return err == nil
+}
+
+// tracepointOf splits "tracepoint/GROUP/NAME".
+func tracepointOf(ps *ebpf.ProgramSpec) (group, name string, ok bool) {
+	rest, ok := strings.CutPrefix(ps.SectionName, "tracepoint/")
+	if !ok {
+		return "", "", false
+	}
+	group, name, ok = strings.Cut(rest, "/")
+	return group, name, ok
+}
+
+// Check reports why this host cannot run the probe: no kernel BTF, or not
+// enough privilege. It returns nil when loading should work.
+func Check() error {
+	if _, err := os.Stat("/sys/kernel/btf/vmlinux"); err != nil {
+		return fmt.Errorf("kernel BTF not available (/sys/kernel/btf/vmlinux: %w): the probe needs a kernel built with CONFIG_DEBUG_INFO_BTF=y (5.8+)", err)
+	}
+	if os.Geteuid() != 0 {
+		var hdr unix.CapUserHeader
+		var data [2]unix.CapUserData
+		hdr.Version = unix.LINUX_CAPABILITY_VERSION_3
+		if err := unix.Capget(&hdr, &data[0]); err != nil {
+			return fmt.Errorf("read capabilities: %w", err)
+		}
+		const capBPF, capPerfmon, capSysAdmin = 39, 38, 21
+		has := func(c uint) bool { return data[c/32].Effective&(1<<(c%32)) != 0 }
+		if !has(capSysAdmin) && !(has(capBPF) && has(capPerfmon)) {
+			return errors.New("loading the probe needs root, or CAP_BPF and CAP_PERFMON (run the sensor as root)")
+		}
+	}
+	return nil
+}
+
+// Open loads the probe, attaches the programs for opts.Types and opens the
+// ring buffer. Close releases everything.
+func Open(opts Options) (*Probe, error) {
+	if err := Check(); err != nil {
+		return nil, err
+	}
+	if err := rlimit.RemoveMemlock(); err != nil {
+		return nil, fmt.Errorf("raise memlock rlimit: %w", err)
+	}
+	spec, err := loadSaker()
+	if err != nil {
+		return nil, fmt.Errorf("load probe spec: %w", err)
+	}
+	if opts.IgnoreSelf {
+		if err := spec.Variables["self_tgid"].Set(uint32(os.Getpid())); err != nil {
+			return nil, fmt.Errorf("set self_tgid: %w", err)
+		}
+	}
+	if opts.RingBufferSize > 0 {
+		spec.Maps["events"].MaxEntries = uint32(opts.RingBufferSize)
+	}
+
+	wantSet := map[event.Type]bool{}
+	for _, t := range append(append([]event.Type(nil), alwaysTypes...), opts.Types...) {
+		if len(programsFor(t)) > 0 {
+			wantSet[t] = true
+		}
+	}
+	if _, err := tracefsRoot(); err != nil {
+		return nil, err
+	}
+	progSet := map[string]bool{}
+	var unavailable []event.Type
+	for t := range wantSet {
+		ok := true
+		for _, p := range programsFor(t) {
+			ps := spec.Programs[p]
+			if ps == nil || !hookExists(ps) {
+				ok = false
+			}
+		}
+		if !ok {
+			delete(wantSet, t)
+			unavailable = append(unavailable, t)
+			continue
+		}
+		for _, p := range programsFor(t) {
+			progSet[p] = true
+		}
+	}
+	sort.Slice(unavailable, func(i, j int) bool { return unavailable[i] < unavailable[j] })
+	// Load only what is attached: unneeded programs would cost verifier
+	// time and kernel memory for nothing.
+	for name := range spec.Programs {
+		if !progSet[name] {
+			delete(spec.Programs, name)
+		}
+	}
+	coll, err := ebpf.NewCollection(spec)
+	if err != nil {
+		if errors.Is(err, unix.EPERM) {
+			return nil, fmt.Errorf("load probe: %w (needs root or CAP_BPF+CAP_PERFMON)", err)
+		}
+		return nil, fmt.Errorf("load probe: %w", err)
+	}
+	p := &Probe{coll: coll, unavailable: unavailable}
+	for t := range wantSet {
+		if err := coll.Maps["wanted"].Put(uint32(t), uint8(1)); err != nil {
+			p.Close()
+			return nil, fmt.Errorf("fill wanted types: %w", err)
+		}
+		p.types = append(p.types, t)
+	}
+	sort.Slice(p.types, func(i, j int) bool { return p.types[i] < p.types[j] })
+	names := make([]string, 0, len(progSet))
+	for n := range progSet {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		var l link.Link
+		if group, name, ok := tracepointOf(spec.Programs[n]); ok {
+			l, err = link.Tracepoint(group, name, coll.Programs[n], nil)
+		} else {
+			l, err = link.AttachTracing(link.TracingOptions{Program: coll.Programs[n]})
+		}
+		if err != nil {
+			p.Close()
+			return nil, fmt.Errorf("attach %s: %w", n, err)
+		}
+		p.links = append(p.links, l)
+	}
+	p.reader, err = ringbuf.NewReader(coll.Maps["events"])
+	if err != nil {
+		p.Close()
+		return nil, fmt.Errorf("open ring buffer: %w", err)
+	}
+	return p, nil
+}
+
+// Types returns the event types being captured, sorted.
+func (p *Probe) Types() []event.Type { return p.types }
+
+// Unavailable returns the wanted event types this kernel has no hook for.
+func (p *Probe) Unavailable() []event.Type { return p.unavailable }
+
+// Run reads records until ctx ends or the probe is closed, decoding each into
+// a reused Record and passing it to fn. fn must not retain the Record.
+func (p *Probe) Run(ctx context.Context, fn func(*Record)) error {
+	stop := context.AfterFunc(ctx, func() { p.reader.Close() })
+	defer stop()
+	var rec ringbuf.Record
+	var r Record
+	clk := NewClock()
+	for {
+		if err := p.reader.ReadInto(&rec); err != nil {
+			if errors.Is(err, ringbuf.ErrClosed) || errors.Is(err, os.ErrClosed) {
+				return nil
+			}
+			return fmt.Errorf("read ring buffer: %w", err)
+		}
+		if err := Decode(rec.RawSample, &r); err != nil {
+			continue
+		}
+		r.TS = clk.Wall(r.BootNS)
+		fn(&r)
+	}
+}
+
+// Counts are per-type event counters read from the probe.
+type Counts struct {
+	Seen, Dropped [event.NumTypes]uint64
+}
+
+// TotalDropped sums the dropped counters.
+func (c *Counts) TotalDropped() uint64 {
+	var n uint64
+	for _, d := range c.Dropped {
+		n += d
+	}
+	return n
+}
+
+// TotalSeen sums the emitted counters.
+func (c *Counts) TotalSeen() uint64 {
+	var n uint64
+	for _, d := range c.Seen {
+		n += d
+	}
+	return n
+}
+
+// Counts reads the per-CPU emitted/dropped counters, summed over CPUs.
+func (p *Probe) Counts() (Counts, error) {
+	var c Counts
+	m := p.coll.Maps["counters"]
+	for i := uint32(0); i < uint32(2*event.NumTypes); i++ {
+		var per []uint64
+		if err := m.Lookup(i, &per); err != nil {
+			return c, fmt.Errorf("read counter %d: %w", i, err)
+		}
+		var sum uint64
+		for _, v := range per {
+			sum += v
+		}
+		if i < uint32(event.NumTypes) {
+			c.Seen[i] = sum
+		} else {
+			c.Dropped[i-uint32(event.NumTypes)] = sum
+		}
+	}
+	return c, nil
+}
+
+// Close detaches and unloads the probe. It is safe to call more than once.
+func (p *Probe) Close() error {
+	p.closeOnce.Do(func() {
+		if p.reader != nil {
+			p.reader.Close()
+		}
+		for _, l := range p.links {
+			l.Close()
+		}
+		p.coll.Close()
+	})
+	return nil
+}
