@@ -66,13 +66,13 @@ type Sock struct {
 // variable segments. Strings and byte slices alias the ring-buffer sample
 // only where noted; Decode copies strings.
 type Record struct {
-	Type     event.Type
-	BootNS   uint64 // bpf_ktime_get_boot_ns
-	TS       int64  // wall clock ns, set by the reader
-	CgroupID uint64
-	Res      int64
-	Args     [6]uint64
-	CapEff   uint64
+	Type           event.Type
+	BootNS         uint64 // bpf_ktime_get_boot_ns
+	TS             int64  // wall clock ns, set by the reader
+	CgroupID       uint64
+	Res            int64
+	Args           [6]uint64
+	CapEff         uint64
 	PID, TID, PPID uint32
 	VPID, VTID     uint32
 	UID, GID       uint32
