@@ -25,10 +25,10 @@ type Event struct {
 	FD FD // the file descriptor the syscall used or created, when any
 
 	// Syscall-specific arguments, named as Falco names them (evt.arg.NAME).
-	Flags   uint32 // open* flags (O_*), socket type, mount flags, clone flags, setns nstype…
+	Flags   uint32 // open* flags (O_*), socket type, mount flags, clone/unshare flags, setns nstype, execve Exe* flags…
 	Mode    uint32 // open/creat/mkdir/chmod mode
-	Path    string // name / pathname / filename / oldpath / source, resolved against cwd where Falco does
-	Target  string // newpath / linkpath / target
+	Path    string // name / path / pathname / filename / oldpath / mount dev / symlink target (the link's content), resolved against cwd where Falco does
+	Target  string // newpath / linkpath / mount dir
 	Request uint64 // ptrace request, ioctl request
 	PID     int64  // ptrace/kill target pid, setns fd…
 	UID     uint32 // setuid/setresuid/chown uid
@@ -89,6 +89,19 @@ type Thread struct {
 	// VPGLeader is the process-group leader in the thread's namespace, when
 	// known (proc.vpgid.name, proc.vpgid.exe).
 	VPGLeader *Thread
+	// SessionLeader is the session leader (proc.sname), when known.
+	SessionLeader *Thread
+
+	// Derived strings, filled by Prepare so extractors allocate nothing.
+	// Prepared tells whether they are valid.
+	Prepared  bool
+	Cmdline   string   // proc.cmdline: Comm + " " + Args joined by spaces
+	ArgsLine  string   // proc.args: Args joined by spaces
+	ANames    []string // ancestors' Comm, parent first (proc.aname without index)
+	AExes     []string // ancestors' Exe
+	AExePaths []string // ancestors' ExePath
+	ACmdlines []string // ancestors' Cmdline
+	APIDs     []string // ancestors' PID in decimal
 }
 
 // Container is a container's metadata, shared by all its threads.
@@ -144,11 +157,20 @@ const (
 	FDPidfd            // o
 )
 
-// FD describes the file descriptor an event used or created.
+// FD describes the file descriptor an event used or created. An event
+// without a file descriptor has Type FDUnknown and an empty Name: fd.*
+// fields are then missing. A failed open keeps Type FDFile, Name (the path)
+// and Num -1, as Falco reports fd.typechar=f fd.num=-1 for it.
 type FD struct {
 	Num  int64 // fd.num, -1 when none
 	Type FDType
 	Name string // fd.name: path, or "cip:cport->sip:sport" for sockets
+	// NameRaw is the path exactly as the syscall passed it, before
+	// resolution against the cwd (fd.nameraw); "" means same as Name.
+	NameRaw string
+	// NameChanged is set when the syscall changed the fd's name (a connect
+	// or sendto on an unconnected UDP socket: fd.name_changed).
+	NameChanged bool
 	// Network endpoints for IPv4/IPv6 sockets; zero Addr when not a socket.
 	ClientIP, ServerIP     netip.Addr
 	ClientPort, ServerPort uint16

@@ -6,6 +6,8 @@
 package fields
 
 import (
+	"net/netip"
+
 	"github.com/saker-sec/saker/sensor/event"
 )
 
@@ -70,9 +72,9 @@ const (
 )
 
 // Value is an extracted field value. Exactly one representation is used,
-// chosen by the field's Type: S for String (and rendered flag/IP strings when
-// asked for text), N for the integer types, Bool, AbsTime and RelTime (0/1 for
-// Bool), B for Bytes. A multi-valued field (proc.aname without an index,
+// chosen by the field's Type: S for String, N for the integer types, Port,
+// Bool, AbsTime and RelTime (0/1 for Bool), IP for IPAddr and IPNet, B for
+// Bytes. Flags fields carry both N (the raw bits) and S (the rendered names). A multi-valued field (proc.aname without an index,
 // fd.types) sets List; each comparison then succeeds if any element matches,
 // as Falco does.
 //
@@ -82,6 +84,7 @@ type Value struct {
 	S    string
 	N    int64
 	B    []byte
+	IP   netip.Addr
 	List []string
 	// IsList marks List as the value (it may legitimately be empty).
 	IsList bool
@@ -104,9 +107,13 @@ type Field struct {
 	// make builds the extractor for an argument (arg is "" when none given,
 	// hasArg tells a present empty argument apart).
 	make func(arg string, hasArg bool) (Extractor, error)
-	// multiWithoutIndex marks ancestor fields (proc.aname…) that, used
-	// without an index, match any ancestor.
+	// multiWithoutIndex marks fields that, used without an index, extract a
+	// list and match if any element does: ancestors (proc.aname…), fd.types,
+	// and the either-end network fields fd.ip, fd.port, fd.net, fd.proto.
 	multiWithoutIndex bool
+	// typeFor, when set, gives the value type for an argument (evt.rawarg.X
+	// is numeric or a string depending on X); Resolved.Type carries it.
+	typeFor func(arg string) Type
 }
 
 // Resolved is a field bound to its argument, ready to extract.
@@ -115,7 +122,12 @@ type Resolved struct {
 	Arg     string // the bracketed or dotted argument, as written
 	HasArg  bool
 	Extract Extractor
+	// Type is the value type for this argument: Field.Type, except for
+	// fields whose type depends on the argument (evt.rawarg.NAME).
+	Type Type
 	// Multi is true when the extractor returns lists (e.g. proc.aname
 	// without an index): comparisons then match if any element matches.
+	// Lists are strings even for numeric/IP types (proc.apid, fd.ip): the
+	// comparison parses them.
 	Multi bool
 }

@@ -62,7 +62,10 @@ func Resolve(name, arg string, hasArg bool) (Resolved, error) {
 	if err != nil {
 		return Resolved{}, fmt.Errorf("field %s[%s]: %w", f.Name, arg, err)
 	}
-	r := Resolved{Field: f, Arg: arg, HasArg: hasArg, Extract: ex}
-	r.Multi = f.Arg == IndexArg && !hasArg && f.multiWithoutIndex
+	r := Resolved{Field: f, Arg: arg, HasArg: hasArg, Extract: ex, Type: f.Type}
+	if f.typeFor != nil {
+		r.Type = f.typeFor(arg)
+	}
+	r.Multi = !hasArg && f.multiWithoutIndex
 	return r, nil
 }

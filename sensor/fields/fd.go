@@ -1,0 +1,305 @@
+package fields
+
+import (
+	"fmt"
+	"net/netip"
+	"strconv"
+
+	"github.com/saker-sec/saker/sensor/event"
+)
+
+// fdTypeChar and fdTypeName are Falco's fd.typechar and fd.type spellings.
+var fdTypeChar = [...]string{
+	event.FDUnknown: "?", event.FDFile: "f", event.FDIPv4: "4", event.FDIPv6: "6", event.FDUnix: "u",
+	event.FDPipe: "p", event.FDEvent: "e", event.FDSignal: "s", event.FDEventPoll: "l",
+	event.FDInotify: "i", event.FDTimer: "t", event.FDNetlink: "n", event.FDBPF: "b",
+	event.FDUserfault: "u", event.FDIOUring: "r", event.FDMemfd: "m", event.FDDirectory: "d",
+	event.FDPidfd: "o",
+}
+
+var fdTypeName = [...]string{
+	event.FDUnknown: "unknown", event.FDFile: "file", event.FDIPv4: "ipv4", event.FDIPv6: "ipv6",
+	event.FDUnix: "unix", event.FDPipe: "pipe", event.FDEvent: "event", event.FDSignal: "signalfd",
+	event.FDEventPoll: "eventpoll", event.FDInotify: "inotify", event.FDTimer: "timerfd",
+	event.FDNetlink: "netlink", event.FDBPF: "bpf", event.FDUserfault: "userfaultfd",
+	event.FDIOUring: "io_uring", event.FDMemfd: "memfd", event.FDDirectory: "directory",
+	event.FDPidfd: "pidfd",
+}
+
+func hasFD(ev *event.Event) bool { return ev.FD.Type != event.FDUnknown || ev.FD.Name != "" }
+
+func isIP(ev *event.Event) bool { return ev.FD.Type == event.FDIPv4 || ev.FD.Type == event.FDIPv6 }
+
+func isFileLike(ev *event.Event) bool {
+	return ev.FD.Type == event.FDFile || ev.FD.Type == event.FDDirectory || ev.FD.Type == event.FDMemfd
+}
+
+// fdField registers a field available whenever the event has an fd.
+func fdField(name string, t Type, desc string, ex Extractor) {
+	simple(name, t, desc, func(ev *event.Event) (Value, bool) {
+		if !hasFD(ev) {
+			return Value{}, false
+		}
+		return ex(ev)
+	})
+}
+
+// ipField registers a field over an IPv4/IPv6 socket's endpoints.
+func ipField(name string, t Type, desc string, ex func(fd *event.FD) (Value, bool)) {
+	simple(name, t, desc, func(ev *event.Event) (Value, bool) {
+		if !isIP(ev) {
+			return Value{}, false
+		}
+		return ex(&ev.FD)
+	})
+}
+
+// either registers filter fields matching either end (fd.ip, fd.port…):
+// they extract a two-element list, client first.
+func either(name string, t Type, desc string, get func(fd *event.FD, client bool) string) {
+	register(&Field{Name: name, Type: t, Desc: desc, multiWithoutIndex: true,
+		make: func(string, bool) (Extractor, error) {
+			return func(ev *event.Event) (Value, bool) {
+				if !isIP(ev) {
+					return Value{}, false
+				}
+				return Value{List: []string{get(&ev.FD, true), get(&ev.FD, false)}, IsList: true}, true
+			}, nil
+		}})
+}
+
+func ipStr(a netip.Addr) string {
+	if !a.IsValid() {
+		return ""
+	}
+	return a.String()
+}
+
+// local reports whether the client end is the local one.
+func localIP(fd *event.FD) netip.Addr {
+	if fd.LocalIsClient {
+		return fd.ClientIP
+	}
+	return fd.ServerIP
+}
+
+func remoteIP(fd *event.FD) netip.Addr {
+	if fd.LocalIsClient {
+		return fd.ServerIP
+	}
+	return fd.ClientIP
+}
+
+func localPort(fd *event.FD) uint16 {
+	if fd.LocalIsClient {
+		return fd.ClientPort
+	}
+	return fd.ServerPort
+}
+
+func remotePort(fd *event.FD) uint16 {
+	if fd.LocalIsClient {
+		return fd.ServerPort
+	}
+	return fd.ClientPort
+}
+
+func l4Name(p uint8) (string, bool) {
+	switch p {
+	case 6:
+		return "tcp", true
+	case 17:
+		return "udp", true
+	case 1, 58:
+		return "icmp", true
+	case 255:
+		return "raw", true
+	}
+	return "", false
+}
+
+var portProto = map[string]func(*event.FD) uint16{
+	"fd.cproto": func(fd *event.FD) uint16 { return fd.ClientPort },
+	"fd.sproto": func(fd *event.FD) uint16 { return fd.ServerPort },
+	"fd.lproto": localPort,
+	"fd.rproto": remotePort,
+}
+
+func init() {
+	fdField("fd.num", Int64, "Number of the file descriptor the event used or created (-1 for a failed open).",
+		func(ev *event.Event) (Value, bool) { return Value{N: ev.FD.Num}, true })
+	fdField("fd.name", String, "FD full name: a path for files, cip:cport->sip:sport for sockets.",
+		func(ev *event.Event) (Value, bool) { return Value{S: ev.FD.Name}, true })
+	fdField("fd.nameraw", String, "FD name as passed to the syscall, before resolution against the cwd.",
+		func(ev *event.Event) (Value, bool) {
+			if ev.FD.NameRaw != "" {
+				return Value{S: ev.FD.NameRaw}, true
+			}
+			return Value{S: ev.FD.Name}, true
+		})
+	fdField("fd.type", String, "Type of FD: file, directory, ipv4, ipv6, unix, pipe, event, signalfd, eventpoll, inotify, timerfd, netlink, bpf, userfaultfd, io_uring, memfd, pidfd.",
+		func(ev *event.Event) (Value, bool) {
+			if ev.FD.Type == event.FDUnknown || int(ev.FD.Type) >= len(fdTypeName) {
+				return Value{}, false
+			}
+			return Value{S: fdTypeName[ev.FD.Type]}, true
+		})
+	fdField("fd.typechar", String, "Type of FD as one character: f 4 6 u p e s l i t n b r m d o.",
+		func(ev *event.Event) (Value, bool) {
+			if ev.FD.Type == event.FDUnknown || int(ev.FD.Type) >= len(fdTypeChar) {
+				return Value{}, false
+			}
+			return Value{S: fdTypeChar[ev.FD.Type]}, true
+		})
+	register(&Field{Name: "fd.types", Type: String, Arg: IndexArg, multiWithoutIndex: true,
+		Desc: "Types of the process's FDs; fd.types[N] is the type of fd N. Saker knows only the event's own fd.",
+		make: func(arg string, hasArg bool) (Extractor, error) {
+			if !hasArg {
+				return func(ev *event.Event) (Value, bool) {
+					if ev.FD.Type == event.FDUnknown || int(ev.FD.Type) >= len(fdTypeName) {
+						return Value{}, false
+					}
+					return Value{List: fdTypeName[ev.FD.Type : ev.FD.Type+1], IsList: true}, true
+				}, nil
+			}
+			n, err := strconv.ParseInt(arg, 10, 64)
+			if err != nil || n < 0 {
+				return nil, fmt.Errorf("fd number %q is not a non-negative integer", arg)
+			}
+			return func(ev *event.Event) (Value, bool) {
+				if ev.FD.Num != n || ev.FD.Type == event.FDUnknown || int(ev.FD.Type) >= len(fdTypeName) {
+					return Value{}, false
+				}
+				return Value{S: fdTypeName[ev.FD.Type]}, true
+			}, nil
+		}})
+	simple("fd.directory", String, "Directory of a file FD (fd.name up to the last slash; \"/\" for files in the root).",
+		func(ev *event.Event) (Value, bool) {
+			if !hasFD(ev) || !isFileLike(ev) {
+				return Value{}, false
+			}
+			name := ev.FD.Name
+			if ev.FD.Type == event.FDDirectory {
+				return Value{S: name}, true
+			}
+			pos := -1
+			for i := len(name) - 1; i >= 0; i-- {
+				if name[i] == '/' {
+					pos = i
+					break
+				}
+			}
+			switch {
+			case pos <= 0:
+				return Value{S: "/"}, true
+			case pos < len(name)-1:
+				return Value{S: name[:pos]}, true
+			}
+			return Value{S: name}, true
+		})
+	simple("fd.filename", String, "File name of a file FD (fd.name after the last slash).",
+		func(ev *event.Event) (Value, bool) {
+			if !hasFD(ev) || (ev.FD.Type != event.FDFile && ev.FD.Type != event.FDMemfd) {
+				return Value{}, false
+			}
+			name := ev.FD.Name
+			for i := len(name) - 1; i >= 0; i-- {
+				if name[i] == '/' {
+					if i < len(name)-1 {
+						return Value{S: name[i+1:]}, true
+					}
+					return Value{S: name}, true
+				}
+			}
+			return Value{S: "/"}, true
+		})
+
+	ipVal := func(a netip.Addr) (Value, bool) {
+		if !a.IsValid() {
+			return Value{}, false
+		}
+		return Value{IP: a}, true
+	}
+	portVal := func(p uint16) (Value, bool) { return Value{N: int64(p)}, true }
+	for _, f := range []struct {
+		name, desc string
+		t          Type
+		ip         func(fd *event.FD) netip.Addr
+	}{
+		{"fd.cip", "Client IP address.", IPAddr, func(fd *event.FD) netip.Addr { return fd.ClientIP }},
+		{"fd.sip", "Server IP address.", IPAddr, func(fd *event.FD) netip.Addr { return fd.ServerIP }},
+		{"fd.lip", "Local IP address.", IPAddr, localIP},
+		{"fd.rip", "Remote IP address.", IPAddr, remoteIP},
+		{"fd.cnet", "Client IP network (compare with a CIDR).", IPNet, func(fd *event.FD) netip.Addr { return fd.ClientIP }},
+		{"fd.snet", "Server IP network (compare with a CIDR).", IPNet, func(fd *event.FD) netip.Addr { return fd.ServerIP }},
+		{"fd.lnet", "Local IP network (compare with a CIDR).", IPNet, localIP},
+		{"fd.rnet", "Remote IP network (compare with a CIDR).", IPNet, remoteIP},
+	} {
+		get := f.ip
+		ipField(f.name, f.t, f.desc, func(fd *event.FD) (Value, bool) { return ipVal(get(fd)) })
+	}
+	for _, f := range []struct {
+		name, desc string
+		port       func(fd *event.FD) uint16
+	}{
+		{"fd.cport", "Client port.", func(fd *event.FD) uint16 { return fd.ClientPort }},
+		{"fd.sport", "Server port.", func(fd *event.FD) uint16 { return fd.ServerPort }},
+		{"fd.lport", "Local port.", localPort},
+		{"fd.rport", "Remote port.", remotePort},
+	} {
+		get := f.port
+		ipField(f.name, Port, f.desc, func(fd *event.FD) (Value, bool) { return portVal(get(fd)) })
+	}
+	for name, get := range portProto {
+		get := get
+		ipField(name, String, "Protocol of the "+map[string]string{"fd.cproto": "client", "fd.sproto": "server", "fd.lproto": "local", "fd.rproto": "remote"}[name]+" port (its number: Saker does not resolve service names).",
+			func(fd *event.FD) (Value, bool) { return Value{S: strconv.Itoa(int(get(fd)))}, true })
+	}
+	either("fd.ip", IPAddr, "Either end's IP address (filter only: matches client or server).", func(fd *event.FD, c bool) string {
+		if c {
+			return ipStr(fd.ClientIP)
+		}
+		return ipStr(fd.ServerIP)
+	})
+	either("fd.net", IPNet, "Either end's IP network (filter only: matches client or server).", func(fd *event.FD, c bool) string {
+		if c {
+			return ipStr(fd.ClientIP)
+		}
+		return ipStr(fd.ServerIP)
+	})
+	either("fd.port", Port, "Either end's port (filter only: matches client or server).", func(fd *event.FD, c bool) string {
+		if c {
+			return strconv.Itoa(int(fd.ClientPort))
+		}
+		return strconv.Itoa(int(fd.ServerPort))
+	})
+	simple("fd.l4proto", String, "IP protocol of a socket: tcp, udp, icmp or raw.", func(ev *event.Event) (Value, bool) {
+		if !isIP(ev) {
+			return Value{}, false
+		}
+		s, ok := l4Name(ev.FD.L4Proto)
+		return Value{S: s}, ok
+	})
+	for _, n := range []string{"fd.sip.name", "fd.cip.name", "fd.lip.name", "fd.rip.name"} {
+		simple(n, String, "Domain name of the "+n[3:6]+" address (needs DNS tracking: Saker reports it missing).",
+			func(ev *event.Event) (Value, bool) { return Value{}, false })
+	}
+	simple("fd.connected", Bool, "True if the socket is connected.", func(ev *event.Event) (Value, bool) {
+		if !hasFD(ev) {
+			return Value{}, false
+		}
+		return boolVal(ev.FD.Connected), true
+	})
+	simple("fd.name_changed", Bool, "True when the event changed the fd's name (connect/sendto on an unconnected socket).", func(ev *event.Event) (Value, bool) {
+		if !hasFD(ev) {
+			return Value{}, false
+		}
+		return boolVal(ev.FD.NameChanged), true
+	})
+	simple("fd.is_server", Bool, "True if the process owning the fd is the server end of the connection.", func(ev *event.Event) (Value, bool) {
+		if !isIP(ev) {
+			return Value{}, false
+		}
+		return boolVal(!ev.FD.LocalIsClient), true
+	})
+}

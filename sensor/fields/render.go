@@ -1,0 +1,244 @@
+package fields
+
+import (
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+)
+
+// nameBit is one named flag or enum value.
+type nameBit struct {
+	name string
+	bits uint64
+}
+
+// Open flags in the order Falco prints them (libs flags table), so
+// O_TRUNC|O_CREAT|O_WRONLY reads the same. Values are the kernel's (x86_64);
+// the access mode is handled separately because O_RDONLY is 0.
+var openFlagNames = []nameBit{
+	{"O_LARGEFILE", 0o100000},
+	{"O_DIRECTORY", 0o200000},
+	{"O_DIRECT", 0o40000},
+	{"O_TRUNC", 0o1000},
+	{"O_SYNC", 0o4000000},
+	{"O_NONBLOCK", 0o4000},
+	{"O_EXCL", 0o200},
+	{"O_DSYNC", 0o10000},
+	{"O_APPEND", 0o2000},
+	{"O_CREAT", 0o100},
+	{"O_RDWR", 0}, // access mode placeholders, see renderOpenFlags
+	{"O_WRONLY", 0},
+	{"O_RDONLY", 0},
+	{"O_CLOEXEC", 0o2000000},
+	{"O_TMPFILE", 0o20000000},
+	{"O_NOCTTY", 0o400},
+	{"O_NOFOLLOW", 0o400000},
+	{"O_NOATIME", 0o1000000},
+	{"O_PATH", 0o10000000},
+}
+
+func renderOpenFlags(f uint32) string {
+	var b strings.Builder
+	acc := f & 3
+	for _, nb := range openFlagNames {
+		var set bool
+		switch nb.name {
+		case "O_RDWR":
+			set = acc == 2
+		case "O_WRONLY":
+			set = acc == 1
+		case "O_RDONLY":
+			set = acc == 0
+		default:
+			set = uint64(f)&nb.bits != 0
+		}
+		if set {
+			if b.Len() > 0 {
+				b.WriteByte('|')
+			}
+			b.WriteString(nb.name)
+		}
+	}
+	return b.String()
+}
+
+var cloneFlagNames = []nameBit{
+	{"CLONE_FILES", 0x400}, {"CLONE_FS", 0x200}, {"CLONE_IO", 0x80000000},
+	{"CLONE_NEWIPC", 0x08000000}, {"CLONE_NEWNET", 0x40000000}, {"CLONE_NEWNS", 0x00020000},
+	{"CLONE_NEWPID", 0x20000000}, {"CLONE_NEWUTS", 0x04000000}, {"CLONE_PARENT", 0x8000},
+	{"CLONE_PARENT_SETTID", 0x100000}, {"CLONE_PTRACE", 0x2000}, {"CLONE_SIGHAND", 0x800},
+	{"CLONE_SYSVSEM", 0x40000}, {"CLONE_THREAD", 0x10000}, {"CLONE_UNTRACED", 0x800000},
+	{"CLONE_VM", 0x100}, {"CLONE_NEWUSER", 0x10000000}, {"CLONE_NEWCGROUP", 0x02000000},
+	{"CLONE_NEWTIME", 0x80}, {"CLONE_CHILD_CLEARTID", 0x200000}, {"CLONE_CHILD_SETTID", 0x01000000},
+	{"CLONE_SETTLS", 0x80000}, {"CLONE_VFORK", 0x4000}, {"CLONE_DETACHED", 0x400000},
+}
+
+var exeFlagNames = []nameBit{
+	{"EXE_WRITABLE", 1}, {"EXE_UPPER_LAYER", 2}, {"EXE_FROM_MEMFD", 4}, {"EXE_LOWER_LAYER", 8},
+}
+
+var mountFlagNames = []nameBit{
+	{"RDONLY", 1}, {"NOSUID", 2}, {"NODEV", 4}, {"NOEXEC", 8}, {"SYNCHRONOUS", 16},
+	{"REMOUNT", 32}, {"MANDLOCK", 64}, {"DIRSYNC", 128}, {"NOATIME", 1024}, {"NODIRATIME", 2048},
+	{"BIND", 4096}, {"MOVE", 8192}, {"REC", 16384}, {"SILENT", 32768}, {"POSIXACL", 1 << 16},
+	{"UNBINDABLE", 1 << 17}, {"PRIVATE", 1 << 18}, {"SLAVE", 1 << 19}, {"SHARED", 1 << 20},
+	{"RELATIME", 1 << 21}, {"KERNMOUNT", 1 << 22}, {"I_VERSION", 1 << 23}, {"STRICTATIME", 1 << 24},
+	{"LAZYTIME", 1 << 25},
+}
+
+var memfdFlagNames = []nameBit{{"MFD_CLOEXEC", 1}, {"MFD_ALLOW_SEALING", 2}, {"MFD_HUGETLB", 4}, {"MFD_NOEXEC_SEAL", 8}, {"MFD_EXEC", 16}}
+
+func renderBits(names []nameBit, f uint64) string {
+	var b strings.Builder
+	for _, nb := range names {
+		if f&nb.bits == nb.bits && nb.bits != 0 {
+			if b.Len() > 0 {
+				b.WriteByte('|')
+			}
+			b.WriteString(nb.name)
+		}
+	}
+	if b.Len() == 0 {
+		return "0"
+	}
+	return b.String()
+}
+
+// Capability names by bit, as Falco prints thread.cap_effective.
+var capNames = []string{
+	"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL",
+	"CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE",
+	"CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_IPC_LOCK", "CAP_IPC_OWNER",
+	"CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT", "CAP_SYS_PTRACE", "CAP_SYS_PACCT",
+	"CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE", "CAP_SYS_RESOURCE", "CAP_SYS_TIME",
+	"CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE", "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL",
+	"CAP_SETFCAP", "CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM",
+	"CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
+}
+
+func renderCaps(m uint64) string {
+	var b strings.Builder
+	for i, n := range capNames {
+		if m&(1<<uint(i)) != 0 {
+			if b.Len() > 0 {
+				b.WriteByte(' ')
+			}
+			b.WriteString(n)
+		}
+	}
+	return b.String()
+}
+
+var ptraceNames = map[uint64]string{
+	0: "PTRACE_TRACEME", 1: "PTRACE_PEEKTEXT", 2: "PTRACE_PEEKDATA", 3: "PTRACE_PEEKUSR",
+	4: "PTRACE_POKETEXT", 5: "PTRACE_POKEDATA", 6: "PTRACE_POKEUSR", 7: "PTRACE_CONT",
+	8: "PTRACE_KILL", 9: "PTRACE_SINGLESTEP", 12: "PTRACE_GETREGS", 13: "PTRACE_SETREGS",
+	14: "PTRACE_GETFPREGS", 15: "PTRACE_SETFPREGS", 16: "PTRACE_ATTACH", 17: "PTRACE_DETACH",
+	18: "PTRACE_GETFPXREGS", 19: "PTRACE_SETFPXREGS", 24: "PTRACE_SYSCALL",
+	0x4200: "PTRACE_SETOPTIONS", 0x4201: "PTRACE_GETEVENTMSG", 0x4202: "PTRACE_GETSIGINFO",
+	0x4203: "PTRACE_SETSIGINFO", 0x4204: "PTRACE_GETREGSET", 0x4205: "PTRACE_SETREGSET",
+	0x4206: "PTRACE_SEIZE", 0x4207: "PTRACE_INTERRUPT", 0x4208: "PTRACE_LISTEN",
+	0x4209: "PTRACE_PEEKSIGINFO",
+}
+
+var familyNames = map[uint32]string{
+	0: "AF_UNSPEC", 1: "AF_UNIX", 2: "AF_INET", 3: "AF_AX25", 4: "AF_IPX", 5: "AF_APPLETALK",
+	6: "AF_NETROM", 7: "AF_BRIDGE", 8: "AF_ATMPVC", 9: "AF_X25", 10: "AF_INET6", 16: "AF_NETLINK",
+	17: "AF_PACKET", 38: "AF_ALG", 40: "AF_VSOCK", 44: "AF_XDP",
+}
+
+var sockTypeNames = map[uint32]string{1: "SOCK_STREAM", 2: "SOCK_DGRAM", 3: "SOCK_RAW", 4: "SOCK_RDM", 5: "SOCK_SEQPACKET", 6: "SOCK_DCCP", 10: "SOCK_PACKET"}
+
+// errnoNames maps errno values to their names (evt.res).
+var errnoNames = [...]string{
+	1: "EPERM", 2: "ENOENT", 3: "ESRCH", 4: "EINTR", 5: "EIO", 6: "ENXIO", 7: "E2BIG", 8: "ENOEXEC",
+	9: "EBADF", 10: "ECHILD", 11: "EAGAIN", 12: "ENOMEM", 13: "EACCES", 14: "EFAULT", 15: "ENOTBLK",
+	16: "EBUSY", 17: "EEXIST", 18: "EXDEV", 19: "ENODEV", 20: "ENOTDIR", 21: "EISDIR", 22: "EINVAL",
+	23: "ENFILE", 24: "EMFILE", 25: "ENOTTY", 26: "ETXTBSY", 27: "EFBIG", 28: "ENOSPC", 29: "ESPIPE",
+	30: "EROFS", 31: "EMLINK", 32: "EPIPE", 33: "EDOM", 34: "ERANGE", 35: "EDEADLK", 36: "ENAMETOOLONG",
+	37: "ENOLCK", 38: "ENOSYS", 39: "ENOTEMPTY", 40: "ELOOP", 42: "ENOMSG", 43: "EIDRM",
+	61: "ENODATA", 62: "ETIME", 71: "EPROTO", 74: "EBADMSG", 75: "EOVERFLOW", 84: "EILSEQ",
+	88: "ENOTSOCK", 89: "EDESTADDRREQ", 90: "EMSGSIZE", 91: "EPROTOTYPE", 92: "ENOPROTOOPT",
+	93: "EPROTONOSUPPORT", 94: "ESOCKTNOSUPPORT", 95: "EOPNOTSUPP", 96: "EPFNOSUPPORT",
+	97: "EAFNOSUPPORT", 98: "EADDRINUSE", 99: "EADDRNOTAVAIL", 100: "ENETDOWN", 101: "ENETUNREACH",
+	102: "ENETRESET", 103: "ECONNABORTED", 104: "ECONNRESET", 105: "ENOBUFS", 106: "EISCONN",
+	107: "ENOTCONN", 108: "ESHUTDOWN", 109: "ETOOMANYREFS", 110: "ETIMEDOUT", 111: "ECONNREFUSED",
+	112: "EHOSTDOWN", 113: "EHOSTUNREACH", 114: "EALREADY", 115: "EINPROGRESS", 116: "ESTALE",
+	122: "EDQUOT", 125: "ECANCELED", 130: "EOWNERDEAD", 131: "ENOTRECOVERABLE",
+	512: "ERESTARTSYS", 513: "ERESTARTNOINTR", 514: "ERESTARTNOHAND", 515: "ENOIOCTLCMD",
+	516: "ERESTART_RESTARTBLOCK",
+}
+
+// errnoName returns Falco's evt.res for a return value: SUCCESS when not
+// negative, the errno's name otherwise (E<n> when unnamed).
+func errnoName(res int64) string {
+	if res >= 0 {
+		return "SUCCESS"
+	}
+	e := -res
+	if e < int64(len(errnoNames)) && errnoNames[e] != "" {
+		return errnoNames[e]
+	}
+	return "E" + strconv.FormatInt(e, 10)
+}
+
+// renderCache memoises rendered flag strings so conditions such as
+// `evt.arg.flags contains O_TRUNC` allocate nothing after the first event
+// with a given flag combination. It is bounded: past maxCached entries,
+// renderings are computed per call.
+type renderCache struct {
+	m sync.Map // uint64 key -> string
+	n atomic.Int64
+}
+
+const maxCached = 8192
+
+func (c *renderCache) get(key uint64, render func() string) string {
+	if v, ok := c.m.Load(key); ok {
+		return v.(string)
+	}
+	s := render()
+	if c.n.Load() < maxCached {
+		if _, loaded := c.m.LoadOrStore(key, s); !loaded {
+			c.n.Add(1)
+		}
+	}
+	return s
+}
+
+// Cache key namespaces (high byte) for renderCache.
+const (
+	kindOpen uint64 = iota + 1
+	kindClone
+	kindExe
+	kindMount
+	kindMemfd
+	kindCaps
+)
+
+var rendered renderCache
+
+func cachedFlags(kind uint64, f uint64) string {
+	if kind == kindCaps {
+		// capability masks use all 64 bits: key them in their own map.
+		return capsCache.get(f, func() string { return renderCaps(f) })
+	}
+	return rendered.get(kind<<56|f, func() string {
+		switch kind {
+		case kindOpen:
+			return renderOpenFlags(uint32(f))
+		case kindClone:
+			return renderBits(cloneFlagNames, f)
+		case kindExe:
+			return renderBits(exeFlagNames, f)
+		case kindMount:
+			return renderBits(mountFlagNames, f)
+		case kindMemfd:
+			return renderBits(memfdFlagNames, f)
+		}
+		return strconv.FormatUint(f, 10)
+	})
+}
+
+var capsCache renderCache
