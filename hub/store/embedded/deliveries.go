@@ -1,0 +1,397 @@
+package embedded
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/saker-sec/saker/hub/store"
+)
+
+// A group is one consumer group's cursor: the last event handed out, the
+// events handed out but not acknowledged, and its dead letters. Every change
+// is logged; acknowledgements and dead letters are fsynced before returning,
+// claims are not (a lost claim only means a redelivery, which
+// at-least-once allows).
+type group struct {
+	name            string
+	lastMs, lastSeq uint64
+	pending         map[string]*pend
+	dead            []store.DeadLetter // oldest first
+}
+
+type pend struct {
+	ms, seq  uint64
+	consumer string
+	at       time.Time
+	count    int
+}
+
+type groupCreate struct {
+	Group string `json:"g"`
+	Last  string `json:"last"`
+}
+
+type claimRec struct {
+	Group    string    `json:"g"`
+	Consumer string    `json:"c"`
+	At       time.Time `json:"at"`
+	IDs      []string  `json:"ids"`
+}
+
+type ackRec struct {
+	Group string   `json:"g"`
+	IDs   []string `json:"ids"`
+}
+
+type deadRec struct {
+	Group string           `json:"g"`
+	Dead  store.DeadLetter `json:"dead"`
+}
+
+type pendSnap struct {
+	ID       string    `json:"id"`
+	Consumer string    `json:"c"`
+	At       time.Time `json:"at"`
+	Count    int       `json:"n"`
+}
+
+type groupSnapshot struct {
+	Group   string             `json:"g"`
+	Last    string             `json:"last"`
+	Pending []pendSnap         `json:"pending"`
+	Dead    []store.DeadLetter `json:"dead"`
+}
+
+func newGroup(name string, ms, seq uint64) *group {
+	return &group{name: name, lastMs: ms, lastSeq: seq, pending: map[string]*pend{}}
+}
+
+func (g *group) snapshot(s *Store) groupSnapshot {
+	snap := groupSnapshot{Group: g.name, Last: store.FormatID(g.lastMs, g.lastSeq), Dead: g.dead}
+	now := time.Now()
+	for id, p := range g.pending {
+		if s.find(p.ms, p.seq, now) == nil {
+			continue // trimmed: nothing left to deliver
+		}
+		snap.Pending = append(snap.Pending, pendSnap{ID: id, Consumer: p.consumer, At: p.at, Count: p.count})
+	}
+	return snap
+}
+
+func (g *group) claimed(id, consumer string, at time.Time) error {
+	ms, seq, err := store.ParseID(id)
+	if err != nil {
+		return err
+	}
+	if p := g.pending[id]; p != nil {
+		p.consumer, p.at = consumer, at
+		p.count++
+	} else {
+		g.pending[id] = &pend{ms: ms, seq: seq, consumer: consumer, at: at, count: 1}
+	}
+	if (&rec{ms: ms, seq: seq}).after(g.lastMs, g.lastSeq) {
+		g.lastMs, g.lastSeq = ms, seq
+	}
+	return nil
+}
+
+func (g *group) addDead(d store.DeadLetter, max int) {
+	delete(g.pending, d.ID)
+	g.dead = append(g.dead, d)
+	if over := len(g.dead) - max; over > 0 {
+		g.dead = append([]store.DeadLetter(nil), g.dead[over:]...)
+	}
+}
+
+func (s *Store) replayGroup(typ byte, body []byte) error {
+	var err error
+	switch typ {
+	case recGroup:
+		var r groupCreate
+		if err = json.Unmarshal(body, &r); err == nil {
+			var ms, seq uint64
+			if ms, seq, err = store.ParseID(r.Last); err == nil && s.groups[r.Group] == nil {
+				s.groups[r.Group] = newGroup(r.Group, ms, seq)
+			}
+		}
+	case recClaim:
+		var r claimRec
+		if err = json.Unmarshal(body, &r); err == nil {
+			g := s.groupFor(r.Group)
+			for _, id := range r.IDs {
+				if err = g.claimed(id, r.Consumer, r.At); err != nil {
+					break
+				}
+			}
+		}
+	case recAck:
+		var r ackRec
+		if err = json.Unmarshal(body, &r); err == nil {
+			g := s.groupFor(r.Group)
+			for _, id := range r.IDs {
+				delete(g.pending, id)
+			}
+		}
+	case recDeadLetter:
+		d := deadRec{Dead: store.DeadLetter{Event: store.Event{}}}
+		if err = unmarshalNumbers(body, &d); err == nil {
+			s.groupFor(d.Group).addDead(d.Dead, s.opts.MaxDeadLetters)
+		}
+	case recGroupState:
+		var r groupSnapshot
+		if err = unmarshalNumbers(body, &r); err == nil {
+			var ms, seq uint64
+			if ms, seq, err = store.ParseID(r.Last); err == nil {
+				g := newGroup(r.Group, ms, seq)
+				g.dead = r.Dead
+				for _, p := range r.Pending {
+					pm, ps, perr := store.ParseID(p.ID)
+					if perr != nil {
+						return perr
+					}
+					g.pending[p.ID] = &pend{ms: pm, seq: ps, consumer: p.Consumer, at: p.At, count: p.Count}
+				}
+				s.groups[r.Group] = g
+			}
+		}
+	default:
+		return fmt.Errorf("unknown record type %q", typ)
+	}
+	if err != nil {
+		return fmt.Errorf("record %q: %w", typ, err)
+	}
+	return nil
+}
+
+func unmarshalNumbers(body []byte, v any) error {
+	d := json.NewDecoder(bytesReader(body))
+	d.UseNumber()
+	return d.Decode(v)
+}
+
+// groupFor returns a group seen in the log, creating it when its creation
+// record was lost (it was never fsynced): it then starts at the beginning.
+func (s *Store) groupFor(name string) *group {
+	g := s.groups[name]
+	if g == nil {
+		g = newGroup(name, 0, 0)
+		s.groups[name] = g
+	}
+	return g
+}
+
+// Deliveries implements store.Store.
+func (s *Store) Deliveries(ctx context.Context, name string) (store.DeliveryLog, error) {
+	if name == "" {
+		return nil, errors.New("embedded store: empty consumer group name")
+	}
+	s.mu.Lock()
+	if err := s.usableLocked(); err != nil {
+		s.mu.Unlock()
+		return nil, err
+	}
+	if s.groups[name] != nil {
+		s.mu.Unlock()
+		return &deliveryLog{s: s, name: name}, nil
+	}
+	g := newGroup(name, s.visMs, s.visSeq)
+	body, _ := json.Marshal(groupCreate{Group: name, Last: store.FormatID(g.lastMs, g.lastSeq)})
+	if err := s.writeLocked(encodeRecord(recGroup, body)); err != nil {
+		s.mu.Unlock()
+		return nil, err
+	}
+	s.groups[name] = g
+	end := s.written
+	s.mu.Unlock()
+	if err := s.syncTo(end); err != nil {
+		return nil, err
+	}
+	return &deliveryLog{s: s, name: name}, nil
+}
+
+type deliveryLog struct {
+	s    *Store
+	name string
+}
+
+// Claim implements store.DeliveryLog.
+func (l *deliveryLog) Claim(ctx context.Context, consumer string, max int, minIdle, block time.Duration) ([]store.Delivery, error) {
+	if max <= 0 {
+		max = 1
+	}
+	s := l.s
+	var deadline time.Time
+	if block > 0 {
+		deadline = time.Now().Add(block)
+	}
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		s.mu.Lock()
+		if err := s.usableLocked(); err != nil {
+			s.mu.Unlock()
+			return nil, err
+		}
+		out, err := l.claimLocked(consumer, max, minIdle)
+		ch := s.notify
+		s.mu.Unlock()
+		if err != nil || len(out) > 0 || block <= 0 {
+			return out, err
+		}
+		if err := s.wait(ctx, ch, deadline); err != nil {
+			return nil, err
+		}
+		if !time.Now().Before(deadline) {
+			return nil, nil
+		}
+	}
+}
+
+func (l *deliveryLog) claimLocked(consumer string, max int, minIdle time.Duration) ([]store.Delivery, error) {
+	s := l.s
+	g := s.groups[l.name]
+	now := time.Now()
+	var out []store.Delivery
+	// Reclaim events idle too long with another (or this) consumer, oldest first.
+	var idle []*pend
+	for id, p := range g.pending {
+		if now.Sub(p.at) < minIdle {
+			continue
+		}
+		if s.find(p.ms, p.seq, now) == nil {
+			delete(g.pending, id) // trimmed by retention
+			continue
+		}
+		idle = append(idle, p)
+	}
+	sort.Slice(idle, func(i, j int) bool {
+		return idle[i].ms < idle[j].ms || (idle[i].ms == idle[j].ms && idle[i].seq < idle[j].seq)
+	})
+	for _, p := range idle {
+		if len(out) == max {
+			break
+		}
+		r := s.find(p.ms, p.seq, now)
+		out = append(out, store.Delivery{Event: copyEvent(r.ev), Attempts: p.count + 1})
+	}
+	// Then events never handed out.
+	for i := s.firstAfter(g.lastMs, g.lastSeq, now); i < len(s.evs) && len(out) < max; i++ {
+		out = append(out, store.Delivery{Event: copyEvent(s.evs[i].ev), Attempts: 1})
+	}
+	if len(out) == 0 {
+		return nil, nil
+	}
+	r := claimRec{Group: l.name, Consumer: consumer, At: now, IDs: make([]string, len(out))}
+	for i, d := range out {
+		r.IDs[i] = d.ID
+	}
+	body, _ := json.Marshal(r)
+	if err := s.writeLocked(encodeRecord(recClaim, body)); err != nil {
+		return nil, err
+	}
+	for _, id := range r.IDs {
+		_ = g.claimed(id, consumer, now)
+	}
+	return out, nil
+}
+
+// Ack implements store.DeliveryLog; acknowledgements are durable on return.
+func (l *deliveryLog) Ack(ctx context.Context, ids ...string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	s := l.s
+	s.mu.Lock()
+	if err := s.usableLocked(); err != nil {
+		s.mu.Unlock()
+		return err
+	}
+	body, _ := json.Marshal(ackRec{Group: l.name, IDs: ids})
+	if err := s.writeLocked(encodeRecord(recAck, body)); err != nil {
+		s.mu.Unlock()
+		return err
+	}
+	g := s.groups[l.name]
+	for _, id := range ids {
+		delete(g.pending, id)
+	}
+	end := s.written
+	s.mu.Unlock()
+	return s.syncTo(end)
+}
+
+// DeadLetter implements store.DeliveryLog.
+func (l *deliveryLog) DeadLetter(ctx context.Context, d store.Delivery, reason string) error {
+	s := l.s
+	s.mu.Lock()
+	if err := s.usableLocked(); err != nil {
+		s.mu.Unlock()
+		return err
+	}
+	dl := store.DeadLetter{Event: copyEvent(d.Event), Reason: reason, Attempts: d.Attempts, At: time.Now().UTC()}
+	body, err := json.Marshal(deadRec{Group: l.name, Dead: dl})
+	if err != nil {
+		s.mu.Unlock()
+		return fmt.Errorf("dead letter %s: %w", d.ID, err)
+	}
+	if err := s.writeLocked(encodeRecord(recDeadLetter, body)); err != nil {
+		s.mu.Unlock()
+		return err
+	}
+	s.groups[l.name].addDead(dl, s.opts.MaxDeadLetters)
+	end := s.written
+	s.mu.Unlock()
+	return s.syncTo(end)
+}
+
+// DeadLetters implements store.DeliveryLog.
+func (l *deliveryLog) DeadLetters(ctx context.Context, limit int) ([]store.DeadLetter, error) {
+	if limit <= 0 {
+		limit = store.DefaultLimit
+	}
+	s := l.s
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	dead := s.groups[l.name].dead
+	out := make([]store.DeadLetter, 0, min(limit, len(dead)))
+	for i := len(dead) - 1; i >= 0 && len(out) < limit; i-- {
+		d := dead[i]
+		d.Event = copyEvent(d.Event)
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+// Lag implements store.DeliveryLog.
+func (l *deliveryLog) Lag(ctx context.Context) (int64, time.Duration, error) {
+	s := l.s
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	g := s.groups[l.name]
+	now := time.Now()
+	var n int64
+	oldest := uint64(0)
+	note := func(ms uint64) {
+		n++
+		if oldest == 0 || ms < oldest {
+			oldest = ms
+		}
+	}
+	for _, p := range g.pending {
+		if s.find(p.ms, p.seq, now) != nil {
+			note(p.ms)
+		}
+	}
+	for i := s.firstAfter(g.lastMs, g.lastSeq, now); i < len(s.evs); i++ {
+		note(s.evs[i].ms)
+	}
+	if n == 0 {
+		return 0, 0, nil
+	}
+	return n, max(now.Sub(time.UnixMilli(int64(oldest))), 0), nil
+}
