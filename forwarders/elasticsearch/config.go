@@ -1,0 +1,52 @@
+package elasticsearch
+
+import (
+	"github.com/saker-sec/saker/forwarders/internal/settings"
+)
+
+// Index suffixes (ELASTICSEARCH_SUFFIX).
+const (
+	SuffixDaily    = "daily"
+	SuffixMonthly  = "monthly"
+	SuffixAnnually = "annually"
+	SuffixNone     = "none"
+)
+
+// Config is the Elasticsearch output's configuration (ELASTICSEARCH_*).
+type Config struct {
+	HostPort            string // ELASTICSEARCH_HOSTPORT; enables the output
+	Index               string // default falco
+	Suffix              string // daily | monthly | annually | none
+	Pipeline            string
+	Username, Password  string
+	APIKey              string
+	FlattenFields       bool // "." -> "_" in output field names; forced by CreateIndexTemplate
+	CreateIndexTemplate bool
+	NumberOfShards      int // index template settings (3/3 as falcosidekick)
+	NumberOfReplicas    int
+	EnableCompression   bool
+	settings.Common
+}
+
+// Load reads the Elasticsearch settings; enabled is false when
+// ELASTICSEARCH_HOSTPORT is unset.
+func Load(src *settings.Source) (cfg Config, enabled bool) {
+	cfg.HostPort = src.String("elasticsearch.hostport", "")
+	if cfg.HostPort == "" {
+		return cfg, false
+	}
+	src.URL("elasticsearch.hostport", cfg.HostPort)
+	cfg.Index = src.String("elasticsearch.index", "falco")
+	cfg.Suffix = src.Enum("elasticsearch.suffix", SuffixDaily, SuffixDaily, SuffixMonthly, SuffixAnnually, SuffixNone)
+	cfg.Pipeline = src.String("elasticsearch.pipeline", "")
+	cfg.Username = src.String("elasticsearch.username", "")
+	cfg.Password = src.String("elasticsearch.password", "")
+	cfg.APIKey = src.String("elasticsearch.apikey", "")
+	cfg.FlattenFields = src.Bool("elasticsearch.flattenfields", false)
+	cfg.CreateIndexTemplate = src.Bool("elasticsearch.createindextemplate", false)
+	cfg.NumberOfShards = src.Int("elasticsearch.numberofshards", 3, 1)
+	cfg.NumberOfReplicas = src.Int("elasticsearch.numberofreplicas", 3, 0)
+	cfg.EnableCompression = src.Bool("elasticsearch.enablecompression", false)
+	cfg.Common = src.Common("elasticsearch")
+	return cfg, true
+}
