@@ -1,0 +1,296 @@
+package state
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/saker-sec/saker/sensor/event"
+	"github.com/saker-sec/saker/sensor/probe"
+)
+
+const cid = "3f4b9c2d1e0a5b6c7d8e9f00112233445566778899aabbccddeeff0011223344"
+
+func TestContainerIDFromCgroup(t *testing.T) {
+	tests := []struct {
+		path, id, runtime string
+	}{
+		{"/docker/" + cid, cid, RuntimeDocker},
+		{"/system.slice/docker-" + cid + ".scope", cid, RuntimeDocker},
+		{"docker-" + cid + ".scope", cid, RuntimeDocker},
+		{cid, cid, RuntimeDocker},
+		{"/kubepods/besteffort/pod0d1e2f3a-1111-2222-3333-444455556666/" + cid, cid, RuntimeContainerd},
+		{"/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod0d1e.slice/cri-containerd-" + cid + ".scope", cid, RuntimeContainerd},
+		{"/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod1.slice/crio-" + cid + ".scope", cid, RuntimeCRIO},
+		{"/machine.slice/libpod-" + cid + ".scope", cid, RuntimePodman},
+		{"/libpod_parent/libpod-" + cid, cid, RuntimePodman},
+		{"/machine.slice/libpod-conmon-" + cid + ".scope", "", ""},
+		{"/kubepods.slice/crio-conmon-" + cid + ".scope", "", ""},
+		{"/user.slice/user-1000.slice/session-2.scope", "", ""},
+		{"/", "", ""},
+		{"/process_api/24ec6e5cebd1bd22fc518e9094ac2b6a", "", ""},
+		{"/docker/" + cid[:63], "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.path, func(t *testing.T) {
+			id, rt := ContainerIDFromCgroup(tt.path)
+			if id != tt.id || rt != tt.runtime {
+				t.Errorf("got (%q, %q), want (%q, %q)", id, rt, tt.id, tt.runtime)
+			}
+		})
+	}
+}
+
+func TestSplitImage(t *testing.T) {
+	tests := []struct{ in, repo, tag string }{
+		{"nginx:1.25", "nginx", "1.25"},
+		{"nginx", "nginx", "latest"},
+		{"registry:5000/team/app:2.0", "registry:5000/team/app", "2.0"},
+		{"registry:5000/team/app", "registry:5000/team/app", "latest"},
+		{"docker.io/library/redis:7@sha256:abcd", "docker.io/library/redis", "7"},
+	}
+	for _, tt := range tests {
+		repo, tag := SplitImage(tt.in)
+		if repo != tt.repo || tag != tt.tag {
+			t.Errorf("SplitImage(%q) = %q, %q; want %q, %q", tt.in, repo, tag, tt.repo, tt.tag)
+		}
+	}
+}
+
+func TestSeedFindsSelfAndParent(t *testing.T) {
+	tab := NewTable(Options{})
+	if err := tab.Seed(); err != nil {
+		t.Fatal(err)
+	}
+	self := tab.Lookup(int64(os.Getpid()))
+	if self == nil {
+		t.Fatalf("own pid %d not in table of %d", os.Getpid(), tab.Len())
+	}
+	exe, _ := os.Executable()
+	wd, _ := os.Getwd()
+	if self.ExePath != exe || self.Exe != os.Args[0] || !slices.Equal(self.Args, os.Args[1:]) {
+		t.Errorf("exe %q/%q args %q; want %q/%q %q", self.ExePath, self.Exe, self.Args, exe, os.Args[0], os.Args[1:])
+	}
+	if want := filepath.Base(exe); !strings.HasPrefix(want, self.Comm) || self.Comm == "" {
+		t.Errorf("comm %q, want a prefix of %q", self.Comm, want)
+	}
+	if self.Cwd != wd+"/" {
+		t.Errorf("cwd %q, want %q", self.Cwd, wd+"/")
+	}
+	if self.UID != uint32(os.Getuid()) || (os.Getuid() == 0 && self.User != "root") {
+		t.Errorf("uid %d user %q", self.UID, self.User)
+	}
+	if self.StartTS <= 0 || time.Since(time.Unix(0, self.StartTS)) > time.Hour {
+		t.Errorf("start %v", time.Unix(0, self.StartTS))
+	}
+	if self.PPID != int64(os.Getppid()) || self.Parent == nil || self.Parent.PID != int64(os.Getppid()) {
+		t.Fatalf("ppid %d parent %+v, want %d", self.PPID, self.Parent, os.Getppid())
+	}
+	// The chain ends at pid 1 (or the top of a pid namespace).
+	n := 0
+	for p := self; p.Parent != nil && n < 100; p = p.Parent {
+		n++
+	}
+	if n < 1 {
+		t.Errorf("parent chain length %d", n)
+	}
+}
+
+func TestUsers(t *testing.T) {
+	dir := t.TempDir()
+	pw := filepath.Join(dir, "passwd")
+	gr := filepath.Join(dir, "group")
+	os.WriteFile(pw, []byte("root:x:0:0:root:/root:/bin/bash\n# comment\nbad line\nwww-data:x:33:33::/var/www:/usr/sbin/nologin\n"), 0o600)
+	os.WriteFile(gr, []byte("root:x:0:\nshadow:x:42:\n"), 0o600)
+	u := NewUsers(pw, gr)
+	if u.User(0) != "root" || u.User(33) != "www-data" || u.User(1000) != "" || u.Group(42) != "shadow" {
+		t.Errorf("users %q %q %q group %q", u.User(0), u.User(33), u.User(1000), u.Group(42))
+	}
+}
+
+func TestApplyForkExecExit(t *testing.T) {
+	tab := NewTable(Options{ProcRoot: t.TempDir()}) // empty /proc: only records count
+	const parent, child = 4_000_001, 4_000_002
+	now := time.Now().UnixNano()
+	rec := func(typ event.Type, pid uint32, res int64) *probe.Record {
+		return &probe.Record{Type: typ, PID: pid, TID: pid, PPID: 1, VPID: pid, UID: 0, TS: now, Comm: "bash", Res: res}
+	}
+	var ev event.Event
+
+	r := rec(event.TypeClone, parent, child)
+	r.Args[1] = 7
+	r.Fill(&ev)
+	tab.Apply(r, &ev, probe.AtFDCWD)
+	if ev.Thread == nil || ev.Thread.PID != parent {
+		t.Fatalf("clone thread %+v", ev.Thread)
+	}
+	c := tab.Lookup(child)
+	if c == nil || c.PPID != parent || c.Parent != ev.Thread || c.Comm != "bash" || c.VPID != 7 {
+		t.Fatalf("child %+v", c)
+	}
+
+	r = rec(event.TypeExecve, child, 0)
+	r.PPID = parent
+	r.Comm = "cat"
+	r.Str0 = "/usr/bin/cat"
+	r.Argv = []string{"cat", "/etc/shadow"}
+	r.Seg2 = []byte("docker-" + cid + ".scope\x00")
+	r.Fill(&ev)
+	tab.Apply(r, &ev, probe.AtFDCWD)
+	th := ev.Thread
+	if th.Comm != "cat" || th.Exe != "cat" || th.ExePath != "/usr/bin/cat" || !slices.Equal(th.Args, []string{"/etc/shadow"}) {
+		t.Errorf("exec thread %+v", th)
+	}
+	if th.Parent == nil || th.Parent.PID != parent || th.Parent.Comm != "bash" {
+		t.Errorf("exec parent %+v", th.Parent)
+	}
+	if th.ContainerID != cid[:12] || ev.Container == nil || ev.Container.ID != cid[:12] || ev.Container.Runtime != RuntimeDocker {
+		t.Errorf("container id %q container %+v", th.ContainerID, ev.Container)
+	}
+	if tab.Lookup(child) != th {
+		t.Error("exec did not publish the new entry")
+	}
+
+	r = rec(event.TypeOpenat, child, 3)
+	r.Str0 = "/etc/shadow"
+	r.Fill(&ev)
+	tab.Apply(r, &ev, probe.AtFDCWD)
+	if ev.Thread != th || ev.FD.Name != "/etc/shadow" {
+		t.Errorf("open thread %p want %p, fd %+v", ev.Thread, th, ev.FD)
+	}
+
+	r = rec(event.TypeSetuid, child, 0)
+	r.UID, r.EUID = 33, 33
+	r.Fill(&ev)
+	tab.Apply(r, &ev, probe.AtFDCWD)
+	if ev.Thread.UID != 33 || ev.Thread.Exe != "cat" || th.UID != 0 {
+		t.Errorf("after setuid uid %d (old entry %d)", ev.Thread.UID, th.UID)
+	}
+
+	r = rec(event.TypeProcExit, child, 0)
+	r.UID, r.EUID = 33, 33
+	r.Fill(&ev)
+	tab.Apply(r, &ev, probe.AtFDCWD)
+	if ev.Thread == nil || ev.Thread.PID != child || tab.Lookup(child) != nil {
+		t.Errorf("exit: thread %+v, still in table %v", ev.Thread, tab.Lookup(child) != nil)
+	}
+}
+
+// dockerServer serves the Docker Engine API's JSON shapes on a unix socket.
+func dockerServer(t *testing.T, name *atomic.Value, starts chan string) string {
+	t.Helper()
+	sock := filepath.Join(t.TempDir(), "docker.sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /containers/{id}/json", func(w http.ResponseWriter, r *http.Request) {
+		if r.PathValue("id") != cid {
+			http.Error(w, `{"message":"No such container"}`, http.StatusNotFound)
+			return
+		}
+		fmt.Fprintf(w, `{
+  "Id": %q, "Created": "2026-11-23T09:00:00.1Z", "Name": "/%s",
+  "Image": "sha256:5f2b0d7a9e",
+  "State": {"Status": "running", "Running": true, "StartedAt": "2026-11-23T09:00:01.5Z"},
+  "HostConfig": {"Privileged": true, "NetworkMode": "bridge"},
+  "Config": {"Image": "nginx:1.25", "Labels": {"app": "web",
+    "io.kubernetes.pod.name": "web-7d9f", "io.kubernetes.pod.namespace": "prod", "io.kubernetes.pod.uid": "0d1e2f3a"}},
+  "Mounts": [{"Type": "bind", "Source": "/etc", "Destination": "/host/etc", "Mode": "ro", "RW": false, "Propagation": "rprivate"}]
+}`, cid, name.Load().(string))
+	})
+	mux.HandleFunc("GET /events", func(w http.ResponseWriter, r *http.Request) {
+		if !strings.Contains(r.URL.Query().Get("filters"), `"start"`) {
+			http.Error(w, "missing filters", http.StatusBadRequest)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+		w.(http.Flusher).Flush()
+		for {
+			select {
+			case <-r.Context().Done():
+				return
+			case id := <-starts:
+				json.NewEncoder(w).Encode(map[string]any{"Type": "container", "Action": "start", "status": "start", "id": id, "Actor": map[string]any{"ID": id}})
+				w.(http.Flusher).Flush()
+			}
+		}
+	})
+	srv := &http.Server{Handler: mux}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return sock
+}
+
+func TestDockerInspectAndRefresh(t *testing.T) {
+	var name atomic.Value
+	name.Store("web")
+	starts := make(chan string, 1)
+	sock := dockerServer(t, &name, starts)
+	d := DockerIfPresent(sock)
+	if d == nil {
+		t.Fatal("socket not detected")
+	}
+	c, err := d.Inspect(context.Background(), cid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := event.Container{
+		ID: cid[:12], FullID: cid, Name: "web", Image: "nginx:1.25", Repository: "nginx", Tag: "1.25",
+		ImageID: "5f2b0d7a9e", Runtime: RuntimeDocker, Privileged: true,
+		StartTS: time.Date(2026, 11, 23, 9, 0, 1, 5e8, time.UTC).UnixNano(),
+		PodName: "web-7d9f", Namespace: "prod", PodUID: "0d1e2f3a",
+	}
+	got := *c
+	got.Labels, got.Mounts = nil, nil
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("container\n got %+v\nwant %+v", got, want)
+	}
+	if c.Labels["app"] != "web" || len(c.Mounts) != 1 || c.Mounts[0] != (event.Mount{Source: "/etc", Dest: "/host/etc", Mode: "ro", RW: false, Propagation: "rprivate"}) {
+		t.Errorf("labels %v mounts %+v", c.Labels, c.Mounts)
+	}
+	if _, err := d.Inspect(context.Background(), strings.Repeat("0", 64)); err == nil || !strings.Contains(err.Error(), ErrNotFound.Error()) {
+		t.Errorf("unknown id: %v", err)
+	}
+
+	cs := NewContainers(d, nil)
+	if c := cs.Get(cid, RuntimeDocker); c == nil || c.Name != "web" {
+		t.Fatalf("cached %+v", c)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go cs.Run(ctx)
+	name.Store("web-restarted")
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) && cs.Get(cid, RuntimeDocker).Name != "web-restarted" {
+		select {
+		case starts <- cid:
+		default:
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got := cs.Get(cid, RuntimeDocker).Name; got != "web-restarted" {
+		t.Errorf("after start event name %q", got)
+	}
+}
+
+func TestContainersWithoutRuntime(t *testing.T) {
+	cs := NewContainers(nil, nil)
+	c := cs.Get(cid, RuntimeCRIO)
+	if c == nil || c.ID != cid[:12] || c.FullID != cid || c.Runtime != RuntimeCRIO {
+		t.Errorf("got %+v", c)
+	}
+	if DockerIfPresent(filepath.Join(t.TempDir(), "none.sock")) != nil {
+		t.Error("absent socket detected")
+	}
+}
