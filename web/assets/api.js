@@ -14,6 +14,59 @@ export async function getJSON(path, params) {
 }
 
 /**
+ * getExact fetches JSON keeping its exact text: integers beyond 2^53 (such
+ * as Falco's nanosecond evt.time) become {$num: "<digits>"} in the parsed
+ * value instead of being rounded, and text is what the hub sent.
+ */
+export async function getExact(path) {
+  const res = await fetch(path, { headers: { Accept: "application/json" }, credentials: "same-origin" });
+  if (res.status === 401) {
+    location.href = "/login?next=" + encodeURIComponent(location.pathname + location.search);
+    throw new Error("login required");
+  }
+  const text = await res.text();
+  let value;
+  try {
+    value = JSON.parse(text, (k, v, ctx) => (typeof v === "number" && !Number.isSafeInteger(v) && ctx && ctx.source && /^-?\d+$/.test(ctx.source) ? { $num: ctx.source } : v));
+  } catch {
+    throw new Error(`${res.status} ${res.statusText}`);
+  }
+  if (!res.ok) throw new Error(value.error || `${res.status} ${res.statusText}`);
+  return { value, text };
+}
+
+/** prettyJSON re-indents JSON text without parsing numbers, so nothing is rounded. */
+export function prettyJSON(text) {
+  let out = "", indent = 0, inStr = false;
+  const nl = () => "\n" + "  ".repeat(indent);
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (inStr) {
+      out += c;
+      if (c === "\\") out += text[++i];
+      else if (c === '"') inStr = false;
+      continue;
+    }
+    switch (c) {
+      case '"': inStr = true; out += c; break;
+      case "{": case "[": {
+        const close = c === "{" ? "}" : "]";
+        let j = i + 1;
+        while (/\s/.test(text[j] || "")) j++;
+        if (text[j] === close) { out += c + close; i = j; break; }
+        indent++; out += c + nl(); break;
+      }
+      case "}": case "]": indent--; out += nl() + c; break;
+      case ",": out += "," + nl(); break;
+      case ":": out += ": "; break;
+      case " ": case "\n": case "\r": case "\t": break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+/**
  * Live keeps a websocket to /api/v1/ws open. It remembers the newest event
  * ID it has seen and sends it when it reconnects, so the hub replays what
  * was missed: no gap across network blips, hub restarts or lag.

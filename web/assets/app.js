@@ -1,6 +1,6 @@
 // Saker dashboard: routing, filters in the URL, and the four views.
 import { PRIORITIES, rank, h, prioBadge, prioClass, fmtTime, ago, fmtNum, fmtDur, copy, jsonView, fieldText, toast } from "./util.js";
-import { getJSON, Live, cmpID } from "./api.js";
+import { getJSON, getExact, prettyJSON, Live } from "./api.js";
 import { timeSeries, hbars, donut } from "./charts.js";
 
 const $ = (id) => document.getElementById(id);
@@ -297,15 +297,16 @@ async function openDetail(id) {
   d.hidden = false;
   d.dataset.id = id;
   d.replaceChildren(h("div", { class: "empty" }, "Loading…"));
-  let e;
+  let e, text;
   try {
-    e = await getJSON("/api/v1/events/" + encodeURIComponent(id));
+    ({ value: e, text } = await getExact("/api/v1/events/" + encodeURIComponent(id)));
   } catch (err) {
     if (my === detailGen) d.replaceChildren(h("div", { class: "head" }, h("button", { class: "btn btn-ghost close", onclick: closeDetail }, "✕")), h("div", { class: "empty" }, "Event not found: " + err.message));
     return;
   }
   if (my !== detailGen) return;
-  const { id: _id, ...raw } = e;
+  // The raw JSON is the hub's exact text (no rounding of 64-bit integers).
+  const raw = prettyJSON(text);
   const fields = Object.entries(e.output_fields || {}).sort(([a], [b]) => a.localeCompare(b));
   const filterBtn = (label, patch) => h("button", { class: "btn btn-sm", onclick: () => setFilters(patch, { path: "/events" }) }, label);
   d.replaceChildren(
@@ -324,11 +325,11 @@ async function openDetail(id) {
       h("button", { class: "btn btn-sm", onclick: () => copy(location.href, "Link copied") }, "Copy link")),
     h("h3", {}, "Output", h("button", { class: "btn btn-sm", id: "copy-output", onclick: () => copy(e.output || "", "Output copied") }, "Copy")),
     h("pre", { id: "detail-output" }, e.output || ""),
-    h("h3", {}, `Output fields (${fields.length})`, h("button", { class: "btn btn-sm", onclick: () => copy(JSON.stringify(e.output_fields || {}, null, 2), "Fields copied") }, "Copy all")),
+    h("h3", {}, `Output fields (${fields.length})`, h("button", { class: "btn btn-sm", onclick: () => copy(JSON.stringify(Object.fromEntries(fields.map(([k, v]) => [k, fieldText(v)])), null, 2), "Fields copied") }, "Copy all")),
     fields.length ? h("table", { class: "kv", id: "detail-fields" }, h("tbody", {}, fields.map(([k, v]) =>
       h("tr", {}, h("td", { class: "k" }, k), h("td", { class: "v" }, fieldText(v)),
         h("td", { class: "a" }, h("button", { class: "btn btn-ghost btn-sm copy", title: "Copy value", onclick: () => copy(fieldText(v), k + " copied") }, "Copy")))))) : h("div", { class: "muted" }, "No output fields"),
-    h("h3", {}, "Raw JSON", h("button", { class: "btn btn-sm", id: "copy-json", onclick: () => copy(JSON.stringify(raw, null, 2), "JSON copied") }, "Copy JSON")),
+    h("h3", {}, "Raw JSON", h("button", { class: "btn btn-sm", id: "copy-json", onclick: () => copy(raw, "JSON copied") }, "Copy JSON")),
     jsonView(raw));
 }
 
@@ -345,6 +346,15 @@ function closeDetail() {
 }
 
 // ---------- dashboard view ----------
+
+/** windowOf is the [from, to] of the time range in ms (undefined when open). */
+function windowOf(f) {
+  const now = Date.now();
+  const dur = { "15m": 15 * 60e3, "1h": 3600e3, "24h": 86400e3, "7d": 7 * 86400e3 }[f.range];
+  if (dur) return [now - dur, now];
+  if (f.range === "custom") return [f.since ? new Date(f.since).getTime() : undefined, f.until ? new Date(f.until).getTime() : now];
+  return [undefined, now];
+}
 
 function dashboardView() {
   const f = state.f;
@@ -376,7 +386,7 @@ function dashboardView() {
         PRIORITIES.map((pr) => h("div", { class: "card " + prioClass(pr) + (bp[pr] ? "" : " zero"), dataset: { priority: pr }, title: `Show ${pr} and more severe`, onclick: () => go({ priority: pr.toLowerCase() }) },
           h("div", { class: "label" }, pr), h("div", { class: "value" }, fmtNum(bp[pr] || 0))))),
       h("div", { class: "grid", style: "grid-template-columns: minmax(0,3fr) minmax(240px,1fr); margin-bottom:16px" },
-        panel("Alerts over time", timeSeries(st.series, bucketMs, (a, b) => go({ range: "custom", since: a.toISOString(), until: b.toISOString() })), `per ${fmtDur(bucketMs / 1000)}`),
+        panel("Alerts over time", timeSeries(st.series, bucketMs, (a, b) => go({ range: "custom", since: a.toISOString(), until: b.toISOString() }), ...windowOf(f)), `per ${fmtDur(bucketMs / 1000)}`),
         panel("By priority", h("div", { style: "display:flex;justify-content:center;padding-top:10px" }, donut(bp, (pr) => go({ priority: pr.toLowerCase() }))))),
       h("div", { class: "grid cols-3" },
         panel("Top rules", hbars(st.rules, (k) => go({ rule: k }))),

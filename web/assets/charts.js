@@ -30,13 +30,30 @@ function label(t, spanMs) {
 }
 
 /**
+ * fill adds empty buckets so the time axis is continuous over [from, to]
+ * (stores may leave empty buckets out), capped at 240 buckets.
+ */
+function fill(series, bucketMs, from, to) {
+  const byStart = new Map(series.map((b) => [new Date(b.start).getTime(), b]));
+  const first = new Date(series[0].start).getTime(), last = new Date(series[series.length - 1].start).getTime();
+  let start = from ? Math.floor(from / bucketMs) * bucketMs : first;
+  const end = to ? Math.floor(to / bucketMs) * bucketMs : last;
+  start = Math.max(Math.min(start, first), end - 239 * bucketMs);
+  if (first < start || (end - start) / bucketMs > 240) return series;
+  const out = [];
+  for (let t = start; t <= Math.max(end, last); t += bucketMs) out.push(byStart.get(t) || { start: new Date(t).toISOString(), counts: {} });
+  return out;
+}
+
+/**
  * timeSeries draws stats.series as bars stacked by priority (most severe on
  * top). onPick(start, end) is called when a bar is clicked.
  */
-export function timeSeries(series, bucketMs, onPick) {
+export function timeSeries(series, bucketMs, onPick, from, to) {
   const W = 1000, H = 240, L = 44, R = 10, T = 10, B = 26;
   const root = svg("svg", { class: "chart", viewBox: `0 0 ${W} ${H}`, preserveAspectRatio: "none", role: "img", "aria-label": "Alerts over time by priority" });
   if (!series || !series.length) return h("div", { class: "empty" }, "No alerts in this time range");
+  series = fill(series, bucketMs, from, to);
   const totals = series.map((b) => Object.values(b.counts || {}).reduce((a, c) => a + c, 0));
   const max = niceMax(Math.max(...totals));
   const iw = W - L - R, ih = H - T - B;

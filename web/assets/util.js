@@ -115,10 +115,9 @@ export async function copy(text, what = "Copied") {
   toast(what);
 }
 
-/** jsonView renders pretty JSON with syntax colours, safely (text nodes only). */
-export function jsonView(value) {
+/** jsonView renders pretty JSON text with syntax colours, safely (text nodes only). */
+export function jsonView(text) {
   const pre = h("pre", { class: "json" });
-  const text = JSON.stringify(value, null, 2);
   const re = /("(?:\\.|[^"\\])*")(\s*:)?|\b(true|false|null)\b|(-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)/g;
   let last = 0;
   for (const m of text.matchAll(re)) {
@@ -137,5 +136,6 @@ export function jsonView(value) {
 /** fieldText renders an output field value for display. */
 export function fieldText(v) {
   if (v === null || v === undefined) return "<NA>";
+  if (typeof v === "object" && typeof v.$num === "string") return v.$num;
   return typeof v === "object" ? JSON.stringify(v) : String(v);
 }
