@@ -4,8 +4,10 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
+	"math/bits"
 	"net/netip"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"unsafe"
@@ -1134,31 +1136,74 @@ type typeSet [(event.NumTypes + 63) / 64]uint64
 
 func (s *typeSet) add(t event.Type)      { s[t/64] |= 1 << (t % 64) }
 func (s *typeSet) has(t event.Type) bool { return s[t/64]&(1<<(t%64)) != 0 }
-func allTypes() typeSet {
-	var s typeSet
+
+// Event-type analysis runs over every event name Falco knows (syscalls and
+// non-syscall events), so that "evt.type != openat" counts as matching
+// hundreds of types as it does in Falco (for the warning), while the index
+// only keeps the types Saker captures.
+var eventNames, eventNameIdx = func() ([]string, map[string]int) {
+	set := map[string]bool{}
+	for n := range knownEventNames {
+		set[n] = true
+	}
 	for t := event.Type(1); t < event.NumTypes; t++ {
-		s.add(t)
+		set[t.String()] = true
+	}
+	names := make([]string, 0, len(set))
+	for n := range set {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	idx := make(map[string]int, len(names))
+	for i, n := range names {
+		idx[n] = i
+	}
+	return names, idx
+}()
+
+// nameSet is a bitset over eventNames.
+type nameSet []uint64
+
+func newNameSet() nameSet { return make(nameSet, (len(eventNames)+63)/64) }
+
+func fullNameSet() nameSet {
+	s := newNameSet()
+	for i := range eventNames {
+		s[i/64] |= 1 << (i % 64)
 	}
 	return s
 }
-func (s typeSet) not() typeSet {
-	a := allTypes()
+
+func (s nameSet) not() nameSet {
+	out := fullNameSet()
 	for i := range s {
-		a[i] &^= s[i]
+		out[i] &^= s[i]
 	}
-	return a
+	return out
 }
-func (s typeSet) and(o typeSet) typeSet {
+
+func (s nameSet) and(o nameSet) nameSet {
+	out := newNameSet()
 	for i := range s {
-		s[i] &= o[i]
+		out[i] = s[i] & o[i]
 	}
-	return s
+	return out
 }
-func (s typeSet) or(o typeSet) typeSet {
+
+func (s nameSet) or(o nameSet) nameSet {
+	out := newNameSet()
 	for i := range s {
-		s[i] |= o[i]
+		out[i] = s[i] | o[i]
 	}
-	return s
+	return out
+}
+
+func (s nameSet) count() int {
+	n := 0
+	for _, w := range s {
+		n += bits.OnesCount64(w)
+	}
+	return n
 }
 
 // evtTypeValues validates evt.type values and returns the captured ones.
@@ -1198,20 +1243,34 @@ func compileEvtType(b *Binary) (Filter, bool, error) {
 
 // EventTypesOf returns the captured event types an expanded condition can
 // match, as libs' ppm_event_codes computes them; all is true when the
-// condition does not restrict the type.
+// condition matches no event type or more than 100 of the event types Falco
+// knows (the case Falco warns about: "Rule matches too many evt.type
+// values").
 func EventTypesOf(n Node) (types []event.Type, all bool) {
 	s := evtTypes(n, false)
-	full := allTypes()
-	all = s == full
 	for t := event.Type(1); t < event.NumTypes; t++ {
-		if s.has(t) {
+		i := eventNameIdx[t.String()]
+		if s[i/64]&(1<<(i%64)) != 0 {
 			types = append(types, t)
 		}
 	}
-	return types, all
+	c := s.count()
+	return types, c == 0 || c > 100
 }
 
-func evtTypes(n Node, inverted bool) typeSet {
+func namesOf(vals []string) (nameSet, bool) {
+	s := newNameSet()
+	for _, v := range vals {
+		i, ok := eventNameIdx[v]
+		if !ok {
+			return nil, false
+		}
+		s[i/64] |= 1 << (i % 64)
+	}
+	return s, true
+}
+
+func evtTypes(n Node, inverted bool) nameSet {
 	switch x := n.(type) {
 	case *And, *Or:
 		var children []Node
@@ -1225,7 +1284,7 @@ func evtTypes(n Node, inverted bool) typeSet {
 		if inverted {
 			isAnd = !isAnd
 		}
-		var acc typeSet
+		var acc nameSet
 		for i, c := range children {
 			cs := evtTypes(c, inverted)
 			switch {
@@ -1242,9 +1301,9 @@ func evtTypes(n Node, inverted bool) typeSet {
 		return evtTypes(x.Child, !inverted)
 	case *Binary:
 		if x.Left.Transformer == "" && x.Left.Name == "evt.type" && x.Right == nil {
-			s, err := evtTypeValues(x.Values)
-			if err != nil {
-				return allTypes()
+			s, ok := namesOf(x.Values)
+			if !ok {
+				return fullNameSet()
 			}
 			switch x.Op {
 			case "=", "==", "in", "intersects":
@@ -1260,5 +1319,5 @@ func evtTypes(n Node, inverted bool) typeSet {
 			}
 		}
 	}
-	return allTypes()
+	return fullNameSet()
 }
