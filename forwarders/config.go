@@ -83,7 +83,7 @@ func FromEnv(lookup func(string) (string, bool), yamlConfig map[string]any, logg
 	var todo []pending
 	if cfg, ok := slack.Load(src); ok {
 		todo = append(todo, pending{"slack", func() (Forwarder, error) { return slack.New(cfg, httpOpts, logger) },
-			Target{MinPriority: cfg.MinimumPriority, MaxBatch: slackBatch, Endpoint: settings.Redact(cfg.WebhookURL)}})
+			Target{MinPriority: cfg.MinimumPriority, MaxBatch: slackBatch, Endpoint: settings.RedactPath(cfg.WebhookURL)}})
 	}
 	if cfg, ok := elasticsearch.Load(src); ok {
 		todo = append(todo, pending{"elasticsearch", func() (Forwarder, error) { return elasticsearch.New(cfg, httpOpts, logger) },

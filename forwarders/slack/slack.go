@@ -180,7 +180,7 @@ func (f *Forwarder) send(ctx context.Context, a *alert.Alert) (bool, error) {
 	}
 	// Transport error: slack-go wraps the client error, which may carry the
 	// webhook URL (a secret); report it without the URL.
-	return outhttp.TransportRetryable(err), fmt.Errorf("post to Slack webhook %s: %w", settings.Redact(f.cfg.WebhookURL), stripURL(err))
+	return outhttp.TransportRetryable(err), fmt.Errorf("post to Slack webhook %s: %w", settings.RedactPath(f.cfg.WebhookURL), stripURL(err))
 }
 
 // stripURL drops the *url.Error wrapper, whose message contains the URL.

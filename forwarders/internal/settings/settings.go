@@ -251,8 +251,18 @@ func (s *Source) URL(key, raw string) *url.URL {
 	return u
 }
 
-// Redact hides a URL's password and, for Slack-like webhook URLs whose path
-// is the secret, everything after the first path segment.
+// RedactPath keeps only a URL's scheme and host: for webhook URLs whose
+// path is the secret (Slack's /services/T…/B…/token).
+func RedactPath(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return "(invalid URL)"
+	}
+	return u.Scheme + "://" + u.Host + "/…"
+}
+
+// Redact hides a URL's password and query and, for Slack-like webhook URLs
+// whose path is the secret, everything after the first path segment.
 func Redact(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil {
