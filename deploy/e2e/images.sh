@@ -11,6 +11,12 @@
 # Needs root, a running Docker engine, redis-server (redis) or busybox-static.
 set -euo pipefail
 
+# up_to_date TAG KEY: true when TAG exists and was built from KEY (a hash of
+# the inputs), so repeated runs skip the slow import.
+up_to_date() {
+  [ "$(docker image inspect --format '{{index .Config.Labels "saker.e2e.source"}}' "$1" 2>/dev/null)" = "$2" ]
+}
+
 # copy_with_libs SRC DEST_IN_ROOTFS ROOT: copies a dynamically linked binary
 # and every library ldd resolves for it (plus the dynamic loader) into ROOT.
 copy_with_libs() {
@@ -25,9 +31,11 @@ copy_with_libs() {
 }
 
 build_redis() {
-  local tag="$1" root server cli
+  local tag="$1" root server cli key
   server="$(command -v redis-server)" || { echo "images.sh: redis-server not installed" >&2; return 1; }
   cli="$(command -v redis-cli)" || { echo "images.sh: redis-cli not installed" >&2; return 1; }
+  key="$(cat "$0" "$server" "$cli" | sha256sum | cut -c1-32)"
+  up_to_date "$tag" "$key" && return 0
   root="$(mktemp -d /tmp/saker-redis-rootfs.XXXXXX)"
   # Debian's redis-server is a symlink to redis-check-rdb; redis picks its mode
   # from argv[0], so the copy must be named redis-server.
@@ -44,18 +52,21 @@ build_redis() {
     --change 'VOLUME /data' \
     --change 'EXPOSE 6379' \
     --change 'CMD ["redis-server"]' \
+    --change "LABEL saker.e2e.source=$key" \
     - "$tag" >/dev/null
   rm -rf "$root"
 }
 
 build_busybox() {
-  local tag="$1" root bb applet
+  local tag="$1" root bb applet key
   bb=/bin/busybox
   [ -x "$bb" ] || bb="$(command -v busybox)" || { echo "images.sh: busybox-static not installed" >&2; return 1; }
   if ldd "$bb" >/dev/null 2>&1; then
     echo "images.sh: $bb is dynamically linked; install busybox-static" >&2
     return 1
   fi
+  key="$(cat "$0" "$bb" | sha256sum | cut -c1-32)"
+  up_to_date "$tag" "$key" && return 0
   root="$(mktemp -d /tmp/saker-busybox-rootfs.XXXXXX)"
   mkdir -p "$root/bin" "$root/etc" "$root/tmp" "$root/usr/bin" "$root/usr/sbin" "$root/root"
   chmod 1777 "$root/tmp"
@@ -68,6 +79,7 @@ build_busybox() {
   tar -C "$root" -c . | docker import \
     --change 'ENV PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin' \
     --change 'CMD ["sh"]' \
+    --change "LABEL saker.e2e.source=$key" \
     - "$tag" >/dev/null
   rm -rf "$root"
 }
