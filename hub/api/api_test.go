@@ -352,3 +352,40 @@ func TestQueryRoutesMount(t *testing.T) {
 		t.Fatal(resp.StatusCode, p)
 	}
 }
+
+// TestIngestAccepts covers payloads sidekick accepts (or mishandles) that
+// must be stored.
+func TestIngestAccepts(t *testing.T) {
+	f := newFixture(t)
+	for name, body := range map[string]string{
+		"no output, no hostname": `{"rule":"r","priority":"Warning","time":"2026-11-23T09:00:00Z"}`,
+		"info priority":          `{"rule":"r","priority":"info","time":"2026-11-23T09:00:00Z"}`,
+		"non-string k8s.ns.name": `{"rule":"r","priority":"ERROR","time":"2026-11-23T09:00:00Z","output_fields":{"k8s.ns.name":3,"k8s.pod.name":null}}`,
+		"trailing newline":       good + "\n",
+		"null tags":              `{"rule":"r","priority":"Debug","time":"2026-11-23T09:00:00Z","tags":null}`,
+	} {
+		if code, resp, _ := f.do(t, "POST", "/", body); code != 200 || resp != "" {
+			t.Errorf("%s: %d %s", name, code, resp)
+		}
+	}
+	if n := f.count(t); n != 5 {
+		t.Fatalf("stored %d, want 5", n)
+	}
+	// A chunked body (no Content-Length) over the limit is cut off too.
+	pr, pw := io.Pipe()
+	go func() {
+		pw.Write([]byte(`{"rule":"r","priority":"Warning","time":"2026-11-23T09:00:00Z","output":"`))
+		pw.Write(bytes.Repeat([]byte("x"), 8192))
+		pw.Write([]byte(`"}`))
+		pw.Close()
+	}()
+	resp, err := http.Post(f.srv.URL+"/", "application/json", pr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 413 || string(b) != errJSON("body larger than 4096 bytes") {
+		t.Fatalf("chunked: %d %s", resp.StatusCode, b)
+	}
+}

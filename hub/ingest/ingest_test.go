@@ -248,3 +248,20 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkDecodeEnrich(b *testing.B) {
+	body, err := os.ReadFile("testdata/falco/drop_and_execute.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	e, _ := NewEnricher(Options{CustomFields: map[string]string{"cluster": "prod"}})
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		a, err := DecodeOne(body)
+		if err != nil {
+			b.Fatal(err)
+		}
+		e.Enrich(&a)
+	}
+}
