@@ -1,0 +1,329 @@
+// Package hub assembles the hub process: it opens the store (Redis when
+// REDIS_ADDRESS is set, the embedded store otherwise), serves the
+// falcosidekick-compatible ingestion API on :2801 (optionally TLS / mutual
+// TLS plus a plain-HTTP port for probe paths), runs the live feed, and on
+// Stop drains in-flight requests before closing the store, so an alert
+// answered 200 is never lost.
+//
+// The dashboard (web/) and the forwarders plug in through Store, Feed,
+// Health and Metrics.
+package hub
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/saker-sec/saker/hub/api"
+	"github.com/saker-sec/saker/hub/config"
+	"github.com/saker-sec/saker/hub/ingest"
+	"github.com/saker-sec/saker/hub/metrics"
+	"github.com/saker-sec/saker/hub/store"
+	"github.com/saker-sec/saker/hub/stream"
+)
+
+// ShutdownTimeout bounds how long Run waits for in-flight requests.
+const ShutdownTimeout = 30 * time.Second
+
+// Hub is a running (or ready to run) hub.
+type Hub struct {
+	cfg     *config.Config
+	log     *slog.Logger
+	reg     *prometheus.Registry
+	store   store.Store
+	feed    *stream.Feed
+	metrics *metrics.Metrics
+	handler http.Handler
+
+	mu       sync.Mutex
+	srv      *http.Server
+	plainSrv *http.Server
+	addr     string
+	cancel   context.CancelFunc
+	bg       sync.WaitGroup
+	inflight sync.WaitGroup // handlers running, so Stop never closes the store under one
+	started  bool
+	stopped  bool
+	stopErr  error
+}
+
+// New opens the configured store and builds the hub. registry receives the
+// hub's metrics and is served on /metrics; nil creates one (with Go and
+// process collectors).
+func New(cfg *config.Config, logger *slog.Logger, registry *prometheus.Registry) (*Hub, error) {
+	st, err := OpenStore(cfg)
+	if err != nil {
+		return nil, err
+	}
+	h, err := NewWithStore(cfg, logger, registry, st)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	return h, nil
+}
+
+// OpenStore opens the store cfg selects: Redis when addresses are set,
+// otherwise the embedded store in cfg.DataDir (default ./.saker-data).
+func OpenStore(cfg *config.Config) (store.Store, error) {
+	if len(cfg.Redis.Addresses) > 0 {
+		return openRedis(cfg)
+	}
+	return openEmbedded(cfg)
+}
+
+// DefaultDataDir is the embedded store's directory when none is configured.
+func DefaultDataDir() string {
+	if os.Geteuid() == 0 {
+		if fi, err := os.Stat("/var/lib"); err == nil && fi.IsDir() {
+			return "/var/lib/saker"
+		}
+	}
+	return filepath.Join(".", ".saker-data")
+}
+
+// NewWithStore builds a hub over an already open store, which the hub then
+// owns (Stop closes it).
+func NewWithStore(cfg *config.Config, logger *slog.Logger, registry *prometheus.Registry, st store.Store) (*Hub, error) {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	if registry == nil {
+		registry = prometheus.NewRegistry()
+		registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
+	enr, err := ingest.NewEnricher(ingest.Options{
+		CustomFields:      cfg.CustomFields,
+		TemplatedFields:   cfg.TemplatedFields,
+		CustomTags:        cfg.CustomTags,
+		BracketReplacer:   cfg.BracketReplacer,
+		OutputFieldFormat: cfg.OutputFieldFormat,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("hub: %w", err)
+	}
+	m := metrics.New(registry)
+	h := &Hub{cfg: cfg, log: logger, reg: registry, store: st, metrics: m}
+	h.feed = stream.New(st, logger, 0)
+	srv := &api.Server{
+		Store:          st,
+		Enricher:       enr,
+		Metrics:        m,
+		Gatherer:       registry,
+		Log:            logger,
+		Debug:          cfg.Debug,
+		BodyLimit:      cfg.BodyLimit,
+		BatchBodyLimit: cfg.BatchBodyLimit,
+		BatchMaxEvents: cfg.BatchMaxEvents,
+	}
+	inner := srv.Handler()
+	h.handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.inflight.Add(1)
+		defer h.inflight.Done()
+		inner.ServeHTTP(w, r)
+	})
+	return h, nil
+}
+
+// Start binds the listeners and serves in the background; it returns once
+// the hub accepts connections (Addr is then valid). ctx bounds the
+// background work, as Stop does.
+func (h *Hub) Start(ctx context.Context) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.started {
+		return errors.New("hub: already started")
+	}
+	h.started = true
+	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	h.cancel = cancel
+
+	ln, err := net.Listen("tcp", h.cfg.Addr())
+	if err != nil {
+		cancel()
+		return fmt.Errorf("hub: listen %s: %w", h.cfg.Addr(), err)
+	}
+	h.addr = ln.Addr().String()
+	h.srv = h.newServer(h.handler)
+	tc := h.cfg.TLSServer
+	if tc.Deploy {
+		tlsCfg, err := serverTLS(tc)
+		if err != nil {
+			ln.Close()
+			cancel()
+			return err
+		}
+		h.srv.TLSConfig = tlsCfg
+		ln = tls.NewListener(ln, tlsCfg)
+		if len(tc.NoTLSPaths) > 0 {
+			pln, err := net.Listen("tcp", net.JoinHostPort(h.cfg.ListenAddress, fmt.Sprint(tc.NoTLSPort)))
+			if err != nil {
+				ln.Close()
+				cancel()
+				return fmt.Errorf("hub: listen plain-HTTP port %d: %w", tc.NoTLSPort, err)
+			}
+			h.plainSrv = h.newServer(onlyPaths(tc.NoTLSPaths, h.handler))
+			h.serve(h.plainSrv, pln, "http (no TLS paths)")
+		}
+	}
+	h.serve(h.srv, ln, map[bool]string{true: "https", false: "http"}[tc.Deploy])
+
+	h.bg.Add(1)
+	go func() {
+		defer h.bg.Done()
+		_ = h.feed.Run(bg)
+	}()
+	h.log.Info("hub listening", "addr", h.addr, "tls", tc.Deploy, "mutual_tls", tc.Deploy && tc.MutualTLS, "store", h.store.Health(ctx).Detail)
+	return nil
+}
+
+func (h *Hub) newServer(handler http.Handler) *http.Server {
+	// Sidekick's 60 s timeouts; ReadHeaderTimeout also guards against
+	// slow-loris clients.
+	return &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(h.log.Handler(), slog.LevelWarn),
+	}
+}
+
+func (h *Hub) serve(srv *http.Server, ln net.Listener, kind string) {
+	h.bg.Add(1)
+	go func() {
+		defer h.bg.Done()
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			h.log.Error("hub: serve", "kind", kind, "err", err)
+		}
+	}()
+}
+
+func onlyPaths(paths []string, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !slices.Contains(paths, r.URL.Path) {
+			http.Error(w, `{"error":"this path is only served over TLS"}`, http.StatusNotFound)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func serverTLS(tc config.TLSServer) (*tls.Config, error) {
+	cert, err := tls.LoadX509KeyPair(tc.CertFile, tc.KeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("hub: load TLS certificate %s: %w", tc.CertFile, err)
+	}
+	cfg := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	if tc.MutualTLS {
+		pem, err := os.ReadFile(tc.CACertFile)
+		if err != nil {
+			return nil, fmt.Errorf("hub: read client CA %s: %w", tc.CACertFile, err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("hub: no certificate in client CA %s", tc.CACertFile)
+		}
+		cfg.ClientCAs = pool
+		cfg.ClientAuth = tls.RequireAndVerifyClientCert
+	}
+	return cfg, nil
+}
+
+// Run starts the hub, serves until ctx ends, then stops it gracefully.
+func (h *Hub) Run(ctx context.Context) error {
+	if err := h.Start(ctx); err != nil {
+		return err
+	}
+	<-ctx.Done()
+	sctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
+	defer cancel()
+	return h.Stop(sctx)
+}
+
+// Stop stops accepting connections, waits for in-flight requests to finish
+// (each one that answered 200 has its alert durable), stops the feed and
+// closes the store. ctx bounds the wait; requests still running then are
+// cut off without an answer, so their senders retry. Stop is idempotent.
+func (h *Hub) Stop(ctx context.Context) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.stopped {
+		return h.stopErr
+	}
+	h.stopped = true
+	var errs []error
+	for _, srv := range []*http.Server{h.srv, h.plainSrv} {
+		if srv == nil {
+			continue
+		}
+		if err := srv.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("drain requests: %w", err))
+			srv.Close()
+		}
+	}
+	// Shutdown returns early when ctx expires; handlers cut off then may
+	// still be inside Store.Append. Their clients get no answer (so they
+	// retry), but the store must outlive them.
+	waitInflight := make(chan struct{})
+	go func() { h.inflight.Wait(); close(waitInflight) }()
+	select {
+	case <-waitInflight:
+	case <-time.After(10 * time.Second):
+		errs = append(errs, errors.New("handlers still running 10s after shutdown"))
+	}
+	if h.cancel != nil {
+		h.cancel()
+	}
+	h.bg.Wait()
+	if err := h.store.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("close store: %w", err))
+	}
+	h.stopErr = errors.Join(errs...)
+	if h.stopErr == nil {
+		h.log.Info("hub stopped")
+	}
+	return h.stopErr
+}
+
+// Addr is the ingestion listener's address ("127.0.0.1:2801") once started.
+func (h *Hub) Addr() string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.addr
+}
+
+// Handler is the :2801 HTTP handler (for embedding and tests).
+func (h *Hub) Handler() http.Handler { return h.handler }
+
+// Store is the hub's store, for the dashboard and the forwarders.
+func (h *Hub) Store() store.Store { return h.store }
+
+// Feed is the live feed of newly stored alerts (websockets subscribe here).
+func (h *Hub) Feed() *stream.Feed { return h.feed }
+
+// Metrics are the hub's collectors; forwarders count outputs here.
+func (h *Hub) Metrics() *metrics.Metrics { return h.metrics }
+
+// Registry is the Prometheus registry served on /metrics.
+func (h *Hub) Registry() *prometheus.Registry { return h.reg }
+
+// Config is the hub's configuration.
+func (h *Hub) Config() *config.Config { return h.cfg }
+
+// Health reports the store's health.
+func (h *Hub) Health(ctx context.Context) store.Health { return h.store.Health(ctx) }
