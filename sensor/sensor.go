@@ -1,0 +1,217 @@
+// Package sensor runs the node sensor: it loads the rules, opens the eBPF
+// probe for the event types the rules need, maintains the process and
+// container state from the probe's records, evaluates each event against
+// the rules and hands matches to the outputs as Falco alerts.
+package sensor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/saker-sec/saker/hub/alert"
+	"github.com/saker-sec/saker/sensor/defaultrules"
+	"github.com/saker-sec/saker/sensor/engine"
+	"github.com/saker-sec/saker/sensor/event"
+	"github.com/saker-sec/saker/sensor/output"
+	"github.com/saker-sec/saker/sensor/probe"
+	"github.com/saker-sec/saker/sensor/rules"
+	"github.com/saker-sec/saker/sensor/state"
+)
+
+// Emitter receives every alert the sensor raises.
+type Emitter interface {
+	Emit(a *alert.Alert) error
+}
+
+// Options configure Run.
+type Options struct {
+	Config *Config
+	Logger *slog.Logger
+	// Emitter overrides the outputs built from Config (tests, embedding).
+	Emitter Emitter
+	// KeepSelf captures the sensor's own syscalls too (tests that act
+	// in-process); normally they are dropped in the kernel.
+	KeepSelf bool
+	// Ready is called once the probe is attached and the table seeded.
+	Ready func()
+}
+
+// LoadRules loads the configured rules files, or the embedded default
+// rules when none is configured, with Falco's minimum priority.
+func LoadRules(cfg *Config) (*rules.Ruleset, error) {
+	minPrio := alert.PriorityDebug
+	if cfg.Priority != "" {
+		p, err := alert.ParsePriority(cfg.Priority)
+		if err != nil {
+			return nil, fmt.Errorf("priority: %w", err)
+		}
+		minPrio = p
+	}
+	l := rules.NewLoader(rules.Config{MinPriority: minPrio})
+	if len(cfg.RulesFiles) == 0 {
+		if err := l.Load(defaultrules.Name, defaultrules.YAML); err != nil {
+			return nil, fmt.Errorf("load default rules: %w", err)
+		}
+	}
+	for _, f := range cfg.RulesFiles {
+		if err := l.LoadFile(f); err != nil {
+			return nil, fmt.Errorf("load rules %s: %w", f, err)
+		}
+	}
+	rs, err := l.Compile()
+	if err != nil {
+		return nil, fmt.Errorf("compile rules: %w", err)
+	}
+	return rs, nil
+}
+
+// compiledRule is a rule with its output format compiled once.
+type compiledRule struct {
+	rule *rules.Rule
+	fmt  *output.Formatter
+}
+
+// Stats are the sensor's running counters.
+type Stats struct {
+	Events, Matches, EmitErrors atomic.Uint64
+}
+
+// Run runs the sensor until ctx ends.
+func Run(ctx context.Context, opts Options) error {
+	cfg := opts.Config
+	if cfg == nil {
+		var err error
+		if cfg, err = LoadConfig("", nil); err != nil {
+			return err
+		}
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	rs, err := LoadRules(cfg)
+	if err != nil {
+		return err
+	}
+	for _, w := range rs.Warnings {
+		log.Debug("rules warning", "warning", w)
+	}
+	matching, err := engine.ParseMatching(cfg.RuleMatching)
+	if err != nil {
+		return err
+	}
+	eng := engine.New(rs, engine.Options{Matching: matching})
+	formats := map[*rules.Rule]*output.Formatter{}
+	for _, r := range eng.Rules() {
+		f, err := output.CompileWith(r.Output, output.Options{TimeISO8601: cfg.TimeFormatISO8601})
+		if err != nil {
+			return fmt.Errorf("rule %q: output: %w", r.Name, err)
+		}
+		formats[r] = f
+	}
+
+	em := opts.Emitter
+	if em == nil {
+		outs, err := NewOutputs(cfg)
+		if err != nil {
+			return err
+		}
+		defer func() {
+			cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := outs.Close(cctx); err != nil {
+				log.Warn("closing outputs", "err", err)
+			}
+		}()
+		em = outs
+	}
+
+	containers := state.NewContainers(nil, log)
+	if d := state.DockerIfPresent(cfg.DockerSocket); d != nil {
+		containers = state.NewContainers(d, log)
+	}
+	table := state.NewTable(state.Options{Containers: containers, Logger: log})
+	if err := table.Seed(); err != nil {
+		return err
+	}
+
+	p, err := probe.Open(probe.Options{Types: eng.EventTypes(), IgnoreSelf: !opts.KeepSelf})
+	if err != nil {
+		return fmt.Errorf("open probe: %w", err)
+	}
+	defer p.Close()
+	if u := p.Unavailable(); len(u) > 0 {
+		log.Warn("event types without a kernel hook; rules on them will not fire", "types", u)
+	}
+	log.Info("sensor started", "rules", len(eng.Rules()), "event_types", len(p.Types()), "processes", table.Len())
+
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go containers.Run(runCtx)
+	var stats Stats
+	go housekeeping(runCtx, cfg, log, p, table, &stats)
+
+	if opts.Ready != nil {
+		opts.Ready()
+	}
+	var ev event.Event
+	var num uint64
+	var matches []*rules.Rule
+	err = p.Run(runCtx, func(rec *probe.Record) {
+		dirfd := rec.Fill(&ev)
+		table.Apply(rec, &ev, dirfd)
+		num++
+		ev.Num = num
+		stats.Events.Add(1)
+		matches = matches[:0]
+		if matching == engine.MatchFirst {
+			matches = append(matches, eng.Match(&ev)...)
+		} else {
+			matches = eng.MatchAppend(matches, &ev)
+		}
+		for _, r := range matches {
+			stats.Matches.Add(1)
+			a := formats[r].Alert(&ev, r.Name, r.Priority, r.Tags)
+			if err := em.Emit(&a); err != nil {
+				stats.EmitErrors.Add(1)
+				log.Debug("emit", "rule", r.Name, "err", err)
+			}
+		}
+	})
+	if err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return nil
+}
+
+// housekeeping sweeps dead processes from the table and prints the stats
+// line, until ctx ends.
+func housekeeping(ctx context.Context, cfg *Config, log *slog.Logger, p *probe.Probe, table *state.Table, st *Stats) {
+	sweep := time.NewTicker(time.Minute)
+	defer sweep.Stop()
+	var statsC <-chan time.Time
+	if d, err := time.ParseDuration(cfg.StatsInterval); err == nil && d > 0 {
+		t := time.NewTicker(d)
+		defer t.Stop()
+		statsC = t.C
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-sweep.C:
+			table.Sweep()
+		case <-statsC:
+			c, err := p.Counts()
+			if err != nil {
+				continue
+			}
+			log.Info("stats", "events", st.Events.Load(), "kernel_events", c.TotalSeen(), "dropped", c.TotalDropped(),
+				"matches", st.Matches.Load(), "emit_errors", st.EmitErrors.Load(), "processes", table.Len())
+		}
+	}
+}
