@@ -1,0 +1,78 @@
+-- Append a batch of alerts atomically: XADD each to the stream, add its ID
+-- to the secondary indexes, bump the per-minute counters, then apply
+-- retention to the stream and to the indexes this batch touched.
+--
+-- KEYS[1]  stream
+-- ARGV[1]  key prefix ("<prefix>{saker}:"), for index and counter keys
+-- ARGV[2]  max events (0 = no count limit)
+-- ARGV[3]  max age in ms (0 = no age limit)
+-- ARGV[4]  counter TTL in seconds
+-- ARGV[5]  number of alerts, then per alert:
+--          body, #index keys, index key suffixes..., #counter fields, fields...
+--
+-- Index and counter keys are built here because the counters' minute comes
+-- from the stream ID Redis assigns; they share the {saker} hash tag with the
+-- stream, so on a cluster they live in the same slot.
+local stream = KEYS[1]
+local pfx = ARGV[1]
+local maxlen = tonumber(ARGV[2])
+local maxage = tonumber(ARGV[3])
+local ttl = tonumber(ARGV[4])
+local n = tonumber(ARGV[5])
+
+local function pad(id)
+  local ms, seq = string.match(id, "^(%d+)-(%d+)$")
+  return string.rep("0", 15 - #ms) .. ms .. "-" .. string.rep("0", 12 - #seq) .. seq
+end
+
+local i = 6
+local ids = {}
+local touched = {}
+local counters = {}
+for a = 1, n do
+  local body = ARGV[i]
+  i = i + 1
+  local id = redis.call("XADD", stream, "*", "a", body)
+  ids[a] = id
+  local member = pad(id)
+  local k = tonumber(ARGV[i])
+  i = i + 1
+  for _ = 1, k do
+    local key = pfx .. "i:" .. ARGV[i]
+    i = i + 1
+    redis.call("ZADD", key, 0, member)
+    touched[key] = true
+  end
+  local ms = string.match(id, "^(%d+)-")
+  local minute = string.format("%d", math.floor(tonumber(ms) / 60000))
+  local ckey = pfx .. "m:" .. minute
+  counters[ckey] = true
+  local c = tonumber(ARGV[i])
+  i = i + 1
+  for _ = 1, c do
+    redis.call("HINCRBY", ckey, ARGV[i], 1)
+    i = i + 1
+  end
+end
+for ckey, _ in pairs(counters) do
+  redis.call("EXPIRE", ckey, ttl)
+end
+
+if maxlen > 0 then
+  redis.call("XTRIM", stream, "MAXLEN", maxlen)
+end
+if maxage > 0 then
+  local t = redis.call("TIME")
+  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  redis.call("XTRIM", stream, "MINID", string.format("%d", now - maxage))
+end
+local first = redis.call("XRANGE", stream, "-", "+", "COUNT", 1)
+for key, _ in pairs(touched) do
+  if #first > 0 then
+    redis.call("ZREMRANGEBYLEX", key, "-", "(" .. pad(first[1][1]))
+  end
+  if maxage > 0 then
+    redis.call("PEXPIRE", key, maxage + 60000)
+  end
+end
+return ids

@@ -1,0 +1,245 @@
+package redis
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/saker-sec/saker/hub/store"
+)
+
+// Deliveries implements store.Store: one consumer group per forwarder on
+// the alert stream, created at "$" so it starts with events stored from now
+// on. Every hub replica using the same group shares its work.
+func (s *Store) Deliveries(ctx context.Context, group string) (store.DeliveryLog, error) {
+	if group == "" {
+		return nil, errors.New("redis store: empty consumer group name")
+	}
+	err := s.c.XGroupCreateMkStream(ctx, s.stream, group, "$").Err()
+	if err != nil && !strings.HasPrefix(err.Error(), "BUSYGROUP") {
+		return nil, fmt.Errorf("redis store: create consumer group %s: %w", group, err)
+	}
+	return &deliveryLog{s: s, group: group, dead: s.pfx + "dl:" + group}, nil
+}
+
+type deliveryLog struct {
+	s     *Store
+	group string
+	dead  string
+}
+
+// Claim implements store.DeliveryLog: XAUTOCLAIM for entries idle longer
+// than minIdle (their delivery count gives Attempts), then XREADGROUP for
+// new ones, blocking only when nothing was reclaimed.
+func (l *deliveryLog) Claim(ctx context.Context, consumer string, n int, minIdle, block time.Duration) ([]store.Delivery, error) {
+	if n <= 0 {
+		n = 1
+	}
+	s := l.s
+	out, err := l.reclaim(ctx, consumer, n, minIdle)
+	if err != nil {
+		return nil, err
+	}
+	if len(out) > 0 {
+		block = 0
+	}
+	deadline := time.Now().Add(block)
+	for len(out) < n {
+		wait := min(time.Until(deadline), blockSlice)
+		args := &goredis.XReadGroupArgs{Group: l.group, Consumer: consumer, Streams: []string{s.stream, ">"}, Count: int64(n - len(out)), Block: -1}
+		if wait > 0 {
+			args.Block = max(wait, time.Millisecond)
+		}
+		res, err := s.c.XReadGroup(ctx, args).Result()
+		if err != nil && !errors.Is(err, goredis.Nil) {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			return nil, fmt.Errorf("redis store: read group %s: %w", l.group, err)
+		}
+		got := 0
+		for _, st := range res {
+			for _, m := range st.Messages {
+				got++
+				if e, ok := decodeMessage(m); ok {
+					out = append(out, store.Delivery{Event: e, Attempts: 1})
+				} else {
+					// Not ours or unreadable: acknowledge so it never blocks the group.
+					s.c.XAck(ctx, s.stream, l.group, m.ID)
+				}
+			}
+		}
+		if got > 0 || wait <= 0 || !time.Now().Before(deadline) {
+			break
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// reclaim takes over entries idle at least minIdle, oldest first.
+func (l *deliveryLog) reclaim(ctx context.Context, consumer string, n int, minIdle time.Duration) ([]store.Delivery, error) {
+	s := l.s
+	var msgs []goredis.XMessage
+	start := "0-0"
+	// XAUTOCLAIM examines a bounded part of the pending list per call.
+	for i := 0; i < 10 && len(msgs) < n; i++ {
+		got, next, err := s.c.XAutoClaim(ctx, &goredis.XAutoClaimArgs{
+			Stream: s.stream, Group: l.group, Consumer: consumer,
+			MinIdle: minIdle, Start: start, Count: int64(n - len(msgs)),
+		}).Result()
+		if err != nil && !errors.Is(err, goredis.Nil) {
+			return nil, fmt.Errorf("redis store: autoclaim %s: %w", l.group, err)
+		}
+		msgs = append(msgs, got...)
+		if next == "0-0" || next == "" {
+			break
+		}
+		start = next
+	}
+	if len(msgs) == 0 {
+		return nil, nil
+	}
+	pipe := s.c.Pipeline()
+	pend := make([]*goredis.XPendingExtCmd, len(msgs))
+	for i, m := range msgs {
+		pend[i] = pipe.XPendingExt(ctx, &goredis.XPendingExtArgs{Stream: s.stream, Group: l.group, Start: m.ID, End: m.ID, Count: 1})
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, goredis.Nil) {
+		return nil, fmt.Errorf("redis store: pending counts %s: %w", l.group, err)
+	}
+	out := make([]store.Delivery, 0, len(msgs))
+	for i, m := range msgs {
+		e, ok := decodeMessage(m)
+		if !ok {
+			s.c.XAck(ctx, s.stream, l.group, m.ID)
+			continue
+		}
+		attempts := 1
+		if p := pend[i].Val(); len(p) == 1 {
+			attempts = int(p[0].RetryCount)
+		}
+		out = append(out, store.Delivery{Event: e, Attempts: attempts})
+	}
+	return out, nil
+}
+
+// Ack implements store.DeliveryLog.
+func (l *deliveryLog) Ack(ctx context.Context, ids ...string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	for _, id := range ids {
+		if _, _, err := store.ParseID(id); err != nil {
+			return err
+		}
+	}
+	if err := l.s.c.XAck(ctx, l.s.stream, l.group, ids...).Err(); err != nil {
+		return fmt.Errorf("redis store: ack %s: %w", l.group, err)
+	}
+	return nil
+}
+
+// DeadLetter implements store.DeliveryLog: XACK and LPUSH in one MULTI.
+func (l *deliveryLog) DeadLetter(ctx context.Context, d store.Delivery, reason string) error {
+	dl := store.DeadLetter{Event: d.Event, Reason: reason, Attempts: d.Attempts, At: time.Now().UTC()}
+	body, err := json.Marshal(dl)
+	if err != nil {
+		return fmt.Errorf("redis store: dead letter %s: %w", d.ID, err)
+	}
+	_, err = l.s.c.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+		p.XAck(ctx, l.s.stream, l.group, d.ID)
+		p.LPush(ctx, l.dead, body)
+		p.LTrim(ctx, l.dead, 0, l.s.opts.MaxDeadLetters-1)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("redis store: dead letter %s: %w", d.ID, err)
+	}
+	return nil
+}
+
+// DeadLetters implements store.DeliveryLog.
+func (l *deliveryLog) DeadLetters(ctx context.Context, limit int) ([]store.DeadLetter, error) {
+	if limit <= 0 {
+		limit = store.DefaultLimit
+	}
+	raw, err := l.s.c.LRange(ctx, l.dead, 0, int64(limit-1)).Result()
+	if err != nil && !errors.Is(err, goredis.Nil) {
+		return nil, fmt.Errorf("redis store: dead letters %s: %w", l.group, err)
+	}
+	out := make([]store.DeadLetter, 0, len(raw))
+	for _, r := range raw {
+		d := json.NewDecoder(strings.NewReader(r))
+		d.UseNumber()
+		var dl store.DeadLetter
+		if err := d.Decode(&dl); err != nil {
+			return nil, fmt.Errorf("redis store: decode dead letter: %w", err)
+		}
+		out = append(out, dl)
+	}
+	return out, nil
+}
+
+// Lag implements store.DeliveryLog from XINFO GROUPS (pending + lag).
+func (l *deliveryLog) Lag(ctx context.Context) (int64, time.Duration, error) {
+	s := l.s
+	groups, err := s.c.XInfoGroups(ctx, s.stream).Result()
+	if err != nil {
+		return 0, 0, fmt.Errorf("redis store: group info: %w", err)
+	}
+	var g *goredis.XInfoGroup
+	for i := range groups {
+		if groups[i].Name == l.group {
+			g = &groups[i]
+		}
+	}
+	if g == nil {
+		return 0, 0, fmt.Errorf("redis store: consumer group %s does not exist", l.group)
+	}
+	lag := g.Lag
+	if lag < 0 {
+		// Redis cannot tell (entries were deleted): count what is left.
+		msgs, err := s.c.XRangeN(ctx, s.stream, "("+g.LastDeliveredID, "+", 1_000_000).Result()
+		if err != nil {
+			return 0, 0, fmt.Errorf("redis store: count undelivered: %w", err)
+		}
+		lag = int64(len(msgs))
+	}
+	if n, err := s.c.XLen(ctx, s.stream).Result(); err == nil {
+		// Entries trimmed before delivery still count in Redis's lag.
+		lag = min(lag, n)
+	}
+	total := g.Pending + lag
+	if total == 0 {
+		return 0, 0, nil
+	}
+	var oldest string
+	if g.Pending > 0 {
+		p, err := s.c.XPending(ctx, s.stream, l.group).Result()
+		if err != nil {
+			return 0, 0, fmt.Errorf("redis store: pending summary: %w", err)
+		}
+		oldest = p.Lower
+	} else {
+		msgs, err := s.c.XRangeN(ctx, s.stream, "("+g.LastDeliveredID, "+", 1).Result()
+		if err != nil {
+			return 0, 0, fmt.Errorf("redis store: oldest undelivered: %w", err)
+		}
+		if len(msgs) > 0 {
+			oldest = msgs[0].ID
+		}
+	}
+	var age time.Duration
+	if oldest != "" {
+		age = max(time.Since(store.IDTime(oldest)), 0)
+	}
+	return total, age, nil
+}

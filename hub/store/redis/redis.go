@@ -1,0 +1,721 @@
+// Package redis is the production Store: alerts in a Redis Stream shared by
+// every hub replica, with secondary indexes, per-minute counters and one
+// consumer group per forwarder. It needs plain Redis 7 (no modules) and
+// works with a single server, Sentinel or Cluster through go-redis's
+// UniversalClient: every key carries the {saker} hash tag so multi-key
+// operations stay in one cluster slot.
+//
+// Keys, under Options.KeyPrefix + "{saker}:":
+//
+//	events          stream; entry field "a" = the alert's JSON
+//	i:p:<priority>  sorted sets (all scores 0, members "<ms>-<seq>" zero-
+//	i:r:<rule>      padded so lexical order is ID order) indexing the
+//	i:s:<source>    stream, trimmed with it
+//	i:h:<hostname>
+//	i:t:<tag>
+//	m:<unix minute> hash of counters: t, p:<priority>, rule:<rule>, …
+//	dl:<group>      list of dead letters (JSON), newest first
+//
+// Durability: Append returns once Redis has executed the write (one Lua
+// script per batch, atomic). Whether it survives a Redis crash is governed
+// by Redis persistence: run Redis with appendonly yes and appendfsync
+// always (every write fsynced) or everysec (up to a second at risk).
+package redis
+
+import (
+	"context"
+	"crypto/tls"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/saker-sec/saker/hub/alert"
+	"github.com/saker-sec/saker/hub/store"
+)
+
+// Defaults for zero Options fields.
+const (
+	DefaultMaxEvents      = 1_000_000
+	DefaultMaxDeadLetters = 10_000
+	DefaultPoolSize       = 64
+	// minCounterTTL keeps per-minute counters at least this long, so stats
+	// over the last week work without an age limit.
+	minCounterTTL = 8 * 24 * time.Hour
+	// statsScanCap bounds how many events a filtered Stats reads.
+	statsScanCap = 200_000
+	// blockSlice bounds one blocking Redis call so cancellation is noticed.
+	blockSlice = 500 * time.Millisecond
+)
+
+// Options configure the Redis store.
+type Options struct {
+	// Addresses of the server, the cluster nodes or the sentinels.
+	Addresses []string
+	// MasterName selects Sentinel mode.
+	MasterName string
+	Username   string
+	Password   string
+	DB         int
+	// TLS enables TLS to Redis when non-nil.
+	TLS *tls.Config
+	// MaxEvents bounds the stream (exact trimming); 0 = DefaultMaxEvents.
+	MaxEvents int64
+	// MaxAge drops events older than this; 0 = no age limit.
+	MaxAge time.Duration
+	// MaxDeadLetters bounds each group's dead-letter list; 0 = default.
+	MaxDeadLetters int64
+	// KeyPrefix is put before every key (tests use it to share a server).
+	// It must not contain '{' or '}'.
+	KeyPrefix string
+	// PoolSize is the connection pool size; blocking Tail and Claim calls
+	// each hold a connection while they wait. 0 = DefaultPoolSize.
+	PoolSize int
+}
+
+// Store is the Redis store. It is safe for concurrent use.
+type Store struct {
+	opts   Options
+	c      goredis.UniversalClient
+	pfx    string // KeyPrefix + "{saker}:"
+	stream string
+	script *goredis.Script
+	once   sync.Once
+}
+
+//go:embed append.lua
+var appendLua string
+
+// New connects to Redis and checks it answers.
+func New(ctx context.Context, opts Options) (*Store, error) {
+	if len(opts.Addresses) == 0 {
+		return nil, errors.New("redis store: no address")
+	}
+	if strings.ContainsAny(opts.KeyPrefix, "{}") {
+		return nil, fmt.Errorf("redis store: key prefix %q must not contain braces", opts.KeyPrefix)
+	}
+	if opts.MaxEvents <= 0 {
+		opts.MaxEvents = DefaultMaxEvents
+	}
+	if opts.MaxDeadLetters <= 0 {
+		opts.MaxDeadLetters = DefaultMaxDeadLetters
+	}
+	if opts.PoolSize <= 0 {
+		opts.PoolSize = DefaultPoolSize
+	}
+	c := goredis.NewUniversalClient(&goredis.UniversalOptions{
+		Addrs:      opts.Addresses,
+		MasterName: opts.MasterName,
+		Username:   opts.Username,
+		Password:   opts.Password,
+		DB:         opts.DB,
+		TLSConfig:  opts.TLS,
+		PoolSize:   opts.PoolSize,
+	})
+	s := &Store{opts: opts, c: c, pfx: opts.KeyPrefix + "{saker}:", script: goredis.NewScript(appendLua)}
+	s.stream = s.pfx + "events"
+	if err := c.Ping(ctx).Err(); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("redis store: ping %s: %w", strings.Join(opts.Addresses, ","), err)
+	}
+	return s, nil
+}
+
+// Client exposes the underlying client (for health checks and tests).
+func (s *Store) Client() goredis.UniversalClient { return s.c }
+
+// Close implements store.Store.
+func (s *Store) Close() error {
+	var err error
+	s.once.Do(func() { err = s.c.Close() })
+	return err
+}
+
+// pad turns "<ms>-<seq>" into the fixed-width index member.
+func pad(ms, seq uint64) string { return fmt.Sprintf("%015d-%012d", ms, seq) }
+
+const maxPaddedSeq = 999_999_999_999
+
+// unpad turns an index member back into an event ID.
+func unpad(m string) string {
+	a, b, _ := strings.Cut(m, "-")
+	a = strings.TrimLeft(a, "0")
+	b = strings.TrimLeft(b, "0")
+	if a == "" {
+		a = "0"
+	}
+	if b == "" {
+		b = "0"
+	}
+	return a + "-" + b
+}
+
+func indexSuffixes(a *alert.Alert) []string {
+	out := make([]string, 0, 4+len(a.Tags))
+	out = append(out, "p:"+a.Priority.String(), "r:"+a.Rule, "s:"+a.Source, "h:"+a.Hostname)
+	for _, t := range a.Tags {
+		out = append(out, "t:"+t)
+	}
+	return out
+}
+
+// counterField names a per-minute counter hash field.
+func counterField(dim, key string) string { return dim + ":" + key }
+
+func (s *Store) counterTTL() time.Duration {
+	return max(s.opts.MaxAge+time.Hour, minCounterTTL)
+}
+
+// Append implements store.Store with one atomic Lua script per batch.
+func (s *Store) Append(ctx context.Context, alerts []alert.Alert) ([]string, error) {
+	if len(alerts) == 0 {
+		return nil, nil
+	}
+	args := make([]any, 0, 5+len(alerts)*16)
+	args = append(args, s.pfx, s.opts.MaxEvents, s.opts.MaxAge.Milliseconds(), int64(s.counterTTL()/time.Second), len(alerts))
+	for i := range alerts {
+		a := &alerts[i]
+		if !a.Priority.Valid() {
+			return nil, fmt.Errorf("append alert %d: invalid priority %d", i, int(a.Priority))
+		}
+		body, err := json.Marshal(a)
+		if err != nil {
+			return nil, fmt.Errorf("append alert %d: encode: %w", i, err)
+		}
+		idx := indexSuffixes(a)
+		args = append(args, body, len(idx))
+		for _, k := range idx {
+			args = append(args, k)
+		}
+		dims := store.Dimensions(a)
+		args = append(args, 2+len(dims), "t", counterField("p", a.Priority.String()))
+		for _, d := range dims {
+			args = append(args, counterField(d[0], d[1]))
+		}
+	}
+	res, err := s.script.Run(ctx, s.c, []string{s.stream}, args...).StringSlice()
+	if err != nil {
+		return nil, fmt.Errorf("redis store: append %d alerts: %w", len(alerts), err)
+	}
+	if len(res) != len(alerts) {
+		return nil, fmt.Errorf("redis store: append returned %d ids for %d alerts", len(res), len(alerts))
+	}
+	return res, nil
+}
+
+func decodeMessage(m goredis.XMessage) (store.Event, bool) {
+	body, ok := m.Values["a"].(string)
+	if !ok {
+		return store.Event{}, false
+	}
+	d := json.NewDecoder(strings.NewReader(body))
+	d.UseNumber()
+	e := store.Event{ID: m.ID}
+	if err := d.Decode(&e.Alert); err != nil {
+		return store.Event{}, false
+	}
+	return e, true
+}
+
+// cutoff is the oldest retained arrival time in unix ms (0 = none).
+func (s *Store) cutoff(now time.Time) int64 {
+	if s.opts.MaxAge <= 0 {
+		return 0
+	}
+	return max(now.Add(-s.opts.MaxAge).UnixMilli(), 0)
+}
+
+// Get implements store.Store.
+func (s *Store) Get(ctx context.Context, id string) (store.Event, error) {
+	ms, _, err := store.ParseID(id)
+	if err != nil || !strings.Contains(id, "-") {
+		return store.Event{}, store.ErrNotFound
+	}
+	if int64(ms) < s.cutoff(time.Now()) {
+		return store.Event{}, store.ErrNotFound
+	}
+	msgs, err := s.c.XRange(ctx, s.stream, id, id).Result()
+	if err != nil {
+		return store.Event{}, fmt.Errorf("redis store: get %s: %w", id, err)
+	}
+	if len(msgs) == 0 {
+		return store.Event{}, store.ErrNotFound
+	}
+	e, ok := decodeMessage(msgs[0])
+	if !ok {
+		return store.Event{}, fmt.Errorf("redis store: event %s is not a Saker alert", id)
+	}
+	return e, nil
+}
+
+// window is a query's bounds as stream IDs and index members.
+type window struct {
+	startID, endID string // XRANGE bounds; endID may be exclusive "(id"
+	loMem, hiMem   string // ZRANGE BYLEX bounds
+	empty          bool
+}
+
+func (s *Store) window(f *store.Filter, before string, now time.Time) (window, error) {
+	lo := s.cutoff(now)
+	if !f.Since.IsZero() {
+		lo = max(lo, f.Since.UnixMilli())
+	}
+	w := window{startID: fmt.Sprintf("%d-0", lo), loMem: "[" + pad(uint64(lo), 0), endID: "+", hiMem: "+"}
+	hiMs := int64(-1)
+	if !f.Until.IsZero() {
+		u := f.Until.UnixMilli()
+		if u < 0 || u < lo {
+			w.empty = true
+			return w, nil
+		}
+		hiMs = u
+		w.endID = fmt.Sprintf("%d-%d", u, uint64(1<<64-1))
+		w.hiMem = "[" + pad(uint64(u), maxPaddedSeq)
+	}
+	if before != "" {
+		bms, bseq, err := store.ParseID(before)
+		if err != nil {
+			return w, fmt.Errorf("bad cursor: %w", err)
+		}
+		if hiMs < 0 || int64(bms) <= hiMs {
+			w.endID = "(" + store.FormatID(bms, bseq)
+			w.hiMem = "(" + pad(bms, bseq)
+			if bms == 0 && bseq == 0 || int64(bms) < lo {
+				w.empty = true
+			}
+		}
+	}
+	return w, nil
+}
+
+// each calls fn with matching events, newest first, until fn returns false.
+// With indexed criteria it walks the smallest matching index; otherwise the
+// stream itself.
+func (s *Store) each(ctx context.Context, f *store.Filter, w window, chunk int, fn func(store.Event) bool) error {
+	if w.empty {
+		return nil
+	}
+	match := f.MatchAlert
+	if f.Text != "" {
+		g := *f
+		g.Text = ""
+		lowered := strings.ToLower(f.Text)
+		match = func(a *alert.Alert) bool { return g.MatchAlert(a) && store.MatchText(a, lowered) }
+	}
+	dims := indexDims(f)
+	if len(dims) == 0 {
+		return s.eachStream(ctx, w, chunk, match, fn)
+	}
+	// Pick the dimension with the fewest members in the window.
+	pipe := s.c.Pipeline()
+	counts := make([][]*goredis.IntCmd, len(dims))
+	for d, keys := range dims {
+		for _, k := range keys {
+			counts[d] = append(counts[d], pipe.ZLexCount(ctx, s.pfx+"i:"+k, w.loMem, w.hiMem))
+		}
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, goredis.Nil) {
+		return fmt.Errorf("redis store: count index: %w", err)
+	}
+	best, bestN := -1, int64(0)
+	for d := range dims {
+		var n int64
+		for _, c := range counts[d] {
+			n += c.Val()
+		}
+		if best < 0 || n < bestN {
+			best, bestN = d, n
+		}
+	}
+	if bestN == 0 {
+		return nil
+	}
+	var curs []*lexCursor
+	for i, k := range dims[best] {
+		if counts[best][i].Val() > 0 {
+			curs = append(curs, &lexCursor{key: s.pfx + "i:" + k, hi: w.hiMem, lo: w.loMem})
+		}
+	}
+	for {
+		ids, err := s.nextIDs(ctx, curs, chunk)
+		if err != nil {
+			return err
+		}
+		if len(ids) == 0 {
+			return nil
+		}
+		evs, err := s.fetch(ctx, ids)
+		if err != nil {
+			return err
+		}
+		for _, e := range evs {
+			if match(&e.Alert) && !fn(e) {
+				return nil
+			}
+		}
+	}
+}
+
+func indexDims(f *store.Filter) [][]string {
+	var dims [][]string
+	if f.MinPriority > alert.PriorityDebug {
+		var keys []string
+		for p := f.MinPriority; p <= alert.PriorityEmergency; p++ {
+			keys = append(keys, "p:"+p.String())
+		}
+		dims = append(dims, keys)
+	}
+	add := func(prefix string, vals []string) {
+		if len(vals) == 0 {
+			return
+		}
+		keys := make([]string, len(vals))
+		for i, v := range vals {
+			keys[i] = prefix + v
+		}
+		dims = append(dims, keys)
+	}
+	add("r:", f.Rules)
+	add("s:", f.Sources)
+	add("h:", f.Hostnames)
+	for _, t := range f.Tags {
+		dims = append(dims, []string{"t:" + t})
+	}
+	return dims
+}
+
+// lexCursor walks one index newest first in chunks.
+type lexCursor struct {
+	key    string
+	hi, lo string
+	buf    []string
+	done   bool
+}
+
+// nextIDs merges the cursors (disjoint sets: one priority, one rule… per
+// event) into the next n IDs, newest first.
+func (s *Store) nextIDs(ctx context.Context, curs []*lexCursor, n int) ([]string, error) {
+	var out []string
+	for len(out) < n {
+		pipe := s.c.Pipeline()
+		refill := map[*lexCursor]*goredis.StringSliceCmd{}
+		for _, c := range curs {
+			if len(c.buf) == 0 && !c.done {
+				refill[c] = pipe.ZRangeArgs(ctx, goredis.ZRangeArgs{Key: c.key, Start: c.hi, Stop: c.lo, ByLex: true, Rev: true, Count: int64(n)})
+			}
+		}
+		if len(refill) > 0 {
+			if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, goredis.Nil) {
+				return nil, fmt.Errorf("redis store: read index: %w", err)
+			}
+			for c, cmd := range refill {
+				c.buf = cmd.Val()
+				if len(c.buf) < n {
+					c.done = true
+				}
+				if len(c.buf) > 0 {
+					c.hi = "(" + c.buf[len(c.buf)-1]
+				}
+			}
+		}
+		var pick *lexCursor
+		for _, c := range curs {
+			if len(c.buf) > 0 && (pick == nil || c.buf[0] > pick.buf[0]) {
+				pick = c
+			}
+		}
+		if pick == nil {
+			break
+		}
+		// Take from pick while it stays the newest, up to a buffer's end.
+		out = append(out, unpad(pick.buf[0]))
+		pick.buf = pick.buf[1:]
+	}
+	return out, nil
+}
+
+// fetch reads events by ID in one round trip; trimmed ones are skipped.
+func (s *Store) fetch(ctx context.Context, ids []string) ([]store.Event, error) {
+	pipe := s.c.Pipeline()
+	cmds := make([]*goredis.XMessageSliceCmd, len(ids))
+	for i, id := range ids {
+		cmds[i] = pipe.XRange(ctx, s.stream, id, id)
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, goredis.Nil) {
+		return nil, fmt.Errorf("redis store: fetch events: %w", err)
+	}
+	out := make([]store.Event, 0, len(ids))
+	for _, c := range cmds {
+		for _, m := range c.Val() {
+			if e, ok := decodeMessage(m); ok {
+				out = append(out, e)
+			}
+		}
+	}
+	return out, nil
+}
+
+func (s *Store) eachStream(ctx context.Context, w window, chunk int, match func(*alert.Alert) bool, fn func(store.Event) bool) error {
+	hi := w.endID
+	for {
+		msgs, err := s.c.XRevRangeN(ctx, s.stream, hi, w.startID, int64(chunk)).Result()
+		if err != nil {
+			return fmt.Errorf("redis store: read stream: %w", err)
+		}
+		for _, m := range msgs {
+			e, ok := decodeMessage(m)
+			if ok && match(&e.Alert) && !fn(e) {
+				return nil
+			}
+		}
+		if len(msgs) < chunk {
+			return nil
+		}
+		hi = "(" + msgs[len(msgs)-1].ID
+	}
+}
+
+// Query implements store.Store.
+func (s *Store) Query(ctx context.Context, q store.Query) (store.Page, error) {
+	limit := q.Limit
+	if limit <= 0 {
+		limit = store.DefaultLimit
+	}
+	limit = min(limit, store.MaxLimit)
+	w, err := s.window(&q.Filter, q.Before, time.Now())
+	if err != nil {
+		return store.Page{}, err
+	}
+	page := store.Page{Events: []store.Event{}}
+	chunk := limit + 1
+	if q.Text != "" {
+		chunk = max(chunk, 500)
+	}
+	err = s.each(ctx, &q.Filter, w, chunk, func(e store.Event) bool {
+		if len(page.Events) == limit {
+			page.Next = page.Events[limit-1].ID
+			return false
+		}
+		page.Events = append(page.Events, e)
+		return true
+	})
+	if err != nil {
+		return store.Page{}, err
+	}
+	return page, nil
+}
+
+// Stats implements store.Store. Windows filtered only by time are answered
+// from the per-minute counters (whole minutes) plus an exact read of the
+// partial minutes at the edges; other filters read the matching events
+// through the indexes (at most statsScanCap of them).
+func (s *Store) Stats(ctx context.Context, q store.StatsQuery) (store.Stats, error) {
+	now := time.Now()
+	b := store.NewStatsBuilder(q)
+	if q.TimeOnly() {
+		if err := s.statsFromCounters(ctx, q, b, now); err != nil {
+			return store.Stats{}, err
+		}
+		return b.Result(now), nil
+	}
+	w, err := s.window(&q.Filter, "", now)
+	if err != nil {
+		return store.Stats{}, err
+	}
+	n := 0
+	err = s.each(ctx, &q.Filter, w, 1000, func(e store.Event) bool {
+		ms, _, _ := store.ParseID(e.ID)
+		b.Add(int64(ms), &e.Alert)
+		n++
+		return n < statsScanCap
+	})
+	if err != nil {
+		return store.Stats{}, err
+	}
+	return b.Result(now), nil
+}
+
+func (s *Store) statsFromCounters(ctx context.Context, q store.StatsQuery, b *store.StatsBuilder, now time.Time) error {
+	// The window: [from, to] in unix ms, clamped to retained events.
+	from := s.cutoff(now)
+	if !q.Since.IsZero() {
+		from = max(from, q.Since.UnixMilli())
+	}
+	first, err := s.c.XRangeN(ctx, s.stream, "-", "+", 1).Result()
+	if err != nil {
+		return fmt.Errorf("redis store: stats: %w", err)
+	}
+	if len(first) == 0 {
+		return nil
+	}
+	fms, _, _ := store.ParseID(first[0].ID)
+	from = max(from, int64(fms))
+	to := now.UnixMilli()
+	openEnd := q.Until.IsZero()
+	if !openEnd {
+		to = q.Until.UnixMilli()
+	}
+	if to < from {
+		return nil
+	}
+	// Whole minutes come from counters; partial edge minutes are read.
+	firstFull := (from + 59999) / 60000
+	lastFull := (to+1)/60000 - 1
+	if openEnd {
+		lastFull = to / 60000 // nothing newer than now exists
+	}
+	exact := func(a, z int64) error {
+		if z < a {
+			return nil
+		}
+		w := window{startID: fmt.Sprintf("%d-0", a), endID: fmt.Sprintf("%d-%d", z, uint64(1<<64-1))}
+		return s.eachStream(ctx, w, 1000, func(*alert.Alert) bool { return true }, func(e store.Event) bool {
+			ms, _, _ := store.ParseID(e.ID)
+			b.Add(int64(ms), &e.Alert)
+			return true
+		})
+	}
+	if firstFull > lastFull {
+		return exact(from, to)
+	}
+	if err := exact(from, firstFull*60000-1); err != nil {
+		return err
+	}
+	if err := exact((lastFull+1)*60000, to); err != nil {
+		return err
+	}
+	pipe := s.c.Pipeline()
+	cmds := map[int64]*goredis.MapStringStringCmd{}
+	for m := firstFull; m <= lastFull; m++ {
+		cmds[m] = pipe.HGetAll(ctx, s.pfx+"m:"+strconv.FormatInt(m, 10))
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, goredis.Nil) {
+		return fmt.Errorf("redis store: read counters: %w", err)
+	}
+	for m, c := range cmds {
+		for field, v := range c.Val() {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil || field == "t" {
+				continue
+			}
+			dim, key, ok := strings.Cut(field, ":")
+			if !ok {
+				continue
+			}
+			if dim == "p" {
+				b.AddTotal(key, n)
+				b.AddSeries(m, key, n)
+				continue
+			}
+			b.AddCount(dim, key, n)
+		}
+	}
+	return nil
+}
+
+// lastID resolves "$": the newest ID the stream ever had.
+func (s *Store) lastID(ctx context.Context) (string, error) {
+	info, err := s.c.XInfoStream(ctx, s.stream).Result()
+	if err != nil {
+		if strings.Contains(err.Error(), "no such key") {
+			return "0-0", nil
+		}
+		return "", fmt.Errorf("redis store: stream info: %w", err)
+	}
+	return info.LastGeneratedID, nil
+}
+
+// Tail implements store.Store with XREAD, so it sees every replica's writes.
+func (s *Store) Tail(ctx context.Context, after string, count int, block time.Duration) ([]store.Event, error) {
+	if count <= 0 {
+		count = store.DefaultLimit
+	}
+	switch after {
+	case "", "0":
+		after = "0-0"
+	case "$":
+		if block <= 0 {
+			return nil, nil
+		}
+		var err error
+		if after, err = s.lastID(ctx); err != nil {
+			return nil, err
+		}
+	default:
+		ms, seq, err := store.ParseID(after)
+		if err != nil {
+			return nil, err
+		}
+		after = store.FormatID(ms, seq)
+	}
+	deadline := time.Now().Add(block)
+	for {
+		if c := s.cutoff(time.Now()); c > 0 {
+			if ms, _, _ := store.ParseID(after); int64(ms) < c {
+				after = fmt.Sprintf("%d-%d", c-1, uint64(1<<64-1))
+			}
+		}
+		wait := min(time.Until(deadline), blockSlice)
+		args := &goredis.XReadArgs{Streams: []string{s.stream, after}, Count: int64(count), Block: -1}
+		if wait > 0 {
+			args.Block = max(wait, time.Millisecond)
+		}
+		res, err := s.c.XRead(ctx, args).Result()
+		if err != nil && !errors.Is(err, goredis.Nil) {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			return nil, fmt.Errorf("redis store: tail: %w", err)
+		}
+		var out []store.Event
+		for _, st := range res {
+			for _, m := range st.Messages {
+				if e, ok := decodeMessage(m); ok {
+					out = append(out, e)
+				}
+			}
+		}
+		if len(out) > 0 || wait <= 0 {
+			return out, nil
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if !time.Now().Before(deadline) {
+			return nil, nil
+		}
+	}
+}
+
+// Health implements store.Store.
+func (s *Store) Health(ctx context.Context) store.Health {
+	h := store.Health{Kind: "redis"}
+	info, err := s.c.Info(ctx, "server").Result()
+	if err != nil {
+		h.Error = err.Error()
+		h.Detail = "redis at " + strings.Join(s.opts.Addresses, ",")
+		return h
+	}
+	version := "?"
+	for _, line := range strings.Split(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "redis_version:"); ok {
+			version = v
+		}
+	}
+	h.Detail = fmt.Sprintf("redis %s at %s", version, strings.Join(s.opts.Addresses, ","))
+	n, err := s.c.XLen(ctx, s.stream).Result()
+	if err != nil && !errors.Is(err, goredis.Nil) {
+		h.Error = err.Error()
+		return h
+	}
+	h.OK, h.Events = true, n
+	return h
+}
+
+var _ store.Store = (*Store)(nil)
