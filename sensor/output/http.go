@@ -97,9 +97,9 @@ type HTTPSink struct {
 	done    chan struct{}
 	closed  atomic.Bool
 
-	single                                   atomic.Bool
+	single                                    atomic.Bool
 	sent, retries, rejected, dropped, spooled atomic.Uint64
-	lastErr                                  atomic.Pointer[string]
+	lastErr                                   atomic.Pointer[string]
 }
 
 // NewHTTP validates the options, opens the spool (delivering what a

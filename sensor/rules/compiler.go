@@ -569,7 +569,7 @@ func compileOperand(f *FieldExpr, rhs bool) (operand, error) {
 		if err != nil {
 			return operand{}, &errUnknown{msg: fmt.Sprintf("filter_check called with nonexistent field %s", f.Name)}
 		}
-		return operand{ex: r.Extract, typ: r.Field.Type, name: r.Field.Name}, nil
+		return operand{ex: r.Extract, typ: r.Type, name: r.Field.Name}, nil
 	}
 	inner, err := compileOperand(f.Inner, rhs)
 	if err != nil {
@@ -757,8 +757,12 @@ func numFilter(ex fields.Extractor, m func(int64) bool) Filter {
 	}
 }
 
-// valueAddr reads an IP value: 4 or 16 raw bytes in B, or text in S.
+// valueAddr reads an IP value: IP, else 4 or 16 raw bytes in B, else text
+// in S.
 func valueAddr(v fields.Value) (netip.Addr, bool) {
+	if v.IP.IsValid() {
+		return v.IP.Unmap(), true
+	}
 	if len(v.B) == 4 || len(v.B) == 16 {
 		a, ok := netip.AddrFromSlice(v.B)
 		return a.Unmap(), ok
