@@ -70,7 +70,7 @@ func dialWS(ctx context.Context, c *http.Client, base string) (*websocket.Conn, 
 }
 
 func TestAuth(t *testing.T) {
-	st := newMemStore()
+	st := newTestStore(t)
 	_, hs := newTestServer(t, st, Options{Auth: Auth{User: "alice", Password: "s3cret"}})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -166,7 +166,7 @@ func TestAuth(t *testing.T) {
 		u3, _ := url.Parse(hs3.URL)
 		for name, v := range map[string]string{
 			"other key":  valid,
-			"tampered":   strings.Replace(s3.auth.sign("alice", time.Now().Add(time.Hour)), "a", "b", 1),
+			"tampered":   tamper(s3.auth.sign("alice", time.Now().Add(time.Hour))),
 			"expired":    s3.auth.sign("alice", time.Now().Add(-time.Second)),
 			"no mac":     strings.Split(valid, ".")[0],
 			"empty":      "",
@@ -241,7 +241,7 @@ func TestAuth(t *testing.T) {
 }
 
 func TestDisableAuth(t *testing.T) {
-	_, hs := newTestServer(t, newMemStore(), Options{Auth: Auth{Disabled: true}})
+	_, hs := newTestServer(t, newTestStore(t), Options{Auth: Auth{Disabled: true}})
 	c := client(t)
 	for _, p := range []string{"/", "/events", "/api/v1/events", "/api/v1/info"} {
 		if res, _ := get(t, c, hs.URL+p); res.StatusCode != 200 {
@@ -277,13 +277,13 @@ func TestAuthFromEnv(t *testing.T) {
 			t.Errorf("%v: got %+v", tc.env, a)
 		}
 	}
-	if _, err := New(Options{Store: newMemStore(), Auth: Auth{User: "x"}}); err == nil {
+	if _, err := New(Options{Store: newTestStore(t), Auth: Auth{User: "x"}}); err == nil {
 		t.Error("user without password accepted")
 	}
 }
 
 func TestAssetsCaching(t *testing.T) {
-	s, hs := newTestServer(t, newMemStore(), Options{Auth: Auth{Disabled: true}})
+	s, hs := newTestServer(t, newTestStore(t), Options{Auth: Auth{Disabled: true}})
 	c := client(t)
 	res, body := get(t, c, hs.URL+"/")
 	if res.Header.Get("Cache-Control") != "no-cache" || !strings.Contains(body, "/assets/"+s.assets.hash+"/app.js") {
@@ -315,4 +315,13 @@ func TestAssetsCaching(t *testing.T) {
 			t.Errorf("%s: %d", p, res.StatusCode)
 		}
 	}
+}
+
+// tamper changes the first character of a signed cookie's payload.
+func tamper(v string) string {
+	c := byte('A')
+	if v[0] == 'A' {
+		c = 'B'
+	}
+	return string(c) + v[1:]
 }

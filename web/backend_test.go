@@ -1,36 +1,29 @@
 package web
 
 import (
-	"encoding/json"
-	"net/http"
+	"log/slog"
 	"net/http/httptest"
 	"testing"
 
-	"github.com/saker-sec/saker/hub/alert"
+	"github.com/saker-sec/saker/hub/api"
+	"github.com/saker-sec/saker/hub/ingest"
 )
 
-// backend is what the browser test runs against: a store and the
-// ingestion URL that alerts are POSTed to.
+// backend is what the browser test runs against: a real embedded store
+// behind the hub's real ingestion API (POST / as falcosidekick serves it).
 type backend struct {
 	store     Store
 	ingestURL string
 }
 
-// startBackend serves a minimal ingestion endpoint over the test store.
 func startBackend(t *testing.T) backend {
-	st := newMemStore()
-	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var a alert.Alert
-		dec := json.NewDecoder(r.Body)
-		dec.UseNumber()
-		if err := dec.Decode(&a); err != nil {
-			http.Error(w, err.Error(), 400)
-			return
-		}
-		if _, err := st.Append(r.Context(), []alert.Alert{a}); err != nil {
-			http.Error(w, err.Error(), 500)
-		}
-	}))
+	st := newTestStore(t)
+	enr, err := ingest.NewEnricher(ingest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &api.Server{Store: st, Enricher: enr, Log: slog.New(slog.DiscardHandler), BodyLimit: 1 << 20, BatchBodyLimit: 16 << 20, BatchMaxEvents: 10000}
+	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
 	return backend{store: st, ingestURL: hs.URL + "/"}
 }

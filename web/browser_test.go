@@ -131,8 +131,15 @@ func TestBrowser(t *testing.T) {
 		}
 		os.WriteFile(filepath.Join(shots, name+".png"), b, 0o644)
 	}
+	t0 := time.Now()
+	slow := func(what string, start time.Time) {
+		if d := time.Since(start); d > 700*time.Millisecond {
+			t.Logf("%s took %v (at %v)", what, d.Round(time.Millisecond), time.Since(t0).Round(time.Millisecond))
+		}
+	}
 	do := func(what string, steps ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
+		defer slow(what, time.Now())
 		if err := chromedp.Do(ctx, steps...); err != nil {
 			shot("failed")
 			t.Fatalf("%s: %v (screenshot in %s)", what, err, shots)
@@ -140,6 +147,7 @@ func TestBrowser(t *testing.T) {
 	}
 	waitJS := func(what, expr string) {
 		t.Helper()
+		defer slow(what, time.Now())
 		var err error
 		for range 5 { // a navigation destroys the context a poll runs in; poll again in the new page
 			_, err = chromedp.Run(ctx, chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingTimeout(10*time.Second)))
@@ -230,7 +238,7 @@ func TestBrowser(t *testing.T) {
 	waitJS("chart", `document.querySelectorAll("svg.chart rect.bar").length > 0`)
 	shot("04-dashboard")
 	do("light theme", chromedp.Click("#theme-toggle"))
-	shot("05-dashboard-light")
+	shot("05-dashboard-other-theme")
 	do("pick rule", chromedp.Click(`.hbar[data-key="Write below etc"]`))
 	waitJS("rule filter", `location.pathname === "/events" && new URLSearchParams(location.search).get("rule") === "Write below etc" && document.querySelectorAll("#events-table tbody tr.ev").length === 1`)
 

@@ -5,6 +5,8 @@ import (
 	"net/http"
 
 	"github.com/go-chi/chi/v5"
+
+	"github.com/saker-sec/saker/hub/api"
 )
 
 // routes builds the dashboard's router:
@@ -41,14 +43,12 @@ func (s *Server) routes() http.Handler {
 		r.Get("/ws", s.serveWS)
 		r.Get("/info", s.info)
 		r.Get("/auth", s.whoami)
-		if s.opts.API != nil {
-			for _, p := range []string{"/events", "/events/{id}", "/stats"} {
-				r.Handle(p, http.StripPrefix("/api/v1", freshRouting(s.opts.API)))
-			}
-		} else {
-			r.Get("/events", s.listEvents)
-			r.Get("/events/{id}", s.getEvent)
-			r.Get("/stats", s.stats)
+		apiH := s.opts.API
+		if apiH == nil {
+			apiH = api.QueryRoutes(s.opts.Store)
+		}
+		for _, p := range []string{"/events", "/events/{id}", "/stats"} {
+			r.Handle(p, http.StripPrefix("/api/v1", freshRouting(apiH)))
 		}
 		r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 			writeJSON(w, http.StatusNotFound, map[string]string{"error": "not found"})

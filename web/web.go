@@ -8,7 +8,6 @@
 //
 //	h, err := web.New(web.Options{
 //		Store:      st,                 // store.Store satisfies web.Store
-//		API:        api.QueryRoutes(st), // optional: hub/api's routes relative to /api/v1
 //		Version:    version,
 //		Forwarders: fwd.Statuses,       // optional: func(ctx) []web.ForwarderStatus
 //		Auth:       web.AuthFromEnv(),  // SAKER_UI_USER / FALCOSIDEKICK_UI_USER, *_DISABLEAUTH
@@ -35,7 +34,7 @@ import (
 // Store is the part of store.Store the dashboard reads. Tail feeds the
 // websocket (one shared tail per hub process, whatever the number of
 // browsers) and replays the gap of a reconnecting browser; Query, Get and
-// Stats serve the JSON API when Options.API is nil.
+// Stats serve the query API (hub/api.QueryRoutes) when Options.API is nil.
 type Store interface {
 	Query(ctx context.Context, q store.Query) (store.Page, error)
 	Get(ctx context.Context, id string) (store.Event, error)
@@ -61,10 +60,9 @@ type ForwarderStatus struct {
 type Options struct {
 	// Store is read for the API fallback, the websocket tail and health.
 	Store Store
-	// API, when set, serves /events, /events/{id} and /stats relative to
-	// /api/v1 (hub/api.QueryRoutes); the dashboard mounts it under /api/v1
-	// behind the login. When nil, the dashboard serves those routes itself
-	// from Store with the same parameters.
+	// API serves /events, /events/{id} and /stats relative to /api/v1;
+	// the dashboard mounts it under /api/v1 behind the login. nil means
+	// hub/api.QueryRoutes(Store).
 	API http.Handler
 	// Version is shown on the Info page.
 	Version string

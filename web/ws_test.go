@@ -14,6 +14,7 @@ import (
 
 	"github.com/saker-sec/saker/hub/alert"
 	"github.com/saker-sec/saker/hub/store"
+	"github.com/saker-sec/saker/hub/store/embedded"
 )
 
 type wsMsg struct {
@@ -34,7 +35,7 @@ func sampleAlert(i int, size int) alert.Alert {
 	}
 }
 
-func appendN(t testing.TB, st *memStore, n, size int) []string {
+func appendN(t testing.TB, st *embedded.Store, n, size int) []string {
 	t.Helper()
 	var ids []string
 	for i := range n {
@@ -95,7 +96,7 @@ func collect(t *testing.T, ctx context.Context, c *websocket.Conn, want int) (id
 }
 
 func TestWebsocketLiveAndResumeNoGap(t *testing.T) {
-	st := newMemStore()
+	st := newTestStore(t)
 	_, hs := newTestServer(t, st, Options{Auth: Auth{Disabled: true}})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -167,7 +168,7 @@ func firstDiff(a, b []string) int {
 }
 
 func TestWebsocketBadHello(t *testing.T) {
-	_, hs := newTestServer(t, newMemStore(), Options{Auth: Auth{Disabled: true}})
+	_, hs := newTestServer(t, newTestStore(t), Options{Auth: Auth{Disabled: true}})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	for _, hello := range []string{`nope`, `{"type":"subscribe"}`, `{"type":"hello","after":"abc"}`} {
@@ -185,7 +186,7 @@ func TestWebsocketBadHello(t *testing.T) {
 }
 
 func TestWebsocketReplayLimitResets(t *testing.T) {
-	st := newMemStore()
+	st := newTestStore(t)
 	_, hs := newTestServer(t, st, Options{Auth: Auth{Disabled: true}, ReplayLimit: 50})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -209,9 +210,9 @@ func TestWebsocketReplayLimitResets(t *testing.T) {
 // A browser that stops reading is told it lagged and dropped, while a
 // browser that keeps up receives everything and the store is never slowed.
 func TestWebsocketLaggingClientToldAndDropped(t *testing.T) {
-	st := newMemStore()
-	s, hs := newTestServer(t, st, Options{Auth: Auth{Disabled: true}, QueueSize: 256, WriteTimeout: 5 * time.Second})
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	st := newTestStore(t)
+	s, hs := newTestServer(t, st, Options{Auth: Auth{Disabled: true}, QueueSize: 256, WriteTimeout: 30 * time.Second})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 
 	slow := openLive(t, ctx, hs.URL, "")
@@ -244,12 +245,17 @@ func TestWebsocketLaggingClientToldAndDropped(t *testing.T) {
 	}()
 	start := time.Now()
 	var stored []string
-	for i := range n {
-		ids, _ := st.Append(ctx, []alert.Alert{sampleAlert(i, size)})
-		stored = append(stored, ids...)
-		if i%8 == 0 {
-			time.Sleep(2 * time.Millisecond) // ~4,000 alerts/s: the tail publishes small batches, as under real load
+	for i := 0; i < n; i += 8 {
+		batch := make([]alert.Alert, 8)
+		for j := range batch {
+			batch[j] = sampleAlert(i+j, size)
 		}
+		ids, err := st.Append(ctx, batch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stored = append(stored, ids...)
+		time.Sleep(2 * time.Millisecond) // the tail publishes small batches, as under real load
 	}
 	ingest := time.Since(start)
 
@@ -285,7 +291,7 @@ func TestWebsocketLaggingClientToldAndDropped(t *testing.T) {
 }
 
 func TestBroadcasterStopsWhenIdle(t *testing.T) {
-	st := newMemStore()
+	st := newTestStore(t)
 	s, hs := newTestServer(t, st, Options{Auth: Auth{Disabled: true}})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

@@ -1,5 +1,5 @@
 // Saker dashboard: routing, filters in the URL, and the four views.
-import { PRIORITIES, rank, h, prioBadge, prioClass, fmtTime, ago, fmtNum, fmtDur, copy, jsonView, fieldText, toast } from "./util.js";
+import { PRIORITIES, rank, h, prioBadge, prioClass, fmtTime, shortTime, ago, fmtNum, fmtDur, copy, jsonView, fieldText, toast } from "./util.js";
 import { getJSON, getExact, prettyJSON, Live } from "./api.js";
 import { timeSeries, hbars, donut } from "./charts.js";
 
@@ -192,7 +192,7 @@ function eventsView() {
   function row(e, fresh) {
     ids.add(e.id);
     return h("tr", { class: "ev" + (fresh ? " fresh" : ""), dataset: { id: e.id, priority: e.priority }, onclick: () => navigate("/events/" + encodeURIComponent(e.id) + urlQuery(state.f)) },
-      h("td", { class: "time", title: ago(e.time) }, fmtTime(e.time)),
+      h("td", { class: "time", title: fmtTime(e.time) + " · " + ago(e.time) }, shortTime(e.time)),
       h("td", {}, prioBadge(e.priority)),
       h("td", { class: "rule", title: e.rule }, e.rule),
       h("td", { title: e.hostname || "" }, e.hostname || ""),
@@ -368,6 +368,8 @@ function dashboardView() {
     dirty = false;
     const p = apiParams(f);
     p.set("top", "10");
+    const bucket = { "15m": "1m", "1h": "1m", "24h": "15m", "7d": "2h" }[f.range];
+    if (bucket) p.set("bucket", bucket);
     let st;
     try {
       st = await getJSON("/api/v1/stats", p);
@@ -380,13 +382,15 @@ function dashboardView() {
     const bucketMs = (st.bucket_ns || 60e9) / 1e6;
     const panel = (title, body, extra) => h("section", { class: "panel" }, h("h2", {}, title, extra ? h("span", { class: "right muted" }, extra) : null), body);
     const y = window.scrollY;
+    const chart = timeSeries(st.series, bucketMs, (a, b) => go({ range: "custom", since: a.toISOString(), until: b.toISOString() }), ...windowOf(f));
+    const per = Number(chart.dataset.bucketMs || bucketMs);
     view.replaceChildren(
       h("div", { class: "cards", id: "priority-cards" },
         h("div", { class: "card total" + (st.total ? "" : " zero"), onclick: () => go({ priority: "" }) }, h("div", { class: "label" }, "Total"), h("div", { class: "value", id: "count-total" }, fmtNum(st.total))),
         PRIORITIES.map((pr) => h("div", { class: "card " + prioClass(pr) + (bp[pr] ? "" : " zero"), dataset: { priority: pr }, title: `Show ${pr} and more severe`, onclick: () => go({ priority: pr.toLowerCase() }) },
           h("div", { class: "label" }, pr), h("div", { class: "value" }, fmtNum(bp[pr] || 0))))),
       h("div", { class: "grid", style: "grid-template-columns: minmax(0,3fr) minmax(240px,1fr); margin-bottom:16px" },
-        panel("Alerts over time", timeSeries(st.series, bucketMs, (a, b) => go({ range: "custom", since: a.toISOString(), until: b.toISOString() }), ...windowOf(f)), `per ${fmtDur(bucketMs / 1000)}`),
+        panel("Alerts over time", chart, `per ${per >= 3600e3 ? per / 3600e3 + " h" : per / 60e3 + " min"}`),
         panel("By priority", h("div", { style: "display:flex;justify-content:center;padding-top:10px" }, donut(bp, (pr) => go({ priority: pr.toLowerCase() }))))),
       h("div", { class: "grid cols-3" },
         panel("Top rules", hbars(st.rules, (k) => go({ rule: k }))),

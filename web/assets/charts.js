@@ -38,11 +38,22 @@ function fill(series, bucketMs, from, to) {
   const first = new Date(series[0].start).getTime(), last = new Date(series[series.length - 1].start).getTime();
   let start = from ? Math.floor(from / bucketMs) * bucketMs : first;
   const end = to ? Math.floor(to / bucketMs) * bucketMs : last;
-  start = Math.max(Math.min(start, first), end - 239 * bucketMs);
-  if (first < start || (end - start) / bucketMs > 240) return series;
+  start = Math.min(start, first);
+  const stop = Math.max(end, last);
+  // Too fine for the window: merge k buckets into one, at most ~120 bars.
+  const k = Math.max(1, Math.ceil((stop - start) / bucketMs / 120));
+  const size = k * bucketMs;
+  start = Math.floor(start / size) * size;
   const out = [];
-  for (let t = start; t <= Math.max(end, last); t += bucketMs) out.push(byStart.get(t) || { start: new Date(t).toISOString(), counts: {} });
-  return out;
+  for (let t = start; t <= stop; t += size) {
+    const counts = {};
+    for (let j = 0; j < k; j++) {
+      const b = byStart.get(t + j * bucketMs);
+      if (b) for (const [p, n] of Object.entries(b.counts || {})) counts[p] = (counts[p] || 0) + n;
+    }
+    out.push({ start: new Date(t).toISOString(), counts });
+  }
+  return { series: out, bucketMs: size };
 }
 
 /**
@@ -53,7 +64,7 @@ export function timeSeries(series, bucketMs, onPick, from, to) {
   const W = 1000, H = 240, L = 44, R = 10, T = 10, B = 26;
   const root = svg("svg", { class: "chart", viewBox: `0 0 ${W} ${H}`, preserveAspectRatio: "none", role: "img", "aria-label": "Alerts over time by priority" });
   if (!series || !series.length) return h("div", { class: "empty" }, "No alerts in this time range");
-  series = fill(series, bucketMs, from, to);
+  ({ series, bucketMs } = fill(series, bucketMs, from, to));
   const totals = series.map((b) => Object.values(b.counts || {}).reduce((a, c) => a + c, 0));
   const max = niceMax(Math.max(...totals));
   const iw = W - L - R, ih = H - T - B;
@@ -90,7 +101,7 @@ export function timeSeries(series, bucketMs, onPick, from, to) {
     if (i % every === 0) root.append(svg("text", { x: x + bw / 2, y: H - 8, "text-anchor": "middle" }, document.createTextNode(label(start, span))));
   });
   const legend = h("div", { class: "legend" }, PRIORITIES.map((p) => h("span", { class: prioClass(p) }, h("i"), p)));
-  return h("div", {}, root, legend);
+  return h("div", { dataset: { bucketMs } }, root, legend);
 }
 
 /** hbars renders a ranked list [{key,count}] as clickable bars. */

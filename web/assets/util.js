@@ -68,6 +68,14 @@ export function fmtTime(t) {
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${pad(d.getMilliseconds(), 3)}`;
 }
 
+/** shortTime drops the date for today's times: "09:22:44.889" or "11-22 09:22:44.889". */
+export function shortTime(t) {
+  const d = new Date(t);
+  if (isNaN(d)) return String(t);
+  const time = `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${pad(d.getMilliseconds(), 3)}`;
+  return d.toDateString() === new Date().toDateString() ? time : `${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${time}`;
+}
+
 /** ago renders how long ago a time was ("3 min ago"). */
 export function ago(t) {
   const s = Math.max(0, (Date.now() - new Date(t).getTime()) / 1000);
