@@ -1,12 +1,15 @@
 package hub
 
 import (
-	"errors"
+	"context"
 	"fmt"
+	"strings"
+	"time"
 
 	"github.com/saker-sec/saker/hub/config"
 	"github.com/saker-sec/saker/hub/store"
 	"github.com/saker-sec/saker/hub/store/embedded"
+	redisstore "github.com/saker-sec/saker/hub/store/redis"
 )
 
 func openEmbedded(cfg *config.Config) (store.Store, error) {
@@ -26,5 +29,25 @@ func openEmbedded(cfg *config.Config) (store.Store, error) {
 }
 
 func openRedis(cfg *config.Config) (store.Store, error) {
-	return nil, errors.New("redis store: not built yet (hub/store/redis pending)")
+	tc, err := redisTLS(cfg.Redis)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	st, err := redisstore.New(ctx, redisstore.Options{
+		Addresses:  cfg.Redis.Addresses,
+		MasterName: cfg.Redis.MasterName,
+		Username:   cfg.Redis.Username,
+		Password:   cfg.Redis.Password,
+		DB:         cfg.Redis.DB,
+		TLS:        tc,
+		MaxEvents:  cfg.Retention.MaxEvents,
+		MaxAge:     cfg.Retention.MaxAge,
+		KeyPrefix:  cfg.Redis.KeyPrefix,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open redis store at %s: %w", strings.Join(cfg.Redis.Addresses, ","), err)
+	}
+	return st, nil
 }

@@ -1,11 +1,15 @@
 package hub
 
-import "testing"
+import (
+	"testing"
 
-// redisEnv returns the configuration of a throw-away Redis for the hub, or
-// nil while the Redis store is not available.
+	"github.com/saker-sec/saker/hub/store/redistest"
+)
+
+// redisEnv starts a throw-away redis-server (skipping, or failing when
+// SAKER_REQUIRE_REDIS=1, without one) and returns the hub settings for it.
 func redisEnv(t testing.TB) map[string]string {
-	return nil
+	return map[string]string{"REDIS_ADDRESS": redistest.Addr(t)}
 }
 
 func benchRedisEnv(b *testing.B) map[string]string { return redisEnv(b) }

@@ -96,6 +96,7 @@ type Redis struct {
 	TLS        bool     // REDIS_TLS
 	CACertFile string   // REDIS_CACERTFILE
 	CheckCert  bool     // REDIS_CHECKCERT (true)
+	KeyPrefix  string   // REDIS_KEYPREFIX: prefix for every key (several hubs sets on one Redis)
 }
 
 // Retention bounds the stored alerts. Zero values let the store choose.
@@ -213,6 +214,7 @@ func (c *Config) parse() error {
 		TLS:        p.boolean(false, "REDIS_TLS"),
 		CACertFile: p.str("", "REDIS_CACERTFILE"),
 		CheckCert:  p.boolean(true, "REDIS_CHECKCERT"),
+		KeyPrefix:  p.str("", "REDIS_KEYPREFIX"),
 	}
 	c.DataDir = p.str("", "SAKER_DATA_DIR", "DATADIR")
 	c.Retention = Retention{
