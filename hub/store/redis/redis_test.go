@@ -2,9 +2,15 @@ package redis
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"reflect"
+	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
+
+	"github.com/saker-sec/saker/hub/alert"
 
 	"github.com/saker-sec/saker/hub/store"
 	"github.com/saker-sec/saker/hub/store/redistest"
@@ -27,4 +33,159 @@ func TestContract(t *testing.T) {
 			return s
 		}}
 	})
+}
+
+func newT(t *testing.T, o Options) *Store {
+	t.Helper()
+	s, err := New(context.Background(), o)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func sample(i int) alert.Alert {
+	return alert.Alert{UUID: fmt.Sprintf("u%d", i), Output: fmt.Sprintf("event %d", i), Priority: alert.Priorities[i%len(alert.Priorities)],
+		Rule: fmt.Sprintf("rule-%d", i%3), Time: time.Now().UTC(), Source: []string{"syscalls", "k8s_audit"}[i%2],
+		Hostname: fmt.Sprintf("node-%d", i%4), Tags: []string{"t", fmt.Sprintf("t%d", i%2)},
+		OutputFields: map[string]any{"container.name": fmt.Sprintf("c%d", i%5), "evt.num": json.Number(fmt.Sprint(i))}}
+}
+
+// With appendonly/appendfsync always, an acknowledged Append survives
+// Redis being killed, and so does the delivery state.
+func TestAppendSurvivesRedisCrash(t *testing.T) {
+	srv := redistest.Start(t, "--appendonly", "yes", "--appendfsync", "always")
+	ctx := context.Background()
+	s := newT(t, Options{Addresses: []string{srv.Addr}})
+	l, err := s.Deliveries(ctx, "webhook")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for i := 0; i < 50; i++ {
+		got, err := s.Append(ctx, []alert.Alert{sample(i), sample(i + 1000)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, got...)
+	}
+	ds, err := l.Claim(ctx, "replica-1", 10, time.Minute, 0)
+	if err != nil || len(ds) != 10 {
+		t.Fatalf("Claim: %d, %v", len(ds), err)
+	}
+	srv.Crash(t)
+	s2 := newT(t, Options{Addresses: []string{srv.Addr}})
+	for _, id := range ids {
+		if _, err := s2.Get(ctx, id); err != nil {
+			t.Fatalf("Get(%s) after crash: %v", id, err)
+		}
+	}
+	l2, err := s2.Deliveries(ctx, "webhook")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, _, err := l2.Lag(ctx); err != nil || n != 100 {
+		t.Errorf("Lag after crash = %d, %v; want 100", n, err)
+	}
+	ds2, err := l2.Claim(ctx, "replica-2", 10, 0, 0)
+	if err != nil || len(ds2) != 10 || ds2[0].ID != ds[0].ID || ds2[0].Attempts != 2 {
+		t.Errorf("reclaim after crash = %d (first %+v), %v", len(ds2), ds2, err)
+	}
+}
+
+// Every key carries the {saker} hash tag, so a cluster keeps them in one
+// slot and the Lua script and MULTI work there.
+func TestKeysShareHashTag(t *testing.T) {
+	addr := redistest.Addr(t)
+	ctx := context.Background()
+	s := newT(t, Options{Addresses: []string{addr}, KeyPrefix: "p:", MaxAge: time.Hour})
+	l, _ := s.Deliveries(ctx, "g")
+	for i := 0; i < 10; i++ {
+		if _, err := s.Append(ctx, []alert.Alert{sample(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ds, _ := l.Claim(ctx, "c", 1, 0, 0)
+	if err := l.DeadLetter(ctx, ds[0], "x"); err != nil {
+		t.Fatal(err)
+	}
+	keys, err := s.Client().Keys(ctx, "*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) < 10 {
+		t.Fatalf("only %d keys: %v", len(keys), keys)
+	}
+	for _, k := range keys {
+		open := strings.IndexByte(k, '{')
+		end := strings.IndexByte(k[open+1:], '}')
+		if !strings.HasPrefix(k, "p:") || open < 0 || end < 0 || k[open+1:open+1+end] != "saker" {
+			t.Errorf("key %q does not hash on {saker}", k)
+		}
+	}
+	if _, err := New(ctx, Options{Addresses: []string{addr}, KeyPrefix: "bad{"}); err == nil {
+		t.Error("a key prefix with a brace was accepted")
+	}
+}
+
+// Indexes are trimmed together with the stream.
+func TestIndexesTrimmedWithStream(t *testing.T) {
+	ctx := context.Background()
+	s := newT(t, Options{Addresses: []string{redistest.Addr(t)}, MaxEvents: 5})
+	for i := 0; i < 20; i++ {
+		if _, err := s.Append(ctx, []alert.Alert{sample(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := s.Client().XLen(ctx, s.stream).Val(); n != 5 {
+		t.Errorf("stream length %d, want 5", n)
+	}
+	if n := s.Client().ZCard(ctx, s.pfx+"i:t:t").Val(); n != 5 {
+		t.Errorf("tag index has %d members, want 5", n)
+	}
+}
+
+// Time-only stats come from the per-minute counters; they must agree with
+// aggregating the events themselves (the path other filters take).
+func TestStatsCountersAgreeWithScan(t *testing.T) {
+	ctx := context.Background()
+	s := newT(t, Options{Addresses: []string{redistest.Addr(t)}})
+	for i := 0; i < 40; i += 4 {
+		batch := []alert.Alert{sample(i), sample(i + 1), sample(i + 2), sample(i + 3)}
+		if _, err := s.Append(ctx, batch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	since := time.Now().Add(-2 * time.Hour)
+	for _, q := range []store.StatsQuery{
+		{Filter: store.Filter{Since: since}},
+		{},
+		{Filter: store.Filter{Since: since, Until: time.Now().Add(time.Minute)}, Bucket: 5 * time.Minute},
+	} {
+		counters, err := s.Stats(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		scanQ := q
+		scanQ.Sources = []string{"syscalls", "k8s_audit"} // not time-only: reads events
+		scanned, err := s.Stats(ctx, scanQ)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if counters.Total != 40 || scanned.Total != 40 {
+			t.Fatalf("totals: counters %d, scan %d; want 40", counters.Total, scanned.Total)
+		}
+		if !reflect.DeepEqual(counters.ByPriority, scanned.ByPriority) || !reflect.DeepEqual(counters.Rules, scanned.Rules) ||
+			!reflect.DeepEqual(counters.Hostnames, scanned.Hostnames) || !reflect.DeepEqual(counters.Tags, scanned.Tags) ||
+			!reflect.DeepEqual(counters.Containers, scanned.Containers) {
+			t.Errorf("counters %+v\nscan %+v", counters, scanned)
+		}
+		// Both end "now"; compare when no minute boundary fell between the calls.
+		if len(counters.Series) == len(scanned.Series) && counters.Series[0].Start.Equal(scanned.Series[0].Start) {
+			if !reflect.DeepEqual(counters.Series, scanned.Series) {
+				t.Errorf("series differ:\n%v\n%v", counters.Series, scanned.Series)
+			}
+		}
+	}
 }

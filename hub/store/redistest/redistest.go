@@ -27,6 +27,9 @@ type Server struct {
 	Dir    string
 	cmd    *exec.Cmd
 	exited chan error
+	bin    string
+	port   int
+	extra  []string
 }
 
 // Start runs a fresh redis-server for the test and returns its address.
@@ -46,12 +49,17 @@ func Start(t testing.TB, args ...string) *Server {
 	// retry a few times rather than flake.
 	var lastErr error
 	for attempt := 0; attempt < 5; attempt++ {
-		s, err := start(bin, dir, args)
-		if err == nil {
+		port, err := freePort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := &Server{Dir: dir, bin: bin, port: port, extra: args}
+		if err := s.start(); err == nil {
 			t.Cleanup(s.stop)
 			return s
+		} else {
+			lastErr = err
 		}
-		lastErr = err
 	}
 	t.Fatalf("start redis-server: %v", lastErr)
 	return nil
@@ -72,11 +80,24 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
-func start(bin, dir string, extra []string) (*Server, error) {
-	port, err := freePort()
-	if err != nil {
-		return nil, err
+// Crash kills the server with SIGKILL, as a power cut or OOM kill would,
+// and starts it again on the same port and directory: whatever it had
+// persisted (with "--appendonly", "yes") is reloaded.
+func (s *Server) Crash(t testing.TB) {
+	t.Helper()
+	s.stop()
+	var err error
+	for attempt := 0; attempt < 20; attempt++ {
+		if err = s.start(); err == nil {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
+	t.Fatalf("restart redis-server: %v", err)
+}
+
+func (s *Server) start() error {
+	bin, dir, port, extra := s.bin, s.Dir, s.port, s.extra
 	args := []string{
 		"--port", fmt.Sprint(port),
 		"--bind", "127.0.0.1",
@@ -90,26 +111,27 @@ func start(bin, dir string, extra []string) (*Server, error) {
 	cmd := exec.Command(bin, args...)
 	cmd.Dir = dir
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("run %s: %w", bin, err)
+		return fmt.Errorf("run %s: %w", bin, err)
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
-	s := &Server{Addr: fmt.Sprintf("127.0.0.1:%d", port), Dir: dir, cmd: cmd, exited: exited}
+	s.Addr, s.cmd, s.exited = fmt.Sprintf("127.0.0.1:%d", port), cmd, exited
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
 		select {
 		case err := <-exited:
 			log, _ := os.ReadFile(filepath.Join(dir, fmt.Sprintf("redis-%d.log", port)))
-			return nil, fmt.Errorf("redis-server exited (%v): %s", err, lastLines(string(log), 5))
+			return fmt.Errorf("redis-server exited (%v): %s", err, lastLines(string(log), 5))
 		default:
 		}
 		if ping(s.Addr) == nil {
-			return s, nil
+			return nil
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	_ = cmd.Process.Kill()
-	return nil, errors.New("redis-server did not answer PING within 10s")
+	<-exited
+	return errors.New("redis-server did not answer PING within 10s")
 }
 
 // ping speaks just enough RESP to check the server answers.
