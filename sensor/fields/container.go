@@ -112,9 +112,14 @@ func init() {
 	containerStr("container.image.repository", "Container image repository (docker.io/library/nginx or as named); empty on the host.", "", false, func(c *event.Container) string { return c.Repository })
 	containerStr("container.image.tag", "Container image tag; empty on the host.", "", false, func(c *event.Container) string { return c.Tag })
 	containerStr("container.type", "Container runtime: docker, containerd, cri-o, podman; \"host\" on the host.", HostContainerID, false, func(c *event.Container) string { return c.Runtime })
-	simple("container.privileged", Bool, "True for a container running privileged.", func(ev *event.Event) (Value, bool) {
+	simple("container.privileged", Bool, "True for a container running privileged (false on the host).", func(ev *event.Event) (Value, bool) {
 		if ev.Container == nil {
-			return Value{}, false
+			// The container plugin knows the host as a container that
+			// is not privileged; unknown containers have no value.
+			if ev.Thread != nil && ev.Thread.ContainerID != "" {
+				return Value{}, false
+			}
+			return Value{}, true
 		}
 		return boolVal(ev.Container.Privileged), true
 	})
@@ -155,17 +160,30 @@ func init() {
 	})
 }
 
+// joinLabels renders container.labels / k8s.pod.labels as the container
+// plugin does: sorted "key:value" (or "key" for empty values) joined by
+// ", ", without annotations and io.kubernetes.* internal labels.
 func joinLabels(m map[string]string) string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
+		if strings.HasPrefix(k, "annotation.") || strings.HasPrefix(k, "io.kubernetes.") {
+			continue
+		}
 		keys = append(keys, k)
 	}
 	sortStrings(keys)
-	parts := make([]string, len(keys))
-	for i, k := range keys {
-		parts[i] = k + ":" + m[k]
+	var b strings.Builder
+	for _, k := range keys {
+		if b.Len() > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(k)
+		if v := m[k]; v != "" {
+			b.WriteByte(':')
+			b.WriteString(v)
+		}
 	}
-	return strings.Join(parts, ",")
+	return b.String()
 }
 
 // globMatch is fnmatch(3) without FNM_PATHNAME, as Falco matches mount
