@@ -92,6 +92,9 @@ func CompileWith(format string, o Options) (*Formatter, error) {
 	if o.ExtraOutput == "" && !o.NoExtraOutput {
 		o.ExtraOutput = DefaultExtraOutput
 	}
+	// libs strips one leading '*' (Falco's "print <NA> for missing values"
+	// marker, which Saker always applies).
+	format = strings.TrimPrefix(format, "*")
 	full := format
 	if !o.NoExtraOutput && o.ExtraOutput != "" {
 		full = format + " " + o.ExtraOutput

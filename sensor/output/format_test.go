@@ -59,6 +59,8 @@ func TestLine(t *testing.T) {
 			"09:19:30.012345678: Error bash (bash,sshd) /etc/shadow /etc/shadow"},
 		{"width and transformers", "[%6proc.name][%2proc.exepath] %toupper(proc.name) %basename(proc.exepath) %len(fd.name) %b64(proc.name)", Options{NoExtraOutput: true, Location: time.UTC}, shadowEvent(), alert.PriorityAlert,
 			"09:19:30.012345678: Alert [cat   ][/u] CAT cat 11 Y2F0"},
+		{"leading star stripped", "*%proc.name %fd.sip", Options{NoExtraOutput: true, Location: time.UTC}, shadowEvent(), alert.PriorityNotice,
+			"09:19:30.012345678: Notice cat <NA>"},
 		{"custom extra", "a", Options{ExtraOutput: "pid=%proc.pid", Location: time.UTC}, shadowEvent(), alert.PriorityEmergency,
 			"09:19:30.012345678: Emergency a pid=300"},
 	}
