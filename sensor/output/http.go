@@ -3,6 +3,8 @@ package output
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +12,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -61,7 +64,13 @@ type HTTPOptions struct {
 	// SegmentAlerts is the number of alerts per spool file (default 1000).
 	SegmentAlerts int
 
-	// Client overrides the HTTP client (tests, TLS settings).
+	// Insecure skips TLS certificate verification (http_output.insecure).
+	Insecure bool
+	// CACertFile is a PEM bundle trusted for https URLs
+	// (http_output.ca_cert); empty uses the system pool.
+	CACertFile string
+
+	// Client overrides the HTTP client (tests); TLS options are then ignored.
 	Client *http.Client
 }
 
@@ -144,7 +153,23 @@ func NewHTTP(o HTTPOptions) (*HTTPSink, error) {
 		wake: make(chan struct{}, 1), closing: make(chan struct{}), done: make(chan struct{})}
 	s.batchURL = u.ResolveReference(&url.URL{Path: BatchPath}).String()
 	if s.client == nil {
-		s.client = &http.Client{Timeout: o.Timeout}
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		if o.Insecure || o.CACertFile != "" {
+			tc := &tls.Config{InsecureSkipVerify: o.Insecure} //nolint:gosec // the user asked for it (http_output.insecure)
+			if o.CACertFile != "" {
+				pem, err := os.ReadFile(o.CACertFile)
+				if err != nil {
+					return nil, fmt.Errorf("http_output: ca_cert: %w", err)
+				}
+				pool := x509.NewCertPool()
+				if !pool.AppendCertsFromPEM(pem) {
+					return nil, fmt.Errorf("http_output: ca_cert %s: no PEM certificates", o.CACertFile)
+				}
+				tc.RootCAs = pool
+			}
+			tr.TLSClientConfig = tc
+		}
+		s.client = &http.Client{Timeout: o.Timeout, Transport: tr}
 	}
 	s.single.Store(o.Mode == ModeSingle)
 	if o.SpoolDir != "" {

@@ -2,8 +2,10 @@ package output
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -256,5 +258,43 @@ func TestSpoolSkipsTornLine(t *testing.T) {
 	}
 	if sp.seq != 8 {
 		t.Fatalf("next segment %d, want 8", sp.seq)
+	}
+}
+
+// TestHTTPTLS: an https peer is reached with its CA (ca_cert) or with
+// insecure, and refused otherwise.
+func TestHTTPTLS(t *testing.T) {
+	p := &peer{got: map[string]int{}}
+	p.srv = httptest.NewTLSServer(http.HandlerFunc(p.serve))
+	defer p.srv.Close()
+	caFile := filepath.Join(t.TempDir(), "ca.pem")
+	var pemBuf bytes.Buffer
+	pem.Encode(&pemBuf, &pem.Block{Type: "CERTIFICATE", Bytes: p.srv.Certificate().Raw})
+	os.WriteFile(caFile, pemBuf.Bytes(), 0o600)
+
+	for i, o := range []HTTPOptions{{CACertFile: caFile}, {Insecure: true}} {
+		o.URL, o.MinBackoff = p.srv.URL, time.Millisecond
+		s, err := NewHTTP(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Enqueue(testAlert(i))
+		waitFor(t, "tls delivery", 5*time.Second, func() bool { return p.count() == i+1 })
+		s.Close(context.Background())
+	}
+	s, err := NewHTTP(HTTPOptions{URL: p.srv.URL, MinBackoff: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Enqueue(testAlert(9))
+	waitFor(t, "a refused attempt", 5*time.Second, func() bool { return s.Stats().Retries > 0 })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel()
+	s.Close(ctx)
+	if p.count() != 2 {
+		t.Fatalf("untrusted certificate accepted")
+	}
+	if _, err := NewHTTP(HTTPOptions{URL: p.srv.URL, CACertFile: filepath.Join(t.TempDir(), "missing.pem")}); err == nil {
+		t.Fatal("missing ca_cert: want error")
 	}
 }
