@@ -54,9 +54,10 @@ func (c *collector) wait(t *testing.T, what string, pred func(*alert.Alert) bool
 	return alert.Alert{}
 }
 
-// TestSensorEndToEnd runs the sensor with the default rules on this host
-// and checks real actions raise the right alerts with the right fields.
-func TestSensorEndToEnd(t *testing.T) {
+// startSensor runs the sensor with the default rules until the test ends
+// and returns the alerts it raises.
+func startSensor(t *testing.T) *collector {
+	t.Helper()
 	if err := probe.Check(); err != nil {
 		if os.Getenv("SAKER_REQUIRE_BPF") == "1" {
 			t.Fatalf("SAKER_REQUIRE_BPF=1 but the probe cannot load: %v", err)
@@ -87,6 +88,14 @@ func TestSensorEndToEnd(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("sensor not ready")
 	}
+
+	return c
+}
+
+// TestSensorEndToEnd runs the sensor with the default rules on this host
+// and checks real actions raise the right alerts with the right fields.
+func TestSensorEndToEnd(t *testing.T) {
+	c := startSensor(t)
 
 	t.Run("cat /etc/shadow", func(t *testing.T) {
 		cmd := exec.Command("cat", "/etc/shadow")

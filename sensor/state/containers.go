@@ -41,7 +41,7 @@ func NewContainers(insp Inspector, log *slog.Logger) *Containers {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Containers{insp: insp, timeout: time.Second, retry: 30 * time.Second, log: log, cache: map[string]*containerEntry{}}
+	return &Containers{insp: insp, timeout: 3 * time.Second, retry: 30 * time.Second, log: log, cache: map[string]*containerEntry{}}
 }
 
 // DockerIfPresent returns a Docker client when the socket exists, else nil.
@@ -56,7 +56,8 @@ func DockerIfPresent(path string) *Docker {
 }
 
 // Get returns the container for a full id, fetching its metadata on first
-// sight (bounded by a one-second timeout; failures are retried after 30 s).
+// sight (bounded by a three-second timeout: dockerd answers only once its
+// start call returns; failures are retried after 30 s).
 func (cs *Containers) Get(id, runtime string) *event.Container {
 	if id == "" {
 		return nil
