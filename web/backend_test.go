@@ -13,10 +13,13 @@ import (
 // behind the hub's real ingestion API (POST / as falcosidekick serves it).
 type backend struct {
 	store     Store
-	ingestURL string
+	ingestURL string // POST / (one alert, as Falco and falcosidekick send)
+	batchURL  string // POST /api/v1/events (a JSON array, as Saker's sensor sends)
 }
 
-func startBackend(t *testing.T) backend {
+func startBackend(t *testing.T) backend { return startBackendTB(t) }
+
+func startBackendTB(t testing.TB) backend {
 	st := newTestStore(t)
 	enr, err := ingest.NewEnricher(ingest.Options{})
 	if err != nil {
@@ -25,5 +28,5 @@ func startBackend(t *testing.T) backend {
 	srv := &api.Server{Store: st, Enricher: enr, Log: slog.New(slog.DiscardHandler), BodyLimit: 1 << 20, BatchBodyLimit: 16 << 20, BatchMaxEvents: 10000}
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
-	return backend{store: st, ingestURL: hs.URL + "/"}
+	return backend{store: st, ingestURL: hs.URL + "/", batchURL: hs.URL + "/api/v1/events"}
 }
