@@ -3,6 +3,8 @@ package web
 import (
 	"net/http"
 	"time"
+
+	"github.com/saker-sec/saker/forwarders"
 )
 
 // info serves the Info page: version, store and forwarder health.
@@ -10,7 +12,7 @@ func (s *Server) info(w http.ResponseWriter, r *http.Request) {
 	out := map[string]any{
 		"version":      s.opts.Version,
 		"store":        s.opts.Store.Health(r.Context()),
-		"forwarders":   []ForwarderStatus{},
+		"forwarders":   []forwarders.Status{},
 		"live_clients": s.hub.clients(),
 		"auth":         !s.auth.cfg.Disabled,
 		"time":         time.Now().UTC(),

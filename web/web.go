@@ -9,7 +9,7 @@
 //	h, err := web.New(web.Options{
 //		Store:      st,                 // store.Store satisfies web.Store
 //		Version:    version,
-//		Forwarders: fwd.Statuses,       // optional: func(ctx) []web.ForwarderStatus
+//		Forwarders: disp.Status,        // optional: forwarders.Dispatcher.Status
 //		Auth:       web.AuthFromEnv(),  // SAKER_UI_USER / FALCOSIDEKICK_UI_USER, *_DISABLEAUTH
 //	})
 //	srv := &http.Server{Addr: ":2802", Handler: h}
@@ -28,6 +28,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/saker-sec/saker/forwarders"
 	"github.com/saker-sec/saker/hub/store"
 )
 
@@ -43,19 +44,6 @@ type Store interface {
 	Health(ctx context.Context) store.Health
 }
 
-// ForwarderStatus is one forwarder's health as shown on the Info page.
-type ForwarderStatus struct {
-	Name        string    `json:"name"`
-	Healthy     bool      `json:"healthy"`
-	Pending     int64     `json:"pending"`               // events not yet delivered
-	OldestAge   float64   `json:"oldest_age_seconds"`    // age of the oldest undelivered event
-	Delivered   int64     `json:"delivered"`             // events delivered since start
-	Failed      int64     `json:"failed"`                // failed attempts since start
-	DeadLetters int64     `json:"dead_letters"`          // events given up on
-	LastError   string    `json:"last_error,omitempty"`  // most recent delivery error
-	LastSuccess time.Time `json:"last_success,omitzero"` // last successful delivery
-}
-
 // Options configures the dashboard. Only Store is required.
 type Options struct {
 	// Store is read for the API fallback, the websocket tail and health.
@@ -66,8 +54,9 @@ type Options struct {
 	API http.Handler
 	// Version is shown on the Info page.
 	Version string
-	// Forwarders reports forwarder health and lag for the Info page.
-	Forwarders func(ctx context.Context) []ForwarderStatus
+	// Forwarders reports forwarder health and lag for the Info page
+	// (forwarders.Dispatcher.Status); nil shows none configured.
+	Forwarders func(ctx context.Context) []forwarders.Status
 	// Info adds free-form key/values to the Info page (listen addresses,
 	// retention…).
 	Info map[string]string

@@ -449,12 +449,17 @@ function infoView() {
           h("dt", {}, "Last event ID"), h("dd", {}, live.last || "—")))),
       h("section", { class: "panel" }, h("h2", {}, "Forwarders", h("span", { class: "right muted" }, `${fw.length} configured`)),
         fw.length ? h("table", { class: "plain", id: "forwarders" },
-          h("thead", {}, h("tr", {}, ["Name", "Status", "Pending", "Oldest pending", "Delivered", "Failed", "Dead letters", "Last error"].map((t) => h("th", {}, t)))),
+          h("thead", {}, h("tr", {}, ["Name", "Status", "Min priority", "Sent", "Pending", "Lag", "Failed", "Retried", "Dead letters", "Last success", "Last error"].map((t) => h("th", {}, t)))),
           h("tbody", {}, fw.map((x) => h("tr", {},
-            h("td", {}, h("b", {}, x.name)), h("td", {}, pill(x.healthy)),
-            h("td", { class: "num" }, fmtNum(x.pending)), h("td", { class: "num" }, x.pending ? fmtDur(x.oldest_age_seconds) : "—"),
-            h("td", { class: "num" }, fmtNum(x.delivered)), h("td", { class: "num" }, fmtNum(x.failed)), h("td", { class: "num" }, fmtNum(x.dead_letters)),
-            h("td", { class: "muted", title: x.last_error || "" }, x.last_error || "—")))))
+            h("td", { title: x.endpoint || "" }, h("b", {}, x.name), x.endpoint ? h("div", { class: "muted mono" }, x.endpoint) : null),
+            h("td", {}, pill(x.healthy)),
+            h("td", {}, x.minimum_priority ? prioBadge(x.minimum_priority) : h("span", { class: "muted" }, "all")),
+            h("td", { class: "num" }, fmtNum(x.sent)), h("td", { class: "num" }, fmtNum(x.pending)),
+            h("td", { class: "num" }, x.pending ? fmtDur(x.lag_seconds) : "—"),
+            h("td", { class: "num" }, fmtNum(x.failed)), h("td", { class: "num" }, fmtNum(x.retried)),
+            h("td", { class: "num", title: (x.dead_letters || []).map((d) => `${d.rule}: ${d.reason}`).join("\n") }, fmtNum(x.dead_lettered)),
+            h("td", { class: "muted" }, x.last_success_at ? ago(x.last_success_at) : "—"),
+            h("td", { class: "muted", title: x.last_error ? `${x.last_error} (${fmtTime(x.last_error_at)})` : "" }, x.last_error || "—")))))
           : h("div", { class: "empty" }, "No forwarders configured (set SLACK_WEBHOOKURL, ELASTICSEARCH_HOSTPORT, LOKI_HOSTPORT or WEBHOOK_ADDRESS)")));
   }
   load();
