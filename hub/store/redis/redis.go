@@ -542,7 +542,7 @@ func (s *Store) Stats(ctx context.Context, q store.StatsQuery) (store.Stats, err
 }
 
 func (s *Store) statsFromCounters(ctx context.Context, q store.StatsQuery, b *store.StatsBuilder, now time.Time) error {
-	// The window: [from, to] in unix ms, clamped to retained events.
+	// The window [from, to] in unix ms, clamped to retained events.
 	from := s.cutoff(now)
 	if !q.Since.IsZero() {
 		from = max(from, q.Since.UnixMilli())
@@ -555,48 +555,48 @@ func (s *Store) statsFromCounters(ctx context.Context, q store.StatsQuery, b *st
 		return nil
 	}
 	fms, _, _ := store.ParseID(first[0].ID)
+	// When the window starts before the oldest retained event, the first
+	// minute's counter is used whole: it may include events retention
+	// already dropped from that minute, an error confined to one minute.
+	fromOpen := from <= int64(fms)
 	from = max(from, int64(fms))
 	to := now.UnixMilli()
-	openEnd := q.Until.IsZero()
-	if !openEnd {
+	toOpen := q.Until.IsZero() // nothing newer than now exists
+	if !toOpen {
 		to = q.Until.UnixMilli()
 	}
 	if to < from {
 		return nil
 	}
-	// Whole minutes come from counters; partial edge minutes are read.
-	firstFull := (from + 59999) / 60000
-	lastFull := (to+1)/60000 - 1
-	if openEnd {
-		lastFull = to / 60000 // nothing newer than now exists
-	}
-	exact := func(a, z int64) error {
-		if z < a {
-			return nil
+	fromMin, toMin := from/60000, to/60000
+	fromFull := fromOpen || from%60000 == 0
+	toFull := toOpen || to%60000 == 59999
+	var partial [][2]int64 // exact ranges to read instead of a counter
+	useCounter := func(m int64) bool {
+		switch {
+		case fromMin == toMin:
+			if fromFull && toFull {
+				return true
+			}
+			return s.edge(ctx, &partial, from, to)
+		case m == fromMin:
+			return fromFull || s.edge(ctx, &partial, from, m*60000+59999)
+		case m == toMin:
+			return toFull || s.edge(ctx, &partial, m*60000, to)
 		}
-		w := window{startID: fmt.Sprintf("%d-0", a), endID: fmt.Sprintf("%d-%d", z, uint64(1<<64-1))}
-		return s.eachStream(ctx, w, 1000, func(*alert.Alert) bool { return true }, func(e store.Event) bool {
-			ms, _, _ := store.ParseID(e.ID)
-			b.Add(int64(ms), &e.Alert)
-			return true
-		})
-	}
-	if firstFull > lastFull {
-		return exact(from, to)
-	}
-	if err := exact(from, firstFull*60000-1); err != nil {
-		return err
-	}
-	if err := exact((lastFull+1)*60000, to); err != nil {
-		return err
+		return true
 	}
 	pipe := s.c.Pipeline()
 	cmds := map[int64]*goredis.MapStringStringCmd{}
-	for m := firstFull; m <= lastFull; m++ {
-		cmds[m] = pipe.HGetAll(ctx, s.pfx+"m:"+strconv.FormatInt(m, 10))
+	for m := fromMin; m <= toMin; m++ {
+		if useCounter(m) {
+			cmds[m] = pipe.HGetAll(ctx, s.pfx+"m:"+strconv.FormatInt(m, 10))
+		}
 	}
-	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, goredis.Nil) {
-		return fmt.Errorf("redis store: read counters: %w", err)
+	if len(cmds) > 0 {
+		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, goredis.Nil) {
+			return fmt.Errorf("redis store: read counters: %w", err)
+		}
 	}
 	for m, c := range cmds {
 		for field, v := range c.Val() {
@@ -616,7 +616,49 @@ func (s *Store) statsFromCounters(ctx context.Context, q store.StatsQuery, b *st
 			b.AddCount(dim, key, n)
 		}
 	}
+	for _, r := range partial {
+		w := window{startID: fmt.Sprintf("%d-0", r[0]), endID: fmt.Sprintf("%d-%d", r[1], uint64(1<<64-1))}
+		err := s.eachStream(ctx, w, 1000, func(*alert.Alert) bool { return true }, func(e store.Event) bool {
+			ms, _, _ := store.ParseID(e.ID)
+			b.Add(int64(ms), &e.Alert)
+			return true
+		})
+		if err != nil {
+			return err
+		}
+	}
 	return nil
+}
+
+// edgeScanMax is the most events an edge minute is read for exactly;
+// busier edge minutes are counted whole from their counter.
+const edgeScanMax = 5000
+
+// edge decides how to count a partial minute [a, z]: it queues an exact
+// read and returns false when few events fall in it (counted cheaply from
+// the priority indexes, which hold every event once), else returns true
+// to use the whole minute's counter.
+func (s *Store) edge(ctx context.Context, partial *[][2]int64, a, z int64) bool {
+	pipe := s.c.Pipeline()
+	var cmds []*goredis.IntCmd
+	for _, p := range alert.Priorities {
+		cmds = append(cmds, pipe.ZLexCount(ctx, s.pfx+"i:p:"+p.String(), "["+pad(uint64(a), 0), "["+pad(uint64(z), maxPaddedSeq)))
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, goredis.Nil) {
+		*partial = append(*partial, [2]int64{a, z})
+		return false
+	}
+	var n int64
+	for _, c := range cmds {
+		n += c.Val()
+	}
+	if n > edgeScanMax {
+		return true
+	}
+	if n > 0 {
+		*partial = append(*partial, [2]int64{a, z})
+	}
+	return false
 }
 
 // lastID resolves "$": the newest ID the stream ever had.

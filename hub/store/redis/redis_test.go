@@ -189,3 +189,15 @@ func TestStatsCountersAgreeWithScan(t *testing.T) {
 		}
 	}
 }
+
+func BenchmarkStore(b *testing.B) {
+	addr := redistest.Addr(b)
+	storetest.Bench(b, func(b *testing.B) store.Store {
+		s, err := New(context.Background(), Options{Addresses: []string{addr}, KeyPrefix: fmt.Sprintf("b%d:", prefixSeq.Add(1))})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { s.Close() })
+		return s
+	})
+}
