@@ -54,25 +54,16 @@ func ipField(name string, t Type, desc string, ex func(fd *event.FD) (Value, boo
 	})
 }
 
-// either registers filter fields matching either end (fd.ip, fd.port…):
-// they extract a two-element list, client first.
-func either(name string, t Type, desc string, get func(fd *event.FD, client bool) string) {
-	register(&Field{Name: name, Type: t, Desc: desc, multiWithoutIndex: true,
-		make: func(string, bool) (Extractor, error) {
-			return func(ev *event.Event) (Value, bool) {
-				if !isIP(ev) {
-					return Value{}, false
-				}
-				return Value{List: []string{get(&ev.FD, true), get(&ev.FD, false)}, IsList: true}, true
-			}, nil
-		}})
-}
-
-func ipStr(a netip.Addr) string {
-	if !a.IsValid() {
-		return ""
-	}
-	return a.String()
+// either registers filter fields matching either end (fd.ip, fd.net,
+// fd.port): the client end in IP/N, the server end in IP2/N2.
+func either(name string, t Type, desc string) {
+	simple(name, t, desc, func(ev *event.Event) (Value, bool) {
+		if !isIP(ev) {
+			return Value{}, false
+		}
+		fd := &ev.FD
+		return Value{Either: true, IP: fd.ClientIP, IP2: fd.ServerIP, N: int64(fd.ClientPort), N2: int64(fd.ServerPort)}, true
+	})
 }
 
 // local reports whether the client end is the local one.
@@ -126,8 +117,15 @@ var portProto = map[string]func(*event.FD) uint16{
 }
 
 func init() {
-	fdField("fd.num", Int64, "Number of the file descriptor the event used or created (-1 for a failed open).",
-		func(ev *event.Event) (Value, bool) { return Value{N: ev.FD.Num}, true })
+	// fd.num is known whenever the syscall named an fd, even when the fd
+	// table has nothing about it (dup of an unknown fd).
+	simple("fd.num", Int64, "Number of the file descriptor the event used or created (-1 for a failed open).",
+		func(ev *event.Event) (Value, bool) {
+			if !hasFD(ev) && ev.FD.Num < 0 {
+				return Value{}, false
+			}
+			return Value{N: ev.FD.Num}, true
+		})
 	fdField("fd.name", String, "FD full name: a path for files, cip:cport->sip:sport for sockets.",
 		func(ev *event.Event) (Value, bool) { return Value{S: ev.FD.Name}, true })
 	fdField("fd.nameraw", String, "FD name as passed to the syscall, before resolution against the cwd.",
@@ -255,24 +253,9 @@ func init() {
 		ipField(name, String, "Protocol of the "+map[string]string{"fd.cproto": "client", "fd.sproto": "server", "fd.lproto": "local", "fd.rproto": "remote"}[name]+" port (its number: Saker does not resolve service names).",
 			func(fd *event.FD) (Value, bool) { return Value{S: strconv.Itoa(int(get(fd)))}, true })
 	}
-	either("fd.ip", IPAddr, "Either end's IP address (filter only: matches client or server).", func(fd *event.FD, c bool) string {
-		if c {
-			return ipStr(fd.ClientIP)
-		}
-		return ipStr(fd.ServerIP)
-	})
-	either("fd.net", IPNet, "Either end's IP network (filter only: matches client or server).", func(fd *event.FD, c bool) string {
-		if c {
-			return ipStr(fd.ClientIP)
-		}
-		return ipStr(fd.ServerIP)
-	})
-	either("fd.port", Port, "Either end's port (filter only: matches client or server).", func(fd *event.FD, c bool) string {
-		if c {
-			return strconv.Itoa(int(fd.ClientPort))
-		}
-		return strconv.Itoa(int(fd.ServerPort))
-	})
+	either("fd.ip", IPAddr, "Either end's IP address (filter: matches if the client or the server address does).")
+	either("fd.net", IPNet, "Either end's IP network (filter: matches if the client or the server address does).")
+	either("fd.port", Port, "Either end's port (filter: matches if the client or the server port does).")
 	simple("fd.l4proto", String, "IP protocol of a socket: tcp, udp, icmp or raw.", func(ev *event.Event) (Value, bool) {
 		if !isIP(ev) {
 			return Value{}, false

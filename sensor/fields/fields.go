@@ -88,6 +88,13 @@ type Value struct {
 	List []string
 	// IsList marks List as the value (it may legitimately be empty).
 	IsList bool
+	// Either marks the either-end network fields (fd.ip, fd.net,
+	// fd.port): IP/N hold the client end and IP2/N2 the server end, and a
+	// comparison matches if it matches either end, as Falco's fd.ip does.
+	// Two fixed slots instead of a List keep them allocation-free.
+	Either bool
+	IP2    netip.Addr
+	N2     int64
 }
 
 // Extractor extracts a field from an event. It returns ok=false when the
@@ -127,7 +134,7 @@ type Resolved struct {
 	Type Type
 	// Multi is true when the extractor returns lists (e.g. proc.aname
 	// without an index): comparisons then match if any element matches.
-	// Lists are strings even for numeric/IP types (proc.apid, fd.ip): the
-	// comparison parses them.
+	// Lists are strings even for numeric types (proc.apid): the comparison
+	// parses them.
 	Multi bool
 }

@@ -99,7 +99,8 @@ func TestExtractors(t *testing.T) {
 		Flags: 0o1101, Mode: 0o644, Path: "/etc/shadow",
 		FD: event.FD{Num: 3, Type: event.FDFile, Name: "/etc/shadow", NameRaw: "../etc/shadow"}}
 	failed := &event.Event{Type: event.TypeOpenat, Res: -2, Thread: cat, Path: "/nope/x", FD: event.FD{Num: -1, Type: event.FDFile, Name: "/nope/x"}}
-	hostEv := &event.Event{Type: event.TypeExecve, Thread: &event.Thread{Comm: "ls", UID: 1000, LoginUID: -1, Args: nil}}
+	hostEv := &event.Event{Type: event.TypeExecve, Thread: &event.Thread{Comm: "ls", UID: 1000, LoginUID: -1, Args: nil}, FD: event.FD{Num: -1}}
+	dup := &event.Event{Type: event.TypeDup2, Thread: cat, Res: 1, FD: event.FD{Num: 5}}
 	conn := &event.Event{Type: event.TypeConnect, Res: 0, Thread: cat, Container: ctr,
 		FD: event.FD{Num: 5, Type: event.FDIPv4, Name: "10.0.0.2:40000->1.2.3.4:443", ClientIP: netip.MustParseAddr("10.0.0.2"), ServerIP: netip.MustParseAddr("1.2.3.4"),
 			ClientPort: 40000, ServerPort: 443, L4Proto: 6, LocalIsClient: true, Connected: true}}
@@ -187,6 +188,10 @@ func TestExtractors(t *testing.T) {
 		{hostEv, "k8s.ns.name", want{missing: true}},
 		{hostEv, "fd.name", want{missing: true}},
 		{hostEv, "fd.num", want{missing: true}},
+		{dup, "fd.num", want{n: 5}},
+		{dup, "fd.name", want{missing: true}},
+		{dup, "fd.type", want{missing: true}},
+		{dup, "evt.rawres", want{n: 1}},
 		{openEv, "evt.type", want{s: "openat"}},
 		{openEv, "evt.num", want{n: 7}},
 		{openEv, "evt.time", want{n: 6_000_000_000}},
@@ -243,7 +248,8 @@ func TestExtractors(t *testing.T) {
 		{conn, "fd.l4proto", want{s: "tcp"}},
 		{conn, "fd.typechar", want{s: "4"}},
 		{conn, "fd.type", want{s: "ipv4"}},
-		{conn, "fd.ip", want{list: []string{"10.0.0.2", "1.2.3.4"}}},
+		{conn, "fd.ip", want{ip: "10.0.0.2"}},
+		{conn, "fd.port", want{n: 40000}},
 		{conn, "fd.connected", want{n: 1}},
 		{conn, "fd.name_changed", want{n: 0}},
 		{conn, "fd.directory", want{missing: true}},
@@ -302,6 +308,18 @@ func TestExtractors(t *testing.T) {
 			if v.N != tc.want.n {
 				t.Errorf("%s: got %d, want %d", name, v.N, tc.want.n)
 			}
+		}
+	}
+}
+
+func TestEitherEnd(t *testing.T) {
+	conn := &event.Event{Type: event.TypeConnect, FD: event.FD{Type: event.FDIPv6, ClientIP: netip.MustParseAddr("::1"),
+		ServerIP: netip.MustParseAddr("fe80::1"), ClientPort: 5000, ServerPort: 22}}
+	for _, f := range []string{"fd.ip", "fd.net", "fd.port"} {
+		r := mustResolve(t, f)
+		v, ok := r.Extract(conn)
+		if !ok || !v.Either || r.Multi || v.IP.String() != "::1" || v.IP2.String() != "fe80::1" || v.N != 5000 || v.N2 != 22 {
+			t.Errorf("%s: %+v ok=%v multi=%v", f, v, ok, r.Multi)
 		}
 	}
 }
@@ -377,15 +395,18 @@ func TestCommonPathAllocs(t *testing.T) {
 	for _, f := range []string{"proc.name", "proc.cmdline", "proc.args", "proc.pname", "proc.pcmdline", "proc.aname[2]", "proc.aname",
 		"proc.exepath", "proc.tty", "user.name", "user.loginuid", "fd.name", "fd.directory", "fd.filename", "fd.typechar", "fd.num",
 		"evt.type", "evt.res", "evt.rawres", "evt.is_open_write", "evt.arg.flags", "container.id", "container.image.repository",
-		"thread.cap_effective", "k8s.ns.name", "container.mount.dest[/proc*]"} {
+		"thread.cap_effective", "k8s.ns.name", "container.mount.dest[/proc*]", "fd.ip", "fd.net", "fd.port", "fd.sip", "fd.lport"} {
 		rs = append(rs, mustResolve(t, f))
 	}
 	for _, r := range rs { // warm the flag caches
 		r.Extract(ev)
 	}
+	conn := &event.Event{Type: event.TypeConnect, Thread: cat, Container: ctr, FD: event.FD{Num: 5, Type: event.FDIPv4,
+		ClientIP: netip.MustParseAddr("10.0.0.2"), ServerIP: netip.MustParseAddr("1.2.3.4"), ClientPort: 1, ServerPort: 2, L4Proto: 6}}
 	allocs := testing.AllocsPerRun(100, func() {
 		for _, r := range rs {
 			r.Extract(ev)
+			r.Extract(conn)
 		}
 	})
 	if allocs != 0 {

@@ -670,7 +670,36 @@ func valueString(v fields.Value) string {
 	return v.S
 }
 
+// eitherEnd maps Falco's filter-only "either end" fields to their client
+// and server fields: "fd.ip = X" matches when either end matches, so it is
+// compiled as "fd.cip = X or fd.sip = X", which extracts without building a
+// list per event.
+var eitherEnd = map[string][2]string{
+	"fd.ip":    {"fd.cip", "fd.sip"},
+	"fd.net":   {"fd.cnet", "fd.snet"},
+	"fd.port":  {"fd.cport", "fd.sport"},
+	"fd.proto": {"fd.cproto", "fd.sproto"},
+}
+
 func compileBinary(b *Binary) (Filter, error) {
+	if ends, ok := eitherEnd[b.Left.Name]; ok && b.Left.Transformer == "" && !b.Left.HasArg {
+		if _, err1 := fields.Resolve(ends[0], "", false); err1 == nil {
+			if _, err2 := fields.Resolve(ends[1], "", false); err2 == nil {
+				c, s := *b, *b
+				c.Left = &FieldExpr{Name: ends[0], P: b.Left.P}
+				s.Left = &FieldExpr{Name: ends[1], P: b.Left.P}
+				fc, err := compileBinary(&c)
+				if err != nil {
+					return nil, err
+				}
+				fs, err := compileBinary(&s)
+				if err != nil {
+					return nil, err
+				}
+				return func(ev *event.Event) bool { return fc(ev) || fs(ev) }, nil
+			}
+		}
+	}
 	left, err := compileOperand(b.Left, false)
 	if err != nil {
 		return nil, err
@@ -689,6 +718,9 @@ func compileBinary(b *Binary) (Filter, error) {
 	}
 	switch {
 	case isStringType(left.typ):
+		if f := fastStringFilter(left.ex, b); f != nil {
+			return f, nil
+		}
 		m, err := stringMatcher(b.Op, b.Values, b.IsList)
 		if err != nil {
 			return nil, err
@@ -719,6 +751,79 @@ func compileBinary(b *Binary) (Filter, error) {
 		return ipFilter(left.ex, m), nil
 	}
 	return nil, fmt.Errorf("unsupported field type %s", left.typ)
+}
+
+// fastStringFilter compiles the most common string checks (=, !=, in over
+// a set, startswith, endswith, contains) with the comparison inlined, saving
+// an indirect call per evaluation; nil when not applicable.
+func fastStringFilter(ex fields.Extractor, b *Binary) Filter {
+	if b.Right != nil || len(b.Values) == 0 {
+		return nil
+	}
+	single := !b.IsList && len(b.Values) == 1
+	v := b.Values[0]
+	var cmp func(s string) bool
+	switch {
+	case (b.Op == "=" || b.Op == "==") && single:
+		return func(ev *event.Event) bool {
+			x, ok := ex(ev)
+			if !ok {
+				return false
+			}
+			if x.IsList {
+				for _, s := range x.List {
+					if s == v {
+						return true
+					}
+				}
+				return false
+			}
+			return valueString(x) == v
+		}
+	case b.Op == "!=" && single:
+		cmp = func(s string) bool { return s != v }
+	case (b.Op == "in" || b.Op == "intersects") && len(b.Values) > 8:
+		set := make(map[string]struct{}, len(b.Values))
+		for _, x := range b.Values {
+			set[x] = struct{}{}
+		}
+		return func(ev *event.Event) bool {
+			x, ok := ex(ev)
+			if !ok {
+				return false
+			}
+			if x.IsList {
+				for _, s := range x.List {
+					if _, hit := set[s]; hit {
+						return true
+					}
+				}
+				return false
+			}
+			_, hit := set[valueString(x)]
+			return hit
+		}
+	case b.Op == "startswith" && single:
+		return func(ev *event.Event) bool {
+			x, ok := ex(ev)
+			if !ok {
+				return false
+			}
+			if x.IsList {
+				for _, s := range x.List {
+					if strings.HasPrefix(s, v) {
+						return true
+					}
+				}
+				return false
+			}
+			return strings.HasPrefix(valueString(x), v)
+		}
+	}
+	if cmp == nil {
+		return nil
+	}
+	return stringFilter(ex, cmp)
 }
 
 func stringFilter(ex fields.Extractor, m func(string) bool) Filter {
@@ -753,7 +858,8 @@ func numFilter(ex fields.Extractor, m func(int64) bool) Filter {
 			}
 			return false
 		}
-		return m(v.N)
+		// Either-end fields (fd.port) match on the client or server end.
+		return m(v.N) || v.Either && m(v.N2)
 	}
 }
 
@@ -785,8 +891,11 @@ func ipFilter(ex fields.Extractor, m func(netip.Addr) bool) Filter {
 			}
 			return false
 		}
-		a, ok := valueAddr(v)
-		return ok && m(a)
+		if a, ok := valueAddr(v); ok && m(a) {
+			return true
+		}
+		// Either-end fields (fd.ip, fd.net) match on the client or server end.
+		return v.Either && v.IP2.IsValid() && m(v.IP2.Unmap())
 	}
 }
 
