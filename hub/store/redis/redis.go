@@ -342,13 +342,25 @@ func (s *Store) each(ctx context.Context, f *store.Filter, w window, chunk int, 
 			curs = append(curs, &lexCursor{key: s.pfx + "i:" + k, hi: w.hiMem, lo: w.loMem})
 		}
 	}
+	idChunk := chunk
+	if len(dims) > 1 {
+		// Candidates are checked against the other indexes before their
+		// bodies are read, so read IDs in bigger steps.
+		idChunk = min(max(4*chunk, 256), 2000)
+	}
 	for {
-		ids, err := s.nextIDs(ctx, curs, chunk)
+		ids, err := s.nextIDs(ctx, curs, idChunk)
 		if err != nil {
 			return err
 		}
 		if len(ids) == 0 {
 			return nil
+		}
+		if ids, err = s.prune(ctx, dims, best, ids); err != nil {
+			return err
+		}
+		if len(ids) == 0 {
+			continue
 		}
 		evs, err := s.fetch(ctx, ids)
 		if err != nil {
@@ -360,6 +372,65 @@ func (s *Store) each(ctx context.Context, f *store.Filter, w window, chunk int, 
 			}
 		}
 	}
+}
+
+// prune keeps the IDs present in every indexed dimension other than the
+// one they were read from (in any of its keys), using ZMSCORE.
+func (s *Store) prune(ctx context.Context, dims [][]string, from int, ids []string) ([]string, error) {
+	if len(dims) < 2 {
+		return ids, nil
+	}
+	members := make([]any, len(ids))
+	for i, id := range ids {
+		ms, seq, _ := store.ParseID(id)
+		members[i] = pad(ms, seq)
+	}
+	pipe := s.c.Pipeline()
+	cmds := make([][]*goredis.Cmd, len(dims))
+	for d, keys := range dims {
+		if d == from {
+			continue
+		}
+		for _, k := range keys {
+			args := append([]any{"zmscore", s.pfx + "i:" + k}, members...)
+			cmds[d] = append(cmds[d], pipe.Do(ctx, args...))
+		}
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, goredis.Nil) {
+		return nil, fmt.Errorf("redis store: check indexes: %w", err)
+	}
+	keep := make([]bool, len(ids))
+	for i := range keep {
+		keep[i] = true
+	}
+	in := make([]bool, len(ids))
+	for d := range dims {
+		if d == from {
+			continue
+		}
+		clear(in)
+		for _, c := range cmds[d] {
+			vals, err := c.Slice()
+			if err != nil {
+				return nil, fmt.Errorf("redis store: check indexes: %w", err)
+			}
+			for i, v := range vals {
+				if v != nil && i < len(in) {
+					in[i] = true
+				}
+			}
+		}
+		for i := range keep {
+			keep[i] = keep[i] && in[i]
+		}
+	}
+	out := ids[:0]
+	for i, id := range ids {
+		if keep[i] {
+			out = append(out, id)
+		}
+	}
+	return out, nil
 }
 
 func indexDims(f *store.Filter) [][]string {
