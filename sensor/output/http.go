@@ -273,7 +273,17 @@ func (s *HTTPSink) run() {
 	for {
 		b, err := s.take()
 		if err != nil {
+			// An unreadable spool: do not spin; retry after a pause.
 			s.setErr(err)
+			t := time.NewTimer(s.o.MaxBackoff)
+			select {
+			case <-t.C:
+				continue
+			case <-s.runCtx.Done():
+				t.Stop()
+				s.shutdown(nil)
+				return
+			}
 		}
 		if b == nil {
 			select {
@@ -412,9 +422,15 @@ func (s *HTTPSink) post(b *batch) error {
 				return fmt.Errorf("encode alert: %w", err)
 			}
 		}
-		err := s.do(s.batchURL, "application/x-ndjson", body.Bytes())
+		msg, err := s.doBody(s.batchURL, "application/x-ndjson", body.Bytes())
 		var he *httpError
 		switch {
+		case err == nil && s.o.Mode == ModeAuto && !batchAcked(msg):
+			// A falcosidekick-like peer took only the first alert:
+			// count it and send the rest one per request.
+			s.sent.Add(1)
+			b.next++
+			s.single.Store(true)
 		case err == nil:
 			s.sent.Add(uint64(end - b.next))
 			b.next = end
@@ -480,25 +496,44 @@ func (s *HTTPSink) postEach(b *batch) error {
 }
 
 func (s *HTTPSink) do(u, ctype string, body []byte) error {
+	_, err := s.doBody(u, ctype, body)
+	return err
+}
+
+// doBody posts body and returns the head of a 2xx answer's body.
+func (s *HTTPSink) doBody(u, ctype string, body []byte) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(s.runCtx, s.o.Timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
 	if err != nil {
-		return fmt.Errorf("post %s: %w", u, err)
+		return nil, fmt.Errorf("post %s: %w", u, err)
 	}
 	req.Header.Set("Content-Type", ctype)
 	req.Header.Set("User-Agent", s.o.UserAgent)
 	resp, err := s.client.Do(req)
 	if err != nil {
-		return fmt.Errorf("post %s: %w", u, err)
+		return nil, fmt.Errorf("post %s: %w", u, err)
 	}
 	defer resp.Body.Close()
 	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
 	if resp.StatusCode/100 != 2 {
-		return &httpError{status: resp.StatusCode, body: string(bytes.TrimSpace(msg))}
+		return nil, &httpError{status: resp.StatusCode, body: string(bytes.TrimSpace(msg))}
 	}
-	return nil
+	return msg, nil
+}
+
+// batchAcked reports whether a 2xx answer to the batch route is the hub's
+// ({"count": N, "ids": [...]}). falcosidekick answers POST on any path with
+// 200 and an empty body after decoding only the first alert of the body,
+// so an answer without a count means a sidekick-like peer. The count's
+// value is not compared: a store that deduplicates retried uuids may
+// report fewer.
+func batchAcked(msg []byte) bool {
+	var r struct {
+		Count *int `json:"count"`
+	}
+	return json.Unmarshal(msg, &r) == nil && r.Count != nil
 }
 
 // Close stops accepting alerts and keeps delivering until the queue is

@@ -26,7 +26,8 @@ type peer struct {
 	order    []string
 	requests atomic.Int64
 	failing  atomic.Bool // answer 503 to everything
-	noBatch  bool        // 404 on the batch route (falcosidekick)
+	noBatch  bool        // 404 on the batch route
+	sidekick bool        // any path, first JSON value only, empty 200 (falcosidekick)
 	reject   string      // uuid answered with 400
 	srv      *httptest.Server
 }
@@ -46,6 +47,19 @@ func (p *peer) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	if r.Method != http.MethodPost {
 		http.Error(w, "post only", http.StatusBadRequest)
+		return
+	}
+	if p.sidekick {
+		// falcosidekick: decode one payload from the body, ignore the rest.
+		var a alert.Alert
+		if err := json.NewDecoder(r.Body).Decode(&a); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		p.mu.Lock()
+		p.got[a.UUID]++
+		p.order = append(p.order, a.UUID)
+		p.mu.Unlock()
 		return
 	}
 	var batch []alert.Alert
@@ -93,6 +107,11 @@ func (p *peer) serve(w http.ResponseWriter, r *http.Request) {
 		p.order = append(p.order, a.UUID)
 	}
 	p.mu.Unlock()
+	if r.URL.Path == BatchPath {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"count":%d,"ids":[]}`, len(batch))
+		return
+	}
 	w.WriteHeader(http.StatusOK)
 }
 
@@ -213,6 +232,33 @@ func TestHTTPSidekickFallback(t *testing.T) {
 		t.Fatal("sink did not switch to per-alert mode")
 	}
 	s.Close(context.Background())
+}
+
+// TestHTTPSidekickAnyPath: falcosidekick answers 200 on the batch route
+// too but keeps only the first alert; the sink notices the missing count
+// and sends the rest one per request, each alert exactly once.
+func TestHTTPSidekickAnyPath(t *testing.T) {
+	p := newPeer(t)
+	p.sidekick = true
+	s, err := NewHTTP(HTTPOptions{URL: p.srv.URL + "/", MinBackoff: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 30; i++ {
+		s.Enqueue(testAlert(i))
+	}
+	waitFor(t, "all alerts at the sidekick", 5*time.Second, func() bool { return p.count() == 30 })
+	s.Close(context.Background())
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for id, n := range p.got {
+		if n != 1 {
+			t.Errorf("alert %s delivered %d times", id, n)
+		}
+	}
+	if len(p.order) != 30 || !s.Stats().Single {
+		t.Fatalf("deliveries %d, single mode %v", len(p.order), s.Stats().Single)
+	}
 }
 
 // TestHTTPRejectedAlertIsolated: one invalid alert in a batch is dropped,
