@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/saker-sec/saker/hub/alert"
 	"github.com/saker-sec/saker/sensor/defaultrules"
 	"github.com/saker-sec/saker/sensor/engine"
@@ -38,6 +40,9 @@ type Options struct {
 	KeepSelf bool
 	// Ready is called once the probe is attached and the table seeded.
 	Ready func()
+	// Registerer, when set, gets the sensor's Prometheus metrics for the
+	// run (unregistered when Run returns).
+	Registerer prometheus.Registerer
 }
 
 // LoadRules loads the configured rules files, or the embedded default
@@ -154,6 +159,13 @@ func Run(ctx context.Context, opts Options) error {
 	go containers.Run(runCtx)
 	var stats Stats
 	go housekeeping(runCtx, cfg, log, p, table, &stats)
+	if opts.Registerer != nil {
+		col := newMetricsCollector(p, &stats, em)
+		if err := opts.Registerer.Register(col); err != nil {
+			return fmt.Errorf("register metrics: %w", err)
+		}
+		defer opts.Registerer.Unregister(col)
+	}
 
 	if opts.Ready != nil {
 		opts.Ready()

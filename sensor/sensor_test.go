@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/saker-sec/saker/hub/alert"
 	"github.com/saker-sec/saker/sensor/probe"
 )
@@ -20,6 +22,7 @@ import (
 type collector struct {
 	mu     sync.Mutex
 	alerts []alert.Alert
+	reg    *prometheus.Registry
 }
 
 func (c *collector) Emit(a *alert.Alert) error {
@@ -68,12 +71,12 @@ func startSensor(t *testing.T) *collector {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &collector{}
+	c := &collector{reg: prometheus.NewRegistry()}
 	ready := make(chan struct{})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- Run(ctx, Options{Config: cfg, Emitter: c, Ready: func() { close(ready) }})
+		done <- Run(ctx, Options{Config: cfg, Emitter: c, Ready: func() { close(ready) }, Registerer: c.reg})
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -124,6 +127,29 @@ func TestSensorEndToEnd(t *testing.T) {
 		}
 		if d := time.Since(a.Time); d < 0 || d > time.Minute {
 			t.Errorf("alert time %v", a.Time)
+		}
+	})
+
+	t.Run("metrics", func(t *testing.T) {
+		mfs, err := c.reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]float64{}
+		for _, mf := range mfs {
+			for _, m := range mf.GetMetric() {
+				key := mf.GetName()
+				for _, l := range m.GetLabel() {
+					key += "/" + l.GetValue()
+				}
+				got[key] = m.GetCounter().GetValue()
+			}
+		}
+		if got["saker_sensor_kernel_events_total/openat"] < 1 || got["saker_sensor_events_total"] < 1 || got["saker_sensor_rule_matches_total"] < 1 {
+			t.Errorf("metrics %v", got)
+		}
+		if _, ok := got["saker_sensor_kernel_dropped_total/execve"]; !ok {
+			t.Errorf("no dropped series for execve: %v", got)
 		}
 	})
 

@@ -7,8 +7,15 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/saker-sec/saker/sensor"
 )
@@ -29,6 +36,8 @@ func runSensorCmd(ctx context.Context, w io.Writer, args []string) error {
 	list := fs.Bool("list", false, "print the fields rules and outputs can use, then exit")
 	listRules := fs.Bool("L", false, "print the loaded rules (name and description), then exit")
 	debug := fs.Bool("debug", false, "debug logging")
+	metricsAddr := fs.String("metrics-addr", os.Getenv("SAKER_SENSOR_METRICS_ADDR"), "serve Prometheus metrics on this address (e.g. 127.0.0.1:8765); empty disables")
+	statsInterval := fs.Duration("stats-interval", 0, "log a stats line (events, drops, matches) this often; 0 disables")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -60,7 +69,24 @@ func runSensorCmd(ctx context.Context, w io.Writer, args []string) error {
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-	err = sensor.Run(ctx, sensor.Options{Config: cfg, Logger: log})
+	if *statsInterval > 0 {
+		cfg.StatsInterval = statsInterval.String()
+	}
+	opts := sensor.Options{Config: cfg, Logger: log}
+	if *metricsAddr != "" {
+		reg := prometheus.NewRegistry()
+		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		opts.Registerer = reg
+		ln, err := net.Listen("tcp", *metricsAddr)
+		if err != nil {
+			return fmt.Errorf("metrics listener: %w", err)
+		}
+		srv := &http.Server{Handler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), ReadHeaderTimeout: 5 * time.Second}
+		go srv.Serve(ln)
+		defer srv.Close()
+		log.Info("serving metrics", "addr", ln.Addr().String())
+	}
+	err = sensor.Run(ctx, opts)
 	if errors.Is(err, context.Canceled) {
 		return nil
 	}
