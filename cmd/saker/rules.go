@@ -12,6 +12,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/saker-sec/saker/hub/alert"
+	"github.com/saker-sec/saker/sensor/defaultrules"
 	"github.com/saker-sec/saker/sensor/fields"
 	"github.com/saker-sec/saker/sensor/rules"
 )
@@ -115,10 +116,19 @@ func rulesList(w io.Writer, args []string) error {
 	if err != nil {
 		return err
 	}
+	// Without -r, list the rules the sensor loads by default.
+	l := rules.NewLoader(cfg)
 	if len(files) == 0 {
-		return errors.New("list: no rules files (-r FILE)")
+		if err := l.Load(defaultrules.Name, defaultrules.YAML); err != nil {
+			return err
+		}
 	}
-	rs, err := rules.LoadFiles(cfg, files...)
+	for _, f := range files {
+		if err := l.LoadFile(f); err != nil {
+			return err
+		}
+	}
+	rs, err := l.Compile()
 	if err != nil {
 		return err
 	}

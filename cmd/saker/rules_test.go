@@ -1,0 +1,59 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const stableRulesFile = "../../sensor/rules/testdata/falco_rules.yaml"
+
+func TestRulesValidate(t *testing.T) {
+	var out bytes.Buffer
+	if err := rulesValidate(&out, []string{"-r", stableRulesFile}); err != nil {
+		t.Fatalf("validate stable rules: %v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "falco_rules.yaml: Ok") {
+		t.Errorf("output %q", out.String())
+	}
+
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	if err := os.WriteFile(bad, []byte("- rule: r\n  desc: d\n  condition: proc.name = \n  output: x\n  priority: INFO\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	err := rulesValidate(&out, []string{"-r", stableRulesFile, "-r", bad})
+	var ec exitCode
+	if !errors.As(err, &ec) || ec != 1 {
+		t.Fatalf("invalid file: err %v, want exit code 1", err)
+	}
+	if !strings.Contains(out.String(), "bad.yaml: Invalid") || !strings.Contains(out.String(), "bad.yaml:3:") {
+		t.Errorf("output %q", out.String())
+	}
+}
+
+func TestRulesListAndFields(t *testing.T) {
+	var out bytes.Buffer
+	if err := rulesList(&out, []string{"-r", stableRulesFile}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "Terminal shell in container") || strings.Count(out.String(), "\n") != 26 {
+		t.Errorf("list output:\n%s", out.String())
+	}
+	out.Reset()
+	if err := rulesList(&out, nil); err != nil {
+		t.Fatalf("list default rules: %v", err)
+	}
+	out.Reset()
+	if err := rulesFields(&out, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"proc.name ", "CHARBUF", "proc.aname[N]"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("fields output lacks %q", want)
+		}
+	}
+}
