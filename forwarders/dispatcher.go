@@ -348,12 +348,14 @@ func (l *loop) deliver(ctx context.Context, dl store.DeliveryLog, ds []store.Del
 	pol := l.d.opts.Retry
 	holdLimit := l.d.opts.MinIdle / 2
 	held := time.Now()
-	local := 0
+	// tries counts this hold's real attempts per alert; Attempts-1 earlier
+	// hand-outs (to a replica that crashed or gave the batch back) count as
+	// at least one attempt each.
+	tries := make(map[string]int, len(send))
 	for len(send) > 0 {
 		if ctx.Err() != nil {
 			return
 		}
-		local++
 		cctx, cancel := context.WithTimeout(ctx, pol.Timeout)
 		start := time.Now()
 		retry, err := l.t.Forwarder.Forward(cctx, alertsOf(send))
@@ -367,7 +369,8 @@ func (l *loop) deliver(ctx context.Context, dl store.DeliveryLog, ds []store.Del
 			return
 		}
 		var pe *PartialError
-		if !errors.As(err, &pe) && !retry && len(send) > 1 {
+		isPartial := errors.As(err, &pe)
+		if !isPartial && !retry && len(send) > 1 {
 			// The target refused the batch as a whole (e.g. one bad alert in
 			// a Loki push): find the culprits by sending them one by one.
 			for i := range send {
@@ -375,55 +378,53 @@ func (l *loop) deliver(ctx context.Context, dl store.DeliveryLog, ds []store.Del
 			}
 			return
 		}
-		var ok, again []store.Delivery
-		dead := map[int]string{}
-		if pe != nil {
-			failed := map[int]Failure{}
+		failed := map[int]Failure{}
+		if isPartial {
 			for _, f := range pe.Failures {
 				failed[f.Index] = f
 			}
-			for i, d := range send {
-				f, bad := failed[i]
-				switch {
-				case !bad:
-					ok = append(ok, d)
-				case f.Retry:
-					again = append(again, d)
-				default:
-					dead[len(again)] = f.Err.Error() // failed for good
-					again = append(again, d)
-				}
-			}
-		} else if retry {
-			again = send
 		} else {
 			for i := range send {
-				dead[i] = err.Error()
+				failed[i] = Failure{Index: i, Retry: retry, Err: err}
 			}
-			again = send
+		}
+		var ok, keep []store.Delivery
+		attempted, transient := 0, 0
+		for i, d := range send {
+			f, bad := failed[i]
+			if !bad {
+				ok = append(ok, d)
+				continue
+			}
+			if !f.Skipped {
+				tries[d.ID]++
+				attempted++
+				if f.Retry {
+					transient++
+				}
+			}
+			n := d.Attempts - 1 + tries[d.ID]
+			switch {
+			case !f.Retry:
+				l.deadLetter(ctx, dl, d, n, f.Err.Error())
+			case n >= pol.MaxAttempts:
+				l.deadLetter(ctx, dl, d, n, fmt.Sprintf("gave up after %d attempts: %v", n, f.Err))
+			default:
+				keep = append(keep, d)
+			}
 		}
 		if len(ok) > 0 {
 			l.succeeded(ctx, dl, ok)
 		}
-		nFailed := len(again)
-		l.d.m.failed.WithLabelValues(name).Add(float64(nFailed))
-		l.countOutputs("error", nFailed)
-		var keep []store.Delivery
-		for i, d := range again {
-			if reason, bad := dead[i]; bad {
-				l.deadLetter(ctx, dl, d, local, reason)
-				continue
-			}
-			if d.Attempts-1+local >= pol.MaxAttempts {
-				l.deadLetter(ctx, dl, d, local, fmt.Sprintf("gave up after %d attempts: %v", d.Attempts-1+local, err))
-				continue
-			}
-			keep = append(keep, d)
-		}
-		l.failedAttempt(err, retry, nFailed)
+		l.d.m.failed.WithLabelValues(name).Add(float64(attempted))
+		l.countOutputs("error", attempted)
+		l.failedAttempt(err, transient == 0, attempted)
 		send = keep
 		if len(send) == 0 {
 			return
+		}
+		if transient == 0 {
+			continue // only refusals and untried alerts: go on without waiting
 		}
 		l.fails++
 		l.d.m.retried.WithLabelValues(name).Add(float64(len(send)))
@@ -477,15 +478,15 @@ func (l *loop) succeeded(ctx context.Context, dl store.DeliveryLog, ds []store.D
 	l.mu.Unlock()
 }
 
-func (l *loop) failedAttempt(err error, retry bool, n int) {
+// failedAttempt records a failed attempt. A target that only refused
+// payloads is up (healthy); one that could not be reached, timed out or
+// answered 5xx/429 for an attempted alert is not.
+func (l *loop) failedAttempt(err error, healthy bool, n int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.state.LastError = err.Error()
 	l.state.LastErrorAt = time.Now().UTC()
-	// A target that rejects a payload (or part of a batch) is up; one that
-	// cannot be reached or answers 5xx is not.
-	var pe *PartialError
-	l.state.Healthy = !retry || errors.As(err, &pe)
+	l.state.Healthy = healthy
 	v := 0.0
 	if l.state.Healthy {
 		v = 1
@@ -494,8 +495,8 @@ func (l *loop) failedAttempt(err error, retry bool, n int) {
 	l.state.Failed += int64(n)
 }
 
-func (l *loop) deadLetter(ctx context.Context, dl store.DeliveryLog, d store.Delivery, local int, reason string) {
-	d.Attempts = d.Attempts - 1 + local
+func (l *loop) deadLetter(ctx context.Context, dl store.DeliveryLog, d store.Delivery, attempts int, reason string) {
+	d.Attempts = max(attempts, 1)
 	if len(reason) > 1000 {
 		reason = reason[:1000] + "…"
 	}

@@ -15,6 +15,9 @@ type Failure struct {
 	Index int // position in the batch
 	Retry bool
 	Err   error
+	// Skipped marks an alert that was not sent at all (an earlier one of
+	// the batch failed first): it does not use up a delivery attempt.
+	Skipped bool
 }
 
 // PartialError reports that the alerts not listed in Failures were
@@ -39,16 +42,12 @@ func Each(ctx context.Context, alerts []alert.Alert, send func(context.Context, 
 		if err == nil {
 			continue
 		}
-		if i == 0 && len(alerts) == 1 {
+		if len(alerts) == 1 {
 			return retry, err
 		}
 		pe := &PartialError{Failures: []Failure{{Index: i, Retry: retry, Err: err}}}
 		for j := i + 1; j < len(alerts); j++ {
-			pe.Failures = append(pe.Failures, Failure{Index: j, Retry: true, Err: fmt.Errorf("not attempted: %w", err)})
-		}
-		if i == 0 {
-			// Nothing went through: report it as a plain batch failure.
-			return retry, err
+			pe.Failures = append(pe.Failures, Failure{Index: j, Retry: true, Skipped: true, Err: fmt.Errorf("not attempted: %w", err)})
 		}
 		return retry, pe
 	}
