@@ -95,6 +95,9 @@ type Store struct {
 	visSeq    uint64
 	groups    map[string]*group
 	notify    chan struct{} // closed and replaced when events become visible
+	// minutes counts retained events per unix minute and per Stats
+	// dimension ("p:Warning", "rule:…"), kept exact as events come and go.
+	minutes map[int64]map[string]int64
 
 	syncMu  sync.Mutex // serialises fsync and compaction
 	kick    chan struct{}
@@ -129,8 +132,9 @@ func Open(opts Options) (*Store, error) {
 		opts:   opts,
 		path:   filepath.Join(opts.Dir, logName),
 		lock:   lock,
-		idx:    map[string][]uint64{},
-		groups: map[string]*group{},
+		idx:     map[string][]uint64{},
+		groups:  map[string]*group{},
+		minutes: map[int64]map[string]int64{},
 		notify: make(chan struct{}),
 		kick:   make(chan struct{}, 1),
 		done:   make(chan struct{}),
@@ -436,6 +440,31 @@ func (s *Store) publishRecs(recs []*rec) {
 			s.idx[k] = append(l, pos)
 		}
 		s.visMs, s.visSeq = r.ms, r.seq
+		s.count(r, 1)
+	}
+}
+
+// count adds d to the per-minute counters of one event.
+func (s *Store) count(r *rec, d int64) {
+	m := int64(r.ms / 60000)
+	c := s.minutes[m]
+	if c == nil {
+		c = map[string]int64{}
+		s.minutes[m] = c
+	}
+	a := &r.ev.Alert
+	c["p:"+a.Priority.String()] += d
+	for _, dim := range store.Dimensions(a) {
+		k := dim[0] + ":" + dim[1]
+		if c[k] += d; c[k] == 0 {
+			delete(c, k)
+		}
+	}
+	if c["p:"+a.Priority.String()] == 0 {
+		delete(c, "p:"+a.Priority.String())
+		if len(c) == 0 {
+			delete(s.minutes, m)
+		}
 	}
 }
 
@@ -460,6 +489,7 @@ func (s *Store) dropFront(k int) {
 	}
 	for _, r := range s.evs[:k] {
 		s.liveBytes -= r.size
+		s.count(r, -1)
 	}
 	clear(s.evs[:k])
 	s.evs = s.evs[k:]
@@ -470,6 +500,7 @@ func (s *Store) dropFront(k int) {
 	if len(s.evs) == 0 {
 		// Every index entry is dead: start afresh instead of keeping lists.
 		clear(s.idx)
+		clear(s.minutes)
 	}
 }
 
@@ -769,23 +800,81 @@ func (s *Store) Query(ctx context.Context, q store.Query) (store.Page, error) {
 	return page, nil
 }
 
-// Stats implements store.Store by aggregating the matching events (the
-// store is bounded to a few tens of thousands of events in memory, so a
-// scan takes milliseconds and is exact for any filter).
+// Stats implements store.Store. Time-only windows are answered from the
+// per-minute counters for whole minutes plus the events of partial edge
+// minutes; other filters aggregate the matching events (in memory, exact).
 func (s *Store) Stats(ctx context.Context, q store.StatsQuery) (store.Stats, error) {
 	now := time.Now()
 	b := store.NewStatsBuilder(q)
 	s.mu.RLock()
+	defer s.mu.RUnlock()
 	lo, hi, err := s.window(&q.Filter, "", now)
 	if err != nil {
-		s.mu.RUnlock()
 		return store.Stats{}, err
 	}
-	s.scan(&q.Filter, lo, hi, func(r *rec) bool {
+	add := func(r *rec) bool {
 		b.Add(int64(r.ms), &r.ev.Alert)
 		return true
-	})
-	s.mu.RUnlock()
+	}
+	if !q.TimeOnly() || lo >= hi {
+		s.scan(&q.Filter, lo, hi, add)
+		return b.Result(now), nil
+	}
+	minute := func(i int) int64 { return int64(s.evs[i].ms / 60000) }
+	// A minute's counter is usable when every retained event of that
+	// minute is inside [lo, hi).
+	firstMin, lastMin := minute(lo), minute(hi-1)
+	firstWhole := lo == 0 || minute(lo-1) < firstMin
+	lastWhole := hi == len(s.evs) || minute(hi) > lastMin
+	exact := func(a, z int) { // events [a, z)
+		for i := a; i < z; i++ {
+			add(s.evs[i])
+		}
+	}
+	counter := func(m int64) {
+		for field, n := range s.minutes[m] {
+			dim, key, _ := strings.Cut(field, ":")
+			if dim == "p" {
+				b.AddTotal(key, n)
+				b.AddSeries(m, key, n)
+			} else {
+				b.AddCount(dim, key, n)
+			}
+		}
+	}
+	// endOf is the index just past minute m's events, starting at i.
+	endOf := func(i int, m int64) int {
+		return i + sort.Search(hi-i, func(j int) bool { return minute(i+j) > m })
+	}
+	if firstMin == lastMin {
+		if firstWhole && lastWhole {
+			counter(firstMin)
+		} else {
+			exact(lo, hi)
+		}
+		return b.Result(now), nil
+	}
+	if firstWhole {
+		counter(firstMin)
+	} else {
+		exact(lo, endOf(lo, firstMin))
+	}
+	if lastWhole {
+		counter(lastMin)
+	} else {
+		exact(endOf(lo, lastMin-1), hi)
+	}
+	if span := lastMin - firstMin - 1; span > 0 && int64(len(s.minutes)) < span {
+		for m := range s.minutes {
+			if m > firstMin && m < lastMin {
+				counter(m)
+			}
+		}
+	} else {
+		for m := firstMin + 1; m < lastMin; m++ {
+			counter(m)
+		}
+	}
 	return b.Result(now), nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -225,4 +226,72 @@ func FuzzOpenLog(f *testing.F) {
 			t.Fatalf("Query: %v", err)
 		}
 	})
+}
+
+func BenchmarkStore(b *testing.B) {
+	storetest.Bench(b, func(b *testing.B) store.Store {
+		s, err := Open(Options{Dir: b.TempDir()})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { s.Close() })
+		return s
+	})
+}
+
+// Time-only Stats come from per-minute counters that retention decrements;
+// they must equal aggregating the retained events.
+func TestStatsCountersAgreeWithScan(t *testing.T) {
+	s := openT(t, Options{Dir: t.TempDir(), MaxEvents: 30})
+	ctx := context.Background()
+	for i := 0; i < 100; i += 5 {
+		var batch []alert.Alert
+		for j := i; j < i+5; j++ {
+			a := sample(fmt.Sprint(j))
+			a.Priority = alert.Priorities[j%8]
+			a.Rule = fmt.Sprintf("rule-%d", j%7)
+			a.Tags = []string{"t", fmt.Sprintf("t%d", j%3)}
+			a.OutputFields["container.name"] = fmt.Sprintf("c%d", j%4)
+			batch = append(batch, a)
+		}
+		if _, err := s.Append(ctx, batch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, f := range []store.Filter{{}, {Since: time.Now().Add(-time.Hour)}, {Until: time.Now().Add(time.Hour)}} {
+		counters, err := s.Stats(ctx, store.StatsQuery{Filter: f})
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.Sources = []string{"syscalls"}
+		scanned, err := s.Stats(ctx, store.StatsQuery{Filter: f})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if counters.Total != 30 {
+			t.Errorf("total %d, want 30", counters.Total)
+		}
+		counters.Series, scanned.Series = nil, nil
+		if !reflect.DeepEqual(counters, scanned) {
+			t.Errorf("counters %+v\nscan     %+v", counters, scanned)
+		}
+	}
+	// Dropping all but one event leaves counters for exactly that event.
+	s.mu.Lock()
+	s.dropFront(len(s.evs) - 1)
+	var fields int
+	var total int64
+	for _, c := range s.minutes {
+		fields += len(c)
+		for k, n := range c {
+			if strings.HasPrefix(k, "p:") {
+				total += n
+			}
+		}
+	}
+	want := 1 + len(store.Dimensions(&s.evs[0].ev.Alert))
+	s.mu.Unlock()
+	if total != 1 || fields != want {
+		t.Errorf("after dropping to one event: total %d in %d fields, want 1 in %d", total, fields, want)
+	}
 }
