@@ -174,6 +174,19 @@ func (o *Outputs) Emit(a *alert.Alert) error {
 		}
 	}
 	if o.http != nil {
+		// The HTTP sink always posts JSON (the hub and falcosidekick need
+		// it); with json_output on, the json_include_* switches apply to
+		// it as they do to Falco's http_output.
+		if o.cfg.JSON && (!o.cfg.JSONOptions.IncludeOutput || !o.cfg.JSONOptions.IncludeTags) {
+			c := *a
+			if !o.cfg.JSONOptions.IncludeOutput {
+				c.Output = ""
+			}
+			if !o.cfg.JSONOptions.IncludeTags {
+				c.Tags = nil
+			}
+			a = &c
+		}
 		o.http.Enqueue(a)
 	}
 	return nil
