@@ -129,15 +129,15 @@ func Open(opts Options) (*Store, error) {
 		return nil, fmt.Errorf("embedded store: %s is in use by another process: %w", opts.Dir, err)
 	}
 	s := &Store{
-		opts:   opts,
-		path:   filepath.Join(opts.Dir, logName),
-		lock:   lock,
+		opts:    opts,
+		path:    filepath.Join(opts.Dir, logName),
+		lock:    lock,
 		idx:     map[string][]uint64{},
 		groups:  map[string]*group{},
 		minutes: map[int64]map[string]int64{},
-		notify: make(chan struct{}),
-		kick:   make(chan struct{}, 1),
-		done:   make(chan struct{}),
+		notify:  make(chan struct{}),
+		kick:    make(chan struct{}, 1),
+		done:    make(chan struct{}),
 	}
 	if err := s.load(); err != nil {
 		lock.Close()
