@@ -1,0 +1,104 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+func freeTCPPort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// TestHubCommandStopsGracefully runs `saker hub` in-process (the same path
+// main takes on SIGTERM: the context ends), checks both ports answer, stops
+// it, and checks a restart on the same data dir still has the alert.
+func TestHubCommandStopsGracefully(t *testing.T) {
+	port, uiPort := freeTCPPort(t), freeTCPPort(t)
+	t.Setenv("LISTENADDRESS", "127.0.0.1")
+	t.Setenv("LISTENPORT", fmt.Sprint(port))
+	t.Setenv("UI_ADDRESS", "127.0.0.1")
+	t.Setenv("UI_LISTENPORT", fmt.Sprint(uiPort))
+	t.Setenv("SAKER_DATA_DIR", t.TempDir())
+	t.Setenv("REDIS_ADDRESS", "")
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+
+	run := func() (context.CancelFunc, chan error) {
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- runHub(ctx, "hub", nil, hubParts) }()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			resp, err := http.Get(base + "/ping")
+			if err == nil {
+				resp.Body.Close()
+				var c net.Conn
+				if c, err = net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", uiPort)); err == nil {
+					c.Close()
+					break
+				}
+			}
+			if time.Now().After(deadline) {
+				cancel()
+				t.Fatalf("hub did not come up: %v", err)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		return cancel, done
+	}
+
+	cancel, done := run()
+	resp, err := http.Post(base+"/test", "application/json", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tr struct{ ID string }
+	json.NewDecoder(resp.Body).Decode(&tr)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || tr.ID == "" {
+		t.Fatalf("POST /test: %d", resp.StatusCode)
+	}
+	// The dashboard answers (a redirect to its login page).
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err = client.Get(fmt.Sprintf("http://127.0.0.1:%d/", uiPort))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode >= 500 {
+		t.Fatalf("dashboard: %d", resp.StatusCode)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("hub exit: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("hub did not stop")
+	}
+
+	cancel, done = run()
+	defer func() { cancel(); <-done }()
+	resp, err = http.Get(base + "/api/v1/events/" + tr.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(b), `"rule":"Test rule"`) {
+		t.Fatalf("after restart: %d %s", resp.StatusCode, b)
+	}
+}
