@@ -410,6 +410,12 @@ func (c *compileState) compileRule(ri *ruleInfo) (*Rule, error) {
 		}
 		return nil, &Error{Loc: loc, Msg: msg}
 	}
+	if usesField(n, "evt.dir") {
+		c.l.warn("LOAD_DEPRECATED_ITEM", ri.condLoc.loc, "usage of deprecated field 'evt.dir' has been detected in the rule condition")
+	}
+	if strings.Contains(output, "%evt.dir") {
+		c.l.warn("LOAD_DEPRECATED_ITEM", ri.outputLoc, "usage of deprecated field 'evt.dir' has been detected in the rule output")
+	}
 	types, all := EventTypesOf(n)
 	if all && ri.warnEvttypes {
 		c.l.warn("LOAD_NO_EVTTYPE", ri.loc, "Rule matches too many evt.type values. This has a significant performance penalty.")
@@ -423,6 +429,20 @@ func (c *compileState) compileRule(ri *ruleInfo) (*Rule, error) {
 		Capture: ri.capture, CaptureDuration: ri.captureDuration, Loc: ri.loc,
 	}
 	return r, nil
+}
+
+// usesField reports whether the condition references the field.
+func usesField(n Node, name string) bool {
+	found := false
+	Walk(n, func(x Node) {
+		switch c := x.(type) {
+		case *Binary:
+			found = found || c.Left.Base().Name == name || c.Right != nil && c.Right.Base().Name == name
+		case *Unary:
+			found = found || c.Left.Base().Name == name
+		}
+	})
+	return found
 }
 
 // validateOutput checks that every %field of an output resolves.

@@ -782,6 +782,13 @@ func (l *Loader) mergeExceptions(r *ruleInfo, exs []exceptionInfo, appending boo
 				return &Error{Loc: ex.loc, Msg: fmt.Sprintf("'%s' is not a supported filter field", f)}
 			}
 		}
+		if !ex.fieldsList {
+			for _, v := range ex.values {
+				if v.isList {
+					return &Error{Loc: ex.loc, Msg: "Expected values array to contain a list of strings"}
+				}
+			}
+		}
 		if ex.fieldsList {
 			for _, v := range ex.values {
 				if !v.isList {

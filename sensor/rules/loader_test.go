@@ -408,6 +408,39 @@ func TestLoaderErrors(t *testing.T) {
       values: [[a]]
 `, "Fields and values lists must have equal length"},
 		{"not_a_sequence", `rule: x`, "Rules content is not yaml array of objects"},
+		{"macro_self_reference", `
+- macro: a
+  condition: proc.name = x or a
+- rule: r
+  desc: d
+  condition: a
+  output: x
+  priority: INFO
+`, "reference loop in macro 'a'"},
+		{"exception_single_field_list_values", `
+- rule: r
+  desc: d
+  condition: proc.name = x
+  output: x
+  priority: INFO
+  exceptions:
+    - name: e
+      fields: proc.name
+      values: [[a, b]]
+`, "Expected values array to contain a list of strings"},
+		{"error_position", `
+- rule: r
+  desc: d
+  condition: proc.name = x and ( fd.name =
+  output: x
+  priority: INFO
+`, "rules.yaml:4:43: rule 'r': expected a string value"},
+		{"bad_override_mode", base + `
+- rule: r
+  condition: x
+  override:
+    condition: merge
+`, "Invalid override operation for key 'condition': 'merge'"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -452,7 +485,7 @@ func TestLoaderSkipsAndWarnings(t *testing.T) {
   enabled: true
 - rule: uncaptured_syscall
   desc: d
-  condition: evt.type in (open, pivot_root) and not evt.type = kexec_load
+  condition: evt.type in (open, pivot_root) and not evt.type = kexec_load and evt.dir = <
   output: x
   priority: INFO
 - list: unused_list
@@ -464,7 +497,7 @@ func TestLoaderSkipsAndWarnings(t *testing.T) {
 	if got := len(rs.Rules); got != 3 {
 		t.Errorf("compiled %d rules, want 3 (skipped, other_source omitted)", got)
 	}
-	for _, w := range []string{"nonexistent field", "Unknown source k8s_audit", "Rule matches too many evt.type values", warnEnabled, "List not referred to"} {
+	for _, w := range []string{"usage of deprecated field 'evt.dir'", "nonexistent field", "Unknown source k8s_audit", "Rule matches too many evt.type values", warnEnabled, "List not referred to"} {
 		if !hasWarning(l, w) {
 			t.Errorf("missing warning %q", w)
 		}
