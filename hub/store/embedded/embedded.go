@@ -286,6 +286,26 @@ func (s *Store) Append(ctx context.Context, alerts []alert.Alert) ([]string, err
 			return nil, fmt.Errorf("append alert %d: invalid priority %d", i, int(alerts[i].Priority))
 		}
 	}
+	// Encode and normalise outside the lock: what readers get is what a
+	// reader after a restart would decode (numbers as json.Number, no
+	// aliasing of the caller's maps).
+	bodies := make([][]byte, len(alerts))
+	evs := make([]store.Event, len(alerts))
+	for i := range alerts {
+		b, err := json.Marshal(&alerts[i])
+		if err == nil && (len(b) < 2 || b[0] != '{' || b[1] == '}') {
+			err = errors.New("unexpected JSON shape")
+		}
+		if err == nil {
+			d := json.NewDecoder(bytes.NewReader(b))
+			d.UseNumber()
+			err = d.Decode(&evs[i].Alert)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("append alert %d: encode: %w", i, err)
+		}
+		bodies[i] = b
+	}
 	s.mu.Lock()
 	if err := s.usableLocked(); err != nil {
 		s.mu.Unlock()
@@ -293,8 +313,9 @@ func (s *Store) Append(ctx context.Context, alerts []alert.Alert) ([]string, err
 	}
 	prevMs, prevSeq := s.lastMs, s.lastSeq
 	ms := uint64(time.Now().UnixMilli())
-	evs := make([]store.Event, len(alerts))
 	ids := make([]string, len(alerts))
+	var body bytes.Buffer
+	body.WriteByte('[')
 	for i := range alerts {
 		if ms <= s.lastMs {
 			// Same millisecond, or the clock went back: keep IDs increasing.
@@ -304,25 +325,23 @@ func (s *Store) Append(ctx context.Context, alerts []alert.Alert) ([]string, err
 		}
 		s.lastMs = ms
 		ids[i] = store.FormatID(ms, s.lastSeq)
-		evs[i] = store.Event{ID: ids[i], Alert: alerts[i]}
+		evs[i].ID = ids[i]
+		if i > 0 {
+			body.WriteByte(',')
+		}
+		// {"id":"<id>", + the alert's own fields: the store.Event JSON.
+		body.WriteString(`{"id":"`)
+		body.WriteString(ids[i])
+		body.WriteString(`",`)
+		body.Write(bodies[i][1:])
 	}
-	body, err := json.Marshal(evs)
-	if err == nil {
-		// Keep what a reader after a restart would see: numbers as
-		// json.Number, no aliasing of the caller's maps.
-		evs, err = decodeEvents(body)
-	}
-	if err != nil {
-		s.lastMs, s.lastSeq = prevMs, prevSeq
-		s.mu.Unlock()
-		return nil, fmt.Errorf("append: encode alerts: %w", err)
-	}
-	if err := s.writeLocked(encodeRecord(recEvents, body)); err != nil {
+	body.WriteByte(']')
+	if err := s.writeLocked(encodeRecord(recEvents, body.Bytes())); err != nil {
 		s.lastMs, s.lastSeq = prevMs, prevSeq
 		s.mu.Unlock()
 		return nil, err
 	}
-	size := int64(len(body)+headerSize+1) / int64(len(evs))
+	size := int64(body.Len()+headerSize+1) / int64(len(evs))
 	b := batch{end: s.written, recs: make([]*rec, len(evs))}
 	for i, e := range evs {
 		m, q, _ := store.ParseID(e.ID)
@@ -569,7 +588,31 @@ func (s *Store) compact() error {
 	s.f = nf
 	s.fileSize = size
 	old.Close()
+	s.tidyLocked()
 	return nil
+}
+
+// tidyLocked drops index lists and pending deliveries that only refer to
+// events retention has removed (keys of long-gone hosts or rules would
+// otherwise stay in memory for good).
+func (s *Store) tidyLocked() {
+	for k, l := range s.idx {
+		cut := sort.Search(len(l), func(i int) bool { return l[i] >= s.base })
+		switch {
+		case cut == len(l):
+			delete(s.idx, k)
+		case cut > 0:
+			s.idx[k] = append([]uint64(nil), l[cut:]...)
+		}
+	}
+	now := time.Now()
+	for _, g := range s.groups {
+		for id, p := range g.pending {
+			if s.find(p.ms, p.seq, now) == nil {
+				delete(g.pending, id)
+			}
+		}
+	}
 }
 
 func (s *Store) writeSnapshot(f *os.File) (int64, error) {
