@@ -130,8 +130,10 @@ type Loader struct {
 	listIdx  map[string]*listInfo
 	macroIdx map[string]*macroInfo
 	ruleIdx  map[string]*ruleInfo
-	// listCount/macroCount are the visibility counters.
-	listCount, macroCount int
+	// cur numbers every item definition (lists, macros, rules) in file
+	// order, as Falco's collector does: a list or macro sees the lists or
+	// macros first defined before its own latest (re)definition.
+	cur int
 	// Warnings collected while reading and compiling.
 	Warnings []Warning
 	// RequiredEngineVersion is the highest version any file asked for.
@@ -266,6 +268,13 @@ func (m mapping) strList(k string) ([]string, bool, error) {
 		out = append(out, c.Value)
 	}
 	return out, true, nil
+}
+
+// nextID returns the next item definition number.
+func (l *Loader) nextID() int {
+	id := l.cur
+	l.cur++
+	return id
 }
 
 func (l *Loader) warn(code string, loc Location, msg string) {
@@ -445,16 +454,15 @@ func (l *Loader) readList(file string, loc Location, m mapping) error {
 			return &Error{Loc: loc, Msg: errNoPreviousList}
 		}
 		prev.items = append(prev.items, items...)
-		l.listCount++
-		prev.visibility = l.listCount
+		prev.visibility = l.nextID()
 		return nil
 	}
-	l.listCount++
+	id := l.nextID()
 	if prev != nil {
-		prev.items, prev.loc, prev.visibility = items, loc, l.listCount
+		prev.items, prev.loc, prev.visibility = items, loc, id
 		return nil
 	}
-	li := &listInfo{name: name, items: items, loc: loc, index: len(l.lists), visibility: l.listCount}
+	li := &listInfo{name: name, items: items, loc: loc, index: id, visibility: id}
 	l.lists = append(l.lists, li)
 	l.listIdx[name] = li
 	return nil
@@ -495,16 +503,15 @@ func (l *Loader) readMacro(file string, loc Location, m mapping) error {
 			return &Error{Loc: loc, Msg: errNoPreviousMacro}
 		}
 		prev.cond += " " + cond
-		l.macroCount++
-		prev.visibility = l.macroCount
+		prev.visibility = l.nextID()
 		return nil
 	}
-	l.macroCount++
+	id := l.nextID()
 	if prev != nil {
-		prev.cond, prev.loc, prev.condLoc, prev.visibility = cond, loc, cl, l.macroCount
+		prev.cond, prev.loc, prev.condLoc, prev.visibility = cond, loc, cl, id
 		return nil
 	}
-	mi := &macroInfo{name: name, cond: cond, loc: loc, condLoc: cl, index: len(l.macros), visibility: l.macroCount}
+	mi := &macroInfo{name: name, cond: cond, loc: loc, condLoc: cl, index: id, visibility: id}
 	l.macros = append(l.macros, mi)
 	l.macroIdx[name] = mi
 	return nil
@@ -614,6 +621,7 @@ func (l *Loader) readRule(file string, loc Location, m mapping) error {
 		}
 	}
 
+	l.nextID()
 	prev := l.ruleIdx[name]
 	if app || ov != nil {
 		if prev == nil {

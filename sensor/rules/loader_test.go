@@ -416,6 +416,17 @@ func TestLoaderErrors(t *testing.T) {
   condition: a
   output: x
   priority: INFO
+`, "Undefined macro 'a' used in filter."},
+		{"macro_redefined_self_reference", `
+- macro: a
+  condition: proc.name = x
+- macro: a
+  condition: proc.name = y or a
+- rule: r
+  desc: d
+  condition: a
+  output: x
+  priority: INFO
 `, "reference loop in macro 'a'"},
 		{"exception_single_field_list_values", `
 - rule: r
