@@ -20,18 +20,30 @@ import (
 	"github.com/saker-sec/saker/hub/metrics"
 	"github.com/saker-sec/saker/hub/store"
 	"github.com/saker-sec/saker/hub/store/embedded"
+	redisstore "github.com/saker-sec/saker/hub/store/redis"
+	"github.com/saker-sec/saker/hub/store/redistest"
 )
 
 const good = `{"output":"o","priority":"Warning","rule":"r","time":"2026-11-23T09:00:00Z","output_fields":{"evt.time":1795425121123456789}}`
 
 type fixture struct {
-	st  *embedded.Store
+	st  store.Store
 	srv *httptest.Server
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t *testing.T) *fixture { return newFixtureOn(t, "embedded") }
+
+// newFixtureOn serves the API over a real store: "embedded" or "redis" (a
+// throw-away redis-server).
+func newFixtureOn(t *testing.T, kind string) *fixture {
 	t.Helper()
-	st, err := embedded.Open(embedded.Options{Dir: t.TempDir()})
+	var st store.Store
+	var err error
+	if kind == "redis" {
+		st, err = redisstore.New(context.Background(), redisstore.Options{Addresses: []string{redistest.Addr(t)}})
+	} else {
+		st, err = embedded.Open(embedded.Options{Dir: t.TempDir()})
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,11 +178,16 @@ func TestPingHealthTestMetrics(t *testing.T) {
 // POST /, on an unmatched path, and as a batch) and checks the query API
 // returns them unchanged.
 func TestFalcoSamplesRoundTrip(t *testing.T) {
+	for _, kind := range []string{"embedded", "redis"} {
+		t.Run(kind, func(t *testing.T) { testRoundTrip(t, newFixtureOn(t, kind)) })
+	}
+}
+
+func testRoundTrip(t *testing.T, f *fixture) {
 	files, _ := filepath.Glob("../ingest/testdata/falco/*.json")
 	if len(files) < 5 {
 		t.Fatal("samples missing")
 	}
-	f := newFixture(t)
 	var bodies [][]byte
 	for i, p := range files {
 		b, err := os.ReadFile(p)
@@ -257,7 +274,12 @@ func compareAlert(t *testing.T, name string, want, got map[string]any) {
 }
 
 func TestQueryAPI(t *testing.T) {
-	f := newFixture(t)
+	for _, kind := range []string{"embedded", "redis"} {
+		t.Run(kind, func(t *testing.T) { testQueryAPI(t, newFixtureOn(t, kind)) })
+	}
+}
+
+func testQueryAPI(t *testing.T, f *fixture) {
 	for _, b := range []string{
 		`{"rule":"A","priority":"Debug","time":"2026-11-23T09:00:00Z","hostname":"h1","tags":["x"],"output":"alpha"}`,
 		`{"rule":"B","priority":"Critical","time":"2026-11-23T09:00:01Z","hostname":"h2","tags":["x","y"],"output":"beta","source":"k8s_audit"}`,
