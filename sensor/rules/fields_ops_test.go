@@ -1,0 +1,77 @@
+package rules
+
+import (
+	"testing"
+
+	"github.com/saker-sec/saker/sensor/event"
+)
+
+// TestOperatorsOnRegistryFields runs conditions over the real field
+// registry: numeric vs string comparisons, ancestor lists, arguments,
+// escapes.
+func TestOperatorsOnRegistryFields(t *testing.T) {
+	init1 := &event.Thread{PID: 1, Comm: "systemd", Exe: "/sbin/init"}
+	init1.Prepare()
+	sshd := &event.Thread{PID: 700, Comm: "sshd", Exe: "/usr/sbin/sshd", Parent: init1}
+	sshd.Prepare()
+	bash := &event.Thread{PID: 900, PPID: 700, Comm: "bash", Exe: "-bash", Args: []string{"-i"}, UID: 1000, User: "alice", LoginUID: 1000, TTY: 34816, Parent: sshd}
+	bash.Prepare()
+	ev := &event.Event{Type: event.TypeOpenat, Res: 3, Thread: bash, Flags: 0x241, Path: "/tmp/a\tb",
+		FD: event.FD{Num: 3, Type: event.FDFile, Name: "/tmp/a\tb", Flags: 0x241}}
+	ctr := &event.Container{ID: "abcdefabcdef", Name: "c", Privileged: true,
+		Mounts: []event.Mount{{Source: "/proc", Dest: "/host/proc"}, {Source: "/data", Dest: "/d", RW: true}}}
+	cev := &event.Event{Type: event.TypeContainer, Thread: bash, Container: ctr, FD: event.FD{Num: -1}}
+
+	tests := []struct {
+		ev   *event.Event
+		cond string
+		want bool
+	}{
+		{ev, "proc.pid = 900", true},
+		{ev, "proc.pid = 0x384", true},
+		{ev, "proc.pid > 899 and proc.pid < 901", true},
+		{ev, "proc.pid in (1, 2, 900)", true},
+		{ev, "proc.pid != 900", false},
+		{ev, "user.uid = 1000", true},
+		{ev, "user.name = alice", true},
+		{ev, "proc.tty != 0", true},
+		{ev, "fd.num >= 0", true},
+		{ev, "evt.rawres >= 0", true},
+		{ev, "fd.typechar = 'f'", true},
+		{ev, "fd.typechar = f", true},
+		{ev, `fd.name = "/tmp/a\tb"`, true},
+		{ev, `fd.name = '/tmp/a\tb'`, true},
+		{ev, "fd.directory = /tmp", true},
+		{ev, "evt.is_open_write = true", true},
+		{ev, "evt.is_open_read = true", false},
+		{ev, "evt.arg.flags contains O_CREAT", true},
+		{ev, "evt.arg.flags contains O_RDONLY", false},
+		{ev, "proc.aname = sshd", true}, // any ancestor
+		{ev, "proc.aname = systemd", true},
+		{ev, "proc.aname = bash", false}, // ancestors exclude self
+		{ev, "proc.aname[0] = bash", true},
+		{ev, "proc.aname[1] = sshd", true},
+		{ev, "proc.aname[2] = systemd", true},
+		{ev, "proc.aname[3] = systemd", false},
+		{ev, "proc.aname[3] exists", false},
+		{ev, "not proc.aname[3] exists", true},
+		{ev, "proc.apid = 700", true},
+		{ev, "proc.apid in (1)", true},
+		{ev, "proc.pname = sshd", true},
+		{ev, "proc.cmdline = \"bash -i\"", true},
+		{ev, "proc.name = val(proc.aname[0])", true},
+		{ev, "proc.name = val(proc.pname)", false},
+		{ev, "container.id = host", true},
+		{ev, "container.privileged = true", false}, // missing on the host
+		{cev, "container.privileged = true", true},
+		{cev, "container.mount.dest[/proc*] = /host/proc", true},
+		{cev, `container.mount.dest[/proc*] != ""`, true},
+		{cev, "container.mount.dest[/mnt*] exists", false},
+		{cev, `not container.mount.dest[/mnt*] != ""`, true},
+	}
+	for _, tc := range tests {
+		if got := compileCond(t, tc.cond)(tc.ev); got != tc.want {
+			t.Errorf("%s = %v, want %v", tc.cond, got, tc.want)
+		}
+	}
+}
