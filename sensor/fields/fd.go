@@ -57,13 +57,15 @@ func ipField(name string, t Type, desc string, ex func(fd *event.FD) (Value, boo
 // either registers filter fields matching either end (fd.ip, fd.net,
 // fd.port): the client end in IP/N, the server end in IP2/N2.
 func either(name string, t Type, desc string) {
-	simple(name, t, desc, func(ev *event.Event) (Value, bool) {
+	ex := func(ev *event.Event) (Value, bool) {
 		if !isIP(ev) {
 			return Value{}, false
 		}
 		fd := &ev.FD
 		return Value{Either: true, IP: fd.ClientIP, IP2: fd.ServerIP, N: int64(fd.ClientPort), N2: int64(fd.ServerPort)}, true
-	})
+	}
+	register(&Field{Name: name, Type: t, Desc: desc, FilterOnly: true,
+		make: func(string, bool) (Extractor, error) { return ex, nil }})
 }
 
 // local reports whether the client end is the local one.

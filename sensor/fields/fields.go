@@ -108,6 +108,9 @@ type Field struct {
 	Type Type
 	Desc string
 	Arg  ArgKind
+	// FilterOnly fields (fd.ip, fd.net, fd.port) may be used in conditions
+	// but not in outputs, as in libs (EPF_FILTER_ONLY).
+	FilterOnly bool
 	// EventTypes lists the event types the field can be extracted from;
 	// nil means any. The compiler uses it for warnings only.
 	EventTypes []event.Type

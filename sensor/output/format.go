@@ -235,6 +235,9 @@ func parseField(s string, i int) (int, string, fields.Resolved, error) {
 		arg, hasArg = s[end+1:k], true
 		end = k
 	}
+	if f.FilterOnly {
+		return 0, "", fields.Resolved{}, fmt.Errorf("%s is filter only and cannot be used as a display field", name)
+	}
 	r, err := fields.Resolve(name, arg, hasArg)
 	if err != nil {
 		return 0, "", fields.Resolved{}, fmt.Errorf("invalid formatting token %q: %w", s[i:end], err)
@@ -304,8 +307,10 @@ func appendValue(b []byte, r fields.Resolved, v fields.Value, o Options) []byte 
 		return append(b, v.B...)
 	case fields.Bool:
 		return strconv.AppendBool(b, v.N != 0)
-	case fields.IPAddr, fields.IPNet:
+	case fields.IPAddr:
 		return v.IP.AppendTo(b)
+	case fields.IPNet:
+		return append(b, "<IPNET>"...) // libs prints network fields so
 	case fields.Uint64, fields.Port:
 		return strconv.AppendUint(b, uint64(v.N), 10)
 	case fields.AbsTime:
@@ -388,8 +393,10 @@ func (r *fieldRef) jsonValue(ev *event.Event, o Options) any {
 		return string(v.B)
 	case fields.Bool:
 		return v.N != 0
-	case fields.IPAddr, fields.IPNet:
+	case fields.IPAddr:
 		return v.IP.String()
+	case fields.IPNet:
+		return "<IPNET>"
 	case fields.Uint64, fields.Port, fields.AbsTime:
 		return uint64(v.N)
 	}

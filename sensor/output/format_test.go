@@ -2,6 +2,7 @@ package output
 
 import (
 	"encoding/json"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -76,7 +77,7 @@ func TestLine(t *testing.T) {
 }
 
 func TestCompileErrors(t *testing.T) {
-	for _, f := range []string{"abc %", "%nope.field", "%proc.aname[x]", "%tolower(proc.name", "%zap(proc.name)", "%container.label", "%12", "%evt.arg[1"} {
+	for _, f := range []string{"abc %", "%nope.field", "%proc.aname[x]", "%tolower(proc.name", "%zap(proc.name)", "%fd.ip", "x %fd.port", "%container.label", "%12", "%evt.arg[1"} {
 		if _, err := Compile(f); err == nil {
 			t.Errorf("Compile(%q): want error", f)
 		}
@@ -161,5 +162,23 @@ func BenchmarkAlertJSON(b *testing.B) {
 		if _, err := MarshalFalcoJSON(&a, DefaultJSONOptions); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+func TestNetworkFields(t *testing.T) {
+	ev := shadowEvent()
+	ev.Type = event.TypeConnect
+	ev.FD = event.FD{Num: 4, Type: event.FDIPv4, Name: "10.0.0.2:40000->1.2.3.4:443", ClientIP: netip.MustParseAddr("10.0.0.2"),
+		ServerIP: netip.MustParseAddr("1.2.3.4"), ClientPort: 40000, ServerPort: 443, L4Proto: 6, LocalIsClient: true}
+	f, err := CompileWith("%fd.name %fd.sip %fd.snet %fd.lport %fd.rport %fd.l4proto %fd.typechar %fd.sip.name", Options{NoExtraOutput: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := f.Format(ev), "10.0.0.2:40000->1.2.3.4:443 1.2.3.4 <IPNET> 40000 443 tcp 4 <NA>"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	fs := f.Fields(ev)
+	if fs["fd.lport"] != uint64(40000) || fs["fd.sip"] != "1.2.3.4" || fs["fd.sip.name"] != nil {
+		t.Errorf("fields %v", fs)
 	}
 }
