@@ -272,7 +272,7 @@ func TestTargetFaultsLoseNothing(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			st := openStore(t, t.TempDir())
-					p := newHookPeer(t)
+			p := newHookPeer(t)
 			reg := prometheus.NewRegistry()
 			d, _ := start(t, st, []forwarders.Target{webhookTarget(t, "webhook", p.URL(), 0)}, reg, fastOptions("a"))
 			uuids := appendAlerts(t, st, 20, "r", alert.PriorityWarning)
@@ -360,6 +360,7 @@ func TestDeadLetterAfterMaxAttempts(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	opts := fastOptions("a")
 	opts.Retry.MaxAttempts = 3
+	opts.MinIdle = 30 * time.Second // no hand-back: exact attempt count
 	d, _ := start(t, st, []forwarders.Target{webhookTarget(t, "webhook", p.URL(), 0)}, reg, opts)
 	appendAlerts(t, st, 4, "r", alert.PriorityWarning)
 	eventually(t, 10*time.Second, "4 dead letters", func() bool {
