@@ -14,7 +14,8 @@ trap 'rm -rf "$ctx"' EXIT
 
 CGO_ENABLED=0 go build -buildvcs=false -trimpath -ldflags "-s -w -X main.version=${version}" \
   -o "$ctx/saker" ./cmd/saker
-mkdir -p "$ctx/rootfs/etc/ssl/certs" "$ctx/rootfs/tmp" "$ctx/data"
+mkdir -p "$ctx/rootfs/etc/ssl/certs" "$ctx/rootfs/etc/saker" "$ctx/rootfs/tmp" "$ctx/data"
+cp sensor/defaultrules/saker_rules.yaml "$ctx/rootfs/etc/saker/"
 : >"$ctx/data/.keep"
 cp deploy/image/etc/passwd deploy/image/etc/group "$ctx/rootfs/etc/"
 if [ -r /etc/ssl/certs/ca-certificates.crt ]; then

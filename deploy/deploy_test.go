@@ -14,6 +14,8 @@ import (
 	"testing"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/saker-sec/saker/sensor"
 )
 
 // Neither helm nor kubeconform is packaged in Debian 12 (apt-cache policy
@@ -643,36 +645,102 @@ func TestSensorDaemonSet(t *testing.T) {
 	// Files named on the command line come from mounted ConfigMaps.
 	for i, a := range c.Args {
 		if (a == "-c" || a == "-r") && i+1 < len(c.Args) {
-			if !mountedConfigFile(objs, spec, c, c.Args[i+1]) {
+			if _, ok := configMapFileAt(objs, spec, c, c.Args[i+1]); !ok {
 				t.Errorf("sensor %s %s: no ConfigMap key is mounted there", a, c.Args[i+1])
 			}
 		}
 	}
-	cfg := mustFind(t, objs, "ConfigMap", "saker-sensor-config")
-	var sensorCfg struct {
-		HTTPOutput struct {
-			Enabled bool   `yaml:"enabled"`
-			URL     string `yaml:"url"`
-		} `yaml:"http_output"`
+	if c.LivenessProbe == nil || c.LivenessProbe.HTTPGet == nil {
+		t.Error("sensor needs an httpGet liveness probe (its metrics endpoint)")
+	} else if _, ok := portOf(c, c.LivenessProbe.HTTPGet.Port); !ok {
+		t.Errorf("sensor liveness probe port %v is not a container port", c.LivenessProbe.HTTPGet.Port)
 	}
-	if err := yaml.Unmarshal([]byte(cfg.Data["sensor.yaml"]), &sensorCfg); err != nil {
-		t.Fatalf("sensor.yaml in ConfigMap: %v", err)
+}
+
+// imageRulesFile is where the image ships the sensor's default rules
+// (deploy/Dockerfile and build-image.sh copy sensor/defaultrules there).
+const imageRulesFile = "/etc/saker/saker_rules.yaml"
+
+// TestSensorConfigAndRules loads the DaemonSet's sensor.yaml with the
+// sensor's own config loader, then every rules file it names — the image's
+// default rules and the saker-rules ConfigMap — with the sensor's own rules
+// loader and compiler, as the pod would at start.
+func TestSensorConfigAndRules(t *testing.T) {
+	objs := loadManifests(t)
+	ds := mustFind(t, objs, "DaemonSet", "saker-sensor")
+	spec := ds.Spec.Template.Spec
+	c := spec.Containers[0]
+	cm := mustFind(t, objs, "ConfigMap", "saker-sensor-config")
+	dir := t.TempDir()
+	cfgFile := filepath.Join(dir, "sensor.yaml")
+	if err := os.WriteFile(cfgFile, []byte(cm.Data["sensor.yaml"]), 0o644); err != nil {
+		t.Fatal(err)
 	}
-	if !sensorCfg.HTTPOutput.Enabled || !strings.Contains(sensorCfg.HTTPOutput.URL, "saker-hub") || !strings.Contains(sensorCfg.HTTPOutput.URL, ":2801") {
-		t.Errorf("sensor http_output %+v must be enabled and point at the saker-hub Service on 2801", sensorCfg.HTTPOutput)
+	cfg, err := sensor.LoadConfig(cfgFile, nil)
+	if err != nil {
+		t.Fatalf("sensor.yaml in ConfigMap saker-sensor-config: %v", err)
 	}
-	rules := mustFind(t, objs, "ConfigMap", "saker-rules")
-	for k, v := range rules.Data {
-		var doc []map[string]any
-		if err := yaml.Unmarshal([]byte(v), &doc); err != nil || len(doc) == 0 {
-			t.Errorf("saker-rules %s is not a Falco rules list: %v", k, err)
+	if !cfg.HTTPOutput.Enabled || !strings.Contains(cfg.HTTPOutput.URL, "saker-hub") || !strings.Contains(cfg.HTTPOutput.URL, ":2801") {
+		t.Errorf("sensor http_output %+v must be enabled and point at the saker-hub Service on 2801", cfg.HTTPOutput)
+	}
+	if sd := cfg.HTTPOutput.SpoolDir; sd == "" || !slices.ContainsFunc(c.VolumeMounts, func(m volumeMount) bool {
+		return !m.ReadOnly && strings.HasPrefix(sd, m.MountPath)
+	}) {
+		t.Errorf("http_output.spool_dir %q must be on a writable volume (the root filesystem is read-only)", sd)
+	}
+	if len(cfg.RulesFiles) < 2 || cfg.RulesFiles[0] != imageRulesFile {
+		t.Errorf("rules_files %v: want the image's %s first, then local rules", cfg.RulesFiles, imageRulesFile)
+	}
+	// Map each in-pod path to a file here.
+	var local []string
+	for i, f := range cfg.RulesFiles {
+		if f == imageRulesFile {
+			cfg.RulesFiles[i] = "../sensor/defaultrules/saker_rules.yaml"
+			continue
+		}
+		content, ok := configMapFileAt(objs, spec, c, f)
+		if !ok {
+			t.Errorf("rules file %s: no ConfigMap key is mounted there", f)
+			continue
+		}
+		p := filepath.Join(dir, "rules-"+filepath.Base(f))
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		cfg.RulesFiles[i] = p
+		local = append(local, p)
+	}
+	rs, err := sensor.LoadRules(cfg)
+	if err != nil {
+		t.Fatalf("the sensor would not start with these rules: %v", err)
+	}
+	names := map[string]bool{}
+	for _, r := range rs.Rules {
+		names[r.Name] = true
+	}
+	for _, want := range []string{"Terminal shell in container", "Shell in kube-system pod"} {
+		if !names[want] {
+			t.Errorf("rule %q not loaded (have %d rules)", want, len(rs.Rules))
+		}
+	}
+	if len(local) == 0 {
+		t.Error("no local rules file from the saker-rules ConfigMap")
+	}
+	// The image must really ship the default rules where rules_files says.
+	for _, f := range []string{"Dockerfile", "build-image.sh"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(b), "sensor/defaultrules/saker_rules.yaml") {
+			t.Errorf("%s does not copy sensor/defaultrules/saker_rules.yaml into the image", f)
 		}
 	}
 }
 
-// mountedConfigFile reports whether path is a file the container gets from a
-// ConfigMap volume (a subPath mount, or a key under a directory mount).
-func mountedConfigFile(objs []*object, spec podSpec, c container, path string) bool {
+// configMapFileAt returns the content of the ConfigMap key the container sees
+// at path (a subPath mount, or a key under a directory mount).
+func configMapFileAt(objs []*object, spec podSpec, c container, path string) (string, bool) {
 	for _, m := range c.VolumeMounts {
 		var cmName string
 		for _, v := range spec.Volumes {
@@ -685,15 +753,15 @@ func mountedConfigFile(objs []*object, spec podSpec, c container, path string) b
 			continue
 		}
 		if m.SubPath != "" && m.MountPath == path {
-			_, ok := cm.Data[m.SubPath]
-			return ok
+			v, ok := cm.Data[m.SubPath]
+			return v, ok
 		}
 		if m.SubPath == "" && filepath.Dir(path) == m.MountPath {
-			_, ok := cm.Data[filepath.Base(path)]
-			return ok
+			v, ok := cm.Data[filepath.Base(path)]
+			return v, ok
 		}
 	}
-	return false
+	return "", false
 }
 
 func TestRedisStatefulSet(t *testing.T) {
@@ -822,29 +890,29 @@ func TestCompose(t *testing.T) {
 		t.Error("hub build must use deploy/Dockerfile")
 	}
 
-	sensor := cf.Services["sensor"]
-	if sensor.Pid != "host" {
+	sen := cf.Services["sensor"]
+	if sen.Pid != "host" {
 		t.Error("sensor needs pid: host")
 	}
-	if sensor.User != "0:0" && sensor.User != "0" && sensor.User != "root" {
-		t.Errorf("sensor user %q: must be root (the image defaults to the hub's user)", sensor.User)
+	if sen.User != "0:0" && sen.User != "0" && sen.User != "root" {
+		t.Errorf("sensor user %q: must be root (the image defaults to the hub's user)", sen.User)
 	}
 	// SYS_ADMIN stands in for BPF and PERFMON: Docker 20.10 (Debian 12)
 	// rejects those two names, and the kernel accepts SYS_ADMIN for both.
 	for _, c := range []string{"SYS_ADMIN", "SYS_PTRACE"} {
-		if !slices.Contains(sensor.CapAdd, c) {
+		if !slices.Contains(sen.CapAdd, c) {
 			t.Errorf("sensor cap_add lacks %s", c)
 		}
 	}
 	for _, c := range []string{"BPF", "PERFMON", "CHECKPOINT_RESTORE"} {
-		if slices.Contains(sensor.CapAdd, c) {
+		if slices.Contains(sen.CapAdd, c) {
 			t.Errorf("sensor cap_add has %s, which Docker 20.10 rejects (unknown capability)", c)
 		}
 	}
-	if slices.Contains(sensor.CapAdd, "SYS_RESOURCE") {
+	if slices.Contains(sen.CapAdd, "SYS_RESOURCE") {
 		t.Error("sensor must not need SYS_RESOURCE")
 	}
-	if !slices.Contains(sensor.CapDrop, "ALL") {
+	if !slices.Contains(sen.CapDrop, "ALL") {
 		t.Error("sensor should drop every capability it does not add")
 	}
 	wantVols := []string{
@@ -856,12 +924,16 @@ func TestCompose(t *testing.T) {
 		"/var/run/docker.sock:/var/run/docker.sock:ro",
 	}
 	for _, v := range wantVols {
-		if !slices.Contains(sensor.Volumes, v) {
+		if !slices.Contains(sen.Volumes, v) {
 			t.Errorf("sensor lacks volume %s", v)
 		}
 	}
-	if !slices.ContainsFunc(sensor.Command, func(s string) bool { return strings.Contains(s, "http_output.url=http://hub:2801") }) {
-		t.Errorf("sensor command %v must send to http://hub:2801", sensor.Command)
+	if sen.Healthcheck == nil || len(sen.Healthcheck.Test) == 0 {
+		t.Error("sensor: no healthcheck")
+	}
+	checkNamedVolume(t, cf, "sensor", "/var/lib/saker")
+	if !slices.ContainsFunc(sen.Command, func(s string) bool { return strings.Contains(s, "http_output.url=http://hub:2801") }) {
+		t.Errorf("sensor command %v must send to http://hub:2801", sen.Command)
 	}
 }
 
