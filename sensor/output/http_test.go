@@ -344,3 +344,29 @@ func TestHTTPTLS(t *testing.T) {
 		t.Fatal("missing ca_cert: want error")
 	}
 }
+
+// BenchmarkHTTPSinkThroughput measures alerts delivered per second through
+// batching to a loopback peer.
+func BenchmarkHTTPSinkThroughput(b *testing.B) {
+	p := &peer{got: map[string]int{}}
+	p.srv = httptest.NewServer(http.HandlerFunc(p.serve))
+	defer p.srv.Close()
+	s, err := NewHTTP(HTTPOptions{URL: p.srv.URL, MemoryBuffer: b.N + 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	as := make([]*alert.Alert, b.N)
+	for i := range as {
+		as[i] = testAlert(i)
+	}
+	b.ResetTimer()
+	for _, a := range as {
+		s.Enqueue(a)
+	}
+	for s.Stats().Sent < uint64(b.N) {
+		time.Sleep(time.Millisecond)
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "alerts/s")
+	s.Close(context.Background())
+}
