@@ -127,6 +127,38 @@ func Bench(b *testing.B, open func(b *testing.B) store.Store) {
 			}
 		})
 	}
+	b.Run("ClaimAck100", func(b *testing.B) {
+		s := open(b)
+		l, err := s.Deliveries(ctx, "bench")
+		if err != nil {
+			b.Fatal(err)
+		}
+		batch := make([]alert.Alert, 100)
+		for i := range batch {
+			batch[i] = benchAlert(i)
+		}
+		ids := make([]string, 0, 100)
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			b.StopTimer()
+			if _, err := s.Append(ctx, batch); err != nil {
+				b.Fatal(err)
+			}
+			b.StartTimer()
+			ds, err := l.Claim(ctx, "c", 100, time.Minute, 0)
+			if err != nil || len(ds) != 100 {
+				b.Fatalf("Claim: %d, %v", len(ds), err)
+			}
+			ids = ids[:0]
+			for _, d := range ds {
+				ids = append(ids, d.ID)
+			}
+			if err := l.Ack(ctx, ids...); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(b.N*100)/b.Elapsed().Seconds(), "alerts/s")
+	})
 	b.Run("StatsLastHour", func(b *testing.B) {
 		s := fill(b)
 		q := store.StatsQuery{Filter: store.Filter{Since: time.Now().Add(-time.Hour)}}
