@@ -61,15 +61,6 @@ struct {
 	__type(value, __u64);
 } counters SEC(".maps");
 
-/* execveat in flight, keyed by tid, so that sched_process_exec can tell
- * execveat from execve. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1024);
-	__type(key, __u32);
-	__type(value, __u8);
-} execveat_tids SEC(".maps");
-
 /* Force the generated Go types. */
 const struct sk_event *unused_event __attribute__((unused));
 const enum sk_type *unused_type __attribute__((unused));
@@ -426,20 +417,8 @@ SYS(capset, SK_CAPSET, NONE, NONE, NONE, NONE, NONE)
  * Failed execs are reported at sys_exit, whose registers and pointers are
  * still the caller's. */
 
-SEC("tracepoint/syscalls/sys_enter_execveat")
-int sys_enter_execveat(void *ctx)
-{
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	__u8 one = 1;
-	bpf_map_update_elem(&execveat_tids, &tid, &one, BPF_ANY);
-	return 0;
-}
-
 static __always_inline int exec_failed(__u16 type, struct pt_regs *regs, long ret, int fnarg)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	if (type == SK_EXECVEAT)
-		bpf_map_delete_elem(&execveat_tids, &tid);
 	if (ret == 0)
 		return 0;
 	return sys_exit(type, regs, ret, fnarg, NONE, NONE, NONE, NONE);
@@ -460,12 +439,12 @@ int sys_execveat(struct trace_event_raw_sys_exit *ctx)
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(sched_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	/* The saved registers still hold the syscall number: execve or
+	 * execveat, without a sys_enter hook (which would cost every
+	 * syscall a perf_syscall_enter dispatch). */
 	__u16 type = SK_EXECVE;
-	if (bpf_map_lookup_elem(&execveat_tids, &tid)) {
+	if (BPF_CORE_READ(user_regs(), orig_ax) == 322) /* __NR_execveat */
 		type = SK_EXECVEAT;
-		bpf_map_delete_elem(&execveat_tids, &tid);
-	}
 	if (self_tgid && (bpf_get_current_pid_tgid() >> 32) == self_tgid)
 		return 0;
 	struct sk_buf *b = begin(type);

@@ -65,7 +65,7 @@ func programsFor(t event.Type) []string {
 	case event.TypeExecve:
 		return []string{"sys_execve", "sched_exec"}
 	case event.TypeExecveat:
-		return []string{"sys_execveat", "sys_enter_execveat", "sched_exec"}
+		return []string{"sys_execveat", "sched_exec"}
 	case event.TypeClone, event.TypeClone3, event.TypeFork, event.TypeVfork:
 		return []string{"sched_fork"}
 	case event.TypeProcExit:

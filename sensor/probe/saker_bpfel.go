@@ -133,77 +133,75 @@ const (
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	sakerMapCounters          = "counters"
-	sakerMapEvents            = "events"
-	sakerMapExecveatTids      = "execveat_tids"
-	sakerMapScratch           = "scratch"
-	sakerMapWanted            = "wanted"
-	sakerProgSchedExec        = "sched_exec"
-	sakerProgSchedExit        = "sched_exit"
-	sakerProgSchedFork        = "sched_fork"
-	sakerProgSysAccept        = "sys_accept"
-	sakerProgSysAccept4       = "sys_accept4"
-	sakerProgSysBind          = "sys_bind"
-	sakerProgSysBpf           = "sys_bpf"
-	sakerProgSysCapset        = "sys_capset"
-	sakerProgSysChmod         = "sys_chmod"
-	sakerProgSysChown         = "sys_chown"
-	sakerProgSysChroot        = "sys_chroot"
-	sakerProgSysConnect       = "sys_connect"
-	sakerProgSysCreat         = "sys_creat"
-	sakerProgSysDup           = "sys_dup"
-	sakerProgSysDup2          = "sys_dup2"
-	sakerProgSysDup3          = "sys_dup3"
-	sakerProgSysEnterExecveat = "sys_enter_execveat"
-	sakerProgSysExecve        = "sys_execve"
-	sakerProgSysExecveat      = "sys_execveat"
-	sakerProgSysFchmod        = "sys_fchmod"
-	sakerProgSysFchmodat      = "sys_fchmodat"
-	sakerProgSysFchown        = "sys_fchown"
-	sakerProgSysFchownat      = "sys_fchownat"
-	sakerProgSysFinitModule   = "sys_finit_module"
-	sakerProgSysInitModule    = "sys_init_module"
-	sakerProgSysIoctl         = "sys_ioctl"
-	sakerProgSysKill          = "sys_kill"
-	sakerProgSysLchown        = "sys_lchown"
-	sakerProgSysLink          = "sys_link"
-	sakerProgSysLinkat        = "sys_linkat"
-	sakerProgSysListen        = "sys_listen"
-	sakerProgSysMemfdCreate   = "sys_memfd_create"
-	sakerProgSysMkdir         = "sys_mkdir"
-	sakerProgSysMkdirat       = "sys_mkdirat"
-	sakerProgSysMmap          = "sys_mmap"
-	sakerProgSysMount         = "sys_mount"
-	sakerProgSysMprotect      = "sys_mprotect"
-	sakerProgSysOpen          = "sys_open"
-	sakerProgSysOpenat        = "sys_openat"
-	sakerProgSysOpenat2       = "sys_openat2"
-	sakerProgSysPrctl         = "sys_prctl"
-	sakerProgSysPtrace        = "sys_ptrace"
-	sakerProgSysRecvfrom      = "sys_recvfrom"
-	sakerProgSysRecvmsg       = "sys_recvmsg"
-	sakerProgSysRename        = "sys_rename"
-	sakerProgSysRenameat      = "sys_renameat"
-	sakerProgSysRenameat2     = "sys_renameat2"
-	sakerProgSysRmdir         = "sys_rmdir"
-	sakerProgSysSendmsg       = "sys_sendmsg"
-	sakerProgSysSendto        = "sys_sendto"
-	sakerProgSysSetgid        = "sys_setgid"
-	sakerProgSysSetns         = "sys_setns"
-	sakerProgSysSetresgid     = "sys_setresgid"
-	sakerProgSysSetresuid     = "sys_setresuid"
-	sakerProgSysSetuid        = "sys_setuid"
-	sakerProgSysSocket        = "sys_socket"
-	sakerProgSysSymlink       = "sys_symlink"
-	sakerProgSysSymlinkat     = "sys_symlinkat"
-	sakerProgSysUmount        = "sys_umount"
-	sakerProgSysUnlink        = "sys_unlink"
-	sakerProgSysUnlinkat      = "sys_unlinkat"
-	sakerProgSysUnshare       = "sys_unshare"
-	sakerProgSysUserfaultfd   = "sys_userfaultfd"
-	sakerVarSelfTgid          = "self_tgid"
-	sakerVarUnusedEvent       = "unused_event"
-	sakerVarUnusedType        = "unused_type"
+	sakerMapCounters        = "counters"
+	sakerMapEvents          = "events"
+	sakerMapScratch         = "scratch"
+	sakerMapWanted          = "wanted"
+	sakerProgSchedExec      = "sched_exec"
+	sakerProgSchedExit      = "sched_exit"
+	sakerProgSchedFork      = "sched_fork"
+	sakerProgSysAccept      = "sys_accept"
+	sakerProgSysAccept4     = "sys_accept4"
+	sakerProgSysBind        = "sys_bind"
+	sakerProgSysBpf         = "sys_bpf"
+	sakerProgSysCapset      = "sys_capset"
+	sakerProgSysChmod       = "sys_chmod"
+	sakerProgSysChown       = "sys_chown"
+	sakerProgSysChroot      = "sys_chroot"
+	sakerProgSysConnect     = "sys_connect"
+	sakerProgSysCreat       = "sys_creat"
+	sakerProgSysDup         = "sys_dup"
+	sakerProgSysDup2        = "sys_dup2"
+	sakerProgSysDup3        = "sys_dup3"
+	sakerProgSysExecve      = "sys_execve"
+	sakerProgSysExecveat    = "sys_execveat"
+	sakerProgSysFchmod      = "sys_fchmod"
+	sakerProgSysFchmodat    = "sys_fchmodat"
+	sakerProgSysFchown      = "sys_fchown"
+	sakerProgSysFchownat    = "sys_fchownat"
+	sakerProgSysFinitModule = "sys_finit_module"
+	sakerProgSysInitModule  = "sys_init_module"
+	sakerProgSysIoctl       = "sys_ioctl"
+	sakerProgSysKill        = "sys_kill"
+	sakerProgSysLchown      = "sys_lchown"
+	sakerProgSysLink        = "sys_link"
+	sakerProgSysLinkat      = "sys_linkat"
+	sakerProgSysListen      = "sys_listen"
+	sakerProgSysMemfdCreate = "sys_memfd_create"
+	sakerProgSysMkdir       = "sys_mkdir"
+	sakerProgSysMkdirat     = "sys_mkdirat"
+	sakerProgSysMmap        = "sys_mmap"
+	sakerProgSysMount       = "sys_mount"
+	sakerProgSysMprotect    = "sys_mprotect"
+	sakerProgSysOpen        = "sys_open"
+	sakerProgSysOpenat      = "sys_openat"
+	sakerProgSysOpenat2     = "sys_openat2"
+	sakerProgSysPrctl       = "sys_prctl"
+	sakerProgSysPtrace      = "sys_ptrace"
+	sakerProgSysRecvfrom    = "sys_recvfrom"
+	sakerProgSysRecvmsg     = "sys_recvmsg"
+	sakerProgSysRename      = "sys_rename"
+	sakerProgSysRenameat    = "sys_renameat"
+	sakerProgSysRenameat2   = "sys_renameat2"
+	sakerProgSysRmdir       = "sys_rmdir"
+	sakerProgSysSendmsg     = "sys_sendmsg"
+	sakerProgSysSendto      = "sys_sendto"
+	sakerProgSysSetgid      = "sys_setgid"
+	sakerProgSysSetns       = "sys_setns"
+	sakerProgSysSetresgid   = "sys_setresgid"
+	sakerProgSysSetresuid   = "sys_setresuid"
+	sakerProgSysSetuid      = "sys_setuid"
+	sakerProgSysSocket      = "sys_socket"
+	sakerProgSysSymlink     = "sys_symlink"
+	sakerProgSysSymlinkat   = "sys_symlinkat"
+	sakerProgSysUmount      = "sys_umount"
+	sakerProgSysUnlink      = "sys_unlink"
+	sakerProgSysUnlinkat    = "sys_unlinkat"
+	sakerProgSysUnshare     = "sys_unshare"
+	sakerProgSysUserfaultfd = "sys_userfaultfd"
+	sakerVarSelfTgid        = "self_tgid"
+	sakerVarUnusedEvent     = "unused_event"
+	sakerVarUnusedType      = "unused_type"
 )
 
 // loadSaker returns the embedded CollectionSpec for saker.
@@ -248,80 +246,78 @@ type sakerSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type sakerProgramSpecs struct {
-	SchedExec        *ebpf.ProgramSpec `ebpf:"sched_exec"`
-	SchedExit        *ebpf.ProgramSpec `ebpf:"sched_exit"`
-	SchedFork        *ebpf.ProgramSpec `ebpf:"sched_fork"`
-	SysAccept        *ebpf.ProgramSpec `ebpf:"sys_accept"`
-	SysAccept4       *ebpf.ProgramSpec `ebpf:"sys_accept4"`
-	SysBind          *ebpf.ProgramSpec `ebpf:"sys_bind"`
-	SysBpf           *ebpf.ProgramSpec `ebpf:"sys_bpf"`
-	SysCapset        *ebpf.ProgramSpec `ebpf:"sys_capset"`
-	SysChmod         *ebpf.ProgramSpec `ebpf:"sys_chmod"`
-	SysChown         *ebpf.ProgramSpec `ebpf:"sys_chown"`
-	SysChroot        *ebpf.ProgramSpec `ebpf:"sys_chroot"`
-	SysConnect       *ebpf.ProgramSpec `ebpf:"sys_connect"`
-	SysCreat         *ebpf.ProgramSpec `ebpf:"sys_creat"`
-	SysDup           *ebpf.ProgramSpec `ebpf:"sys_dup"`
-	SysDup2          *ebpf.ProgramSpec `ebpf:"sys_dup2"`
-	SysDup3          *ebpf.ProgramSpec `ebpf:"sys_dup3"`
-	SysEnterExecveat *ebpf.ProgramSpec `ebpf:"sys_enter_execveat"`
-	SysExecve        *ebpf.ProgramSpec `ebpf:"sys_execve"`
-	SysExecveat      *ebpf.ProgramSpec `ebpf:"sys_execveat"`
-	SysFchmod        *ebpf.ProgramSpec `ebpf:"sys_fchmod"`
-	SysFchmodat      *ebpf.ProgramSpec `ebpf:"sys_fchmodat"`
-	SysFchown        *ebpf.ProgramSpec `ebpf:"sys_fchown"`
-	SysFchownat      *ebpf.ProgramSpec `ebpf:"sys_fchownat"`
-	SysFinitModule   *ebpf.ProgramSpec `ebpf:"sys_finit_module"`
-	SysInitModule    *ebpf.ProgramSpec `ebpf:"sys_init_module"`
-	SysIoctl         *ebpf.ProgramSpec `ebpf:"sys_ioctl"`
-	SysKill          *ebpf.ProgramSpec `ebpf:"sys_kill"`
-	SysLchown        *ebpf.ProgramSpec `ebpf:"sys_lchown"`
-	SysLink          *ebpf.ProgramSpec `ebpf:"sys_link"`
-	SysLinkat        *ebpf.ProgramSpec `ebpf:"sys_linkat"`
-	SysListen        *ebpf.ProgramSpec `ebpf:"sys_listen"`
-	SysMemfdCreate   *ebpf.ProgramSpec `ebpf:"sys_memfd_create"`
-	SysMkdir         *ebpf.ProgramSpec `ebpf:"sys_mkdir"`
-	SysMkdirat       *ebpf.ProgramSpec `ebpf:"sys_mkdirat"`
-	SysMmap          *ebpf.ProgramSpec `ebpf:"sys_mmap"`
-	SysMount         *ebpf.ProgramSpec `ebpf:"sys_mount"`
-	SysMprotect      *ebpf.ProgramSpec `ebpf:"sys_mprotect"`
-	SysOpen          *ebpf.ProgramSpec `ebpf:"sys_open"`
-	SysOpenat        *ebpf.ProgramSpec `ebpf:"sys_openat"`
-	SysOpenat2       *ebpf.ProgramSpec `ebpf:"sys_openat2"`
-	SysPrctl         *ebpf.ProgramSpec `ebpf:"sys_prctl"`
-	SysPtrace        *ebpf.ProgramSpec `ebpf:"sys_ptrace"`
-	SysRecvfrom      *ebpf.ProgramSpec `ebpf:"sys_recvfrom"`
-	SysRecvmsg       *ebpf.ProgramSpec `ebpf:"sys_recvmsg"`
-	SysRename        *ebpf.ProgramSpec `ebpf:"sys_rename"`
-	SysRenameat      *ebpf.ProgramSpec `ebpf:"sys_renameat"`
-	SysRenameat2     *ebpf.ProgramSpec `ebpf:"sys_renameat2"`
-	SysRmdir         *ebpf.ProgramSpec `ebpf:"sys_rmdir"`
-	SysSendmsg       *ebpf.ProgramSpec `ebpf:"sys_sendmsg"`
-	SysSendto        *ebpf.ProgramSpec `ebpf:"sys_sendto"`
-	SysSetgid        *ebpf.ProgramSpec `ebpf:"sys_setgid"`
-	SysSetns         *ebpf.ProgramSpec `ebpf:"sys_setns"`
-	SysSetresgid     *ebpf.ProgramSpec `ebpf:"sys_setresgid"`
-	SysSetresuid     *ebpf.ProgramSpec `ebpf:"sys_setresuid"`
-	SysSetuid        *ebpf.ProgramSpec `ebpf:"sys_setuid"`
-	SysSocket        *ebpf.ProgramSpec `ebpf:"sys_socket"`
-	SysSymlink       *ebpf.ProgramSpec `ebpf:"sys_symlink"`
-	SysSymlinkat     *ebpf.ProgramSpec `ebpf:"sys_symlinkat"`
-	SysUmount        *ebpf.ProgramSpec `ebpf:"sys_umount"`
-	SysUnlink        *ebpf.ProgramSpec `ebpf:"sys_unlink"`
-	SysUnlinkat      *ebpf.ProgramSpec `ebpf:"sys_unlinkat"`
-	SysUnshare       *ebpf.ProgramSpec `ebpf:"sys_unshare"`
-	SysUserfaultfd   *ebpf.ProgramSpec `ebpf:"sys_userfaultfd"`
+	SchedExec      *ebpf.ProgramSpec `ebpf:"sched_exec"`
+	SchedExit      *ebpf.ProgramSpec `ebpf:"sched_exit"`
+	SchedFork      *ebpf.ProgramSpec `ebpf:"sched_fork"`
+	SysAccept      *ebpf.ProgramSpec `ebpf:"sys_accept"`
+	SysAccept4     *ebpf.ProgramSpec `ebpf:"sys_accept4"`
+	SysBind        *ebpf.ProgramSpec `ebpf:"sys_bind"`
+	SysBpf         *ebpf.ProgramSpec `ebpf:"sys_bpf"`
+	SysCapset      *ebpf.ProgramSpec `ebpf:"sys_capset"`
+	SysChmod       *ebpf.ProgramSpec `ebpf:"sys_chmod"`
+	SysChown       *ebpf.ProgramSpec `ebpf:"sys_chown"`
+	SysChroot      *ebpf.ProgramSpec `ebpf:"sys_chroot"`
+	SysConnect     *ebpf.ProgramSpec `ebpf:"sys_connect"`
+	SysCreat       *ebpf.ProgramSpec `ebpf:"sys_creat"`
+	SysDup         *ebpf.ProgramSpec `ebpf:"sys_dup"`
+	SysDup2        *ebpf.ProgramSpec `ebpf:"sys_dup2"`
+	SysDup3        *ebpf.ProgramSpec `ebpf:"sys_dup3"`
+	SysExecve      *ebpf.ProgramSpec `ebpf:"sys_execve"`
+	SysExecveat    *ebpf.ProgramSpec `ebpf:"sys_execveat"`
+	SysFchmod      *ebpf.ProgramSpec `ebpf:"sys_fchmod"`
+	SysFchmodat    *ebpf.ProgramSpec `ebpf:"sys_fchmodat"`
+	SysFchown      *ebpf.ProgramSpec `ebpf:"sys_fchown"`
+	SysFchownat    *ebpf.ProgramSpec `ebpf:"sys_fchownat"`
+	SysFinitModule *ebpf.ProgramSpec `ebpf:"sys_finit_module"`
+	SysInitModule  *ebpf.ProgramSpec `ebpf:"sys_init_module"`
+	SysIoctl       *ebpf.ProgramSpec `ebpf:"sys_ioctl"`
+	SysKill        *ebpf.ProgramSpec `ebpf:"sys_kill"`
+	SysLchown      *ebpf.ProgramSpec `ebpf:"sys_lchown"`
+	SysLink        *ebpf.ProgramSpec `ebpf:"sys_link"`
+	SysLinkat      *ebpf.ProgramSpec `ebpf:"sys_linkat"`
+	SysListen      *ebpf.ProgramSpec `ebpf:"sys_listen"`
+	SysMemfdCreate *ebpf.ProgramSpec `ebpf:"sys_memfd_create"`
+	SysMkdir       *ebpf.ProgramSpec `ebpf:"sys_mkdir"`
+	SysMkdirat     *ebpf.ProgramSpec `ebpf:"sys_mkdirat"`
+	SysMmap        *ebpf.ProgramSpec `ebpf:"sys_mmap"`
+	SysMount       *ebpf.ProgramSpec `ebpf:"sys_mount"`
+	SysMprotect    *ebpf.ProgramSpec `ebpf:"sys_mprotect"`
+	SysOpen        *ebpf.ProgramSpec `ebpf:"sys_open"`
+	SysOpenat      *ebpf.ProgramSpec `ebpf:"sys_openat"`
+	SysOpenat2     *ebpf.ProgramSpec `ebpf:"sys_openat2"`
+	SysPrctl       *ebpf.ProgramSpec `ebpf:"sys_prctl"`
+	SysPtrace      *ebpf.ProgramSpec `ebpf:"sys_ptrace"`
+	SysRecvfrom    *ebpf.ProgramSpec `ebpf:"sys_recvfrom"`
+	SysRecvmsg     *ebpf.ProgramSpec `ebpf:"sys_recvmsg"`
+	SysRename      *ebpf.ProgramSpec `ebpf:"sys_rename"`
+	SysRenameat    *ebpf.ProgramSpec `ebpf:"sys_renameat"`
+	SysRenameat2   *ebpf.ProgramSpec `ebpf:"sys_renameat2"`
+	SysRmdir       *ebpf.ProgramSpec `ebpf:"sys_rmdir"`
+	SysSendmsg     *ebpf.ProgramSpec `ebpf:"sys_sendmsg"`
+	SysSendto      *ebpf.ProgramSpec `ebpf:"sys_sendto"`
+	SysSetgid      *ebpf.ProgramSpec `ebpf:"sys_setgid"`
+	SysSetns       *ebpf.ProgramSpec `ebpf:"sys_setns"`
+	SysSetresgid   *ebpf.ProgramSpec `ebpf:"sys_setresgid"`
+	SysSetresuid   *ebpf.ProgramSpec `ebpf:"sys_setresuid"`
+	SysSetuid      *ebpf.ProgramSpec `ebpf:"sys_setuid"`
+	SysSocket      *ebpf.ProgramSpec `ebpf:"sys_socket"`
+	SysSymlink     *ebpf.ProgramSpec `ebpf:"sys_symlink"`
+	SysSymlinkat   *ebpf.ProgramSpec `ebpf:"sys_symlinkat"`
+	SysUmount      *ebpf.ProgramSpec `ebpf:"sys_umount"`
+	SysUnlink      *ebpf.ProgramSpec `ebpf:"sys_unlink"`
+	SysUnlinkat    *ebpf.ProgramSpec `ebpf:"sys_unlinkat"`
+	SysUnshare     *ebpf.ProgramSpec `ebpf:"sys_unshare"`
+	SysUserfaultfd *ebpf.ProgramSpec `ebpf:"sys_userfaultfd"`
 }
 
 // sakerMapSpecs contains maps before they are loaded into the kernel.
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type sakerMapSpecs struct {
-	Counters     *ebpf.MapSpec `ebpf:"counters"`
-	Events       *ebpf.MapSpec `ebpf:"events"`
-	ExecveatTids *ebpf.MapSpec `ebpf:"execveat_tids"`
-	Scratch      *ebpf.MapSpec `ebpf:"scratch"`
-	Wanted       *ebpf.MapSpec `ebpf:"wanted"`
+	Counters *ebpf.MapSpec `ebpf:"counters"`
+	Events   *ebpf.MapSpec `ebpf:"events"`
+	Scratch  *ebpf.MapSpec `ebpf:"scratch"`
+	Wanted   *ebpf.MapSpec `ebpf:"wanted"`
 }
 
 // sakerVariableSpecs contains global variables before they are loaded into the kernel.
@@ -353,18 +349,16 @@ func (o *sakerObjects) Close() error {
 //
 // It can be passed to loadSakerObjects or ebpf.CollectionSpec.LoadAndAssign.
 type sakerMaps struct {
-	Counters     *ebpf.Map `ebpf:"counters"`
-	Events       *ebpf.Map `ebpf:"events"`
-	ExecveatTids *ebpf.Map `ebpf:"execveat_tids"`
-	Scratch      *ebpf.Map `ebpf:"scratch"`
-	Wanted       *ebpf.Map `ebpf:"wanted"`
+	Counters *ebpf.Map `ebpf:"counters"`
+	Events   *ebpf.Map `ebpf:"events"`
+	Scratch  *ebpf.Map `ebpf:"scratch"`
+	Wanted   *ebpf.Map `ebpf:"wanted"`
 }
 
 func (m *sakerMaps) Close() error {
 	return _SakerClose(
 		m.Counters,
 		m.Events,
-		m.ExecveatTids,
 		m.Scratch,
 		m.Wanted,
 	)
@@ -383,69 +377,68 @@ type sakerVariables struct {
 //
 // It can be passed to loadSakerObjects or ebpf.CollectionSpec.LoadAndAssign.
 type sakerPrograms struct {
-	SchedExec        *ebpf.Program `ebpf:"sched_exec"`
-	SchedExit        *ebpf.Program `ebpf:"sched_exit"`
-	SchedFork        *ebpf.Program `ebpf:"sched_fork"`
-	SysAccept        *ebpf.Program `ebpf:"sys_accept"`
-	SysAccept4       *ebpf.Program `ebpf:"sys_accept4"`
-	SysBind          *ebpf.Program `ebpf:"sys_bind"`
-	SysBpf           *ebpf.Program `ebpf:"sys_bpf"`
-	SysCapset        *ebpf.Program `ebpf:"sys_capset"`
-	SysChmod         *ebpf.Program `ebpf:"sys_chmod"`
-	SysChown         *ebpf.Program `ebpf:"sys_chown"`
-	SysChroot        *ebpf.Program `ebpf:"sys_chroot"`
-	SysConnect       *ebpf.Program `ebpf:"sys_connect"`
-	SysCreat         *ebpf.Program `ebpf:"sys_creat"`
-	SysDup           *ebpf.Program `ebpf:"sys_dup"`
-	SysDup2          *ebpf.Program `ebpf:"sys_dup2"`
-	SysDup3          *ebpf.Program `ebpf:"sys_dup3"`
-	SysEnterExecveat *ebpf.Program `ebpf:"sys_enter_execveat"`
-	SysExecve        *ebpf.Program `ebpf:"sys_execve"`
-	SysExecveat      *ebpf.Program `ebpf:"sys_execveat"`
-	SysFchmod        *ebpf.Program `ebpf:"sys_fchmod"`
-	SysFchmodat      *ebpf.Program `ebpf:"sys_fchmodat"`
-	SysFchown        *ebpf.Program `ebpf:"sys_fchown"`
-	SysFchownat      *ebpf.Program `ebpf:"sys_fchownat"`
-	SysFinitModule   *ebpf.Program `ebpf:"sys_finit_module"`
-	SysInitModule    *ebpf.Program `ebpf:"sys_init_module"`
-	SysIoctl         *ebpf.Program `ebpf:"sys_ioctl"`
-	SysKill          *ebpf.Program `ebpf:"sys_kill"`
-	SysLchown        *ebpf.Program `ebpf:"sys_lchown"`
-	SysLink          *ebpf.Program `ebpf:"sys_link"`
-	SysLinkat        *ebpf.Program `ebpf:"sys_linkat"`
-	SysListen        *ebpf.Program `ebpf:"sys_listen"`
-	SysMemfdCreate   *ebpf.Program `ebpf:"sys_memfd_create"`
-	SysMkdir         *ebpf.Program `ebpf:"sys_mkdir"`
-	SysMkdirat       *ebpf.Program `ebpf:"sys_mkdirat"`
-	SysMmap          *ebpf.Program `ebpf:"sys_mmap"`
-	SysMount         *ebpf.Program `ebpf:"sys_mount"`
-	SysMprotect      *ebpf.Program `ebpf:"sys_mprotect"`
-	SysOpen          *ebpf.Program `ebpf:"sys_open"`
-	SysOpenat        *ebpf.Program `ebpf:"sys_openat"`
-	SysOpenat2       *ebpf.Program `ebpf:"sys_openat2"`
-	SysPrctl         *ebpf.Program `ebpf:"sys_prctl"`
-	SysPtrace        *ebpf.Program `ebpf:"sys_ptrace"`
-	SysRecvfrom      *ebpf.Program `ebpf:"sys_recvfrom"`
-	SysRecvmsg       *ebpf.Program `ebpf:"sys_recvmsg"`
-	SysRename        *ebpf.Program `ebpf:"sys_rename"`
-	SysRenameat      *ebpf.Program `ebpf:"sys_renameat"`
-	SysRenameat2     *ebpf.Program `ebpf:"sys_renameat2"`
-	SysRmdir         *ebpf.Program `ebpf:"sys_rmdir"`
-	SysSendmsg       *ebpf.Program `ebpf:"sys_sendmsg"`
-	SysSendto        *ebpf.Program `ebpf:"sys_sendto"`
-	SysSetgid        *ebpf.Program `ebpf:"sys_setgid"`
-	SysSetns         *ebpf.Program `ebpf:"sys_setns"`
-	SysSetresgid     *ebpf.Program `ebpf:"sys_setresgid"`
-	SysSetresuid     *ebpf.Program `ebpf:"sys_setresuid"`
-	SysSetuid        *ebpf.Program `ebpf:"sys_setuid"`
-	SysSocket        *ebpf.Program `ebpf:"sys_socket"`
-	SysSymlink       *ebpf.Program `ebpf:"sys_symlink"`
-	SysSymlinkat     *ebpf.Program `ebpf:"sys_symlinkat"`
-	SysUmount        *ebpf.Program `ebpf:"sys_umount"`
-	SysUnlink        *ebpf.Program `ebpf:"sys_unlink"`
-	SysUnlinkat      *ebpf.Program `ebpf:"sys_unlinkat"`
-	SysUnshare       *ebpf.Program `ebpf:"sys_unshare"`
-	SysUserfaultfd   *ebpf.Program `ebpf:"sys_userfaultfd"`
+	SchedExec      *ebpf.Program `ebpf:"sched_exec"`
+	SchedExit      *ebpf.Program `ebpf:"sched_exit"`
+	SchedFork      *ebpf.Program `ebpf:"sched_fork"`
+	SysAccept      *ebpf.Program `ebpf:"sys_accept"`
+	SysAccept4     *ebpf.Program `ebpf:"sys_accept4"`
+	SysBind        *ebpf.Program `ebpf:"sys_bind"`
+	SysBpf         *ebpf.Program `ebpf:"sys_bpf"`
+	SysCapset      *ebpf.Program `ebpf:"sys_capset"`
+	SysChmod       *ebpf.Program `ebpf:"sys_chmod"`
+	SysChown       *ebpf.Program `ebpf:"sys_chown"`
+	SysChroot      *ebpf.Program `ebpf:"sys_chroot"`
+	SysConnect     *ebpf.Program `ebpf:"sys_connect"`
+	SysCreat       *ebpf.Program `ebpf:"sys_creat"`
+	SysDup         *ebpf.Program `ebpf:"sys_dup"`
+	SysDup2        *ebpf.Program `ebpf:"sys_dup2"`
+	SysDup3        *ebpf.Program `ebpf:"sys_dup3"`
+	SysExecve      *ebpf.Program `ebpf:"sys_execve"`
+	SysExecveat    *ebpf.Program `ebpf:"sys_execveat"`
+	SysFchmod      *ebpf.Program `ebpf:"sys_fchmod"`
+	SysFchmodat    *ebpf.Program `ebpf:"sys_fchmodat"`
+	SysFchown      *ebpf.Program `ebpf:"sys_fchown"`
+	SysFchownat    *ebpf.Program `ebpf:"sys_fchownat"`
+	SysFinitModule *ebpf.Program `ebpf:"sys_finit_module"`
+	SysInitModule  *ebpf.Program `ebpf:"sys_init_module"`
+	SysIoctl       *ebpf.Program `ebpf:"sys_ioctl"`
+	SysKill        *ebpf.Program `ebpf:"sys_kill"`
+	SysLchown      *ebpf.Program `ebpf:"sys_lchown"`
+	SysLink        *ebpf.Program `ebpf:"sys_link"`
+	SysLinkat      *ebpf.Program `ebpf:"sys_linkat"`
+	SysListen      *ebpf.Program `ebpf:"sys_listen"`
+	SysMemfdCreate *ebpf.Program `ebpf:"sys_memfd_create"`
+	SysMkdir       *ebpf.Program `ebpf:"sys_mkdir"`
+	SysMkdirat     *ebpf.Program `ebpf:"sys_mkdirat"`
+	SysMmap        *ebpf.Program `ebpf:"sys_mmap"`
+	SysMount       *ebpf.Program `ebpf:"sys_mount"`
+	SysMprotect    *ebpf.Program `ebpf:"sys_mprotect"`
+	SysOpen        *ebpf.Program `ebpf:"sys_open"`
+	SysOpenat      *ebpf.Program `ebpf:"sys_openat"`
+	SysOpenat2     *ebpf.Program `ebpf:"sys_openat2"`
+	SysPrctl       *ebpf.Program `ebpf:"sys_prctl"`
+	SysPtrace      *ebpf.Program `ebpf:"sys_ptrace"`
+	SysRecvfrom    *ebpf.Program `ebpf:"sys_recvfrom"`
+	SysRecvmsg     *ebpf.Program `ebpf:"sys_recvmsg"`
+	SysRename      *ebpf.Program `ebpf:"sys_rename"`
+	SysRenameat    *ebpf.Program `ebpf:"sys_renameat"`
+	SysRenameat2   *ebpf.Program `ebpf:"sys_renameat2"`
+	SysRmdir       *ebpf.Program `ebpf:"sys_rmdir"`
+	SysSendmsg     *ebpf.Program `ebpf:"sys_sendmsg"`
+	SysSendto      *ebpf.Program `ebpf:"sys_sendto"`
+	SysSetgid      *ebpf.Program `ebpf:"sys_setgid"`
+	SysSetns       *ebpf.Program `ebpf:"sys_setns"`
+	SysSetresgid   *ebpf.Program `ebpf:"sys_setresgid"`
+	SysSetresuid   *ebpf.Program `ebpf:"sys_setresuid"`
+	SysSetuid      *ebpf.Program `ebpf:"sys_setuid"`
+	SysSocket      *ebpf.Program `ebpf:"sys_socket"`
+	SysSymlink     *ebpf.Program `ebpf:"sys_symlink"`
+	SysSymlinkat   *ebpf.Program `ebpf:"sys_symlinkat"`
+	SysUmount      *ebpf.Program `ebpf:"sys_umount"`
+	SysUnlink      *ebpf.Program `ebpf:"sys_unlink"`
+	SysUnlinkat    *ebpf.Program `ebpf:"sys_unlinkat"`
+	SysUnshare     *ebpf.Program `ebpf:"sys_unshare"`
+	SysUserfaultfd *ebpf.Program `ebpf:"sys_userfaultfd"`
 }
 
 func (p *sakerPrograms) Close() error {
@@ -466,7 +459,6 @@ func (p *sakerPrograms) Close() error {
 		p.SysDup,
 		p.SysDup2,
 		p.SysDup3,
-		p.SysEnterExecveat,
 		p.SysExecve,
 		p.SysExecveat,
 		p.SysFchmod,
