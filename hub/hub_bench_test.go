@@ -1,7 +1,6 @@
 package hub
 
 import (
-	"context"
 	"io"
 	"net/http"
 	"sort"
@@ -31,22 +30,24 @@ func benchStores(b *testing.B) map[string]map[string]string {
 func BenchmarkIngest(b *testing.B) {
 	for _, name := range []string{"embedded", "redis"} {
 		for _, mode := range []struct {
-			name  string
-			batch int
-		}{{"single", 1}, {"batch100", 100}} {
+			name       string
+			batch, par int
+		}{{"single-1client", 1, 0}, {"single", 1, 8}, {"batch100", 100, 8}} {
 			b.Run(name+"/"+mode.name, func(b *testing.B) {
 				env, ok := benchStores(b)[name]
 				if !ok {
 					b.Skip("redis-server not available")
 				}
 				h := startHub(b, testConfig(b, env))
-				benchPost(b, "http://"+h.Addr(), mode.batch)
+				benchPost(b, "http://"+h.Addr(), mode.batch, mode.par)
 			})
 		}
 	}
 }
 
-func benchPost(b *testing.B, base string, batch int) {
+// benchPost posts with par × GOMAXPROCS concurrent clients, or one client
+// when par is 0 (latency without queueing).
+func benchPost(b *testing.B, base string, batch, par int) {
 	path := "/"
 	var body string
 	if batch == 1 {
@@ -66,12 +67,11 @@ func benchPost(b *testing.B, base string, batch int) {
 
 	var mu sync.Mutex
 	var lat []time.Duration
-	b.SetParallelism(8) // 8 × GOMAXPROCS clients
 	b.ResetTimer()
 	start := time.Now()
-	b.RunParallel(func(pb *testing.PB) {
+	post := func(next func() bool) {
 		var mine []time.Duration
-		for pb.Next() {
+		for next() {
 			t0 := time.Now()
 			resp, err := client.Post(base+path, "application/json", strings.NewReader(body))
 			if err != nil {
@@ -89,7 +89,14 @@ func benchPost(b *testing.B, base string, batch int) {
 		mu.Lock()
 		lat = append(lat, mine...)
 		mu.Unlock()
-	})
+	}
+	if par == 0 {
+		i := 0
+		post(func() bool { i++; return i <= b.N })
+	} else {
+		b.SetParallelism(par)
+		b.RunParallel(func(pb *testing.PB) { post(pb.Next) })
+	}
 	elapsed := time.Since(start)
 	b.StopTimer()
 	if len(lat) == 0 {
@@ -102,5 +109,4 @@ func benchPost(b *testing.B, base string, batch int) {
 	b.ReportMetric(float64(len(lat)*batch)/elapsed.Seconds(), "alerts/s")
 	b.ReportMetric(pct(0.50), "p50-ms")
 	b.ReportMetric(pct(0.99), "p99-ms")
-	_ = context.Background
 }
