@@ -389,8 +389,8 @@ func init() {
 	simple("evt.time.s", String, "Event timestamp as local HH:MM:SS.", func(ev *event.Event) (Value, bool) {
 		return Value{S: time.Unix(0, ev.TS).Format("15:04:05")}, true
 	})
-	simple("evt.time.iso8601", String, "Event timestamp in ISO 8601 UTC with nanoseconds.", func(ev *event.Event) (Value, bool) {
-		return Value{S: time.Unix(0, ev.TS).UTC().Format("2006-01-02T15:04:05.000000000Z")}, true
+	simple("evt.time.iso8601", String, "Event timestamp in ISO 8601 UTC with nanoseconds (2026-11-23T09:19:30.012345678+0000).", func(ev *event.Event) (Value, bool) {
+		return Value{S: time.Unix(0, ev.TS).UTC().Format("2006-01-02T15:04:05.000000000-0700")}, true
 	})
 	simple("evt.datetime", String, "Event timestamp as local date and time with nanoseconds.", func(ev *event.Event) (Value, bool) {
 		return Value{S: time.Unix(0, ev.TS).Format("2006-01-02 15:04:05.000000000")}, true

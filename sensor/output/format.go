@@ -370,8 +370,15 @@ func (r *fieldRef) transform(v fields.Value, ev *event.Event, o Options) (string
 	return s, 0, false
 }
 
+// timeFields are rendered as text in lines but, as libs' extract_as_js
+// does, as integer nanoseconds in output_fields.
+var timeFields = map[string]bool{"evt.time": true, "evt.time.s": true, "evt.time.iso8601": true, "evt.datetime": true, "evt.datetime.s": true}
+
 // jsonValue is a field's typed output_fields value (nil when missing).
 func (r *fieldRef) jsonValue(ev *event.Event, o Options) any {
+	if r.tr == trNone && timeFields[r.r.Field.Name] {
+		return ev.TS
+	}
 	v, ok := r.r.Extract(ev)
 	if !ok {
 		return nil
@@ -404,11 +411,18 @@ func (r *fieldRef) jsonValue(ev *event.Event, o Options) any {
 }
 
 // Fields returns output_fields: every field of the format keyed as
-// written, with typed values (nil when missing).
+// written, with typed values (nil when missing), plus the time field of
+// the line's prefix (evt.time, or evt.time.iso8601 with
+// time_format_iso_8601) as integer nanoseconds, as Falco adds it.
 func (f *Formatter) Fields(ev *event.Event) map[string]any {
-	m := make(map[string]any, len(f.refs))
+	m := make(map[string]any, len(f.refs)+1)
 	for _, r := range f.refs {
 		m[r.key] = r.jsonValue(ev, f.opts)
+	}
+	if f.opts.TimeISO8601 {
+		m["evt.time.iso8601"] = ev.TS
+	} else {
+		m["evt.time"] = ev.TS
 	}
 	return m
 }

@@ -182,3 +182,38 @@ func TestNetworkFields(t *testing.T) {
 		t.Errorf("fields %v", fs)
 	}
 }
+
+// TestJSONPrefixFieldsAndOptions: Falco adds the prefix's time field to
+// output_fields (as integer ns; other time fields too) and honours the
+// json_include_* switches.
+func TestJSONPrefixFieldsAndOptions(t *testing.T) {
+	local := time.Unix(0, ts).Format("15:04:05") // evt.time.s is local time
+	for _, tc := range []struct {
+		opts Options
+		jo   JSONOptions
+		want string
+	}{
+		{Options{NoExtraOutput: true, Hostname: "h", Location: time.UTC}, JSONOptions{IncludeOutput: true, IncludeTags: true, IncludeMessage: true},
+			`{"hostname":"h","message":"cat read ` + local + `","output":"09:19:30.012345678: Error cat read ` + local + `","output_fields":{"evt.time":1795425570012345678,"evt.time.s":1795425570012345678,"proc.name":"cat"},"priority":"Error","rule":"r","source":"syscall","tags":["t"],"time":"2026-11-23T09:19:30.012345678Z"}`},
+		{Options{NoExtraOutput: true, Hostname: "h", TimeISO8601: true}, JSONOptions{OmitOutputFields: true},
+			`{"hostname":"h","priority":"Error","rule":"r","source":"syscall","time":"2026-11-23T09:19:30.012345678Z"}`},
+		{Options{NoExtraOutput: true, Hostname: "h", TimeISO8601: true}, JSONOptions{IncludeOutput: true},
+			`{"hostname":"h","output":"2026-11-23T09:19:30.012345678+0000: Error cat read ` + local + `","output_fields":{"evt.time.iso8601":1795425570012345678,"evt.time.s":1795425570012345678,"proc.name":"cat"},"priority":"Error","rule":"r","source":"syscall","time":"2026-11-23T09:19:30.012345678Z"}`},
+	} {
+		f, err := CompileWith("%proc.name read %evt.time.s", tc.opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := f.Alert(shadowEvent(), "r", alert.PriorityError, []string{"t"})
+		b, err := MarshalFalcoJSON(&a, tc.jo)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(b) != tc.want {
+			t.Errorf("got  %s\nwant %s", b, tc.want)
+		}
+	}
+	if _, err := Compile("%proc.name read %s"); err == nil {
+		t.Errorf("a bare %%s was accepted: libs rejects it as an invalid formatting token")
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/saker-sec/saker/hub/alert"
@@ -16,6 +17,12 @@ type JSONOptions struct {
 	IncludeOutput bool
 	// IncludeTags keeps "tags" (json_include_tags_property, default true).
 	IncludeTags bool
+	// IncludeMessage adds "message", the output without the time and
+	// priority prefix (json_include_message_property, default false).
+	IncludeMessage bool
+	// OmitOutputFields drops "output_fields"
+	// (json_include_output_fields_property: false).
+	OmitOutputFields bool
 }
 
 // DefaultJSONOptions are Falco's defaults.
@@ -24,8 +31,9 @@ var DefaultJSONOptions = JSONOptions{IncludeOutput: true, IncludeTags: true}
 // falcoJSON is Falco's JSON alert, keys in Falco's (alphabetical) order.
 type falcoJSON struct {
 	Hostname     string         `json:"hostname"`
+	Message      *string        `json:"message,omitempty"`
 	Output       *string        `json:"output,omitempty"`
-	OutputFields map[string]any `json:"output_fields"`
+	OutputFields map[string]any `json:"output_fields,omitempty"`
 	Priority     alert.Priority `json:"priority"`
 	Rule         string         `json:"rule"`
 	Source       string         `json:"source"`
@@ -43,11 +51,18 @@ func FormatTimeJSON(t time.Time) string {
 // (without a trailing newline; no uuid, which Falco does not send).
 func MarshalFalcoJSON(a *alert.Alert, o JSONOptions) ([]byte, error) {
 	j := falcoJSON{Hostname: a.Hostname, OutputFields: a.OutputFields, Priority: a.Priority, Rule: a.Rule, Source: a.Source, Time: FormatTimeJSON(a.Time)}
-	if j.OutputFields == nil {
+	switch {
+	case o.OmitOutputFields:
+		j.OutputFields = nil
+	case j.OutputFields == nil:
 		j.OutputFields = map[string]any{}
 	}
 	if o.IncludeOutput {
 		j.Output = &a.Output
+	}
+	if o.IncludeMessage {
+		msg := MessageOf(a)
+		j.Message = &msg
 	}
 	if o.IncludeTags {
 		tags := a.Tags
@@ -63,4 +78,14 @@ func MarshalFalcoJSON(a *alert.Alert, o JSONOptions) ([]byte, error) {
 		return nil, fmt.Errorf("encode alert %q: %w", a.Rule, err)
 	}
 	return bytes.TrimRight(buf.Bytes(), "\n"), nil
+}
+
+// MessageOf returns an alert's output without Falco's "TIME: Priority "
+// prefix (Falco's JSON "message").
+func MessageOf(a *alert.Alert) string {
+	sep := ": " + a.Priority.String() + " "
+	if i := strings.Index(a.Output, sep); i >= 0 {
+		return a.Output[i+len(sep):]
+	}
+	return a.Output
 }
