@@ -27,8 +27,8 @@ end
 
 local i = 6
 local ids = {}
-local touched = {}
-local counters = {}
+local members = {} -- index key -> {score, member, score, member, ...}
+local counts = {}  -- counter key -> field -> n
 for a = 1, n do
   local body = ARGV[i]
   i = i + 1
@@ -40,23 +40,42 @@ for a = 1, n do
   for _ = 1, k do
     local key = pfx .. "i:" .. ARGV[i]
     i = i + 1
-    redis.call("ZADD", key, 0, member)
-    touched[key] = true
+    local m = members[key]
+    if not m then
+      m = {}
+      members[key] = m
+    end
+    m[#m + 1] = 0
+    m[#m + 1] = member
   end
   local ms = string.match(id, "^(%d+)-")
-  local minute = string.format("%d", math.floor(tonumber(ms) / 60000))
-  local ckey = pfx .. "m:" .. minute
-  counters[ckey] = true
+  local ckey = pfx .. "m:" .. string.format("%d", math.floor(tonumber(ms) / 60000))
+  local cm = counts[ckey]
+  if not cm then
+    cm = {}
+    counts[ckey] = cm
+  end
   local c = tonumber(ARGV[i])
   i = i + 1
   for _ = 1, c do
-    redis.call("HINCRBY", ckey, ARGV[i], 1)
+    local f = ARGV[i]
+    cm[f] = (cm[f] or 0) + 1
     i = i + 1
   end
 end
-for ckey, _ in pairs(counters) do
+-- One ZADD per index key and one HINCRBY per counter field, not per alert.
+for key, m in pairs(members) do
+  for from = 1, #m, 1000 do
+    redis.call("ZADD", key, unpack(m, from, math.min(from + 999, #m)))
+  end
+end
+for ckey, cm in pairs(counts) do
+  for f, v in pairs(cm) do
+    redis.call("HINCRBY", ckey, f, v)
+  end
   redis.call("EXPIRE", ckey, ttl)
 end
+local touched = members
 
 if maxlen > 0 then
   redis.call("XTRIM", stream, "MAXLEN", maxlen)
