@@ -37,6 +37,10 @@ type Options struct {
 	// append_output extra_output). NoExtraOutput disables it.
 	ExtraOutput   string
 	NoExtraOutput bool
+	// ExtraFields are fields added to output_fields only, not to the text
+	// (append_output extra_fields given as field names: "proc.pid",
+	// "proc.aname[2]").
+	ExtraFields []string
 	// TimeISO8601 prints the text line's time as UTC ISO 8601
 	// (time_format_iso_8601: true) instead of local HH:MM:SS.nnnnnnnnn.
 	TimeISO8601 bool
@@ -109,6 +113,19 @@ func CompileWith(format string, o Options) (*Formatter, error) {
 		if t.field != nil && !seen[t.field.key] {
 			seen[t.field.key] = true
 			f.refs = append(f.refs, t.field)
+		}
+	}
+	for _, name := range o.ExtraFields {
+		et, err := parseFormat("%" + strings.TrimPrefix(name, "%"))
+		if err != nil || len(et) != 1 || et[0].field == nil {
+			if err == nil {
+				err = fmt.Errorf("not a single field")
+			}
+			return nil, fmt.Errorf("extra field %q: %w", name, err)
+		}
+		if r := et[0].field; !seen[r.key] {
+			seen[r.key] = true
+			f.refs = append(f.refs, r)
 		}
 	}
 	return f, nil

@@ -217,3 +217,23 @@ func TestJSONPrefixFieldsAndOptions(t *testing.T) {
 		t.Errorf("a bare %%s was accepted: libs rejects it as an invalid formatting token")
 	}
 }
+
+func TestExtraFields(t *testing.T) {
+	f, err := CompileWith("%proc.name", Options{NoExtraOutput: true, Location: time.UTC, ExtraFields: []string{"proc.pid", "proc.aname[2]", "proc.name"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := shadowEvent()
+	if got := f.Line(ev, alert.PriorityNotice); got != "09:19:30.012345678: Notice cat" {
+		t.Errorf("line %q", got)
+	}
+	fs := f.Fields(ev)
+	if fs["proc.pid"] != int64(300) || fs["proc.aname[2]"] != "sshd" || fs["proc.name"] != "cat" || len(fs) != 4 {
+		t.Errorf("fields %v", fs)
+	}
+	for _, bad := range []string{"nope.x", "proc.name proc.pid", ""} {
+		if _, err := CompileWith("x", Options{ExtraFields: []string{bad}}); err == nil {
+			t.Errorf("extra field %q accepted", bad)
+		}
+	}
+}
