@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"io"
@@ -409,5 +410,43 @@ func TestIngestAccepts(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 413 || string(b) != errJSON("body larger than 4096 bytes") {
 		t.Fatalf("chunked: %d %s", resp.StatusCode, b)
+	}
+}
+
+func TestGzipBodies(t *testing.T) {
+	f := newFixture(t)
+	gz := func(s string) []byte {
+		var b bytes.Buffer
+		zw := gzip.NewWriter(&b)
+		zw.Write([]byte(s))
+		zw.Close()
+		return b.Bytes()
+	}
+	post := func(body []byte, enc string) (int, string) {
+		req, _ := http.NewRequest("POST", f.srv.URL+"/", bytes.NewReader(body))
+		req.Header.Set("Content-Encoding", enc)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := post(gz(good), "gzip"); code != 200 {
+		t.Fatal(code, body)
+	}
+	bomb := `{"rule":"r","priority":"Warning","time":"2026-11-23T09:00:00Z","output":"` + strings.Repeat("x", 100000) + `"}`
+	if code, body := post(gz(bomb), "gzip"); code != 413 || body != errJSON("body larger than 4096 bytes") {
+		t.Fatal(code, body)
+	}
+	if code, body := post([]byte(good), "gzip"); code != 400 || !strings.HasPrefix(body, `{"error":"gzip body: `) {
+		t.Fatal(code, body)
+	}
+	if code, body := post([]byte(good), "br"); code != 415 || body != errJSON(`unsupported Content-Encoding "br" (want gzip or none)`) {
+		t.Fatal(code, body)
+	}
+	if n := f.count(t); n != 1 {
+		t.Fatal(n)
 	}
 }

@@ -24,6 +24,9 @@
 //	                       saker_hub_outputs_total{destination,status}, latency
 //	                       histograms for requests, store appends and outputs.
 //
+// Bodies may be gzip-compressed (Content-Encoding: gzip); the size limits
+// apply to the compressed and the decompressed size. Other encodings get 415.
+//
 // A non-POST request to / or an unmatched path gets 400 "please send with
 // post http method", as in sidekick.
 //
