@@ -152,7 +152,7 @@ func init() {
 	mountField("container.mount.rdwr", "Read/write flag (true/false) of a mount chosen by index or by a glob over its source.", true, func(m event.Mount) string { return strconv.FormatBool(m.RW) })
 	mountField("container.mount.propagation", "Propagation of a mount chosen by index or by a glob over its source.", true, func(m event.Mount) string { return m.Propagation })
 	labelField("container.label", "A container label: container.label[com.example.app].", func(c *event.Container) map[string]string { return c.Labels })
-	simple("container.labels", String, "All container labels as key:value, comma-separated.", func(ev *event.Event) (Value, bool) {
+	simple("container.labels", String, "All container labels as key:value, separated by \", \" (io.kubernetes.* and annotations left out).", func(ev *event.Event) (Value, bool) {
 		if ev.Container == nil {
 			return Value{}, false
 		}

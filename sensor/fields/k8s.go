@@ -34,7 +34,7 @@ func init() {
 	k8sStr("k8s.pod.uid", "Kubernetes pod UID.", "io.kubernetes.pod.uid", func(c *event.Container) string { return c.PodUID })
 	k8sStr("k8s.pod.id", "Kubernetes pod UID (legacy alias of k8s.pod.uid).", "io.kubernetes.pod.uid", func(c *event.Container) string { return c.PodUID })
 	labelField("k8s.pod.label", "A pod label: k8s.pod.label[app].", func(c *event.Container) map[string]string { return c.PodLabels })
-	simple("k8s.pod.labels", String, "All pod labels as key:value, comma-separated.", func(ev *event.Event) (Value, bool) {
+	simple("k8s.pod.labels", String, "All pod labels as key:value, separated by \", \".", func(ev *event.Event) (Value, bool) {
 		if ev.Container == nil || ev.Container.PodName == "" {
 			return Value{}, false
 		}
