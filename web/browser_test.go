@@ -182,7 +182,7 @@ func TestBrowser(t *testing.T) {
 	do("wrong password", chromedp.SendKeys("#username", "admin"), chromedp.SendKeys("#password", "nope"), chromedp.Click("#login-submit"),
 		chromedp.WaitVisible("#login-error"))
 	do("login", chromedp.SendKeys("#username", "admin"), chromedp.SendKeys("#password", "hunter2"), chromedp.Click("#login-submit"), chromedp.WaitVisible("#events-table"))
-	waitJS("events table", `document.querySelectorAll("#events-table tbody tr.ev").length === 6`)
+	waitJS("events table", `document.querySelectorAll("#events-table .ev").length === 6`)
 	if loc := evalStr(`location.pathname + location.search`); loc != "/events?since=all" {
 		t.Fatalf("after login at %q", loc)
 	}
@@ -192,26 +192,26 @@ func TestBrowser(t *testing.T) {
 	rule := "Launch Privileged Container " + fmt.Sprint(time.Now().UnixNano())
 	start := time.Now()
 	postAlert(t, be.ingestURL, rule, "Critical", "node-9", []string{"container", "cis"})
-	waitJS("live alert", fmt.Sprintf(`(() => { const r = document.querySelector("#events-table tbody tr.ev"); return r && r.querySelector("td.rule").textContent === %q; })()`, rule))
+	waitJS("live alert", fmt.Sprintf(`(() => { const r = document.querySelector("#events-table .ev"); return r && r.querySelector(".rule").textContent === %q; })()`, rule))
 	t.Logf("live alert shown %v after POST", time.Since(start).Round(time.Millisecond))
 	shot("02-events-live")
 
 	// Filter by minimum priority: the URL carries it and only severe rows stay.
 	do("filter", chromedp.SetValue("#f-priority", "error"), chromedp.Evaluate[chromedp.Void](`document.getElementById("f-priority").dispatchEvent(new Event("change"))`))
-	waitJS("filtered rows", `(() => { const rs = [...document.querySelectorAll("#events-table tbody tr.ev")]; return rs.length === 3 && rs.every(r => ["Emergency","Alert","Critical","Error"].includes(r.dataset.priority)); })()`)
+	waitJS("filtered rows", `(() => { const rs = [...document.querySelectorAll("#events-table .ev")]; return rs.length === 3 && rs.every(r => ["Emergency","Alert","Critical","Error"].includes(r.dataset.priority)); })()`)
 	if q := evalStr(`location.search`); !strings.Contains(q, "priority=error") {
 		t.Fatalf("filter not in URL: %q", q)
 	}
 	// A live alert below the filter is not shown; one above it is.
 	postAlert(t, be.ingestURL, "Below filter", "Notice", "node-9", nil)
 	postAlert(t, be.ingestURL, "Above filter", "Emergency", "node-9", nil)
-	waitJS("filtered live alert", `document.querySelector("#events-table tbody tr.ev td.rule").textContent === "Above filter"`)
-	if n := evalStr(`String(document.querySelectorAll("#events-table tbody tr.ev").length)`); n != "4" {
+	waitJS("filtered live alert", `document.querySelector("#events-table .ev .rule").textContent === "Above filter"`)
+	if n := evalStr(`String(document.querySelectorAll("#events-table .ev").length)`); n != "4" {
 		t.Fatalf("%s rows after filtered live alerts, want 4", n)
 	}
 
 	// Detail: every output field, the raw JSON and copy buttons.
-	do("open detail", chromedp.Click(fmt.Sprintf(`//td[contains(@class,"rule") and text()=%q]`, rule)))
+	do("open detail", chromedp.Click(fmt.Sprintf(`//div[contains(@class,"rule") and text()=%q]`, rule)))
 	waitJS("detail", fmt.Sprintf(`document.getElementById("detail-rule") && document.getElementById("detail-rule").textContent === %q`, rule))
 	fields := evalStr(`[...document.querySelectorAll("#detail-fields td.k")].map(td => td.textContent).join(",")`)
 	if fields != "container.id,container.image.repository,container.name,evt.time,proc.cmdline,proc.name,user.name" {
@@ -246,7 +246,7 @@ func TestBrowser(t *testing.T) {
 	do("light theme", chromedp.Click("#theme-toggle"))
 	shot("05-dashboard-other-theme")
 	do("pick rule", chromedp.Click(`.hbar[data-key="Write below etc"]`))
-	waitJS("rule filter", `location.pathname === "/events" && new URLSearchParams(location.search).get("rule") === "Write below etc" && document.querySelectorAll("#events-table tbody tr.ev").length === 1`)
+	waitJS("rule filter", `location.pathname === "/events" && new URLSearchParams(location.search).get("rule") === "Write below etc" && document.querySelectorAll("#events-table .ev").length === 1`)
 
 	// Info page.
 	do("info", chromedp.Click(`a[data-view="info"]`))
@@ -255,16 +255,16 @@ func TestBrowser(t *testing.T) {
 
 	// Pause holds new alerts back; resume shows them.
 	do("events", chromedp.Click(`a[data-view="events"]`))
-	waitJS("events again", `document.querySelectorAll("#events-table tbody tr.ev").length === 10`)
+	waitJS("events again", `document.querySelectorAll("#events-table .ev").length === 10`)
 	do("pause", chromedp.Click("#live-toggle"))
 	waitJS("paused", `document.getElementById("live-status").dataset.state === "paused"`)
 	postAlert(t, be.ingestURL, "While paused", "Alert", "node-5", nil)
 	waitJS("new badge", `!document.querySelector(".newbadge").hidden`)
-	if evalStr(`document.querySelector("#events-table tbody tr.ev td.rule").textContent`) == "While paused" {
+	if evalStr(`document.querySelector("#events-table .ev .rule").textContent`) == "While paused" {
 		t.Fatal("paused feed still inserted rows")
 	}
 	do("resume", chromedp.Click(".newbadge"))
-	waitJS("resumed", `document.querySelector("#events-table tbody tr.ev td.rule").textContent === "While paused"`)
+	waitJS("resumed", `document.querySelector("#events-table .ev .rule").textContent === "While paused"`)
 
 	// Logout ends the session.
 	do("logout", chromedp.Click("#logout"), chromedp.WaitVisible("#password"))

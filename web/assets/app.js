@@ -176,29 +176,30 @@ function eventsView() {
   const f = state.f;
   const ids = new Set();
   let next = "", done = false, loading = false, gen = 0, pending = [], buffered = [], rafPending = false;
-  const tbody = h("tbody");
+  const tbody = h("div", { class: "evbody", role: "rowgroup" });
   const count = h("span", { class: "count" }, "Loading…");
   const newBadge = h("button", { class: "newbadge", hidden: true, onclick: () => setPaused(false) });
   const sentinel = h("div", { class: "loadmore" }, "");
   view.replaceChildren(
     h("div", { class: "toolbar" }, count, newBadge),
+    // Rows are grid-laid divs with content-visibility: auto, so the browser
+    // lays out and paints only the rows on screen however many are loaded.
     h("div", { class: "table-wrap" },
-      h("table", { class: "events", id: "events-table" },
-        h("colgroup", {}, h("col", { class: "c-time" }), h("col", { class: "c-prio" }), h("col", { class: "c-rule" }), h("col", { class: "c-host" }), h("col", { class: "c-src" }), h("col", { class: "c-tags" }), h("col")),
-        h("thead", {}, h("tr", {}, ["Time", "Priority", "Rule", "Hostname", "Source", "Tags", "Output"].map((t) => h("th", {}, t)))),
+      h("div", { class: "events", id: "events-table", role: "table" },
+        h("div", { class: "evhead", role: "row" }, ["Time", "Priority", "Rule", "Hostname", "Source", "Tags", "Output"].map((t) => h("div", { role: "columnheader" }, t))),
         tbody),
       sentinel));
 
   function row(e, fresh) {
     ids.add(e.id);
-    return h("tr", { class: "ev" + (fresh ? " fresh" : ""), dataset: { id: e.id, priority: e.priority }, onclick: () => navigate("/events/" + encodeURIComponent(e.id) + urlQuery(state.f)) },
-      h("td", { class: "time", title: fmtTime(e.time) + " · " + ago(e.time) }, shortTime(e.time)),
-      h("td", {}, prioBadge(e.priority)),
-      h("td", { class: "rule", title: e.rule }, e.rule),
-      h("td", { title: e.hostname || "" }, e.hostname || ""),
-      h("td", {}, e.source || ""),
-      h("td", {}, (e.tags || []).map((t) => h("span", { class: "tag", title: "Filter by tag " + t, onclick: (ev) => { ev.stopPropagation(); setFilters({ tags: t }, { path: "/events" }); } }, t))),
-      h("td", { class: "out", title: e.output || "" }, e.output || ""));
+    return h("div", { class: "ev" + (fresh ? " fresh" : ""), role: "row", dataset: { id: e.id, priority: e.priority }, onclick: () => navigate("/events/" + encodeURIComponent(e.id) + urlQuery(state.f)) },
+      h("div", { class: "c time", title: fmtTime(e.time) + " · " + ago(e.time) }, shortTime(e.time)),
+      h("div", { class: "c" }, prioBadge(e.priority)),
+      h("div", { class: "c rule", title: e.rule }, e.rule),
+      h("div", { class: "c host", title: e.hostname || "" }, e.hostname || ""),
+      h("div", { class: "c src" }, e.source || ""),
+      h("div", { class: "c tags" }, (e.tags || []).map((t) => h("span", { class: "tag", title: "Filter by tag " + t, onclick: (ev) => { ev.stopPropagation(); setFilters({ tags: t }, { path: "/events" }); } }, t))),
+      h("div", { class: "c out", title: e.output || "" }, e.output || ""));
   }
 
   function updateCount() {
@@ -290,8 +291,8 @@ let detailGen = 0;
 async function openDetail(id) {
   const d = $("drawer");
   const my = ++detailGen;
-  for (const tr of document.querySelectorAll("tr.ev.sel")) tr.classList.remove("sel");
-  const tr = document.querySelector(`tr.ev[data-id="${CSS.escape(id)}"]`);
+  for (const tr of document.querySelectorAll(".ev.sel")) tr.classList.remove("sel");
+  const tr = document.querySelector(`.ev[data-id="${CSS.escape(id)}"]`);
   if (tr) tr.classList.add("sel");
   if (d.dataset.id === id && !d.hidden) return;
   d.hidden = false;
@@ -338,7 +339,7 @@ function closeDrawer() {
   d.hidden = true;
   d.dataset.id = "";
   detailGen++;
-  for (const tr of document.querySelectorAll("tr.ev.sel")) tr.classList.remove("sel");
+  for (const tr of document.querySelectorAll(".ev.sel")) tr.classList.remove("sel");
 }
 
 function closeDetail() {
