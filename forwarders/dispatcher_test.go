@@ -367,6 +367,8 @@ func TestDeadLetterAfterMaxAttempts(t *testing.T) {
 		dl, err := d.DeadLetters(context.Background(), "webhook", 100)
 		return err == nil && len(dl) == 4
 	})
+	// The store records a dead letter just before the counters move.
+	eventually(t, 5*time.Second, "counters", func() bool { return d.Status(context.Background())[0].DeadLettered == 4 })
 	dl, _ := d.DeadLetters(context.Background(), "webhook", 100)
 	for _, x := range dl {
 		if x.Attempts != 3 || !strings.Contains(x.Reason, "gave up after 3 attempts") || !strings.Contains(x.Reason, "HTTP 500") {
