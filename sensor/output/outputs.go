@@ -54,7 +54,10 @@ type Outputs struct {
 	cfg     Config
 	workers []*worker
 	http    *HTTPSink
-	closed  atomic.Bool
+	// mu makes Close wait for Emits in flight before closing the queues
+	// (a send on a closed channel would panic).
+	mu     sync.RWMutex
+	closed bool
 }
 
 type worker struct {
@@ -153,7 +156,9 @@ func (o *Outputs) Render(a *alert.Alert) ([]byte, error) {
 // Emit delivers an alert to every sink unless it is below the priority
 // threshold. It does not block on slow sinks.
 func (o *Outputs) Emit(a *alert.Alert) error {
-	if o.closed.Load() {
+	o.mu.RLock()
+	defer o.mu.RUnlock()
+	if o.closed {
 		return errors.New("outputs closed")
 	}
 	if o.cfg.Priority.Valid() && a.Priority < o.cfg.Priority {
@@ -211,13 +216,19 @@ func (o *Outputs) HTTP() *HTTPSink { return o.http }
 // Close drains the local sinks' queues, then closes them and the HTTP sink
 // (which flushes until ctx ends and spools what it could not deliver).
 func (o *Outputs) Close(ctx context.Context) error {
-	if !o.closed.CompareAndSwap(false, true) {
+	o.mu.Lock()
+	if o.closed {
+		o.mu.Unlock()
 		return nil
 	}
+	o.closed = true
+	for _, w := range o.workers {
+		close(w.ch)
+	}
+	o.mu.Unlock()
 	var errs []error
 	var wg sync.WaitGroup
 	for _, w := range o.workers {
-		close(w.ch)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

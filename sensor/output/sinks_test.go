@@ -166,3 +166,22 @@ func TestSinkOptionErrors(t *testing.T) {
 		t.Error("unwritable file: want error")
 	}
 }
+
+// TestEmitCloseRace: Emit racing Close never panics.
+func TestEmitCloseRace(t *testing.T) {
+	for i := 0; i < 20; i++ {
+		outs, err := New(Config{Stdout: &StdoutOptions{W: newSyncBuffer()}, QueueSize: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			for j := 0; j < 200; j++ {
+				outs.Emit(sample(alert.PriorityWarning, "x"))
+			}
+		}()
+		outs.Close(context.Background())
+		<-done
+	}
+}
