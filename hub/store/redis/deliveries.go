@@ -217,18 +217,41 @@ func (l *deliveryLog) Lag(ctx context.Context) (int64, time.Duration, error) {
 		// Entries trimmed before delivery still count in Redis's lag.
 		lag = min(lag, n)
 	}
-	total := g.Pending + lag
+	pending := g.Pending
+	var oldest string
+	if pending > 0 {
+		// Entries retention trimmed stay pending until XAUTOCLAIM drops
+		// them; they are not deliverable, so they are not lag.
+		first, err := s.c.XRangeN(ctx, s.stream, "-", "+", 1).Result()
+		if err != nil {
+			return 0, 0, fmt.Errorf("redis store: first entry: %w", err)
+		}
+		start := "-"
+		if len(first) > 0 {
+			stale, err := s.c.XPendingExt(ctx, &goredis.XPendingExtArgs{Stream: s.stream, Group: l.group, Start: "-", End: "(" + first[0].ID, Count: 100_000}).Result()
+			if err != nil {
+				return 0, 0, fmt.Errorf("redis store: stale pending: %w", err)
+			}
+			pending -= int64(len(stale))
+			start = first[0].ID
+		} else {
+			pending = 0
+		}
+		if pending > 0 {
+			p, err := s.c.XPendingExt(ctx, &goredis.XPendingExtArgs{Stream: s.stream, Group: l.group, Start: start, End: "+", Count: 1}).Result()
+			if err != nil {
+				return 0, 0, fmt.Errorf("redis store: oldest pending: %w", err)
+			}
+			if len(p) > 0 {
+				oldest = p[0].ID
+			}
+		}
+	}
+	total := pending + lag
 	if total == 0 {
 		return 0, 0, nil
 	}
-	var oldest string
-	if g.Pending > 0 {
-		p, err := s.c.XPending(ctx, s.stream, l.group).Result()
-		if err != nil {
-			return 0, 0, fmt.Errorf("redis store: pending summary: %w", err)
-		}
-		oldest = p.Lower
-	} else {
+	if oldest == "" {
 		msgs, err := s.c.XRangeN(ctx, s.stream, "("+g.LastDeliveredID, "+", 1).Result()
 		if err != nil {
 			return 0, 0, fmt.Errorf("redis store: oldest undelivered: %w", err)

@@ -72,6 +72,8 @@ func Run(t *testing.T, f Factory) {
 		{"DeliveriesDeadLetters", testDeadLetters},
 		{"DeliveriesIndependentGroups", testIndependentGroups},
 		{"DeliveriesSurviveReopen", testDeliveriesReopen},
+		{"DeliveriesAfterRetention", testDeliveriesRetention},
+		{"CursorStableUnderAppends", testCursorStable},
 		{"PersistAcrossReopen", testPersist},
 		{"ConcurrentAppends", testConcurrentAppends},
 		{"Health", testHealth},
@@ -1119,5 +1121,46 @@ func testHealth(t *testing.T, f Factory) {
 	}
 	if err := s.Close(); err != nil {
 		t.Errorf("second Close: %v", err)
+	}
+}
+
+// Events retention drops are gone for consumers too: they are neither
+// counted as lag nor handed out.
+func testDeliveriesRetention(t *testing.T, f Factory) {
+	s := open(t, f(t, Limits{MaxEvents: 5}))
+	l := deliveries(t, s, "g")
+	appendAll(t, s, mk("a", alert.PriorityNotice, "r", "syscalls", "h"), mk("b", alert.PriorityNotice, "r", "syscalls", "h"))
+	if got := dnames(claim(t, l, "c", 10, time.Minute)); !slices.Equal(got, []string{"a#1", "b#1"}) {
+		t.Fatalf("Claim = %v", got)
+	}
+	var batch []alert.Alert
+	for i := 0; i < 7; i++ {
+		batch = append(batch, mk(fmt.Sprintf("n%d", i), alert.PriorityNotice, "r", "syscalls", "h"))
+	}
+	appendAll(t, s, batch...)
+	checkLag(t, l, 5)
+	got := dnames(claim(t, l, "c2", 10, 0))
+	if !slices.Equal(got, []string{"n2#1", "n3#1", "n4#1", "n5#1", "n6#1"}) {
+		t.Errorf("Claim after trimming = %v, want n2..n6 once each", got)
+	}
+}
+
+// A cursor keeps paging through the same events while new ones arrive.
+func testCursorStable(t *testing.T, f Factory) {
+	s := open(t, f(t, Limits{}))
+	for i := 0; i < 6; i++ {
+		appendAll(t, s, mk(fmt.Sprintf("e%d", i), alert.PriorityNotice, "r", "syscalls", "h"))
+	}
+	p1, err := s.Query(ctxT(t), store.Query{Limit: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendAll(t, s, mk("late", alert.PriorityNotice, "r", "syscalls", "h"))
+	p2, err := s.Query(ctxT(t), store.Query{Limit: 3, Before: p1.Next})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := append(names(p1.Events), names(p2.Events)...); !slices.Equal(got, []string{"e5", "e4", "e3", "e2", "e1", "e0"}) {
+		t.Errorf("pages = %v", got)
 	}
 }
