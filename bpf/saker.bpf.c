@@ -78,6 +78,9 @@ static __always_inline void count(__u32 idx)
 		*c += 1;
 }
 
+/* Task fields are read with direct loads through the BTF-typed task
+ * pointer (CO-RE relocated, JIT-compiled as plain loads with a fault
+ * fixup), which costs a fraction of a bpf_probe_read_kernel call each. */
 static __always_inline __u32 task_vnr(struct pid *p)
 {
 	if (!p)
@@ -88,7 +91,28 @@ static __always_inline __u32 task_vnr(struct pid *p)
 	return nr;
 }
 
-/* fill_header fills the process context of the current task. */
+/* full_context also reads the fields user space can take from its process
+ * table for known processes; begin() always fills the cheap ones. */
+static __always_inline void full_context(struct sk_buf *b, struct task_struct *task)
+{
+	const struct cred *cred = task->cred;
+	b->hdr.euid = cred->euid.val;
+	b->hdr.egid = cred->egid.val;
+	b->hdr.cap_eff = cred->cap_effective.val;
+	b->hdr.loginuid = task->loginuid.val;
+	b->hdr.vtid = task_vnr(task->thread_pid);
+	b->hdr.vpid = task_vnr(task->group_leader->thread_pid);
+	b->hdr.tty = 0;
+	struct tty_struct *tty = task->signal->tty;
+	if (tty) {
+		__u32 major = tty->driver->major;
+		__u32 minor = tty->driver->minor_start + tty->index;
+		/* new_encode_dev, as /proc/PID/stat tty_nr */
+		b->hdr.tty = (minor & 0xff) | (major << 8) | ((minor & ~0xffu) << 12);
+	}
+}
+
+/* begin fills the record header with the current task's context. */
 static __always_inline struct sk_buf *begin(__u16 type)
 {
 	__u32 zero = 0;
@@ -106,22 +130,9 @@ static __always_inline struct sk_buf *begin(__u16 type)
 	b->hdr.tid = (__u32)pt;
 	b->hdr.uid = (__u32)ug;
 	b->hdr.gid = ug >> 32;
-	b->hdr.ppid = BPF_CORE_READ(task, real_parent, tgid);
-	b->hdr.euid = BPF_CORE_READ(task, cred, euid.val);
-	b->hdr.egid = BPF_CORE_READ(task, cred, egid.val);
-	b->hdr.cap_eff = BPF_CORE_READ(task, cred, cap_effective.val);
-	b->hdr.loginuid = BPF_CORE_READ(task, loginuid.val);
-	b->hdr.vtid = task_vnr(BPF_CORE_READ(task, thread_pid));
-	b->hdr.vpid = task_vnr(BPF_CORE_READ(task, group_leader, thread_pid));
+	b->hdr.ppid = task->real_parent->tgid;
 	b->hdr.sid = 0;
-	b->hdr.tty = 0;
-	struct tty_struct *tty = BPF_CORE_READ(task, signal, tty);
-	if (tty) {
-		__u32 major = BPF_CORE_READ(tty, driver, major);
-		__u32 minor = BPF_CORE_READ(tty, driver, minor_start) + BPF_CORE_READ(tty, index);
-		/* new_encode_dev, as /proc/PID/stat tty_nr */
-		b->hdr.tty = (minor & 0xff) | (major << 8) | ((minor & ~0xffu) << 12);
-	}
+	full_context(b, task);
 	b->hdr.type = type;
 	b->hdr.cpu = bpf_get_smp_processor_id();
 	b->hdr.len[0] = 0;
@@ -178,12 +189,20 @@ static __always_inline void put_user_blob(struct sk_buf *b, int seg, const void 
 		b->hdr.len[seg] = n;
 }
 
+/* Waking the reader on every record costs the producing syscall an
+ * irq_work and a wakeup; instead the reader polls every few milliseconds and
+ * is woken only when this much data is waiting. */
+#define SK_WAKEUP_BYTES (256 << 10)
+
 static __always_inline int submit(struct sk_buf *b)
 {
 	__u32 size = sizeof(struct sk_event) + b->hdr.len[0] + b->hdr.len[1] + b->hdr.len[2];
 	size &= SK_DATA_MASK;
 	__u32 type = b->hdr.type;
-	if (bpf_ringbuf_output(&events, b, size, 0) != 0) {
+	__u64 flags = BPF_RB_NO_WAKEUP;
+	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > SK_WAKEUP_BYTES)
+		flags = BPF_RB_FORCE_WAKEUP;
+	if (bpf_ringbuf_output(&events, b, size, flags) != 0) {
 		count(SK_NUM_TYPES + (type % SK_NUM_TYPES));
 		return 0;
 	}
@@ -277,12 +296,12 @@ static __always_inline int sys_exit(__u16 type, struct pt_regs *regs, long ret,
 	if (!b)
 		return 0;
 	__u64 a[6];
-	a[0] = BPF_CORE_READ(regs, di);
-	a[1] = BPF_CORE_READ(regs, si);
-	a[2] = BPF_CORE_READ(regs, dx);
-	a[3] = BPF_CORE_READ(regs, r10);
-	a[4] = BPF_CORE_READ(regs, r8);
-	a[5] = BPF_CORE_READ(regs, r9);
+	a[0] = regs->di;
+	a[1] = regs->si;
+	a[2] = regs->dx;
+	a[3] = regs->r10;
+	a[4] = regs->r8;
+	a[5] = regs->r9;
 	b->hdr.args[0] = a[0];
 	b->hdr.args[1] = a[1];
 	b->hdr.args[2] = a[2];

@@ -76,20 +76,24 @@ func BenchmarkOverhead(b *testing.B) {
 	path := filepath.Join(dir, "f")
 	os.WriteFile(path, nil, 0o600)
 	workloads := []struct {
-		name string
-		k    int // ops per round
-		fn   func()
+		name  string
+		k     int // ops per round
+		fn    func()
+		types []event.Type
 	}{
-		{"getpid", 1_000_000, func() { unix.Getpid() }},
+		{"getpid", 1_000_000, func() { unix.Getpid() }, ruleTypes},
+		// Only the process-lifecycle hooks (sched tp_btf + sys_exit_execve):
+		// what any syscall tracepoint costs every syscall.
+		{"getpid-lifecycle-only", 1_000_000, func() { unix.Getpid() }, []event.Type{}},
 		{"openat+close", 100_000, func() {
 			fd, err := unix.Open(path, unix.O_RDONLY, 0)
 			if err == nil {
 				unix.Close(fd)
 			}
-		}},
+		}, ruleTypes},
 		// exec's cost is mostly in the child, outside this thread's CPU
 		// time: its figure is the parent's side (fork, wait) only.
-		{"execve-true", 200, func() { exec.Command("/bin/true").Run() }},
+		{"execve-true", 200, func() { exec.Command("/bin/true").Run() }, ruleTypes},
 	}
 	const rounds = 4
 	for _, w := range workloads {
@@ -100,7 +104,7 @@ func BenchmarkOverhead(b *testing.B) {
 				for range rounds {
 					bare = min(bare, perOp(w.fn, w.k))
 					b.StopTimer()
-					p, stop := attachProbe(b)
+					p, stop := attachProbe(b, w.types)
 					b.StartTimer()
 					with = min(with, perOp(w.fn, w.k))
 					b.StopTimer()
@@ -116,10 +120,10 @@ func BenchmarkOverhead(b *testing.B) {
 	}
 }
 
-// attachProbe opens the probe with ruleTypes and a draining reader; stop
+// attachProbe opens the probe for types with a draining reader; stop
 // ends the reader.
-func attachProbe(b *testing.B) (*Probe, func()) {
-	p, err := Open(Options{Types: ruleTypes})
+func attachProbe(b *testing.B, types []event.Type) (*Probe, func()) {
+	p, err := Open(Options{Types: types})
 	if err != nil {
 		b.Fatal(err)
 	}

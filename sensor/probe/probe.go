@@ -20,6 +20,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
@@ -55,6 +56,9 @@ type Probe struct {
 
 	closeOnce sync.Once
 }
+
+// pollInterval bounds how long a record waits in the ring buffer.
+const pollInterval = 10 * time.Millisecond
 
 // alwaysTypes feed the process table.
 var alwaysTypes = []event.Type{event.TypeExecve, event.TypeExecveat, event.TypeClone, event.TypeProcExit}
@@ -272,8 +276,16 @@ func (p *Probe) Run(ctx context.Context, fn func(*Record)) error {
 	var rec ringbuf.Record
 	var r Record
 	clk := NewClock()
+	// The probe wakes the reader only when a backlog builds up (see
+	// SK_WAKEUP_BYTES), so the reader also polls: a record waits at most
+	// pollInterval.
+	p.reader.SetDeadline(time.Now().Add(pollInterval))
 	for {
 		if err := p.reader.ReadInto(&rec); err != nil {
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				p.reader.SetDeadline(time.Now().Add(pollInterval))
+				continue
+			}
 			if errors.Is(err, ringbuf.ErrClosed) || errors.Is(err, os.ErrClosed) {
 				return nil
 			}
