@@ -150,9 +150,17 @@ func Open(opts Options) (*Store, error) {
 
 // load replays the log and truncates a torn tail.
 func (s *Store) load() error {
+	_, statErr := os.Stat(s.path)
 	f, err := os.OpenFile(s.path, os.O_RDWR|os.O_CREATE, 0o640)
 	if err != nil {
 		return fmt.Errorf("embedded store: open %s: %w", s.path, err)
+	}
+	if os.IsNotExist(statErr) {
+		// Make the new file's directory entry durable too.
+		if err := syncDir(s.opts.Dir); err != nil {
+			f.Close()
+			return fmt.Errorf("embedded store: sync %s: %w", s.opts.Dir, err)
+		}
 	}
 	good, err := readLog(f, s.replay)
 	if err != nil {
@@ -336,6 +344,11 @@ func (s *Store) Append(ctx context.Context, alerts []alert.Alert) ([]string, err
 		body.Write(bodies[i][1:])
 	}
 	body.WriteByte(']')
+	if body.Len() >= maxRecord {
+		s.lastMs, s.lastSeq = prevMs, prevSeq
+		s.mu.Unlock()
+		return nil, fmt.Errorf("append: batch of %d bytes exceeds the %d byte limit", body.Len(), maxRecord)
+	}
 	if err := s.writeLocked(encodeRecord(recEvents, body.Bytes())); err != nil {
 		s.lastMs, s.lastSeq = prevMs, prevSeq
 		s.mu.Unlock()
