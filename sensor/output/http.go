@@ -538,7 +538,10 @@ func batchAcked(msg []byte) bool {
 
 // Close stops accepting alerts and keeps delivering until the queue is
 // empty or ctx ends; what is left is written to the spool (or counted as
-// dropped without one).
+// dropped without one). With the peer down, Close returns only when ctx
+// ends: pass a deadline. Alerts left in memory are appended after those
+// already spooled, so after a restart with a backlog their order may
+// differ from capture order (each alert carries its event time).
 func (s *HTTPSink) Close(ctx context.Context) error {
 	s.mu.Lock()
 	already := s.closed.Swap(true)

@@ -214,7 +214,8 @@ func (o *Outputs) Stats() []SinkStats {
 func (o *Outputs) HTTP() *HTTPSink { return o.http }
 
 // Close drains the local sinks' queues, then closes them and the HTTP sink
-// (which flushes until ctx ends and spools what it could not deliver).
+// (which flushes until ctx ends and spools what it could not deliver):
+// pass a context with a deadline.
 func (o *Outputs) Close(ctx context.Context) error {
 	o.mu.Lock()
 	if o.closed {
