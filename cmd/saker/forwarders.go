@@ -1,0 +1,50 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+
+	"github.com/saker-sec/saker/forwarders"
+	"github.com/saker-sec/saker/hub"
+)
+
+func init() { hubParts["forwarders"] = part{order: 20, run: runForwarders} }
+
+// activeDispatcher is the running dispatcher, for the dashboard's info view.
+var activeDispatcher atomic.Pointer[forwarders.Dispatcher]
+
+// forwardersStatus reports the forwarders for web.Options.Forwarders; nil
+// before they start or when none is configured.
+func forwardersStatus(ctx context.Context) []forwarders.Status {
+	if d := activeDispatcher.Load(); d != nil {
+		return d.Status(ctx)
+	}
+	return nil
+}
+
+// runForwarders builds the targets enabled in the hub's configuration
+// (falcosidekick's SLACK_*, ELASTICSEARCH_*, LOKI_*, WEBHOOK_* settings)
+// and delivers stored alerts to them until ctx ends. A bad configuration
+// fails the part, which stops the process at start-up.
+func runForwarders(ctx context.Context, h *hub.Hub, log *slog.Logger) error {
+	cfg := h.Config()
+	setup, err := forwarders.FromEnv(cfg.LookupEnv(), cfg.YAML(), log)
+	if err != nil {
+		return err
+	}
+	if len(setup.Targets) == 0 {
+		log.Info("no forwarder configured")
+		<-ctx.Done()
+		return nil
+	}
+	setup.Options.Outputs = h.Metrics().Outputs
+	d, err := forwarders.NewDispatcher(h.Store(), setup.Targets, log, h.Registry(), setup.Options)
+	if err != nil {
+		return fmt.Errorf("forwarders: %w", err)
+	}
+	activeDispatcher.Store(d)
+	log.Info("forwarding alerts", "targets", d.Targets())
+	return d.Run(ctx)
+}
