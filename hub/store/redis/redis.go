@@ -124,7 +124,30 @@ func New(ctx context.Context, opts Options) (*Store, error) {
 		c.Close()
 		return nil, fmt.Errorf("redis store: ping %s: %w", strings.Join(opts.Addresses, ","), err)
 	}
+	// XAUTOCLAIM's deleted-entry handling and XINFO GROUPS lag need 7.0.
+	if v, err := s.version(ctx); err == nil {
+		if major, _, _ := strings.Cut(v, "."); major != "" {
+			if n, err := strconv.Atoi(major); err == nil && n < 7 {
+				c.Close()
+				return nil, fmt.Errorf("redis store: Redis %s at %s is too old, need 7.0 or newer", v, strings.Join(opts.Addresses, ","))
+			}
+		}
+	}
 	return s, nil
+}
+
+// version returns the server's redis_version.
+func (s *Store) version(ctx context.Context) (string, error) {
+	info, err := s.c.Info(ctx, "server").Result()
+	if err != nil {
+		return "", err
+	}
+	for _, line := range strings.Split(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "redis_version:"); ok {
+			return v, nil
+		}
+	}
+	return "", errors.New("no redis_version in INFO")
 }
 
 // Client exposes the underlying client (for health checks and tests).
@@ -809,17 +832,11 @@ func (s *Store) Tail(ctx context.Context, after string, count int, block time.Du
 // Health implements store.Store.
 func (s *Store) Health(ctx context.Context) store.Health {
 	h := store.Health{Kind: "redis"}
-	info, err := s.c.Info(ctx, "server").Result()
+	version, err := s.version(ctx)
 	if err != nil {
 		h.Error = err.Error()
 		h.Detail = "redis at " + strings.Join(s.opts.Addresses, ",")
 		return h
-	}
-	version := "?"
-	for _, line := range strings.Split(info, "\n") {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "redis_version:"); ok {
-			version = v
-		}
 	}
 	h.Detail = fmt.Sprintf("redis %s at %s", version, strings.Join(s.opts.Addresses, ","))
 	n, err := s.c.XLen(ctx, s.stream).Result()

@@ -201,3 +201,22 @@ func BenchmarkStore(b *testing.B) {
 		return s
 	})
 }
+
+// With Redis gone, Health says so and Append fails instead of pretending.
+func TestRedisDown(t *testing.T) {
+	srv := redistest.Start(t)
+	s := newT(t, Options{Addresses: []string{srv.Addr}})
+	ctx := context.Background()
+	if h := s.Health(ctx); !h.OK || !strings.HasPrefix(h.Detail, "redis 7") {
+		t.Fatalf("Health = %+v", h)
+	}
+	srv.Stop()
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	if h := s.Health(ctx); h.OK || h.Error == "" {
+		t.Errorf("Health with Redis down = %+v", h)
+	}
+	if _, err := s.Append(ctx, []alert.Alert{sample(1)}); err == nil {
+		t.Error("Append with Redis down succeeded")
+	}
+}

@@ -80,6 +80,10 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
+// Stop kills the server (it is not restarted), to test what clients do
+// when Redis is gone.
+func (s *Server) Stop() { s.stop() }
+
 // Crash kills the server with SIGKILL, as a power cut or OOM kill would,
 // and starts it again on the same port and directory: whatever it had
 // persisted (with "--appendonly", "yes") is reloaded.
