@@ -26,7 +26,7 @@ type Server struct {
 	// Dir is the server's working directory (its RDB/AOF files live here).
 	Dir    string
 	cmd    *exec.Cmd
-	exited chan error
+	exited chan struct{} // closed once the process has exited
 	bin    string
 	port   int
 	extra  []string
@@ -117,13 +117,15 @@ func (s *Server) start() error {
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("run %s: %w", bin, err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	exited := make(chan struct{})
+	var waitErr error
+	go func() { waitErr = cmd.Wait(); close(exited) }()
 	s.Addr, s.cmd, s.exited = fmt.Sprintf("127.0.0.1:%d", port), cmd, exited
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
 		select {
-		case err := <-exited:
+		case <-exited:
+			err := waitErr
 			log, _ := os.ReadFile(filepath.Join(dir, fmt.Sprintf("redis-%d.log", port)))
 			return fmt.Errorf("redis-server exited (%v): %s", err, lastLines(string(log), 5))
 		default:
