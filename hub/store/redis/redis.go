@@ -17,9 +17,22 @@
 //	dl:<group>      list of dead letters (JSON), newest first
 //
 // Durability: Append returns once Redis has executed the write (one Lua
-// script per batch, atomic). Whether it survives a Redis crash is governed
-// by Redis persistence: run Redis with appendonly yes and appendfsync
-// always (every write fsynced) or everysec (up to a second at risk).
+// script per batch, atomic), so the hub answers 200 only after Redis
+// acknowledged it. Whether it survives a Redis crash is governed by Redis
+// persistence: run Redis with appendonly yes and appendfsync always (every
+// write fsynced before the reply) or everysec (up to a second at risk).
+//
+// Retention: each Append trims the stream exactly to MaxEvents and MinID
+// now-MaxAge (XTRIM in the same script) and trims the indexes it touched;
+// reads also hide events older than MaxAge. A forwarder lagging by more
+// than the retention loses the trimmed events (they are no longer lag).
+//
+// Stats: windows filtered only by time are summed from the per-minute
+// counters (kept max(MaxAge+1h, 8 days)); partial minutes at the edges are
+// read exactly when they hold at most 5000 events. When a window starts
+// before the oldest retained event, the first minute's counter may include
+// events retention already removed. Other filters aggregate the matching
+// events through the indexes (at most 200 000).
 package redis
 
 import (
