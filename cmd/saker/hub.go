@@ -121,11 +121,12 @@ func runHub(ctx context.Context, name string, args []string, parts map[string]pa
 func runDashboard(ctx context.Context, h *hub.Hub, log *slog.Logger) error {
 	cfg := h.Config()
 	dash, err := web.New(web.Options{
-		Store:   h.Store(),
-		API:     api.QueryRoutes(h.Store()),
-		Version: version,
-		Auth:    web.AuthFromEnv(),
-		Logger:  log,
+		Store:      h.Store(),
+		API:        api.QueryRoutes(h.Store()),
+		Version:    version,
+		Auth:       web.AuthFromEnv(),
+		Logger:     log,
+		Forwarders: forwardersStatus,
 		Info: map[string]string{
 			"ingest_address":    h.Addr(),
 			"dashboard_address": cfg.UIAddr(),
