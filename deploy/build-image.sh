@@ -4,7 +4,13 @@
 #
 #   deploy/build-image.sh [image-tag]      default: $SAKER_IMAGE or saker-sec/saker:latest
 #
-# Needs go and a running Docker engine.
+# Needs go and a running Docker engine. The release build is pure Go
+# (CGO_ENABLED=0 -trimpath). SAKER_BUILD_REUSE_CACHE=1 instead builds with the
+# default cgo setting and links statically against glibc: the compile then
+# reuses the objects `go vet`/`go test` already built, which matters in CI (a
+# cold CGO_ENABLED=0 build of the ~1,200 packages took 3m53s here; the
+# cache-reusing build links in ~10 s). Both give a static binary; the image
+# sets GODEBUG=netdns=go so the cgo DNS resolver is never used.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tag="${1:-${SAKER_IMAGE:-saker-sec/saker:latest}}"
@@ -12,8 +18,21 @@ version="$(git describe --tags --always --dirty 2>/dev/null || echo dev)"
 ctx="$(mktemp -d /tmp/saker-image.XXXXXX)"
 trap 'rm -rf "$ctx"' EXIT
 
-CGO_ENABLED=0 go build -buildvcs=false -trimpath -ldflags "-s -w -X main.version=${version}" \
-  -o "$ctx/saker" ./cmd/saker
+ldflags="-s -w -X main.version=${version}"
+if [ "${SAKER_BUILD_REUSE_CACHE:-}" = 1 ] &&
+  go build -buildvcs=false -ldflags "$ldflags -linkmode external -extldflags -static" \
+    -o "$ctx/saker" ./cmd/saker 2>"$ctx/link.log"; then
+  : # static glibc link; the getaddrinfo warning in link.log is expected
+else
+  [ "${SAKER_BUILD_REUSE_CACHE:-}" = 1 ] && echo "build-image: static cgo link failed, building with CGO_ENABLED=0: $(tail -n 3 "$ctx/link.log")" >&2
+  CGO_ENABLED=0 go build -buildvcs=false -trimpath -ldflags "$ldflags" -o "$ctx/saker" ./cmd/saker
+fi
+rm -f "$ctx/link.log"
+# The image has no libc: refuse a dynamically linked binary.
+if ldd "$ctx/saker" >/dev/null 2>&1; then
+  echo "build-image: $ctx/saker is dynamically linked" >&2
+  exit 1
+fi
 mkdir -p "$ctx/rootfs/etc/ssl/certs" "$ctx/rootfs/etc/saker" "$ctx/rootfs/tmp" "$ctx/data"
 cp sensor/defaultrules/saker_rules.yaml "$ctx/rootfs/etc/saker/"
 : >"$ctx/data/.keep"

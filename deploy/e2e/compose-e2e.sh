@@ -81,7 +81,7 @@ cleanup() {
 log "docker engine: $(docker info --format '{{.ServerVersion}} storage={{.Driver}} cgroup={{.CgroupVersion}}' 2>/dev/null)"
 
 # --- 2. images ---------------------------------------------------------------
-"$repo/deploy/build-image.sh" "$SAKER_IMAGE" >/dev/null
+SAKER_BUILD_REUSE_CACHE=1 "$repo/deploy/build-image.sh" "$SAKER_IMAGE" >/dev/null
 log "built $SAKER_IMAGE (deploy/Dockerfile.prebuilt)"
 "$repo/deploy/e2e/images.sh" redis "$REDIS_IMAGE"
 log "built $REDIS_IMAGE (Debian redis-server stand-in)"
@@ -156,14 +156,23 @@ if [ "$with_sensor" = 1 ]; then
   wait_healthy sensor 60
   docker rm -f "$test_ctr" >/dev/null 2>&1 || true
   docker run -d --name "$test_ctr" "$test_image" sleep 600 >/dev/null
-  sleep 2 # the sensor learns the new container from the engine
-  # -t gives the shell a terminal, which the rule requires (proc.tty != 0);
-  # `script` supplies the client-side pty when CI has no stdin terminal.
-  script -qec "docker exec -it $test_ctr sh -c 'echo saker-e2e; exit 0'" /dev/null >/dev/null </dev/null \
-    || docker exec -t "$test_ctr" sh -c 'echo saker-e2e; exit 0' >/dev/null
   ctr_id="$(docker inspect --format '{{.Id}}' "$test_ctr")"
-  if find_event "rule=Terminal%20shell%20in%20container" "${ctr_id:0:12}" 30 >/tmp/saker-e2e-sensor.json; then
-    log "sensor alert 'Terminal shell in container' for container ${ctr_id:0:12} reached the hub"
+  # The sensor attaches its probe after it reports healthy, so the shell is
+  # retried until its alert shows up (bounded: 12 tries, ~60 s).
+  # -it gives the shell a terminal, which the rule requires (proc.tty != 0);
+  # `script` supplies the client-side pty since CI has no terminal.
+  found=0
+  for try in $(seq 1 12); do
+    script -qec "docker exec -it $test_ctr sh -c 'echo saker-e2e; exit 0'" /dev/null </dev/null >/dev/null 2>&1 \
+      || fail "docker exec -it into $test_ctr failed"
+    if find_event "rule=Terminal%20shell%20in%20container" "${ctr_id:0:12}" 5 >/tmp/saker-e2e-sensor.json 2>/dev/null; then
+      found=1
+      break
+    fi
+  done
+  if [ "$found" = 1 ]; then
+    log "sensor alert 'Terminal shell in container' for container ${ctr_id:0:12} reached the hub (try $try)"
+    grep -o '"output":"[^"]*' /tmp/saker-e2e-sensor.json | head -1 | cut -c11-300 >&2 || true
   else
     dc logs --no-color --tail=40 sensor >&2 || true
     fail "no 'Terminal shell in container' alert for ${ctr_id:0:12} at the hub"
