@@ -20,7 +20,11 @@ fi
 command -v dockerd >/dev/null || { echo "ensure-dockerd: dockerd not installed (apt-get install docker.io)" >&2; exit 1; }
 
 exec 9>/tmp/saker-dockerd.lock
-flock -w 120 9 || { echo "ensure-dockerd: timed out waiting for the dockerd lock" >&2; exit 1; }
+if ! flock -w 120 9; then
+  docker info >/dev/null 2>&1 && exit 0
+  echo "ensure-dockerd: timed out waiting for the dockerd lock" >&2
+  exit 1
+fi
 if docker info >/dev/null 2>&1; then
   exit 0 # another caller started it while we waited
 fi
@@ -32,7 +36,8 @@ try_start() {
   echo "ensure-dockerd: starting dockerd $* (log: $log)" >&2
   # setsid + every fd redirected: the daemon must not hold the caller's
   # stdout/stderr open (go test would wait for it forever).
-  setsid dockerd "$@" </dev/null >"$log" 2>&1 &
+  # 9>&-: the daemon must not inherit (and so hold forever) the lock.
+  setsid dockerd "$@" </dev/null >"$log" 2>&1 9>&- &
   pid=$!
   for i in $(seq 1 60); do
     if docker info >/dev/null 2>&1; then
