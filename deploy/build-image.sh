@@ -44,5 +44,7 @@ else
   : >"$ctx/rootfs/etc/ssl/certs/ca-certificates.crt"
 fi
 chmod 1777 "$ctx/rootfs/tmp"
-docker build -q -f deploy/Dockerfile.prebuilt -t "$tag" "$ctx" >/dev/null
+docker build -q --label saker.build=prebuilt -f deploy/Dockerfile.prebuilt -t "$tag" "$ctx" >/dev/null
+# Earlier builds under the same tag are now untagged: drop them.
+docker image prune -f --filter label=saker.build=prebuilt >/dev/null 2>&1 || true
 echo "$tag"

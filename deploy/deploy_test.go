@@ -1094,6 +1094,16 @@ func TestDockerfiles(t *testing.T) {
 			}
 		})
 	}
+	// Repository files the source build copies must exist.
+	for _, in := range parseDockerfile(t, "Dockerfile") {
+		for _, w := range strings.Fields(in.args) {
+			if strings.HasPrefix(w, "deploy/") || strings.HasPrefix(w, "sensor/") || strings.HasPrefix(w, "./cmd/") {
+				if _, err := os.Stat(filepath.Join("..", w)); err != nil {
+					t.Errorf("Dockerfile:%d uses %s: %v", in.line, w, err)
+				}
+			}
+		}
+	}
 	// The prebuilt Dockerfile's COPY sources are what build-image.sh stages.
 	script, err := os.ReadFile("build-image.sh")
 	if err != nil {
