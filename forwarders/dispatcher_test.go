@@ -42,6 +42,7 @@ type hookPeer struct {
 	mode     string
 	got      map[string]int
 	requests int
+	maxLat   time.Duration // worst (receipt - alert time) among accepted alerts
 	srv      *http.Server
 	inflight chan struct{} // receives when a hanging request starts
 }
@@ -129,6 +130,7 @@ func (p *hookPeer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	p.mu.Lock()
 	p.got[a.UUID]++
+	p.maxLat = max(p.maxLat, time.Since(a.Time))
 	p.mu.Unlock()
 }
 
