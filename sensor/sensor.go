@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -112,7 +113,9 @@ func Run(ctx context.Context, opts Options) error {
 	eng := engine.New(rs, engine.Options{Matching: matching})
 	formats := map[*rules.Rule]*output.Formatter{}
 	for _, r := range eng.Rules() {
-		f, err := output.CompileWith(r.Output, output.Options{TimeISO8601: cfg.TimeFormatISO8601})
+		// Outputs written as folded YAML (output: >) end in a newline;
+		// Falco trims it before appending the extra output fields.
+		f, err := output.CompileWith(strings.TrimSpace(r.Output), output.Options{TimeISO8601: cfg.TimeFormatISO8601})
 		if err != nil {
 			return fmt.Errorf("rule %q: output: %w", r.Name, err)
 		}

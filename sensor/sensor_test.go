@@ -119,7 +119,7 @@ func TestSensorEndToEnd(t *testing.T) {
 				t.Errorf("output_fields[%s] = %v, want %v", k, a.OutputFields[k], v)
 			}
 		}
-		if a.Priority != alert.PriorityWarning || a.Source != "syscall" || !strings.Contains(a.Output, "file=/etc/shadow") {
+		if a.Priority != alert.PriorityWarning || a.Source != "syscall" || !strings.Contains(a.Output, "file=/etc/shadow") || strings.Contains(a.Output, "\n") {
 			t.Errorf("alert %+v", a)
 		}
 		if pname := fmt.Sprint(a.OutputFields["proc.pname"]); pname == "" || pname == "<nil>" {
