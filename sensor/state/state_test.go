@@ -103,6 +103,11 @@ func TestSeedFindsSelfAndParent(t *testing.T) {
 	if n < 1 {
 		t.Errorf("parent chain length %d", n)
 	}
+	// Published entries are prepared, so ancestor fields extract without
+	// allocating per event.
+	if !self.Prepared || len(self.ANames) == 0 || self.ANames[0] != self.Parent.Comm {
+		t.Errorf("entry not prepared: prepared=%v anames=%q parent comm %q", self.Prepared, self.ANames, self.Parent.Comm)
+	}
 }
 
 func TestUsers(t *testing.T) {

@@ -95,6 +95,10 @@ func (t *Table) Seed() error {
 			th.Parent = nil
 		}
 	}
+	// Prepare after every Parent is linked: ancestor lists walk the chain.
+	for _, th := range all {
+		th.Prepare()
+	}
 	t.mu.Lock()
 	for pid, th := range all {
 		t.procs[pid] = th
@@ -132,7 +136,11 @@ func (t *Table) Get(pid int64) *event.Thread {
 	return th
 }
 
+// publish makes a private entry visible. It caches the entry's derived
+// strings first (event.Thread.Prepare) so field extraction allocates nothing
+// per event.
 func (t *Table) publish(th *event.Thread) {
+	th.Prepare()
 	t.mu.Lock()
 	t.procs[th.PID] = th
 	t.mu.Unlock()
