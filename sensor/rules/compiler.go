@@ -611,20 +611,7 @@ func compileOperand(f *FieldExpr, rhs bool) (operand, error) {
 		if f.Transformer == "toupper" {
 			conv = strings.ToUpper
 		}
-		return operand{typ: fields.String, ex: func(ev *event.Event) (fields.Value, bool) {
-			v, ok := ex(ev)
-			if !ok {
-				return v, false
-			}
-			if v.IsList {
-				l := make([]string, len(v.List))
-				for i, s := range v.List {
-					l[i] = conv(s)
-				}
-				return fields.Value{List: l, IsList: true}, true
-			}
-			return fields.Value{S: conv(valueString(v))}, true
-		}}, nil
+		return operand{typ: fields.String, ex: mapStrings(ex, conv)}, nil
 	case "b64":
 		if !isStringType(inner.typ) {
 			return operand{}, fmt.Errorf("field transformer 'b64' is not supported on field type %s", inner.typ)
@@ -650,20 +637,7 @@ func compileOperand(f *FieldExpr, rhs bool) (operand, error) {
 			}
 			return s
 		}
-		return operand{typ: fields.String, ex: func(ev *event.Event) (fields.Value, bool) {
-			v, ok := ex(ev)
-			if !ok {
-				return v, false
-			}
-			if v.IsList {
-				l := make([]string, len(v.List))
-				for i, s := range v.List {
-					l[i] = base(s)
-				}
-				return fields.Value{List: l, IsList: true}, true
-			}
-			return fields.Value{S: base(valueString(v))}, true
-		}}, nil
+		return operand{typ: fields.String, ex: mapStrings(ex, base)}, nil
 	case "len":
 		return operand{typ: fields.Uint64, ex: func(ev *event.Event) (fields.Value, bool) {
 			v, ok := ex(ev)
@@ -1453,4 +1427,23 @@ func evtTypes(n Node, inverted bool) nameSet {
 		}
 	}
 	return fullNameSet()
+}
+
+// mapStrings wraps an extractor with a string transformer applied to a
+// single value or to every element of a list value.
+func mapStrings(ex fields.Extractor, conv func(string) string) fields.Extractor {
+	return func(ev *event.Event) (fields.Value, bool) {
+		v, ok := ex(ev)
+		if !ok {
+			return v, false
+		}
+		if v.IsList {
+			l := make([]string, len(v.List))
+			for i, s := range v.List {
+				l[i] = conv(s)
+			}
+			return fields.Value{List: l, IsList: true}, true
+		}
+		return fields.Value{S: conv(valueString(v))}, true
+	}
 }
