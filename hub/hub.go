@@ -1,12 +1,12 @@
 // Package hub assembles the hub process: it opens the store (Redis when
 // REDIS_ADDRESS is set, the embedded store otherwise), serves the
 // falcosidekick-compatible ingestion API on :2801 (optionally TLS / mutual
-// TLS plus a plain-HTTP port for probe paths), runs the live feed, and on
+// TLS plus a plain-HTTP port for probe paths), and on
 // Stop drains in-flight requests before closing the store, so an alert
 // answered 200 is never lost.
 //
-// The dashboard (web/) and the forwarders plug in through Store, Feed,
-// Health and Metrics.
+// The dashboard (web/) and the forwarders plug in through Store, Health
+// and Metrics.
 package hub
 
 import (
@@ -32,7 +32,6 @@ import (
 	"github.com/saker-sec/saker/hub/ingest"
 	"github.com/saker-sec/saker/hub/metrics"
 	"github.com/saker-sec/saker/hub/store"
-	"github.com/saker-sec/saker/hub/stream"
 )
 
 // ShutdownTimeout bounds how long Run waits for in-flight requests.
@@ -44,7 +43,6 @@ type Hub struct {
 	log     *slog.Logger
 	reg     *prometheus.Registry
 	store   store.Store
-	feed    *stream.Feed
 	metrics *metrics.Metrics
 	handler http.Handler
 
@@ -52,7 +50,6 @@ type Hub struct {
 	srv      *http.Server
 	plainSrv *http.Server
 	addr     string
-	cancel   context.CancelFunc
 	bg       sync.WaitGroup
 	inflight sync.WaitGroup // handlers running, so Stop never closes the store under one
 	started  bool
@@ -117,7 +114,6 @@ func NewWithStore(cfg *config.Config, logger *slog.Logger, registry *prometheus.
 	}
 	m := metrics.New(registry)
 	h := &Hub{cfg: cfg, log: logger, reg: registry, store: st, metrics: m}
-	h.feed = stream.New(st, logger, 0)
 	srv := &api.Server{
 		Store:          st,
 		Enricher:       enr,
@@ -148,12 +144,9 @@ func (h *Hub) Start(ctx context.Context) error {
 		return errors.New("hub: already started")
 	}
 	h.started = true
-	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	h.cancel = cancel
 
 	ln, err := net.Listen("tcp", h.cfg.Addr())
 	if err != nil {
-		cancel()
 		return fmt.Errorf("hub: listen %s: %w", h.cfg.Addr(), err)
 	}
 	h.addr = ln.Addr().String()
@@ -163,7 +156,6 @@ func (h *Hub) Start(ctx context.Context) error {
 		tlsCfg, err := serverTLS(tc)
 		if err != nil {
 			ln.Close()
-			cancel()
 			return err
 		}
 		h.srv.TLSConfig = tlsCfg
@@ -172,7 +164,6 @@ func (h *Hub) Start(ctx context.Context) error {
 			pln, err := net.Listen("tcp", net.JoinHostPort(h.cfg.ListenAddress, fmt.Sprint(tc.NoTLSPort)))
 			if err != nil {
 				ln.Close()
-				cancel()
 				return fmt.Errorf("hub: listen plain-HTTP port %d: %w", tc.NoTLSPort, err)
 			}
 			h.plainSrv = h.newServer(onlyPaths(tc.NoTLSPaths, h.handler))
@@ -181,11 +172,6 @@ func (h *Hub) Start(ctx context.Context) error {
 	}
 	h.serve(h.srv, ln, map[bool]string{true: "https", false: "http"}[tc.Deploy])
 
-	h.bg.Add(1)
-	go func() {
-		defer h.bg.Done()
-		_ = h.feed.Run(bg)
-	}()
 	h.log.Info("hub listening", "addr", h.addr, "tls", tc.Deploy, "mutual_tls", tc.Deploy && tc.MutualTLS, "store", h.store.Health(ctx).Detail)
 	return nil
 }
@@ -256,7 +242,7 @@ func (h *Hub) Run(ctx context.Context) error {
 }
 
 // Stop stops accepting connections, waits for in-flight requests to finish
-// (each one that answered 200 has its alert durable), stops the feed and
+// (each one that answered 200 has its alert durable), and
 // closes the store. ctx bounds the wait; requests still running then are
 // cut off without an answer, so their senders retry. Stop is idempotent.
 func (h *Hub) Stop(ctx context.Context) error {
@@ -286,9 +272,6 @@ func (h *Hub) Stop(ctx context.Context) error {
 	case <-time.After(10 * time.Second):
 		errs = append(errs, errors.New("handlers still running 10s after shutdown"))
 	}
-	if h.cancel != nil {
-		h.cancel()
-	}
 	h.bg.Wait()
 	if err := h.store.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("close store: %w", err))
@@ -312,9 +295,6 @@ func (h *Hub) Handler() http.Handler { return h.handler }
 
 // Store is the hub's store, for the dashboard and the forwarders.
 func (h *Hub) Store() store.Store { return h.store }
-
-// Feed is the live feed of newly stored alerts (websockets subscribe here).
-func (h *Hub) Feed() *stream.Feed { return h.feed }
 
 // Metrics are the hub's collectors; forwarders count outputs here.
 func (h *Hub) Metrics() *metrics.Metrics { return h.metrics }
