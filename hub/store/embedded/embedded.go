@@ -213,6 +213,13 @@ func (s *Store) replay(typ byte, body []byte) error {
 			recs = append(recs, &rec{ms: ms, seq: seq, ev: e, size: size})
 		}
 		s.publishRecs(recs)
+		// New IDs must follow every replayed one, even when the log holds no
+		// high-water record after this batch; otherwise an append right after
+		// reopening, in the same millisecond, reuses an ID and is dropped as a
+		// duplicate on the next replay.
+		if (&rec{ms: s.visMs, seq: s.visSeq}).after(s.lastMs, s.lastSeq) {
+			s.lastMs, s.lastSeq = s.visMs, s.visSeq
+		}
 		if len(s.evs) > 2*s.opts.MaxEvents {
 			s.trimCount()
 		}
@@ -320,7 +327,7 @@ func (s *Store) Append(ctx context.Context, alerts []alert.Alert) ([]string, err
 		return nil, err
 	}
 	prevMs, prevSeq := s.lastMs, s.lastSeq
-	ms := uint64(time.Now().UnixMilli())
+	ms := uint64(now().UnixMilli())
 	ids := make([]string, len(alerts))
 	var body bytes.Buffer
 	body.WriteByte('[')
@@ -1049,3 +1056,6 @@ func (s *Store) Close() error {
 }
 
 var _ store.Store = (*Store)(nil)
+
+// now is the clock event IDs come from; tests freeze it.
+var now = time.Now
