@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"cmp"
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
@@ -916,19 +917,10 @@ func stringMatcher(op string, vals []string, isList bool) (func(string) bool, er
 	if err != nil {
 		return nil, err
 	}
+	if f := compare(op, v); f != nil {
+		return f, nil
+	}
 	switch op {
-	case "=", "==":
-		return func(s string) bool { return s == v }, nil
-	case "!=":
-		return func(s string) bool { return s != v }, nil
-	case "<":
-		return func(s string) bool { return s < v }, nil
-	case "<=":
-		return func(s string) bool { return s <= v }, nil
-	case ">":
-		return func(s string) bool { return s > v }, nil
-	case ">=":
-		return func(s string) bool { return s >= v }, nil
 	case "contains":
 		return func(s string) bool { return strings.Contains(s, v) }, nil
 	case "icontains":
@@ -1076,19 +1068,8 @@ func numMatcher(t fields.Type, op string, vals []string) (func(int64) bool, erro
 	if t == fields.Bool && op != "=" && op != "==" && op != "!=" {
 		return nil, opError(op, t)
 	}
-	switch op {
-	case "=", "==":
-		return func(x int64) bool { return x == v }, nil
-	case "!=":
-		return func(x int64) bool { return x != v }, nil
-	case "<":
-		return func(x int64) bool { return x < v }, nil
-	case "<=":
-		return func(x int64) bool { return x <= v }, nil
-	case ">":
-		return func(x int64) bool { return x > v }, nil
-	case ">=":
-		return func(x int64) bool { return x >= v }, nil
+	if f := compare(op, v); f != nil {
+		return f, nil
 	}
 	return nil, opError(op, t)
 }
@@ -1446,4 +1427,24 @@ func mapStrings(ex fields.Extractor, conv func(string) string) fields.Extractor 
 		}
 		return fields.Value{S: conv(valueString(v))}, true
 	}
+}
+
+// compare returns the comparison operator op against v, or nil when op is
+// not one of = == != < <= > >=.
+func compare[T cmp.Ordered](op string, v T) func(T) bool {
+	switch op {
+	case "=", "==":
+		return func(x T) bool { return x == v }
+	case "!=":
+		return func(x T) bool { return x != v }
+	case "<":
+		return func(x T) bool { return x < v }
+	case "<=":
+		return func(x T) bool { return x <= v }
+	case ">":
+		return func(x T) bool { return x > v }
+	case ">=":
+		return func(x T) bool { return x >= v }
+	}
+	return nil
 }
