@@ -252,30 +252,35 @@ func (c *compileState) resolveMacro(m *macroInfo, parsed map[string]Node) (Node,
 	return n, nil
 }
 
+// expandAll expands each node of an and/or list.
+func (c *compileState) expandAll(nodes []Node, visibility int, parsed map[string]Node, cl condLocation) ([]Node, error) {
+	out := make([]Node, len(nodes))
+	for i, n := range nodes {
+		e, err := c.expand(n, visibility, parsed, cl)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = e
+	}
+	return out, nil
+}
+
 // expand replaces macro references with the macros' resolved ASTs; only
 // macros with an index below visibility may be referenced.
 func (c *compileState) expand(n Node, visibility int, parsed map[string]Node, cl condLocation) (Node, error) {
 	switch x := n.(type) {
 	case *And:
-		out := &And{P: x.P, Children: make([]Node, len(x.Children))}
-		for i, ch := range x.Children {
-			e, err := c.expand(ch, visibility, parsed, cl)
-			if err != nil {
-				return nil, err
-			}
-			out.Children[i] = e
+		ch, err := c.expandAll(x.Children, visibility, parsed, cl)
+		if err != nil {
+			return nil, err
 		}
-		return out, nil
+		return &And{P: x.P, Children: ch}, nil
 	case *Or:
-		out := &Or{P: x.P, Children: make([]Node, len(x.Children))}
-		for i, ch := range x.Children {
-			e, err := c.expand(ch, visibility, parsed, cl)
-			if err != nil {
-				return nil, err
-			}
-			out.Children[i] = e
+		ch, err := c.expandAll(x.Children, visibility, parsed, cl)
+		if err != nil {
+			return nil, err
 		}
-		return out, nil
+		return &Or{P: x.P, Children: ch}, nil
 	case *Not:
 		e, err := c.expand(x.Child, visibility, parsed, cl)
 		if err != nil {

@@ -421,6 +421,27 @@ func contains(l []string, s string) bool {
 	return false
 }
 
+// readAppendOverride reads an item's deprecated `append` flag and its
+// `override` map, warns about the former and rejects both together, as
+// Falco's loader does for lists, macros and rules alike.
+func (l *Loader) readAppendOverride(loc Location, m mapping, allowedAppend, allowedReplace []string) (bool, override, error) {
+	app, _, err := m.boolean("append")
+	if err != nil {
+		return false, nil, err
+	}
+	ov, err := readOverride(m, allowedAppend, allowedReplace)
+	if err != nil {
+		return false, nil, err
+	}
+	if app {
+		l.warn("LOAD_DEPRECATED_ITEM", loc, warnAppend)
+	}
+	if app && ov != nil {
+		return false, nil, errors.New(errOverrideAppend)
+	}
+	return app, ov, nil
+}
+
 func (l *Loader) readList(file string, loc Location, m mapping) error {
 	name, _, _, err := m.str("list")
 	loc.ItemType, loc.ItemName = "list", name
@@ -434,19 +455,9 @@ func (l *Loader) readList(file string, loc Location, m mapping) error {
 	if !hasItems {
 		return &Error{Loc: loc, Msg: "Item has no mapping for key 'items'"}
 	}
-	app, _, err := m.boolean("append")
+	app, ov, err := l.readAppendOverride(loc, m, []string{"items"}, []string{"items"})
 	if err != nil {
 		return &Error{Loc: loc, Msg: err.Error()}
-	}
-	ov, err := readOverride(m, []string{"items"}, []string{"items"})
-	if err != nil {
-		return &Error{Loc: loc, Msg: err.Error()}
-	}
-	if app {
-		l.warn("LOAD_DEPRECATED_ITEM", loc, warnAppend)
-	}
-	if app && ov != nil {
-		return &Error{Loc: loc, Msg: errOverrideAppend}
 	}
 	prev := l.listIdx[name]
 	if app || ov["items"] == "append" {
@@ -483,19 +494,9 @@ func (l *Loader) readMacro(file string, loc Location, m mapping) error {
 	}
 	cl := condLocation{loc: nodeLoc(file, cn), style: cn.Style}
 	cl.loc.ItemType, cl.loc.ItemName = loc.ItemType, loc.ItemName
-	app, _, err := m.boolean("append")
+	app, ov, err := l.readAppendOverride(loc, m, []string{"condition"}, []string{"condition"})
 	if err != nil {
 		return &Error{Loc: loc, Msg: err.Error()}
-	}
-	ov, err := readOverride(m, []string{"condition"}, []string{"condition"})
-	if err != nil {
-		return &Error{Loc: loc, Msg: err.Error()}
-	}
-	if app {
-		l.warn("LOAD_DEPRECATED_ITEM", loc, warnAppend)
-	}
-	if app && ov != nil {
-		return &Error{Loc: loc, Msg: errOverrideAppend}
 	}
 	prev := l.macroIdx[name]
 	if app || ov["condition"] == "append" {
@@ -538,19 +539,9 @@ func (l *Loader) readRule(file string, loc Location, m mapping) error {
 			l.warn("LOAD_UNKNOWN_KEY", loc, fmt.Sprintf("Unexpected key '%s'", k.Value))
 		}
 	}
-	app, _, err := m.boolean("append")
+	app, ov, err := l.readAppendOverride(loc, m, ruleAppendKeys, ruleReplaceKeys)
 	if err != nil {
 		return fail(err.Error())
-	}
-	ov, err := readOverride(m, ruleAppendKeys, ruleReplaceKeys)
-	if err != nil {
-		return fail(err.Error())
-	}
-	if app {
-		l.warn("LOAD_DEPRECATED_ITEM", loc, warnAppend)
-	}
-	if app && ov != nil {
-		return fail(errOverrideAppend)
 	}
 	source := "syscall"
 	if s, _, has, err := m.str("source"); err != nil {
