@@ -12,11 +12,26 @@ const (
 	SuffixNone     = "none"
 )
 
+// What dates the index suffix (ELASTICSEARCH_SUFFIXDATE).
+const (
+	// SuffixDateSend dates by the time of sending, as falcosidekick does.
+	SuffixDateSend = "send"
+	// SuffixDateAlert dates by the alert's time, so alerts delivered late
+	// after an outage land in their own day's index.
+	SuffixDateAlert = "alert"
+)
+
+// DefaultType is ELASTICSEARCH_TYPE's default, implicit in every
+// Elasticsearch from 7 on.
+const DefaultType = "_doc"
+
 // Config is the Elasticsearch output's configuration (ELASTICSEARCH_*).
 type Config struct {
 	HostPort            string // ELASTICSEARCH_HOSTPORT; enables the output
 	Index               string // default falco
 	Suffix              string // daily | monthly | annually | none
+	SuffixDate          string // send (default) | alert: what dates the suffix
+	Type                string // ELASTICSEARCH_TYPE, sent as _type unless "_doc" (Elasticsearch ≤ 6)
 	Pipeline            string
 	Username, Password  string
 	APIKey              string
@@ -38,6 +53,8 @@ func Load(src *settings.Source) (cfg Config, enabled bool) {
 	src.URL("elasticsearch.hostport", cfg.HostPort)
 	cfg.Index = src.String("elasticsearch.index", "falco")
 	cfg.Suffix = src.Enum("elasticsearch.suffix", SuffixDaily, SuffixDaily, SuffixMonthly, SuffixAnnually, SuffixNone)
+	cfg.SuffixDate = src.Enum("elasticsearch.suffixdate", SuffixDateSend, SuffixDateSend, SuffixDateAlert)
+	cfg.Type = src.String("elasticsearch.type", DefaultType)
 	cfg.Pipeline = src.String("elasticsearch.pipeline", "")
 	cfg.Username = src.String("elasticsearch.username", "")
 	cfg.Password = src.String("elasticsearch.password", "")

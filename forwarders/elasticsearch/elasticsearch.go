@@ -1,6 +1,8 @@
-// Package elasticsearch indexes alerts with go-elasticsearch's bulk indexer:
-// one _bulk request per batch, each document the Falco payload plus
-// @timestamp, in the index falcosidekick would use ({index}-{suffix}).
+// Package elasticsearch indexes alerts with go-elasticsearch's _bulk API:
+// one request per batch, each document the Falco payload plus @timestamp,
+// in the index falcosidekick would use ({index}-{suffix}). It works with
+// Elasticsearch (6 to 9), OpenSearch and proxies alike: the client's
+// product check is off.
 //
 // Documents are created with the alert's uuid as _id, so a batch retried
 // after a partial failure or a hub crash does not index duplicates: ES
@@ -15,15 +17,16 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
-	es "github.com/elastic/go-elasticsearch/v8"
+	"github.com/elastic/elastic-transport-go/v8/elastictransport"
 	"github.com/elastic/go-elasticsearch/v8/esapi"
-	"github.com/elastic/go-elasticsearch/v8/esutil"
 
 	"github.com/saker-sec/saker/forwarders/internal/batch"
 	"github.com/saker-sec/saker/forwarders/internal/outhttp"
@@ -33,8 +36,11 @@ import (
 // Forwarder indexes alerts into Elasticsearch.
 type Forwarder struct {
 	cfg    Config
-	client *es.Client
+	client *elastictransport.Client
 	logger *slog.Logger
+	// Now is the clock dating the index suffix (by send time, as
+	// falcosidekick, unless Config.SuffixDate is "alert"); nil is time.Now.
+	Now func() time.Time
 
 	mu              sync.Mutex
 	templateEnsured bool
@@ -52,13 +58,21 @@ func New(cfg Config, httpOpts outhttp.Options, logger *slog.Logger) (*Forwarder,
 	for k, v := range cfg.CustomHeaders {
 		header.Set(k, v)
 	}
-	c, err := es.NewClient(es.Config{
-		Addresses:           []string{strings.TrimRight(cfg.HostPort, "/")},
+	u, err := url.Parse(strings.TrimRight(cfg.HostPort, "/"))
+	if err != nil {
+		return nil, fmt.Errorf("elasticsearch: %w", err)
+	}
+	// esapi over the bare transport, without go-elasticsearch's root client:
+	// that client adds a product check (below) and pulls in its typed API,
+	// hundreds of packages Saker does not use.
+	c, err := elastictransport.New(elastictransport.Config{
+		URLs:                []*url.URL{u},
+		UserAgent:           outhttp.UserAgent,
 		Username:            cfg.Username,
 		Password:            cfg.Password,
 		APIKey:              cfg.APIKey,
 		Header:              header,
-		Transport:           timeoutTransport{base: hc.Transport, timeout: hc.Timeout},
+		Transport:           transport{base: hc.Transport, timeout: hc.Timeout},
 		DisableRetry:        true, // the dispatcher retries with backoff
 		CompressRequestBody: cfg.EnableCompression,
 	})
@@ -71,14 +85,20 @@ func New(cfg Config, httpOpts outhttp.Options, logger *slog.Logger) (*Forwarder,
 	return &Forwarder{cfg: cfg, client: c, logger: logger}, nil
 }
 
-// timeoutTransport bounds each request, as http.Client.Timeout would (the
-// ES client takes a RoundTripper, not a client).
-type timeoutTransport struct {
+// transport bounds each request, as http.Client.Timeout would (the ES
+// transport takes a RoundTripper, not a client).
+//
+// There is no product check: go-elasticsearch's client refuses any answer
+// without "X-Elastic-Product: Elasticsearch", which OpenSearch,
+// Elasticsearch before 7.14 and many proxies do not send although they
+// store the documents (falcosidekick, plain HTTP, works with all of them).
+// The _bulk and _index_template APIs Saker uses are the same on all of them.
+type transport struct {
 	base    http.RoundTripper
 	timeout time.Duration
 }
 
-func (t timeoutTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+func (t transport) RoundTrip(r *http.Request) (*http.Response, error) {
 	ctx, cancel := context.WithTimeout(r.Context(), t.timeout)
 	resp, err := t.base.RoundTrip(r.WithContext(ctx))
 	if err != nil {
@@ -96,9 +116,9 @@ type cancelBody struct {
 
 func (b cancelBody) Close() error { err := b.ReadCloser.Close(); b.cancel(); return err }
 
-// IndexName is the index an alert goes to. The date is the alert's time
-// (UTC), so an alert delivered late after an outage lands in its day's
-// index (falcosidekick uses the send time; with no queue they coincide).
+// IndexName is the index an alert goes to, dated (UTC) by t: the send time
+// by default as in falcosidekick, the alert's time with
+// ELASTICSEARCH_SUFFIXDATE=alert.
 func IndexName(cfg *Config, t time.Time) string {
 	t = t.UTC()
 	switch cfg.Suffix {
@@ -113,13 +133,21 @@ func IndexName(cfg *Config, t time.Time) string {
 }
 
 // Document is the indexed body: the payload plus @timestamp (the alert's
-// time), output field names flattened when configured.
-func Document(cfg *Config, a *alert.Alert) ([]byte, error) {
+// time), output field names flattened when configured. Output fields named
+// in drop (after flattening), or below them, are left out: they are the
+// ones the index's mapping refused.
+func Document(cfg *Config, a *alert.Alert, drop ...string) ([]byte, error) {
 	doc := *a
-	if cfg.FlattenFields || cfg.CreateIndexTemplate {
+	flatten := cfg.FlattenFields || cfg.CreateIndexTemplate
+	if flatten || len(drop) > 0 {
 		doc.OutputFields = make(map[string]any, len(a.OutputFields))
 		for k, v := range a.OutputFields {
-			doc.OutputFields[strings.ReplaceAll(k, ".", "_")] = v
+			if flatten {
+				k = strings.ReplaceAll(k, ".", "_")
+			}
+			if !dropped(k, drop) {
+				doc.OutputFields[k] = v
+			}
 		}
 	}
 	return json.Marshal(struct {
@@ -128,74 +156,87 @@ func Document(cfg *Config, a *alert.Alert) ([]byte, error) {
 	}{doc, a.Time})
 }
 
-// Forward indexes the batch in one _bulk request.
+func dropped(key string, drop []string) bool {
+	for _, d := range drop {
+		if key == d || strings.HasPrefix(key, d+".") {
+			return true
+		}
+	}
+	return false
+}
+
+// maxFieldDrops bounds how many refused fields are removed from one
+// document before it is given up on (falcosidekick removes one).
+const maxFieldDrops = 5
+
+// Forward indexes the batch with a _bulk request. A document the index
+// refuses for a mapping conflict on an output field is sent again without
+// that field, as falcosidekick does, so the alert is not lost for one
+// field of the wrong type; the field left out is logged.
 func (f *Forwarder) Forward(ctx context.Context, alerts []alert.Alert) (bool, error) {
 	if err := f.ensureTemplate(ctx); err != nil {
 		return true, err
 	}
-	var (
-		mu       sync.Mutex
-		failures []batch.Failure
-		flushErr error
-	)
-	bi, err := esutil.NewBulkIndexer(esutil.BulkIndexerConfig{
-		Client:        f.client,
-		NumWorkers:    1,
-		FlushBytes:    64 << 20, // one request per batch: Close flushes
-		FlushInterval: time.Hour,
-		Pipeline:      f.cfg.Pipeline,
-		OnError: func(_ context.Context, err error) {
-			mu.Lock()
-			if flushErr == nil {
-				flushErr = err
-			}
-			mu.Unlock()
-		},
-	})
-	if err != nil {
-		return false, fmt.Errorf("bulk indexer: %w", err)
+	sendTime := time.Now()
+	if f.Now != nil {
+		sendTime = f.Now()
 	}
+	var failures []batch.Failure
+	drops := make([][]string, len(alerts))
+	pending := make([]int, 0, len(alerts))
 	for i := range alerts {
-		body, err := Document(&f.cfg, &alerts[i])
+		pending = append(pending, i)
+	}
+	for round := 0; len(pending) > 0; round++ {
+		var body bytes.Buffer
+		sent := pending[:0:0]
+		for _, i := range pending {
+			at := sendTime
+			if f.cfg.SuffixDate == SuffixDateAlert {
+				at = alerts[i].Time
+			}
+			doc, err := Document(&f.cfg, &alerts[i], drops[i]...)
+			if err != nil {
+				failures = append(failures, batch.Failure{Index: i, Err: fmt.Errorf("encode alert: %w", err)})
+				continue
+			}
+			f.writeAction(&body, IndexName(&f.cfg, at), alerts[i].UUID)
+			body.Write(doc)
+			body.WriteByte('\n')
+			sent = append(sent, i)
+		}
+		if len(sent) == 0 {
+			break
+		}
+		items, retry, err := f.bulk(ctx, &body, len(sent))
 		if err != nil {
-			failures = append(failures, batch.Failure{Index: i, Err: fmt.Errorf("encode alert: %w", err)})
-			continue
+			if round == 0 && len(alerts) == 1 {
+				return retry, err
+			}
+			if round == 0 && len(failures) == 0 {
+				return retry, fmt.Errorf("elasticsearch bulk: %w", err)
+			}
+			for _, i := range sent {
+				failures = append(failures, batch.Failure{Index: i, Retry: retry, Err: err})
+			}
+			break
 		}
-		idx := i
-		item := esutil.BulkIndexerItem{
-			Index:      IndexName(&f.cfg, alerts[i].Time),
-			Action:     "create",
-			DocumentID: alerts[i].UUID,
-			Body:       bytes.NewReader(body),
-			OnFailure: func(_ context.Context, _ esutil.BulkIndexerItem, res esutil.BulkIndexerResponseItem, err error) {
-				if err == nil && res.Status == http.StatusConflict {
-					return // already indexed by an earlier attempt
-				}
-				fl := batch.Failure{Index: idx}
-				if err != nil {
-					fl.Retry, fl.Err = true, err
-				} else {
-					fl.Retry = outhttp.RetryableStatus(res.Status)
-					fl.Err = fmt.Errorf("index %s: HTTP %d %s: %s", res.Index, res.Status, res.Error.Type, batch.Snippet(res.Error.Reason, 300))
-				}
-				mu.Lock()
-				failures = append(failures, fl)
-				mu.Unlock()
-			},
+		pending = pending[:0]
+		for k, i := range sent {
+			it := items[k]
+			if it.Status < 300 || it.Status == http.StatusConflict {
+				continue // 409: already indexed by an earlier attempt
+			}
+			if field := conflictField(it); field != "" && len(drops[i]) < maxFieldDrops && !slices.Contains(drops[i], field) {
+				drops[i] = append(drops[i], field)
+				pending = append(pending, i)
+				f.logger.Warn("elasticsearch refused an output field; sending the alert without it",
+					"uuid", alerts[i].UUID, "field", field, "index", it.Index, "reason", batch.Snippet(it.Error.Reason, 300))
+				continue
+			}
+			failures = append(failures, batch.Failure{Index: i, Retry: outhttp.RetryableStatus(it.Status),
+				Err: fmt.Errorf("index %s: HTTP %d %s: %s", it.Index, it.Status, it.Error.Type, batch.Snippet(it.Error.Reason, 300))})
 		}
-		if err := bi.Add(ctx, item); err != nil {
-			_ = bi.Close(ctx)
-			return true, fmt.Errorf("bulk add: %w", err)
-		}
-	}
-	if err := bi.Close(ctx); err != nil {
-		return true, fmt.Errorf("bulk flush: %w", err)
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	if flushErr != nil {
-		// The whole request failed: decide from its status when there is one.
-		return flushRetry(flushErr), fmt.Errorf("elasticsearch bulk: %w", flushErr)
 	}
 	switch {
 	case len(failures) == 0:
@@ -203,6 +244,7 @@ func (f *Forwarder) Forward(ctx context.Context, alerts []alert.Alert) (bool, er
 	case len(failures) == len(alerts) && len(alerts) == 1:
 		return failures[0].Retry, failures[0].Err
 	}
+	slices.SortFunc(failures, func(a, b batch.Failure) int { return a.Index - b.Index })
 	retry := false
 	for _, fl := range failures {
 		retry = retry || fl.Retry
@@ -210,20 +252,92 @@ func (f *Forwarder) Forward(ctx context.Context, alerts []alert.Alert) (bool, er
 	return retry, &batch.PartialError{Failures: failures}
 }
 
-var statusInError = regexp.MustCompile(`\[(\d{3}) `)
+// writeAction writes a _bulk "create" line. _type is sent only for a
+// custom ELASTICSEARCH_TYPE (Elasticsearch 6 and older need it; 8 refuses
+// it, so the default "_doc" is left implicit).
+func (f *Forwarder) writeAction(w *bytes.Buffer, index, id string) {
+	meta := map[string]string{"_index": index}
+	if id != "" {
+		meta["_id"] = id
+	}
+	if f.cfg.Type != "" && f.cfg.Type != DefaultType {
+		meta["_type"] = f.cfg.Type
+	}
+	b, _ := json.Marshal(map[string]any{"create": meta})
+	w.Write(b)
+	w.WriteByte('\n')
+}
 
-// flushRetry classifies a failed _bulk request. esutil reports an HTTP error
-// as "flush: [503 Service Unavailable] …"; transport errors carry no status
-// and are retryable.
-func flushRetry(err error) bool {
-	if m := statusInError.FindStringSubmatch(err.Error()); m != nil {
-		code, _ := strconv.Atoi(m[1])
-		return outhttp.RetryableStatus(code)
+// bulkItem is one item of a _bulk answer.
+type bulkItem struct {
+	Index  string `json:"_index"`
+	Status int    `json:"status"`
+	Error  struct {
+		Type     string `json:"type"`
+		Reason   string `json:"reason"`
+		CausedBy struct {
+			Type   string `json:"type"`
+			Reason string `json:"reason"`
+		} `json:"caused_by"`
+	} `json:"error"`
+}
+
+// bulk sends one _bulk request of n documents and returns its items in
+// order, or the request's failure with whether retrying may help.
+func (f *Forwarder) bulk(ctx context.Context, body *bytes.Buffer, n int) ([]bulkItem, bool, error) {
+	res, err := esapi.BulkRequest{Body: body, Pipeline: f.cfg.Pipeline}.Do(ctx, f.client)
+	if err != nil {
+		return nil, outhttp.TransportRetryable(err), err
 	}
-	if strings.Contains(err.Error(), "server is not Elasticsearch") {
-		return false // not Elasticsearch (product check failed): retrying won't help
+	defer res.Body.Close()
+	if res.IsError() {
+		b, _ := io.ReadAll(io.LimitReader(res.Body, 512))
+		se := &outhttp.StatusError{Code: res.StatusCode, Body: strings.TrimSpace(string(b))}
+		if ra, err := strconv.Atoi(res.Header.Get("Retry-After")); err == nil && ra >= 0 {
+			se.RetryAfter = time.Duration(ra) * time.Second
+		}
+		return nil, outhttp.RetryableStatus(res.StatusCode), se
 	}
-	return true
+	var reply struct {
+		Items []map[string]bulkItem `json:"items"`
+	}
+	if err := json.NewDecoder(res.Body).Decode(&reply); err != nil {
+		return nil, true, fmt.Errorf("decode _bulk answer: %w", err)
+	}
+	if len(reply.Items) != n {
+		return nil, true, fmt.Errorf("_bulk answered %d items for %d documents", len(reply.Items), n)
+	}
+	items := make([]bulkItem, n)
+	for k, m := range reply.Items {
+		for _, it := range m { // one key: the action
+			items[k] = it
+		}
+	}
+	return items, false, nil
+}
+
+// mappingField finds the output field a mapping error names:
+// "failed to parse field [output_fields.fd.num] of type [long]…",
+// "object mapping for [output_fields.k8s] tried to parse field…".
+var mappingField = regexp.MustCompile(`\[output_fields\.([^\]\s]+)\]`)
+
+// conflictField returns the output field a refused document's mapping
+// error names, or "" when the refusal is something else.
+func conflictField(it bulkItem) string {
+	if it.Status != http.StatusBadRequest {
+		return ""
+	}
+	switch it.Error.Type {
+	case "mapper_parsing_exception", "document_parsing_exception", "illegal_argument_exception":
+	default:
+		return ""
+	}
+	for _, reason := range []string{it.Error.Reason, it.Error.CausedBy.Reason} {
+		if m := mappingField.FindStringSubmatch(reason); m != nil {
+			return m[1]
+		}
+	}
+	return ""
 }
 
 // Template is the index template created with

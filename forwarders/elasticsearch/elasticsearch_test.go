@@ -44,15 +44,26 @@ type esPeer struct {
 	status    int            // whole-request status (0 = 200)
 	templates map[string]string
 	calls     []string
+	// noProduct answers without X-Elastic-Product, as OpenSearch,
+	// Elasticsearch before 7.14 and some proxies do.
+	noProduct bool
+	// longFields are output fields mapped as long: a document with a
+	// non-numeric value there is refused as Elasticsearch 8 does.
+	longFields map[string]bool
+	stored     map[string]string // _index/_id -> document
 }
 
-func newPeer() *esPeer { return &esPeer{itemCode: map[string]int{}, templates: map[string]string{}} }
+func newPeer() *esPeer {
+	return &esPeer{itemCode: map[string]int{}, templates: map[string]string{}, longFields: map[string]bool{}, stored: map[string]string{}}
+}
 
 func (p *esPeer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.calls = append(p.calls, r.Method+" "+r.URL.Path)
-	w.Header().Set("X-Elastic-Product", "Elasticsearch")
+	if !p.noProduct {
+		w.Header().Set("X-Elastic-Product", "Elasticsearch")
+	}
 	w.Header().Set("Content-Type", "application/json")
 	switch {
 	case strings.HasPrefix(r.URL.Path, "/_index_template/"):
@@ -104,7 +115,21 @@ func (p *esPeer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			code = 201
 		}
 		item := fmt.Sprintf(`{"create":{"_index":%q,"_id":%q,"_version":1,"result":"created","status":%d}}`, a.Index, a.ID, code)
-		if code > 299 {
+		var doc struct {
+			OutputFields map[string]any `json:"output_fields"`
+		}
+		_ = json.Unmarshal([]byte(br.lines[i+1]), &doc)
+		for k, v := range doc.OutputFields {
+			if _, isNum := v.(float64); p.longFields[k] && !isNum && code < 300 {
+				code = 400
+				item = fmt.Sprintf(`{"create":{"_index":%q,"_id":%q,"status":400,"error":{"type":"document_parsing_exception","reason":"[1:42] failed to parse field [output_fields.%s] of type [long] in document with id '%s'. Preview of field's value: '%v'","caused_by":{"type":"illegal_argument_exception","reason":"For input string: \"%v\""}}}}`, a.Index, a.ID, k, a.ID, v, v)
+				errorsSeen = true
+			}
+		}
+		if code < 300 {
+			p.stored[a.Index+"/"+a.ID] = br.lines[i+1]
+		}
+		if code > 299 && !strings.Contains(item, "document_parsing_exception") {
 			errorsSeen = true
 			item = fmt.Sprintf(`{"create":{"_index":%q,"_id":%q,"status":%d,"error":{"type":"mapper_parsing_exception","reason":"failed to parse field [output_fields.fd.num]"}}}`, a.Index, a.ID, code)
 		}
@@ -124,6 +149,7 @@ func newForwarder(t *testing.T, url string, mod func(*elasticsearch.Config)) *el
 	if err != nil {
 		t.Fatal(err)
 	}
+	f.Now = func() time.Time { return t0.Add(time.Minute) }
 	return f
 }
 
@@ -230,15 +256,88 @@ func TestWholeRequestErrors(t *testing.T) {
 	}
 }
 
-func TestNotElasticsearch(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.WriteString(w, `{"took":1,"errors":false,"items":[{"create":{"status":201}}]}`)
-	}))
+// OpenSearch, Elasticsearch before 7.14 and proxies answer without
+// X-Elastic-Product; go-elasticsearch refused their answers, so every alert
+// was dead-lettered although the server had stored it.
+func TestServerWithoutProductHeader(t *testing.T) {
+	p := newPeer()
+	p.noProduct = true
+	srv := httptest.NewServer(p)
+	defer srv.Close()
+	f := newForwarder(t, srv.URL, func(c *elasticsearch.Config) { c.CreateIndexTemplate = true })
+	for _, id := range []string{"u-1", "u-2"} {
+		if retry, err := f.Forward(context.Background(), []alert.Alert{mk(id)}); err != nil {
+			t.Fatalf("Forward %s = %v, %v", id, retry, err)
+		}
+	}
+	if len(p.stored) != 2 || p.templates["falco"] == "" {
+		t.Fatalf("stored %d documents, template %q", len(p.stored), p.templates["falco"])
+	}
+}
+
+// A document refused for a mapping conflict on an output field is indexed
+// again without that field (falcosidekick does the same); the other
+// documents of the batch are indexed once.
+func TestMappingConflictResentWithoutField(t *testing.T) {
+	p := newPeer()
+	p.longFields["fd.num"] = true
+	srv := httptest.NewServer(p)
 	defer srv.Close()
 	f := newForwarder(t, srv.URL, nil)
-	retry, err := f.Forward(context.Background(), []alert.Alert{mk("u-1")})
-	if err == nil || retry {
-		t.Fatalf("Forward = %v, %v; want a final product-check error", retry, err)
+	bad := mk("bad")
+	bad.Priority = alert.PriorityCritical
+	bad.OutputFields = map[string]any{"proc.name": "bash", "fd.num": "<NA>", "fd.num.extra": "x"}
+	if retry, err := f.Forward(context.Background(), []alert.Alert{mk("ok"), bad}); err != nil {
+		t.Fatalf("Forward = %v, %v", retry, err)
+	}
+	if len(p.bulks) != 2 || len(p.bulks[1].lines) != 2 {
+		t.Fatalf("bulk requests %d, second %v; want the refused document alone again", len(p.bulks), p.bulks)
+	}
+	doc := p.stored["falco-2026.11.23/bad"]
+	if !strings.Contains(doc, `"output_fields":{"proc.name":"bash"}`) || !strings.Contains(doc, `"priority":"Critical"`) {
+		t.Fatalf("stored document %s", doc)
+	}
+	// A refusal naming no output field is final.
+	p.itemCode["other"] = 400
+	if retry, err := f.Forward(context.Background(), []alert.Alert{mk("other")}); err == nil || retry {
+		t.Fatalf("Forward = %v, %v; want a final error", retry, err)
+	}
+}
+
+// ELASTICSEARCH_SUFFIX dates the index by the send time, as falcosidekick
+// does; ELASTICSEARCH_SUFFIXDATE=alert dates it by the alert's time.
+func TestSuffixDate(t *testing.T) {
+	sendTime := time.Date(2026, 12, 1, 0, 5, 0, 0, time.UTC)
+	for _, tt := range []struct{ by, want string }{
+		{"", "falco-2026.12.01"}, {elasticsearch.SuffixDateSend, "falco-2026.12.01"}, {elasticsearch.SuffixDateAlert, "falco-2026.11.23"},
+	} {
+		p := newPeer()
+		srv := httptest.NewServer(p)
+		f := newForwarder(t, srv.URL, func(c *elasticsearch.Config) { c.SuffixDate = tt.by })
+		f.Now = func() time.Time { return sendTime }
+		_, err := f.Forward(context.Background(), []alert.Alert{mk("u-1")})
+		srv.Close()
+		if err != nil || p.stored[tt.want+"/u-1"] == "" {
+			t.Errorf("SuffixDate %q: err %v, stored %v; want index %s", tt.by, err, p.stored, tt.want)
+		}
+	}
+}
+
+// ELASTICSEARCH_TYPE is sent as _type when it is not the default "_doc"
+// (Elasticsearch 6 needs it; 8 refuses _type).
+func TestType(t *testing.T) {
+	for _, tt := range []struct{ typ, want string }{
+		{"_doc", `{"create":{"_id":"u-1","_index":"falco"}}`},
+		{"falco", `{"create":{"_id":"u-1","_index":"falco","_type":"falco"}}`},
+	} {
+		p := newPeer()
+		srv := httptest.NewServer(p)
+		f := newForwarder(t, srv.URL, func(c *elasticsearch.Config) { c.Type, c.Suffix = tt.typ, elasticsearch.SuffixNone })
+		_, err := f.Forward(context.Background(), []alert.Alert{mk("u-1")})
+		srv.Close()
+		if err != nil || p.bulks[0].lines[0] != tt.want {
+			t.Errorf("type %q: err %v, action %s; want %s", tt.typ, err, p.bulks[0].lines[0], tt.want)
+		}
 	}
 }
 
