@@ -88,7 +88,10 @@ func (t headerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 }
 
 // Message builds the webhook message for one alert. It is pure: tests and
-// previews call it without a network.
+// previews call it without a network. When SLACK_MESSAGEFORMAT fails on the
+// alert (a missing field, a bad index), the message is still returned,
+// without the top-level text, together with the template's error: the
+// alert is posted anyway, as falcosidekick does.
 func Message(cfg *Config, a *alert.Alert) (*goslack.WebhookMessage, error) {
 	var att goslack.Attachment
 	format := cfg.OutputFormat
@@ -137,7 +140,7 @@ func Message(cfg *Config, a *alert.Alert) (*goslack.WebhookMessage, error) {
 	if cfg.MessageFormat != nil {
 		var buf bytes.Buffer
 		if err := cfg.MessageFormat.Execute(&buf, a); err != nil {
-			return nil, fmt.Errorf("expand SLACK_MESSAGEFORMAT: %w", err)
+			return msg, fmt.Errorf("expand SLACK_MESSAGEFORMAT: %w", err)
 		}
 		msg.Text = buf.String()
 	}
@@ -164,7 +167,7 @@ func (f *Forwarder) Forward(ctx context.Context, alerts []alert.Alert) (bool, er
 func (f *Forwarder) send(ctx context.Context, a *alert.Alert) (bool, error) {
 	msg, err := Message(&f.cfg, a)
 	if err != nil {
-		return false, err
+		f.logger.Warn("posting the alert without SLACK_MESSAGEFORMAT's text", "uuid", a.UUID, "rule", a.Rule, "err", err)
 	}
 	err = goslack.PostWebhookCustomHTTPContext(ctx, f.cfg.WebhookURL, f.client, msg)
 	if err == nil {

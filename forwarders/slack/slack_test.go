@@ -144,6 +144,41 @@ func TestOutputFormats(t *testing.T) {
 	}
 }
 
+// A SLACK_MESSAGEFORMAT that fails on one alert (here: no tags to index)
+// still posts that alert's message, without the text; the others keep it.
+func TestMessageFormatFailurePostsWithoutText(t *testing.T) {
+	p := &slackPeer{}
+	srv := httptest.NewServer(p)
+	defer srv.Close()
+	cfg := config()
+	cfg.WebhookURL = srv.URL
+	cfg.MessageFormat = template.Must(template.New("m").Parse(`first tag {{ index .Tags 0 }}`))
+	f, err := slack.New(cfg, outhttp.Options{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	untagged := sample()
+	untagged.UUID, untagged.Tags = "u-2", nil
+	if retry, err := f.Forward(context.Background(), []alert.Alert{sample(), untagged}); err != nil {
+		t.Fatalf("Forward = %v, %v", retry, err)
+	}
+	if len(p.bodies) != 2 {
+		t.Fatalf("posted %d messages, want 2", len(p.bodies))
+	}
+	var first, second struct {
+		Text        string `json:"text"`
+		Attachments []struct {
+			Text string `json:"text"`
+		} `json:"attachments"`
+	}
+	if json.Unmarshal([]byte(p.bodies[0]), &first) != nil || json.Unmarshal([]byte(p.bodies[1]), &second) != nil {
+		t.Fatalf("bodies %s", p.bodies)
+	}
+	if first.Text != "first tag shell" || second.Text != "" || second.Attachments[0].Text != untagged.Output {
+		t.Fatalf("texts %q / %q, attachment %q", first.Text, second.Text, second.Attachments[0].Text)
+	}
+}
+
 func TestErrors(t *testing.T) {
 	tests := []struct {
 		name      string
