@@ -29,6 +29,9 @@ const (
 	webhookBatch = 100
 	lokiBatch    = 500
 	esBatch      = 500
+	// With ELASTICSEARCH_BATCHING_ENABLED, BATCHSIZE (bytes) is the bound
+	// that matters; this only caps one claim from the store.
+	esBatchingMax = 10000
 )
 
 // FromEnv reads the forwarders' configuration with falcosidekick's names:
@@ -41,6 +44,12 @@ const (
 // Beyond falcosidekick: FORWARDING_MAXATTEMPTS (12), FORWARDING_INITIALBACKOFF
 // (500ms), FORWARDING_MAXBACKOFF (30s), FORWARDING_TIMEOUT (10s) and
 // FORWARDING_MINIDLE (60s) tune delivery.
+//
+// <OUT>_MAXCONCURRENTREQUESTS (1) bounds each target's requests in flight.
+// ELASTICSEARCH_BATCHING_ENABLED makes Elasticsearch batches wait up to
+// ELASTICSEARCH_BATCHING_FLUSHINTERVAL (1s) to fill, each _bulk request at
+// most ELASTICSEARCH_BATCHING_BATCHSIZE bytes (5242880); without it the
+// batch is whatever is queued (up to 500 alerts), sent at once.
 func FromEnv(lookup func(string) (string, bool), yamlConfig map[string]any, logger *slog.Logger) (*Setup, error) {
 	if logger == nil {
 		logger = slog.Default()
@@ -83,20 +92,23 @@ func FromEnv(lookup func(string) (string, bool), yamlConfig map[string]any, logg
 	var todo []pending
 	if cfg, ok := slack.Load(src); ok {
 		todo = append(todo, pending{"slack", func() (Forwarder, error) { return slack.New(cfg, httpOpts, logger) },
-			Target{MinPriority: cfg.MinimumPriority, MaxBatch: slackBatch, Endpoint: settings.RedactPath(cfg.WebhookURL)}})
+			Target{MinPriority: cfg.MinimumPriority, MaxConcurrent: cfg.MaxConcurrentRequests, MaxBatch: slackBatch, Endpoint: settings.RedactPath(cfg.WebhookURL)}})
 	}
 	if cfg, ok := elasticsearch.Load(src); ok {
-		todo = append(todo, pending{"elasticsearch", func() (Forwarder, error) { return elasticsearch.New(cfg, httpOpts, logger) },
-			Target{MinPriority: cfg.MinimumPriority, MaxBatch: esBatch, Endpoint: settings.Redact(cfg.HostPort)}})
+		t := Target{MinPriority: cfg.MinimumPriority, MaxConcurrent: cfg.MaxConcurrentRequests, MaxBatch: esBatch, Endpoint: settings.Redact(cfg.HostPort)}
+		if b := cfg.Batching; b.Enabled {
+			t.MaxBatch, t.MaxBatchBytes, t.FlushInterval = esBatchingMax, b.BatchSize, b.FlushInterval
+		}
+		todo = append(todo, pending{"elasticsearch", func() (Forwarder, error) { return elasticsearch.New(cfg, httpOpts, logger) }, t})
 	}
 	if cfg, ok := loki.Load(src); ok {
 		cfg.GlobalLabels = globalLabels
 		todo = append(todo, pending{"loki", func() (Forwarder, error) { return loki.New(cfg, httpOpts, logger) },
-			Target{MinPriority: cfg.MinimumPriority, MaxBatch: lokiBatch, Endpoint: settings.Redact(cfg.URL())}})
+			Target{MinPriority: cfg.MinimumPriority, MaxConcurrent: cfg.MaxConcurrentRequests, MaxBatch: lokiBatch, Endpoint: settings.Redact(cfg.URL())}})
 	}
 	if cfg, ok := webhook.Load(src); ok {
 		todo = append(todo, pending{"webhook", func() (Forwarder, error) { return webhook.New(cfg, httpOpts, logger) },
-			Target{MinPriority: cfg.MinimumPriority, MaxBatch: webhookBatch, Endpoint: settings.Redact(cfg.Address)}})
+			Target{MinPriority: cfg.MinimumPriority, MaxConcurrent: cfg.MaxConcurrentRequests, MaxBatch: webhookBatch, Endpoint: settings.Redact(cfg.Address)}})
 	}
 	if err := src.Err(); err != nil {
 		return nil, fmt.Errorf("forwarders config: %w", err)

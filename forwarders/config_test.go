@@ -16,17 +16,21 @@ func env(m map[string]string) func(string) (string, bool) {
 
 func TestFromEnvEnablesTargets(t *testing.T) {
 	setup, err := forwarders.FromEnv(env(map[string]string{
-		"SLACK_WEBHOOKURL":              "https://hooks.slack.com/services/T0/B0/secret",
-		"SLACK_MINIMUMPRIORITY":         "error",
-		"ELASTICSEARCH_HOSTPORT":        "http://es:9200",
-		"ELASTICSEARCH_CUSTOMHEADERS":   "Authorization:Bearer a:b,X-A:1",
-		"LOKI_HOSTPORT":                 "http://loki:3100",
-		"LOKI_MINIMUMPRIORITY":          "INFO",
-		"WEBHOOK_ADDRESS":               "http://hook:8080/in",
-		"FORWARDING_MAXATTEMPTS":        "5",
-		"FORWARDING_TIMEOUT":            "3s",
-		"CUSTOMFIELDS":                  "env:prod",
-		"ELASTICSEARCH_MINIMUMPRIORITY": "",
+		"SLACK_WEBHOOKURL":                     "https://hooks.slack.com/services/T0/B0/secret",
+		"SLACK_MINIMUMPRIORITY":                "error",
+		"ELASTICSEARCH_HOSTPORT":               "http://es:9200",
+		"ELASTICSEARCH_CUSTOMHEADERS":          "Authorization:Bearer a:b,X-A:1",
+		"LOKI_HOSTPORT":                        "http://loki:3100",
+		"LOKI_MINIMUMPRIORITY":                 "INFO",
+		"WEBHOOK_ADDRESS":                      "http://hook:8080/in",
+		"FORWARDING_MAXATTEMPTS":               "5",
+		"FORWARDING_TIMEOUT":                   "3s",
+		"CUSTOMFIELDS":                         "env:prod",
+		"ELASTICSEARCH_MINIMUMPRIORITY":        "",
+		"SLACK_MAXCONCURRENTREQUESTS":          "4",
+		"ELASTICSEARCH_BATCHING_ENABLED":       "true",
+		"ELASTICSEARCH_BATCHING_BATCHSIZE":     "1000",
+		"ELASTICSEARCH_BATCHING_FLUSHINTERVAL": "2s",
 	}), nil, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -43,6 +47,12 @@ func TestFromEnvEnablesTargets(t *testing.T) {
 	}
 	if strings.Contains(setup.Targets[0].Endpoint, "secret") {
 		t.Fatalf("slack endpoint not redacted: %s", setup.Targets[0].Endpoint)
+	}
+	if tg := setup.Targets; tg[0].MaxConcurrent != 4 || tg[1].MaxConcurrent != 1 || tg[3].MaxConcurrent != 1 {
+		t.Fatalf("MAXCONCURRENTREQUESTS %d %d %d", tg[0].MaxConcurrent, tg[1].MaxConcurrent, tg[3].MaxConcurrent)
+	}
+	if es, loki := setup.Targets[1], setup.Targets[2]; es.MaxBatchBytes != 1000 || es.FlushInterval != 2*time.Second || loki.MaxBatchBytes != 0 || loki.FlushInterval != 0 {
+		t.Fatalf("batching: es %d bytes %v, loki %d bytes %v", es.MaxBatchBytes, es.FlushInterval, loki.MaxBatchBytes, loki.FlushInterval)
 	}
 	if setup.Options.Retry.MaxAttempts != 5 || setup.Options.Retry.Timeout != 3*time.Second {
 		t.Fatalf("retry options %+v", setup.Options.Retry)

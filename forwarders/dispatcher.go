@@ -11,7 +11,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/saker-sec/saker/hub/alert"
 	"github.com/saker-sec/saker/hub/store"
 )
 
@@ -107,13 +106,13 @@ func NewDispatcher(st store.Store, targets []Target, logger *slog.Logger, reg pr
 		if t.MaxBatch <= 0 {
 			t.MaxBatch = 100
 		}
-		l := &loop{d: d, t: t, log: logger.With("forwarder", t.Name)}
-		l.state.Healthy = true
-		if opts.Outputs != nil {
-			for _, s := range []string{"ok", "error", "dead"} {
-				opts.Outputs.WithLabelValues(t.Name, s)
-			}
+		if t.MaxConcurrent <= 0 {
+			t.MaxConcurrent = 1
 		}
+		// A batch being filled is held, unacknowledged, like one being retried.
+		t.FlushInterval = min(t.FlushInterval, opts.MinIdle/4)
+		l := &loop{d: d, t: t, log: logger.With("forwarder", t.Name), rec: newRecorder(t.Name, m, opts.Outputs)}
+		l.pipeline = pipeline(t, l.deliveryLog, l.rec, opts.Retry, opts.MinIdle/2, &l.backoff, l.log)
 		d.loops = append(d.loops, l)
 	}
 	return d, nil
@@ -141,8 +140,11 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	d.mu.Unlock()
 	var wg sync.WaitGroup
 	for _, l := range d.loops {
-		wg.Add(2)
-		go func() { defer wg.Done(); l.run(ctx) }()
+		for range l.t.MaxConcurrent {
+			wg.Add(1)
+			go func() { defer wg.Done(); l.run(ctx) }()
+		}
+		wg.Add(1)
 		go func() { defer wg.Done(); l.watchLag(ctx) }()
 	}
 	wg.Wait()
@@ -179,8 +181,9 @@ func (d *Dispatcher) Status(ctx context.Context) []Status {
 			l.refreshLag(ctx, dl)
 		}
 		l.mu.Lock()
-		s := l.state
+		s := Status{Pending: l.pending, LagSeconds: l.lagSeconds}
 		l.mu.Unlock()
+		l.rec.status(&s)
 		s.Name, s.Endpoint = l.t.Name, l.t.Endpoint
 		if l.t.MinPriority.Valid() {
 			s.MinPriority = l.t.MinPriority.String()
@@ -207,20 +210,22 @@ func (d *Dispatcher) DeadLetters(ctx context.Context, target string, limit int) 
 	return nil, fmt.Errorf("forwarders: unknown target %q", target)
 }
 
-// loop delivers one target's alerts.
+// loop delivers one target's alerts: MaxConcurrent workers claim batches
+// from the target's consumer group and run them through its pipeline.
 type loop struct {
-	d   *Dispatcher
-	t   Target
-	log *slog.Logger
+	d        *Dispatcher
+	t        Target
+	log      *slog.Logger
+	rec      *recorder
+	pipeline Stage
+	backoff  backoff
 
 	dlMu sync.Mutex
 	dl   store.DeliveryLog
 
-	fails     int       // consecutive failed attempts against the target
-	notBefore time.Time // no attempt before this (backoff carried across batches)
-
-	mu    sync.Mutex
-	state Status
+	mu         sync.Mutex
+	pending    int64
+	lagSeconds float64
 }
 
 func (l *loop) deliveryLog(ctx context.Context) (store.DeliveryLog, error) {
@@ -251,17 +256,14 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	}
 }
 
+// run is one worker: claim a batch, run it through the pipeline, repeat.
 func (l *loop) run(ctx context.Context) {
 	storeFails := 0
 	for ctx.Err() == nil {
-		if !sleep(ctx, time.Until(l.notBefore)) {
+		if !sleep(ctx, l.backoff.wait()) {
 			return
 		}
-		dl, err := l.deliveryLog(ctx)
-		var ds []store.Delivery
-		if err == nil {
-			ds, err = dl.Claim(ctx, l.d.opts.Consumer, l.t.MaxBatch, l.d.opts.MinIdle, l.d.opts.Block)
-		}
+		ds, err := l.claim(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
 				return
@@ -273,9 +275,40 @@ func (l *loop) run(ctx context.Context) {
 		}
 		storeFails = 0
 		if len(ds) > 0 {
-			l.deliver(ctx, dl, ds)
+			if _, err := l.pipeline.Exec(ctx, ds); err != nil && ctx.Err() == nil {
+				l.log.Warn("delivery pipeline failed; alerts left pending", "err", err)
+			}
 		}
 	}
+}
+
+// claim takes up to MaxBatch alerts. With a FlushInterval (falcosidekick's
+// ELASTICSEARCH_BATCHING_FLUSHINTERVAL) it waits up to that long for a
+// short batch to fill before sending it.
+func (l *loop) claim(ctx context.Context) ([]store.Delivery, error) {
+	dl, err := l.deliveryLog(ctx)
+	if err != nil {
+		return nil, err
+	}
+	o := l.d.opts
+	ds, err := dl.Claim(ctx, o.Consumer, l.t.MaxBatch, o.MinIdle, o.Block)
+	if err != nil || len(ds) == 0 || l.t.FlushInterval <= 0 {
+		return ds, err
+	}
+	deadline := time.Now().Add(l.t.FlushInterval)
+	for len(ds) < l.t.MaxBatch {
+		left := time.Until(deadline)
+		if left <= 0 {
+			break
+		}
+		more, err := dl.Claim(ctx, o.Consumer, l.t.MaxBatch-len(ds), o.MinIdle, left)
+		if err != nil {
+			// Send what we hold; the rest is claimed next round.
+			break
+		}
+		ds = append(ds, more...)
+	}
+	return ds, nil
 }
 
 func (l *loop) watchLag(ctx context.Context) {
@@ -301,213 +334,6 @@ func (l *loop) refreshLag(ctx context.Context, dl store.DeliveryLog) {
 	l.d.m.pending.WithLabelValues(l.t.Name).Set(float64(n))
 	l.d.m.oldest.WithLabelValues(l.t.Name).Set(oldest.Seconds())
 	l.mu.Lock()
-	l.state.Pending, l.state.LagSeconds = n, oldest.Seconds()
-	l.mu.Unlock()
-}
-
-func alertsOf(ds []store.Delivery) []alert.Alert {
-	out := make([]alert.Alert, len(ds))
-	for i := range ds {
-		out[i] = ds[i].Alert
-	}
-	return out
-}
-
-func ids(ds []store.Delivery) []string {
-	out := make([]string, len(ds))
-	for i := range ds {
-		out[i] = ds[i].ID
-	}
-	return out
-}
-
-// deliver sends one claimed batch until every alert is acknowledged,
-// dead-lettered, or left pending for a later reclaim (shutdown, or a target
-// down longer than the hold limit).
-func (l *loop) deliver(ctx context.Context, dl store.DeliveryLog, ds []store.Delivery) {
-	name := l.t.Name
-	send := ds[:0:0]
-	var skip []string
-	for _, d := range ds {
-		if l.t.MinPriority.Valid() && d.Priority < l.t.MinPriority {
-			skip = append(skip, d.ID)
-			continue
-		}
-		send = append(send, d)
-	}
-	if len(skip) > 0 {
-		if err := dl.Ack(ctx, skip...); err != nil {
-			l.log.Warn("acknowledge filtered alerts failed", "err", err)
-		} else {
-			l.d.m.filtered.WithLabelValues(name).Add(float64(len(skip)))
-			l.mu.Lock()
-			l.state.Filtered += int64(len(skip))
-			l.mu.Unlock()
-		}
-	}
-	pol := l.d.opts.Retry
-	holdLimit := l.d.opts.MinIdle / 2
-	held := time.Now()
-	// tries counts this hold's real attempts per alert; Attempts-1 earlier
-	// hand-outs (to a replica that crashed or gave the batch back) count as
-	// at least one attempt each.
-	tries := make(map[string]int, len(send))
-	for len(send) > 0 {
-		if ctx.Err() != nil {
-			return
-		}
-		cctx, cancel := context.WithTimeout(ctx, pol.Timeout)
-		start := time.Now()
-		retry, err := l.t.Forwarder.Forward(cctx, alertsOf(send))
-		cancel()
-		l.d.m.requestDur.WithLabelValues(name).Observe(time.Since(start).Seconds())
-		if err != nil && ctx.Err() != nil {
-			return // shutting down: leave pending for the next process
-		}
-		if err == nil {
-			l.succeeded(ctx, dl, send)
-			return
-		}
-		var pe *PartialError
-		isPartial := errors.As(err, &pe)
-		if !isPartial && !retry && len(send) > 1 {
-			// The target refused the batch as a whole (e.g. one bad alert in
-			// a Loki push): find the culprits by sending them one by one.
-			for i := range send {
-				l.deliver(ctx, dl, send[i:i+1])
-			}
-			return
-		}
-		failed := map[int]Failure{}
-		if isPartial {
-			for _, f := range pe.Failures {
-				failed[f.Index] = f
-			}
-		} else {
-			for i := range send {
-				failed[i] = Failure{Index: i, Retry: retry, Err: err}
-			}
-		}
-		var ok, keep []store.Delivery
-		attempted, transient := 0, 0
-		for i, d := range send {
-			f, bad := failed[i]
-			if !bad {
-				ok = append(ok, d)
-				continue
-			}
-			if !f.Skipped {
-				tries[d.ID]++
-				attempted++
-				if f.Retry {
-					transient++
-				}
-			}
-			n := d.Attempts - 1 + tries[d.ID]
-			switch {
-			case !f.Retry:
-				l.deadLetter(ctx, dl, d, n, f.Err.Error())
-			case n >= pol.MaxAttempts:
-				l.deadLetter(ctx, dl, d, n, fmt.Sprintf("gave up after %d attempts: %v", n, f.Err))
-			default:
-				keep = append(keep, d)
-			}
-		}
-		if len(ok) > 0 {
-			l.succeeded(ctx, dl, ok)
-		}
-		l.d.m.failed.WithLabelValues(name).Add(float64(attempted))
-		l.countOutputs("error", attempted)
-		l.failedAttempt(err, transient == 0, attempted)
-		send = keep
-		if len(send) == 0 {
-			return
-		}
-		if transient == 0 {
-			continue // only refusals and untried alerts: go on without waiting
-		}
-		l.fails++
-		l.d.m.retried.WithLabelValues(name).Add(float64(len(send)))
-		l.mu.Lock()
-		l.state.Retried += int64(len(send))
-		l.mu.Unlock()
-		wait := max(pol.Backoff(l.fails), retryAfter(err))
-		if time.Since(held)+wait+pol.Timeout > holdLimit {
-			// Hand the batch back: it is reclaimed after MinIdle (by this or
-			// another replica, Attempts counting up) while this loop waits
-			// out the backoff, so no replica sees it idle while we still
-			// work on it.
-			l.notBefore = time.Now().Add(wait)
-			l.log.Warn("target failing; alerts left pending for redelivery", "alerts", len(send), "retry_in", wait, "err", err)
-			return
-		}
-		l.log.Debug("delivery failed, retrying", "alerts", len(send), "in", wait, "err", err)
-		if !sleep(ctx, wait) {
-			return
-		}
-	}
-}
-
-func (l *loop) countOutputs(status string, n int) {
-	if l.d.opts.Outputs != nil && n > 0 {
-		l.d.opts.Outputs.WithLabelValues(l.t.Name, status).Add(float64(n))
-	}
-}
-
-func (l *loop) succeeded(ctx context.Context, dl store.DeliveryLog, ds []store.Delivery) {
-	name := l.t.Name
-	if err := dl.Ack(ctx, ids(ds)...); err != nil {
-		// Delivered but not recorded: they will be delivered again, which
-		// at-least-once allows.
-		l.log.Warn("acknowledge delivered alerts failed", "alerts", len(ds), "err", err)
-	}
-	now := time.Now()
-	for _, d := range ds {
-		if ms, _, err := store.ParseID(d.ID); err == nil {
-			l.d.m.latency.WithLabelValues(name).Observe(max(now.Sub(time.UnixMilli(int64(ms))), 0).Seconds())
-		}
-	}
-	l.d.m.sent.WithLabelValues(name).Add(float64(len(ds)))
-	l.d.m.up.WithLabelValues(name).Set(1)
-	l.countOutputs("ok", len(ds))
-	l.fails = 0
-	l.mu.Lock()
-	l.state.Sent += int64(len(ds))
-	l.state.Healthy = true
-	l.state.LastSuccessAt = now.UTC()
-	l.mu.Unlock()
-}
-
-// failedAttempt records a failed attempt. A target that only refused
-// payloads is up (healthy); one that could not be reached, timed out or
-// answered 5xx/429 for an attempted alert is not.
-func (l *loop) failedAttempt(err error, healthy bool, n int) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.state.LastError = err.Error()
-	l.state.LastErrorAt = time.Now().UTC()
-	l.state.Healthy = healthy
-	v := 0.0
-	if l.state.Healthy {
-		v = 1
-	}
-	l.d.m.up.WithLabelValues(l.t.Name).Set(v)
-	l.state.Failed += int64(n)
-}
-
-func (l *loop) deadLetter(ctx context.Context, dl store.DeliveryLog, d store.Delivery, attempts int, reason string) {
-	d.Attempts = max(attempts, 1)
-	if len(reason) > 1000 {
-		reason = reason[:1000] + "…"
-	}
-	if err := dl.DeadLetter(ctx, d, reason); err != nil {
-		l.log.Error("record dead letter failed; alert stays pending", "id", d.ID, "err", err)
-		return
-	}
-	l.log.Warn("alert dead-lettered", "id", d.ID, "rule", d.Rule, "attempts", d.Attempts, "reason", reason)
-	l.d.m.deadLettered.WithLabelValues(l.t.Name).Inc()
-	l.countOutputs("dead", 1)
-	l.mu.Lock()
-	l.state.DeadLettered++
+	l.pending, l.lagSeconds = n, oldest.Seconds()
 	l.mu.Unlock()
 }

@@ -425,6 +425,21 @@ func TestMinimumPriority(t *testing.T) {
 	assertExactlyOnce(t, p, want)
 }
 
+// POST /test's alert is Debug; it reaches every target whatever its
+// minimum priority, as falcosidekick's test does.
+func TestTestAlertBypassesMinimumPriority(t *testing.T) {
+	st := openStore(t, t.TempDir())
+	p := newHookPeer(t)
+	d, _ := start(t, st, []forwarders.Target{webhookTarget(t, "webhook", p.URL(), alert.PriorityCritical)}, nil, fastOptions("a"))
+	appendAlerts(t, st, 2, "r", alert.PriorityDebug)
+	want := appendAlerts(t, st, 1, alert.TestRule, alert.PriorityDebug)
+	eventually(t, 5*time.Second, "test alert sent, others filtered", func() bool {
+		s := d.Status(context.Background())[0]
+		return s.Filtered == 2 && s.Sent == 1 && s.Pending == 0
+	})
+	assertExactlyOnce(t, p, want)
+}
+
 func TestSlowTargetDoesNotDelayOthers(t *testing.T) {
 	st := openStore(t, t.TempDir())
 	slow, fast := newHookPeer(t), newHookPeer(t)

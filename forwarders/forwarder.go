@@ -13,6 +13,7 @@ package forwarders
 
 import (
 	"context"
+	"time"
 
 	"github.com/saker-sec/saker/forwarders/internal/batch"
 	"github.com/saker-sec/saker/hub/alert"
@@ -46,6 +47,17 @@ type Target struct {
 	MinPriority alert.Priority
 	// MaxBatch bounds the alerts per Forward call; 0 means 100.
 	MaxBatch int
+	// MaxBatchBytes bounds the encoded alerts per Forward call (falcosidekick's
+	// ELASTICSEARCH_BATCHING_BATCHSIZE); 0 means no limit.
+	MaxBatchBytes int
+	// FlushInterval is how long a short batch may wait for more alerts
+	// before it is sent (ELASTICSEARCH_BATCHING_FLUSHINTERVAL); 0 sends
+	// what is there at once. At most a quarter of Options.MinIdle.
+	FlushInterval time.Duration
+	// MaxConcurrent bounds the Forward calls in flight for the target
+	// (falcosidekick's <OUT>_MAXCONCURRENTREQUESTS); 0 means 1. Above 1,
+	// alerts may reach the target out of order.
+	MaxConcurrent int
 	// Endpoint is a redacted description of where alerts go, for Status.
 	Endpoint string
 }

@@ -1,6 +1,8 @@
 package elasticsearch
 
 import (
+	"time"
+
 	"github.com/saker-sec/saker/forwarders/internal/settings"
 )
 
@@ -40,7 +42,17 @@ type Config struct {
 	NumberOfShards      int // index template settings (3/3 as falcosidekick)
 	NumberOfReplicas    int
 	EnableCompression   bool
+	Batching            Batching
 	settings.Common
+}
+
+// Batching is ELASTICSEARCH_BATCHING_*. Saker always sends _bulk requests
+// of what is queued; with Enabled it also waits up to FlushInterval for a
+// batch to fill and caps each request at BatchSize bytes, as falcosidekick.
+type Batching struct {
+	Enabled       bool
+	BatchSize     int           // bytes; default 5242880
+	FlushInterval time.Duration // default 1s
 }
 
 // Load reads the Elasticsearch settings; enabled is false when
@@ -64,6 +76,11 @@ func Load(src *settings.Source) (cfg Config, enabled bool) {
 	cfg.NumberOfShards = src.Int("elasticsearch.numberofshards", 3, 1)
 	cfg.NumberOfReplicas = src.Int("elasticsearch.numberofreplicas", 3, 0)
 	cfg.EnableCompression = src.Bool("elasticsearch.enablecompression", false)
+	cfg.Batching = Batching{
+		Enabled:       src.Bool("elasticsearch.batching.enabled", false),
+		BatchSize:     src.Int("elasticsearch.batching.batchsize", 5242880, 1),
+		FlushInterval: src.Duration("elasticsearch.batching.flushinterval", time.Second),
+	}
 	cfg.Common = src.Common("elasticsearch")
 	return cfg, true
 }

@@ -24,6 +24,14 @@ type Alert struct {
 	Hostname     string         `json:"hostname,omitempty"`
 }
 
+// TestRule is the rule of the test alert POST /test injects. Forwarders
+// deliver it whatever their minimum priority, as falcosidekick does (its
+// test alert is Debug, so any *_MINIMUMPRIORITY would drop it otherwise).
+const TestRule = "Test rule"
+
+// IsTest reports whether a is a test alert (rule TestRule).
+func (a *Alert) IsTest() bool { return a.Rule == TestRule }
+
 // Field returns output_fields[name] as a string when it is one; containers'
 // and Kubernetes' names are looked up this way for indexing and labels.
 func (a *Alert) Field(name string) (string, bool) {

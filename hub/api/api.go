@@ -45,7 +45,7 @@ type Server struct {
 }
 
 // TestRule is the rule name of the alert POST /test injects.
-const TestRule = "Test rule"
+const TestRule = alert.TestRule
 
 // Handler returns the :2801 router: sidekick's routes plus the batch and
 // query API.

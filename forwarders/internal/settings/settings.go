@@ -287,15 +287,20 @@ type Common struct {
 	CheckCert       bool
 	MutualTLS       bool
 	CustomHeaders   map[string]string
+	// MaxConcurrentRequests bounds the output's requests in flight
+	// (falcosidekick's default 1).
+	MaxConcurrentRequests int
 }
 
-// Common reads <prefix>.minimumpriority, checkcert, mutualtls and customheaders.
+// Common reads <prefix>.minimumpriority, checkcert, mutualtls,
+// customheaders and maxconcurrentrequests.
 func (s *Source) Common(prefix string) Common {
 	return Common{
-		MinimumPriority: s.Priority(prefix + ".minimumpriority"),
-		CheckCert:       s.Bool(prefix+".checkcert", true),
-		MutualTLS:       s.Bool(prefix+".mutualtls", false),
-		CustomHeaders:   s.Map(prefix + ".customheaders"),
+		MinimumPriority:       s.Priority(prefix + ".minimumpriority"),
+		CheckCert:             s.Bool(prefix+".checkcert", true),
+		MutualTLS:             s.Bool(prefix+".mutualtls", false),
+		CustomHeaders:         s.Map(prefix + ".customheaders"),
+		MaxConcurrentRequests: s.Int(prefix+".maxconcurrentrequests", 1, 1),
 	}
 }
 

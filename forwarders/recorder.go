@@ -1,0 +1,147 @@
+package forwarders
+
+import (
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/saker-sec/saker/hub/store"
+)
+
+// recorder is the one place a target's outcomes are counted: the
+// Prometheus series (and the hub's falcosidekick-style outputs counter,
+// written in the same calls) are the source of truth, and Status reads its
+// counts back from them.
+type recorder struct {
+	name    string
+	m       *metrics
+	outputs *prometheus.CounterVec // Options.Outputs; may be nil
+
+	mu            sync.Mutex
+	healthy       bool
+	lastError     string
+	lastErrorAt   time.Time
+	lastSuccessAt time.Time
+}
+
+func newRecorder(name string, m *metrics, outputs *prometheus.CounterVec) *recorder {
+	if outputs != nil {
+		for _, s := range []string{"ok", "error", "dead"} {
+			outputs.WithLabelValues(name, s)
+		}
+	}
+	return &recorder{name: name, m: m, outputs: outputs, healthy: true}
+}
+
+func (r *recorder) output(status string, n int) {
+	if r.outputs != nil && n > 0 {
+		r.outputs.WithLabelValues(r.name, status).Add(float64(n))
+	}
+}
+
+func (r *recorder) filtered(n int) { r.m.filtered.WithLabelValues(r.name).Add(float64(n)) }
+
+func (r *recorder) retried(n int) { r.m.retried.WithLabelValues(r.name).Add(float64(n)) }
+
+func (r *recorder) request(d time.Duration) {
+	r.m.requestDur.WithLabelValues(r.name).Observe(d.Seconds())
+}
+
+func (r *recorder) deadLettered(n int) {
+	r.m.deadLettered.WithLabelValues(r.name).Add(float64(n))
+	r.output("dead", n)
+}
+
+// sent records alerts the target accepted at now.
+func (r *recorder) sent(ds []store.Delivery, now time.Time) {
+	for _, d := range ds {
+		if ms, _, err := store.ParseID(d.ID); err == nil {
+			r.m.latency.WithLabelValues(r.name).Observe(max(now.Sub(time.UnixMilli(int64(ms))), 0).Seconds())
+		}
+	}
+	r.m.sent.WithLabelValues(r.name).Add(float64(len(ds)))
+	r.output("ok", len(ds))
+	r.m.up.WithLabelValues(r.name).Set(1)
+	r.mu.Lock()
+	r.healthy = true
+	r.lastSuccessAt = now.UTC()
+	r.mu.Unlock()
+}
+
+// attemptFailed records a failed attempt of n alerts. A target that only
+// refused payloads is up (healthy); one that could not be reached, timed
+// out or answered 5xx/429 for an attempted alert is not.
+func (r *recorder) attemptFailed(err error, n int, healthy bool) {
+	r.m.failed.WithLabelValues(r.name).Add(float64(n))
+	r.output("error", n)
+	v := 0.0
+	if healthy {
+		v = 1
+	}
+	r.m.up.WithLabelValues(r.name).Set(v)
+	r.mu.Lock()
+	r.healthy = healthy
+	r.lastError = err.Error()
+	r.lastErrorAt = time.Now().UTC()
+	r.mu.Unlock()
+}
+
+// status fills the counts and health of s.
+func (r *recorder) status(s *Status) {
+	s.Sent = counterValue(r.m.sent, r.name)
+	s.Failed = counterValue(r.m.failed, r.name)
+	s.Retried = counterValue(r.m.retried, r.name)
+	s.DeadLettered = counterValue(r.m.deadLettered, r.name)
+	s.Filtered = counterValue(r.m.filtered, r.name)
+	r.mu.Lock()
+	s.Healthy, s.LastError, s.LastErrorAt, s.LastSuccessAt = r.healthy, r.lastError, r.lastErrorAt, r.lastSuccessAt
+	r.mu.Unlock()
+}
+
+func counterValue(v *prometheus.CounterVec, name string) int64 {
+	var m dto.Metric
+	if err := v.WithLabelValues(name).Write(&m); err != nil {
+		return 0
+	}
+	return int64(m.GetCounter().GetValue())
+}
+
+// backoff is a target's failure state, shared by its workers: consecutive
+// failed attempts, and the time before which no new attempt starts.
+type backoff struct {
+	mu        sync.Mutex
+	fails     int
+	notBefore time.Time
+}
+
+// failed counts a failed attempt and returns the wait before the next.
+func (b *backoff) failed(p RetryPolicy) time.Duration {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.fails++
+	return p.Backoff(b.fails)
+}
+
+func (b *backoff) succeeded() {
+	b.mu.Lock()
+	b.fails = 0
+	b.mu.Unlock()
+}
+
+// pause holds every worker of the target back for d.
+func (b *backoff) pause(d time.Duration) {
+	b.mu.Lock()
+	if t := time.Now().Add(d); t.After(b.notBefore) {
+		b.notBefore = t
+	}
+	b.mu.Unlock()
+}
+
+// wait is how long until attempts may start again.
+func (b *backoff) wait() time.Duration {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return time.Until(b.notBefore)
+}

@@ -1,0 +1,115 @@
+package forwarders_test
+
+import (
+	"context"
+	"encoding/json"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/saker-sec/saker/forwarders"
+	"github.com/saker-sec/saker/hub/alert"
+)
+
+// gate is a target that holds every Forward call until released, and
+// records the batches it was given and the most calls ever in flight.
+type gate struct {
+	started chan int // batch size, when a call starts
+	release chan struct{}
+
+	mu          sync.Mutex
+	inFlight    int
+	maxInFlight int
+	batches     [][]string
+	sizes       []int // encoded bytes per batch
+}
+
+func newGate() *gate {
+	return &gate{started: make(chan int, 1000), release: make(chan struct{})}
+}
+
+func (g *gate) Forward(ctx context.Context, alerts []alert.Alert) (bool, error) {
+	g.mu.Lock()
+	g.inFlight++
+	g.maxInFlight = max(g.maxInFlight, g.inFlight)
+	var uuids []string
+	size := 0
+	for _, a := range alerts {
+		uuids = append(uuids, a.UUID)
+		b, _ := json.Marshal(a)
+		size += len(b)
+	}
+	g.batches = append(g.batches, uuids)
+	g.sizes = append(g.sizes, size)
+	g.mu.Unlock()
+	g.started <- len(alerts)
+	defer func() { g.mu.Lock(); g.inFlight--; g.mu.Unlock() }()
+	select {
+	case <-g.release:
+		return false, nil
+	case <-ctx.Done():
+		return true, ctx.Err()
+	}
+}
+
+func (g *gate) open() { close(g.release) }
+
+// <OUT>_MAXCONCURRENTREQUESTS: that many batches in flight at once, never
+// more; 0 (unset) means one at a time, as falcosidekick's default.
+func TestMaxConcurrentRequests(t *testing.T) {
+	for _, n := range []int{0, 3} {
+		want := max(n, 1)
+		st := openStore(t, t.TempDir())
+		g := newGate()
+		opts := fastOptions("a")
+		opts.Retry.Timeout = 30 * time.Second
+		d, _ := start(t, st, []forwarders.Target{{Name: "gate", Forwarder: g, MaxBatch: 1, MaxConcurrent: n}}, nil, opts)
+		appendAlerts(t, st, 10, "r", alert.PriorityWarning)
+		for range want {
+			<-g.started
+		}
+		select {
+		case <-g.started:
+			t.Fatalf("MaxConcurrent %d: a call beyond %d started", n, want)
+		case <-time.After(200 * time.Millisecond):
+		}
+		g.open()
+		eventually(t, 5*time.Second, "all sent", func() bool { return d.Status(context.Background())[0].Sent == 10 })
+		g.mu.Lock()
+		if g.maxInFlight != want {
+			t.Errorf("MaxConcurrent %d: %d calls in flight at most, want %d", n, g.maxInFlight, want)
+		}
+		g.mu.Unlock()
+	}
+}
+
+// ELASTICSEARCH_BATCHING_*: a batch waits up to FlushInterval to fill, and
+// no Forward call carries more than MaxBatchBytes of alerts.
+func TestBatchingFlushIntervalAndBytes(t *testing.T) {
+	st := openStore(t, t.TempDir())
+	g := newGate()
+	g.open()
+	opts := fastOptions("a")
+	opts.MinIdle = 20 * time.Second
+	// One alert of appendAlerts encodes to ~150 bytes: two fit in 500.
+	const maxBytes = 500
+	d, _ := start(t, st, []forwarders.Target{{Name: "gate", Forwarder: g, MaxBatch: 100, MaxBatchBytes: maxBytes, FlushInterval: 3 * time.Second}}, nil, opts)
+	var want []string
+	for range 4 {
+		want = append(want, appendAlerts(t, st, 1, "r", alert.PriorityWarning)...)
+		time.Sleep(100 * time.Millisecond) // alerts arrive apart, well within the flush interval
+	}
+	eventually(t, 10*time.Second, "all sent", func() bool { return d.Status(context.Background())[0].Sent == 4 })
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	var got []string
+	for i, b := range g.batches {
+		if g.sizes[i] > maxBytes || len(b) < 2 {
+			t.Errorf("batch %v of %d bytes; want 2 or more alerts (held to fill) in at most %d bytes", b, g.sizes[i], maxBytes)
+		}
+		got = append(got, b...)
+	}
+	if len(got) != 4 {
+		t.Fatalf("batches %v; want the 4 alerts once", g.batches)
+	}
+}
