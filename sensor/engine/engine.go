@@ -53,7 +53,7 @@ func New(rs *rules.Ruleset, opts Options) *Engine {
 	e := &Engine{matching: opts.Matching, one: map[*rules.Rule][]*rules.Rule{}}
 	var seen [event.NumTypes]bool
 	for _, r := range rs.Rules {
-		if !r.Enabled || !r.Loaded || r.Filter == nil {
+		if !r.Enabled || !r.Loaded || r.Filter == nil || r.Source != "" && r.Source != "syscall" {
 			continue
 		}
 		e.rules = append(e.rules, r)

@@ -40,6 +40,10 @@ type Event struct {
 	// Args are extra "name=value" arguments for syscalls the fixed fields
 	// above do not cover; evt.arg.NAME falls back to them.
 	Args []Arg
+
+	// Plugin is the payload of an event of another source (a Kubernetes
+	// audit event for k8s_audit); that source's extractors read it.
+	Plugin any
 }
 
 // Arg is a named syscall argument rendered as a string.

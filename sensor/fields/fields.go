@@ -135,6 +135,10 @@ type Resolved struct {
 	// Type is the value type for this argument: Field.Type, except for
 	// fields whose type depends on the argument (evt.rawarg.NAME).
 	Type Type
+	// List marks a Falco plugin list field (EPF_IS_LIST, such as
+	// ka.req.pod.containers.image): "in" then holds when every element is
+	// in the set, "intersects" when any is.
+	List bool
 	// Multi is true when the extractor returns lists (e.g. proc.aname
 	// without an index): comparisons then match if any element matches.
 	// Lists are strings even for numeric types (proc.apid): the comparison

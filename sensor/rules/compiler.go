@@ -21,6 +21,32 @@ import (
 // Filter is a compiled condition. It must not retain ev.
 type Filter func(ev *event.Event) bool
 
+// FieldSet resolves the field references of one rule source.
+type FieldSet interface {
+	Resolve(name, arg string, hasArg bool) (fields.Resolved, error)
+}
+
+// syscallFields is the syscall source's field set: the fields registry.
+type syscallFields struct{}
+
+func (syscallFields) Resolve(name, arg string, hasArg bool) (fields.Resolved, error) {
+	return fields.Resolve(name, arg, hasArg)
+}
+
+// fieldCompiler compiles conditions against one source's fields.
+type fieldCompiler struct{ fields FieldSet }
+
+// fieldsFor returns the field set rules of source compile against.
+func (l *Loader) fieldsFor(source string) FieldSet {
+	if fs, ok := l.cfg.Fields[source]; ok && source != "syscall" {
+		return fs
+	}
+	return syscallFields{}
+}
+
+// compileNode compiles a syscall-source condition.
+func compileNode(n Node) (Filter, error) { return fieldCompiler{syscallFields{}}.compileNode(n) }
+
 // Rule is a compiled rule.
 type Rule struct {
 	Name, Desc, Output, Source string
@@ -388,7 +414,8 @@ func (c *compileState) compileRule(ri *ruleInfo) (*Rule, error) {
 		c.l.warn("LOAD_DEPRECATED_ITEM", ri.loc, "%container.info is deprecated and no more useful, and will be dropped by Falco 1.0.0. The container plugin will automatically add required fields to the output message.")
 		output = strings.ReplaceAll(output, "%container.info", "")
 	}
-	if err := validateOutput(output); err != nil {
+	fc := fieldCompiler{c.l.fieldsFor(ri.source)}
+	if err := fc.validateOutput(output); err != nil {
 		if ri.skipUnknown {
 			c.l.warn("LOAD_UNKNOWN_FILTER", ri.outputLoc, err.Error())
 			return nil, nil
@@ -403,7 +430,7 @@ func (c *compileState) compileRule(ri *ruleInfo) (*Rule, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := compileNode(n)
+	f, err := fc.compileNode(n)
 	if err != nil {
 		loc := ri.condLoc.loc
 		msg := err.Error()
@@ -423,7 +450,7 @@ func (c *compileState) compileRule(ri *ruleInfo) (*Rule, error) {
 		c.l.warn("LOAD_DEPRECATED_ITEM", ri.outputLoc, "usage of deprecated field 'evt.dir' has been detected in the rule output")
 	}
 	types, all := EventTypesOf(n)
-	if all && ri.warnEvttypes {
+	if all && ri.warnEvttypes && ri.source == "syscall" {
 		c.l.warn("LOAD_NO_EVTTYPE", ri.loc, "Rule matches too many evt.type values. This has a significant performance penalty.")
 	}
 	r := &Rule{
@@ -452,7 +479,7 @@ func usesField(n Node, name string) bool {
 }
 
 // validateOutput checks that every %field of an output resolves.
-func validateOutput(out string) error {
+func (fc fieldCompiler) validateOutput(out string) error {
 	for i := 0; i < len(out); i++ {
 		if out[i] != '%' {
 			continue
@@ -471,7 +498,7 @@ func validateOutput(out string) error {
 				arg, hasArg = out[j+1:j+k], true
 			}
 		}
-		if _, err := fields.Resolve(name, arg, hasArg); err != nil {
+		if _, err := fc.fields.Resolve(name, arg, hasArg); err != nil {
 			return &errUnknown{msg: fmt.Sprintf("invalid formatting token %%%s: %v", name, err)}
 		}
 	}
@@ -495,10 +522,10 @@ func cerr(n Node, err error) error {
 }
 
 // compileNode compiles an expanded AST (no macro references) to a Filter.
-func compileNode(n Node) (Filter, error) {
+func (fc fieldCompiler) compileNode(n Node) (Filter, error) {
 	switch x := n.(type) {
 	case *And:
-		fs, err := compileChildren(x.Children)
+		fs, err := fc.compileChildren(x.Children)
 		if err != nil {
 			return nil, err
 		}
@@ -515,7 +542,7 @@ func compileNode(n Node) (Filter, error) {
 			return true
 		}, nil
 	case *Or:
-		fs, err := compileChildren(x.Children)
+		fs, err := fc.compileChildren(x.Children)
 		if err != nil {
 			return nil, err
 		}
@@ -532,7 +559,7 @@ func compileNode(n Node) (Filter, error) {
 			return false
 		}, nil
 	case *Not:
-		f, err := compileNode(x.Child)
+		f, err := fc.compileNode(x.Child)
 		if err != nil {
 			return nil, err
 		}
@@ -540,7 +567,7 @@ func compileNode(n Node) (Filter, error) {
 	case *Ident:
 		return nil, cerr(n, fmt.Errorf("Undefined macro '%s' used in filter.", x.Name))
 	case *Unary:
-		g, err := compileOperand(x.Left, false)
+		g, err := fc.compileOperand(x.Left, false)
 		if err != nil {
 			return nil, cerr(n, err)
 		}
@@ -550,7 +577,7 @@ func compileNode(n Node) (Filter, error) {
 			return ok && (!v.IsList || len(v.List) > 0)
 		}, nil
 	case *Binary:
-		f, err := compileBinary(x)
+		f, err := fc.compileBinary(x)
 		if err != nil {
 			return nil, cerr(n, err)
 		}
@@ -559,10 +586,10 @@ func compileNode(n Node) (Filter, error) {
 	return nil, fmt.Errorf("unexpected node %T", n)
 }
 
-func compileChildren(ns []Node) ([]Filter, error) {
+func (fc fieldCompiler) compileChildren(ns []Node) ([]Filter, error) {
 	fs := make([]Filter, len(ns))
 	for i, c := range ns {
-		f, err := compileNode(c)
+		f, err := fc.compileNode(c)
 		if err != nil {
 			return nil, err
 		}
@@ -577,6 +604,8 @@ type operand struct {
 	typ fields.Type
 	// name is the field name (for evt.type special-casing).
 	name string
+	// list marks a plugin list field (fields.Resolved.List).
+	list bool
 }
 
 func isStringType(t fields.Type) bool { return t == fields.String || t == fields.Bytes }
@@ -589,15 +618,15 @@ func isNumericType(t fields.Type) bool {
 	return false
 }
 
-func compileOperand(f *FieldExpr, rhs bool) (operand, error) {
+func (fc fieldCompiler) compileOperand(f *FieldExpr, rhs bool) (operand, error) {
 	if f.Transformer == "" {
-		r, err := fields.Resolve(f.Name, f.Arg, f.HasArg)
+		r, err := fc.fields.Resolve(f.Name, f.Arg, f.HasArg)
 		if err != nil {
 			return operand{}, &errUnknown{msg: fmt.Sprintf("filter_check called with nonexistent field %s", f.Name)}
 		}
-		return operand{ex: r.Extract, typ: r.Type, name: r.Field.Name}, nil
+		return operand{ex: r.Extract, typ: r.Type, name: r.Field.Name, list: r.List}, nil
 	}
-	inner, err := compileOperand(f.Inner, rhs)
+	inner, err := fc.compileOperand(f.Inner, rhs)
 	if err != nil {
 		return operand{}, err
 	}
@@ -681,31 +710,34 @@ var eitherEnd = map[string][2]string{
 	"fd.proto": {"fd.cproto", "fd.sproto"},
 }
 
-func compileBinary(b *Binary) (Filter, error) {
+func (fc fieldCompiler) compileBinary(b *Binary) (Filter, error) {
 	if ends, ok := eitherEnd[b.Left.Name]; ok && b.Left.Transformer == "" && !b.Left.HasArg {
-		if _, err1 := fields.Resolve(ends[0], "", false); err1 == nil {
-			if _, err2 := fields.Resolve(ends[1], "", false); err2 == nil {
+		if _, err1 := fc.fields.Resolve(ends[0], "", false); err1 == nil {
+			if _, err2 := fc.fields.Resolve(ends[1], "", false); err2 == nil {
 				c, s := *b, *b
 				c.Left = &FieldExpr{Name: ends[0], P: b.Left.P}
 				s.Left = &FieldExpr{Name: ends[1], P: b.Left.P}
-				fc, err := compileBinary(&c)
+				fcl, err := fc.compileBinary(&c)
 				if err != nil {
 					return nil, err
 				}
-				fs, err := compileBinary(&s)
+				fs, err := fc.compileBinary(&s)
 				if err != nil {
 					return nil, err
 				}
-				return func(ev *event.Event) bool { return fc(ev) || fs(ev) }, nil
+				return func(ev *event.Event) bool { return fcl(ev) || fs(ev) }, nil
 			}
 		}
 	}
-	left, err := compileOperand(b.Left, false)
+	left, err := fc.compileOperand(b.Left, false)
 	if err != nil {
 		return nil, err
 	}
+	if left.list && b.Op == "in" && b.Right == nil {
+		return allInFilter(left.ex, b.Values), nil
+	}
 	if b.Right != nil {
-		right, err := compileOperand(b.Right, true)
+		right, err := fc.compileOperand(b.Right, true)
 		if err != nil {
 			return nil, err
 		}
@@ -824,6 +856,27 @@ func fastStringFilter(ex fields.Extractor, b *Binary) Filter {
 		return nil
 	}
 	return stringFilter(ex, cmp)
+}
+
+// allInFilter is "in" on a plugin list field: as Falco does for
+// EPF_IS_LIST fields, it holds when every element is in the set.
+func allInFilter(ex fields.Extractor, vals []string) Filter {
+	in := stringSet(vals)
+	return func(ev *event.Event) bool {
+		v, ok := ex(ev)
+		if !ok {
+			return false
+		}
+		if !v.IsList {
+			return in(valueString(v))
+		}
+		for _, s := range v.List {
+			if !in(s) {
+				return false
+			}
+		}
+		return true
+	}
 }
 
 func stringFilter(ex fields.Extractor, m func(string) bool) Filter {

@@ -32,6 +32,13 @@ type Config struct {
 	// Sources are the accepted rule sources; nil means {"syscall"}.
 	// Rules of other sources are skipped with a warning, as Falco does.
 	Sources []string
+	// Fields gives the field set of each non-syscall source (k8s_audit:
+	// the ka.* and json fields); its sources are accepted too. Rules of
+	// the "syscall" source always use the fields registry.
+	Fields map[string]FieldSet
+	// Plugins are plugin name → version pairs provided on top of
+	// BuiltinPlugins (the source of Fields), for required_plugin_versions.
+	Plugins map[string]string
 }
 
 // Collected items, before compilation. index is the item's position among
@@ -144,6 +151,11 @@ type Loader struct {
 func NewLoader(cfg Config) *Loader {
 	if cfg.Sources == nil {
 		cfg.Sources = []string{"syscall"}
+	}
+	for src := range cfg.Fields {
+		if !contains(cfg.Sources, src) {
+			cfg.Sources = append(cfg.Sources, src)
+		}
 	}
 	return &Loader{
 		cfg:      cfg,
@@ -347,6 +359,9 @@ func (l *Loader) readPluginVersions(loc Location, n *yaml.Node) error {
 		satisfied := false
 		for _, c := range cands {
 			have, ok := BuiltinPlugins[c[0]]
+			if !ok {
+				have, ok = l.cfg.Plugins[c[0]]
+			}
 			if !ok {
 				continue
 			}
