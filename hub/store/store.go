@@ -161,6 +161,10 @@ type DeliveryLog interface {
 	DeadLetter(ctx context.Context, d Delivery, reason string) error
 	// DeadLetters lists recorded dead letters, newest first.
 	DeadLetters(ctx context.Context, limit int) ([]DeadLetter, error)
+	// DropDeadLetters removes the dead letters of the given event IDs (a
+	// replay delivered them, or a user dropped them) and returns how many
+	// it removed; unknown IDs are ignored.
+	DropDeadLetters(ctx context.Context, ids ...string) (int, error)
 	// Lag reports how many events are not yet acknowledged (pending plus
 	// not yet handed out) and the age of the oldest of them.
 	Lag(ctx context.Context) (pending int64, oldest time.Duration, err error)

@@ -107,6 +107,23 @@ func (g *group) addDead(d store.DeadLetter, max int) {
 	}
 }
 
+// dropDead removes the dead letters of ids and returns how many it removed.
+func (g *group) dropDead(ids []string) int {
+	drop := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		drop[id] = true
+	}
+	kept := g.dead[:0:0]
+	for _, d := range g.dead {
+		if !drop[d.ID] {
+			kept = append(kept, d)
+		}
+	}
+	n := len(g.dead) - len(kept)
+	g.dead = kept
+	return n
+}
+
 func (s *Store) replayGroup(typ byte, body []byte) error {
 	var err error
 	switch typ {
@@ -140,6 +157,11 @@ func (s *Store) replayGroup(typ byte, body []byte) error {
 		d := deadRec{Dead: store.DeadLetter{Event: store.Event{}}}
 		if err = unmarshalNumbers(body, &d); err == nil {
 			s.groupFor(d.Group).addDead(d.Dead, s.opts.MaxDeadLetters)
+		}
+	case recDeadDrop:
+		var r ackRec
+		if err = json.Unmarshal(body, &r); err == nil {
+			s.groupFor(r.Group).dropDead(r.IDs)
 		}
 	case recGroupState:
 		var r groupSnapshot
@@ -365,6 +387,29 @@ func (l *deliveryLog) DeadLetters(ctx context.Context, limit int) ([]store.DeadL
 		out = append(out, d)
 	}
 	return out, nil
+}
+
+// DropDeadLetters implements store.DeliveryLog; the removal is durable on
+// return.
+func (l *deliveryLog) DropDeadLetters(ctx context.Context, ids ...string) (int, error) {
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	s := l.s
+	s.mu.Lock()
+	if err := s.usableLocked(); err != nil {
+		s.mu.Unlock()
+		return 0, err
+	}
+	body, _ := json.Marshal(ackRec{Group: l.name, IDs: ids})
+	if err := s.writeLocked(encodeRecord(recDeadDrop, body)); err != nil {
+		s.mu.Unlock()
+		return 0, err
+	}
+	n := s.groups[l.name].dropDead(ids)
+	end := s.written
+	s.mu.Unlock()
+	return n, s.syncTo(end)
 }
 
 // Lag implements store.DeliveryLog.

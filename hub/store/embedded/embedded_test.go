@@ -295,3 +295,38 @@ func TestStatsCountersAgreeWithScan(t *testing.T) {
 		t.Errorf("after dropping to one event: total %d in %d fields, want 1 in %d", total, fields, want)
 	}
 }
+
+// Dropped dead letters stay dropped after a reopen (the drop is logged).
+func TestDropDeadLettersSurvivesReopen(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	s, err := Open(Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := s.Deliveries(ctx, "g")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Append(ctx, []alert.Alert{sample("a"), sample("b")}); err != nil {
+		t.Fatal(err)
+	}
+	ds, err := l.Claim(ctx, "c", 10, time.Minute, 0)
+	if err != nil || len(ds) != 2 {
+		t.Fatalf("Claim = %v, %v", ds, err)
+	}
+	for _, d := range ds {
+		if err := l.DeadLetter(ctx, d, "refused"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := l.DropDeadLetters(ctx, ds[0].ID); n != 1 || err != nil {
+		t.Fatalf("DropDeadLetters = %d, %v", n, err)
+	}
+	s.Close()
+	s = openT(t, Options{Dir: dir})
+	l, _ = s.Deliveries(ctx, "g")
+	if dl, err := l.DeadLetters(ctx, 10); err != nil || len(dl) != 1 || dl[0].UUID != "b" {
+		t.Fatalf("DeadLetters after reopen = %+v, %v; want [b]", dl, err)
+	}
+}

@@ -29,6 +29,7 @@ const (
 	recAck        = 'A' // ackRec
 	recDeadLetter = 'D' // deadRec
 	recGroupState = 'S' // groupSnapshot (compaction)
+	recDeadDrop   = 'X' // ackRec: dead letters removed
 )
 
 const (

@@ -188,6 +188,50 @@ func (l *deliveryLog) DeadLetters(ctx context.Context, limit int) ([]store.DeadL
 	return out, nil
 }
 
+// DropDeadLetters implements store.DeliveryLog: each matching entry of the
+// list is removed by value (LREM), so entries pushed meanwhile stay.
+func (l *deliveryLog) DropDeadLetters(ctx context.Context, ids ...string) (int, error) {
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	drop := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		drop[id] = true
+	}
+	raw, err := l.s.c.LRange(ctx, l.dead, 0, -1).Result()
+	if err != nil && !errors.Is(err, goredis.Nil) {
+		return 0, fmt.Errorf("redis store: dead letters %s: %w", l.group, err)
+	}
+	var victims []string
+	for _, r := range raw {
+		var dl struct {
+			ID string `json:"id"`
+		}
+		if json.Unmarshal([]byte(r), &dl) == nil && drop[dl.ID] {
+			victims = append(victims, r)
+		}
+	}
+	if len(victims) == 0 {
+		return 0, nil
+	}
+	cmds, err := l.s.c.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+		for _, v := range victims {
+			p.LRem(ctx, l.dead, 1, v)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("redis store: drop dead letters %s: %w", l.group, err)
+	}
+	n := 0
+	for _, c := range cmds {
+		if ic, ok := c.(*goredis.IntCmd); ok {
+			n += int(ic.Val())
+		}
+	}
+	return n, nil
+}
+
 // Lag implements store.DeliveryLog from XINFO GROUPS (pending + lag).
 func (l *deliveryLog) Lag(ctx context.Context) (int64, time.Duration, error) {
 	s := l.s

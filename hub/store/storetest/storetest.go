@@ -981,6 +981,16 @@ func testDeadLetters(t *testing.T, f Factory) {
 	if dl, _ := other.DeadLetters(ctxT(t), 10); len(dl) != 0 {
 		t.Errorf("dead letters leak across groups: %v", dl)
 	}
+	// Dropping removes exactly the named ones, in this group only.
+	if n, err := other.DropDeadLetters(ctxT(t), ds[0].ID); err != nil || n != 0 {
+		t.Errorf("DropDeadLetters in another group = %d, %v", n, err)
+	}
+	if n, err := l.DropDeadLetters(ctxT(t), ds[0].ID, ds[1].ID); err != nil || n != 1 {
+		t.Errorf("DropDeadLetters(a, b) = %d, %v; want 1 (b is no dead letter)", n, err)
+	}
+	if dl, err := l.DeadLetters(ctxT(t), 10); err != nil || len(dl) != 1 || dl[0].UUID != "c" {
+		t.Errorf("DeadLetters after drop = %+v, %v; want [c]", dl, err)
+	}
 }
 
 func testIndependentGroups(t *testing.T, f Factory) {
