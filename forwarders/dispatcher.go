@@ -196,20 +196,6 @@ func (d *Dispatcher) Status(ctx context.Context) []Status {
 	return out
 }
 
-// DeadLetters lists a target's dead letters, newest first.
-func (d *Dispatcher) DeadLetters(ctx context.Context, target string, limit int) ([]store.DeadLetter, error) {
-	for _, l := range d.loops {
-		if l.t.Name == target {
-			dl, err := l.deliveryLog(ctx)
-			if err != nil {
-				return nil, err
-			}
-			return dl.DeadLetters(ctx, limit)
-		}
-	}
-	return nil, fmt.Errorf("forwarders: unknown target %q", target)
-}
-
 // loop delivers one target's alerts: MaxConcurrent workers claim batches
 // from the target's consumer group and run them through its pipeline.
 type loop struct {

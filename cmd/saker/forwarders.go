@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
+	"net/http"
 	"sync/atomic"
 
 	"github.com/saker-sec/saker/forwarders"
@@ -14,6 +16,22 @@ func init() { hubParts["forwarders"] = part{order: 20, run: runForwarders} }
 
 // activeDispatcher is the running dispatcher, for the dashboard's info view.
 var activeDispatcher atomic.Pointer[forwarders.Dispatcher]
+
+// forwardersAPI serves the forwarders' status and dead letters (list,
+// inspect, replay, drop: forwarders.Dispatcher.Handler) for the dashboard
+// to mount under /api/v1/forwarders behind its login; 503 before the
+// forwarders start or when none is configured.
+var forwardersAPI http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	if h := activeAPI.Load(); h != nil {
+		(*h).ServeHTTP(w, r)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusServiceUnavailable)
+	_, _ = io.WriteString(w, `{"error":"no forwarder running"}`+"\n")
+})
+
+var activeAPI atomic.Pointer[http.Handler]
 
 // forwardersStatus reports the forwarders for web.Options.Forwarders; nil
 // before they start or when none is configured.
@@ -45,6 +63,8 @@ func runForwarders(ctx context.Context, h *hub.Hub, log *slog.Logger) error {
 		return fmt.Errorf("forwarders: %w", err)
 	}
 	activeDispatcher.Store(d)
+	api := d.Handler()
+	activeAPI.Store(&api)
 	log.Info("forwarding alerts", "targets", d.Targets())
 	return d.Run(ctx)
 }
