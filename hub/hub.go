@@ -30,6 +30,7 @@ import (
 	"github.com/saker-sec/saker/hub/api"
 	"github.com/saker-sec/saker/hub/config"
 	"github.com/saker-sec/saker/hub/ingest"
+	"github.com/saker-sec/saker/hub/k8saudit"
 	"github.com/saker-sec/saker/hub/metrics"
 	"github.com/saker-sec/saker/hub/store"
 )
@@ -46,15 +47,17 @@ type Hub struct {
 	metrics *metrics.Metrics
 	handler http.Handler
 
-	mu       sync.Mutex
-	srv      *http.Server
-	plainSrv *http.Server
-	addr     string
-	bg       sync.WaitGroup
-	inflight sync.WaitGroup // handlers running, so Stop never closes the store under one
-	started  bool
-	stopped  bool
-	stopErr  error
+	mu        sync.Mutex
+	srv       *http.Server
+	plainSrv  *http.Server
+	auditSrv  *http.Server // K8SAUDIT_LISTENPORT: /k8s-audit alone
+	auditAddr string
+	addr      string
+	bg        sync.WaitGroup
+	inflight  sync.WaitGroup // handlers running, so Stop never closes the store under one
+	started   bool
+	stopped   bool
+	stopErr   error
 }
 
 // New opens the configured store and builds the hub. registry receives the
@@ -112,6 +115,15 @@ func NewWithStore(cfg *config.Config, logger *slog.Logger, registry *prometheus.
 	if err != nil {
 		return nil, fmt.Errorf("hub: %w", err)
 	}
+	var audit api.AuditEvaluator
+	if cfg.K8sAudit.Enabled {
+		ev, err := k8saudit.New(k8saudit.Options{RulesFiles: cfg.K8sAudit.RulesFiles, All: cfg.K8sAudit.RuleMatching == "all"})
+		if err != nil {
+			return nil, fmt.Errorf("hub: %w", err)
+		}
+		logger.Info("k8s audit input", "path", api.K8sAuditPath, "rules", ev.Rules(), "files", cfg.K8sAudit.RulesFiles)
+		audit = ev
+	}
 	m := metrics.New(registry)
 	h := &Hub{cfg: cfg, log: logger, reg: registry, store: st, metrics: m}
 	srv := &api.Server{
@@ -124,6 +136,9 @@ func NewWithStore(cfg *config.Config, logger *slog.Logger, registry *prometheus.
 		BodyLimit:      cfg.BodyLimit,
 		BatchBodyLimit: cfg.BatchBodyLimit,
 		BatchMaxEvents: cfg.BatchMaxEvents,
+
+		K8sAudit:          audit,
+		K8sAuditBodyLimit: cfg.K8sAudit.BodyLimit,
 	}
 	inner := srv.Handler()
 	h.handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -171,6 +186,18 @@ func (h *Hub) Start(ctx context.Context) error {
 		}
 	}
 	h.serve(h.srv, ln, map[bool]string{true: "https", false: "http"}[tc.Deploy])
+	if p := h.cfg.K8sAudit.ListenPort; p > 0 && h.cfg.K8sAudit.Enabled {
+		// Falco's k8saudit plugin listens on :9765/k8s-audit; API
+		// servers configured for it keep their webhook URL.
+		aln, err := net.Listen("tcp", net.JoinHostPort(h.cfg.ListenAddress, fmt.Sprint(p)))
+		if err != nil {
+			h.srv.Close()
+			return fmt.Errorf("hub: listen k8s audit port %d: %w", p, err)
+		}
+		h.auditAddr = aln.Addr().String()
+		h.auditSrv = h.newServer(onlyPath(api.K8sAuditPath, h.handler))
+		h.serve(h.auditSrv, aln, "http (k8s audit)")
+	}
 
 	h.log.Info("hub listening", "addr", h.addr, "tls", tc.Deploy, "mutual_tls", tc.Deploy && tc.MutualTLS, "store", h.store.Health(ctx).Detail)
 	return nil
@@ -203,6 +230,17 @@ func onlyPaths(paths []string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !slices.Contains(paths, r.URL.Path) {
 			http.Error(w, `{"error":"this path is only served over TLS"}`, http.StatusNotFound)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// onlyPath serves path alone (the k8s audit port).
+func onlyPath(path string, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != path {
+			http.Error(w, `{"error":"this port serves only `+path+`"}`, http.StatusNotFound)
 			return
 		}
 		next.ServeHTTP(w, r)
@@ -253,7 +291,7 @@ func (h *Hub) Stop(ctx context.Context) error {
 	}
 	h.stopped = true
 	var errs []error
-	for _, srv := range []*http.Server{h.srv, h.plainSrv} {
+	for _, srv := range []*http.Server{h.srv, h.plainSrv, h.auditSrv} {
 		if srv == nil {
 			continue
 		}
@@ -288,6 +326,14 @@ func (h *Hub) Addr() string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.addr
+}
+
+// K8sAuditAddr is the k8s audit listener's address once started, "" when
+// K8SAUDIT_LISTENPORT is not set.
+func (h *Hub) K8sAuditAddr() string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.auditAddr
 }
 
 // Handler is the :2801 HTTP handler (for embedding and tests).

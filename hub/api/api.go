@@ -42,7 +42,24 @@ type Server struct {
 	BodyLimit      int64 // bytes of one alert; larger → 413
 	BatchBodyLimit int64 // bytes of one batch; larger → 413
 	BatchMaxEvents int   // alerts in one batch; more → 400
+
+	// K8sAudit evaluates Kubernetes audit webhook bodies on POST
+	// /k8s-audit; nil leaves the route unserved.
+	K8sAudit AuditEvaluator
+	// K8sAuditBodyLimit bounds one audit webhook body (compressed and
+	// decompressed); larger → 413.
+	K8sAuditBodyLimit int64
 }
+
+// AuditEvaluator turns one Kubernetes audit webhook body into alerts
+// (hub/k8saudit). A malformed body is an error and raises nothing.
+type AuditEvaluator interface {
+	Evaluate(body []byte) (events int, alerts []alert.Alert, err error)
+}
+
+// K8sAuditPath is where API servers' audit webhooks POST, as for Falco's
+// k8saudit plugin.
+const K8sAuditPath = "/k8s-audit"
 
 // TestRule is the rule name of the alert POST /test injects.
 const TestRule = alert.TestRule
@@ -73,6 +90,9 @@ func (s *Server) Handler() http.Handler {
 	})
 	r.HandleFunc("/healthz", s.handleHealth)
 	r.HandleFunc("/test", s.handleTest)
+	if s.K8sAudit != nil {
+		r.Post(K8sAuditPath, s.handleK8sAudit)
+	}
 	r.Handle("/metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{}))
 	r.Route("/api/v1", func(r chi.Router) {
 		r.NotFound(s.handleOne)
@@ -222,6 +242,36 @@ func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request) {
 	}
 	s.Metrics.BatchSize.Observe(float64(len(as)))
 	writeJSON(w, http.StatusOK, map[string]any{"count": len(ids), "ids": ids})
+}
+
+// handleK8sAudit is POST /k8s-audit: an API server's audit webhook batch
+// (EventList, or one Event; gzip allowed). It answers 200 only once the
+// alerts the events raised are stored; otherwise 503, so the API
+// server's webhook backend retries the batch.
+func (s *Server) handleK8sAudit(w http.ResponseWriter, r *http.Request) {
+	body, ok := readBody(w, r, s.K8sAuditBodyLimit)
+	if !ok {
+		s.Metrics.Inputs.WithLabelValues("k8s_audit", "rejected").Inc()
+		return
+	}
+	n, as, err := s.K8sAudit.Evaluate(body)
+	if err != nil {
+		s.Metrics.Inputs.WithLabelValues("k8s_audit", "rejected").Inc()
+		writeError(w, http.StatusBadRequest, "audit events: "+err.Error())
+		return
+	}
+	if len(as) > 0 {
+		for i := range as {
+			s.Enricher.Enrich(&as[i])
+		}
+		if _, err := s.store(r.Context(), "k8s_audit", as); err != nil {
+			writeError(w, http.StatusServiceUnavailable, "store alerts: "+err.Error())
+			return
+		}
+	} else {
+		s.Metrics.Inputs.WithLabelValues("k8s_audit", "accepted").Inc()
+	}
+	writeJSON(w, http.StatusOK, map[string]int{"events": n, "alerts": len(as)})
 }
 
 // handleTest is POST /test: sidekick's test alert, through decoding,

@@ -50,6 +50,8 @@ type Config struct {
 	BatchBodyLimit int64 // BATCH_BODYLIMIT: max bytes of a batch body → 413
 	BatchMaxEvents int   // BATCH_MAXEVENTS: max alerts in one batch → 400
 
+	K8sAudit K8sAudit
+
 	// Enrichment, as in falcosidekick.
 	CustomFields      map[string]string // CUSTOMFIELDS k:v,…; a "%VAR" value reads $VAR
 	TemplatedFields   map[string]string // TEMPLATEDFIELDS k:{{template}},…
@@ -68,6 +70,22 @@ func (c *Config) YAML() map[string]any { return c.yaml }
 // LookupEnv returns the environment lookup the config was loaded with, so
 // every part reads the same (possibly test-provided) environment.
 func (c *Config) LookupEnv() func(string) (string, bool) { return c.src.env }
+
+// K8sAudit is the Kubernetes audit input: POST /k8s-audit on LISTENPORT,
+// evaluated against k8s_audit rules.
+type K8sAudit struct {
+	Enabled bool // K8SAUDIT_ENABLED (true)
+	// RulesFiles are k8s_audit rules files (K8SAUDIT_RULESFILES a,b);
+	// none = Falco's k8s_audit_rules.yaml, embedded.
+	RulesFiles []string
+	// RuleMatching is first or all (K8SAUDIT_RULEMATCHING).
+	RuleMatching string
+	// ListenPort, when set, also serves /k8s-audit alone on a plain-HTTP
+	// port (K8SAUDIT_LISTENPORT; Falco's k8saudit plugin uses 9765).
+	ListenPort int
+	// BodyLimit bounds one webhook body (K8SAUDIT_BODYLIMIT) → 413.
+	BodyLimit int64
+}
 
 // UI is where the dashboard listens.
 type UI struct {
@@ -225,6 +243,14 @@ func (c *Config) parse() error {
 	c.BatchBodyLimit = int64(p.integer(DefaultBatchBodyLimit, "BATCH_BODYLIMIT"))
 	c.BatchMaxEvents = p.integer(DefaultBatchMaxEvents, "BATCH_MAXEVENTS")
 
+	c.K8sAudit = K8sAudit{
+		Enabled:      p.boolean(true, "K8SAUDIT_ENABLED"),
+		RulesFiles:   p.list(nil, "K8SAUDIT_RULESFILES"),
+		RuleMatching: p.str("first", "K8SAUDIT_RULEMATCHING"),
+		ListenPort:   p.port(0, "K8SAUDIT_LISTENPORT"),
+		BodyLimit:    int64(p.integer(DefaultBatchBodyLimit, "K8SAUDIT_BODYLIMIT")),
+	}
+
 	c.CustomFields = p.mapping("CUSTOMFIELDS")
 	for k, v := range c.CustomFields {
 		// Sidekick: a value "%VAR" is read from the environment, so
@@ -249,6 +275,10 @@ func (c *Config) parse() error {
 		return fmt.Errorf("BATCH_BODYLIMIT must be positive")
 	case c.BatchMaxEvents <= 0:
 		return fmt.Errorf("BATCH_MAXEVENTS must be positive")
+	case c.K8sAudit.BodyLimit <= 0:
+		return fmt.Errorf("K8SAUDIT_BODYLIMIT must be positive")
+	case c.K8sAudit.RuleMatching != "first" && c.K8sAudit.RuleMatching != "all":
+		return fmt.Errorf("K8SAUDIT_RULEMATCHING must be first or all, not %q", c.K8sAudit.RuleMatching)
 	case c.TLSServer.Deploy && (c.TLSServer.CertFile == "" || c.TLSServer.KeyFile == ""):
 		return fmt.Errorf("TLSSERVER_DEPLOY needs TLSSERVER_CERTFILE and TLSSERVER_KEYFILE")
 	}
