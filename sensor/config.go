@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/saker-sec/saker/sensor/rules"
 )
 
 // Config is the sensor's configuration, read with Falco's falco.yaml keys so
@@ -49,6 +51,10 @@ type Config struct {
 		// while the hub is unreachable.
 		SpoolDir string `yaml:"spool_dir"`
 	} `yaml:"http_output"`
+
+	// Rules enables and disables loaded rules by name or tag, in order
+	// (falco.yaml's `rules:` list).
+	Rules []RuleSelection `yaml:"rules"`
 
 	// Saker additions (Falco ignores them).
 	DockerSocket string `yaml:"docker_socket"`
@@ -166,4 +172,36 @@ func override(doc map[string]any, kv string) error {
 	}
 	m[last] = val
 	return nil
+}
+
+// RuleSelection is one entry of falco.yaml's `rules:` list: exactly one of
+// Enable and Disable, naming rules by `rule` (with * wildcards) or `tag`.
+type RuleSelection struct {
+	Enable  *RuleMatch `yaml:"enable"`
+	Disable *RuleMatch `yaml:"disable"`
+}
+
+// RuleMatch names the rules a RuleSelection applies to.
+type RuleMatch struct {
+	Rule string `yaml:"rule"`
+	Tag  string `yaml:"tag"`
+}
+
+// selection converts the `rules:` entries for the rules loader.
+func (c *Config) selection() ([]rules.Selection, error) {
+	out := make([]rules.Selection, 0, len(c.Rules))
+	for i, e := range c.Rules {
+		m, enable := e.Enable, true
+		if e.Disable != nil {
+			m, enable = e.Disable, false
+		}
+		if m == nil || (e.Enable != nil && e.Disable != nil) {
+			return nil, fmt.Errorf("rules[%d]: want exactly one of enable or disable", i)
+		}
+		if m.Rule == "" && m.Tag == "" {
+			return nil, fmt.Errorf("rules[%d]: want a rule or a tag", i)
+		}
+		out = append(out, rules.Selection{Enable: enable, Rule: m.Rule, Tag: m.Tag})
+	}
+	return out, nil
 }

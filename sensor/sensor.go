@@ -57,20 +57,26 @@ func LoadRules(cfg *Config) (*rules.Ruleset, error) {
 		}
 		minPrio = p
 	}
-	l := rules.NewLoader(rules.Config{MinPriority: minPrio})
+	sel, err := cfg.selection()
+	if err != nil {
+		return nil, err
+	}
+	l := rules.NewLoader(rules.Config{MinPriority: minPrio, Selection: sel})
 	if len(cfg.RulesFiles) == 0 {
 		if err := l.Load(defaultrules.Name, defaultrules.YAML); err != nil {
 			return nil, fmt.Errorf("load default rules: %w", err)
 		}
 	}
 	for _, f := range cfg.RulesFiles {
-		if err := l.LoadFile(f); err != nil {
-			return nil, fmt.Errorf("load rules %s: %w", f, err)
+		// A file's rules errors are reported with every other file's by
+		// Compile; only a file that cannot be read stops here.
+		if err := l.LoadFile(f); err != nil && !errors.As(err, new(rules.Errors)) {
+			return nil, err
 		}
 	}
 	rs, err := l.Compile()
 	if err != nil {
-		return nil, fmt.Errorf("compile rules: %w", err)
+		return nil, fmt.Errorf("rules: %w", err)
 	}
 	return rs, nil
 }

@@ -226,3 +226,45 @@ unknown_key: {nested: 1}
 		t.Errorf("defaults %+v %v", def, err)
 	}
 }
+
+// TestLoadRulesSelection: falco.yaml's `rules:` list switches on a rule the
+// official sandbox file ships disabled, and switches off stable ones.
+func TestLoadRulesSelection(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "falco.yaml")
+	os.WriteFile(path, []byte(`
+rules_files:
+  - rules/testdata/falco_rules.yaml
+  - rules/testdata/falco-sandbox_rules.yaml
+rules:
+  - disable:
+      rule: "Read sensitive file*"
+  - enable:
+      rule: Unexpected inbound connection source
+  - disable:
+      tag: T1611
+`), 0o600)
+	cfg, err := LoadConfig(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, err := LoadRules(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{
+		"Read sensitive file untrusted":             false,
+		"Read sensitive file trusted after startup": false,
+		"Unexpected inbound connection source":      true,
+		"Debugfs Launched in Privileged Container":  false,
+		"Terminal shell in container":               true,
+	}
+	for _, r := range rs.Rules {
+		if w, ok := want[r.Name]; ok && r.Enabled != w {
+			t.Errorf("%s enabled = %v, want %v", r.Name, r.Enabled, w)
+		}
+	}
+	cfg.Rules = append(cfg.Rules, RuleSelection{})
+	if _, err := LoadRules(cfg); err == nil || !strings.Contains(err.Error(), "rules[3]") {
+		t.Errorf("empty entry accepted: %v", err)
+	}
+}

@@ -75,29 +75,33 @@ func rulesValidate(w io.Writer, args []string) error {
 		return errors.New("validate: no rules files (-r FILE)")
 	}
 	l := rules.NewLoader(cfg)
-	ok := true
-	var loadErr error
 	for _, f := range files {
-		if err := l.LoadFile(f); err != nil {
-			loadErr = err
-			fmt.Fprintf(w, "%s: Invalid\n", f)
-			ok = false
-			break
+		if err := l.LoadFile(f); err != nil && !errors.As(err, new(rules.Errors)) {
+			return err
 		}
 	}
-	if ok {
-		if _, err := l.Compile(); err != nil {
-			loadErr = err
-			ok = false
-			fmt.Fprintf(w, "%s: Invalid\n", strings.Join(files, ", "))
-		} else {
-			for _, f := range files {
-				fmt.Fprintf(w, "%s: Ok\n", f)
+	// Every error of every file at once, as `falco --validate` prints them.
+	_, err = l.Compile()
+	var errs rules.Errors
+	if err != nil && !errors.As(err, &errs) {
+		return err
+	}
+	ok := len(errs) == 0
+	for _, f := range files {
+		status := "Ok"
+		for _, e := range errs {
+			if e.Loc.File == f {
+				status = "Invalid"
+				break
 			}
 		}
+		fmt.Fprintf(w, "%s: %s\n", f, status)
 	}
-	if loadErr != nil {
-		fmt.Fprintf(w, "1 Errors:\n%v\n", loadErr)
+	if !ok {
+		fmt.Fprintf(w, "%d Errors:\n", len(errs))
+		for _, e := range errs {
+			fmt.Fprintln(w, e)
+		}
 	}
 	if n := len(l.Warnings); n > 0 {
 		fmt.Fprintf(w, "%d Warnings:\n", n)
@@ -124,7 +128,7 @@ func rulesList(w io.Writer, args []string) error {
 		}
 	}
 	for _, f := range files {
-		if err := l.LoadFile(f); err != nil {
+		if err := l.LoadFile(f); err != nil && !errors.As(err, new(rules.Errors)) {
 			return err
 		}
 	}

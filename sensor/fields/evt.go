@@ -448,6 +448,21 @@ func init() {
 		return boolVal(ok && f&0o100 != 0 && ev.Mode&0o111 != 0), true
 	})
 
+	// The I/O payload of read/write/send/recv-family events, cut at the
+	// probe's snaplen as Falco's evt.buffer is; missing on other events.
+	simple("evt.buffer", Bytes, "Binary data buffer of an I/O event (read, write, send, recv…), up to the snaplen.", func(ev *event.Event) (Value, bool) {
+		if ev.Data == nil {
+			return Value{}, false
+		}
+		return Value{B: ev.Data}, true
+	})
+	simple("evt.buflen", Uint64, "Length of the binary data buffer of an I/O event.", func(ev *event.Event) (Value, bool) {
+		if ev.Data == nil {
+			return Value{}, false
+		}
+		return Value{N: int64(len(ev.Data))}, true
+	})
+
 	register(&Field{Name: "evt.arg", Type: String, Arg: IndexOrKey,
 		Desc: "One event argument, by name (evt.arg.flags) or 0-based index (evt.arg[0]), rendered as text (flags by name).",
 		make: func(arg string, hasArg bool) (Extractor, error) {

@@ -151,6 +151,16 @@ func init() {
 			}
 			return Value{S: fdTypeChar[ev.FD.Type]}, true
 		})
+	fdField("fd.sockfamily", String, "Socket family of a socket FD: ip (IPv4 or IPv6) or unix.",
+		func(ev *event.Event) (Value, bool) {
+			switch ev.FD.Type {
+			case event.FDIPv4, event.FDIPv6:
+				return Value{S: "ip"}, true
+			case event.FDUnix:
+				return Value{S: "unix"}, true
+			}
+			return Value{}, false
+		})
 	register(&Field{Name: "fd.types", Type: String, Arg: IndexArg, multiWithoutIndex: true,
 		Desc: "Types of the process's FDs; fd.types[N] is the type of fd N. Saker knows only the event's own fd.",
 		make: func(arg string, hasArg bool) (Extractor, error) {

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"math/bits"
 	"net/netip"
@@ -86,23 +87,31 @@ type Ruleset struct {
 	Warnings     []Warning
 }
 
-// Compile compiles everything loaded so far. On error it returns the
-// first error (Falco stops at the first), with warnings collected so far.
+// Compile compiles everything loaded so far. Like Falco, it reports every
+// error of the load at once: the returned error is an Errors holding the
+// files' errors (see Load) and each macro's or rule's compile error, in
+// file order. The Ruleset, with the warnings collected, is returned even
+// then; it lacks the rules that failed.
 func (l *Loader) Compile() (*Ruleset, error) {
 	c := &compileState{l: l, lists: map[string][]string{}, listUsed: map[string]bool{},
-		macroAST: map[string]Node{}, macroBusy: map[string]bool{}, macroUsed: map[string]bool{}}
-	rs, err := c.run()
-	if rs != nil {
-		rs.Warnings = l.Warnings
+		macroAST: map[string]Node{}, macroBusy: map[string]bool{}, macroUsed: map[string]bool{},
+		macroFailed: map[string]bool{}}
+	rs := c.run()
+	applySelection(rs, l.cfg.Selection)
+	rs.Warnings = l.Warnings
+	errs := append(append(Errors{}, l.errs...), c.errs...)
+	if len(errs) > 0 {
+		return rs, errs
 	}
-	return rs, err
+	return rs, nil
 }
 
-// LoadFiles loads the files in order and compiles them.
+// LoadFiles loads the files in order and compiles them, reporting every
+// error at once.
 func LoadFiles(cfg Config, paths ...string) (*Ruleset, error) {
 	l := NewLoader(cfg)
 	for _, p := range paths {
-		if err := l.LoadFile(p); err != nil {
+		if err := l.LoadFile(p); err != nil && !errors.As(err, new(Errors)) {
 			return &Ruleset{Warnings: l.Warnings}, err
 		}
 	}
@@ -110,16 +119,34 @@ func LoadFiles(cfg Config, paths ...string) (*Ruleset, error) {
 }
 
 type compileState struct {
-	l         *Loader
-	lists     map[string][]string // expanded items
-	listOrder []string
-	listUsed  map[string]bool
-	macroAST  map[string]Node
-	macroBusy map[string]bool
-	macroUsed map[string]bool
+	l        *Loader
+	lists    map[string][]string // expanded items
+	listUsed map[string]bool
+	macroAST map[string]Node
+	// macroBusy detects reference loops; macroFailed marks macros whose
+	// error is already reported, so rules using them are dropped quietly.
+	macroBusy   map[string]bool
+	macroUsed   map[string]bool
+	macroFailed map[string]bool
+	errs        Errors
 }
 
-func (c *compileState) run() (*Ruleset, error) {
+// errReported drops an item whose cause is already in the errors.
+var errReported = errors.New("already reported")
+
+// fail records err unless it is already reported.
+func (c *compileState) fail(err error) {
+	if errors.Is(err, errReported) {
+		return
+	}
+	var e *Error
+	if !errors.As(err, &e) {
+		e = &Error{Msg: err.Error()}
+	}
+	c.errs = append(c.errs, e)
+}
+
+func (c *compileState) run() *Ruleset {
 	l := c.l
 	// Lists: an item naming an earlier-visible list is replaced by its items.
 	for _, li := range l.lists {
@@ -133,20 +160,22 @@ func (c *compileState) run() (*Ruleset, error) {
 			items = append(items, it)
 		}
 		c.lists[li.name] = items
-		c.listOrder = append(c.listOrder, li.name)
 	}
 	// Macros: parse all, then resolve references in order.
 	parsed := map[string]Node{}
 	for _, m := range l.macros {
-		n, err := c.parseCondition(m.cond, m.condLoc)
+		n, err := parseCondition(m.cond, m.condLoc)
 		if err != nil {
-			return nil, err
+			c.fail(err)
+			c.macroFailed[m.name] = true
+			continue
 		}
+		c.resolveLists(n)
 		parsed[m.name] = n
 	}
 	for _, m := range l.macros {
 		if _, err := c.resolveMacro(m, parsed); err != nil {
-			return nil, err
+			c.fail(err)
 		}
 	}
 
@@ -157,7 +186,8 @@ func (c *compileState) run() (*Ruleset, error) {
 		}
 		r, err := c.compileRule(ri)
 		if err != nil {
-			return nil, err
+			c.fail(err)
+			continue
 		}
 		if r != nil {
 			r.Index = len(rs.Rules)
@@ -174,96 +204,26 @@ func (c *compileState) run() (*Ruleset, error) {
 			l.warn("LOAD_UNUSED_LIST", li.loc, "List not referred to by any other rule/macro")
 		}
 	}
-	return rs, nil
+	return rs
 }
 
-// substituteLists replaces list names in a condition by their items,
-// textually, as Falco's resolve_list does.
-func (c *compileState) substituteLists(cond string) string {
-	for _, name := range c.listOrder {
-		var used bool
-		cond, used = resolveList(cond, name, c.lists[name])
-		if used {
-			c.listUsed[name] = true
-		}
-	}
-	return cond
-}
-
-const listBlanks = " \t\n\r"
-const listDelims = listBlanks + "(),="
-
-func quoteItem(e string) string {
-	if strings.Contains(e, " ") && e != "" && e[0] != '"' && e[0] != '\'' {
-		return `"` + e + `"`
-	}
-	return e
-}
-
-func resolveList(cnd, name string, items []string) (string, bool) {
-	used := false
-	start := strings.Index(cnd, name)
-	for start >= 0 {
-		end := start + len(name)
-		if (start == 0 || strings.IndexByte(listDelims, cnd[start-1]) >= 0) &&
-			(end >= len(cnd) || strings.IndexByte(listDelims, cnd[end]) >= 0) {
-			for start > 0 && strings.IndexByte(listBlanks, cnd[start-1]) >= 0 {
-				start--
-			}
-			for end < len(cnd) && strings.IndexByte(listBlanks, cnd[end]) >= 0 {
-				end++
-			}
-			quoted := make([]string, len(items))
-			for i, v := range items {
-				quoted[i] = quoteItem(v)
-			}
-			sub := strings.Join(quoted, ", ")
-			if sub == "" {
-				if start > 0 && cnd[start-1] == ',' {
-					start--
-				} else if end < len(cnd) && cnd[end] == ',' {
-					end++
-				}
-			}
-			var b strings.Builder
-			if start > 0 {
-				b.WriteString(cnd[:start])
-				b.WriteByte(' ')
-			}
-			b.WriteString(sub)
-			b.WriteByte(' ')
-			if end <= len(cnd) {
-				b.WriteString(cnd[end:])
-			}
-			cnd = b.String()
-			start += len(sub) + 1
-			used = true
-		}
-		if start+1 > len(cnd) {
-			break
-		}
-		next := strings.Index(cnd[start+1:], name)
-		if next < 0 {
-			break
-		}
-		start = start + 1 + next
-	}
-	return cnd, used
-}
-
-func (c *compileState) parseCondition(cond string, cl condLocation) (Node, error) {
-	cond = c.substituteLists(cond)
+// parseCondition parses a macro's or rule's condition; a syntax error is
+// reported at its place in the rules file.
+func parseCondition(cond string, cl condLocation) (Node, error) {
 	n, err := Parse(cond)
-	if err != nil {
-		pe := err.(*ParseError)
+	var pe *ParseError
+	if errors.As(err, &pe) {
 		return nil, &Error{Loc: cl.at(pe.Pos), Msg: fmt.Sprintf("%s (in condition at %s: %q)", pe.Msg, pe.Pos, cond)}
 	}
-	return n, nil
+	return n, err
 }
 
 func (c *compileState) resolveMacro(m *macroInfo, parsed map[string]Node) (Node, error) {
 	if n, ok := c.macroAST[m.name]; ok {
 		return n, nil
+	}
+	if c.macroFailed[m.name] {
+		return nil, errReported
 	}
 	if c.macroBusy[m.name] {
 		return nil, &Error{Loc: m.loc, Msg: fmt.Sprintf("reference loop in macro '%s'", m.name)}
@@ -272,7 +232,12 @@ func (c *compileState) resolveMacro(m *macroInfo, parsed map[string]Node) (Node,
 	defer delete(c.macroBusy, m.name)
 	n, err := c.expand(parsed[m.name], m.visibility, parsed, m.condLoc)
 	if err != nil {
-		return nil, err
+		if !errors.Is(err, errReported) {
+			// Report it here, once; rules using the macro are dropped.
+			c.fail(err)
+		}
+		c.macroFailed[m.name] = true
+		return nil, errReported
 	}
 	c.macroAST[m.name] = n
 	return n, nil
@@ -324,91 +289,12 @@ func (c *compileState) expand(n Node, visibility int, parsed map[string]Node, cl
 	return n, nil
 }
 
-// buildExceptions appends the exceptions to the condition as Falco's
-// build_rule_exception_infos does.
-func buildExceptions(cond string, exs []exceptionInfo) (string, []string) {
-	var fieldsSeen []string
-	addField := func(f string) {
-		if !contains(fieldsSeen, f) {
-			fieldsSeen = append(fieldsSeen, f)
-		}
-	}
-	cond = "(" + cond + ")"
-	for _, ex := range exs {
-		var icond string
-		if !ex.fieldsList {
-			for _, v := range ex.values {
-				if icond == "" {
-					icond = "(" + ex.fields[0] + " " + ex.comps[0] + " ("
-				} else {
-					icond += ", "
-				}
-				addField(ex.fields[0])
-				icond += quoteItem(v.item)
-			}
-			if icond != "" {
-				icond += "))"
-			}
-		} else {
-			icond = "("
-			for _, vals := range ex.values {
-				if icond != "(" {
-					icond += " or "
-				}
-				icond += "("
-				for k, f := range ex.fields {
-					if k > 0 {
-						icond += " and "
-					}
-					var istr string
-					item := vals.items[k]
-					if item.isList {
-						istr = "("
-						for _, v := range item.items {
-							if istr != "(" {
-								istr += ", "
-							}
-							istr += quoteItem(v.item)
-						}
-						istr += ")"
-					} else {
-						istr = item.item
-						if IsListOp(ex.comps[k]) {
-							if istr == "" || istr[0] != '(' {
-								istr = "(" + istr + ")"
-							}
-						} else {
-							istr = quoteItem(istr)
-						}
-					}
-					icond += " " + f + " " + ex.comps[k] + " " + istr
-					addField(f)
-				}
-				icond += ")"
-			}
-			icond += ")"
-			if icond == "()" {
-				icond = ""
-			}
-		}
-		if icond != "" {
-			cond += " and not " + icond
-		}
-	}
-	return cond, fieldsSeen
-}
-
 // errUnknown marks errors skip-if-unknown-filter turns into warnings.
 type errUnknown struct{ msg string }
 
 func (e *errUnknown) Error() string { return e.msg }
 
 func (c *compileState) compileRule(ri *ruleInfo) (*Rule, error) {
-	cond := ri.cond
-	var exFields []string
-	if len(ri.exceptions) > 0 {
-		cond, exFields = buildExceptions(cond, ri.exceptions)
-	}
 	output := ri.output
 	if strings.Contains(output, "%container.info") {
 		c.l.warn("LOAD_DEPRECATED_ITEM", ri.loc, "%container.info is deprecated and no more useful, and will be dropped by Falco 1.0.0. The container plugin will automatically add required fields to the output message.")
@@ -422,10 +308,15 @@ func (c *compileState) compileRule(ri *ruleInfo) (*Rule, error) {
 		}
 		return nil, &Error{Loc: ri.outputLoc, Msg: err.Error()}
 	}
-	n, err := c.parseCondition(cond, ri.condLoc)
+	n, err := parseCondition(ri.cond, ri.condLoc)
 	if err != nil {
 		return nil, err
 	}
+	n, exFields, err := withExceptions(n, ri.exceptions)
+	if err != nil {
+		return nil, err
+	}
+	c.resolveLists(n)
 	n, err = c.expand(n, 1<<30, nil, ri.condLoc)
 	if err != nil {
 		return nil, err
@@ -434,9 +325,9 @@ func (c *compileState) compileRule(ri *ruleInfo) (*Rule, error) {
 	if err != nil {
 		loc := ri.condLoc.loc
 		msg := err.Error()
-		if ce, ok := err.(*compileError); ok {
+		if ce := (*compileError)(nil); errors.As(err, &ce) {
 			msg = ce.msg
-			if _, unk := ce.err.(*errUnknown); unk && ri.skipUnknown {
+			if errors.As(ce.err, new(*errUnknown)) && ri.skipUnknown {
 				c.l.warn("LOAD_UNKNOWN_FILTER", loc, msg)
 				return nil, nil
 			}
@@ -515,7 +406,7 @@ type compileError struct {
 func (e *compileError) Error() string { return e.msg }
 
 func cerr(n Node, err error) error {
-	if _, ok := err.(*compileError); ok {
+	if errors.As(err, new(*compileError)) {
 		return err
 	}
 	return &compileError{msg: err.Error(), pos: n.Position(), err: err}

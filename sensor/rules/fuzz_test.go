@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"errors"
 	"os"
 	"testing"
 )
@@ -66,11 +67,13 @@ func FuzzLoadRules(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		l := NewLoader(Config{})
 		if err := l.Load("fuzz.yaml", data); err != nil {
-			if _, ok := err.(*Error); !ok {
+			var errs Errors
+			if !errors.As(err, &errs) || len(errs) == 0 {
 				t.Fatalf("error of type %T: %v", err, err)
 			}
-			return
 		}
-		_, _ = l.Compile()
+		if _, err := l.Compile(); err != nil && !errors.As(err, new(Errors)) {
+			t.Fatalf("compile error of type %T: %v", err, err)
+		}
 	})
 }

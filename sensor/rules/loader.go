@@ -39,6 +39,9 @@ type Config struct {
 	// Plugins are plugin name → version pairs provided on top of
 	// BuiltinPlugins (the source of Fields), for required_plugin_versions.
 	Plugins map[string]string
+	// Selection enables and disables rules after loading, as falco.yaml's
+	// `rules:` list does.
+	Selection []Selection
 }
 
 // Collected items, before compilation. index is the item's position among
@@ -143,6 +146,8 @@ type Loader struct {
 	cur int
 	// Warnings collected while reading and compiling.
 	Warnings []Warning
+	// errs are the errors of every file read so far.
+	errs Errors
 	// RequiredEngineVersion is the highest version any file asked for.
 	RequiredEngineVersion string
 }
@@ -174,19 +179,31 @@ func (l *Loader) LoadFile(path string) error {
 	return l.Load(path, data)
 }
 
-// Load reads one rules file's content; name is used in locations. An error
-// stops this file (items before it stay collected, as in Falco) and is of
-// type *Error.
+// Load reads one rules file's content; name is used in locations. A bad
+// item is skipped and the file read on, so that one load reports every
+// error; a file that is not YAML, or not a sequence, stops there. The
+// file's errors are returned as Errors and also kept for Compile, which
+// reports the errors of every file.
 func (l *Loader) Load(name string, data []byte) error {
+	before := len(l.errs)
+	l.readFile(name, data)
+	if len(l.errs) > before {
+		return l.errs[before:len(l.errs):len(l.errs)]
+	}
+	return nil
+}
+
+func (l *Loader) readFile(name string, data []byte) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	for {
 		var doc yaml.Node
 		err := dec.Decode(&doc)
 		if errors.Is(err, io.EOF) {
-			return nil
+			return
 		}
 		if err != nil {
-			return &Error{Loc: Location{File: name}, Msg: "Invalid YAML: " + err.Error()}
+			l.errs = append(l.errs, &Error{Loc: Location{File: name}, Msg: "Invalid YAML: " + err.Error()})
+			return
 		}
 		if len(doc.Content) == 0 {
 			continue
@@ -196,14 +213,19 @@ func (l *Loader) Load(name string, data []byte) error {
 			continue
 		}
 		if root.Kind != yaml.SequenceNode {
-			return &Error{Loc: nodeLoc(name, root), Msg: "Rules content is not yaml array of objects"}
+			l.errs = append(l.errs, &Error{Loc: nodeLoc(name, root), Msg: "Rules content is not yaml array of objects"})
+			return
 		}
 		for _, item := range root.Content {
 			if item.Kind == yaml.ScalarNode && item.Tag == "!!null" {
 				continue
 			}
 			if err := l.readItem(name, item); err != nil {
-				return err
+				var e *Error
+				if !errors.As(err, &e) {
+					e = &Error{Loc: nodeLoc(name, item), Msg: err.Error()}
+				}
+				l.errs = append(l.errs, e)
 			}
 		}
 	}
@@ -558,162 +580,17 @@ func (l *Loader) readRule(file string, loc Location, m mapping) error {
 	if err != nil {
 		return fail(err.Error())
 	}
-	source := "syscall"
-	if s, _, has, err := m.str("source"); err != nil {
-		return fail(err.Error())
-	} else if has && s != "" {
-		source = s
+	r, err := decodeRule(file, loc, m)
+	if err != nil {
+		return err
 	}
-
-	// Decode every present key into a scratch rule.
-	var r ruleInfo
-	r.name, r.source, r.loc = name, source, loc
-	var cn, on *yaml.Node
-	if r.cond, cn, _, err = m.str("condition"); err != nil {
-		return fail(err.Error())
-	}
-	if cn != nil {
-		r.condLoc = condLocation{loc: nodeLoc(file, cn), style: cn.Style}
-		r.condLoc.loc.ItemType, r.condLoc.loc.ItemName = "rule", name
-	}
-	if r.output, on, _, err = m.str("output"); err != nil {
-		return fail(err.Error())
-	}
-	if on != nil {
-		r.outputLoc = nodeLoc(file, on)
-		r.outputLoc.ItemType, r.outputLoc.ItemName = "rule", name
-	}
-	if r.desc, _, _, err = m.str("desc"); err != nil {
-		return fail(err.Error())
-	}
-	if p, _, has, err := m.str("priority"); err != nil {
-		return fail(err.Error())
-	} else if has {
-		pr, perr := alert.ParsePriority(p)
-		if perr != nil || pr == alert.PriorityUnset {
-			return fail(fmt.Sprintf("Invalid priority '%s'", p))
-		}
-		r.priority = pr
-	}
-	r.enabled = true
-	if b, has, err := m.boolean("enabled"); err != nil {
-		return fail(err.Error())
-	} else if has {
-		r.enabled = b
-	}
-	if r.tags, _, err = m.strList("tags"); err != nil {
-		return fail(err.Error())
-	}
-	r.warnEvttypes = true
-	if b, has, err := m.boolean("warn_evttypes"); err != nil {
-		return fail(err.Error())
-	} else if has {
-		r.warnEvttypes = b
-	}
-	if r.skipUnknown, _, err = m.boolean("skip-if-unknown-filter"); err != nil {
-		return fail(err.Error())
-	}
-	if r.capture, _, err = m.boolean("capture"); err != nil {
-		return fail(err.Error())
-	}
-	if n, ok := m.vals["capture_duration"]; ok {
-		if err := n.Decode(&r.captureDuration); err != nil {
-			return fail("Value for capture_duration must be an integer")
-		}
-	}
-	if n, ok := m.vals["exceptions"]; ok {
-		if r.exceptions, err = readExceptions(file, loc, n); err != nil {
-			return err
-		}
-	}
-
 	l.nextID()
 	prev := l.ruleIdx[name]
-	if app || ov != nil {
-		if prev == nil {
-			replace := false
-			for _, mode := range ov {
-				replace = replace || mode == "replace"
-			}
-			if replace && !app {
-				return fail(errNoPreviousRuleReplace)
-			}
-			return fail(errNoPreviousRuleAppend)
-		}
-		if ov != nil {
-			for _, k := range m.keys {
-				if k.Value != "rule" && k.Value != "override" && k.Value != "source" && ov[k.Value] == "" {
-					return fail(fmt.Sprintf("Unexpected key '%s': an override must specify a different key", k.Value))
-				}
-			}
-		}
-		if app {
-			// Deprecated append: condition and exceptions are appended.
-			if !m.has("condition") && !m.has("exceptions") {
-				return fail("Appended rule must have exceptions or condition property")
-			}
-			if m.has("condition") {
-				prev.cond += " " + r.cond
-			}
-			return l.mergeExceptions(prev, r.exceptions, true)
-		}
-		// Appends first, then replacements.
-		for _, k := range ruleAppendKeys {
-			if ov[k] != "append" {
-				continue
-			}
-			switch k {
-			case "condition":
-				prev.cond += " " + r.cond
-			case "output":
-				prev.output += " " + r.output
-			case "desc":
-				prev.desc += " " + r.desc
-			case "tags":
-				prev.tags = append(prev.tags, r.tags...)
-			case "exceptions":
-				if err := l.mergeExceptions(prev, r.exceptions, true); err != nil {
-					return err
-				}
-			}
-		}
-		for _, k := range ruleReplaceKeys {
-			if ov[k] != "replace" {
-				continue
-			}
-			switch k {
-			case "condition":
-				prev.cond, prev.condLoc = r.cond, r.condLoc
-			case "output":
-				prev.output, prev.outputLoc = r.output, r.outputLoc
-			case "desc":
-				prev.desc = r.desc
-			case "priority":
-				prev.priority = r.priority
-			case "tags":
-				prev.tags = r.tags
-			case "exceptions":
-				prev.exceptions = nil
-				if err := l.mergeExceptions(prev, r.exceptions, false); err != nil {
-					return err
-				}
-			case "enabled":
-				prev.enabled = r.enabled
-			case "warn_evttypes":
-				prev.warnEvttypes = r.warnEvttypes
-			case "capture":
-				prev.capture = r.capture
-			case "capture_duration":
-				prev.captureDuration = r.captureDuration
-			case "skip-if-unknown-filter":
-				prev.skipUnknown = r.skipUnknown
-			}
-		}
-		return nil
-	}
-
-	// A rule item with only `enabled` toggles an existing rule.
-	if !m.has("condition") && !m.has("output") && !m.has("desc") && !m.has("priority") && m.has("enabled") {
+	switch {
+	case app || ov != nil:
+		return l.changeRule(prev, r, m, app, ov)
+	case !m.has("condition") && !m.has("output") && !m.has("desc") && !m.has("priority") && m.has("enabled"):
+		// A rule item with only `enabled` toggles an existing rule.
 		if prev == nil {
 			return fail("Rule has 'enabled' key but no rule by that name already exists")
 		}
@@ -721,32 +598,193 @@ func (l *Loader) readRule(file string, loc Location, m mapping) error {
 		prev.enabled = r.enabled
 		return nil
 	}
+	return l.defineRule(prev, r, m)
+}
+
+// decodeRule decodes every key present in a rule item into a scratch rule.
+func decodeRule(file string, loc Location, m mapping) (*ruleInfo, error) {
+	fail := func(err error) (*ruleInfo, error) { return nil, &Error{Loc: loc, Msg: err.Error()} }
+	r := &ruleInfo{name: loc.ItemName, source: "syscall", loc: loc, enabled: true, warnEvttypes: true}
+	if s, _, has, err := m.str("source"); err != nil {
+		return fail(err)
+	} else if has && s != "" {
+		r.source = s
+	}
+	var cn, on *yaml.Node
+	var err error
+	if r.cond, cn, _, err = m.str("condition"); err != nil {
+		return fail(err)
+	}
+	if cn != nil {
+		r.condLoc = condLocation{loc: nodeLoc(file, cn), style: cn.Style}
+		r.condLoc.loc.ItemType, r.condLoc.loc.ItemName = "rule", r.name
+	}
+	if r.output, on, _, err = m.str("output"); err != nil {
+		return fail(err)
+	}
+	if on != nil {
+		r.outputLoc = nodeLoc(file, on)
+		r.outputLoc.ItemType, r.outputLoc.ItemName = "rule", r.name
+	}
+	if r.desc, _, _, err = m.str("desc"); err != nil {
+		return fail(err)
+	}
+	if p, _, has, err := m.str("priority"); err != nil {
+		return fail(err)
+	} else if has {
+		pr, perr := alert.ParsePriority(p)
+		if perr != nil || pr == alert.PriorityUnset {
+			return fail(fmt.Errorf("Invalid priority '%s'", p))
+		}
+		r.priority = pr
+	}
+	for _, b := range []struct {
+		key string
+		dst *bool
+	}{{"enabled", &r.enabled}, {"warn_evttypes", &r.warnEvttypes},
+		{"skip-if-unknown-filter", &r.skipUnknown}, {"capture", &r.capture}} {
+		if v, has, err := m.boolean(b.key); err != nil {
+			return fail(err)
+		} else if has {
+			*b.dst = v
+		}
+	}
+	if r.tags, _, err = m.strList("tags"); err != nil {
+		return fail(err)
+	}
+	if n, ok := m.vals["capture_duration"]; ok {
+		if err := n.Decode(&r.captureDuration); err != nil {
+			return fail(errors.New("Value for capture_duration must be an integer"))
+		}
+	}
+	if n, ok := m.vals["exceptions"]; ok {
+		if r.exceptions, err = readExceptions(file, loc, n); err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
+}
+
+// changeRule applies a rule item with `append: true` or `override:` to the
+// rule defined before under the same name.
+func (l *Loader) changeRule(prev, r *ruleInfo, m mapping, app bool, ov override) error {
+	fail := func(msg string) error { return &Error{Loc: r.loc, Msg: msg} }
+	if prev == nil {
+		replace := false
+		for _, mode := range ov {
+			replace = replace || mode == "replace"
+		}
+		if replace && !app {
+			return fail(errNoPreviousRuleReplace)
+		}
+		return fail(errNoPreviousRuleAppend)
+	}
+	if ov != nil {
+		for _, k := range m.keys {
+			if k.Value != "rule" && k.Value != "override" && k.Value != "source" && ov[k.Value] == "" {
+				return fail(fmt.Sprintf("Unexpected key '%s': an override must specify a different key", k.Value))
+			}
+		}
+	}
+	if app {
+		// Deprecated append: condition and exceptions are appended.
+		if !m.has("condition") && !m.has("exceptions") {
+			return fail("Appended rule must have exceptions or condition property")
+		}
+		if m.has("condition") {
+			prev.cond += " " + r.cond
+		}
+		return l.mergeExceptions(prev, r.exceptions, true)
+	}
+	// Appends first, then replacements.
+	for _, k := range ruleAppendKeys {
+		if ov[k] != "append" {
+			continue
+		}
+		switch k {
+		case "condition":
+			prev.cond += " " + r.cond
+		case "output":
+			prev.output += " " + r.output
+		case "desc":
+			prev.desc += " " + r.desc
+		case "tags":
+			prev.tags = append(prev.tags, r.tags...)
+		case "exceptions":
+			if err := l.mergeExceptions(prev, r.exceptions, true); err != nil {
+				return err
+			}
+		}
+	}
+	for _, k := range ruleReplaceKeys {
+		if ov[k] != "replace" {
+			continue
+		}
+		if err := l.replaceRuleKey(prev, r, k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// replaceRuleKey copies one key's value from r to prev (override: replace).
+func (l *Loader) replaceRuleKey(prev, r *ruleInfo, k string) error {
+	switch k {
+	case "condition":
+		prev.cond, prev.condLoc = r.cond, r.condLoc
+	case "output":
+		prev.output, prev.outputLoc = r.output, r.outputLoc
+	case "desc":
+		prev.desc = r.desc
+	case "priority":
+		prev.priority = r.priority
+	case "tags":
+		prev.tags = r.tags
+	case "exceptions":
+		prev.exceptions = nil
+		return l.mergeExceptions(prev, r.exceptions, false)
+	case "enabled":
+		prev.enabled = r.enabled
+	case "warn_evttypes":
+		prev.warnEvttypes = r.warnEvttypes
+	case "capture":
+		prev.capture = r.capture
+	case "capture_duration":
+		prev.captureDuration = r.captureDuration
+	case "skip-if-unknown-filter":
+		prev.skipUnknown = r.skipUnknown
+	}
+	return nil
+}
+
+// defineRule adds a full rule definition, or replaces the one before it
+// under the same name (keeping its place in definition order).
+func (l *Loader) defineRule(prev, r *ruleInfo, m mapping) error {
 	for _, k := range []string{"condition", "output", "desc", "priority"} {
 		if !m.has(k) {
-			return fail(fmt.Sprintf("Item has no mapping for key '%s'", k))
+			return &Error{Loc: r.loc, Msg: fmt.Sprintf("Item has no mapping for key '%s'", k)}
 		}
 	}
 	if strings.TrimSpace(r.cond) == "" {
-		return fail("Rule condition is empty")
+		return &Error{Loc: r.loc, Msg: "Rule condition is empty"}
 	}
-	if !contains(l.cfg.Sources, source) {
+	if !contains(l.cfg.Sources, r.source) {
 		r.unknownSource = true
-		l.warn("LOAD_UNKNOWN_SOURCE", loc, fmt.Sprintf("Unknown source %s, skipping", source))
+		l.warn("LOAD_UNKNOWN_SOURCE", r.loc, fmt.Sprintf("Unknown source %s, skipping", r.source))
 	}
 	exc := r.exceptions
 	r.exceptions = nil
-	if err := l.mergeExceptions(&r, exc, false); err != nil {
+	if err := l.mergeExceptions(r, exc, false); err != nil {
 		return err
 	}
 	if prev != nil {
 		r.index = prev.index
-		*prev = r
+		*prev = *r
 		return nil
 	}
 	r.index = len(l.rules)
-	ri := r
-	l.rules = append(l.rules, &ri)
-	l.ruleIdx[name] = &ri
+	l.rules = append(l.rules, r)
+	l.ruleIdx[r.name] = r
 	return nil
 }
 
@@ -826,21 +864,8 @@ func parseFieldRef(s string) (*FieldExpr, error) {
 	}
 	p := &parser{lx: lx}
 	var f *FieldExpr
-	var perr error
-	func() {
-		defer func() {
-			if r := recover(); r != nil {
-				if pe, ok := r.(*ParseError); ok {
-					perr = pe
-					return
-				}
-				panic(r)
-			}
-		}()
-		f = p.parseFieldRemainder(lx.last, Pos{})
-	}()
-	if perr != nil {
-		return nil, perr
+	if err := p.run(func() { f = p.parseFieldRemainder(lx.last, Pos{}) }); err != nil {
+		return nil, err
 	}
 	if !lx.eof() {
 		return nil, errors.New("trailing characters")

@@ -29,20 +29,82 @@ func Parse(cond string) (n Node, err error) {
 		return nil, &ParseError{Msg: "filter input string is empty", Pos: Pos{0, 1, 1}}
 	}
 	p := &parser{lx: newLexer(cond)}
+	err = p.run(func() {
+		n = p.parseOr()
+		if !p.lx.eof() {
+			p.fail("unexpected token after '" + p.lx.last + "', expecting 'or', 'and'")
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	return n, nil
+}
+
+// run calls fn and turns the parser's failure panic into a *ParseError.
+func (p *parser) run(fn func()) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			pe, ok := r.(*ParseError)
 			if !ok {
 				panic(r)
 			}
-			n, err = nil, pe
+			err = pe
 		}
 	}()
-	n = p.parseOr()
-	if !p.lx.eof() {
-		p.fail("unexpected token after '" + p.lx.last + "', expecting 'or', 'and'")
+	fn()
+	return nil
+}
+
+// ParseValue parses text as the right-hand side of b.Op (a number, a
+// string, a list literal or a transformer, with the grammar the condition
+// parser applies after that operator) and sets it on b. Exceptions use it to
+// build checks from their YAML values without assembling condition text.
+func ParseValue(b *Binary, text string) error {
+	p := &parser{lx: newLexer(text)}
+	return p.run(func() {
+		switch {
+		case containsOp(numOps, b.Op):
+			p.parseNumValue(b)
+		case containsOp(strOps, b.Op):
+			p.parseStrValue(b)
+		case IsListOp(b.Op):
+			p.parseListValue(b)
+		default:
+			p.fail("'" + b.Op + "' does not take a value")
+		}
+		p.lx.blank()
+		if !p.lx.eof() {
+			p.fail("unexpected token after '" + p.lx.last + "'")
+		}
+	})
+}
+
+// literal returns the value a list item stands for inside a list literal:
+// a quoted item is unquoted as the parser would, anything else is taken
+// as is.
+func literal(item string) string {
+	p := &parser{lx: newLexer(item)}
+	var v string
+	err := p.run(func() {
+		var ok bool
+		if v, ok = p.listItem(); !ok || !p.lx.eof() {
+			p.fail("not a single literal")
+		}
+	})
+	if err != nil {
+		return item
 	}
-	return n, nil
+	return v
+}
+
+func containsOp(ops []string, op string) bool {
+	for _, o := range ops {
+		if trimBlank(o) == op {
+			return true
+		}
+	}
+	return false
 }
 
 func (p *parser) fail(msg string) {
