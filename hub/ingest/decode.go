@@ -52,6 +52,10 @@ func DecodeOne(body []byte) (alert.Alert, error) {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return alert.Alert{}, badf("empty body")
 	}
+	if d := alert.JSONDepth(body); d > alert.MaxDepth {
+		// Checked before the 200: stores refuse what they could not read back.
+		return alert.Alert{}, badf("payload nests %d levels deep, more than the %d allowed", d, alert.MaxDepth)
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	var m map[string]any

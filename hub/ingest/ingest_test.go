@@ -37,6 +37,8 @@ func TestDecodeOneErrors(t *testing.T) {
 		{"priority number", `{"rule":"r","priority":4,"time":"2026-11-23T09:00:00Z"}`, "priority must be a string, got a number"},
 		{"time number", `{"rule":"r","priority":"Warning","time":1795425121}`, "time must be a string, got a number"},
 		{"output object", `{"rule":"r","priority":"Warning","time":"2026-11-23T09:00:00Z","output":{}}`, "output must be a string, got an object"},
+		{"nested 9998 deep", `{"rule":"r","priority":"Warning","time":"2026-11-23T09:00:00Z","output_fields":{"f":` + strings.Repeat("[", 9998) + strings.Repeat("]", 9998) + `}}`, "payload nests 10000 levels deep, more than the 64 allowed"},
+		{"nested 65 deep", `{"rule":"r","priority":"Warning","time":"2026-11-23T09:00:00Z","output_fields":{"f":` + strings.Repeat("[", 63) + strings.Repeat("]", 63) + `}}`, "payload nests 65 levels deep, more than the 64 allowed"},
 		{"hostname bool", `{"rule":"r","priority":"Warning","time":"2026-11-23T09:00:00Z","hostname":true}`, "hostname must be a string, got a boolean"},
 		{"uuid number", `{"rule":"r","priority":"Warning","time":"2026-11-23T09:00:00Z","uuid":7}`, "uuid must be a string, got a number"},
 		{"fields array", `{"rule":"r","priority":"Warning","time":"2026-11-23T09:00:00Z","output_fields":[]}`, "output_fields must be an object, got an array"},

@@ -195,8 +195,8 @@ func (s *Store) load() error {
 
 func (s *Store) replay(typ byte, body []byte) error {
 	switch typ {
-	case recEvents:
-		evs, err := decodeEvents(body)
+	case recEvents, recEventsV1:
+		evs, err := decodeEvents(typ, body)
 		if err != nil {
 			return err
 		}
@@ -244,12 +244,24 @@ func (s *Store) replay(typ byte, body []byte) error {
 	return nil
 }
 
-func decodeEvents(body []byte) ([]store.Event, error) {
+// decodeEvents reads an events record: a sequence of event objects (an
+// array of them in the earlier format).
+func decodeEvents(typ byte, body []byte) ([]store.Event, error) {
 	d := json.NewDecoder(bytes.NewReader(body))
 	d.UseNumber()
 	var evs []store.Event
-	if err := d.Decode(&evs); err != nil {
-		return nil, fmt.Errorf("decode events: %w", err)
+	if typ == recEventsV1 {
+		if err := d.Decode(&evs); err != nil {
+			return nil, fmt.Errorf("decode events: %w", err)
+		}
+		return evs, nil
+	}
+	for d.More() {
+		var e store.Event
+		if err := d.Decode(&e); err != nil {
+			return nil, fmt.Errorf("decode event %d: %w", len(evs), err)
+		}
+		evs = append(evs, e)
 	}
 	return evs, nil
 }
@@ -312,6 +324,9 @@ func (s *Store) Append(ctx context.Context, alerts []alert.Alert) ([]string, err
 			err = errors.New("unexpected JSON shape")
 		}
 		if err == nil {
+			err = alert.CheckDepth(b)
+		}
+		if err == nil {
 			d := json.NewDecoder(bytes.NewReader(b))
 			d.UseNumber()
 			err = d.Decode(&evs[i].Alert)
@@ -330,7 +345,6 @@ func (s *Store) Append(ctx context.Context, alerts []alert.Alert) ([]string, err
 	ms := uint64(now().UnixMilli())
 	ids := make([]string, len(alerts))
 	var body bytes.Buffer
-	body.WriteByte('[')
 	for i := range alerts {
 		if ms <= s.lastMs {
 			// Same millisecond, or the clock went back: keep IDs increasing.
@@ -342,7 +356,7 @@ func (s *Store) Append(ctx context.Context, alerts []alert.Alert) ([]string, err
 		ids[i] = store.FormatID(ms, s.lastSeq)
 		evs[i].ID = ids[i]
 		if i > 0 {
-			body.WriteByte(',')
+			body.WriteByte('\n')
 		}
 		// {"id":"<id>", + the alert's own fields: the store.Event JSON.
 		body.WriteString(`{"id":"`)
@@ -350,7 +364,6 @@ func (s *Store) Append(ctx context.Context, alerts []alert.Alert) ([]string, err
 		body.WriteString(`",`)
 		body.Write(bodies[i][1:])
 	}
-	body.WriteByte(']')
 	if body.Len() >= maxRecord {
 		s.lastMs, s.lastSeq = prevMs, prevSeq
 		s.mu.Unlock()
@@ -650,13 +663,18 @@ func (s *Store) writeSnapshot(f *os.File) (int64, error) {
 		return total, err
 	}
 	const chunk = 500
+	var body bytes.Buffer
 	for i := 0; i < len(s.evs); i += chunk {
-		part := s.evs[i:min(i+chunk, len(s.evs))]
-		evs := make([]store.Event, len(part))
-		for j, r := range part {
-			evs[j] = r.ev
+		body.Reset()
+		enc := json.NewEncoder(&body) // one object per line
+		for _, r := range s.evs[i:min(i+chunk, len(s.evs))] {
+			if err := enc.Encode(&r.ev); err != nil {
+				return total, err
+			}
 		}
-		if err := write(recEvents, evs); err != nil {
+		n, err := f.Write(encodeRecord(recEvents, body.Bytes()))
+		total += int64(n)
+		if err != nil {
 			return total, err
 		}
 	}

@@ -204,7 +204,9 @@ func TestCompaction(t *testing.T) {
 // FuzzOpenLog feeds arbitrary bytes as the log: Open must either fail
 // cleanly or recover a usable store, never panic.
 func FuzzOpenLog(f *testing.F) {
-	body, _ := json.Marshal([]store.Event{{ID: "1-0", Alert: sample("x")}})
+	v1, _ := json.Marshal([]store.Event{{ID: "1-0", Alert: sample("x")}})
+	f.Add(encodeRecord(recEventsV1, v1))
+	body, _ := json.Marshal(store.Event{ID: "1-0", Alert: sample("x")})
 	f.Add(encodeRecord(recEvents, body))
 	f.Add(append(encodeRecord(recEvents, body), encodeRecord(recAck, []byte(`{"g":"a","ids":["1-0"]}`))...))
 	f.Add(encodeRecord(recClaim, []byte(`{"g":"a","c":"x","ids":["junk"]}`)))
@@ -328,5 +330,22 @@ func TestDropDeadLettersSurvivesReopen(t *testing.T) {
 	l, _ = s.Deliveries(ctx, "g")
 	if dl, err := l.DeadLetters(ctx, 10); err != nil || len(dl) != 1 || dl[0].UUID != "b" {
 		t.Fatalf("DeadLetters after reopen = %+v, %v; want [b]", dl, err)
+	}
+}
+
+// Logs written before events records stopped wrapping their batch in an
+// array still open.
+func TestReadsArrayEventsRecords(t *testing.T) {
+	dir := t.TempDir()
+	v1, err := json.Marshal([]store.Event{{ID: "5-0", Alert: sample("a")}, {ID: "5-1", Alert: sample("b")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, logName), encodeRecord(recEventsV1, v1), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := openT(t, Options{Dir: dir})
+	if got := uuids(t, s); !slices.Equal(got, []string{"b", "a"}) {
+		t.Errorf("events from an array record = %v, want [b a]", got)
 	}
 }

@@ -22,7 +22,8 @@ import (
 
 // Record types.
 const (
-	recEvents     = 'E' // []store.Event, one Append batch (or a compaction chunk)
+	recEvents     = 'e' // store.Event objects one after another, one Append batch (or a compaction chunk)
+	recEventsV1   = 'E' // []store.Event: the earlier form, read but no longer written; the array wrapped each alert one level deeper
 	recHighWater  = 'H' // highWater: the last ID ever assigned
 	recGroup      = 'G' // groupCreate
 	recClaim      = 'C' // claimRec

@@ -75,6 +75,7 @@ func Run(t *testing.T, f Factory) {
 		{"DeliveriesAfterRetention", testDeliveriesRetention},
 		{"CursorStableUnderAppends", testCursorStable},
 		{"PersistAcrossReopen", testPersist},
+		{"DeepAlertsReadable", testDeepAlerts},
 		{"ConcurrentAppends", testConcurrentAppends},
 		{"Health", testHealth},
 	}
@@ -1173,4 +1174,66 @@ func testCursorStable(t *testing.T, f Factory) {
 	if got := append(names(p1.Events), names(p2.Events)...); !slices.Equal(got, []string{"e5", "e4", "e3", "e2", "e1", "e0"}) {
 		t.Errorf("pages = %v", got)
 	}
+}
+
+// nested returns a value nesting depth arrays around a string.
+func nested(depth int) any {
+	var v any = "leaf"
+	for range depth {
+		v = []any{v}
+	}
+	return v
+}
+
+// testDeepAlerts: whatever an alert contains, a store either refuses it or
+// can read it back, after a reopen too (a deeply nested alert once made the
+// embedded log unreadable). Alerts up to alert.MaxDepth are accepted.
+func testDeepAlerts(t *testing.T, f Factory) {
+	b := f(t, Limits{})
+	s1 := b.Open(t)
+	defer s1.Close()
+	ok := mk("deep-ok", alert.PriorityWarning, "r", "syscalls", "h")
+	// alert object (1) + output_fields (2) + arrays up to MaxDepth.
+	ok.OutputFields["deep"] = nested(alert.MaxDepth - 2)
+	okIDs := appendAll(t, s1, ok)
+	var accepted []string
+	for _, depth := range []int{alert.MaxDepth - 1, 9_998, 10_000} {
+		a := mk(fmt.Sprintf("deep-%d", depth), alert.PriorityWarning, "r", "syscalls", "h")
+		a.OutputFields["deep"] = nested(depth)
+		ids, err := s1.Append(ctxT(t), []alert.Alert{a})
+		if err == nil {
+			accepted = append(accepted, ids...)
+		}
+	}
+	if len(accepted) > 0 {
+		t.Errorf("alerts nesting deeper than alert.MaxDepth were accepted: %v", accepted)
+	}
+	after := appendAll(t, s1, mk("after-deep", alert.PriorityWarning, "r", "syscalls", "h"))
+	if !b.Concurrent {
+		if err := s1.Close(); err != nil {
+			t.Fatalf("Close: %v", err)
+		}
+	}
+	s2 := open(t, b)
+	for _, id := range append(append(okIDs, after...), accepted...) {
+		if _, err := s2.Get(ctxT(t), id); err != nil {
+			t.Errorf("Get(%s) after reopen: %v", id, err)
+		}
+	}
+	got, err := s2.Get(ctxT(t), okIDs[0])
+	if err != nil {
+		t.Fatalf("Get deep alert: %v", err)
+	}
+	if alert.JSONDepth(mustJSON(t, got.Alert)) != alert.MaxDepth {
+		t.Errorf("deep alert read back with depth %d, want %d", alert.JSONDepth(mustJSON(t, got.Alert)), alert.MaxDepth)
+	}
+}
+
+func mustJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
