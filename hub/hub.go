@@ -64,7 +64,10 @@ type Hub struct {
 // hub's metrics and is served on /metrics; nil creates one (with Go and
 // process collectors).
 func New(cfg *config.Config, logger *slog.Logger, registry *prometheus.Registry) (*Hub, error) {
-	st, err := OpenStore(cfg)
+	if logger == nil {
+		logger = slog.Default()
+	}
+	st, err := openStore(cfg, logger)
 	if err != nil {
 		return nil, err
 	}
@@ -79,10 +82,19 @@ func New(cfg *config.Config, logger *slog.Logger, registry *prometheus.Registry)
 // OpenStore opens the store cfg selects: Redis when addresses are set,
 // otherwise the embedded store in cfg.DataDir (default ./.saker-data).
 func OpenStore(cfg *config.Config) (store.Store, error) {
+	return openStore(cfg, slog.Default())
+}
+
+func openStore(cfg *config.Config, logger *slog.Logger) (store.Store, error) {
 	if len(cfg.Redis.Addresses) > 0 {
 		return openRedis(cfg)
 	}
-	return openEmbedded(cfg)
+	return openEmbedded(cfg, logger)
+}
+
+// corruptionReporter is a store that detects damaged records on open.
+type corruptionReporter interface {
+	Corruption() (spans, bytes int64)
 }
 
 // DefaultDataDir is the embedded store's directory when none is configured.
@@ -125,6 +137,18 @@ func NewWithStore(cfg *config.Config, logger *slog.Logger, registry *prometheus.
 		audit = ev
 	}
 	m := metrics.New(registry)
+	if cr, ok := st.(corruptionReporter); ok {
+		registry.MustRegister(
+			prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "saker_hub_store_damaged_records_total",
+				Help: "Damaged store records (spans of the embedded log) skipped and quarantined when the store opened.",
+			}, func() float64 { n, _ := cr.Corruption(); return float64(n) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "saker_hub_store_damaged_bytes_total",
+				Help: "Bytes of damaged store records skipped and quarantined when the store opened.",
+			}, func() float64 { _, n := cr.Corruption(); return float64(n) }),
+		)
+	}
 	h := &Hub{cfg: cfg, log: logger, reg: registry, store: st, metrics: m}
 	srv := &api.Server{
 		Store:          st,

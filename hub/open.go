@@ -3,6 +3,7 @@ package hub
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -12,7 +13,7 @@ import (
 	redisstore "github.com/saker-sec/saker/hub/store/redis"
 )
 
-func openEmbedded(cfg *config.Config) (store.Store, error) {
+func openEmbedded(cfg *config.Config, logger *slog.Logger) (store.Store, error) {
 	dir := cfg.DataDir
 	if dir == "" {
 		dir = DefaultDataDir()
@@ -21,6 +22,7 @@ func openEmbedded(cfg *config.Config) (store.Store, error) {
 		Dir:       dir,
 		MaxEvents: int(cfg.Retention.MaxEvents),
 		MaxAge:    cfg.Retention.MaxAge,
+		Logger:    logger,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open embedded store in %s: %w", dir, err)

@@ -97,7 +97,11 @@ type Stats struct {
 type Store interface {
 	// Append stores alerts atomically as a batch, in order, and returns their
 	// IDs. When it returns nil the alerts are durable (they survive a hub
-	// crash); on error none of them is visible.
+	// crash); on error none of them is visible. Appends are idempotent
+	// by uuid: an alert whose non-empty UUID was appended within the
+	// store's dedupe window (minutes) is not stored again, and its first
+	// ID is returned, so a sender retrying after a timeout or a 503 does
+	// not store it twice.
 	Append(ctx context.Context, alerts []alert.Alert) ([]string, error)
 	// Get returns one event, or ErrNotFound.
 	Get(ctx context.Context, id string) (Event, error)

@@ -17,6 +17,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"maps"
 	"os"
 	"path/filepath"
@@ -24,6 +26,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -54,6 +57,17 @@ type Options struct {
 	MaxAge time.Duration
 	// MaxDeadLetters bounds each group's dead-letter list; 0 = default.
 	MaxDeadLetters int
+	// DedupeWindow is how long an appended alert's uuid is remembered: an
+	// alert with the same uuid appended again within it is not stored
+	// again (its first ID is returned). 0 = DefaultDedupeWindow, negative =
+	// no deduplication.
+	DedupeWindow time.Duration
+	// Logger receives recovery reports (torn tail cut, damaged records
+	// skipped); nil = slog.Default().
+	Logger *slog.Logger
+	// Clock is the time source for IDs, retention and reports; nil =
+	// time.Now. Tests freeze it.
+	Clock func() time.Time
 }
 
 type rec struct {
@@ -99,6 +113,12 @@ type Store struct {
 	// dimension ("p:Warning", "rule:…"), kept exact as events come and go.
 	minutes map[int64]map[string]int64
 
+	log          *slog.Logger
+	clock        func() time.Time
+	dedupe       *dedupe
+	corruptSpans atomic.Int64
+	corruptBytes atomic.Int64
+
 	syncMu  sync.Mutex // serialises fsync and compaction
 	kick    chan struct{}
 	done    chan struct{}
@@ -138,8 +158,23 @@ func Open(opts Options) (*Store, error) {
 		notify:  make(chan struct{}),
 		kick:    make(chan struct{}, 1),
 		done:    make(chan struct{}),
+		log:     opts.Logger,
+		clock:   opts.Clock,
 	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.clock == nil {
+		s.clock = time.Now
+	}
+	if opts.DedupeWindow == 0 {
+		opts.DedupeWindow = DefaultDedupeWindow
+	}
+	s.dedupe = newDedupe(opts.DedupeWindow)
 	if err := s.load(); err != nil {
+		if s.f != nil {
+			s.f.Close()
+		}
 		lock.Close()
 		return nil, err
 	}
@@ -162,11 +197,12 @@ func (s *Store) load() error {
 			return fmt.Errorf("embedded store: sync %s: %w", s.opts.Dir, err)
 		}
 	}
-	good, err := readLog(f, s.replay)
+	scan, err := readLog(f, s.replay)
 	if err != nil {
 		f.Close()
 		return fmt.Errorf("embedded store: replay %s: %w", s.path, err)
 	}
+	good := scan.good
 	st, err := f.Stat()
 	if err != nil {
 		f.Close()
@@ -174,6 +210,8 @@ func (s *Store) load() error {
 	}
 	if st.Size() != good {
 		// A crash tore the last record: it was never acknowledged.
+		s.log.Warn("embedded store: cut torn last record (an append a crash interrupted, never acknowledged)",
+			"path", s.path, "offset", good, "bytes", st.Size()-good)
 		if err := f.Truncate(good); err != nil {
 			f.Close()
 			return fmt.Errorf("embedded store: truncate torn tail of %s: %w", s.path, err)
@@ -189,8 +227,64 @@ func (s *Store) load() error {
 	}
 	s.f = f
 	s.fileSize, s.written, s.durable = good, good, good
-	s.trimLocked(time.Now())
+	s.trimLocked(s.clock())
+	if len(scan.damaged) > 0 {
+		return s.quarantine(f, scan.damaged)
+	}
 	return nil
+}
+
+// quarantine reports damaged spans of the log, copies their bytes to a
+// file under Dir/quarantine for inspection, and rewrites the log without
+// them, so the damage is reported once and later appends follow intact
+// records.
+func (s *Store) quarantine(f *os.File, damaged []span) error {
+	qdir := filepath.Join(s.opts.Dir, "quarantine")
+	qpath := filepath.Join(qdir, fmt.Sprintf("%s.%d.damaged", logName, s.clock().UnixNano()))
+	var total int64
+	for _, d := range damaged {
+		total += d.End - d.Off
+	}
+	s.corruptSpans.Add(int64(len(damaged)))
+	s.corruptBytes.Add(total)
+	const shown = 10
+	for i, d := range damaged[:min(len(damaged), shown)] {
+		s.log.Error("embedded store: damaged log record skipped", "path", s.path, "offset", d.Off, "bytes", d.End-d.Off,
+			"reason", d.Reason, "span", i+1, "of", len(damaged))
+	}
+	s.log.Error("embedded store: log damage skipped; intact records before and after it are kept",
+		"path", s.path, "spans", len(damaged), "bytes", total, "quarantine", qpath)
+	if err := os.MkdirAll(qdir, 0o750); err != nil {
+		return fmt.Errorf("embedded store: create %s: %w", qdir, err)
+	}
+	q, err := os.OpenFile(qpath, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o640)
+	if err != nil {
+		return fmt.Errorf("embedded store: quarantine: %w", err)
+	}
+	for _, d := range damaged {
+		if _, err = io.Copy(q, io.NewSectionReader(f, d.Off, d.End-d.Off)); err != nil {
+			break
+		}
+	}
+	if err == nil {
+		err = q.Sync()
+	}
+	if cerr := q.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("embedded store: quarantine %s: %w", qpath, err)
+	}
+	if err := s.compact(); err != nil {
+		return fmt.Errorf("embedded store: rewrite damaged log: %w", err)
+	}
+	return nil
+}
+
+// Corruption reports the damaged log spans skipped since the store opened
+// and their size in bytes (0, 0 for an intact log).
+func (s *Store) Corruption() (spans, bytes int64) {
+	return s.corruptSpans.Load(), s.corruptBytes.Load()
 }
 
 func (s *Store) replay(typ byte, body []byte) error {
@@ -213,6 +307,10 @@ func (s *Store) replay(typ byte, body []byte) error {
 			recs = append(recs, &rec{ms: ms, seq: seq, ev: e, size: size})
 		}
 		s.publishRecs(recs)
+		now := s.clock()
+		for _, r := range recs {
+			s.dedupe.add(r.ev.UUID, r.ev.ID, int64(r.ms), now)
+		}
 		// New IDs must follow every replayed one, even when the log holds no
 		// high-water record after this batch; otherwise an append right after
 		// reopening, in the same millisecond, reuses an ID and is dropped as a
@@ -285,7 +383,7 @@ func (s *Store) background() {
 			return
 		case <-tick:
 			s.mu.Lock()
-			s.trimLocked(time.Now())
+			s.trimLocked(s.clock())
 			s.mu.Unlock()
 			s.maybeCompact()
 		case <-s.kick:
@@ -342,10 +440,22 @@ func (s *Store) Append(ctx context.Context, alerts []alert.Alert) ([]string, err
 		return nil, err
 	}
 	prevMs, prevSeq := s.lastMs, s.lastSeq
-	ms := uint64(now().UnixMilli())
+	now := s.clock()
+	ms := uint64(now.UnixMilli())
 	ids := make([]string, len(alerts))
 	var body bytes.Buffer
+	fresh := evs[:0:0]
+	batchIDs := map[string]string{} // uuids earlier in this batch
 	for i := range alerts {
+		u := alerts[i].UUID
+		if id, ok := s.dedupe.lookup(u, now); ok {
+			ids[i] = id
+			continue
+		}
+		if id, ok := batchIDs[u]; ok && u != "" {
+			ids[i] = id
+			continue
+		}
 		if ms <= s.lastMs {
 			// Same millisecond, or the clock went back: keep IDs increasing.
 			ms, s.lastSeq = s.lastMs, s.lastSeq+1
@@ -354,8 +464,10 @@ func (s *Store) Append(ctx context.Context, alerts []alert.Alert) ([]string, err
 		}
 		s.lastMs = ms
 		ids[i] = store.FormatID(ms, s.lastSeq)
+		batchIDs[u] = ids[i]
 		evs[i].ID = ids[i]
-		if i > 0 {
+		fresh = append(fresh, evs[i])
+		if body.Len() > 0 {
 			body.WriteByte('\n')
 		}
 		// {"id":"<id>", + the alert's own fields: the store.Event JSON.
@@ -363,6 +475,15 @@ func (s *Store) Append(ctx context.Context, alerts []alert.Alert) ([]string, err
 		body.WriteString(ids[i])
 		body.WriteString(`",`)
 		body.Write(bodies[i][1:])
+	}
+	if len(fresh) == 0 {
+		// Every alert was stored before; answer once that write is durable.
+		end := s.written
+		s.mu.Unlock()
+		if err := s.syncTo(end); err != nil {
+			return nil, err
+		}
+		return ids, nil
 	}
 	if body.Len() >= maxRecord {
 		s.lastMs, s.lastSeq = prevMs, prevSeq
@@ -374,12 +495,15 @@ func (s *Store) Append(ctx context.Context, alerts []alert.Alert) ([]string, err
 		s.mu.Unlock()
 		return nil, err
 	}
-	size := int64(body.Len()+headerSize+1) / int64(len(evs))
-	b := batch{end: s.written, recs: make([]*rec, len(evs))}
-	for i, e := range evs {
+	size := int64(body.Len()+headerSize+1) / int64(len(fresh))
+	b := batch{end: s.written, recs: make([]*rec, len(fresh))}
+	for i, e := range fresh {
 		m, q, _ := store.ParseID(e.ID)
 		b.recs[i] = &rec{ms: m, seq: q, ev: e, size: size}
+		s.dedupe.add(e.UUID, e.ID, int64(m), now)
 	}
+	// A duplicate of an earlier, still unsynced batch is durable with this
+	// one: that batch's record precedes it in the log.
 	s.unsynced = append(s.unsynced, b)
 	s.mu.Unlock()
 	if err := s.syncTo(b.end); err != nil {
@@ -440,7 +564,7 @@ func (s *Store) syncTo(end int64) error {
 		return fmt.Errorf("embedded store: %w", s.err)
 	}
 	s.durable = written
-	s.publishLocked(time.Now())
+	s.publishLocked(s.clock())
 	return nil
 }
 
@@ -594,8 +718,8 @@ func (s *Store) compact() error {
 		return fmt.Errorf("fsync %s: %w", s.path, err)
 	}
 	s.durable = s.written
-	s.publishLocked(time.Now())
-	s.trimLocked(time.Now())
+	s.publishLocked(s.clock())
+	s.trimLocked(s.clock())
 
 	tmp := s.path + ".tmp"
 	nf, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o640)
@@ -638,7 +762,7 @@ func (s *Store) tidyLocked() {
 			s.idx[k] = append([]uint64(nil), l[cut:]...)
 		}
 	}
-	now := time.Now()
+	now := s.clock()
 	for _, g := range s.groups {
 		for id, p := range g.pending {
 			if s.find(p.ms, p.seq, now) == nil {
@@ -725,7 +849,7 @@ func (s *Store) Get(ctx context.Context, id string) (store.Event, error) {
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	if r := s.find(ms, seq, time.Now()); r != nil {
+	if r := s.find(ms, seq, s.clock()); r != nil {
 		return copyEvent(r.ev), nil
 	}
 	return store.Event{}, store.ErrNotFound
@@ -865,7 +989,7 @@ func (s *Store) Query(ctx context.Context, q store.Query) (store.Page, error) {
 	limit = min(limit, store.MaxLimit)
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	lo, hi, err := s.window(&q.Filter, q.Before, time.Now())
+	lo, hi, err := s.window(&q.Filter, q.Before, s.clock())
 	if err != nil {
 		return store.Page{}, err
 	}
@@ -885,7 +1009,7 @@ func (s *Store) Query(ctx context.Context, q store.Query) (store.Page, error) {
 // per-minute counters for whole minutes plus the events of partial edge
 // minutes; other filters aggregate the matching events (in memory, exact).
 func (s *Store) Stats(ctx context.Context, q store.StatsQuery) (store.Stats, error) {
-	now := time.Now()
+	now := s.clock()
 	b := store.NewStatsBuilder(q)
 	s.mu.RLock()
 	defer s.mu.RUnlock()
@@ -986,7 +1110,7 @@ func (s *Store) Tail(ctx context.Context, after string, max int, block time.Dura
 			s.mu.RUnlock()
 			return nil, errors.New("embedded store: closed")
 		}
-		now := time.Now()
+		now := s.clock()
 		i := s.ageStart(now)
 		if !fromStart {
 			i = s.firstAfter(ams, aseq, now)
@@ -1038,7 +1162,7 @@ func (s *Store) Health(ctx context.Context) store.Health {
 		h.Detail += ", max age " + s.opts.MaxAge.String()
 	}
 	h.Detail += ")"
-	h.Events = int64(len(s.evs) - s.ageStart(time.Now()))
+	h.Events = int64(len(s.evs) - s.ageStart(s.clock()))
 	if err := s.usableLocked(); err != nil {
 		h.OK, h.Error = false, err.Error()
 	}
@@ -1074,6 +1198,3 @@ func (s *Store) Close() error {
 }
 
 var _ store.Store = (*Store)(nil)
-
-// now is the clock event IDs come from; tests freeze it.
-var now = time.Now

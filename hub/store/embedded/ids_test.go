@@ -15,19 +15,18 @@ import (
 // still be newer, or the next replay drops it as a duplicate.
 func TestIDsIncreaseAcrossReopen(t *testing.T) {
 	frozen := time.UnixMilli(1_800_000_000_000)
-	now = func() time.Time { return frozen }
-	defer func() { now = time.Now }()
+	clock := func() time.Time { return frozen }
 
 	dir := t.TempDir()
 	ctx := context.Background()
-	s := openT(t, Options{Dir: dir})
+	s := openT(t, Options{Dir: dir, Clock: clock})
 	first, err := s.Append(ctx, []alert.Alert{sample("a1"), sample("a2")})
 	if err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
 
-	s2 := openT(t, Options{Dir: dir})
+	s2 := openT(t, Options{Dir: dir, Clock: clock})
 	second, err := s2.Append(ctx, []alert.Alert{sample("b1")})
 	if err != nil {
 		t.Fatal(err)
@@ -37,7 +36,7 @@ func TestIDsIncreaseAcrossReopen(t *testing.T) {
 	}
 	s2.Close()
 
-	s3 := openT(t, Options{Dir: dir})
+	s3 := openT(t, Options{Dir: dir, Clock: clock})
 	if got, want := uuids(t, s3), []string{"b1", "a2", "a1"}; !slices.Equal(got, want) {
 		t.Fatalf("after reopen: %v, want %v", got, want)
 	}

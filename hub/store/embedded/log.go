@@ -19,6 +19,11 @@ import (
 // last record (short or failing its checksum); recovery truncates the file
 // at the end of the last good record. Because a whole Append batch is one
 // record, a torn batch disappears entirely: batches are atomic on disk.
+//
+// A bad record followed by good ones is not a torn tail but corruption
+// (a flipped bit, a bad sector): recovery skips the damaged bytes up to the
+// next intact record, so one bad record costs that record only, and
+// reports the span (see span).
 
 // Record types.
 const (
@@ -32,6 +37,14 @@ const (
 	recGroupState = 'S' // groupSnapshot (compaction)
 	recDeadDrop   = 'X' // ackRec: dead letters removed
 )
+
+func knownType(t byte) bool {
+	switch t {
+	case recEvents, recEventsV1, recHighWater, recGroup, recClaim, recAck, recDeadLetter, recGroupState:
+		return true
+	}
+	return false
+}
 
 const (
 	headerSize = 8
@@ -52,44 +65,109 @@ func encodeRecord(typ byte, body []byte) []byte {
 	return buf
 }
 
-// errTorn marks the end of the readable log.
-var errTorn = errors.New("torn record")
+// span is a damaged byte range [Off, End) of the log that recovery skipped.
+// Reason says why: a bad frame, or an intact frame whose content could not
+// be replayed.
+type span struct {
+	Off, End int64
+	Reason   string
+}
 
-// readLog calls fn for every intact record and returns the offset just past
-// the last one. A torn or corrupt record ends the log (err == nil, good <
-// file size); fn's own errors are returned as is.
-func readLog(f *os.File, fn func(typ byte, body []byte) error) (good int64, err error) {
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return 0, fmt.Errorf("seek log: %w", err)
+// logScan is the result of reading a log.
+type logScan struct {
+	// good is the offset just past the last intact record: the file's
+	// length once a torn tail is cut off.
+	good int64
+	// damaged lists corrupt spans followed by intact records.
+	damaged []span
+}
+
+// readLog calls fn for every intact record, in order. A bad record followed
+// by an intact one is skipped and reported in damaged, as is an intact
+// record fn cannot replay (fn's error names why); a bad record with no
+// intact one after it is a torn tail and ends the log at good.
+func readLog(f *os.File, fn func(typ byte, body []byte) error) (logScan, error) {
+	var res logScan
+	st, err := f.Stat()
+	if err != nil {
+		return res, fmt.Errorf("stat log: %w", err)
 	}
-	r := bufio.NewReaderSize(f, 1<<20)
+	size := st.Size()
+	off := int64(0)
+	r := bufio.NewReaderSize(io.NewSectionReader(f, 0, size), 1<<20)
 	var hdr [headerSize]byte
-	for {
+	for off < size {
+		bad := ""
 		if _, err := io.ReadFull(r, hdr[:]); err != nil {
-			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-				return good, nil
+			bad = "short record header"
+		}
+		var payload []byte
+		if bad == "" {
+			n := binary.LittleEndian.Uint32(hdr[0:4])
+			switch {
+			case n == 0 || n > maxRecord || int64(n) > size-off-headerSize:
+				bad = fmt.Sprintf("bad record length %d", n)
+			default:
+				payload = make([]byte, n)
+				if _, err := io.ReadFull(r, payload); err != nil {
+					return res, fmt.Errorf("read log: %w", err)
+				}
+				if crc32.Checksum(payload, castagnoli) != binary.LittleEndian.Uint32(hdr[4:8]) {
+					bad = "checksum mismatch"
+				}
 			}
-			return good, fmt.Errorf("read log: %w", err)
 		}
-		n := binary.LittleEndian.Uint32(hdr[0:4])
-		if n == 0 || n > maxRecord {
-			return good, nil
-		}
-		payload := make([]byte, n)
-		if _, err := io.ReadFull(r, payload); err != nil {
-			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-				return good, nil
+		if bad == "" {
+			end := off + headerSize + int64(len(payload))
+			if err := fn(payload[0], payload[1:]); err != nil {
+				res.damaged = append(res.damaged, span{Off: off, End: end, Reason: fmt.Sprintf("record type %q: %v", payload[0], err)})
 			}
-			return good, fmt.Errorf("read log: %w", err)
+			off, res.good = end, end
+			continue
 		}
-		if crc32.Checksum(payload, castagnoli) != binary.LittleEndian.Uint32(hdr[4:8]) {
-			return good, nil
+		next, err := nextRecord(f, off+1, size)
+		if err != nil {
+			return res, err
 		}
-		if err := fn(payload[0], payload[1:]); err != nil {
-			return good, err
+		if next < 0 {
+			return res, nil // torn tail
 		}
-		good += int64(headerSize) + int64(n)
+		res.damaged = append(res.damaged, span{Off: off, End: next, Reason: bad})
+		off = next
+		r.Reset(io.NewSectionReader(f, off, size-off))
 	}
+	return res, nil
+}
+
+// nextRecord finds the first offset at or after from where an intact
+// record starts (sane length, known type, matching checksum), or -1.
+func nextRecord(f *os.File, from, size int64) (int64, error) {
+	const window = 1 << 20
+	buf := make([]byte, window+headerSize+1)
+	for base := from; base+headerSize+1 <= size; base += window {
+		n, err := f.ReadAt(buf[:min(int64(len(buf)), size-base)], base)
+		if err != nil && !errors.Is(err, io.EOF) {
+			return 0, fmt.Errorf("read log: %w", err)
+		}
+		for i := 0; i < min(n-headerSize, window); i++ {
+			if i+headerSize >= n {
+				break
+			}
+			l := int64(binary.LittleEndian.Uint32(buf[i:]))
+			off := base + int64(i)
+			if l == 0 || l > maxRecord || l > size-off-headerSize || !knownType(buf[i+headerSize]) {
+				continue
+			}
+			payload := make([]byte, l)
+			if _, err := f.ReadAt(payload, off+headerSize); err != nil {
+				return 0, fmt.Errorf("read log: %w", err)
+			}
+			if crc32.Checksum(payload, castagnoli) == binary.LittleEndian.Uint32(buf[i+4:]) {
+				return off, nil
+			}
+		}
+	}
+	return -1, nil
 }
 
 func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }

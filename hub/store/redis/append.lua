@@ -7,8 +7,15 @@
 -- ARGV[2]  max events (0 = no count limit)
 -- ARGV[3]  max age in ms (0 = no age limit)
 -- ARGV[4]  counter TTL in seconds
--- ARGV[5]  number of alerts, then per alert:
---          body, #index keys, index key suffixes..., #counter fields, fields...
+-- ARGV[5]  dedupe window in ms (0 = off)
+-- ARGV[6]  number of alerts, then per alert:
+--          uuid, body, #index keys, index key suffixes..., #counter fields, fields...
+--
+-- An alert whose uuid was appended within the dedupe window is not stored
+-- again: its first ID is returned. A sender retrying after a timeout (or a
+-- 503 while Redis was frozen but still executed the write) so stores the
+-- alert once. uuids live in hashes "u:<bucket>" of window-long buckets; the
+-- current and the previous bucket are checked.
 --
 -- Index and counter keys are built here because the counters' minute comes
 -- from the stream ID Redis assigns; they share the {saker} hash tag with the
@@ -18,50 +25,81 @@ local pfx = ARGV[1]
 local maxlen = tonumber(ARGV[2])
 local maxage = tonumber(ARGV[3])
 local ttl = tonumber(ARGV[4])
-local n = tonumber(ARGV[5])
+local window = tonumber(ARGV[5])
+local n = tonumber(ARGV[6])
+local ukey, uprev
+if window > 0 then
+  local t = redis.call("TIME")
+  local bucket = math.floor((tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)) / window)
+  ukey = pfx .. "u:" .. string.format("%d", bucket)
+  uprev = pfx .. "u:" .. string.format("%d", bucket - 1)
+end
 
 local function pad(id)
   local ms, seq = string.match(id, "^(%d+)-(%d+)$")
   return string.rep("0", 15 - #ms) .. ms .. "-" .. string.rep("0", 12 - #seq) .. seq
 end
 
-local i = 6
+local i = 7
 local ids = {}
 local members = {} -- index key -> {score, member, score, member, ...}
 local counts = {}  -- counter key -> field -> n
+local fresh = false
 for a = 1, n do
-  local body = ARGV[i]
-  i = i + 1
-  local id = redis.call("XADD", stream, "*", "a", body)
-  ids[a] = id
-  local member = pad(id)
-  local k = tonumber(ARGV[i])
-  i = i + 1
-  for _ = 1, k do
-    local key = pfx .. "i:" .. ARGV[i]
-    i = i + 1
-    local m = members[key]
-    if not m then
-      m = {}
-      members[key] = m
+  local uuid = ARGV[i]
+  local body = ARGV[i + 1]
+  i = i + 2
+  local id = false
+  if ukey and uuid ~= "" then
+    id = redis.call("HGET", ukey, uuid) or redis.call("HGET", uprev, uuid)
+  end
+  if id then
+    -- Already stored: skip this alert's index keys and counter fields.
+    ids[a] = id
+    i = i + 1 + tonumber(ARGV[i])
+    i = i + 1 + tonumber(ARGV[i])
+  else
+    fresh = true
+    id = redis.call("XADD", stream, "*", "a", body)
+    ids[a] = id
+    if ukey and uuid ~= "" then
+      redis.call("HSET", ukey, uuid, id)
     end
-    m[#m + 1] = 0
-    m[#m + 1] = member
-  end
-  local ms = string.match(id, "^(%d+)-")
-  local ckey = pfx .. "m:" .. string.format("%d", math.floor(tonumber(ms) / 60000))
-  local cm = counts[ckey]
-  if not cm then
-    cm = {}
-    counts[ckey] = cm
-  end
-  local c = tonumber(ARGV[i])
-  i = i + 1
-  for _ = 1, c do
-    local f = ARGV[i]
-    cm[f] = (cm[f] or 0) + 1
+    local member = pad(id)
+    local k = tonumber(ARGV[i])
     i = i + 1
+    for _ = 1, k do
+      local key = pfx .. "i:" .. ARGV[i]
+      i = i + 1
+      local m = members[key]
+      if not m then
+        m = {}
+        members[key] = m
+      end
+      m[#m + 1] = 0
+      m[#m + 1] = member
+    end
+    local ms = string.match(id, "^(%d+)-")
+    local ckey = pfx .. "m:" .. string.format("%d", math.floor(tonumber(ms) / 60000))
+    local cm = counts[ckey]
+    if not cm then
+      cm = {}
+      counts[ckey] = cm
+    end
+    local c = tonumber(ARGV[i])
+    i = i + 1
+    for _ = 1, c do
+      local f = ARGV[i]
+      cm[f] = (cm[f] or 0) + 1
+      i = i + 1
+    end
   end
+end
+if ukey and fresh then
+  redis.call("PEXPIRE", ukey, 2 * window + 1000)
+end
+if not fresh then
+  return ids
 end
 -- One ZADD per index key and one HINCRBY per counter field, not per alert.
 for key, m in pairs(members) do

@@ -58,6 +58,9 @@ const (
 	DefaultMaxEvents      = 1_000_000
 	DefaultMaxDeadLetters = 10_000
 	DefaultPoolSize       = 64
+	// DefaultDedupeWindow is how long an alert's uuid is remembered so a
+	// retried append of it is not stored twice.
+	DefaultDedupeWindow = 5 * time.Minute
 	// minCounterTTL keeps per-minute counters at least this long, so stats
 	// over the last week work without an age limit.
 	minCounterTTL = 8 * 24 * time.Hour
@@ -90,12 +93,24 @@ type Options struct {
 	// PoolSize is the connection pool size; blocking Tail and Claim calls
 	// each hold a connection while they wait. 0 = DefaultPoolSize.
 	PoolSize int
+	// DedupeWindow is how long an appended alert's uuid is remembered: an
+	// alert with the same uuid appended again within it is not stored
+	// again (its first ID is returned). 0 = DefaultDedupeWindow, negative =
+	// no deduplication.
+	DedupeWindow time.Duration
+	// ReadTimeout bounds waiting for a reply; 0 = go-redis's 3 s.
+	ReadTimeout time.Duration
 }
 
 // Store is the Redis store. It is safe for concurrent use.
 type Store struct {
-	opts   Options
-	c      goredis.UniversalClient
+	opts Options
+	c    goredis.UniversalClient
+	// w runs the append script. It never retries: a retry after a read
+	// timeout would run the script again while the first run may already
+	// have been executed (the uuid dedupe would catch it, but only within
+	// its window and at the cost of a second round trip).
+	w      goredis.UniversalClient
 	pfx    string // KeyPrefix + "{saker}:"
 	stream string
 	script *goredis.Script
@@ -122,19 +137,29 @@ func New(ctx context.Context, opts Options) (*Store, error) {
 	if opts.PoolSize <= 0 {
 		opts.PoolSize = DefaultPoolSize
 	}
-	c := goredis.NewUniversalClient(&goredis.UniversalOptions{
-		Addrs:      opts.Addresses,
-		MasterName: opts.MasterName,
-		Username:   opts.Username,
-		Password:   opts.Password,
-		DB:         opts.DB,
-		TLSConfig:  opts.TLS,
-		PoolSize:   opts.PoolSize,
-	})
-	s := &Store{opts: opts, c: c, pfx: opts.KeyPrefix + "{saker}:", script: goredis.NewScript(appendLua)}
+	if opts.DedupeWindow == 0 {
+		opts.DedupeWindow = DefaultDedupeWindow
+	}
+	uo := goredis.UniversalOptions{
+		Addrs:       opts.Addresses,
+		MasterName:  opts.MasterName,
+		Username:    opts.Username,
+		Password:    opts.Password,
+		DB:          opts.DB,
+		TLSConfig:   opts.TLS,
+		PoolSize:    opts.PoolSize,
+		ReadTimeout: opts.ReadTimeout,
+	}
+	c := goredis.NewUniversalClient(&uo)
+	wo := uo
+	wo.MaxRetries = -1
+	wo.PoolSize = max(opts.PoolSize/2, 8)
+	w := goredis.NewUniversalClient(&wo)
+	s := &Store{opts: opts, c: c, w: w, pfx: opts.KeyPrefix + "{saker}:", script: goredis.NewScript(appendLua)}
 	s.stream = s.pfx + "events"
 	if err := c.Ping(ctx).Err(); err != nil {
 		c.Close()
+		w.Close()
 		return nil, fmt.Errorf("redis store: ping %s: %w", strings.Join(opts.Addresses, ","), err)
 	}
 	// XAUTOCLAIM's deleted-entry handling and XINFO GROUPS lag need 7.0.
@@ -142,6 +167,7 @@ func New(ctx context.Context, opts Options) (*Store, error) {
 		if major, _, _ := strings.Cut(v, "."); major != "" {
 			if n, err := strconv.Atoi(major); err == nil && n < 7 {
 				c.Close()
+				w.Close()
 				return nil, fmt.Errorf("redis store: Redis %s at %s is too old, need 7.0 or newer", v, strings.Join(opts.Addresses, ","))
 			}
 		}
@@ -169,7 +195,7 @@ func (s *Store) Client() goredis.UniversalClient { return s.c }
 // Close implements store.Store.
 func (s *Store) Close() error {
 	var err error
-	s.once.Do(func() { err = s.c.Close() })
+	s.once.Do(func() { err = errors.Join(s.c.Close(), s.w.Close()) })
 	return err
 }
 
@@ -214,7 +240,8 @@ func (s *Store) Append(ctx context.Context, alerts []alert.Alert) ([]string, err
 		return nil, nil
 	}
 	args := make([]any, 0, 5+len(alerts)*16)
-	args = append(args, s.pfx, s.opts.MaxEvents, s.opts.MaxAge.Milliseconds(), int64(s.counterTTL()/time.Second), len(alerts))
+	args = append(args, s.pfx, s.opts.MaxEvents, s.opts.MaxAge.Milliseconds(), int64(s.counterTTL()/time.Second),
+		max(s.opts.DedupeWindow.Milliseconds(), 0), len(alerts))
 	for i := range alerts {
 		a := &alerts[i]
 		if !a.Priority.Valid() {
@@ -229,7 +256,7 @@ func (s *Store) Append(ctx context.Context, alerts []alert.Alert) ([]string, err
 			return nil, fmt.Errorf("append alert %d: encode: %w", i, err)
 		}
 		idx := indexSuffixes(a)
-		args = append(args, body, len(idx))
+		args = append(args, a.UUID, body, len(idx))
 		for _, k := range idx {
 			args = append(args, k)
 		}
@@ -239,7 +266,7 @@ func (s *Store) Append(ctx context.Context, alerts []alert.Alert) ([]string, err
 			args = append(args, counterField(d[0], d[1]))
 		}
 	}
-	res, err := s.script.Run(ctx, s.c, []string{s.stream}, args...).StringSlice()
+	res, err := s.script.Run(ctx, s.w, []string{s.stream}, args...).StringSlice()
 	if err != nil {
 		return nil, fmt.Errorf("redis store: append %d alerts: %w", len(alerts), err)
 	}

@@ -220,3 +220,46 @@ func TestRedisDown(t *testing.T) {
 		t.Error("Append with Redis down succeeded")
 	}
 }
+
+// A Redis freeze longer than the read timeout must not store an alert
+// twice: the client does not retry the append script (it once did, and
+// every retry queued in the frozen server ran after it thawed), and the
+// sender's own retry after the 503 is deduplicated on the uuid.
+func TestFreezeStoresOnce(t *testing.T) {
+	srv := redistest.Start(t)
+	s := newT(t, Options{Addresses: []string{srv.Addr}, ReadTimeout: 200 * time.Millisecond})
+	ctx := context.Background()
+	if _, err := s.Append(ctx, []alert.Alert{sample(0)}); err != nil { // loads the script
+		t.Fatal(err)
+	}
+	a := sample(1)
+	srv.Freeze(t)
+	actx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	_, err := s.Append(actx, []alert.Alert{a})
+	cancel()
+	if err == nil {
+		t.Fatal("Append succeeded while Redis was frozen")
+	}
+	srv.Thaw(t)
+	// The sender retries after its 503.
+	var ids []string
+	for range 50 {
+		if ids, err = s.Append(ctx, []alert.Alert{a}); err == nil {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatalf("Append after thaw: %v", err)
+	}
+	n, err := s.Client().XLen(ctx, s.stream).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 2 {
+		t.Fatalf("stream holds %d entries for one alert appended before and one appended during a freeze and retried; want 2", n)
+	}
+	if e, err := s.Get(ctx, ids[0]); err != nil || e.UUID != a.UUID {
+		t.Fatalf("Get(%s) = %v, %v", ids[0], e.UUID, err)
+	}
+}

@@ -76,6 +76,7 @@ func Run(t *testing.T, f Factory) {
 		{"CursorStableUnderAppends", testCursorStable},
 		{"PersistAcrossReopen", testPersist},
 		{"DeepAlertsReadable", testDeepAlerts},
+		{"AppendIdempotentByUUID", testIdempotentAppend},
 		{"ConcurrentAppends", testConcurrentAppends},
 		{"Health", testHealth},
 	}
@@ -259,7 +260,7 @@ func testIDsMonotonic(t *testing.T, f Factory) {
 	s := open(t, f(t, Limits{}))
 	var all []string
 	for i := 0; i < 5; i++ {
-		all = append(all, appendAll(t, s, mk("a", alert.PriorityNotice, "r", "syscalls", "h"), mk("b", alert.PriorityNotice, "r", "syscalls", "h"))...)
+		all = append(all, appendAll(t, s, mk(fmt.Sprint("a", i), alert.PriorityNotice, "r", "syscalls", "h"), mk(fmt.Sprint("b", i), alert.PriorityNotice, "r", "syscalls", "h"))...)
 	}
 	for i, id := range all {
 		ms, _, err := store.ParseID(id)
@@ -477,7 +478,11 @@ func testStats(t *testing.T, f Factory) {
 	data[5].OutputFields["container.name"] = "host"
 	before := time.Now()
 	appendAll(t, s, data...)
-	appendAll(t, s, data[0], data[0])
+	// Two more events like the first (distinct uuids: the same uuid would
+	// be one alert appended again).
+	again1, again2 := data[0], data[0]
+	again1.UUID, again2.UUID = data[0].UUID+"-again1", data[0].UUID+"-again2"
+	appendAll(t, s, again1, again2)
 	after := time.Now()
 
 	st, err := s.Stats(ctxT(t), store.StatsQuery{})
@@ -1236,4 +1241,45 @@ func mustJSON(t *testing.T, v any) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// testIdempotentAppend: appending an alert again with the same uuid (a
+// sender's retry) returns its first ID and stores it once, in a later call
+// or within one batch, and after a reopen; alerts without a uuid are never
+// merged.
+func testIdempotentAppend(t *testing.T, f Factory) {
+	b := f(t, Limits{})
+	s1 := b.Open(t)
+	defer s1.Close()
+	first := appendAll(t, s1, mk("once", alert.PriorityWarning, "r", "syscalls", "h"), mk("other", alert.PriorityNotice, "r", "syscalls", "h"))
+	again := appendAll(t, s1, mk("once", alert.PriorityWarning, "r", "syscalls", "h"), mk("new", alert.PriorityNotice, "r", "syscalls", "h"),
+		mk("new", alert.PriorityNotice, "r", "syscalls", "h"))
+	if again[0] != first[0] {
+		t.Errorf("retried append got id %s, want the first one %s", again[0], first[0])
+	}
+	if again[2] != again[1] {
+		t.Errorf("same uuid twice in one batch got ids %s and %s", again[1], again[2])
+	}
+	anon := mk("", alert.PriorityNotice, "r", "syscalls", "h")
+	appendAll(t, s1, anon, anon)
+	if !b.Concurrent {
+		if err := s1.Close(); err != nil {
+			t.Fatalf("Close: %v", err)
+		}
+	}
+	s2 := open(t, b)
+	if ids := appendAll(t, s2, mk("once", alert.PriorityWarning, "r", "syscalls", "h")); ids[0] != first[0] {
+		t.Errorf("append after reopen got id %s, want %s", ids[0], first[0])
+	}
+	got := names(queryAll(t, s2, store.Filter{}))
+	if want := []string{"", "", "new", "other", "once"}; !slices.Equal(got, want) {
+		t.Errorf("stored events = %q, want %q", got, want)
+	}
+	st, err := s2.Stats(ctxT(t), store.StatsQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Total != 5 {
+		t.Errorf("stats total = %d, want 5 (duplicates counted?)", st.Total)
+	}
 }

@@ -1,0 +1,63 @@
+package embedded
+
+import "time"
+
+// DefaultDedupeWindow is how long an appended alert's uuid is remembered so
+// a retried append of it is not stored twice.
+const DefaultDedupeWindow = 5 * time.Minute
+
+// dedupe remembers the IDs of recently appended uuids, oldest first, for
+// window (by the store's clock).
+type dedupe struct {
+	window time.Duration
+	ids    map[string]string
+	order  []seen
+}
+
+type seen struct {
+	uuid string
+	at   int64 // unix ms
+}
+
+func newDedupe(window time.Duration) *dedupe {
+	return &dedupe{window: window, ids: map[string]string{}}
+}
+
+// lookup returns the ID stored for uuid within the window.
+func (d *dedupe) lookup(uuid string, now time.Time) (string, bool) {
+	if d.window <= 0 || uuid == "" {
+		return "", false
+	}
+	d.expire(now)
+	id, ok := d.ids[uuid]
+	return id, ok
+}
+
+// add remembers uuid's ID, appended at unix ms at (replay passes the
+// event's arrival time, so a reopened store dedupes what it held).
+func (d *dedupe) add(uuid, id string, at int64, now time.Time) {
+	if d.window <= 0 || uuid == "" || at < now.Add(-d.window).UnixMilli() {
+		return
+	}
+	if _, ok := d.ids[uuid]; ok {
+		return
+	}
+	d.ids[uuid] = id
+	d.order = append(d.order, seen{uuid: uuid, at: at})
+}
+
+func (d *dedupe) expire(now time.Time) {
+	cut := now.Add(-d.window).UnixMilli()
+	n := 0
+	for n < len(d.order) && d.order[n].at < cut {
+		delete(d.ids, d.order[n].uuid)
+		n++
+	}
+	if n > 0 {
+		clear(d.order[:n])
+		d.order = d.order[n:]
+		if cap(d.order) > 2*len(d.order)+1024 {
+			d.order = append([]seen(nil), d.order...)
+		}
+	}
+}
