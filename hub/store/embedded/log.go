@@ -38,13 +38,9 @@ const (
 	recDeadDrop   = 'X' // ackRec: dead letters removed
 )
 
-func knownType(t byte) bool {
-	switch t {
-	case recEvents, recEventsV1, recHighWater, recGroup, recClaim, recAck, recDeadLetter, recGroupState:
-		return true
-	}
-	return false
-}
+// plausibleType is a cheap filter while searching damaged bytes for the
+// next record: every record type is an ASCII letter.
+func plausibleType(t byte) bool { return t >= 'A' && t <= 'Z' || t >= 'a' && t <= 'z' }
 
 const (
 	headerSize = 8
@@ -155,7 +151,7 @@ func nextRecord(f *os.File, from, size int64) (int64, error) {
 			}
 			l := int64(binary.LittleEndian.Uint32(buf[i:]))
 			off := base + int64(i)
-			if l == 0 || l > maxRecord || l > size-off-headerSize || !knownType(buf[i+headerSize]) {
+			if l == 0 || l > maxRecord || l > size-off-headerSize || !plausibleType(buf[i+headerSize]) {
 				continue
 			}
 			payload := make([]byte, l)
