@@ -14,6 +14,7 @@ import (
 	"github.com/saker-sec/saker/hub/alert"
 	"github.com/saker-sec/saker/sensor/defaultrules"
 	"github.com/saker-sec/saker/sensor/fields"
+	"github.com/saker-sec/saker/sensor/k8saudit"
 	"github.com/saker-sec/saker/sensor/rules"
 )
 
@@ -60,7 +61,8 @@ func rulesFlags(name string, args []string) (*flag.FlagSet, []string, rules.Conf
 	if err != nil {
 		return nil, nil, rules.Config{}, nil, fmt.Errorf("-priority: %w", err)
 	}
-	return fs, files, rules.Config{MinPriority: p}, asJSON, nil
+	// Both sources, as Falco with the k8saudit and json plugins loaded.
+	return fs, files, k8saudit.RulesConfig(rules.Config{MinPriority: p}), asJSON, nil
 }
 
 // rulesValidate loads the files like `falco --validate`: each file is
@@ -170,28 +172,48 @@ func rulesList(w io.Writer, args []string) error {
 		if r.AllEventTypes {
 			evt = "(all)"
 		}
+		if r.Source != "syscall" {
+			evt = "(" + r.Source + " events)"
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%v\t%s\n", r.Name, r.Priority, r.Enabled && r.Loaded, evt)
 	}
 	return tw.Flush()
 }
 
-// rulesFields prints the field registry like `falco --list`.
+// rulesFields prints the fields of each rule source like `falco --list`;
+// -source limits it to one (syscall or k8s_audit).
 func rulesFields(w io.Writer, args []string) error {
 	fs := flag.NewFlagSet("saker rules fields", flag.ContinueOnError)
+	source := fs.String("source", "", "only this source's fields: syscall or k8s_audit")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	for _, f := range fields.All() {
-		name := f.Name
-		switch f.Arg {
-		case fields.IndexArg:
-			name += "[N]"
-		case fields.KeyArg, fields.RequiredArg:
-			name += "[KEY]"
-		case fields.IndexOrKey:
-			name += "[ARG]"
+	bySource := []struct {
+		name   string
+		fields []*fields.Field
+	}{{"syscall", fields.All()}, {k8saudit.Source, k8saudit.Fields{}.All()}}
+	found := false
+	for _, src := range bySource {
+		if *source != "" && *source != src.name {
+			continue
 		}
-		fmt.Fprintf(w, "%-30s %-8s %s\n", name, f.Type, f.Desc)
+		found = true
+		fmt.Fprintf(w, "# source: %s\n", src.name)
+		for _, f := range src.fields {
+			name := f.Name
+			switch f.Arg {
+			case fields.IndexArg:
+				name += "[N]"
+			case fields.KeyArg, fields.RequiredArg:
+				name += "[KEY]"
+			case fields.IndexOrKey:
+				name += "[ARG]"
+			}
+			fmt.Fprintf(w, "%-30s %-8s %s\n", name, f.Type, f.Desc)
+		}
+	}
+	if !found {
+		return fmt.Errorf("fields: unknown source %q (want syscall or %s)", *source, k8saudit.Source)
 	}
 	return nil
 }
