@@ -30,3 +30,7 @@ func redisTLS(c config.Redis) (*tls.Config, error) {
 	}
 	return tc, nil
 }
+
+// RedisTLS is redisTLS for the hub process's other Redis clients (the
+// dashboard's sessions), so they connect as the store does.
+func RedisTLS(c config.Redis) (*tls.Config, error) { return redisTLS(c) }

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"net/http"
 	"time"
 
@@ -28,5 +29,18 @@ func (s *Server) info(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) whoami(w http.ResponseWriter, r *http.Request) {
 	u, _ := s.auth.user(r)
-	writeJSON(w, http.StatusOK, map[string]any{"user": u, "auth": !s.auth.cfg.Disabled})
+	writeJSON(w, http.StatusOK, map[string]any{
+		"user": u, "auth": !s.auth.cfg.Disabled,
+		// The UI shows a banner while either holds.
+		"default_credentials": s.auth.cfg.defaultCredentials(),
+		"auth_disabled":       s.auth.cfg.Disabled,
+	})
+}
+
+// health is the store's state for the page-wide outage banner, polled by
+// every open tab.
+func (s *Server) health(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+	defer cancel()
+	writeJSON(w, http.StatusOK, map[string]any{"store": s.opts.Store.Health(ctx), "time": time.Now().UTC()})
 }

@@ -1,7 +1,8 @@
 package web
 
 import (
-	"crypto/hmac"
+	"context"
+	"crypto/pbkdf2"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -9,26 +10,37 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"net/url"
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
+
+	"github.com/saker-sec/saker/web/session"
 )
 
-// Auth configures the dashboard login: one user, like falcosidekick-ui.
+// Auth configures who may reach the dashboard and its API: one user, like
+// falcosidekick-ui, plus API tokens for scripts.
 type Auth struct {
 	User     string // login name; "" with Disabled false means "admin"
 	Password string // password; "" with Disabled false means "admin"
 	// Disabled serves everything without a login (trusted networks only).
 	Disabled bool
-	// SessionKey signs session cookies. Hub replicas behind one load
-	// balancer must share it; nil means a random key per process (sessions
-	// end when the hub restarts).
-	SessionKey []byte
 	// SessionTTL is how long a login lasts; 0 means 24 h.
 	SessionTTL time.Duration
+	// APITokens are accepted as "Authorization: Bearer <token>" on the
+	// API (scripts); "Authorization: Basic" with User/Password works too.
+	APITokens []string
+	// AllowedHosts are the names the dashboard is reached by (Host
+	// header), besides IP addresses, localhost and the machine's name;
+	// "*.example.com" matches subdomains, "*" any name.
+	AllowedHosts []string
+	// SecureCookies marks the session cookie Secure although the
+	// dashboard itself serves plain HTTP (TLS ends at a proxy in front).
+	SecureCookies bool
 }
 
 // AuthFromEnv reads the login settings from the environment, accepting
@@ -36,8 +48,10 @@ type Auth struct {
 //
 //	SAKER_UI_USER or FALCOSIDEKICK_UI_USER              "user:password" (default admin:admin)
 //	SAKER_UI_DISABLEAUTH or FALCOSIDEKICK_UI_DISABLEAUTH "true" disables the login
-//	SAKER_UI_SESSION_KEY                                 cookie signing key shared by replicas
 //	SAKER_UI_SESSION_TTL                                 login lifetime (Go duration, default 24h)
+//	SAKER_UI_API_TOKENS                                  comma-separated bearer tokens for scripts
+//	SAKER_UI_ALLOWED_HOSTS                               comma-separated names the dashboard is reached by
+//	SAKER_UI_SECURE_COOKIES                              "true" when TLS ends at a proxy in front
 func AuthFromEnv() Auth {
 	var a Auth
 	cred := firstEnv("SAKER_UI_USER", "FALCOSIDEKICK_UI_USER")
@@ -48,13 +62,23 @@ func AuthFromEnv() Auth {
 	if v, err := strconv.ParseBool(firstEnv("SAKER_UI_DISABLEAUTH", "FALCOSIDEKICK_UI_DISABLEAUTH")); err == nil {
 		a.Disabled = v
 	}
-	if k := os.Getenv("SAKER_UI_SESSION_KEY"); k != "" {
-		a.SessionKey = []byte(k)
-	}
 	if d, err := time.ParseDuration(os.Getenv("SAKER_UI_SESSION_TTL")); err == nil && d > 0 {
 		a.SessionTTL = d
 	}
+	a.APITokens = splitList(os.Getenv("SAKER_UI_API_TOKENS"))
+	a.AllowedHosts = splitList(os.Getenv("SAKER_UI_ALLOWED_HOSTS"))
+	a.SecureCookies, _ = strconv.ParseBool(os.Getenv("SAKER_UI_SECURE_COOKIES"))
 	return a
+}
+
+func splitList(v string) []string {
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 func firstEnv(names ...string) string {
@@ -66,18 +90,34 @@ func firstEnv(names ...string) string {
 	return ""
 }
 
-// sessionCookie is the name of the signed session cookie.
+// sessionCookie is the name of the session cookie. Its value is a random
+// session id; the server keeps sessions (by a hash of the id), so logout
+// and password changes end them for every copy of the cookie.
 const sessionCookie = "saker_session"
 
 type authenticator struct {
-	cfg Auth
-	key []byte
-	// gen ties sessions to the configured credentials: changing the
-	// password invalidates every cookie signed for the old one.
+	cfg      Auth
+	sessions session.Store
+	limit    *loginLimiter
+	now      func() time.Time
+	// gen ties sessions to the configured credentials: a session opened
+	// with another password is dead. It is a slow hash, since session
+	// stores are less guarded than the configuration.
 	gen string
+
+	// known caches sessions this process verified, for an answer while
+	// the session store is unreachable (the outage is then shown instead
+	// of a login page). A revoked session is dropped on the next answer.
+	mu    sync.Mutex
+	known map[string]session.Session
 }
 
-func newAuthenticator(a Auth) (*authenticator, error) {
+// defaultCredentials reports whether the login is the shipped admin:admin.
+func (a Auth) defaultCredentials() bool {
+	return !a.Disabled && a.User == "admin" && a.Password == "admin"
+}
+
+func newAuthenticator(a Auth, sessions session.Store, now func() time.Time) (*authenticator, error) {
 	if !a.Disabled {
 		if a.User == "" && a.Password == "" {
 			a.User, a.Password = "admin", "admin"
@@ -89,63 +129,134 @@ func newAuthenticator(a Auth) (*authenticator, error) {
 	if a.SessionTTL <= 0 {
 		a.SessionTTL = 24 * time.Hour
 	}
-	key := a.SessionKey
-	if len(key) == 0 {
-		key = make([]byte, 32)
-		if _, err := rand.Read(key); err != nil {
-			return nil, fmt.Errorf("auth: session key: %w", err)
-		}
+	if sessions == nil {
+		sessions = &session.Memory{}
 	}
-	m := hmac.New(sha256.New, key)
-	m.Write([]byte("gen\x00" + a.User + "\x00" + a.Password))
-	return &authenticator{cfg: a, key: key, gen: base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:9])}, nil
-}
-
-// sign returns a cookie value "<payload>.<mac>" where payload carries the
-// user, expiry and credentials generation.
-func (a *authenticator) sign(user string, exp time.Time) string {
-	payload := base64.RawURLEncoding.EncodeToString([]byte(user + "|" + strconv.FormatInt(exp.Unix(), 10) + "|" + a.gen))
-	return payload + "." + a.mac(payload)
-}
-
-func (a *authenticator) mac(payload string) string {
-	m := hmac.New(sha256.New, a.key)
-	m.Write([]byte(payload))
-	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
-}
-
-// verify returns the user of a valid, unexpired session cookie value.
-func (a *authenticator) verify(v string, now time.Time) (string, bool) {
-	payload, mac, ok := strings.Cut(v, ".")
-	if !ok || !hmac.Equal([]byte(mac), []byte(a.mac(payload))) {
-		return "", false
-	}
-	raw, err := base64.RawURLEncoding.DecodeString(payload)
+	gen, err := pbkdf2.Key(sha256.New, a.User+"\x00"+a.Password, []byte("saker dashboard session generation"), 50000, 12)
 	if err != nil {
-		return "", false
+		return nil, fmt.Errorf("auth: %w", err)
 	}
-	parts := strings.Split(string(raw), "|")
-	if len(parts) != 3 || parts[2] != a.gen {
-		return "", false
-	}
-	exp, err := strconv.ParseInt(parts[1], 10, 64)
-	if err != nil || now.Unix() >= exp {
-		return "", false
-	}
-	return parts[0], true
+	return &authenticator{
+		cfg: a, sessions: sessions, limit: newLoginLimiter(now), now: now,
+		gen: base64.RawURLEncoding.EncodeToString(gen), known: map[string]session.Session{},
+	}, nil
 }
 
-// user returns the logged-in user of a request; with auth disabled every
-// request is "anonymous".
+// sessionKey is what the store keeps for a cookie value: its hash, so the
+// store's content cannot be replayed as cookies.
+func sessionKey(cookie string) string {
+	h := sha256.Sum256([]byte(cookie))
+	return base64.RawURLEncoding.EncodeToString(h[:])
+}
+
+// open creates a session for user and returns the cookie value.
+func (a *authenticator) open(ctx context.Context, user string) (string, time.Time, error) {
+	var id [32]byte
+	if _, err := rand.Read(id[:]); err != nil {
+		return "", time.Time{}, err
+	}
+	v := base64.RawURLEncoding.EncodeToString(id[:])
+	s := session.Session{User: user, Gen: a.gen, Expires: a.now().Add(a.cfg.SessionTTL)}
+	if err := a.sessions.Put(ctx, sessionKey(v), s); err != nil {
+		return "", time.Time{}, err
+	}
+	a.mu.Lock()
+	a.known[sessionKey(v)] = s
+	a.mu.Unlock()
+	return v, s.Expires, nil
+}
+
+// revoke ends the session of a cookie value everywhere.
+func (a *authenticator) revoke(ctx context.Context, cookie string) error {
+	k := sessionKey(cookie)
+	a.mu.Lock()
+	delete(a.known, k)
+	a.mu.Unlock()
+	return a.sessions.Delete(ctx, k)
+}
+
+// verify returns the user of a live session cookie value.
+func (a *authenticator) verify(ctx context.Context, cookie string) (string, bool) {
+	if cookie == "" || len(cookie) > 200 {
+		return "", false
+	}
+	k := sessionKey(cookie)
+	s, err := a.sessions.Get(ctx, k)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	switch {
+	case errors.Is(err, session.ErrNotFound):
+		delete(a.known, k)
+		return "", false
+	case err != nil:
+		var ok bool
+		if s, ok = a.known[k]; !ok {
+			return "", false
+		}
+	default:
+		if len(a.known) > 10000 {
+			clear(a.known)
+		}
+		a.known[k] = s
+	}
+	if s.Gen != a.gen || !a.now().Before(s.Expires) {
+		delete(a.known, k)
+		return "", false
+	}
+	return s.User, true
+}
+
+// verdict is how a request authenticated.
+type verdict int
+
+const (
+	denied verdict = iota
+	allowed
+	limited // too many failed logins from this client
+)
+
+// user returns the user of a request: a session cookie, a bearer token or
+// basic auth (scripts). With auth disabled every request is "anonymous".
 func (a *authenticator) user(r *http.Request) (string, bool) {
+	u, v, _ := a.authenticate(r)
+	return u, v == allowed
+}
+
+func (a *authenticator) authenticate(r *http.Request) (string, verdict, time.Duration) {
 	if a.cfg.Disabled {
-		return "anonymous", true
+		return "anonymous", allowed, 0
+	}
+	if h := r.Header.Get("Authorization"); h != "" {
+		if tok, ok := strings.CutPrefix(h, "Bearer "); ok {
+			for _, want := range a.cfg.APITokens {
+				if subtle.ConstantTimeCompare([]byte(strings.TrimSpace(tok)), []byte(want)) == 1 {
+					return "api-token", allowed, 0
+				}
+			}
+			return "", denied, 0
+		}
+		if u, p, ok := r.BasicAuth(); ok {
+			client := clientKey(r)
+			if wait, ok := a.limit.attempt(client); !ok {
+				return "", limited, wait
+			}
+			if !a.check(u, p) {
+				return "", denied, 0
+			}
+			a.limit.succeeded(client)
+			return u, allowed, 0
+		}
+		return "", denied, 0
 	}
 	c, err := r.Cookie(sessionCookie)
 	if err != nil {
-		return "", false
+		return "", denied, 0
 	}
-	return a.verify(c.Value, time.Now())
+	u, ok := a.verify(r.Context(), c.Value)
+	if !ok {
+		return "", denied, 0
+	}
+	return u, allowed, 0
 }
 
 // check compares credentials in constant time.
@@ -155,10 +266,24 @@ func (a *authenticator) check(user, password string) bool {
 	return u&p == 1
 }
 
-// requireAPI answers 401 JSON to API and websocket requests without a session.
+func tooMany(w http.ResponseWriter, wait time.Duration) {
+	secs := int(math.Ceil(wait.Seconds()))
+	w.Header().Set("Retry-After", strconv.Itoa(secs))
+	writeJSON(w, http.StatusTooManyRequests, map[string]any{
+		"error": fmt.Sprintf("too many failed logins; try again in %d s", secs), "retry_after": secs,
+	})
+}
+
+// requireAPI answers 401 JSON to API and websocket requests without a
+// session, token or valid basic auth (429 while basic auth is locked out).
 func (a *authenticator) requireAPI(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if _, ok := a.user(r); !ok {
+		_, v, wait := a.authenticate(r)
+		switch v {
+		case limited:
+			tooMany(w, wait)
+			return
+		case denied:
 			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "login required"})
 			return
 		}
@@ -178,8 +303,8 @@ func (a *authenticator) requirePage(next http.Handler) http.Handler {
 	})
 }
 
-func secureRequest(r *http.Request) bool {
-	return r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
+func (s *Server) secureRequest(r *http.Request) bool {
+	return r.TLS != nil || s.auth.cfg.SecureCookies || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
 }
 
 // login handles POST /login from the login form (urlencoded) or from a
@@ -204,25 +329,40 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		user, pass, next = r.PostForm.Get("username"), r.PostForm.Get("password"), r.PostForm.Get("next")
 	}
 	next = safeNext(next)
-	if !a.cfg.Disabled && !a.check(user, pass) {
-		s.log.Warn("dashboard login failed", "user", user, "remote", r.RemoteAddr)
-		// A short pause makes password guessing slow without a lockout
-		// that an attacker could use to lock the admin out.
-		time.Sleep(200 * time.Millisecond)
-		if isJSON {
-			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "wrong user or password"})
-			return
-		}
-		http.Redirect(w, r, "/login?error=1&next="+url.QueryEscape(next), http.StatusSeeOther)
-		return
-	}
 	if a.cfg.Disabled {
 		user = "anonymous"
+	} else {
+		client := clientKey(r)
+		if wait, ok := a.limit.attempt(client); !ok {
+			s.log.Warn("dashboard login refused: too many failures", "remote", r.RemoteAddr, "retry_after", wait.Round(time.Second))
+			if isJSON {
+				tooMany(w, wait)
+				return
+			}
+			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+			http.Redirect(w, r, "/login?error=locked&retry="+strconv.Itoa(int(math.Ceil(wait.Seconds())))+"&next="+url.QueryEscape(next), http.StatusSeeOther)
+			return
+		}
+		if !a.check(user, pass) {
+			s.log.Warn("dashboard login failed", "user", user, "remote", r.RemoteAddr)
+			if isJSON {
+				writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "wrong user or password"})
+				return
+			}
+			http.Redirect(w, r, "/login?error=1&next="+url.QueryEscape(next), http.StatusSeeOther)
+			return
+		}
+		a.limit.succeeded(client)
 	}
-	exp := time.Now().Add(a.cfg.SessionTTL)
+	v, exp, err := a.open(r.Context(), user)
+	if err != nil {
+		s.log.Error("dashboard login: cannot store the session", "err", err)
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "cannot store the session: " + err.Error()})
+		return
+	}
 	http.SetCookie(w, &http.Cookie{
-		Name: sessionCookie, Value: a.sign(user, exp), Path: "/", Expires: exp,
-		MaxAge: int(a.cfg.SessionTTL.Seconds()), HttpOnly: true, Secure: secureRequest(r),
+		Name: sessionCookie, Value: v, Path: "/", Expires: exp,
+		MaxAge: int(a.cfg.SessionTTL.Seconds()), HttpOnly: true, Secure: s.secureRequest(r),
 		SameSite: http.SameSiteLaxMode,
 	})
 	if isJSON {
@@ -232,11 +372,19 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
-// logout clears the session cookie.
+// logout ends the session on the server (every copy of the cookie stops
+// working) and clears the cookie.
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
+	if c, err := r.Cookie(sessionCookie); err == nil && c.Value != "" {
+		if err := s.auth.revoke(r.Context(), c.Value); err != nil {
+			s.log.Error("dashboard logout: cannot revoke the session", "err", err)
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "cannot revoke the session: " + err.Error()})
+			return
+		}
+	}
 	http.SetCookie(w, &http.Cookie{
 		Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, Expires: time.Unix(1, 0),
-		HttpOnly: true, Secure: secureRequest(r), SameSite: http.SameSiteLaxMode,
+		HttpOnly: true, Secure: s.secureRequest(r), SameSite: http.SameSiteLaxMode,
 	})
 	if strings.HasPrefix(r.Header.Get("Accept"), "application/json") {
 		writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
@@ -245,9 +393,26 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
 }
 
-// safeNext keeps post-login redirects on this site.
+// safeNext keeps post-login redirects on this site: a plain absolute path
+// of printable characters, no scheme or host, no "//" or backslash a
+// browser would read as another host (browsers drop tabs and newlines and
+// read a backslash as "/", so "/<tab>/evil" means "//evil").
 func safeNext(next string) string {
-	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") || strings.HasPrefix(next, "/login") {
+	if next == "" || len(next) > 2048 || next[0] != '/' {
+		return "/"
+	}
+	for _, c := range next {
+		if c < 0x21 || c == 0x7f || c == '\\' {
+			return "/"
+		}
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || strings.HasPrefix(next, "//") {
+		return "/"
+	}
+	// A decoded path with "//" or a backslash is still ambiguous to some
+	// servers and proxies in front; nothing of ours needs one.
+	if strings.Contains(u.Path, "//") || strings.Contains(u.Path, "\\") || strings.HasPrefix(u.Path, "/login") {
 		return "/"
 	}
 	return next

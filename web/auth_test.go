@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/saker-sec/saker/web/session"
 )
 
 func quietLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
@@ -156,21 +158,32 @@ func TestAuth(t *testing.T) {
 			t.Fatalf("login page when logged in: %d %q", res.StatusCode, res.Header.Get("Location"))
 		}
 	})
-	t.Run("forged, tampered and expired cookies are refused", func(t *testing.T) {
+	t.Run("forged, tampered, expired and foreign cookies are refused", func(t *testing.T) {
+		// Another dashboard (its own session store) issued this one.
 		_, hs2 := newTestServer(t, st, Options{Auth: Auth{User: "alice", Password: "s3cret"}})
 		c2 := client(t)
 		login(t, c2, hs2.URL, "alice", "s3cret")
 		u2, _ := url.Parse(hs2.URL)
-		valid := c2.Jar.Cookies(u2)[0].Value
-		s3, hs3 := newTestServer(t, st, Options{Auth: Auth{User: "alice", Password: "s3cret", SessionKey: []byte("k")}})
+		foreign := c2.Jar.Cookies(u2)[0].Value
+
+		sessions := &session.Memory{}
+		s3, hs3 := newTestServer(t, st, Options{Auth: Auth{User: "alice", Password: "s3cret"}, Sessions: sessions})
 		u3, _ := url.Parse(hs3.URL)
+		valid, _, err := s3.auth.open(t.Context(), "alice")
+		if err != nil {
+			t.Fatal(err)
+		}
+		// An expired session still in the store.
+		expired := "expired-cookie-value"
+		sessions.Put(t.Context(), sessionKey(expired), session.Session{User: "alice", Gen: s3.auth.gen, Expires: time.Now().Add(time.Hour)})
+		s3.auth.now = func() time.Time { return time.Now().Add(2 * time.Hour) }
 		for name, v := range map[string]string{
-			"other key":  valid,
-			"tampered":   tamper(s3.auth.sign("alice", time.Now().Add(time.Hour))),
-			"expired":    s3.auth.sign("alice", time.Now().Add(-time.Second)),
-			"no mac":     strings.Split(valid, ".")[0],
-			"empty":      "",
-			"garbage.mc": "!!!.???",
+			"other server": foreign,
+			"tampered":     tamper(valid),
+			"expired":      expired,
+			"store key":    sessionKey(valid),
+			"empty":        "",
+			"garbage":      "!!!.???",
 		} {
 			c3 := client(t)
 			c3.Jar.SetCookies(u3, []*http.Cookie{{Name: sessionCookie, Value: v}})
@@ -178,18 +191,20 @@ func TestAuth(t *testing.T) {
 				t.Errorf("%s cookie: %d", name, res.StatusCode)
 			}
 		}
+		s3.auth.now = time.Now
 		c3 := client(t)
-		c3.Jar.SetCookies(u3, []*http.Cookie{{Name: sessionCookie, Value: s3.auth.sign("alice", time.Now().Add(time.Hour))}})
+		c3.Jar.SetCookies(u3, []*http.Cookie{{Name: sessionCookie, Value: valid}})
 		if res, _ := get(t, c3, hs3.URL+"/api/v1/events"); res.StatusCode != 200 {
-			t.Errorf("valid signed cookie: %d", res.StatusCode)
+			t.Errorf("valid session cookie: %d", res.StatusCode)
 		}
-		// A password change invalidates sessions signed with the same key.
-		s4, err := New(Options{Store: st, Logger: quietLogger(), Auth: Auth{User: "alice", Password: "new", SessionKey: []byte("k")}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, ok := s4.auth.verify(s3.auth.sign("alice", time.Now().Add(time.Hour)), time.Now()); ok {
-			t.Error("session survived a password change")
+		// A password change ends sessions opened with the old one, though
+		// they are still in the shared store.
+		_, hs4 := newTestServer(t, st, Options{Auth: Auth{User: "alice", Password: "new"}, Sessions: sessions})
+		u4, _ := url.Parse(hs4.URL)
+		c4 := client(t)
+		c4.Jar.SetCookies(u4, []*http.Cookie{{Name: sessionCookie, Value: valid}})
+		if res, _ := get(t, c4, hs4.URL+"/api/v1/events"); res.StatusCode != 401 {
+			t.Errorf("session survived a password change: %d", res.StatusCode)
 		}
 	})
 	t.Run("logout clears the session", func(t *testing.T) {
@@ -259,21 +274,22 @@ func TestDisableAuth(t *testing.T) {
 
 func TestAuthFromEnv(t *testing.T) {
 	for _, tc := range []struct {
-		env              map[string]string
-		user, pass       string
-		disabled, hasKey bool
+		env        map[string]string
+		user, pass string
+		disabled   bool
+		tokens     int
 	}{
 		{env: nil, user: "admin", pass: "admin"},
 		{env: map[string]string{"FALCOSIDEKICK_UI_USER": "bob:pa:ss"}, user: "bob", pass: "pa:ss"},
 		{env: map[string]string{"FALCOSIDEKICK_UI_USER": "bob:x", "SAKER_UI_USER": "carol:y"}, user: "carol", pass: "y"},
 		{env: map[string]string{"FALCOSIDEKICK_UI_DISABLEAUTH": "true"}, user: "admin", pass: "admin", disabled: true},
-		{env: map[string]string{"SAKER_UI_DISABLEAUTH": "1", "SAKER_UI_SESSION_KEY": "k"}, user: "admin", pass: "admin", disabled: true, hasKey: true},
+		{env: map[string]string{"SAKER_UI_DISABLEAUTH": "1", "SAKER_UI_API_TOKENS": "a, b,"}, user: "admin", pass: "admin", disabled: true, tokens: 2},
 	} {
-		for _, k := range []string{"SAKER_UI_USER", "FALCOSIDEKICK_UI_USER", "SAKER_UI_DISABLEAUTH", "FALCOSIDEKICK_UI_DISABLEAUTH", "SAKER_UI_SESSION_KEY"} {
+		for _, k := range []string{"SAKER_UI_USER", "FALCOSIDEKICK_UI_USER", "SAKER_UI_DISABLEAUTH", "FALCOSIDEKICK_UI_DISABLEAUTH", "SAKER_UI_API_TOKENS"} {
 			t.Setenv(k, tc.env[k])
 		}
 		a := AuthFromEnv()
-		if a.User != tc.user || a.Password != tc.pass || a.Disabled != tc.disabled || (len(a.SessionKey) > 0) != tc.hasKey {
+		if a.User != tc.user || a.Password != tc.pass || a.Disabled != tc.disabled || len(a.APITokens) != tc.tokens {
 			t.Errorf("%v: got %+v", tc.env, a)
 		}
 	}

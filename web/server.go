@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"net/http"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 
@@ -17,17 +18,26 @@ import (
 //	GET  /, /events, /events/{id}, /dashboard, /info   the app (login required)
 //	     /api/v1/events, /api/v1/events/{id}, /api/v1/stats   query API (login required)
 //	GET  /api/v1/info, /api/v1/auth            Info page data, current user
+//	GET  /api/v1/health                        store health for the outage banner
 //	GET  /api/v1/ws                            live websocket (login required)
 func (s *Server) routes() http.Handler {
 	r := chi.NewRouter()
 	r.Use(securityHeaders)
+	// Probes reach /healthz by whatever address they have; it shows
+	// nothing worth rebinding for unless the caller is logged in.
+	r.Get("/healthz", s.healthz)
+	r.Group(func(r chi.Router) {
+		r.Use(s.hosts.check)
+		s.hostRoutes(r)
+	})
+	return r
+}
 
+// hostRoutes are the routes served only under an allowed Host.
+func (s *Server) hostRoutes(r chi.Router) {
 	r.Get("/login", s.loginPage)
 	r.Post("/login", s.login)
 	r.Post("/logout", s.logout)
-	r.Get("/healthz", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	})
 	r.Get("/assets/{hash}/*", s.assets.serve)
 	r.Get("/favicon.svg", s.assets.serveFavicon)
 
@@ -43,6 +53,7 @@ func (s *Server) routes() http.Handler {
 		r.Get("/ws", s.serveWS)
 		r.Get("/info", s.info)
 		r.Get("/auth", s.whoami)
+		r.Get("/health", s.health)
 		apiH := s.opts.API
 		if apiH == nil {
 			apiH = api.QueryRoutes(s.opts.Store)
@@ -54,7 +65,6 @@ func (s *Server) routes() http.Handler {
 			writeJSON(w, http.StatusNotFound, map[string]string{"error": "not found"})
 		})
 	})
-	return r
 }
 
 // freshRouting hands a request to another router (hub/api's) as if it
@@ -73,8 +83,23 @@ func securityHeaders(next http.Handler) http.Handler {
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Referrer-Policy", "same-origin")
+		if r.TLS != nil {
+			h.Set("Strict-Transport-Security", "max-age=31536000")
+		}
 		h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "+
 			"img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
 		next.ServeHTTP(w, r)
 	})
+}
+
+// healthz is liveness for probes: the dashboard serves. The store's
+// state and location are shown to a logged-in caller only.
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	out := map[string]any{"status": "ok"}
+	if _, ok := s.auth.user(r); ok && s.hosts.allows(r.Host) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		out["store"] = s.opts.Store.Health(ctx)
+	}
+	writeJSON(w, http.StatusOK, out)
 }

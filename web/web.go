@@ -11,6 +11,8 @@
 //		Version:    version,
 //		Forwarders: disp.Status,        // optional: forwarders.Dispatcher.Status
 //		Auth:       web.AuthFromEnv(),  // SAKER_UI_USER / FALCOSIDEKICK_UI_USER, *_DISABLEAUTH
+//		Sessions:   sessions,           // web/session: Redis or a file shared by replicas
+//		TLS:        web.TLSFromEnv(),   // UI_TLSSERVER_*
 //	})
 //	srv := &http.Server{Addr: ":2802", Handler: h}
 //
@@ -30,6 +32,7 @@ import (
 
 	"github.com/saker-sec/saker/forwarders"
 	"github.com/saker-sec/saker/hub/store"
+	"github.com/saker-sec/saker/web/session"
 )
 
 // Store is the part of store.Store the dashboard reads. Tail feeds the
@@ -62,6 +65,12 @@ type Options struct {
 	Info map[string]string
 	// Auth is the login configuration; see AuthFromEnv.
 	Auth Auth
+	// Sessions keeps login sessions; hub replicas must share one (see
+	// package web/session). nil keeps them in this process only.
+	Sessions session.Store
+	// TLS is the dashboard listener's TLS setting; the caller serves TLS
+	// with TLS.ServerConfig, the dashboard marks its cookies Secure.
+	TLS TLS
 	// Logger receives errors; nil means slog.Default().
 	Logger *slog.Logger
 
@@ -82,6 +91,7 @@ type Server struct {
 	log    *slog.Logger
 	mux    http.Handler
 	auth   *authenticator
+	hosts  hostPolicy
 	hub    *broadcaster
 	assets *assets
 }
@@ -108,8 +118,18 @@ func New(o Options) (*Server, error) {
 		s.log = slog.Default()
 	}
 	var err error
-	if s.auth, err = newAuthenticator(o.Auth); err != nil {
+	if s.auth, err = newAuthenticator(o.Auth, o.Sessions, time.Now); err != nil {
 		return nil, fmt.Errorf("web: %w", err)
+	}
+	if o.TLS.Enabled {
+		s.auth.cfg.SecureCookies = true
+	}
+	s.hosts = newHostPolicy(o.Auth.AllowedHosts)
+	switch {
+	case o.Auth.Disabled:
+		s.log.Warn("DASHBOARD LOGIN IS DISABLED: anyone who reaches the dashboard port reads every alert; use only behind your own authenticating proxy")
+	case s.auth.cfg.defaultCredentials():
+		s.log.Warn("DASHBOARD USES THE DEFAULT LOGIN admin:admin: set SAKER_UI_USER=user:password before exposing it")
 	}
 	if s.assets, err = loadAssets(); err != nil {
 		return nil, fmt.Errorf("web: %w", err)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -120,11 +121,23 @@ func runHub(ctx context.Context, name string, args []string, parts map[string]pa
 // API mounted behind its login.
 func runDashboard(ctx context.Context, h *hub.Hub, log *slog.Logger) error {
 	cfg := h.Config()
+	sessions, closeSessions, err := openSessions(cfg)
+	if err != nil {
+		return fmt.Errorf("dashboard: %w", err)
+	}
+	defer closeSessions()
+	tlsSet := web.TLSFromEnv()
+	tlsCfg, err := tlsSet.ServerConfig()
+	if err != nil {
+		return err
+	}
 	dash, err := web.New(web.Options{
 		Store:      h.Store(),
 		API:        api.QueryRoutes(h.Store()),
 		Version:    version,
 		Auth:       web.AuthFromEnv(),
+		Sessions:   sessions,
+		TLS:        tlsSet,
 		Logger:     log,
 		Forwarders: forwardersStatus,
 		Info: map[string]string{
@@ -141,8 +154,11 @@ func runDashboard(ctx context.Context, h *hub.Hub, log *slog.Logger) error {
 		dash.Close()
 		return fmt.Errorf("dashboard: listen %s: %w", cfg.UIAddr(), err)
 	}
-	srv := &http.Server{Handler: dash, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
-	log.Info("dashboard listening", "addr", ln.Addr().String())
+	srv := &http.Server{Handler: dash, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second, TLSConfig: tlsCfg}
+	if tlsCfg != nil {
+		ln = tls.NewListener(ln, tlsCfg)
+	}
+	log.Info("dashboard listening", "addr", ln.Addr().String(), "tls", tlsCfg != nil)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

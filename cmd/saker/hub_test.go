@@ -33,7 +33,9 @@ func TestHubCommandStopsGracefully(t *testing.T) {
 	t.Setenv("UI_LISTENPORT", fmt.Sprint(uiPort))
 	t.Setenv("SAKER_DATA_DIR", t.TempDir())
 	t.Setenv("REDIS_ADDRESS", "")
+	t.Setenv("SAKER_UI_USER", "alice:s3cret")
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	ui := fmt.Sprintf("http://127.0.0.1:%d", uiPort)
 
 	run := func() (context.CancelFunc, chan error) {
 		ctx, cancel := context.WithCancel(context.Background())
@@ -80,6 +82,19 @@ func TestHubCommandStopsGracefully(t *testing.T) {
 	if resp.StatusCode >= 500 {
 		t.Fatalf("dashboard: %d", resp.StatusCode)
 	}
+	// Log in; the session is kept in the data dir and survives a restart.
+	resp, err = http.Post(ui+"/login", "application/json", strings.NewReader(`{"username":"alice","password":"s3cret"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	var session *http.Cookie
+	for _, c := range resp.Cookies() {
+		session = c
+	}
+	if resp.StatusCode != 200 || session == nil {
+		t.Fatalf("login: %d", resp.StatusCode)
+	}
 	cancel()
 	select {
 	case err := <-done:
@@ -92,7 +107,19 @@ func TestHubCommandStopsGracefully(t *testing.T) {
 
 	cancel, done = run()
 	defer func() { cancel(); <-done }()
+	// The ingestion port serves no reads; the dashboard does, to the
+	// session opened before the restart.
 	resp, err = http.Get(base + "/api/v1/events/" + tr.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("GET event on the ingestion port: %d", resp.StatusCode)
+	}
+	req, _ := http.NewRequest("GET", ui+"/api/v1/events/"+tr.ID, nil)
+	req.AddCookie(session)
+	resp, err = http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

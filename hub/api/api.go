@@ -97,10 +97,19 @@ func (s *Server) Handler() http.Handler {
 	r.Route("/api/v1", func(r chi.Router) {
 		r.NotFound(s.handleOne)
 		r.MethodNotAllowed(methodNotAllowed)
-		registerQuery(r, s.Store)
+		// Stored alerts are read on the dashboard port, behind its login
+		// (QueryRoutes); this port, which every Falco node can reach,
+		// serves only ingestion, health and metrics.
+		for _, p := range []string{"/events", "/events/{id}", "/stats"} {
+			r.Get(p, readsElsewhere)
+		}
 		r.Post("/events", s.handleBatch)
 	})
 	return r
+}
+
+func readsElsewhere(w http.ResponseWriter, r *http.Request) {
+	writeError(w, http.StatusNotFound, "the query API is served on the dashboard port (UI_LISTENPORT, default 2802) and needs its login or an API token")
 }
 
 // observe records request latency by route pattern (bounded: the pattern,
@@ -330,6 +339,12 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	h := Health{Status: "ok", Store: s.Store.Health(ctx)}
+	// Anyone who reaches this port reads it: no addresses or paths (the
+	// dashboard's Info page and the log have them).
+	h.Store.Detail = h.Store.Kind
+	if h.Store.Error != "" {
+		h.Store.Error = h.Store.Kind + " store unavailable (details in the hub log and on the dashboard's Info page)"
+	}
 	code := http.StatusOK
 	if !h.Store.OK {
 		// 503 so load balancers stop sending alerts this replica

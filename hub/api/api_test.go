@@ -58,7 +58,15 @@ func newFixtureOn(t *testing.T, kind string) *fixture {
 		Store: st, Enricher: enr, Metrics: metrics.New(reg), Gatherer: reg,
 		BodyLimit: 4096, BatchBodyLimit: 1 << 20, BatchMaxEvents: 5,
 	}
-	srv := httptest.NewServer(s.Handler())
+	// The read API is served by the dashboard, not on this port: mount it
+	// next to the ingestion routes as the dashboard does.
+	mux := http.NewServeMux()
+	mux.Handle("/", s.Handler())
+	q := http.StripPrefix("/api/v1", QueryRoutes(st))
+	mux.Handle("GET /api/v1/events", q)
+	mux.Handle("GET /api/v1/events/{id}", q)
+	mux.Handle("GET /api/v1/stats", q)
+	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	return &fixture{st: st, srv: srv}
 }

@@ -470,6 +470,16 @@ function infoView() {
 
 // ---------- live feed, theme, user ----------
 
+/** setBanner shows (text) or removes (null) a page-wide banner by key. */
+function setBanner(key, kind, text) {
+  const box = $("banners");
+  let el = box.querySelector(`[data-key="${key}"]`);
+  if (!text) { if (el) el.remove(); return; }
+  if (!el) { el = h("div", { class: "banner banner-" + kind, "data-key": key }); box.append(el); }
+  el.className = "banner banner-" + kind;
+  el.textContent = text;
+}
+
 function showLive() {
   const el = $("live-status");
   const st = state.paused ? "paused" : state.liveState;
@@ -508,6 +518,10 @@ function init() {
   getJSON("/api/v1/auth").then((a) => {
     $("user").textContent = a.auth ? a.user : "";
     $("logout-form").hidden = !a.auth;
+    if (a.default_credentials)
+      setBanner("default-creds", "warn", "This dashboard uses the default login admin:admin. Anyone who reaches it reads every alert: set SAKER_UI_USER=user:password and restart the hub.");
+    if (a.auth_disabled)
+      setBanner("no-auth", "warn", "Login is disabled (SAKER_UI_DISABLEAUTH): anyone who reaches this port reads every alert.");
   }).catch(() => {});
   bindFilterBar();
   if (location.pathname === "/") history.replaceState(null, "", "/dashboard" + location.search);
