@@ -6,11 +6,19 @@ import (
 	"log/slog"
 	"text/template"
 
+	"github.com/saker-sec/saker/forwarders/alertmanager"
+	"github.com/saker-sec/saker/forwarders/discord"
 	"github.com/saker-sec/saker/forwarders/elasticsearch"
+	"github.com/saker-sec/saker/forwarders/googlechat"
 	"github.com/saker-sec/saker/forwarders/internal/outhttp"
 	"github.com/saker-sec/saker/forwarders/internal/settings"
 	"github.com/saker-sec/saker/forwarders/loki"
+	"github.com/saker-sec/saker/forwarders/mattermost"
+	"github.com/saker-sec/saker/forwarders/n8n"
+	"github.com/saker-sec/saker/forwarders/rocketchat"
 	"github.com/saker-sec/saker/forwarders/slack"
+	"github.com/saker-sec/saker/forwarders/talon"
+	"github.com/saker-sec/saker/forwarders/teams"
 	"github.com/saker-sec/saker/forwarders/webhook"
 )
 
@@ -32,6 +40,10 @@ const (
 	// With ELASTICSEARCH_BATCHING_ENABLED, BATCHSIZE (bytes) is the bound
 	// that matters; this only caps one claim from the store.
 	esBatchingMax = 10000
+	// Alertmanager takes a list per request; chat services rate-limit
+	// per webhook, one message per alert.
+	alertmanagerBatch = 100
+	chatBatch         = 20
 )
 
 // FromEnv reads the forwarders' configuration with falcosidekick's names:
@@ -84,11 +96,6 @@ func FromEnv(lookup func(string) (string, bool), yamlConfig map[string]any, logg
 	}
 	httpOpts := outhttp.Options{TLS: src.TLS(), Timeout: opts.Retry.withDefaults().Timeout}
 
-	type pending struct {
-		name  string
-		build func() (Forwarder, error)
-		t     Target
-	}
 	var todo []pending
 	if cfg, ok := slack.Load(src); ok {
 		todo = append(todo, pending{"slack", func() (Forwarder, error) { return slack.New(cfg, httpOpts, logger) },
@@ -110,6 +117,7 @@ func FromEnv(lookup func(string) (string, bool), yamlConfig map[string]any, logg
 		todo = append(todo, pending{"webhook", func() (Forwarder, error) { return webhook.New(cfg, httpOpts, logger) },
 			Target{MinPriority: cfg.MinimumPriority, MaxConcurrent: cfg.MaxConcurrentRequests, MaxBatch: webhookBatch, Endpoint: settings.Redact(cfg.Address)}})
 	}
+	todo = append(todo, moreOutputs(src, httpOpts, logger)...)
 	if err := src.Err(); err != nil {
 		return nil, fmt.Errorf("forwarders config: %w", err)
 	}
@@ -128,4 +136,54 @@ func FromEnv(lookup func(string) (string, bool), yamlConfig map[string]any, logg
 		return nil, fmt.Errorf("forwarders config: %w", err)
 	}
 	return setup, nil
+}
+
+// pending is an enabled target whose forwarder is built once the whole
+// configuration has been read without error.
+type pending struct {
+	name  string
+	build func() (Forwarder, error)
+	t     Target
+}
+
+// moreOutputs reads the outputs added after the first four; each package
+// has its own Config, Load and New (see forwarders/<name>/).
+func moreOutputs(src *settings.Source, httpOpts outhttp.Options, logger *slog.Logger) []pending {
+	var todo []pending
+	add := func(name string, build func() (Forwarder, error), c settings.Common, maxBatch int, endpoint string) {
+		todo = append(todo, pending{name, build, Target{MinPriority: c.MinimumPriority, MaxConcurrent: c.MaxConcurrentRequests, MaxBatch: maxBatch, Endpoint: endpoint}})
+	}
+	if cfg, ok := alertmanager.Load(src); ok {
+		add("alertmanager", func() (Forwarder, error) { return alertmanager.New(cfg, httpOpts, logger) },
+			cfg.Common, alertmanagerBatch, settings.Redact(cfg.HostPorts[0]))
+	}
+	if cfg, ok := teams.Load(src); ok {
+		add("teams", func() (Forwarder, error) { return teams.New(cfg, httpOpts, logger) },
+			cfg.Common, chatBatch, settings.RedactPath(cfg.WebhookURL))
+	}
+	if cfg, ok := discord.Load(src); ok {
+		add("discord", func() (Forwarder, error) { return discord.New(cfg, httpOpts, logger) },
+			cfg.Common, chatBatch, settings.RedactPath(cfg.WebhookURL))
+	}
+	if cfg, ok := googlechat.Load(src); ok {
+		add("googlechat", func() (Forwarder, error) { return googlechat.New(cfg, httpOpts, logger) },
+			cfg.Common, chatBatch, settings.RedactPath(cfg.WebhookURL))
+	}
+	if cfg, ok := mattermost.Load(src); ok {
+		add("mattermost", func() (Forwarder, error) { return mattermost.New(cfg, httpOpts, logger) },
+			cfg.Common, chatBatch, settings.RedactPath(cfg.WebhookURL))
+	}
+	if cfg, ok := rocketchat.Load(src); ok {
+		add("rocketchat", func() (Forwarder, error) { return rocketchat.New(cfg, httpOpts, logger) },
+			cfg.Common, chatBatch, settings.RedactPath(cfg.WebhookURL))
+	}
+	if cfg, ok := talon.Load(src); ok {
+		add("talon", func() (Forwarder, error) { return talon.New(cfg, httpOpts, logger) },
+			cfg.Common, webhookBatch, settings.Redact(cfg.Address))
+	}
+	if cfg, ok := n8n.Load(src); ok {
+		add("n8n", func() (Forwarder, error) { return n8n.New(cfg, httpOpts, logger) },
+			cfg.Common, webhookBatch, settings.Redact(cfg.Address))
+	}
+	return todo
 }

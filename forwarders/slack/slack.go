@@ -19,38 +19,24 @@ import (
 
 	"github.com/saker-sec/saker/forwarders/internal/batch"
 	"github.com/saker-sec/saker/forwarders/internal/outhttp"
+	"github.com/saker-sec/saker/forwarders/internal/render"
 	"github.com/saker-sec/saker/forwarders/internal/settings"
 	"github.com/saker-sec/saker/hub/alert"
 )
 
-// Attachment colours by priority, as in falcosidekick.
+// Attachment colours by priority, as in falcosidekick (shared with the
+// other Slack-shaped outputs).
 const (
-	ColorRed       = "#e20b0b"
-	ColorOrange    = "#ff5400"
-	ColorYellow    = "#ffc700"
-	ColorLightCyan = "#5bffb5"
-	ColorLightBlue = "#68c2ff"
-	ColorPaleCyan  = "#ccfff2"
+	ColorRed       = render.Red
+	ColorOrange    = render.Orange
+	ColorYellow    = render.Yellow
+	ColorLightCyan = render.LightCyan
+	ColorLightBlue = render.LightBlue
+	ColorPaleCyan  = render.PaleCyan
 )
 
 // Color returns the attachment colour of a priority.
-func Color(p alert.Priority) string {
-	switch p {
-	case alert.PriorityEmergency, alert.PriorityError:
-		return ColorRed
-	case alert.PriorityAlert, alert.PriorityCritical:
-		return ColorOrange
-	case alert.PriorityWarning:
-		return ColorYellow
-	case alert.PriorityNotice:
-		return ColorLightCyan
-	case alert.PriorityInformational:
-		return ColorLightBlue
-	case alert.PriorityDebug:
-		return ColorPaleCyan
-	}
-	return ""
-}
+func Color(p alert.Priority) string { return render.Color(p) }
 
 // Forwarder posts alerts to Slack.
 type Forwarder struct {

@@ -1,0 +1,42 @@
+package forwarders_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/saker-sec/saker/forwarders"
+	"github.com/saker-sec/saker/hub/alert"
+)
+
+// Every added output is enabled by its falcosidekick variable and gets its
+// minimum priority and a redacted endpoint.
+func TestFromEnvEnablesAddedOutputs(t *testing.T) {
+	vars := map[string]string{
+		"ALERTMANAGER_HOSTPORT":        "http://am:9093",
+		"ALERTMANAGER_MINIMUMPRIORITY": "error",
+		"TEAMS_WEBHOOKURL":             "https://x.webhook.office.com/webhookb2/secret",
+		"DISCORD_WEBHOOKURL":           "https://discord.com/api/webhooks/1/secret",
+		"GOOGLECHAT_WEBHOOKURL":        "https://chat.googleapis.com/v1/spaces/S/messages?key=secret",
+		"MATTERMOST_WEBHOOKURL":        "http://mm:8065/hooks/secret",
+		"ROCKETCHAT_WEBHOOKURL":        "http://rc:3000/hooks/secret",
+		"TALON_ADDRESS":                "http://talon:2803",
+		"N8N_ADDRESS":                  "http://n8n:5678/webhook/falco",
+	}
+	setup, err := forwarders.FromEnv(env(vars), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, tg := range setup.Targets {
+		names = append(names, tg.Name)
+		if strings.Contains(tg.Endpoint, "secret") {
+			t.Errorf("%s endpoint %q shows the secret", tg.Name, tg.Endpoint)
+		}
+		if tg.Name == "alertmanager" && tg.MinPriority != alert.PriorityError {
+			t.Errorf("alertmanager min priority %v", tg.MinPriority)
+		}
+	}
+	if got := strings.Join(names, ","); got != "alertmanager,teams,discord,googlechat,mattermost,rocketchat,talon,n8n" {
+		t.Fatalf("targets %s", got)
+	}
+}
