@@ -195,6 +195,10 @@ func argString(ev *event.Event, name string) (string, bool) {
 	case "nstype":
 		return cachedFlags(kindClone, uint64(ev.Flags)), true
 	case "mode":
+		switch ev.Type {
+		case event.TypeChmod, event.TypeFchmod, event.TypeFchmodat:
+			return cachedFlags(kindChmod, uint64(ev.Mode)), true
+		}
 		return "0" + strconv.FormatUint(uint64(ev.Mode), 8), true
 	case "request":
 		if ev.Type == event.TypePtrace {
@@ -408,12 +412,12 @@ func init() {
 	simple("evt.datetime.s", String, "Event timestamp as local date and time.", func(ev *event.Event) (Value, bool) {
 		return Value{S: time.Unix(0, ev.TS).Format("2006-01-02 15:04:05")}, true
 	})
-	simple("evt.rawtime", Uint64, "Event timestamp in ns since the epoch.", func(ev *event.Event) (Value, bool) { return Value{N: ev.TS}, true })
-	simple("evt.rawtime.s", Uint64, "Integer part of the timestamp in seconds.", func(ev *event.Event) (Value, bool) { return Value{N: ev.TS / 1e9}, true })
-	simple("evt.rawtime.ns", Uint64, "Fractional part of the timestamp in ns.", func(ev *event.Event) (Value, bool) { return Value{N: ev.TS % 1e9}, true })
+	simple("evt.rawtime", AbsTime, "Event timestamp in ns since the epoch.", func(ev *event.Event) (Value, bool) { return Value{N: ev.TS}, true })
+	simple("evt.rawtime.s", AbsTime, "Integer part of the timestamp in seconds.", func(ev *event.Event) (Value, bool) { return Value{N: ev.TS / 1e9}, true })
+	simple("evt.rawtime.ns", AbsTime, "Fractional part of the timestamp in ns.", func(ev *event.Event) (Value, bool) { return Value{N: ev.TS % 1e9}, true })
 	simple("evt.dir", String, "Event direction: always \"<\" (Saker captures syscall exits).", func(ev *event.Event) (Value, bool) { return Value{S: "<"}, true })
 	simple("evt.type", String, "Name of the event (e.g. openat).", func(ev *event.Event) (Value, bool) { return Value{S: ev.Type.String()}, true })
-	simple("evt.cpu", Int64, "CPU on which the event happened.", func(ev *event.Event) (Value, bool) { return Value{N: int64(ev.CPU)}, true })
+	simple("evt.cpu", Int16, "CPU on which the event happened.", func(ev *event.Event) (Value, bool) { return Value{N: int64(ev.CPU)}, true })
 	simple("evt.category", String, "Event category (file, net, process, memory, user, other…).", func(ev *event.Event) (Value, bool) { return Value{S: eventCategory(ev.Type)}, true })
 	simple("evt.source", String, "Event source: always \"syscall\".", func(ev *event.Event) (Value, bool) { return Value{S: "syscall"}, true })
 	simple("evt.hostname", String, "Hostname of the machine the sensor runs on.", func(ev *event.Event) (Value, bool) { return Value{S: Hostname()}, true })

@@ -183,30 +183,7 @@ func init() {
 				return Value{S: fdTypeName[ev.FD.Type]}, true
 			}, nil
 		}})
-	simple("fd.directory", String, "Directory of a file FD (fd.name up to the last slash; \"/\" for files in the root).",
-		func(ev *event.Event) (Value, bool) {
-			if !hasFD(ev) || !isFileLike(ev) {
-				return Value{}, false
-			}
-			name := ev.FD.Name
-			if ev.FD.Type == event.FDDirectory {
-				return Value{S: name}, true
-			}
-			pos := -1
-			for i := len(name) - 1; i >= 0; i-- {
-				if name[i] == '/' {
-					pos = i
-					break
-				}
-			}
-			switch {
-			case pos <= 0:
-				return Value{S: "/"}, true
-			case pos < len(name)-1:
-				return Value{S: name[:pos]}, true
-			}
-			return Value{S: name}, true
-		})
+	simple("fd.directory", String, "Directory of a file FD (fd.name up to the last slash; \"/\" for files in the root).", fdDirectory)
 	simple("fd.filename", String, "File name of a file FD (fd.name after the last slash).",
 		func(ev *event.Event) (Value, bool) {
 			if !hasFD(ev) || (ev.FD.Type != event.FDFile && ev.FD.Type != event.FDMemfd) {
@@ -297,4 +274,29 @@ func init() {
 		}
 		return boolVal(!ev.FD.LocalIsClient), true
 	})
+}
+
+// fdDirectory is fd.directory.
+func fdDirectory(ev *event.Event) (Value, bool) {
+	if !hasFD(ev) || !isFileLike(ev) {
+		return Value{}, false
+	}
+	name := ev.FD.Name
+	if ev.FD.Type == event.FDDirectory {
+		return Value{S: name}, true
+	}
+	pos := -1
+	for i := len(name) - 1; i >= 0; i-- {
+		if name[i] == '/' {
+			pos = i
+			break
+		}
+	}
+	switch {
+	case pos <= 0:
+		return Value{S: "/"}, true
+	case pos < len(name)-1:
+		return Value{S: name[:pos]}, true
+	}
+	return Value{S: name}, true
 }

@@ -28,7 +28,23 @@ const (
 	RelTime             // PT_RELTIME: a duration in ns
 	Bytes               // PT_BYTEBUF: compared bytewise (bcontains, bstartswith)
 	Flags               // PT_FLAGS32: numeric flags printed as names (O_RDONLY|O_CLOEXEC)
+	Int16               // PT_INT16: compared and printed as Int64
+	Int32               // PT_INT32: compared and printed as Int64
+	Uint32              // PT_UINT32: compared and printed as Uint64
 )
+
+// Unsigned reports whether values of t print as unsigned numbers.
+func (t Type) Unsigned() bool { return t == Uint64 || t == Uint32 || t == Port }
+
+// Numeric reports whether values of t are numbers (Value.N), compared
+// numerically.
+func (t Type) Numeric() bool {
+	switch t {
+	case Int64, Uint64, Int16, Int32, Uint32, AbsTime, RelTime, Flags, Port, Bool:
+		return true
+	}
+	return false
+}
 
 // String returns the Falco type name used in `saker rules fields`.
 func (t Type) String() string {
@@ -55,6 +71,12 @@ func (t Type) String() string {
 		return "BYTEBUF"
 	case Flags:
 		return "FLAGS32"
+	case Int16:
+		return "INT16"
+	case Int32:
+		return "INT32"
+	case Uint32:
+		return "UINT32"
 	}
 	return "UNKNOWN"
 }

@@ -189,7 +189,7 @@ func init() {
 	threadNum("proc.vpid", Int64, "Process id as seen from its own pid namespace.", func(t *event.Thread) int64 { return t.VPID })
 	threadNum("proc.sid", Int64, "Session id of the process.", func(t *event.Thread) int64 { return t.SID })
 	threadNum("proc.vpgid", Int64, "Process group id as seen from the process's pid namespace.", func(t *event.Thread) int64 { return t.VPGID })
-	threadNum("proc.tty", Uint64, "Controlling terminal of the process (device number); 0 for processes without a terminal.", func(t *event.Thread) int64 { return int64(t.TTY) })
+	threadNum("proc.tty", Uint32, "Controlling terminal of the process (device number); 0 for processes without a terminal.", func(t *event.Thread) int64 { return int64(t.TTY) })
 	simple("proc.is_vpgid_leader", Bool, "True if the process is the leader of its process group (proc.vpid = proc.vpgid).", func(ev *event.Event) (Value, bool) {
 		if ev.Thread == nil || ev.Thread.VPGID == 0 {
 			return Value{}, false
@@ -260,7 +260,7 @@ func init() {
 		}
 		return Value{N: ev.TS - ev.Thread.Parent.StartTS}, true
 	})
-	simple("proc.pid.ts", AbsTime, "Start time of the process, ns since the epoch.", func(ev *event.Event) (Value, bool) {
+	simple("proc.pid.ts", RelTime, "Start time of the process, ns since the epoch.", func(ev *event.Event) (Value, bool) {
 		if ev.Thread == nil || ev.Thread.StartTS == 0 {
 			return Value{}, false
 		}
@@ -277,7 +277,7 @@ func init() {
 	}
 	threadBool("proc.is_exe_upper_layer", "True if the executable lives in the upper (writable) layer of an overlayfs, i.e. it was written in the container.", func(t *event.Thread) bool { return t.ExeUpperLayer })
 	threadBool("proc.is_exe_from_memfd", "True if the executable was loaded from a memfd (fileless execution).", func(t *event.Thread) bool { return t.ExeFromMemfd })
-	simple("proc.exe_ino", Uint64, "Inode number of the executable.", func(ev *event.Event) (Value, bool) {
+	simple("proc.exe_ino", Int64, "Inode number of the executable.", func(ev *event.Event) (Value, bool) {
 		if ev.Thread == nil || ev.Thread.ExeIno == 0 {
 			return Value{}, false
 		}
@@ -293,7 +293,7 @@ func init() {
 	}
 	absThread("proc.exe_ino.ctime", "Last status change time of the executable's inode, ns since the epoch.", func(t *event.Thread) int64 { return t.ExeInoCtime })
 	absThread("proc.exe_ino.mtime", "Last modification time of the executable's inode, ns since the epoch.", func(t *event.Thread) int64 { return t.ExeInoMtime })
-	simple("proc.exe_ino.ctime_duration_proc_start", RelTime, "Nanoseconds between the executable's inode ctime and the process start (small = freshly dropped binary).", func(ev *event.Event) (Value, bool) {
+	simple("proc.exe_ino.ctime_duration_proc_start", AbsTime, "Nanoseconds between the executable's inode ctime and the process start (small = freshly dropped binary).", func(ev *event.Event) (Value, bool) {
 		if ev.Thread == nil || ev.Thread.ExeInoCtime == 0 || ev.Thread.StartTS == 0 {
 			return Value{}, false
 		}

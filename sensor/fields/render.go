@@ -87,6 +87,14 @@ var mountFlagNames = []nameBit{
 	{"LAZYTIME", 1 << 25},
 }
 
+// chmodModeNames are libs' chmod_mode names, in its table order: the
+// chmod family's mode argument renders as the names of its set bits.
+var chmodModeNames = []nameBit{
+	{"S_IXOTH", 0o1}, {"S_IWOTH", 0o2}, {"S_IROTH", 0o4}, {"S_IXGRP", 0o10}, {"S_IWGRP", 0o20},
+	{"S_IRGRP", 0o40}, {"S_IXUSR", 0o100}, {"S_IWUSR", 0o200}, {"S_IRUSR", 0o400},
+	{"S_ISVTX", 0o1000}, {"S_ISGID", 0o2000}, {"S_ISUID", 0o4000},
+}
+
 var memfdFlagNames = []nameBit{{"MFD_CLOEXEC", 1}, {"MFD_ALLOW_SEALING", 2}, {"MFD_HUGETLB", 4}, {"MFD_NOEXEC_SEAL", 8}, {"MFD_EXEC", 16}}
 
 func renderBits(names []nameBit, f uint64) string {
@@ -215,6 +223,7 @@ const (
 	kindMount
 	kindMemfd
 	kindCaps
+	kindChmod
 )
 
 var rendered renderCache
@@ -236,6 +245,11 @@ func cachedFlags(kind uint64, f uint64) string {
 			return renderBits(mountFlagNames, f)
 		case kindMemfd:
 			return renderBits(memfdFlagNames, f)
+		case kindChmod:
+			if f&0o7777 == 0 {
+				return "0" // libs resolves no name for mode 0 and prints the octal
+			}
+			return renderBits(chmodModeNames, f)
 		}
 		return strconv.FormatUint(f, 10)
 	})

@@ -15,7 +15,7 @@ func nameOrRoot(name string, id int64) (Value, bool) {
 }
 
 func init() {
-	threadNum("user.uid", Uint64, "User id of the process (real uid).", func(t *event.Thread) int64 { return int64(t.UID) })
+	threadNum("user.uid", Uint32, "User id of the process (real uid).", func(t *event.Thread) int64 { return int64(t.UID) })
 	simple("user.name", String, "User name of the process (\"root\" for uid 0 when the name cannot be resolved).", func(ev *event.Event) (Value, bool) {
 		if ev.Thread == nil {
 			return Value{}, false
@@ -35,7 +35,7 @@ func init() {
 		}
 		return nameOrRoot(ev.Thread.LoginUser, ev.Thread.LoginUID)
 	})
-	threadNum("group.gid", Uint64, "Group id of the process.", func(t *event.Thread) int64 { return int64(t.GID) })
+	threadNum("group.gid", Uint32, "Group id of the process.", func(t *event.Thread) int64 { return int64(t.GID) })
 	simple("group.name", String, "Group name of the process (\"root\" for gid 0 when unresolved).", func(ev *event.Event) (Value, bool) {
 		if ev.Thread == nil {
 			return Value{}, false

@@ -328,7 +328,7 @@ func appendValue(b []byte, r fields.Resolved, v fields.Value, o Options) []byte 
 		return v.IP.AppendTo(b)
 	case fields.IPNet:
 		return append(b, "<IPNET>"...) // libs prints network fields so
-	case fields.Uint64, fields.Port:
+	case fields.Uint64, fields.Uint32, fields.Port:
 		return strconv.AppendUint(b, uint64(v.N), 10)
 	case fields.AbsTime:
 		if r.Field.Name == "evt.time" {
@@ -421,7 +421,7 @@ func (r *fieldRef) jsonValue(ev *event.Event, o Options) any {
 		return v.IP.String()
 	case fields.IPNet:
 		return "<IPNET>"
-	case fields.Uint64, fields.Port, fields.AbsTime:
+	case fields.Uint64, fields.Uint32, fields.Port, fields.AbsTime:
 		return uint64(v.N)
 	}
 	return v.N

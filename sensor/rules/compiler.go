@@ -501,13 +501,7 @@ type operand struct {
 
 func isStringType(t fields.Type) bool { return t == fields.String || t == fields.Bytes }
 
-func isNumericType(t fields.Type) bool {
-	switch t {
-	case fields.Int64, fields.Uint64, fields.AbsTime, fields.RelTime, fields.Flags, fields.Port, fields.Bool:
-		return true
-	}
-	return false
-}
+func isNumericType(t fields.Type) bool { return t.Numeric() }
 
 func (fc fieldCompiler) compileOperand(f *FieldExpr, rhs bool) (operand, error) {
 	if f.Transformer == "" {
