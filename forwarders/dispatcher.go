@@ -127,6 +127,20 @@ func (d *Dispatcher) Targets() []string {
 	return out
 }
 
+// Prepare opens every target's consumer group, creating those that do not
+// exist yet at the store's current end. Call it before the hub accepts
+// alerts: a group created later would start after alerts already answered
+// 200, and its target would never receive them. Run opens any group
+// Prepare did not.
+func (d *Dispatcher) Prepare(ctx context.Context) error {
+	for _, l := range d.loops {
+		if _, err := l.deliveryLog(ctx); err != nil {
+			return fmt.Errorf("forwarders: %w", err)
+		}
+	}
+	return nil
+}
+
 // Run delivers until ctx is cancelled, then returns nil. Alerts in flight
 // at cancellation stay unacknowledged and are delivered by the next run
 // (or another replica) after MinIdle.
@@ -167,6 +181,7 @@ type Status struct {
 	Retried       int64              `json:"retried"`
 	DeadLettered  int64              `json:"dead_lettered"`
 	Filtered      int64              `json:"filtered"`
+	Lost          int64              `json:"lost"` // gone from the store before delivery
 	Pending       int64              `json:"pending"`
 	LagSeconds    float64            `json:"lag_seconds"`
 	DeadLetters   []store.DeadLetter `json:"dead_letters,omitempty"` // newest first, up to 10
@@ -278,6 +293,7 @@ func (l *loop) claim(ctx context.Context) ([]store.Delivery, error) {
 	}
 	o := l.d.opts
 	ds, err := dl.Claim(ctx, o.Consumer, l.t.MaxBatch, o.MinIdle, o.Block)
+	l.reportResets(dl)
 	if err != nil || len(ds) == 0 || l.t.FlushInterval <= 0 {
 		return ds, err
 	}
@@ -314,6 +330,7 @@ func (l *loop) watchLag(ctx context.Context) {
 
 func (l *loop) refreshLag(ctx context.Context, dl store.DeliveryLog) {
 	n, oldest, err := dl.Lag(ctx)
+	l.reportResets(dl)
 	if err != nil {
 		return
 	}
@@ -322,4 +339,28 @@ func (l *loop) refreshLag(ctx context.Context, dl store.DeliveryLog) {
 	l.mu.Lock()
 	l.pending, l.lagSeconds = n, oldest.Seconds()
 	l.mu.Unlock()
+}
+
+// resetReporter is implemented by delivery logs whose consumer group the
+// store can lose and re-create (Redis: a restart without persistence,
+// FLUSHALL, a failover to an empty replica).
+type resetReporter interface {
+	TakeResets() []store.GroupReset
+}
+
+// reportResets logs and counts group re-creations, with the alerts that
+// vanished before delivery.
+func (l *loop) reportResets(dl store.DeliveryLog) {
+	rr, ok := dl.(resetReporter)
+	if !ok {
+		return
+	}
+	for _, r := range rr.TakeResets() {
+		if r.Lost > 0 {
+			l.d.m.lost.WithLabelValues(l.t.Name).Add(float64(r.Lost))
+			l.log.Error("store lost the consumer group and alerts not yet delivered; group re-created", "group", r.Group, "resumed_after", r.After, "alerts_lost", r.Lost)
+		} else {
+			l.log.Warn("store lost the consumer group; re-created at the last acknowledged alert, nothing lost", "group", r.Group, "resumed_after", r.After)
+		}
+	}
 }

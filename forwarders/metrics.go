@@ -15,6 +15,7 @@ type metrics struct {
 	retried      *prometheus.CounterVec
 	deadLettered *prometheus.CounterVec
 	filtered     *prometheus.CounterVec
+	lost         *prometheus.CounterVec
 	pending      *prometheus.GaugeVec
 	oldest       *prometheus.GaugeVec
 	up           *prometheus.GaugeVec
@@ -40,6 +41,9 @@ func newMetrics(reg prometheus.Registerer, names []string) (*metrics, error) {
 		filtered: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "saker_forwarder_alerts_filtered_total", Help: "Alerts below the forwarder's minimum priority, acknowledged without sending.",
 		}, l),
+		lost: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "saker_forwarder_alerts_lost_total", Help: "Alerts stored but gone from the store before the forwarder acknowledged them (e.g. Redis restarted without persistence); they can never be delivered.",
+		}, l),
 		pending: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "saker_forwarder_queue_depth", Help: "Stored alerts not yet acknowledged by the forwarder (pending plus not yet read).",
 		}, l),
@@ -64,6 +68,7 @@ func newMetrics(reg prometheus.Registerer, names []string) (*metrics, error) {
 		m.retried.WithLabelValues(n)
 		m.deadLettered.WithLabelValues(n)
 		m.filtered.WithLabelValues(n)
+		m.lost.WithLabelValues(n)
 		m.pending.WithLabelValues(n)
 		m.oldest.WithLabelValues(n)
 		m.up.WithLabelValues(n).Set(1)
@@ -74,7 +79,7 @@ func newMetrics(reg prometheus.Registerer, names []string) (*metrics, error) {
 		return m, nil
 	}
 	var errs []error
-	for _, c := range []prometheus.Collector{m.sent, m.failed, m.retried, m.deadLettered, m.filtered, m.pending, m.oldest, m.up, m.requestDur, m.latency} {
+	for _, c := range []prometheus.Collector{m.sent, m.failed, m.retried, m.deadLettered, m.filtered, m.lost, m.pending, m.oldest, m.up, m.requestDur, m.latency} {
 		if err := reg.Register(c); err != nil {
 			errs = append(errs, err)
 		}

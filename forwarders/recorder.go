@@ -95,6 +95,7 @@ func (r *recorder) status(s *Status) {
 	s.Retried = counterValue(r.m.retried, r.name)
 	s.DeadLettered = counterValue(r.m.deadLettered, r.name)
 	s.Filtered = counterValue(r.m.filtered, r.name)
+	s.Lost = counterValue(r.m.lost, r.name)
 	r.mu.Lock()
 	s.Healthy, s.LastError, s.LastErrorAt, s.LastSuccessAt = r.healthy, r.lastError, r.lastErrorAt, r.lastSuccessAt
 	r.mu.Unlock()

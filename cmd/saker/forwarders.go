@@ -12,7 +12,7 @@ import (
 	"github.com/saker-sec/saker/hub"
 )
 
-func init() { hubParts["forwarders"] = part{order: 20, run: runForwarders} }
+func init() { hubParts["forwarders"] = part{order: 20, setup: setupForwarders} }
 
 // activeDispatcher is the running dispatcher, for the dashboard's info view.
 var activeDispatcher atomic.Pointer[forwarders.Dispatcher]
@@ -42,29 +42,32 @@ func forwardersStatus(ctx context.Context) []forwarders.Status {
 	return nil
 }
 
-// runForwarders builds the targets enabled in the hub's configuration
+// setupForwarders builds the targets enabled in the hub's configuration
 // (falcosidekick's SLACK_*, ELASTICSEARCH_*, LOKI_*, WEBHOOK_* settings)
-// and delivers stored alerts to them until ctx ends. A bad configuration
-// fails the part, which stops the process at start-up.
-func runForwarders(ctx context.Context, h *hub.Hub, log *slog.Logger) error {
+// and opens their consumer groups before the hub accepts alerts; the
+// returned run delivers stored alerts to them until ctx ends. A bad
+// configuration stops the process at start-up.
+func setupForwarders(ctx context.Context, h *hub.Hub, log *slog.Logger) (func(context.Context) error, error) {
 	cfg := h.Config()
 	setup, err := forwarders.FromEnv(cfg.LookupEnv(), cfg.YAML(), log)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if len(setup.Targets) == 0 {
 		log.Info("no forwarder configured")
-		<-ctx.Done()
-		return nil
+		return nil, nil
 	}
 	setup.Options.Outputs = h.Metrics().Outputs
 	d, err := forwarders.NewDispatcher(h.Store(), setup.Targets, log, h.Registry(), setup.Options)
 	if err != nil {
-		return fmt.Errorf("forwarders: %w", err)
+		return nil, fmt.Errorf("forwarders: %w", err)
+	}
+	if err := d.Prepare(ctx); err != nil {
+		return nil, err
 	}
 	activeDispatcher.Store(d)
 	api := d.Handler()
 	activeAPI.Store(&api)
 	log.Info("forwarding alerts", "targets", d.Targets())
-	return d.Run(ctx)
+	return d.Run, nil
 }

@@ -28,6 +28,11 @@ import (
 type part struct {
 	order int // start order, ascending; stop order is the reverse
 	run   func(ctx context.Context, h *hub.Hub, log *slog.Logger) error
+	// setup, when set instead of run, runs before the hub accepts its
+	// first connection and returns the part's run function (nil: nothing
+	// to run). The forwarders create their consumer groups here, so every
+	// alert answered 200 comes after them. An error stops start-up.
+	setup func(ctx context.Context, h *hub.Hub, log *slog.Logger) (func(ctx context.Context) error, error)
 }
 
 // hubParts run with `saker hub` and `saker up`, upParts only with `saker up`.
@@ -70,10 +75,6 @@ func runHub(ctx context.Context, name string, args []string, parts map[string]pa
 	if err != nil {
 		return err
 	}
-	if err := h.Start(ctx); err != nil {
-		h.Stop(context.Background())
-		return err
-	}
 
 	names := make([]string, 0, len(parts))
 	for n := range parts {
@@ -88,16 +89,41 @@ func runHub(ctx context.Context, name string, args []string, parts map[string]pa
 	})
 	partCtx, stopParts := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopParts()
+	runs := make(map[string]func(context.Context) error, len(names))
+	for _, n := range names {
+		p := parts[n]
+		if p.setup == nil {
+			runs[n] = func(ctx context.Context) error { return p.run(ctx, h, log.With("part", n)) }
+			continue
+		}
+		run, err := p.setup(ctx, h, log.With("part", n))
+		if err != nil {
+			h.Stop(context.Background())
+			return fmt.Errorf("%s: %w", n, err)
+		}
+		if run != nil {
+			runs[n] = run
+		}
+	}
+	if err := h.Start(ctx); err != nil {
+		h.Stop(context.Background())
+		return err
+	}
+
 	var wg sync.WaitGroup
 	failed := make(chan error, len(names))
 	for _, n := range names {
+		run := runs[n]
+		if run == nil {
+			continue
+		}
 		wg.Add(1)
-		go func(n string, p part) {
+		go func() {
 			defer wg.Done()
-			if err := p.run(partCtx, h, log.With("part", n)); err != nil && partCtx.Err() == nil {
+			if err := run(partCtx); err != nil && partCtx.Err() == nil {
 				failed <- fmt.Errorf("%s: %w", n, err)
 			}
-		}(n, parts[n])
+		}()
 	}
 
 	var runErr error

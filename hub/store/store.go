@@ -150,6 +150,22 @@ type DeadLetter struct {
 	At       time.Time `json:"at"`
 }
 
+// GroupReset reports a consumer group the store found missing (Redis
+// restarted without persistence, FLUSHALL, a failover to an empty replica)
+// and re-created at the last position known to be fully acknowledged, so
+// delivery resumes without skipping anything the store still holds.
+type GroupReset struct {
+	Group string
+	// After is where delivery resumed: events after this ID are delivered
+	// (again, for any already delivered but not yet acknowledged).
+	After string
+	// Lost counts events stored and not yet acknowledged when the group
+	// was last observed that are no longer in the store: they can never
+	// be delivered. It is an estimate from that observation (a few
+	// seconds old at most).
+	Lost int64
+}
+
 // DeliveryLog is one consumer group's at-least-once cursor over the stored
 // events. Several consumers (hub replicas) may share a group; each event is
 // handed to one of them at a time.

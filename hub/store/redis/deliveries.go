@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
+	"sync"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -16,6 +18,13 @@ import (
 // Deliveries implements store.Store: one consumer group per forwarder on
 // the alert stream, created at "$" so it starts with events stored from now
 // on. Every hub replica using the same group shares its work.
+//
+// Redis can lose a group (a restart without persistence, FLUSHALL, a
+// failover to an empty replica). The first call that finds it missing
+// re-creates it at the last position this process observed as fully
+// acknowledged (observed with every Lag, i.e. every few seconds), so
+// nothing the stream still holds is skipped; events that vanished with it
+// are counted in a store.GroupReset (see TakeResets).
 func (s *Store) Deliveries(ctx context.Context, group string) (store.DeliveryLog, error) {
 	if group == "" {
 		return nil, errors.New("redis store: empty consumer group name")
@@ -24,19 +33,107 @@ func (s *Store) Deliveries(ctx context.Context, group string) (store.DeliveryLog
 	if err != nil && !strings.HasPrefix(err.Error(), "BUSYGROUP") {
 		return nil, fmt.Errorf("redis store: create consumer group %s: %w", group, err)
 	}
-	return &deliveryLog{s: s, group: group, dead: s.pfx + "dl:" + group}, nil
+	l := &deliveryLog{s: s, group: group, dead: s.pfx + "dl:" + group, resume: "0-0", seenEnd: "0-0"}
+	// The first observation gives the position to resume from.
+	if _, _, err := l.Lag(ctx); err != nil {
+		return nil, err
+	}
+	return l, nil
 }
 
 type deliveryLog struct {
 	s     *Store
 	group string
 	dead  string
+
+	mu  sync.Mutex
+	gen uint64 // bumped each time this process re-creates or sees the group re-created
+	// resume: every entry up to it was acknowledged when last observed.
+	resume string
+	// seenEnd is the stream's last entry at that observation; unacked
+	// counts the entries in (resume, seenEnd] not acknowledged then, less
+	// those this process acknowledged since.
+	seenEnd string
+	unacked int64
+	resets  []store.GroupReset
+}
+
+// errGroupGone reports a consumer group Redis no longer has.
+var errGroupGone = errors.New("consumer group is gone")
+
+func isNoGroup(err error) bool {
+	var re goredis.Error
+	return errors.Is(err, errGroupGone) || (errors.As(err, &re) && strings.HasPrefix(re.Error(), "NOGROUP"))
+}
+
+func (l *deliveryLog) generation() uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.gen
+}
+
+// recreate re-creates the lost group at the last fully acknowledged
+// position, unless a call since gen already did (or another replica did:
+// BUSYGROUP; that replica reports the loss).
+func (l *deliveryLog) recreate(ctx context.Context, gen uint64) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.gen != gen {
+		return nil
+	}
+	s := l.s
+	err := s.c.XGroupCreateMkStream(ctx, s.stream, l.group, l.resume).Err()
+	if err != nil && !strings.HasPrefix(err.Error(), "BUSYGROUP") {
+		return fmt.Errorf("redis store: re-create lost consumer group %s: %w", l.group, err)
+	}
+	l.gen++
+	if err != nil {
+		return nil
+	}
+	var lost int64
+	if l.unacked > 0 && store.CompareIDs(l.seenEnd, l.resume) > 0 {
+		left, err := s.c.XRangeN(ctx, s.stream, "("+l.resume, l.seenEnd, l.unacked).Result()
+		if err != nil && !errors.Is(err, goredis.Nil) {
+			return fmt.Errorf("redis store: count events left after losing group %s: %w", l.group, err)
+		}
+		lost = max(l.unacked-int64(len(left)), 0)
+	}
+	l.unacked -= lost
+	l.resets = append(l.resets, store.GroupReset{Group: l.group, After: l.resume, Lost: lost})
+	return nil
+}
+
+// TakeResets returns the group re-creations since the last call.
+func (l *deliveryLog) TakeResets() []store.GroupReset {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	r := l.resets
+	l.resets = nil
+	return r
+}
+
+// retryLost runs op once more after re-creating the group when op found
+// it missing.
+func retryLost[T any](ctx context.Context, l *deliveryLog, op func() (T, error)) (T, error) {
+	gen := l.generation()
+	v, err := op()
+	if !isNoGroup(err) {
+		return v, err
+	}
+	if rerr := l.recreate(ctx, gen); rerr != nil {
+		return v, rerr
+	}
+	return op()
 }
 
 // Claim implements store.DeliveryLog: XAUTOCLAIM for entries idle longer
 // than minIdle (their delivery count gives Attempts), then XREADGROUP for
 // new ones, blocking only when nothing was reclaimed.
 func (l *deliveryLog) Claim(ctx context.Context, consumer string, n int, minIdle, block time.Duration) ([]store.Delivery, error) {
+	return retryLost(ctx, l, func() ([]store.Delivery, error) { return l.claim(ctx, consumer, n, minIdle, block) })
+}
+
+func (l *deliveryLog) claim(ctx context.Context, consumer string, n int, minIdle, block time.Duration) ([]store.Delivery, error) {
 	if n <= 0 {
 		n = 1
 	}
@@ -141,10 +238,27 @@ func (l *deliveryLog) Ack(ctx context.Context, ids ...string) error {
 			return err
 		}
 	}
-	if err := l.s.c.XAck(ctx, l.s.stream, l.group, ids...).Err(); err != nil {
+	// XACK on a missing group acknowledges nothing and is no error: the
+	// next Claim re-creates the group (a redelivery at worst).
+	n, err := l.s.c.XAck(ctx, l.s.stream, l.group, ids...).Result()
+	if err != nil {
 		return fmt.Errorf("redis store: ack %s: %w", l.group, err)
 	}
+	l.noteAcked(ids, n)
 	return nil
+}
+
+// noteAcked keeps unacked current between observations.
+func (l *deliveryLog) noteAcked(ids []string, acked int64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var in int64
+	for _, id := range ids {
+		if store.CompareIDs(id, l.resume) > 0 && store.CompareIDs(id, l.seenEnd) <= 0 {
+			in++
+		}
+	}
+	l.unacked = max(l.unacked-min(in, acked), 0)
 }
 
 // DeadLetter implements store.DeliveryLog: XACK and LPUSH in one MULTI.
@@ -154,8 +268,9 @@ func (l *deliveryLog) DeadLetter(ctx context.Context, d store.Delivery, reason s
 	if err != nil {
 		return fmt.Errorf("redis store: dead letter %s: %w", d.ID, err)
 	}
+	var ack *goredis.IntCmd
 	_, err = l.s.c.TxPipelined(ctx, func(p goredis.Pipeliner) error {
-		p.XAck(ctx, l.s.stream, l.group, d.ID)
+		ack = p.XAck(ctx, l.s.stream, l.group, d.ID)
 		p.LPush(ctx, l.dead, body)
 		p.LTrim(ctx, l.dead, 0, l.s.opts.MaxDeadLetters-1)
 		return nil
@@ -163,6 +278,7 @@ func (l *deliveryLog) DeadLetter(ctx context.Context, d store.Delivery, reason s
 	if err != nil {
 		return fmt.Errorf("redis store: dead letter %s: %w", d.ID, err)
 	}
+	l.noteAcked([]string{d.ID}, ack.Val())
 	return nil
 }
 
@@ -232,11 +348,37 @@ func (l *deliveryLog) DropDeadLetters(ctx context.Context, ids ...string) (int, 
 	return n, nil
 }
 
-// Lag implements store.DeliveryLog from XINFO GROUPS (pending + lag).
+// Lag implements store.DeliveryLog from XINFO GROUPS (pending + lag). It
+// also records the position a lost group is re-created at.
 func (l *deliveryLog) Lag(ctx context.Context) (int64, time.Duration, error) {
+	type lag struct {
+		n   int64
+		age time.Duration
+	}
+	r, err := retryLost(ctx, l, func() (lag, error) {
+		n, age, err := l.lag(ctx)
+		return lag{n, age}, err
+	})
+	return r.n, r.age, err
+}
+
+func (l *deliveryLog) lag(ctx context.Context) (int64, time.Duration, error) {
 	s := l.s
+	// The stream's end first: every entry counted below is at or before it.
+	end, err := s.c.XRevRangeN(ctx, s.stream, "+", "-", 1).Result()
+	if err != nil && !errors.Is(err, goredis.Nil) {
+		return 0, 0, fmt.Errorf("redis store: last entry: %w", err)
+	}
+	seenEnd := "0-0"
+	if len(end) > 0 {
+		seenEnd = end[0].ID
+	}
 	groups, err := s.c.XInfoGroups(ctx, s.stream).Result()
 	if err != nil {
+		if strings.HasPrefix(err.Error(), "ERR no such key") {
+			// The stream is gone, and the group with it.
+			return 0, 0, fmt.Errorf("redis store: stream %s: %w", s.stream, errGroupGone)
+		}
 		return 0, 0, fmt.Errorf("redis store: group info: %w", err)
 	}
 	var g *goredis.XInfoGroup
@@ -246,7 +388,7 @@ func (l *deliveryLog) Lag(ctx context.Context) (int64, time.Duration, error) {
 		}
 	}
 	if g == nil {
-		return 0, 0, fmt.Errorf("redis store: consumer group %s does not exist", l.group)
+		return 0, 0, fmt.Errorf("redis store: %s: %w", l.group, errGroupGone)
 	}
 	lag := g.Lag
 	if lag < 0 {
@@ -292,6 +434,11 @@ func (l *deliveryLog) Lag(ctx context.Context) (int64, time.Duration, error) {
 		}
 	}
 	total := pending + lag
+	resume := g.LastDeliveredID
+	if oldest != "" {
+		resume = before(oldest)
+	}
+	l.observed(resume, seenEnd, total)
 	if total == 0 {
 		return 0, 0, nil
 	}
@@ -309,4 +456,24 @@ func (l *deliveryLog) Lag(ctx context.Context) (int64, time.Duration, error) {
 		age = max(time.Since(store.IDTime(oldest)), 0)
 	}
 	return total, age, nil
+}
+
+// observed records a Lag observation for re-creating a lost group.
+func (l *deliveryLog) observed(resume, seenEnd string, unacked int64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.resume, l.seenEnd, l.unacked = resume, seenEnd, unacked
+}
+
+// before is the greatest stream ID smaller than id: a group created there
+// delivers id next.
+func before(id string) string {
+	ms, seq, err := store.ParseID(id)
+	switch {
+	case err != nil || (ms == 0 && seq == 0):
+		return "0-0"
+	case seq > 0:
+		return store.FormatID(ms, seq-1)
+	}
+	return store.FormatID(ms-1, math.MaxUint64)
 }
