@@ -22,6 +22,7 @@ func openEmbedded(cfg *config.Config, logger *slog.Logger) (store.Store, error) 
 		Dir:       dir,
 		MaxEvents: int(cfg.Retention.MaxEvents),
 		MaxAge:    cfg.Retention.MaxAge,
+		MaxBytes:  cfg.Retention.MaxBytes,
 		Logger:    logger,
 	})
 	if err != nil {

@@ -121,6 +121,7 @@ type Redis struct {
 type Retention struct {
 	MaxAge    time.Duration // RETENTION_MAXAGE (e.g. 168h, 7d)
 	MaxEvents int64         // RETENTION_MAXEVENTS
+	MaxBytes  int64         // RETENTION_MAXBYTES: embedded store's disk bound
 }
 
 // Addr is the ingestion listen address.
@@ -238,6 +239,7 @@ func (c *Config) parse() error {
 	c.Retention = Retention{
 		MaxAge:    p.duration(0, "RETENTION_MAXAGE"),
 		MaxEvents: int64(p.integer(0, "RETENTION_MAXEVENTS")),
+		MaxBytes:  int64(p.integer(0, "RETENTION_MAXBYTES")),
 	}
 	c.BodyLimit = int64(p.integer(DefaultBodyLimit, "BODYLIMIT"))
 	c.BatchBodyLimit = int64(p.integer(DefaultBatchBodyLimit, "BATCH_BODYLIMIT"))

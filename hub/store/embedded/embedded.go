@@ -36,7 +36,10 @@ import (
 
 // Defaults for zero Options fields.
 const (
-	DefaultMaxEvents      = 50000
+	// DefaultMaxAge and DefaultMaxBytes bound the store by default: a
+	// week of alerts, at most 1 GiB of disk.
+	DefaultMaxAge   = 7 * 24 * time.Hour
+	DefaultMaxBytes = 1 << 30
 	DefaultMaxDeadLetters = 1000
 	// logName is the log file inside Options.Dir.
 	logName = "events.log"
@@ -51,10 +54,17 @@ type Options struct {
 	// Dir is the data directory; it is created when missing and locked
 	// against a second process.
 	Dir string
-	// MaxEvents bounds retained events; 0 = DefaultMaxEvents.
+	// MaxEvents bounds retained events; 0 = no count limit.
 	MaxEvents int
-	// MaxAge drops events older than this (by arrival); 0 = no age limit.
+	// MaxAge drops events older than this (by arrival); 0 =
+	// DefaultMaxAge, negative = no age limit.
 	MaxAge time.Duration
+	// MaxBytes bounds the log file: retained events take at most half of
+	// it (the log is compacted once dead records fill the rest), so disk
+	// use stays below MaxBytes plus a few MiB. 0 = DefaultMaxBytes,
+	// negative = no size limit. Retained events are also held in memory,
+	// decoded: plan for a few times the retained bytes of RAM.
+	MaxBytes int64
 	// MaxDeadLetters bounds each group's dead-letter list; 0 = default.
 	MaxDeadLetters int
 	// DedupeWindow is how long an appended alert's uuid is remembered: an
@@ -131,8 +141,11 @@ func Open(opts Options) (*Store, error) {
 	if opts.Dir == "" {
 		return nil, errors.New("embedded store: no data directory")
 	}
-	if opts.MaxEvents <= 0 {
-		opts.MaxEvents = DefaultMaxEvents
+	if opts.MaxAge == 0 {
+		opts.MaxAge = DefaultMaxAge
+	}
+	if opts.MaxBytes == 0 {
+		opts.MaxBytes = DefaultMaxBytes
 	}
 	if opts.MaxDeadLetters <= 0 {
 		opts.MaxDeadLetters = DefaultMaxDeadLetters
@@ -318,9 +331,7 @@ func (s *Store) replay(typ byte, body []byte) error {
 		if (&rec{ms: s.visMs, seq: s.visSeq}).after(s.lastMs, s.lastSeq) {
 			s.lastMs, s.lastSeq = s.visMs, s.visSeq
 		}
-		if len(s.evs) > 2*s.opts.MaxEvents {
-			s.trimCount()
-		}
+		s.trimSize()
 	case recHighWater:
 		var h idRec
 		if err := json.Unmarshal(body, &h); err != nil {
@@ -644,18 +655,26 @@ func (s *Store) count(r *rec, d int64) {
 	}
 }
 
-// trimLocked applies retention by count and age.
+// trimLocked applies retention by count, size and age.
 func (s *Store) trimLocked(now time.Time) {
-	s.trimCount()
+	s.trimSize()
 	if s.opts.MaxAge > 0 {
 		cut := s.ageStart(now)
 		s.dropFront(cut)
 	}
 }
 
-func (s *Store) trimCount() {
-	if over := len(s.evs) - s.opts.MaxEvents; over > 0 {
+// trimSize applies retention by count and by bytes.
+func (s *Store) trimSize() {
+	if over := len(s.evs) - s.opts.MaxEvents; s.opts.MaxEvents > 0 && over > 0 {
 		s.dropFront(over)
+	}
+	if limit := s.opts.MaxBytes / 2; s.opts.MaxBytes > 0 && s.liveBytes > limit {
+		k, excess := 0, s.liveBytes-limit
+		for ; k < len(s.evs) && excess > 0; k++ {
+			excess -= s.evs[k].size
+		}
+		s.dropFront(k)
 	}
 }
 
@@ -1157,9 +1176,15 @@ func (s *Store) Health(ctx context.Context) store.Health {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	h := store.Health{Kind: "embedded", OK: true,
-		Detail: fmt.Sprintf("embedded store at %s (max %d events", s.opts.Dir, s.opts.MaxEvents)}
+		Detail: "embedded store at " + s.opts.Dir + " (retention"}
 	if s.opts.MaxAge > 0 {
-		h.Detail += ", max age " + s.opts.MaxAge.String()
+		h.Detail += " max age " + s.opts.MaxAge.String()
+	}
+	if s.opts.MaxBytes > 0 {
+		h.Detail += fmt.Sprintf(" max %d MiB", s.opts.MaxBytes>>20)
+	}
+	if s.opts.MaxEvents > 0 {
+		h.Detail += fmt.Sprintf(" max %d events", s.opts.MaxEvents)
 	}
 	h.Detail += ")"
 	h.Events = int64(len(s.evs) - s.ageStart(s.clock()))

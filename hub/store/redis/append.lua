@@ -1,6 +1,6 @@
 -- Append a batch of alerts atomically: XADD each to the stream, add its ID
--- to the secondary indexes, bump the per-minute counters, then apply
--- retention to the stream and to the indexes this batch touched.
+-- to the secondary indexes, bump the per-minute counters, then trim the
+-- stream to its retention (cheap: usually one entry).
 --
 -- KEYS[1]  stream
 -- ARGV[1]  key prefix ("<prefix>{saker}:"), for index and counter keys
@@ -113,8 +113,6 @@ for ckey, cm in pairs(counts) do
   end
   redis.call("EXPIRE", ckey, ttl)
 end
-local touched = members
-
 if maxlen > 0 then
   redis.call("XTRIM", stream, "MAXLEN", maxlen)
 end
@@ -123,13 +121,6 @@ if maxage > 0 then
   local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
   redis.call("XTRIM", stream, "MINID", string.format("%d", now - maxage))
 end
-local first = redis.call("XRANGE", stream, "-", "+", "COUNT", 1)
-for key, _ in pairs(touched) do
-  if #first > 0 then
-    redis.call("ZREMRANGEBYLEX", key, "-", "(" .. pad(first[1][1]))
-  end
-  if maxage > 0 then
-    redis.call("PEXPIRE", key, maxage + 60000)
-  end
-end
+-- Index entries of trimmed events are removed in the background (see
+-- retention.go): reads skip them meanwhile.
 return ids

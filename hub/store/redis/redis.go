@@ -22,10 +22,13 @@
 // persistence: run Redis with appendonly yes and appendfsync always (every
 // write fsynced before the reply) or everysec (up to a second at risk).
 //
-// Retention: each Append trims the stream exactly to MaxEvents and MinID
-// now-MaxAge (XTRIM in the same script) and trims the indexes it touched;
-// reads also hide events older than MaxAge. A forwarder lagging by more
-// than the retention loses the trimmed events (they are no longer lag).
+// Retention: each Append trims the stream exactly to MaxEvents and to MinID
+// now-MaxAge (default 7 days) in the same script; reads also hide events
+// older than MaxAge. Index entries of trimmed events are removed by a
+// background pass every TrimInterval over every index key (reads skip them
+// meanwhile), so index keys of hostnames or rules that stopped appearing
+// empty and vanish. A forwarder lagging by more than the retention loses
+// the trimmed events (they are no longer lag).
 //
 // Stats: windows filtered only by time are summed from the per-minute
 // counters (kept max(MaxAge+1h, 8 days)); partial minutes at the edges are
@@ -42,6 +45,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"sync"
@@ -56,6 +60,7 @@ import (
 // Defaults for zero Options fields.
 const (
 	DefaultMaxEvents      = 1_000_000
+	DefaultMaxAge         = 7 * 24 * time.Hour
 	DefaultMaxDeadLetters = 10_000
 	DefaultPoolSize       = 64
 	// DefaultDedupeWindow is how long an alert's uuid is remembered so a
@@ -83,7 +88,8 @@ type Options struct {
 	TLS *tls.Config
 	// MaxEvents bounds the stream (exact trimming); 0 = DefaultMaxEvents.
 	MaxEvents int64
-	// MaxAge drops events older than this; 0 = no age limit.
+	// MaxAge drops events older than this; 0 = DefaultMaxAge, negative =
+	// no age limit.
 	MaxAge time.Duration
 	// MaxDeadLetters bounds each group's dead-letter list; 0 = default.
 	MaxDeadLetters int64
@@ -100,6 +106,11 @@ type Options struct {
 	DedupeWindow time.Duration
 	// ReadTimeout bounds waiting for a reply; 0 = go-redis's 3 s.
 	ReadTimeout time.Duration
+	// TrimInterval is how often index entries of trimmed events are
+	// removed (in the background); 0 = DefaultTrimInterval.
+	TrimInterval time.Duration
+	// Logger receives background errors; nil = slog.Default().
+	Logger *slog.Logger
 }
 
 // Store is the Redis store. It is safe for concurrent use.
@@ -114,6 +125,9 @@ type Store struct {
 	pfx    string // KeyPrefix + "{saker}:"
 	stream string
 	script *goredis.Script
+	log    *slog.Logger
+	done   chan struct{}
+	wg     sync.WaitGroup
 	once   sync.Once
 }
 
@@ -140,6 +154,15 @@ func New(ctx context.Context, opts Options) (*Store, error) {
 	if opts.DedupeWindow == 0 {
 		opts.DedupeWindow = DefaultDedupeWindow
 	}
+	if opts.MaxAge == 0 {
+		opts.MaxAge = DefaultMaxAge
+	}
+	if opts.TrimInterval <= 0 {
+		opts.TrimInterval = DefaultTrimInterval
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
 	uo := goredis.UniversalOptions{
 		Addrs:       opts.Addresses,
 		MasterName:  opts.MasterName,
@@ -155,7 +178,8 @@ func New(ctx context.Context, opts Options) (*Store, error) {
 	wo.MaxRetries = -1
 	wo.PoolSize = max(opts.PoolSize/2, 8)
 	w := goredis.NewUniversalClient(&wo)
-	s := &Store{opts: opts, c: c, w: w, pfx: opts.KeyPrefix + "{saker}:", script: goredis.NewScript(appendLua)}
+	s := &Store{opts: opts, c: c, w: w, pfx: opts.KeyPrefix + "{saker}:", script: goredis.NewScript(appendLua),
+		log: opts.Logger, done: make(chan struct{})}
 	s.stream = s.pfx + "events"
 	if err := c.Ping(ctx).Err(); err != nil {
 		c.Close()
@@ -172,6 +196,8 @@ func New(ctx context.Context, opts Options) (*Store, error) {
 			}
 		}
 	}
+	s.wg.Add(1)
+	go s.janitor()
 	return s, nil
 }
 
@@ -195,7 +221,11 @@ func (s *Store) Client() goredis.UniversalClient { return s.c }
 // Close implements store.Store.
 func (s *Store) Close() error {
 	var err error
-	s.once.Do(func() { err = errors.Join(s.c.Close(), s.w.Close()) })
+	s.once.Do(func() {
+		close(s.done)
+		s.wg.Wait()
+		err = errors.Join(s.c.Close(), s.w.Close())
+	})
 	return err
 }
 

@@ -141,6 +141,10 @@ func TestIndexesTrimmedWithStream(t *testing.T) {
 	if n := s.Client().XLen(ctx, s.stream).Val(); n != 5 {
 		t.Errorf("stream length %d, want 5", n)
 	}
+	// Index entries are trimmed by the background retention pass.
+	if _, err := s.trimIndexes(ctx); err != nil {
+		t.Fatal(err)
+	}
 	if n := s.Client().ZCard(ctx, s.pfx+"i:t:t").Val(); n != 5 {
 		t.Errorf("tag index has %d members, want 5", n)
 	}
@@ -261,5 +265,52 @@ func TestFreezeStoresOnce(t *testing.T) {
 	}
 	if e, err := s.Get(ctx, ids[0]); err != nil || e.UUID != a.UUID {
 		t.Fatalf("Get(%s) = %v, %v", ids[0], e.UUID, err)
+	}
+}
+
+// Index entries of trimmed events are removed from every index key, not
+// only from the keys later appends touch: hostnames that stop appearing
+// once kept their entries for good (300k→500k entries while the stream
+// held 20k).
+func TestIndexEntriesDoNotLeak(t *testing.T) {
+	srv := redistest.Start(t)
+	s := newT(t, Options{Addresses: []string{srv.Addr}, MaxEvents: 10, TrimInterval: 20 * time.Millisecond})
+	ctx := context.Background()
+	for i := range 30 {
+		a := sample(i)
+		a.Hostname = fmt.Sprintf("gone-%d", i) // each host appears once
+		if i >= 20 {
+			a.Hostname = "stays"
+		}
+		if _, err := s.Append(ctx, []alert.Alert{a}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		keys, err := s.Client().Keys(ctx, s.pfx+"i:h:*").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var entries int64
+		for _, k := range keys {
+			entries += s.Client().ZCard(ctx, k).Val()
+		}
+		if len(keys) == 1 && entries == 10 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("hostname index keys %v hold %d entries for 10 retained events", keys, entries)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Retention is bounded by age by default (it once kept 1,000,000 events
+// whatever their age).
+func TestDefaultRetentionBounded(t *testing.T) {
+	s := newT(t, Options{Addresses: []string{redistest.Addr(t)}})
+	if s.opts.MaxAge != DefaultMaxAge || DefaultMaxAge <= 0 || s.opts.MaxEvents != DefaultMaxEvents {
+		t.Fatalf("default retention: max age %v, max events %d", s.opts.MaxAge, s.opts.MaxEvents)
 	}
 }
