@@ -38,8 +38,8 @@ import (
 const (
 	// DefaultMaxAge and DefaultMaxBytes bound the store by default: a
 	// week of alerts, at most 1 GiB of disk.
-	DefaultMaxAge   = 7 * 24 * time.Hour
-	DefaultMaxBytes = 1 << 30
+	DefaultMaxAge         = 7 * 24 * time.Hour
+	DefaultMaxBytes       = 1 << 30
 	DefaultMaxDeadLetters = 1000
 	// logName is the log file inside Options.Dir.
 	logName = "events.log"
