@@ -1,111 +1,121 @@
 package forwarders_test
 
 import (
-	"context"
+	"bufio"
+	"bytes"
 	"encoding/json"
-	"io"
+	"errors"
+	"fmt"
 	"net/http"
-	"net/http/httptest"
-	"sync/atomic"
+	"strings"
 	"testing"
-	"time"
 
 	"github.com/saker-sec/saker/forwarders"
-	"github.com/saker-sec/saker/forwarders/internal/outhttp"
+	"github.com/saker-sec/saker/forwarders/forwardertest"
 	"github.com/saker-sec/saker/forwarders/loki"
 	"github.com/saker-sec/saker/hub/alert"
 )
 
-// benchThroughput stores b.N alerts, then measures how fast the dispatcher
-// drains them to the target (store claim + send + ack), in alerts/s.
-func benchThroughput(b *testing.B, target forwarders.Target, delivered *atomic.Int64) {
-	st := openStore(b, b.TempDir())
-	if _, err := st.Deliveries(context.Background(), forwarders.Group(target.Name)); err != nil {
-		b.Fatal(err)
-	}
-	for left := b.N; left > 0; left -= 500 {
-		appendAlerts(b, st, min(left, 500), "r", alert.PriorityWarning)
-	}
-	b.ResetTimer()
-	began := time.Now()
-	_, stop := start(b, st, []forwarders.Target{target}, nil, forwarders.Options{Consumer: "bench", Block: 50 * time.Millisecond})
-	for delivered.Load() < int64(b.N) {
-		time.Sleep(time.Millisecond)
-	}
-	elapsed := time.Since(began)
-	b.StopTimer()
-	stop()
-	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "alerts/s")
+// benchOutput is one output under benchmark: a loopback sink that speaks
+// its API, and the env settings that point the output at it.
+type benchOutput struct {
+	name  string
+	count forwardertest.CountFunc
+	reply func(r *http.Request, body []byte) []byte
+	env   func(url string) map[string]string
 }
 
-func BenchmarkForwardWebhook(b *testing.B) {
-	var n atomic.Int64
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.Copy(io.Discard, r.Body)
-		n.Add(1)
-	}))
-	defer srv.Close()
-	benchThroughput(b, webhookTarget(b, "webhook", srv.URL, 0), &n)
-}
-
-func BenchmarkForwardLoki(b *testing.B) {
-	var n atomic.Int64
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+var benchOutputs = []benchOutput{
+	{name: "webhook", count: func(r *http.Request, b []byte) (int, error) {
+		var a alert.Alert
+		return 1, json.Unmarshal(b, &a)
+	}, env: func(url string) map[string]string { return map[string]string{"WEBHOOK_ADDRESS": url + "/falco"} }},
+	{name: "slack", count: func(r *http.Request, b []byte) (int, error) {
+		var m struct{ Attachments []any }
+		if err := json.Unmarshal(b, &m); err != nil || len(m.Attachments) != 1 {
+			return 0, fmt.Errorf("not a Slack message: %v", err)
+		}
+		return 1, nil
+	}, reply: func(*http.Request, []byte) []byte { return []byte("ok") },
+		env: func(url string) map[string]string {
+			return map[string]string{"SLACK_WEBHOOKURL": url + "/services/T0/B0/x"}
+		}},
+	{name: "loki", count: func(r *http.Request, b []byte) (int, error) {
 		var p loki.Payload
-		if err := json.NewDecoder(r.Body).Decode(&p); err != nil {
-			http.Error(w, err.Error(), 400)
-			return
+		if err := json.Unmarshal(b, &p); err != nil {
+			return 0, err
 		}
+		n := 0
 		for _, s := range p.Streams {
-			n.Add(int64(len(s.Values)))
+			n += len(s.Values)
 		}
-		w.WriteHeader(http.StatusNoContent)
-	}))
-	defer srv.Close()
-	f, err := loki.New(loki.Config{HostPort: srv.URL, Format: "text"}, outhttp.Options{}, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	benchThroughput(b, forwarders.Target{Name: "loki", Forwarder: f, MaxBatch: 500}, &n)
+		return n, nil
+	}, env: func(url string) map[string]string { return map[string]string{"LOKI_HOSTPORT": url} }},
+	{name: "elasticsearch", count: func(r *http.Request, b []byte) (int, error) {
+		n, err := bulkDocs(b)
+		return n, err
+	}, reply: bulkReply,
+		env: func(url string) map[string]string { return map[string]string{"ELASTICSEARCH_HOSTPORT": url} }},
 }
 
-// BenchmarkOutageLag sends 200 alerts/s to a webhook that is down for 10 s
-// (default retry policy), and reports how long after the target comes back
-// every alert is delivered (drain_s) and the worst store-to-target latency.
-// One iteration takes ~12 s.
-func BenchmarkOutageLag(b *testing.B) {
-	for i := 0; i < b.N; i++ {
-		st := openStore(b, b.TempDir())
-		p := newHookPeer(b)
-		_, stop := start(b, st, []forwarders.Target{webhookTarget(b, "webhook", p.URL(), 0)}, nil, forwarders.Options{Consumer: "bench"})
-		const rate, outage = 200, 10 * time.Second
-		total := 0
-		send := func(d time.Duration) {
-			tick := time.NewTicker(time.Second / 20)
-			defer tick.Stop()
-			for end := time.Now().Add(d); time.Now().Before(end); <-tick.C {
-				appendAlerts(b, st, rate/20, "r", alert.PriorityWarning)
-				total += rate / 20
-			}
+// bulkDocs counts the documents of a _bulk body (action line + document).
+func bulkDocs(b []byte) (int, error) {
+	lines := 0
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	sc.Buffer(make([]byte, 1<<20), 64<<20)
+	for sc.Scan() {
+		if len(bytes.TrimSpace(sc.Bytes())) > 0 {
+			lines++
 		}
-		send(time.Second)
-		p.down()
-		send(outage)
-		p.up()
-		recovered := time.Now()
-		send(time.Second)
-		for {
-			if n, _ := p.delivered(); n >= total {
-				break
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
-		drain := time.Since(recovered)
-		stop()
-		b.ReportMetric(drain.Seconds(), "drain_s")
-		p.mu.Lock()
-		b.ReportMetric(p.maxLat.Seconds(), "max_latency_s")
-		p.mu.Unlock()
-		b.ReportMetric(float64(total), "alerts")
+	}
+	if lines%2 != 0 {
+		return 0, errors.New("odd number of _bulk lines")
+	}
+	return lines / 2, nil
+}
+
+// bulkReply answers a _bulk request as Elasticsearch does: every item created.
+func bulkReply(_ *http.Request, b []byte) []byte {
+	n, _ := bulkDocs(b)
+	items := strings.TrimSuffix(strings.Repeat(`{"create":{"status":201}},`, n), ",")
+	return []byte(`{"took":1,"errors":false,"items":[` + items + `]}`)
+}
+
+// target builds the output from its env settings, as the hub does.
+func (o benchOutput) target(b *testing.B, sink *forwardertest.Sink) forwarders.Target {
+	setup, err := forwarders.FromEnv(env(o.env(sink.URL())), nil, nil)
+	if err != nil || len(setup.Targets) != 1 {
+		b.Fatalf("%s: FromEnv = %+v, %v", o.name, setup, err)
+	}
+	return setup.Targets[0]
+}
+
+func (o benchOutput) sink(b *testing.B) *forwardertest.Sink {
+	s := forwardertest.NewSink(b, o.count)
+	s.Reply = o.reply
+	return s
+}
+
+// BenchmarkThroughput drains stored alerts to each output's loopback peer
+// with the output's default settings: alerts/s.
+func BenchmarkThroughput(b *testing.B) {
+	for _, o := range benchOutputs {
+		b.Run(o.name, func(b *testing.B) {
+			s := o.sink(b)
+			forwardertest.Throughput(b, o.target(b, s), s)
+		})
+	}
+}
+
+// BenchmarkOutageDrain stores 200 alerts/s while each output's peer is down
+// for 60 s (SAKER_BENCH_OUTAGE to change), and reports how long after it
+// is back every alert is delivered (drain_s). ~65 s per output.
+func BenchmarkOutageDrain(b *testing.B) {
+	outage := forwardertest.OutageDuration(b)
+	for _, o := range benchOutputs {
+		b.Run(o.name, func(b *testing.B) {
+			s := o.sink(b)
+			forwardertest.OutageDrain(b, o.target(b, s), s, 200, outage)
+		})
 	}
 }
