@@ -99,6 +99,8 @@ static __always_inline void full_context(struct sk_buf *b, struct task_struct *t
 	b->hdr.euid = cred->euid.val;
 	b->hdr.egid = cred->egid.val;
 	b->hdr.cap_eff = cred->cap_effective.val;
+	b->hdr.cap_prm = cred->cap_permitted.val;
+	b->hdr.cap_inh = cred->cap_inheritable.val;
 	b->hdr.loginuid = task->loginuid.val;
 	b->hdr.vtid = task_vnr(task->thread_pid);
 	b->hdr.vpid = task_vnr(task->group_leader->thread_pid);

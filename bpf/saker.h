@@ -119,6 +119,8 @@ struct sk_event {
 	__u16 flags;     /* SK_F_* */
 	struct sk_sock sock;
 	char comm[SK_COMM_LEN];
+	__u64 cap_prm;   /* permitted capabilities */
+	__u64 cap_inh;   /* inheritable capabilities */
 };
 
 /* sk_event.flags */

@@ -74,9 +74,10 @@ type Thread struct {
 	Env     []string // "NAME=value", when captured
 	TTY     uint32   // proc.tty: controlling terminal device number, 0 = none
 
-	StartTS      int64  // process start, ns since epoch (proc.duration)
-	CapEffective uint64 // thread.cap_effective bitmask
-	CapPermitted uint64
+	StartTS        int64  // process start, ns since epoch (proc.duration)
+	CapEffective   uint64 // thread.cap_effective bitmask
+	CapPermitted   uint64
+	CapInheritable uint64
 
 	ExeUpperLayer bool   // proc.is_exe_upper_layer: exe written in an overlayfs upper layer
 	ExeFromMemfd  bool   // proc.is_exe_from_memfd

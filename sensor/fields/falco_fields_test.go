@@ -22,7 +22,6 @@ func init() {
 		"needs the host-namespace process group from the probe":                                  "proc.pgid proc.pgid.name proc.pgid.exe proc.pgid.exepath proc.is_pgid_leader",
 		"needs exe inode flags from the probe (step 3 of issue 11)":                              "proc.is_exe_writable proc.is_exe_lower_layer",
 		"needs the pid namespace init's start time":                                              "proc.exe_ino.ctime_duration_pidns_start proc.pidns_init_start_ts",
-		"needs capabilities from the probe on capset/exec (step 3 of issue 11)":                  "thread.cap_inheritable",
 		"resource accounting (fd counts, memory, page faults, CPU time) is not collected":        "proc.fdopencount proc.fdlimit proc.fdusage proc.vmsize proc.vmrss proc.vmswap thread.pfmajor thread.pfminor thread.exectime thread.totexectime proc.nthreads proc.nchilds thread.cpu thread.cpu.user thread.cpu.system thread.vmsize thread.vmrss",
 		"needs the list of cgroup controllers":                                                   "thread.cgroups",
 		"needs a per-process fd table":                                                           "proc.stdin.type proc.stdout.type proc.stderr.type proc.stdin.name proc.stdout.name proc.stderr.name fd.uid",

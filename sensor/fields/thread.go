@@ -21,4 +21,5 @@ func init() {
 	}
 	caps("thread.cap_effective", "Effective capabilities of the thread, space-separated names (CAP_SYS_ADMIN CAP_NET_RAW…).", func(t *event.Thread) uint64 { return t.CapEffective })
 	caps("thread.cap_permitted", "Permitted capabilities of the thread, space-separated names.", func(t *event.Thread) uint64 { return t.CapPermitted })
+	caps("thread.cap_inheritable", "Inheritable capabilities of the thread, space-separated names.", func(t *event.Thread) uint64 { return t.CapInheritable })
 }

@@ -45,7 +45,9 @@ const (
 	offFamily   = 176
 	offProto    = 178
 	offComm     = 180
-	headerSize  = 200
+	offCapPrm   = 200
+	offCapInh   = 208
+	headerSize  = 216
 )
 
 // Record flags (sk_event.flags).
@@ -73,6 +75,7 @@ type Record struct {
 	Res            int64
 	Args           [6]uint64
 	CapEff         uint64
+	CapPrm, CapInh uint64 // permitted and inheritable capabilities
 	PID, TID, PPID uint32
 	VPID, VTID     uint32
 	UID, GID       uint32
@@ -121,6 +124,8 @@ func Decode(b []byte, r *Record) error {
 		r.Args[i] = le.Uint64(b[offArgs+8*i:])
 	}
 	r.CapEff = le.Uint64(b[offCapEff:])
+	r.CapPrm = le.Uint64(b[offCapPrm:])
+	r.CapInh = le.Uint64(b[offCapInh:])
 	r.PID = le.Uint32(b[offPID:])
 	r.TID = le.Uint32(b[offTID:])
 	r.PPID = le.Uint32(b[offPPID:])

@@ -69,6 +69,8 @@ func TestLayout(t *testing.T) {
 		{"family", unsafe.Offsetof(e.Sock) + unsafe.Offsetof(e.Sock.Family), offFamily},
 		{"proto", unsafe.Offsetof(e.Sock) + unsafe.Offsetof(e.Sock.Proto), offProto},
 		{"comm", unsafe.Offsetof(e.Comm), offComm},
+		{"cap_prm", unsafe.Offsetof(e.CapPrm), offCapPrm},
+		{"cap_inh", unsafe.Offsetof(e.CapInh), offCapInh},
 		{"sizeof", unsafe.Sizeof(e), headerSize},
 	}
 	for _, c := range cases {

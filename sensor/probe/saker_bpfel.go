@@ -45,6 +45,8 @@ type sakerSkEvent struct {
 	Sock     sakerSkSock
 	Comm     [16]int8
 	_        [4]byte
+	CapPrm   uint64
+	CapInh   uint64
 }
 
 type sakerSkSock struct {

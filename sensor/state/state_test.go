@@ -166,6 +166,7 @@ func TestApplyForkExecExit(t *testing.T) {
 	}
 
 	r = rec(event.TypeOpenat, child, 3)
+	r.Comm = "cat" // the kernel's comm after the exec
 	r.Str0 = "/etc/shadow"
 	r.Fill(&ev)
 	tab.Apply(r, &ev, probe.AtFDCWD)
@@ -297,5 +298,52 @@ func TestContainersWithoutRuntime(t *testing.T) {
 	}
 	if DockerIfPresent(filepath.Join(t.TempDir(), "none.sock")) != nil {
 		t.Error("absent socket detected")
+	}
+}
+
+// TestApplyFollowsCapsAndName: a process started after the sensor (no
+// /proc entry read at start-up) gets its capabilities from each record, and
+// its entry follows capset and prctl(PR_SET_NAME) as runc does when it
+// renames itself "runc:[1:CHILD]"; threads' own names do not rename the
+// process.
+func TestApplyFollowsCapsAndName(t *testing.T) {
+	tab := NewTable(Options{ProcRoot: t.TempDir()})
+	const pid = 4_100_001
+	const sysAdmin = 1 << 21
+	var ev event.Event
+	apply := func(r *probe.Record) *event.Thread {
+		r.Fill(&ev)
+		tab.Apply(r, &ev, probe.AtFDCWD)
+		return ev.Thread
+	}
+	base := probe.Record{Type: event.TypeOpenat, PID: pid, TID: pid, PPID: 1, Comm: "runc", CapEff: sysAdmin, CapPrm: sysAdmin, LoginUID: 0xffffffff}
+	r := base
+	th := apply(&r)
+	if th.CapPermitted != sysAdmin || th.CapEffective != sysAdmin || th.Comm != "runc" {
+		t.Fatalf("first record: %+v", th)
+	}
+
+	r = base
+	r.Type, r.Comm = event.TypePrctl, "runc:[1:CHILD]"
+	if th = apply(&r); th.Comm != "runc:[1:CHILD]" || tab.Lookup(pid).Comm != "runc:[1:CHILD]" {
+		t.Errorf("after PR_SET_NAME: comm %q", th.Comm)
+	}
+
+	r = base
+	r.Type, r.Comm, r.CapEff, r.CapPrm, r.CapInh = event.TypeCapset, "runc:[1:CHILD]", 0, 0, 0
+	if th = apply(&r); th.CapPermitted != 0 || th.CapEffective != 0 {
+		t.Errorf("after capset: caps %x/%x", th.CapEffective, th.CapPermitted)
+	}
+
+	r = base
+	r.Type, r.TID, r.Comm, r.CapEff, r.CapPrm = event.TypeOpenat, pid+1, "worker-thread", 0, 0
+	if th = apply(&r); th.Comm != "runc:[1:CHILD]" {
+		t.Errorf("a thread's name renamed the process: %q", th.Comm)
+	}
+
+	r = base
+	r.Type, r.Comm, r.CapEff, r.CapPrm, r.LoginUID = event.TypeOpenat, "runc:[1:CHILD]", 0, 0, 0
+	if th = apply(&r); th.LoginUID != 0 {
+		t.Errorf("loginuid %d, want 0", th.LoginUID)
 	}
 }

@@ -243,15 +243,39 @@ func (t *Table) thread(rec *probe.Record) *event.Thread {
 		t.publish(th)
 		return th
 	}
-	if th.UID != rec.UID || th.GID != rec.GID || th.EUID != rec.EUID || th.EGID != rec.EGID {
+	if credsChanged(th, rec) {
 		cp := *th
 		cp.UID, cp.GID, cp.EUID, cp.EGID = rec.UID, rec.GID, rec.EUID, rec.EGID
 		cp.User, cp.Group = t.users.User(rec.UID), t.users.Group(rec.GID)
-		cp.CapEffective = rec.CapEff
+		cp.CapEffective, cp.CapPermitted, cp.CapInheritable = rec.CapEff, rec.CapPrm, rec.CapInh
+		if lu := loginUID(rec.LoginUID); lu != cp.LoginUID {
+			cp.LoginUID, cp.LoginUser = lu, ""
+			if lu >= 0 {
+				cp.LoginUser = t.users.User(uint32(lu))
+			}
+		}
+		if rec.TID == rec.PID && rec.Comm != "" {
+			cp.Comm = rec.Comm
+		}
+		cp.Prepared = false
 		t.publish(&cp)
 		th = &cp
 	}
 	return th
+}
+
+// credsChanged reports whether the record shows the process with other
+// credentials, capabilities or name than its entry: setuid, capset, a
+// login (loginuid) or prctl(PR_SET_NAME), as runc does when it renames
+// itself "runc:[1:CHILD]". Each event carries the kernel's current values,
+// so the entry follows every change instead of the values read at start.
+// The name is taken from the main thread only: threads of one process may
+// carry their own names, and the table keeps one entry per process.
+func credsChanged(th *event.Thread, rec *probe.Record) bool {
+	return th.UID != rec.UID || th.GID != rec.GID || th.EUID != rec.EUID || th.EGID != rec.EGID ||
+		th.CapEffective != rec.CapEff || th.CapPermitted != rec.CapPrm || th.CapInheritable != rec.CapInh ||
+		th.LoginUID != loginUID(rec.LoginUID) ||
+		(rec.TID == rec.PID && rec.Comm != "" && th.Comm != rec.Comm)
 }
 
 // fromRecord builds an entry from the record header alone (the process is
@@ -262,7 +286,8 @@ func (t *Table) fromRecord(rec *probe.Record) *event.Thread {
 		VTID: int64(rec.VTID), VPID: int64(rec.VPID),
 		UID: rec.UID, GID: rec.GID, EUID: rec.EUID, EGID: rec.EGID,
 		LoginUID: loginUID(rec.LoginUID),
-		Comm:     rec.Comm, Exe: rec.Comm, TTY: rec.TTY, CapEffective: rec.CapEff,
+		Comm:     rec.Comm, Exe: rec.Comm, TTY: rec.TTY,
+		CapEffective: rec.CapEff, CapPermitted: rec.CapPrm, CapInheritable: rec.CapInh,
 	}
 	th.User, th.Group = t.users.User(th.UID), t.users.Group(th.GID)
 	if th.LoginUID >= 0 {
@@ -396,6 +421,8 @@ func (t *Table) readProc(pid int64) *event.Thread {
 				th.CapEffective, _ = strconv.ParseUint(v, 16, 64)
 			case "CapPrm":
 				th.CapPermitted, _ = strconv.ParseUint(v, 16, 64)
+			case "CapInh":
+				th.CapInheritable, _ = strconv.ParseUint(v, 16, 64)
 			}
 		}
 	}
