@@ -4,6 +4,7 @@
 //	saker hub                         run the hub on :2801 and the dashboard on :2802
 //	saker sensor [-c falco.yaml] [-r rules.yaml]... [-o key=value]...
 //	saker rules validate|list|fields  rule tooling
+//	saker k8saudit -f audit.log       ship a kube-apiserver audit log file to the hub
 //	saker up                          hub + dashboard (+ sensor when root) in one process
 //	saker version
 //
