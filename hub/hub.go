@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"slices"
@@ -52,6 +53,8 @@ type Hub struct {
 	plainSrv  *http.Server
 	auditSrv  *http.Server // K8SAUDIT_LISTENPORT: /k8s-audit alone
 	auditAddr string
+	pprofSrv  *http.Server // PPROF_ADDRESS: net/http/pprof
+	pprofAddr string
 	addr      string
 	bg        sync.WaitGroup
 	inflight  sync.WaitGroup // handlers running, so Stop never closes the store under one
@@ -210,6 +213,17 @@ func (h *Hub) Start(ctx context.Context) error {
 		}
 	}
 	h.serve(h.srv, ln, map[bool]string{true: "https", false: "http"}[tc.Deploy])
+	if h.cfg.PprofAddress != "" {
+		pln, err := net.Listen("tcp", h.cfg.PprofAddress)
+		if err != nil {
+			return fmt.Errorf("hub: listen pprof %s: %w", h.cfg.PprofAddress, err)
+		}
+		h.pprofAddr = pln.Addr().String()
+		h.pprofSrv = h.newServer(pprofHandler())
+		h.pprofSrv.WriteTimeout = 0 // profiles stream for their ?seconds=
+		h.serve(h.pprofSrv, pln, "pprof")
+		h.log.Warn("hub: pprof listener on (PPROF_ADDRESS); keep it private", "addr", h.pprofAddr)
+	}
 	if p := h.cfg.K8sAudit.ListenPort; p > 0 && h.cfg.K8sAudit.Enabled {
 		// Falco's k8saudit plugin listens on :9765/k8s-audit; API
 		// servers configured for it keep their webhook URL.
@@ -248,6 +262,25 @@ func (h *Hub) serve(srv *http.Server, ln net.Listener, kind string) {
 			h.log.Error("hub: serve", "kind", kind, "err", err)
 		}
 	}()
+}
+
+// pprofHandler serves net/http/pprof's pages on their usual /debug/pprof/
+// paths, on a listener of its own (never on the ingestion port).
+func pprofHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
+}
+
+// PprofAddr is the profiling listener's address, "" when it is off.
+func (h *Hub) PprofAddr() string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.pprofAddr
 }
 
 func onlyPaths(paths []string, next http.Handler) http.Handler {
@@ -315,7 +348,7 @@ func (h *Hub) Stop(ctx context.Context) error {
 	}
 	h.stopped = true
 	var errs []error
-	for _, srv := range []*http.Server{h.srv, h.plainSrv, h.auditSrv} {
+	for _, srv := range []*http.Server{h.srv, h.plainSrv, h.auditSrv, h.pprofSrv} {
 		if srv == nil {
 			continue
 		}

@@ -332,3 +332,28 @@ func makeCert(t *testing.T, dir, name string, parent *x509.Certificate, parentKe
 	os.WriteFile(filepath.Join(dir, name+".key"), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600)
 	return cert, key
 }
+
+// PPROF_ADDRESS opens a separate profiling listener; without it there is
+// none and the ingestion port does not serve profiles.
+func TestPprofListenerOptIn(t *testing.T) {
+	off := startHub(t, testConfig(t, map[string]string{"SAKER_DATA_DIR": t.TempDir()}))
+	if off.PprofAddr() != "" {
+		t.Fatalf("pprof listener on by default at %s", off.PprofAddr())
+	}
+	if resp, err := http.Get("http://" + off.Addr() + "/debug/pprof/"); err == nil {
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK {
+			t.Error("ingestion port serves /debug/pprof/")
+		}
+	}
+	on := startHub(t, testConfig(t, map[string]string{"SAKER_DATA_DIR": t.TempDir(), "PPROF_ADDRESS": "127.0.0.1:0"}))
+	resp, err := http.Get("http://" + on.PprofAddr() + "/debug/pprof/goroutine?debug=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "goroutine profile") {
+		t.Fatalf("pprof: %d %.200s", resp.StatusCode, body)
+	}
+}

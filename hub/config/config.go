@@ -35,6 +35,10 @@ type Config struct {
 	ListenAddress string // LISTENADDRESS; "" = all interfaces
 	ListenPort    int    // LISTENPORT (2801); 0 picks a free port (tests)
 	Debug         bool   // DEBUG
+	// PprofAddress serves net/http/pprof when set (PPROF_ADDRESS, e.g.
+	// 127.0.0.1:6060); off by default. Keep it on loopback: profiles
+	// expose internals.
+	PprofAddress string
 
 	UI UI // the dashboard's listener, used by web/
 
@@ -212,6 +216,7 @@ func (c *Config) parse() error {
 	c.ListenAddress = p.str("", "LISTENADDRESS")
 	c.ListenPort = p.port(DefaultListenPort, "LISTENPORT")
 	c.Debug = p.boolean(false, "DEBUG")
+	c.PprofAddress = p.str("", "PPROF_ADDRESS")
 	c.UI.Address = p.str("", "UI_ADDRESS", "FALCOSIDEKICK_UI_ADDR")
 	c.UI.Port = p.port(DefaultUIPort, "UI_LISTENPORT", "UI_PORT", "FALCOSIDEKICK_UI_PORT")
 
