@@ -480,6 +480,22 @@ int BPF_PROG(sched_exec, struct task_struct *p, pid_t old_pid, struct linux_binp
 			b->hdr.flags |= SK_F_ARGS_TRUNC;
 		put_user_blob(b, 1, (const void *)start, end - start);
 	}
+	/* seg1 = argv then envp (proc.env), in the room argv leaves; args[0]
+	 * tells user space where argv ends. */
+	b->hdr.args[0] = b->hdr.len[1];
+	unsigned long env_start = BPF_CORE_READ(mm, env_start);
+	unsigned long env_end = BPF_CORE_READ(mm, env_end);
+	__u32 used = b->hdr.len[1] & SK_SEG_MAX;
+	if (env_end > env_start && used < SK_SEG_MAX) {
+		__u64 n = env_end - env_start;
+		__u32 room = SK_SEG_MAX - used;
+		if (n > room)
+			n = room;
+		n &= SK_SEG_MAX;
+		__u32 off = (seg_off(b, 1) + used) & SK_OFF_MASK;
+		if (n > 0 && bpf_probe_read_user(&b->data[off], n, (const void *)env_start) == 0)
+			b->hdr.len[1] = (used + n) & SK_SEG_MAX;
+	}
 	put_cgroup_leaf(b, p);
 	return submit(b);
 }

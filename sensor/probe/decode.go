@@ -94,7 +94,10 @@ type Record struct {
 	// cgroup directory name. It aliases the sample: copy to keep it.
 	Seg2 []byte
 	// Argv is the exec'd argument vector (exec records only).
-	Argv       []string
+	Argv []string
+	// Env is the exec'd environment, "NAME=value" (successful exec records
+	// only), cut where argv and envp together exceed a segment.
+	Env        []string
 	ArgsTrunc  bool
 	HasSock    bool
 	Sock       Sock
@@ -149,8 +152,15 @@ func Decode(b []byte, r *Record) error {
 	r.ArgsTrunc = flags&flagArgsTrunc != 0
 	r.Argv = r.Argv[:0]
 	r.Str1 = ""
+	r.Env = r.Env[:0]
 	if r.Type == event.TypeExecve || r.Type == event.TypeExecveat {
-		r.Argv = splitArgv(r.Argv, r.seg1)
+		argv := r.seg1
+		if r.Res == 0 && r.Args[0] <= uint64(len(r.seg1)) {
+			// A successful exec carries argv then envp; Args[0] is argv's length.
+			argv = r.seg1[:r.Args[0]]
+			r.Env = splitArgv(r.Env, r.seg1[r.Args[0]:])
+		}
+		r.Argv = splitArgv(r.Argv, argv)
 	} else {
 		r.Str1 = cstring(r.seg1)
 	}

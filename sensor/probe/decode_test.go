@@ -24,6 +24,15 @@ func record(typ event.Type, res int64, segs ...[]byte) []byte {
 	return b
 }
 
+// execRecord is a successful exec: seg1 holds argv then envp, Args[0]
+// argv's length.
+func execRecord() []byte {
+	argv := "ls\x00-l\x00\x00"
+	b := record(event.TypeExecve, 0, []byte("/bin/ls\x00"), []byte(argv+"HOME=/root\x00A=b c\x00"), []byte("docker-abc.scope\x00"))
+	binary.LittleEndian.PutUint64(b[offArgs:], uint64(len(argv)))
+	return b
+}
+
 func TestDecode(t *testing.T) {
 	sa := []byte{2, 0, 0x1f, 0x90, 127, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0}
 	tests := []struct {
@@ -36,9 +45,12 @@ func TestDecode(t *testing.T) {
 				t.Errorf("got %+v / %+v", r, ev.FD)
 			}
 		}},
-		{"execve argv", record(event.TypeExecve, 0, []byte("/bin/ls\x00"), []byte("ls\x00-l\x00\x00"), []byte("docker-abc.scope\x00")), func(t *testing.T, r *Record, ev *event.Event) {
+		{"execve argv env", execRecord(), func(t *testing.T, r *Record, ev *event.Event) {
 			if !slices.Equal(r.Argv, []string{"ls", "-l", ""}) || ev.Path != "/bin/ls" || cstring(r.Seg2) != "docker-abc.scope" {
 				t.Errorf("argv %q path %q seg2 %q", r.Argv, ev.Path, r.Seg2)
+			}
+			if !slices.Equal(r.Env, []string{"HOME=/root", "A=b c"}) {
+				t.Errorf("env %q", r.Env)
 			}
 		}},
 		{"connect sockaddr", record(event.TypeConnect, 0, nil, nil, sa), func(t *testing.T, r *Record, ev *event.Event) {

@@ -183,6 +183,7 @@ func startProbe(t *testing.T, types ...event.Type) *capturer {
 		done <- p.Run(ctx, func(r *Record) {
 			cp := captured{Record: *r}
 			cp.Argv = slices.Clone(r.Argv)
+			cp.Env = slices.Clone(r.Env)
 			cp.Seg2 = slices.Clone(r.Seg2)
 			cp.seg2 = cp.Seg2
 			cp.seg1 = nil
@@ -264,6 +265,7 @@ func TestCapture(t *testing.T) {
 
 	t.Run("exec /bin/true with args", func(t *testing.T) {
 		cmd := exec.Command("/bin/true", "--alpha", "two words", "")
+		cmd.Env = []string{"SAKER_TEST=1", "LD_PRELOAD=/tmp/x.so"}
 		if err := cmd.Run(); err != nil {
 			t.Fatal(err)
 		}
@@ -272,6 +274,9 @@ func TestCapture(t *testing.T) {
 		})
 		if ex.Str0 != "/bin/true" || !slices.Equal(ex.Argv, []string{"/bin/true", "--alpha", "two words", ""}) {
 			t.Errorf("exec %q argv %q", ex.Str0, ex.Argv)
+		}
+		if !slices.Equal(ex.Env, cmd.Env) {
+			t.Errorf("exec env %q, want %q", ex.Env, cmd.Env)
 		}
 		if len(ex.Seg2) == 0 {
 			t.Errorf("exec record carries no cgroup name")

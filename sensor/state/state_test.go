@@ -148,11 +148,12 @@ func TestApplyForkExecExit(t *testing.T) {
 	r.Comm = "cat"
 	r.Str0 = "/usr/bin/cat"
 	r.Argv = []string{"cat", "/etc/shadow"}
+	r.Env = []string{"LD_PRELOAD=/tmp/x.so"}
 	r.Seg2 = []byte("docker-" + cid + ".scope\x00")
 	r.Fill(&ev)
 	tab.Apply(r, &ev, probe.AtFDCWD)
 	th := ev.Thread
-	if th.Comm != "cat" || th.Exe != "cat" || th.ExePath != "/usr/bin/cat" || !slices.Equal(th.Args, []string{"/etc/shadow"}) {
+	if th.Comm != "cat" || th.Exe != "cat" || th.ExePath != "/usr/bin/cat" || !slices.Equal(th.Args, []string{"/etc/shadow"}) || !slices.Equal(th.Env, r.Env) {
 		t.Errorf("exec thread %+v", th)
 	}
 	if th.Parent == nil || th.Parent.PID != parent || th.Parent.Comm != "bash" {

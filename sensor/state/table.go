@@ -316,6 +316,9 @@ func (t *Table) execed(rec *probe.Record) *event.Thread {
 		th.Exe = rec.Argv[0]
 		th.Args = append([]string(nil), rec.Argv[1:]...)
 	}
+	if len(rec.Env) > 0 {
+		th.Env = append([]string(nil), rec.Env...)
+	}
 	if cwd, err := os.Readlink(filepath.Join(t.proc, strconv.FormatInt(pid, 10), "cwd")); err == nil {
 		th.Cwd = withSlash(cwd)
 	}
