@@ -5,9 +5,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/saker-sec/saker/forwarders"
-	"github.com/saker-sec/saker/hub/alert"
 	"gopkg.in/yaml.v3"
+
+	"github.com/saker-sec/saker/forwarders"
+	"github.com/saker-sec/saker/forwarders/elasticsearch"
+	"github.com/saker-sec/saker/forwarders/slack"
+	"github.com/saker-sec/saker/forwarders/webhook"
+	"github.com/saker-sec/saker/hub/alert"
+	"github.com/saker-sec/saker/hub/config"
 )
 
 func env(m map[string]string) func(string) (string, bool) {
@@ -91,18 +96,75 @@ func TestNoTargets(t *testing.T) {
 	}
 }
 
-func TestBadConfigReportsEveryProblem(t *testing.T) {
+// TestTyposAreWarningsAsInFalcosidekick: values falcosidekick starts with
+// (it falls back to a default) must not stop the hub either; each is a
+// warning naming the fallback. Before, each of these stopped start-up.
+func TestTyposAreWarningsAsInFalcosidekick(t *testing.T) {
+	src := config.NewSource(nil, env(map[string]string{
+		"SLACK_WEBHOOKURL":            "https://hooks.slack.com/services/T0/B0/x",
+		"SLACK_MINIMUMPRIORITY":       "warn",
+		"SLACK_MESSAGEFORMAT":         "{{ .Rule ",
+		"SLACK_OUTPUTFORMAT":          "pretty",
+		"WEBHOOK_ADDRESS":             "http://hook",
+		"WEBHOOK_METHOD":              "patch",
+		"WEBHOOK_CHECKCERT":           "maybe",
+		"WEBHOOK_CUSTOMHEADERS":       "X-A:1,oops",
+		"ELASTICSEARCH_HOSTPORT":      "http://es:9200",
+		"ELASTICSEARCH_SUFFIX":        "weekly",
+		"ELASTICSEARCH_CUSTOMHEADERS": `{"Authorization":"ApiKey k:v"}`,
+		"LOKI_HOSTPORT":               "http://loki:3100",
+		"LOKI_MINIMUMPRIORITY":        "severe",
+		"FORWARDING_TIMEOUT":          "soon",
+	}), nil)
+	cfg, err := forwarders.LoadConfig(src, forwarders.Globals{})
+	if err != nil {
+		t.Fatalf("a typo stopped start-up: %v", err)
+	}
+	byName := map[string]forwarders.OutputConfig{}
+	for _, o := range cfg.Outputs {
+		byName[o.Target.Name] = o
+	}
+	if len(byName) != 4 || byName["slack"].Target.MinPriority != alert.PriorityUnset || byName["loki"].Target.MinPriority != alert.PriorityUnset {
+		t.Fatalf("outputs %+v", cfg.Outputs)
+	}
+	if wh := byName["webhook"].Settings.(webhook.Config); wh.Method != "POST" || !wh.CheckCert || wh.CustomHeaders["X-A"] != "1" {
+		t.Fatalf("webhook %+v", wh)
+	}
+	if es := byName["elasticsearch"].Settings.(elasticsearch.Config); es.Suffix != elasticsearch.SuffixDaily || es.CustomHeaders["Authorization"] != "ApiKey k:v" {
+		t.Fatalf("elasticsearch %+v", es)
+	}
+	if sl := byName["slack"].Settings.(slack.Config); sl.MessageFormat != nil || sl.OutputFormat != slack.FormatAll {
+		t.Fatalf("slack %+v", sl)
+	}
+	w := strings.Join(src.Warnings(), "\n")
+	for _, want := range []string{
+		`SLACK_MINIMUMPRIORITY: unknown priority "warn"`,
+		`SLACK_MESSAGEFORMAT: bad template`,
+		`SLACK_OUTPUTFORMAT: "pretty" is not one of all, text, fields; using all`,
+		`WEBHOOK_METHOD: unknown method "PATCH" (want POST or PUT); using POST`,
+		`WEBHOOK_CHECKCERT: "maybe" is not true or false; using true`,
+		`WEBHOOK_CUSTOMHEADERS: "oops" is not a key:value pair`,
+		`ELASTICSEARCH_SUFFIX: "weekly" is not one of daily`,
+		`LOKI_MINIMUMPRIORITY: unknown priority "severe"`,
+		`FORWARDING_TIMEOUT: "soon"`,
+	} {
+		if !strings.Contains(w, want) {
+			t.Errorf("warnings lack %q:\n%s", want, w)
+		}
+	}
+	// The effective configuration lists them too.
+	if e := src.Effective(); len(e.Warnings) < 9 {
+		t.Errorf("effective warnings %v", e.Warnings)
+	}
+}
+
+// TestUndeliverableConfigStopsStartUp: an address no request can be sent
+// to would drop every alert for that output, so it still stops start-up,
+// every problem reported at once.
+func TestUndeliverableConfigStopsStartUp(t *testing.T) {
 	_, err := forwarders.FromEnv(env(map[string]string{
 		"SLACK_WEBHOOKURL":       "hooks.slack.com/no-scheme",
-		"SLACK_MESSAGEFORMAT":    "{{ .Rule ",
-		"SLACK_OUTPUTFORMAT":     "pretty",
-		"LOKI_HOSTPORT":          "http://loki:3100",
-		"LOKI_MINIMUMPRIORITY":   "severe",
-		"WEBHOOK_ADDRESS":        "http://hook",
-		"WEBHOOK_CHECKCERT":      "maybe",
-		"WEBHOOK_METHOD":         "DELETE",
 		"ELASTICSEARCH_HOSTPORT": "ftp://es",
-		"ELASTICSEARCH_SUFFIX":   "weekly",
 		"TEMPLATEDFIELDS":        "a:{{ .x ",
 	}), nil, nil)
 	if err == nil {
@@ -110,13 +172,7 @@ func TestBadConfigReportsEveryProblem(t *testing.T) {
 	}
 	for _, want := range []string{
 		`SLACK_WEBHOOKURL: malformed URL`,
-		`SLACK_MESSAGEFORMAT: bad template`,
-		`SLACK_OUTPUTFORMAT: unknown value "pretty"`,
-		`LOKI_MINIMUMPRIORITY: unknown priority "severe"`,
-		`WEBHOOK_CHECKCERT: not a boolean: "maybe"`,
-		`WEBHOOK_METHOD: unknown method "DELETE"`,
 		`ELASTICSEARCH_HOSTPORT: malformed URL "ftp://es"`,
-		`ELASTICSEARCH_SUFFIX: unknown value "weekly"`,
 		`TEMPLATEDFIELDS: field "a": bad template`,
 	} {
 		if !strings.Contains(err.Error(), want) {

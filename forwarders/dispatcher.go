@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/saker-sec/saker/forwarders/status"
 	"github.com/saker-sec/saker/hub/store"
 )
 
@@ -165,27 +166,9 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	return nil
 }
 
-// Status is one target's state for the dashboard's info view. Counters
-// are this process's since start; Pending, Lag and DeadLetters come from
-// the shared store and cover every replica.
-type Status struct {
-	Name          string             `json:"name"`
-	Endpoint      string             `json:"endpoint,omitempty"`
-	MinPriority   string             `json:"minimum_priority,omitempty"`
-	Healthy       bool               `json:"healthy"`
-	LastError     string             `json:"last_error,omitempty"`
-	LastErrorAt   time.Time          `json:"last_error_at,omitzero"`
-	LastSuccessAt time.Time          `json:"last_success_at,omitzero"`
-	Sent          int64              `json:"sent"`
-	Failed        int64              `json:"failed"`
-	Retried       int64              `json:"retried"`
-	DeadLettered  int64              `json:"dead_lettered"`
-	Filtered      int64              `json:"filtered"`
-	Lost          int64              `json:"lost"` // gone from the store before delivery
-	Pending       int64              `json:"pending"`
-	LagSeconds    float64            `json:"lag_seconds"`
-	DeadLetters   []store.DeadLetter `json:"dead_letters,omitempty"` // newest first, up to 10
-}
+// Status is one target's state for the dashboard's info view; it lives in
+// package status so the dashboard need not import the outputs.
+type Status = status.Target
 
 // Status reports every target, refreshing pending/lag and dead letters
 // from the store (bounded by ctx).

@@ -5,7 +5,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/saker-sec/saker/forwarders"
+	"github.com/saker-sec/saker/forwarders/status"
 )
 
 // info serves the Info page: version, store and forwarder health.
@@ -13,11 +13,14 @@ func (s *Server) info(w http.ResponseWriter, r *http.Request) {
 	out := map[string]any{
 		"version":      s.opts.Version,
 		"store":        s.opts.Store.Health(r.Context()),
-		"forwarders":   []forwarders.Status{},
+		"forwarders":   []status.Target{},
 		"live_clients": s.hub.clients(),
 		"auth":         !s.auth.cfg.Disabled,
 		"time":         time.Now().UTC(),
 		"info":         s.opts.Info,
+	}
+	if s.opts.Config != nil {
+		out["config"] = s.opts.Config
 	}
 	if s.opts.Forwarders != nil {
 		if fs := s.opts.Forwarders(r.Context()); fs != nil {

@@ -13,12 +13,12 @@ import (
 	"math"
 	"net/http"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/saker-sec/saker/hub/config"
 	"github.com/saker-sec/saker/web/session"
 )
 
@@ -43,31 +43,29 @@ type Auth struct {
 	SecureCookies bool
 }
 
-// AuthFromEnv reads the login settings from the environment, accepting
+// LoadAuth decodes the login settings from the hub's configuration
+// Source (YAML file or environment, config.Source's precedence), accepting
 // falcosidekick-ui's names so its deployments keep working:
 //
 //	SAKER_UI_USER or FALCOSIDEKICK_UI_USER              "user:password" (default admin:admin)
 //	SAKER_UI_DISABLEAUTH or FALCOSIDEKICK_UI_DISABLEAUTH "true" disables the login
-//	SAKER_UI_SESSION_TTL                                 login lifetime (Go duration, default 24h)
+//	SAKER_UI_SESSION_TTL                                 login lifetime (e.g. 12h; default 24h)
 //	SAKER_UI_API_TOKENS                                  comma-separated bearer tokens for scripts
 //	SAKER_UI_ALLOWED_HOSTS                               comma-separated names the dashboard is reached by
 //	SAKER_UI_SECURE_COOKIES                              "true" when TLS ends at a proxy in front
-func AuthFromEnv() Auth {
+//
+// A value that does not parse is a warning and the default is used, as
+// falcosidekick-ui does.
+func LoadAuth(src *config.Source) Auth {
+	src = src.Lenient()
 	var a Auth
-	cred := firstEnv("SAKER_UI_USER", "FALCOSIDEKICK_UI_USER")
-	if cred == "" {
-		cred = "admin:admin"
-	}
+	cred := src.Secret(src.First("SAKER_UI_USER", "FALCOSIDEKICK_UI_USER"), "admin:admin")
 	a.User, a.Password, _ = strings.Cut(cred, ":")
-	if v, err := strconv.ParseBool(firstEnv("SAKER_UI_DISABLEAUTH", "FALCOSIDEKICK_UI_DISABLEAUTH")); err == nil {
-		a.Disabled = v
-	}
-	if d, err := time.ParseDuration(os.Getenv("SAKER_UI_SESSION_TTL")); err == nil && d > 0 {
-		a.SessionTTL = d
-	}
-	a.APITokens = splitList(os.Getenv("SAKER_UI_API_TOKENS"))
-	a.AllowedHosts = splitList(os.Getenv("SAKER_UI_ALLOWED_HOSTS"))
-	a.SecureCookies, _ = strconv.ParseBool(os.Getenv("SAKER_UI_SECURE_COOKIES"))
+	a.Disabled = src.Bool(src.First("SAKER_UI_DISABLEAUTH", "FALCOSIDEKICK_UI_DISABLEAUTH"), false)
+	a.SessionTTL = src.Duration("SAKER_UI_SESSION_TTL", 0)
+	a.APITokens = splitList(src.Secret("SAKER_UI_API_TOKENS", ""))
+	a.AllowedHosts = src.List("SAKER_UI_ALLOWED_HOSTS", nil)
+	a.SecureCookies = src.Bool("SAKER_UI_SECURE_COOKIES", false)
 	return a
 }
 
@@ -79,15 +77,6 @@ func splitList(v string) []string {
 		}
 	}
 	return out
-}
-
-func firstEnv(names ...string) string {
-	for _, n := range names {
-		if v := os.Getenv(n); v != "" {
-			return v
-		}
-	}
-	return ""
 }
 
 // sessionCookie is the name of the session cookie. Its value is a random

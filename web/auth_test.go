@@ -14,6 +14,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/saker-sec/saker/hub/config"
 	"github.com/saker-sec/saker/web/session"
 )
 
@@ -272,7 +273,7 @@ func TestDisableAuth(t *testing.T) {
 	ws.CloseNow()
 }
 
-func TestAuthFromEnv(t *testing.T) {
+func TestLoadAuth(t *testing.T) {
 	for _, tc := range []struct {
 		env        map[string]string
 		user, pass string
@@ -285,10 +286,7 @@ func TestAuthFromEnv(t *testing.T) {
 		{env: map[string]string{"FALCOSIDEKICK_UI_DISABLEAUTH": "true"}, user: "admin", pass: "admin", disabled: true},
 		{env: map[string]string{"SAKER_UI_DISABLEAUTH": "1", "SAKER_UI_API_TOKENS": "a, b,"}, user: "admin", pass: "admin", disabled: true, tokens: 2},
 	} {
-		for _, k := range []string{"SAKER_UI_USER", "FALCOSIDEKICK_UI_USER", "SAKER_UI_DISABLEAUTH", "FALCOSIDEKICK_UI_DISABLEAUTH", "SAKER_UI_API_TOKENS"} {
-			t.Setenv(k, tc.env[k])
-		}
-		a := AuthFromEnv()
+		a := LoadAuth(config.NewSource(nil, func(k string) (string, bool) { v, ok := tc.env[k]; return v, ok }, nil))
 		if a.User != tc.user || a.Password != tc.pass || a.Disabled != tc.disabled || len(a.APITokens) != tc.tokens {
 			t.Errorf("%v: got %+v", tc.env, a)
 		}

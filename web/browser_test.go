@@ -17,7 +17,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/saker-sec/saker/forwarders"
+	"github.com/saker-sec/saker/forwarders/status"
 )
 
 // chromiumPath finds the Debian chromium; the test skips without it unless
@@ -65,8 +65,8 @@ func TestBrowser(t *testing.T) {
 	chromium := chromiumPath(t)
 	be := startBackend(t)
 	s, err := New(Options{Store: be.store, Logger: quietLogger(), Version: "test-1.2.3", Auth: Auth{User: "admin", Password: "hunter2"},
-		Forwarders: func(context.Context) []forwarders.Status {
-			return []forwarders.Status{
+		Forwarders: func(context.Context) []status.Target {
+			return []status.Target{
 				{Name: "slack", Endpoint: "https://hooks.slack.example/T000", Healthy: true, Sent: 12, LastSuccessAt: time.Now()},
 				{Name: "webhook", Endpoint: "http://127.0.0.1:9/hook", MinPriority: "Warning", Healthy: false, Pending: 3, LagSeconds: 42, Failed: 7, Retried: 6, DeadLettered: 1,
 					LastError: "POST http://127.0.0.1:9/hook: connection refused", LastErrorAt: time.Now()},

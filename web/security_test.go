@@ -23,6 +23,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/saker-sec/saker/hub/config"
 	"github.com/saker-sec/saker/hub/store"
 	"github.com/saker-sec/saker/web/session"
 )
@@ -439,14 +440,11 @@ func TestSecurityDefaultCredentialsWarned(t *testing.T) {
 func TestSecurityTLS(t *testing.T) {
 	dir := t.TempDir()
 	certFile, keyFile := writeSelfSigned(t, dir)
-	t.Setenv("UI_TLSSERVER_DEPLOY", "true")
-	t.Setenv("UI_TLSSERVER_CERTFILE", "")
-	t.Setenv("UI_TLSSERVER_KEYFILE", "")
-	t.Setenv("TLSSERVER_CERTFILE", certFile)
-	t.Setenv("TLSSERVER_KEYFILE", keyFile)
-	set := TLSFromEnv()
+	env := map[string]string{"UI_TLSSERVER_DEPLOY": "true", "UI_TLSSERVER_CERTFILE": "", "UI_TLSSERVER_KEYFILE": "",
+		"TLSSERVER_CERTFILE": certFile, "TLSSERVER_KEYFILE": keyFile}
+	set := LoadTLS(config.NewSource(nil, func(k string) (string, bool) { v, ok := env[k]; return v, ok }, nil))
 	if !set.Enabled || set.CertFile != certFile || set.KeyFile != keyFile {
-		t.Fatalf("TLSFromEnv: %+v", set)
+		t.Fatalf("LoadTLS: %+v", set)
 	}
 	tc, err := set.ServerConfig()
 	if err != nil || tc == nil {

@@ -3,8 +3,8 @@ package web
 import (
 	"crypto/tls"
 	"fmt"
-	"os"
-	"strconv"
+
+	"github.com/saker-sec/saker/hub/config"
 )
 
 // TLS is the dashboard port's own TLS, in the family of the ingestion
@@ -15,13 +15,16 @@ type TLS struct {
 	KeyFile  string
 }
 
-// TLSFromEnv reads UI_TLSSERVER_DEPLOY, UI_TLSSERVER_CERTFILE and
-// UI_TLSSERVER_KEYFILE; the files default to the ingestion port's
-// TLSSERVER_CERTFILE and TLSSERVER_KEYFILE.
-func TLSFromEnv() TLS {
-	t := TLS{CertFile: firstEnv("UI_TLSSERVER_CERTFILE", "TLSSERVER_CERTFILE"), KeyFile: firstEnv("UI_TLSSERVER_KEYFILE", "TLSSERVER_KEYFILE")}
-	t.Enabled, _ = strconv.ParseBool(os.Getenv("UI_TLSSERVER_DEPLOY"))
-	return t
+// LoadTLS decodes UI_TLSSERVER_DEPLOY, UI_TLSSERVER_CERTFILE and
+// UI_TLSSERVER_KEYFILE from the hub's configuration Source; the files
+// default to the ingestion port's TLSSERVER_CERTFILE and TLSSERVER_KEYFILE
+// when those are set.
+func LoadTLS(src *config.Source) TLS {
+	return TLS{
+		Enabled:  src.Bool("UI_TLSSERVER_DEPLOY", false),
+		CertFile: src.String(src.First("UI_TLSSERVER_CERTFILE", "TLSSERVER_CERTFILE"), ""),
+		KeyFile:  src.String(src.First("UI_TLSSERVER_KEYFILE", "TLSSERVER_KEYFILE"), ""),
+	}
 }
 
 // ServerConfig loads the certificate; nil, nil when TLS is off.

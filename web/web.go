@@ -10,9 +10,10 @@
 //		Store:      st,                 // store.Store satisfies web.Store
 //		Version:    version,
 //		Forwarders: disp.Status,        // optional: forwarders.Dispatcher.Status
-//		Auth:       web.AuthFromEnv(),  // SAKER_UI_USER / FALCOSIDEKICK_UI_USER, *_DISABLEAUTH
+//		Auth:       web.LoadAuth(src),  // SAKER_UI_USER / FALCOSIDEKICK_UI_USER, *_DISABLEAUTH
 //		Sessions:   sessions,           // web/session: Redis or a file shared by replicas
-//		TLS:        web.TLSFromEnv(),   // UI_TLSSERVER_*
+//		TLS:        web.LoadTLS(src),   // UI_TLSSERVER_*
+//		Config:     &effective,         // optional: src.Effective(), shown on the Info page
 //	})
 //	srv := &http.Server{Addr: ":2802", Handler: h}
 //
@@ -30,7 +31,8 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/saker-sec/saker/forwarders"
+	"github.com/saker-sec/saker/forwarders/status"
+	"github.com/saker-sec/saker/hub/config"
 	"github.com/saker-sec/saker/hub/store"
 	"github.com/saker-sec/saker/web/session"
 )
@@ -59,11 +61,14 @@ type Options struct {
 	Version string
 	// Forwarders reports forwarder health and lag for the Info page
 	// (forwarders.Dispatcher.Status); nil shows none configured.
-	Forwarders func(ctx context.Context) []forwarders.Status
+	Forwarders status.Func
 	// Info adds free-form key/values to the Info page (listen addresses,
 	// retention…).
 	Info map[string]string
-	// Auth is the login configuration; see AuthFromEnv.
+	// Config is the hub's effective configuration (secrets masked) with
+	// its warnings, shown on the Info page; nil shows none.
+	Config *config.Effective
+	// Auth is the login configuration; see LoadAuth.
 	Auth Auth
 	// Sessions keeps login sessions; hub replicas must share one (see
 	// package web/session). nil keeps them in this process only.

@@ -12,10 +12,6 @@ import (
 // The healthcheck command exists because the saker image is FROM scratch:
 // there is no curl or wget inside it, so Docker/compose health checks call
 // the binary itself (`saker healthcheck http://127.0.0.1:2801/healthz`).
-func init() {
-	commands["healthcheck"] = command{"GET URLs, exit 0 only if all answer 2xx (for container health checks)", runHealthcheck}
-}
-
 func runHealthcheck(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("healthcheck", flag.ContinueOnError)
 	timeout := fs.Duration("timeout", 3*time.Second, "per-request timeout")

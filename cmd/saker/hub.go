@@ -6,122 +6,140 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
-	"sort"
 	"sync"
 	"time"
 
+	"github.com/saker-sec/saker/forwarders"
+	"github.com/saker-sec/saker/forwarders/status"
 	"github.com/saker-sec/saker/hub"
 	"github.com/saker-sec/saker/hub/api"
 	"github.com/saker-sec/saker/hub/config"
 	"github.com/saker-sec/saker/web"
 )
 
-// part is a component that runs next to the hub in one process: the
-// dashboard, the forwarders, and (in `saker up` only) the sensor. run must
-// return soon after ctx ends, having released what it holds; parts stop
-// before the hub does, so a part may still post to the hub or read its store
-// while stopping.
+// settings is every part's configuration, decoded once from one Source.
+type settings struct {
+	hub        *config.Config
+	auth       web.Auth
+	uiTLS      web.TLS
+	forwarders *forwarders.Config
+	effective  config.Effective
+}
+
+// decodeSettings reads each part's section from src. On error the
+// effective configuration read so far is still returned, for --print-config.
+func decodeSettings(src *config.Source) (*settings, error) {
+	s := &settings{}
+	var g forwarders.Globals
+	if hub, err := config.Decode(src); err == nil {
+		s.hub, g.Fields = hub, hub.GlobalFields()
+	}
+	s.auth = web.LoadAuth(src)
+	s.uiTLS = web.LoadTLS(src)
+	// Every part is decoded even after an error, so that start-up reports
+	// all problems at once and --print-config shows everything.
+	var err error
+	s.forwarders, err = forwarders.LoadConfig(src, g)
+	s.effective = src.Effective()
+	if err == nil {
+		err = src.Err()
+	}
+	return s, err
+}
+
+// part runs next to the hub in one process until ctx ends, then returns
+// soon, having released what it holds. Parts stop before the hub does, so a
+// part may still post to the hub or read its store while stopping.
 type part struct {
-	order int // start order, ascending; stop order is the reverse
-	run   func(ctx context.Context, h *hub.Hub, log *slog.Logger) error
-	// setup, when set instead of run, runs before the hub accepts its
-	// first connection and returns the part's run function (nil: nothing
-	// to run). The forwarders create their consumer groups here, so every
-	// alert answered 200 comes after them. An error stops start-up.
-	setup func(ctx context.Context, h *hub.Hub, log *slog.Logger) (func(ctx context.Context) error, error)
+	name string
+	run  func(ctx context.Context) error
 }
 
-// hubParts run with `saker hub` and `saker up`, upParts only with `saker up`.
-// Register from init() in your own file, keyed by name:
-//
-//	func init() { hubParts["forwarders"] = part{order: 20, run: runForwarders} }
-//	func init() { upParts["sensor"] = part{order: 30, run: runSensor} }   // sensor engineer
-//
-// The sensor part finds the hub's ingestion address with h.Addr() and its
-// store with h.Store(); it is skipped by its own run func when not root.
-var (
-	hubParts = map[string]part{}
-	upParts  = map[string]part{}
-)
-
-func init() {
-	commands["hub"] = command{"run the hub (:2801) and the dashboard (:2802)", func(ctx context.Context, args []string) error {
-		return runHub(ctx, "hub", args, hubParts)
-	}}
-	hubParts["dashboard"] = part{order: 10, run: runDashboard}
-}
-
-func runHub(ctx context.Context, name string, args []string, parts map[string]part) error {
+// runHub is the composition root of `saker hub` and `saker up`: it decodes
+// every part's configuration from one Source (the -c file under the
+// environment), then builds the parts in order, passing each its section
+// and its dependencies as values: the hub (store, ingestion), the
+// forwarders (reading the hub's store), the dashboard (given the
+// forwarders' status and the effective configuration) and, in `up`, the
+// sensor (posting to the hub).
+func runHub(ctx context.Context, name string, args []string, withSensor bool, stdout io.Writer) error {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	cfgPath := fs.String("c", os.Getenv("SAKER_CONFIG"), "YAML configuration file (falcosidekick's format); env vars override it")
+	cfgPath := fs.String("c", os.Getenv("SAKER_CONFIG"), "YAML configuration file (falcosidekick's format); non-empty env vars override it")
+	printConfig := fs.Bool("print-config", false, "print the effective configuration (secrets masked) and its warnings, then exit")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	cfg, err := config.Load(*cfgPath)
+	var doc map[string]any
+	if *cfgPath != "" {
+		var err error
+		if doc, err = config.ReadFile(*cfgPath); err != nil {
+			return err
+		}
+	}
+	conf, err := decodeSettings(config.NewSource(doc, os.LookupEnv, os.Environ))
+	if *printConfig {
+		if ferr := conf.effective.Format(stdout); ferr != nil {
+			return ferr
+		}
+		return err
+	}
 	if err != nil {
 		return err
 	}
 	level := slog.LevelInfo
-	if cfg.Debug {
+	if conf.hub.Debug {
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	for _, w := range conf.effective.Warnings {
+		log.Warn("configuration: "+w, "hint", "saker hub --print-config shows the effective configuration")
+	}
 
-	h, err := hub.New(cfg, log, nil)
+	h, err := hub.New(conf.hub, log, nil)
 	if err != nil {
 		return err
 	}
-
-	names := make([]string, 0, len(parts))
-	for n := range parts {
-		names = append(names, n)
+	fwd, err := buildForwarders(ctx, h, conf.forwarders, log.With("part", "forwarders"))
+	if err != nil {
+		h.Stop(context.Background())
+		return err
 	}
-	sort.Slice(names, func(i, j int) bool {
-		a, b := parts[names[i]], parts[names[j]]
-		if a.order != b.order {
-			return a.order < b.order
-		}
-		return names[i] < names[j]
-	})
-	partCtx, stopParts := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopParts()
-	runs := make(map[string]func(context.Context) error, len(names))
-	for _, n := range names {
-		p := parts[n]
-		if p.setup == nil {
-			runs[n] = func(ctx context.Context) error { return p.run(ctx, h, log.With("part", n)) }
-			continue
-		}
-		run, err := p.setup(ctx, h, log.With("part", n))
-		if err != nil {
-			h.Stop(context.Background())
-			return fmt.Errorf("%s: %w", n, err)
-		}
-		if run != nil {
-			runs[n] = run
-		}
+	parts := []part{
+		{"forwarders", fwd.run},
+		{"dashboard", func(ctx context.Context) error {
+			return runDashboard(ctx, h, conf, fwd.status(), log.With("part", "dashboard"))
+		}},
+	}
+	if withSensor {
+		parts = append(parts, part{"sensor", func(ctx context.Context) error {
+			return runSensorPart(ctx, h, os.Getenv("SAKER_SENSOR_CONFIG"), log.With("part", "sensor"))
+		}})
 	}
 	if err := h.Start(ctx); err != nil {
 		h.Stop(context.Background())
 		return err
 	}
+	return runParts(ctx, h, parts, log)
+}
 
+// runParts runs parts until ctx ends or one fails, then stops them all and
+// then the hub.
+func runParts(ctx context.Context, h *hub.Hub, parts []part, log *slog.Logger) error {
+	partCtx, stopParts := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopParts()
 	var wg sync.WaitGroup
-	failed := make(chan error, len(names))
-	for _, n := range names {
-		run := runs[n]
-		if run == nil {
-			continue
-		}
+	failed := make(chan error, len(parts))
+	for _, p := range parts {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := run(partCtx); err != nil && partCtx.Err() == nil {
-				failed <- fmt.Errorf("%s: %w", n, err)
+			if err := p.run(partCtx); err != nil && partCtx.Err() == nil {
+				failed <- fmt.Errorf("%s: %w", p.name, err)
 			}
 		}()
 	}
@@ -143,17 +161,80 @@ func runHub(ctx context.Context, name string, args []string, parts map[string]pa
 	return errors.Join(runErr, h.Stop(sctx))
 }
 
+// forwarderPart is the forwarders built over the hub's store.
+type forwarderPart struct {
+	d   *forwarders.Dispatcher // nil when no output is configured
+	log *slog.Logger
+}
+
+// buildForwarders builds the enabled outputs (falcosidekick's SLACK_*,
+// ELASTICSEARCH_*, LOKI_*, WEBHOOK_*, … settings) and their dispatcher over
+// the hub's store, and opens their consumer groups: it runs before the hub
+// accepts its first connection, so every alert answered 200 comes after
+// them. A bad configuration stops the process at start-up.
+func buildForwarders(ctx context.Context, h *hub.Hub, cfg *forwarders.Config, log *slog.Logger) (*forwarderPart, error) {
+	setup, err := cfg.Build(log)
+	if err != nil {
+		return nil, err
+	}
+	p := &forwarderPart{log: log}
+	if len(setup.Targets) == 0 {
+		return p, nil
+	}
+	setup.Options.Outputs = h.Metrics().Outputs
+	if p.d, err = forwarders.NewDispatcher(h.Store(), setup.Targets, log, h.Registry(), setup.Options); err != nil {
+		return nil, fmt.Errorf("forwarders: %w", err)
+	}
+	if err := p.d.Prepare(ctx); err != nil {
+		return nil, fmt.Errorf("forwarders: %w", err)
+	}
+	return p, nil
+}
+
+// run delivers stored alerts until ctx ends.
+func (p *forwarderPart) run(ctx context.Context) error {
+	if p.d == nil {
+		p.log.Info("no forwarder configured")
+		<-ctx.Done()
+		return nil
+	}
+	p.log.Info("forwarding alerts", "targets", p.d.Targets())
+	return p.d.Run(ctx)
+}
+
+// api serves the forwarders' status and dead letters (list, inspect,
+// replay, drop: forwarders.Dispatcher.Handler) for the dashboard to mount
+// under /api/v1/forwarders behind its login; 503 when no output is
+// configured.
+func (p *forwarderPart) api() http.Handler {
+	if p.d != nil {
+		return p.d.Handler()
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = io.WriteString(w, `{"error":"no forwarder configured"}`+"\n")
+	})
+}
+
+// status is the dashboard's view of the forwarders; nil without any.
+func (p *forwarderPart) status() status.Func {
+	if p.d == nil {
+		return nil
+	}
+	return p.d.Status
+}
+
 // runDashboard serves web/ on UI_LISTENPORT (2802), with the hub's query
 // API mounted behind its login.
-func runDashboard(ctx context.Context, h *hub.Hub, log *slog.Logger) error {
-	cfg := h.Config()
+func runDashboard(ctx context.Context, h *hub.Hub, conf *settings, fwd status.Func, log *slog.Logger) error {
+	cfg := conf.hub
 	sessions, closeSessions, err := openSessions(cfg)
 	if err != nil {
 		return fmt.Errorf("dashboard: %w", err)
 	}
 	defer closeSessions()
-	tlsSet := web.TLSFromEnv()
-	tlsCfg, err := tlsSet.ServerConfig()
+	tlsCfg, err := conf.uiTLS.ServerConfig()
 	if err != nil {
 		return err
 	}
@@ -161,11 +242,12 @@ func runDashboard(ctx context.Context, h *hub.Hub, log *slog.Logger) error {
 		Store:      h.Store(),
 		API:        api.QueryRoutes(h.Store()),
 		Version:    version,
-		Auth:       web.AuthFromEnv(),
+		Auth:       conf.auth,
 		Sessions:   sessions,
-		TLS:        tlsSet,
+		TLS:        conf.uiTLS,
+		Config:     &conf.effective,
 		Logger:     log,
-		Forwarders: forwardersStatus,
+		Forwarders: fwd,
 		Info: map[string]string{
 			"ingest_address":    h.Addr(),
 			"dashboard_address": cfg.UIAddr(),

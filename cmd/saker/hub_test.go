@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -40,7 +41,7 @@ func TestHubCommandStopsGracefully(t *testing.T) {
 	run := func() (context.CancelFunc, chan error) {
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
-		go func() { done <- runHub(ctx, "hub", nil, hubParts) }()
+		go func() { done <- runHub(ctx, "hub", nil, false, io.Discard) }()
 		deadline := time.Now().Add(10 * time.Second)
 		for {
 			resp, err := http.Get(base + "/ping")
@@ -127,5 +128,34 @@ func TestHubCommandStopsGracefully(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 || !strings.Contains(string(b), `"rule":"Test rule"`) {
 		t.Fatalf("after restart: %d %s", resp.StatusCode, b)
+	}
+}
+
+// TestPrintConfig: `saker hub --print-config` prints the effective
+// configuration from the file and the environment, secrets masked, with
+// the warnings, and exits without starting anything.
+func TestPrintConfig(t *testing.T) {
+	path := t.TempDir() + "/c.yaml"
+	if err := os.WriteFile(path, []byte("listenport: 3801\nslack:\n  webhookurl: https://hooks.slack.com/services/T0/B0/tok\n  minimumpriority: warn\nnosuchoutput:\n  address: https://example.invalid/x\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("REDIS_PASSWORD", "hunter2")
+	t.Setenv("WEBHOOK_ADDRESS", "http://hook:8080/")
+	t.Setenv("WEBHOOK_METHOD", "patch")
+	var out strings.Builder
+	if err := runHub(context.Background(), "hub", []string{"-c", path, "--print-config"}, false, &out); err != nil {
+		t.Fatal(err)
+	}
+	got := out.String()
+	for _, want := range []string{"LISTENPORT=3801", "# file", "WEBHOOK_METHOD=patch", "REDIS_PASSWORD=********", "SAKER_UI_USER=********",
+		`WARNING SLACK_MINIMUMPRIORITY: unknown priority "warn"`, `WARNING WEBHOOK_METHOD: unknown method "PATCH"`, "WARNING NOSUCHOUTPUT_ADDRESS: set in the configuration file but not used"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("print-config lacks %q:\n%s", want, got)
+		}
+	}
+	for _, leak := range []string{"hunter2", "tok", "admin:admin"} {
+		if strings.Contains(got, leak) {
+			t.Errorf("print-config leaks %q", leak)
+		}
 	}
 }

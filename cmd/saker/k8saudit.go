@@ -12,10 +12,6 @@ import (
 	"github.com/saker-sec/saker/hub/k8saudit"
 )
 
-func init() {
-	commands["k8saudit"] = command{"ship a kube-apiserver audit log file (JSON lines) to the hub", runK8sAudit}
-}
-
 // runK8sAudit follows an API server's --audit-log-path file on a control
 // plane node and POSTs its events to the hub, which evaluates the
 // k8s_audit rules as it does for webhook batches.

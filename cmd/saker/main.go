@@ -8,8 +8,9 @@
 //	saker up                          hub + dashboard (+ sensor when root) in one process
 //	saker version
 //
-// main only parses the command line and environment and calls the parts'
-// Run functions.
+// main only parses the command line and environment; runHub (hub.go) is
+// the composition root that decodes the configuration once and builds the
+// parts in order.
 package main
 
 import (
@@ -19,39 +20,55 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"sort"
 	"syscall"
 )
 
 // command is one subcommand.
 type command struct {
+	name    string
 	summary string
 	run     func(ctx context.Context, args []string) error
 }
 
-// commands is filled by the per-subcommand files' init functions.
-var commands = map[string]command{}
+// commands lists saker's subcommands, in the order usage shows them.
+func commands() []command {
+	return []command{
+		{"hub", "run the hub (:2801) and the dashboard (:2802); --print-config shows the effective configuration", func(ctx context.Context, args []string) error {
+			return runHub(ctx, "hub", args, false, os.Stdout)
+		}},
+		{"up", "hub + dashboard (+ sensor when root) in one process", func(ctx context.Context, args []string) error {
+			return runHub(ctx, "up", args, true, os.Stdout)
+		}},
+		{"sensor", "run the eBPF sensor (root): -c falco.yaml, -r rules.yaml..., -o key=value...", func(ctx context.Context, args []string) error {
+			return runSensorCmd(ctx, os.Stdout, args)
+		}},
+		{"rules", "rule tooling: validate, list, fields", runRules},
+		{"k8saudit", "ship a kube-apiserver audit log file (JSON lines) to the hub", runK8sAudit},
+		{"healthcheck", "GET URLs, exit 0 only if all answer 2xx (for container health checks)", runHealthcheck},
+		{"version", "print the version", func(context.Context, []string) error {
+			fmt.Println("saker", version)
+			return nil
+		}},
+	}
+}
 
 // version is set at build time with -ldflags "-X main.version=…".
 var version = "dev"
 
-func init() {
-	commands["version"] = command{"print the version", func(context.Context, []string) error {
-		fmt.Println("saker", version)
-		return nil
-	}}
-}
-
 func usage() {
 	fmt.Fprintf(os.Stderr, "usage: saker <command> [flags]\n\ncommands:\n")
-	names := make([]string, 0, len(commands))
-	for n := range commands {
-		names = append(names, n)
+	for _, c := range commands() {
+		fmt.Fprintf(os.Stderr, "  %-11s %s\n", c.name, c.summary)
 	}
-	sort.Strings(names)
-	for _, n := range names {
-		fmt.Fprintf(os.Stderr, "  %-8s %s\n", n, commands[n].summary)
+}
+
+func lookupCommand(name string) (command, bool) {
+	for _, c := range commands() {
+		if c.name == name {
+			return c, true
+		}
 	}
+	return command{}, false
 }
 
 func main() {
@@ -62,7 +79,7 @@ func main() {
 		}
 		return
 	}
-	cmd, ok := commands[os.Args[1]]
+	cmd, ok := lookupCommand(os.Args[1])
 	if !ok {
 		fmt.Fprintf(os.Stderr, "saker: unknown command %q\n", os.Args[1])
 		usage()

@@ -18,10 +18,6 @@ import (
 	"github.com/saker-sec/saker/sensor/rules"
 )
 
-func init() {
-	commands["rules"] = command{"rule tooling: validate, list, fields", runRules}
-}
-
 // multiFlag collects a repeatable string flag (-r a.yaml -r b.yaml).
 type multiFlag []string
 

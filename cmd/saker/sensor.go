@@ -20,12 +20,6 @@ import (
 	"github.com/saker-sec/saker/sensor"
 )
 
-func init() {
-	commands["sensor"] = command{"run the eBPF sensor (root): -c falco.yaml, -r rules.yaml..., -o key=value...", func(ctx context.Context, args []string) error {
-		return runSensorCmd(ctx, os.Stdout, args)
-	}}
-}
-
 // runSensorCmd parses Falco-style flags and runs the sensor.
 func runSensorCmd(ctx context.Context, w io.Writer, args []string) error {
 	fs := flag.NewFlagSet("saker sensor", flag.ContinueOnError)

@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"os"
 
 	"github.com/saker-sec/saker/hub"
 	"github.com/saker-sec/saker/sensor"
@@ -13,17 +12,14 @@ import (
 )
 
 // In `saker up` the sensor runs beside the hub and posts its alerts to the
-// hub's ingestion listener over loopback.
-func init() {
-	upParts["sensor"] = part{order: 30, run: runSensorPart}
-}
-
-func runSensorPart(ctx context.Context, h *hub.Hub, log *slog.Logger) error {
+// hub's ingestion listener over loopback. It is skipped, with a log line,
+// where the probe cannot load (not root, no BTF).
+func runSensorPart(ctx context.Context, h *hub.Hub, configPath string, log *slog.Logger) error {
 	if err := probe.Check(); err != nil {
 		log.Info("sensor not started", "reason", err)
 		return nil
 	}
-	cfg, err := sensor.LoadConfig(os.Getenv("SAKER_SENSOR_CONFIG"), nil)
+	cfg, err := sensor.LoadConfig(configPath, nil)
 	if err != nil {
 		return err
 	}

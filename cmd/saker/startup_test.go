@@ -96,7 +96,7 @@ func TestForwarderDeliversAlertsFromFirstConnection(t *testing.T) {
 		t.Setenv("WEBHOOK_ADDRESS", url)
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
-		go func() { done <- runHub(ctx, "hub", nil, hubParts) }()
+		go func() { done <- runHub(ctx, "hub", nil, false, io.Discard) }()
 		uuid := fmt.Sprintf("00000000-0000-4000-8000-%012d", round)
 		postOnFirstConnection(t, fmt.Sprintf("127.0.0.1:%d", port), uuid)
 		deadline := time.Now().Add(10 * time.Second)

@@ -48,7 +48,8 @@ func Load(src *settings.Source) (cfg Config, enabled bool) {
 	if mf := src.String("slack.messageformat", ""); mf != "" {
 		t, err := template.New("slack").Parse(mf)
 		if err != nil {
-			src.Errorf("slack.messageformat", "bad template: %v", err)
+			// falcosidekick logs it and posts the attachment without text.
+			src.Warnf("slack.messageformat", "bad template, ignored (messages are posted without the text): %v", err)
 		} else {
 			cfg.MessageFormat = t
 		}

@@ -24,7 +24,8 @@ func Load(src *settings.Source) (cfg Config, enabled bool) {
 	src.URL("webhook.address", cfg.Address)
 	cfg.Method = strings.ToUpper(src.String("webhook.method", http.MethodPost))
 	if cfg.Method != http.MethodPost && cfg.Method != http.MethodPut {
-		src.Errorf("webhook.method", "unknown method %q (want POST or PUT)", cfg.Method)
+		// falcosidekick sends PUT for "put" and POST for anything else.
+		src.Warnf("webhook.method", "unknown method %q (want POST or PUT); using POST, as falcosidekick does", cfg.Method)
 		cfg.Method = http.MethodPost
 	}
 	cfg.Common = src.Common("webhook")

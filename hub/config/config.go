@@ -1,12 +1,13 @@
-// Package config loads the hub's settings the way falcosidekick does: an
-// optional YAML file (-c) whose values environment variables override, the
-// variable name being the upper-cased key path joined with "_"
-// (listenport → LISTENPORT, tlsserver.certfile → TLSSERVER_CERTFILE).
+// Package config is Saker's one configuration model. Source (source.go)
+// merges the YAML file (-c) and the environment under one precedence rule
+// and records what every part reads; each part decodes its own typed
+// section from it (the hub's here, Decode; the dashboard's login in web;
+// each forwarder's in its package), so values are parsed once and passed
+// down as typed structs. cmd/saker builds the Source from the process
+// environment: no package below cmd reads the environment itself.
 //
-// The hub's own settings are parsed into Config. Everything else (forwarder
-// settings such as SLACK_WEBHOOKURL) is left raw and read through
-// Config.Lookup / Config.LookupMap by the package that owns it, so one file
-// and one set of variable names serve every part.
+// Names are falcosidekick's: the upper-cased key path joined with "_"
+// (listenport → LISTENPORT, tlsserver.certfile → TLSSERVER_CERTFILE).
 package config
 
 import (
@@ -15,9 +16,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"text/template"
 	"time"
-
-	"gopkg.in/yaml.v3"
 )
 
 // Defaults.
@@ -58,22 +58,50 @@ type Config struct {
 
 	// Enrichment, as in falcosidekick.
 	CustomFields      map[string]string // CUSTOMFIELDS k:v,…; a "%VAR" value reads $VAR
-	TemplatedFields   map[string]string // TEMPLATEDFIELDS k:{{template}},…
+	TemplatedFields   []TemplatedField  // TEMPLATEDFIELDS k:{{template}},…, parsed once, by name
 	CustomTags        []string          // CUSTOMTAGS a,b
 	BracketReplacer   string            // BRACKETREPLACER
 	OutputFieldFormat string            // OUTPUTFIELDFORMAT
-
-	src  source
-	yaml map[string]any
 }
 
-// YAML returns the parsed configuration file (nil without one), for
-// packages that read their own sections (forwarders/config).
-func (c *Config) YAML() map[string]any { return c.yaml }
+// TemplatedField is one TEMPLATEDFIELDS entry, parsed once at load.
+type TemplatedField struct {
+	Name     string
+	Template *template.Template // executed over output_fields; missing keys give ""
+}
 
-// LookupEnv returns the environment lookup the config was loaded with, so
-// every part reads the same (possibly test-provided) environment.
-func (c *Config) LookupEnv() func(string) (string, bool) { return c.src.env }
+// ParseTemplatedFields parses TEMPLATEDFIELDS values, sorted by name.
+func ParseTemplatedFields(m map[string]string) ([]TemplatedField, error) {
+	names := make([]string, 0, len(m))
+	for k := range m {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	out := make([]TemplatedField, 0, len(names))
+	for _, k := range names {
+		t, err := template.New(k).Option("missingkey=zero").Parse(m[k])
+		if err != nil {
+			return nil, fmt.Errorf("field %q: bad template: %w", k, err)
+		}
+		out = append(out, TemplatedField{Name: k, Template: t})
+	}
+	return out, nil
+}
+
+// GlobalFields names the fields enrichment adds to every alert
+// (CUSTOMFIELDS, then TEMPLATEDFIELDS, each sorted), which outputs such as
+// Loki turn into labels.
+func (c *Config) GlobalFields() []string {
+	var out []string
+	for k := range c.CustomFields {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	for _, t := range c.TemplatedFields {
+		out = append(out, t.Name)
+	}
+	return out
+}
 
 // K8sAudit is the Kubernetes audit input: POST /k8s-audit on LISTENPORT,
 // evaluated against k8s_audit rules.
@@ -143,40 +171,9 @@ func joinHostPort(h string, p int) string {
 	return h + ":" + strconv.Itoa(p)
 }
 
-// Lookup returns a raw setting by its environment variable name
-// ("SLACK_WEBHOOKURL"): the variable when set, else the YAML value at the
-// matching key path (slack.webhookurl). Lists in YAML are joined with ",".
-func (c *Config) Lookup(key string) (string, bool) { return c.src.lookup(key) }
-
-// LookupMap returns a map setting ("CUSTOMFIELDS", "ELASTICSEARCH_CUSTOMHEADERS"):
-// the variable parsed as k:v,k2:v2 when set, else the YAML mapping.
-func (c *Config) LookupMap(key string) (map[string]string, bool) { return c.src.lookupMap(key) }
-
-// Keys lists every setting present in the YAML file or the environment
-// whose name starts with prefix ("SLACK_"), for validation and debugging.
-func (c *Config) Keys(prefix string) []string {
-	seen := map[string]bool{}
-	for k := range c.src.flat {
-		if strings.HasPrefix(k, prefix) {
-			seen[k] = true
-		}
-	}
-	for _, kv := range c.src.environ() {
-		k, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(k, prefix) {
-			seen[k] = true
-		}
-	}
-	out := make([]string, 0, len(seen))
-	for k := range seen {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
-
 // Load reads the YAML file at path (none when path is "") and applies the
-// process environment over it.
+// process environment over it. It is for tools and tests; the saker
+// command builds one Source and decodes every part from it.
 func Load(path string) (*Config, error) {
 	return LoadWith(path, os.LookupEnv, os.Environ)
 }
@@ -184,329 +181,95 @@ func Load(path string) (*Config, error) {
 // LoadWith is Load with an explicit environment, for tests and embedding.
 // environ may be nil.
 func LoadWith(path string, lookupEnv func(string) (string, bool), environ func() []string) (*Config, error) {
-	src := source{env: lookupEnv, environ: environ, flat: map[string]string{}, maps: map[string]map[string]string{}}
-	if environ == nil {
-		src.environ = func() []string { return nil }
-	}
-	var yamlDoc map[string]any
+	var doc map[string]any
 	if path != "" {
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return nil, fmt.Errorf("read config %s: %w", path, err)
+		var err error
+		if doc, err = ReadFile(path); err != nil {
+			return nil, err
 		}
-		var doc map[string]any
-		if err := yaml.Unmarshal(b, &doc); err != nil {
-			return nil, fmt.Errorf("parse config %s: %w", path, err)
-		}
-		src.flatten("", doc)
-		yamlDoc = doc
 	}
-	c := &Config{src: src, yaml: yamlDoc}
-	if err := c.parse(); err != nil {
-		if path != "" {
-			return nil, fmt.Errorf("config %s: %w", path, err)
-		}
-		return nil, fmt.Errorf("config: %w", err)
+	c, err := Decode(NewSource(doc, lookupEnv, environ))
+	if err != nil && path != "" {
+		return nil, fmt.Errorf("config %s: %w", path, err)
 	}
-	return c, nil
+	return c, err
 }
 
-func (c *Config) parse() error {
-	p := parser{src: &c.src}
-	c.ListenAddress = p.str("", "LISTENADDRESS")
-	c.ListenPort = p.port(DefaultListenPort, "LISTENPORT")
-	c.Debug = p.boolean(false, "DEBUG")
-	c.PprofAddress = p.str("", "PPROF_ADDRESS")
-	c.UI.Address = p.str("", "UI_ADDRESS", "FALCOSIDEKICK_UI_ADDR")
-	c.UI.Port = p.port(DefaultUIPort, "UI_LISTENPORT", "UI_PORT", "FALCOSIDEKICK_UI_PORT")
+// Decode reads the hub's own settings (listeners, store, limits,
+// enrichment) from src. Any bad value is an error: the hub does not start
+// on a listener or store it cannot honour.
+func Decode(src *Source) (*Config, error) {
+	c := &Config{
+		ListenAddress: src.String("LISTENADDRESS", ""),
+		ListenPort:    src.Port("LISTENPORT", DefaultListenPort),
+		Debug:         src.Bool("DEBUG", false),
+		PprofAddress:  src.String("PPROF_ADDRESS", ""),
+		UI: UI{
+			Address: src.String(src.First("UI_ADDRESS", "FALCOSIDEKICK_UI_ADDR"), ""),
+			Port:    src.Port(src.First("UI_LISTENPORT", "UI_PORT", "FALCOSIDEKICK_UI_PORT"), DefaultUIPort),
+		},
+		TLSServer: TLSServer{
+			Deploy:     src.Bool("TLSSERVER_DEPLOY", false),
+			CertFile:   src.String("TLSSERVER_CERTFILE", "/etc/certs/server/server.crt"),
+			KeyFile:    src.String("TLSSERVER_KEYFILE", "/etc/certs/server/server.key"),
+			MutualTLS:  src.Bool("TLSSERVER_MUTUALTLS", false),
+			CACertFile: src.String("TLSSERVER_CACERTFILE", "/etc/certs/server/ca.crt"),
+			NoTLSPort:  src.Port("TLSSERVER_NOTLSPORT", DefaultNoTLSPort),
+			NoTLSPaths: src.List("TLSSERVER_NOTLSPATHS", []string{"/ping"}),
+		},
+		Redis: Redis{
+			Addresses:  src.List("REDIS_ADDRESS", nil),
+			MasterName: src.String("REDIS_MASTERNAME", ""),
+			Username:   src.String("REDIS_USERNAME", ""),
+			Password:   src.Secret("REDIS_PASSWORD", ""),
+			DB:         src.Int(src.First("REDIS_DB", "REDIS_DATABASE"), 0, 0),
+			TLS:        src.Bool("REDIS_TLS", false),
+			CACertFile: src.String("REDIS_CACERTFILE", ""),
+			CheckCert:  src.Bool("REDIS_CHECKCERT", true),
+			KeyPrefix:  src.String("REDIS_KEYPREFIX", ""),
+		},
+		DataDir: src.String(src.First("SAKER_DATA_DIR", "DATADIR"), ""),
+		Retention: Retention{
+			MaxAge:    src.Duration("RETENTION_MAXAGE", 0),
+			MaxEvents: int64(src.Int("RETENTION_MAXEVENTS", 0, 0)),
+			MaxBytes:  int64(src.Int("RETENTION_MAXBYTES", 0, 0)),
+		},
+		BodyLimit:      int64(src.Int("BODYLIMIT", DefaultBodyLimit, 1)),
+		BatchBodyLimit: int64(src.Int("BATCH_BODYLIMIT", DefaultBatchBodyLimit, 1)),
+		BatchMaxEvents: src.Int("BATCH_MAXEVENTS", DefaultBatchMaxEvents, 1),
+		K8sAudit: K8sAudit{
+			Enabled:      src.Bool("K8SAUDIT_ENABLED", true),
+			RulesFiles:   src.List("K8SAUDIT_RULESFILES", nil),
+			RuleMatching: src.Enum("K8SAUDIT_RULEMATCHING", "first", "first", "all"),
+			ListenPort:   src.Port("K8SAUDIT_LISTENPORT", 0),
+			BodyLimit:    int64(src.Int("K8SAUDIT_BODYLIMIT", DefaultBatchBodyLimit, 1)),
+		},
 
-	c.TLSServer = TLSServer{
-		Deploy:     p.boolean(false, "TLSSERVER_DEPLOY"),
-		CertFile:   p.str("/etc/certs/server/server.crt", "TLSSERVER_CERTFILE"),
-		KeyFile:    p.str("/etc/certs/server/server.key", "TLSSERVER_KEYFILE"),
-		MutualTLS:  p.boolean(false, "TLSSERVER_MUTUALTLS"),
-		CACertFile: p.str("/etc/certs/server/ca.crt", "TLSSERVER_CACERTFILE"),
-		NoTLSPort:  p.port(DefaultNoTLSPort, "TLSSERVER_NOTLSPORT"),
-		NoTLSPaths: p.list([]string{"/ping"}, "TLSSERVER_NOTLSPATHS"),
+		CustomFields:      src.Map("CUSTOMFIELDS"),
+		CustomTags:        src.List("CUSTOMTAGS", nil),
+		BracketReplacer:   src.String("BRACKETREPLACER", ""),
+		OutputFieldFormat: src.String("OUTPUTFIELDFORMAT", ""),
 	}
-	c.Redis = Redis{
-		Addresses:  p.list(nil, "REDIS_ADDRESS"),
-		MasterName: p.str("", "REDIS_MASTERNAME"),
-		Username:   p.str("", "REDIS_USERNAME"),
-		Password:   p.str("", "REDIS_PASSWORD"),
-		DB:         p.integer(0, "REDIS_DB", "REDIS_DATABASE"),
-		TLS:        p.boolean(false, "REDIS_TLS"),
-		CACertFile: p.str("", "REDIS_CACERTFILE"),
-		CheckCert:  p.boolean(true, "REDIS_CHECKCERT"),
-		KeyPrefix:  p.str("", "REDIS_KEYPREFIX"),
+	if c.CustomFields == nil {
+		c.CustomFields = map[string]string{}
 	}
-	c.DataDir = p.str("", "SAKER_DATA_DIR", "DATADIR")
-	c.Retention = Retention{
-		MaxAge:    p.duration(0, "RETENTION_MAXAGE"),
-		MaxEvents: int64(p.integer(0, "RETENTION_MAXEVENTS")),
-		MaxBytes:  int64(p.integer(0, "RETENTION_MAXBYTES")),
-	}
-	c.BodyLimit = int64(p.integer(DefaultBodyLimit, "BODYLIMIT"))
-	c.BatchBodyLimit = int64(p.integer(DefaultBatchBodyLimit, "BATCH_BODYLIMIT"))
-	c.BatchMaxEvents = p.integer(DefaultBatchMaxEvents, "BATCH_MAXEVENTS")
-
-	c.K8sAudit = K8sAudit{
-		Enabled:      p.boolean(true, "K8SAUDIT_ENABLED"),
-		RulesFiles:   p.list(nil, "K8SAUDIT_RULESFILES"),
-		RuleMatching: p.str("first", "K8SAUDIT_RULEMATCHING"),
-		ListenPort:   p.port(0, "K8SAUDIT_LISTENPORT"),
-		BodyLimit:    int64(p.integer(DefaultBatchBodyLimit, "K8SAUDIT_BODYLIMIT")),
-	}
-
-	c.CustomFields = p.mapping("CUSTOMFIELDS")
 	for k, v := range c.CustomFields {
 		// Sidekick: a value "%VAR" is read from the environment, so
 		// secrets or node names can come from the pod spec.
-		if strings.HasPrefix(v, "%") {
-			ev, _ := c.src.env(strings.TrimPrefix(v, "%"))
-			c.CustomFields[k] = ev
+		if name, ok := strings.CutPrefix(v, "%"); ok {
+			c.CustomFields[k], _ = src.Env(name)
 		}
 	}
-	c.TemplatedFields = p.mapping("TEMPLATEDFIELDS")
-	c.CustomTags = p.list(nil, "CUSTOMTAGS")
-	c.BracketReplacer = p.str("", "BRACKETREPLACER")
-	c.OutputFieldFormat = p.str("", "OUTPUTFIELDFORMAT")
-
-	if p.err != nil {
-		return p.err
-	}
-	switch {
-	case c.BodyLimit <= 0:
-		return fmt.Errorf("BODYLIMIT must be positive")
-	case c.BatchBodyLimit <= 0:
-		return fmt.Errorf("BATCH_BODYLIMIT must be positive")
-	case c.BatchMaxEvents <= 0:
-		return fmt.Errorf("BATCH_MAXEVENTS must be positive")
-	case c.K8sAudit.BodyLimit <= 0:
-		return fmt.Errorf("K8SAUDIT_BODYLIMIT must be positive")
-	case c.K8sAudit.RuleMatching != "first" && c.K8sAudit.RuleMatching != "all":
-		return fmt.Errorf("K8SAUDIT_RULEMATCHING must be first or all, not %q", c.K8sAudit.RuleMatching)
-	case c.TLSServer.Deploy && (c.TLSServer.CertFile == "" || c.TLSServer.KeyFile == ""):
-		return fmt.Errorf("TLSSERVER_DEPLOY needs TLSSERVER_CERTFILE and TLSSERVER_KEYFILE")
-	}
-	return nil
-}
-
-// source is the merged YAML + environment view.
-type source struct {
-	env     func(string) (string, bool)
-	environ func() []string
-	flat    map[string]string            // YAML scalars and lists by env name
-	maps    map[string]map[string]string // YAML mappings of scalars by env name
-}
-
-func (s *source) flatten(prefix string, v any) {
-	switch t := v.(type) {
-	case map[string]any:
-		m := map[string]string{}
-		for k, vv := range t {
-			name := strings.ToUpper(k)
-			if prefix != "" {
-				name = prefix + "_" + name
-			}
-			s.flatten(name, vv)
-			if sv, ok := scalar(vv); ok {
-				m[k] = sv
-			}
-		}
-		if prefix != "" {
-			s.maps[prefix] = m
-		}
-	case []any:
-		parts := make([]string, 0, len(t))
-		for _, e := range t {
-			if sv, ok := scalar(e); ok {
-				parts = append(parts, sv)
-			}
-		}
-		s.flat[prefix] = strings.Join(parts, ",")
-	default:
-		if sv, ok := scalar(v); ok && prefix != "" {
-			s.flat[prefix] = sv
-		}
-	}
-}
-
-func scalar(v any) (string, bool) {
-	switch t := v.(type) {
-	case nil:
-		return "", true
-	case string:
-		return t, true
-	case bool, int, int64, uint64, float64:
-		return fmt.Sprint(t), true
-	case time.Time:
-		return t.Format(time.RFC3339), true
-	}
-	return "", false
-}
-
-func (s *source) lookup(key string) (string, bool) {
-	if v, ok := s.env(key); ok {
-		return v, true
-	}
-	v, ok := s.flat[key]
-	return v, ok
-}
-
-func (s *source) lookupMap(key string) (map[string]string, bool) {
-	if v, ok := s.env(key); ok {
-		return ParseMap(v), true
-	}
-	if m, ok := s.maps[key]; ok {
-		out := make(map[string]string, len(m))
-		for k, v := range m {
-			out[k] = v
-		}
-		return out, true
-	}
-	// A YAML string "k:v,k2:v2" is accepted too, as sidekick does.
-	if v, ok := s.flat[key]; ok {
-		return ParseMap(v), true
-	}
-	return nil, false
-}
-
-// ParseMap parses sidekick's "k:v,k2:v2" map syntax. The value is everything
-// after the first ":", so values may contain colons (URLs, templates).
-func ParseMap(s string) map[string]string {
-	out := map[string]string{}
-	for _, kv := range strings.Split(s, ",") {
-		k, v, _ := strings.Cut(kv, ":")
-		k = strings.TrimSpace(k)
-		if k == "" {
-			continue
-		}
-		out[k] = strings.TrimSpace(v)
-	}
-	return out
-}
-
-// parser reads typed values, remembering the first error.
-type parser struct {
-	src *source
-	err error
-}
-
-func (p *parser) raw(keys []string) (string, string, bool) {
-	for _, k := range keys {
-		if v, ok := p.src.lookup(k); ok && strings.TrimSpace(v) != "" {
-			return k, strings.TrimSpace(v), true
-		}
-	}
-	return "", "", false
-}
-
-func (p *parser) fail(key, val, want string) {
-	if p.err == nil {
-		p.err = fmt.Errorf("%s=%q: want %s", key, val, want)
-	}
-}
-
-func (p *parser) str(def string, keys ...string) string {
-	if _, v, ok := p.raw(keys); ok {
-		return v
-	}
-	return def
-}
-
-func (p *parser) integer(def int, keys ...string) int {
-	k, v, ok := p.raw(keys)
-	if !ok {
-		return def
-	}
-	n, err := strconv.Atoi(v)
+	tf, err := ParseTemplatedFields(src.Map("TEMPLATEDFIELDS"))
 	if err != nil {
-		p.fail(k, v, "an integer")
-		return def
+		src.Errorf("TEMPLATEDFIELDS", "%v", err)
 	}
-	return n
-}
-
-func (p *parser) port(def int, keys ...string) int {
-	k, v, ok := p.raw(keys)
-	if !ok {
-		return def
+	c.TemplatedFields = tf
+	if c.TLSServer.Deploy && (c.TLSServer.CertFile == "" || c.TLSServer.KeyFile == "") {
+		src.Errorf("TLSSERVER_DEPLOY", "needs TLSSERVER_CERTFILE and TLSSERVER_KEYFILE")
 	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 0 || n > 65535 {
-		p.fail(k, v, "a port number 0-65535")
-		return def
+	if err := src.Err(); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
 	}
-	return n
-}
-
-func (p *parser) boolean(def bool, keys ...string) bool {
-	k, v, ok := p.raw(keys)
-	if !ok {
-		return def
-	}
-	b, err := strconv.ParseBool(v)
-	if err != nil {
-		p.fail(k, v, "true or false")
-		return def
-	}
-	return b
-}
-
-func (p *parser) duration(def time.Duration, keys ...string) time.Duration {
-	k, v, ok := p.raw(keys)
-	if !ok {
-		return def
-	}
-	d, err := ParseDuration(v)
-	if err != nil {
-		p.fail(k, v, "a duration such as 90m, 24h or 7d")
-		return def
-	}
-	return d
-}
-
-func (p *parser) list(def []string, keys ...string) []string {
-	_, v, ok := p.raw(keys)
-	if !ok {
-		return def
-	}
-	var out []string
-	for _, s := range strings.Split(v, ",") {
-		if s = strings.TrimSpace(s); s != "" {
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
-func (p *parser) mapping(key string) map[string]string {
-	m, ok := p.src.lookupMap(key)
-	if !ok {
-		return map[string]string{}
-	}
-	return m
-}
-
-// ParseDuration is time.ParseDuration plus the day and week units ("7d",
-// "2w") that retention settings are usually written in.
-func ParseDuration(s string) (time.Duration, error) {
-	s = strings.TrimSpace(s)
-	if n := len(s); n > 1 && (s[n-1] == 'd' || s[n-1] == 'w') {
-		v, err := strconv.ParseFloat(s[:n-1], 64)
-		if err != nil || v < 0 {
-			return 0, fmt.Errorf("bad duration %q", s)
-		}
-		unit := 24 * time.Hour
-		if s[n-1] == 'w' {
-			unit *= 7
-		}
-		return time.Duration(v * float64(unit)), nil
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil || d < 0 {
-		return 0, fmt.Errorf("bad duration %q", s)
-	}
-	return d, nil
+	return c, nil
 }

@@ -4,7 +4,6 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"strings"
 	"testing"
 	"time"
 )
@@ -78,7 +77,7 @@ func TestYAMLAndEnv(t *testing.T) {
 	if !reflect.DeepEqual(c.CustomFields, map[string]string{"cluster": "prod", "node": "n1"}) {
 		t.Fatal(c.CustomFields)
 	}
-	if c.TemplatedFields["where"] != `{{ index . "k8s.ns.name" }}` || !reflect.DeepEqual(c.CustomTags, []string{"a", "b"}) {
+	if len(c.TemplatedFields) != 1 || c.TemplatedFields[0].Name != "where" || !reflect.DeepEqual(c.CustomTags, []string{"a", "b"}) {
 		t.Fatal(c.TemplatedFields, c.CustomTags)
 	}
 	if !reflect.DeepEqual(c.Redis.Addresses, []string{"r1:6379", "r2:6379"}) || c.Redis.DB != 2 || c.Redis.Password != "pw" {
@@ -87,21 +86,24 @@ func TestYAMLAndEnv(t *testing.T) {
 	if c.Retention.MaxAge != 7*24*time.Hour || !reflect.DeepEqual(c.TLSServer.NoTLSPaths, []string{"/healthz", "/ping"}) {
 		t.Fatal(c.Retention, c.TLSServer.NoTLSPaths)
 	}
-	// Raw pass-through for forwarders.
-	if v, _ := c.Lookup("SLACK_WEBHOOKURL"); v != "https://hooks.slack.example/x" {
+	if got := c.GlobalFields(); !reflect.DeepEqual(got, []string{"cluster", "node", "where"}) {
+		t.Fatal(got)
+	}
+
+	// The same file and environment, read by another part's keys.
+	doc, err := ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := NewSource(doc, l, e)
+	if v := src.String("slack.webhookurl", ""); v != "https://hooks.slack.example/x" {
 		t.Fatal(v)
 	}
-	if v, _ := c.Lookup("SLACK_MINIMUMPRIORITY"); v != "error" {
+	if v := src.String("SLACK_MINIMUMPRIORITY", ""); v != "error" {
 		t.Fatal("env must override yaml:", v)
 	}
-	if m, ok := c.LookupMap("ELASTICSEARCH_CUSTOMHEADERS"); !ok || m["X-A"] != "b:c" {
+	if m := src.Map("ELASTICSEARCH_CUSTOMHEADERS"); m["X-A"] != "b:c" {
 		t.Fatal(m)
-	}
-	if got := strings.Join(c.Keys("SLACK_"), " "); got != "SLACK_MINIMUMPRIORITY SLACK_WEBHOOKURL" {
-		t.Fatal(got)
-	}
-	if got := c.Keys("LOKI_"); len(got) != 1 {
-		t.Fatal(got)
 	}
 }
 
@@ -111,12 +113,12 @@ func TestEnvMapsAndErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(c.CustomFields, map[string]string{"a": "1", "b": "http://x:80"}) || c.TemplatedFields["t"] != "{{ .x }}" {
+	if !reflect.DeepEqual(c.CustomFields, map[string]string{"a": "1", "b": "http://x:80"}) || len(c.TemplatedFields) != 1 || c.TemplatedFields[0].Name != "t" {
 		t.Fatal(c.CustomFields, c.TemplatedFields)
 	}
 	for _, bad := range []map[string]string{
 		{"LISTENPORT": "http"}, {"LISTENPORT": "70000"}, {"DEBUG": "yes please"},
-		{"RETENTION_MAXAGE": "forever"}, {"BODYLIMIT": "0"},
+		{"RETENTION_MAXAGE": "forever"}, {"BODYLIMIT": "0"}, {"TEMPLATEDFIELDS": "a:{{ .x "},
 	} {
 		l, e := envOf(bad)
 		if _, err := LoadWith("", l, e); err == nil {

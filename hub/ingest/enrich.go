@@ -6,11 +6,11 @@ import (
 	"regexp"
 	"sort"
 	"strings"
-	"text/template"
 
 	"github.com/google/uuid"
 
 	"github.com/saker-sec/saker/hub/alert"
+	"github.com/saker-sec/saker/hub/config"
 )
 
 // Options are falcosidekick's enrichment settings.
@@ -20,9 +20,10 @@ type Options struct {
 	// already resolved (a "%VAR" value is read from the environment by
 	// the config package).
 	CustomFields map[string]string
-	// TemplatedFields are Go templates executed over output_fields; the
-	// result is stored under the key.
-	TemplatedFields map[string]string
+	// TemplatedFields are Go templates (parsed once, by the config
+	// package) executed over output_fields; the result is stored under
+	// the field's name.
+	TemplatedFields []config.TemplatedField
 	// CustomTags are appended to every alert's tags.
 	CustomTags []string
 	// BracketReplacer, when set, rewrites output field names such as
@@ -34,18 +35,10 @@ type Options struct {
 	OutputFieldFormat string
 }
 
-// Enricher applies Options to decoded alerts. Templates are parsed once, at
-// construction, so a bad template is a startup error instead of a log line
-// per alert.
+// Enricher applies Options to decoded alerts.
 type Enricher struct {
 	opts       Options
 	customKeys []string
-	templated  []tmplField
-}
-
-type tmplField struct {
-	key  string
-	tmpl *template.Template
 }
 
 // NewEnricher validates opts.
@@ -55,17 +48,10 @@ func NewEnricher(opts Options) (*Enricher, error) {
 		e.customKeys = append(e.customKeys, k)
 	}
 	sort.Strings(e.customKeys)
-	keys := make([]string, 0, len(opts.TemplatedFields))
-	for k := range opts.TemplatedFields {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		t, err := template.New(k).Option("missingkey=zero").Parse(opts.TemplatedFields[k])
-		if err != nil {
-			return nil, fmt.Errorf("templated field %q: %w", k, err)
+	for _, t := range opts.TemplatedFields {
+		if t.Template == nil {
+			return nil, fmt.Errorf("templated field %q: no template", t.Name)
 		}
-		e.templated = append(e.templated, tmplField{k, t})
 	}
 	return e, nil
 }
@@ -93,16 +79,16 @@ func (e *Enricher) Enrich(a *alert.Alert) {
 		a.OutputFields[k] = v
 		customStr = append(customStr, k+"="+v)
 	}
-	for _, t := range e.templated {
+	for _, t := range e.opts.TemplatedFields {
 		var buf bytes.Buffer
 		v := ""
-		if err := t.tmpl.Execute(&buf, a.OutputFields); err != nil {
+		if err := t.Template.Execute(&buf, a.OutputFields); err != nil {
 			v = "template error: " + err.Error()
 		} else {
 			v = buf.String()
 		}
-		a.OutputFields[t.key] = v
-		tmplStr = append(tmplStr, t.key+"="+v)
+		a.OutputFields[t.Name] = v
+		tmplStr = append(tmplStr, t.Name+"="+v)
 	}
 	if len(e.opts.CustomTags) > 0 {
 		a.Tags = append(a.Tags, e.opts.CustomTags...)

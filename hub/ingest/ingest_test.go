@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/saker-sec/saker/hub/alert"
+	"github.com/saker-sec/saker/hub/config"
 )
 
 const good = `{"output":"o","priority":"Warning","rule":"r","time":"2026-11-23T09:00:00.123456789Z","output_fields":{"evt.time":1795425121123456789}}`
@@ -165,7 +166,7 @@ func TestEnrich(t *testing.T) {
 	t.Setenv("SAKER_TEST_ENV", "x")
 	e, err := NewEnricher(Options{
 		CustomFields:      map[string]string{"cluster": "prod", "proc.name": "overridden"},
-		TemplatedFields:   map[string]string{"where": `{{ index . "k8s.ns.name" }}/{{ index . "k8s.pod.name" }}`},
+		TemplatedFields:   templated(t, map[string]string{"where": `{{ index . "k8s.ns.name" }}/{{ index . "k8s.pod.name" }}`}),
 		CustomTags:        []string{"saker", "container"},
 		BracketReplacer:   "_",
 		OutputFieldFormat: "<timestamp>: <priority> <output> (<custom_fields>) [<tags>]",
@@ -199,7 +200,7 @@ func TestEnrich(t *testing.T) {
 		t.Fatalf("uuid %q", a.UUID)
 	}
 
-	if _, err := NewEnricher(Options{TemplatedFields: map[string]string{"x": "{{"}}); err == nil {
+	if _, err := config.ParseTemplatedFields(map[string]string{"x": "{{"}); err == nil {
 		t.Fatal("bad template accepted")
 	}
 
@@ -209,6 +210,15 @@ func TestEnrich(t *testing.T) {
 	if b2.Source != "syscall" {
 		t.Fatal(b2.Source)
 	}
+}
+
+func templated(t *testing.T, m map[string]string) []config.TemplatedField {
+	t.Helper()
+	tf, err := config.ParseTemplatedFields(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tf
 }
 
 // FuzzDecode checks the decoders never panic and that whatever they accept
@@ -225,7 +235,8 @@ func FuzzDecode(f *testing.F) {
 			}
 		}
 	}
-	e, _ := NewEnricher(Options{CustomFields: map[string]string{"a": "b"}, TemplatedFields: map[string]string{"t": `{{ index . "k8s.ns.name" }}`}, BracketReplacer: "_", OutputFieldFormat: "<output> <tags>"})
+	tf, _ := config.ParseTemplatedFields(map[string]string{"t": `{{ index . "k8s.ns.name" }}`})
+	e, _ := NewEnricher(Options{CustomFields: map[string]string{"a": "b"}, TemplatedFields: tf, BracketReplacer: "_", OutputFieldFormat: "<output> <tags>"})
 	f.Fuzz(func(t *testing.T, body []byte) {
 		if a, err := DecodeOne(body); err == nil {
 			if !a.Priority.Valid() || a.Rule == "" || a.Time.IsZero() {

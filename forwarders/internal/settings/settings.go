@@ -1,221 +1,54 @@
-// Package settings reads forwarder configuration the way falcosidekick does:
-// a YAML document whose keys are case-insensitive paths ("slack.webhookurl")
-// overridden by environment variables named after the upper-cased path with
-// "." replaced by "_" ("SLACK_WEBHOOKURL"). Every problem is recorded with
-// the variable name so start-up can report them all at once (errors.Join).
+// Package settings is what a forwarder package decodes its typed Config
+// from: the hub's one configuration Source (hub/config), in its lenient
+// form, plus the settings every falcosidekick output shares (Common, TLS).
+// Keys are falcosidekick's YAML paths ("slack.webhookurl"), overridden by
+// the variable of the same name ("SLACK_WEBHOOKURL"); config.Source
+// documents the precedence rule.
+//
+// Leniency, as in falcosidekick: a value with a safe fallback (an unknown
+// priority, method, format or suffix, a bad boolean or number, a bad
+// template, a malformed header pair) is a warning, logged at start-up and
+// listed by --print-config, and the default is used. A value without which
+// an output cannot deliver at all (a malformed address, unreadable TLS
+// files) is an error recorded with Errorf and stops start-up, since
+// starting would silently drop every alert meant for that output.
 package settings
 
 import (
-	"errors"
-	"fmt"
 	"net/url"
 	"sort"
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/saker-sec/saker/hub/alert"
+	"github.com/saker-sec/saker/hub/config"
 )
 
-// Source is one configuration source: env lookups over a YAML document.
+// Source is the lenient configuration view a forwarder decodes from.
 type Source struct {
-	lookup func(string) (string, bool)
-	yaml   map[string]any
-	errs   []error
+	*config.Source
 }
 
-// New returns a Source. lookup is usually os.LookupEnv; yaml may be nil.
+// From returns the lenient forwarder view of the hub's Source.
+func From(src *config.Source) *Source { return &Source{src.Lenient()} }
+
+// New returns a Source over an environment lookup and a parsed YAML
+// document (either may be nil), for tests.
 func New(lookup func(string) (string, bool), yaml map[string]any) *Source {
-	if lookup == nil {
-		lookup = func(string) (string, bool) { return "", false }
-	}
-	return &Source{lookup: lookup, yaml: yaml}
+	return From(config.NewSource(yaml, lookup, nil))
 }
 
 // EnvName is the environment variable overriding a key path.
-func EnvName(key string) string {
-	return strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
-}
+func EnvName(key string) string { return config.EnvName(key) }
 
 // Lookup returns the raw value of an env variable (used for "%VAR" indirection).
-func (s *Source) Lookup(name string) (string, bool) { return s.lookup(name) }
-
-// raw returns the env value (non-empty wins, as viper does) or the YAML value.
-func (s *Source) raw(key string) (any, bool) {
-	if v, ok := s.lookup(EnvName(key)); ok && v != "" {
-		return v, true
-	}
-	var cur any = s.yaml
-	for _, part := range strings.Split(key, ".") {
-		m, ok := asMap(cur)
-		if !ok {
-			return nil, false
-		}
-		found := false
-		for k, v := range m {
-			if strings.EqualFold(k, part) {
-				cur, found = v, true
-				break
-			}
-		}
-		if !found {
-			return nil, false
-		}
-	}
-	if cur == nil {
-		return nil, false
-	}
-	return cur, true
-}
-
-func asMap(v any) (map[string]any, bool) {
-	switch m := v.(type) {
-	case map[string]any:
-		return m, true
-	case map[any]any:
-		out := make(map[string]any, len(m))
-		for k, v := range m {
-			out[fmt.Sprint(k)] = v
-		}
-		return out, true
-	}
-	return nil, false
-}
-
-// Errorf records a problem with a key, naming its env variable.
-func (s *Source) Errorf(key, format string, args ...any) {
-	s.errs = append(s.errs, fmt.Errorf("%s: %s", EnvName(key), fmt.Sprintf(format, args...)))
-}
-
-// Err joins every recorded problem, nil when there is none.
-func (s *Source) Err() error { return errors.Join(s.errs...) }
-
-// String returns a string setting, or def when unset or empty.
-func (s *Source) String(key, def string) string {
-	v, ok := s.raw(key)
-	if !ok {
-		return def
-	}
-	str := strings.TrimSpace(fmt.Sprint(v))
-	if str == "" {
-		return def
-	}
-	return str
-}
-
-// Bool returns a boolean setting; a value strconv.ParseBool rejects is an error.
-func (s *Source) Bool(key string, def bool) bool {
-	v, ok := s.raw(key)
-	if !ok {
-		return def
-	}
-	if b, ok := v.(bool); ok {
-		return b
-	}
-	str := strings.TrimSpace(fmt.Sprint(v))
-	if str == "" {
-		return def
-	}
-	b, err := strconv.ParseBool(str)
-	if err != nil {
-		s.Errorf(key, "not a boolean: %q", str)
-		return def
-	}
-	return b
-}
-
-// Int returns an integer setting that must be at least min.
-func (s *Source) Int(key string, def, min int) int {
-	v, ok := s.raw(key)
-	if !ok {
-		return def
-	}
-	str := strings.TrimSpace(fmt.Sprint(v))
-	if str == "" {
-		return def
-	}
-	n, err := strconv.Atoi(str)
-	if err != nil || n < min {
-		s.Errorf(key, "want an integer >= %d, got %q", min, str)
-		return def
-	}
-	return n
-}
-
-// Duration returns a duration setting ("1s", "500ms"); a bare number is seconds.
-func (s *Source) Duration(key string, def time.Duration) time.Duration {
-	v, ok := s.raw(key)
-	if !ok {
-		return def
-	}
-	str := strings.TrimSpace(fmt.Sprint(v))
-	if str == "" {
-		return def
-	}
-	if n, err := strconv.ParseFloat(str, 64); err == nil && n >= 0 {
-		return time.Duration(n * float64(time.Second))
-	}
-	d, err := time.ParseDuration(str)
-	if err != nil || d < 0 {
-		s.Errorf(key, "not a duration: %q", str)
-		return def
-	}
-	return d
-}
-
-// Map returns a map setting: "k:v,k2:v2" in env, a mapping in YAML. Only
-// the first ":" splits, so values may contain colons (URLs, "Bearer x:y").
-func (s *Source) Map(key string) map[string]string {
-	v, ok := s.raw(key)
-	if !ok {
-		return nil
-	}
-	out := map[string]string{}
-	if m, ok := asMap(v); ok {
-		for k, val := range m {
-			out[k] = fmt.Sprint(val)
-		}
-		return out
-	}
-	for _, pair := range strings.Split(fmt.Sprint(v), ",") {
-		if strings.TrimSpace(pair) == "" {
-			continue
-		}
-		k, val, ok := strings.Cut(pair, ":")
-		k = strings.TrimSpace(k)
-		if !ok || k == "" {
-			s.Errorf(key, "want key:value pairs separated by commas, got %q", pair)
-			continue
-		}
-		out[k] = strings.TrimSpace(val)
-	}
-	return out
-}
+func (s *Source) Lookup(name string) (string, bool) { return s.Env(name) }
 
 // List returns a comma-separated list (or a YAML sequence), trimmed, without empties.
-func (s *Source) List(key string) []string {
-	v, ok := s.raw(key)
-	if !ok {
-		return nil
-	}
-	var parts []string
-	if l, ok := v.([]any); ok {
-		for _, e := range l {
-			parts = append(parts, fmt.Sprint(e))
-		}
-	} else {
-		parts = strings.Split(fmt.Sprint(v), ",")
-	}
-	var out []string
-	for _, p := range parts {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
-}
+func (s *Source) List(key string) []string { return s.Source.List(key, nil) }
 
 // Priority returns a minimum priority; "" means every alert (PriorityUnset).
+// An unknown name also means every alert, with a warning: falcosidekick
+// does the same, and forwarding too much beats forwarding nothing.
 func (s *Source) Priority(key string) alert.Priority {
 	str := s.String(key, "")
 	if str == "" {
@@ -223,22 +56,10 @@ func (s *Source) Priority(key string) alert.Priority {
 	}
 	p, err := alert.ParsePriority(str)
 	if err != nil {
-		s.Errorf(key, "%v", err)
+		s.Warnf(key, "unknown priority %q (want one of emergency, alert, critical, error, warning, notice, informational, debug); forwarding every alert, as falcosidekick does", str)
 		return alert.PriorityUnset
 	}
 	return p
-}
-
-// Enum returns one of the allowed lower-case values.
-func (s *Source) Enum(key, def string, allowed ...string) string {
-	str := strings.ToLower(s.String(key, def))
-	for _, a := range allowed {
-		if str == a {
-			return str
-		}
-	}
-	s.Errorf(key, "unknown value %q (want one of %s)", str, strings.Join(allowed, ", "))
-	return def
 }
 
 // URL validates an http(s) URL setting and returns it parsed (nil on error).
@@ -291,6 +112,10 @@ type Common struct {
 	// (falcosidekick's default 1).
 	MaxConcurrentRequests int
 }
+
+// Shared returns the settings every output has, for the forwarders'
+// registry (an output's Config embeds Common and so has this method).
+func (c Common) Shared() Common { return c }
 
 // Common reads <prefix>.minimumpriority, checkcert, mutualtls,
 // customheaders and maxconcurrentrequests.
