@@ -23,11 +23,12 @@ run: build
 deps:
 	@bash .ci/install-deps
 
-## vet: gofmt and go vet
+## vet: gofmt, go vet, and go.mod/go.sum as `go mod tidy` leaves them
 vet:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
+	@$(GO) mod tidy -diff || { echo "go.mod/go.sum are not tidy (diff above): run go mod tidy"; exit 1; }
 
 ## test: every test, including Redis, BPF (as root) and browser tests
 test: deps vet
