@@ -7,7 +7,7 @@ PKGS      := ./...
 TEST_TIMEOUT ?= 25m
 export SAKER_DATA_DIR ?= $(CURDIR)/.saker-data
 
-.PHONY: all build run test deps vet bench fuzz generate clean
+.PHONY: all build run test deps vet bench bench-hub fuzz generate clean
 
 all: build
 
@@ -37,6 +37,13 @@ test: deps vet
 ## bench: benchmarks with the figures quoted in issue notes
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s -timeout 60m $(PKGS)
+
+## bench-hub: the hub as users run it (Redis and embedded store) under load over
+## loopback; SIDEKICK=/path/to/falcosidekick adds it to the same interleaved rounds
+SIDEKICK ?=
+BENCH_ROUNDS ?= 3
+bench-hub: build
+	$(GO) run ./cmd/benchhub -saker $(BIN) -rounds $(BENCH_ROUNDS) $(if $(SIDEKICK),-sidekick $(SIDEKICK))
 
 ## fuzz: run every fuzz target for FUZZTIME each
 FUZZTIME ?= 60s

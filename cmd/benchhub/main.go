@@ -1,0 +1,454 @@
+// Command benchhub measures the hub as users run it: it starts `saker hub`
+// (a built binary) over the Redis store (its own redis-server, configured as
+// docker-compose.yml configures it) and over the embedded store, drives it
+// over loopback with one Falco payload, and prints req/s, p50 and p99 for
+// single POSTs on 1 and 50 connections and batches of 100 on 8 connections,
+// plus Redis bytes per stored alert. When -sidekick names a falcosidekick
+// binary (built from its public source outside this repository, no outputs
+// configured) it runs in the same rounds, interleaved, and ratios are
+// printed per round: the machine is shared, so only figures from one run
+// are compared.
+//
+// Run it with `make bench-hub` (SIDEKICK=/path/to/falcosidekick to compare).
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+)
+
+func main() {
+	saker := flag.String("saker", "bin/saker", "saker binary")
+	sidekick := flag.String("sidekick", os.Getenv("SIDEKICK"), "falcosidekick binary to compare with (optional)")
+	payload := flag.String("payload", "hub/ingest/testdata/falco/terminal_shell.json", "Falco payload to send (its uuid is dropped)")
+	rounds := flag.Int("rounds", 3, "interleaved rounds")
+	dur := flag.Duration("duration", 4*time.Second, "length of one measurement")
+	memAlerts := flag.Int("mem-alerts", 20000, "alerts stored to measure Redis bytes per alert")
+	flag.Parse()
+	if err := run(*saker, *sidekick, *payload, *rounds, *dur, *memAlerts); err != nil {
+		fmt.Fprintln(os.Stderr, "benchhub:", err)
+		os.Exit(1)
+	}
+}
+
+// scenario is one load shape.
+type scenario struct {
+	name  string
+	conns int
+	batch int // alerts per request; 0 = single POST /
+}
+
+var scenarios = []scenario{
+	{"single POST, 1 conn", 1, 0},
+	{"single POST, 50 conns", 50, 0},
+	{"batch of 100, 8 conns", 8, 100},
+}
+
+// target is a running server under test.
+type target struct {
+	name  string
+	url   string
+	batch bool // serves POST /api/v1/events
+	stop  func()
+}
+
+// result is one measurement.
+type result struct {
+	reqs, alerts, errors int64
+	firstErr             string
+	secs                 float64
+	p50, p99             time.Duration
+}
+
+func (r result) rps() float64       { return float64(r.reqs) / r.secs }
+func (r result) alertRate() float64 { return float64(r.alerts) / r.secs }
+
+func run(sakerBin, sidekickBin, payloadPath string, rounds int, dur time.Duration, memAlerts int) error {
+	body, err := loadPayload(payloadPath)
+	if err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp("", "benchhub")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+
+	redisAddr, stopRedis, err := startRedis(tmp)
+	if err != nil {
+		return err
+	}
+	defer stopRedis()
+
+	var targets []*target
+	stopAll := func() {
+		for _, t := range targets {
+			t.stop()
+		}
+	}
+	defer stopAll()
+	add := func(t *target, err error) error {
+		if err != nil {
+			return err
+		}
+		targets = append(targets, t)
+		return nil
+	}
+	if err := add(startSaker(sakerBin, "saker-redis", map[string]string{"REDIS_ADDRESS": redisAddr})); err != nil {
+		return err
+	}
+	if err := add(startSaker(sakerBin, "saker-embedded", map[string]string{"SAKER_DATA_DIR": filepath.Join(tmp, "data")})); err != nil {
+		return err
+	}
+	if sidekickBin != "" {
+		if err := add(startSidekick(sidekickBin)); err != nil {
+			return err
+		}
+	}
+	fmt.Printf("payload %d bytes, %d rounds of %v per scenario and target, interleaved; GOMAXPROCS of the load client = %s\n",
+		len(body), rounds, dur, os.Getenv("GOMAXPROCS"))
+
+	// results[scenario][target] = one result per round
+	results := map[string]map[string][]result{}
+	for r := 1; r <= rounds; r++ {
+		for _, sc := range scenarios {
+			for _, t := range targets {
+				if sc.batch > 0 && !t.batch {
+					continue
+				}
+				res := drive(t, sc, body, dur)
+				if results[sc.name] == nil {
+					results[sc.name] = map[string][]result{}
+				}
+				results[sc.name][t.name] = append(results[sc.name][t.name], res)
+				fmt.Printf("round %d  %-22s %-15s %9.0f req/s %9.0f alerts/s  p50 %8v  p99 %8v  errors %d\n",
+					r, sc.name, t.name, res.rps(), res.alertRate(), res.p50.Round(time.Microsecond), res.p99.Round(time.Microsecond), res.errors)
+				if res.firstErr != "" {
+					fmt.Printf("         first error: %s\n", res.firstErr)
+				}
+			}
+		}
+	}
+	report(results, targets)
+
+	bpa, err := redisBytesPerAlert(sakerBin, tmp, body, memAlerts)
+	if err != nil {
+		return fmt.Errorf("redis memory: %w", err)
+	}
+	fmt.Printf("\nRedis memory per stored alert (%d alerts, indexes and counters included): %.0f bytes = %.2f× the %d-byte payload\n",
+		memAlerts, bpa, bpa/float64(len(body)), len(body))
+	return nil
+}
+
+// report prints medians per scenario and the per-round ratios to
+// falcosidekick.
+func report(results map[string]map[string][]result, targets []*target) {
+	fmt.Println("\nmedians over rounds (ratio = saker ÷ falcosidekick in the same round, median of rounds):")
+	for _, sc := range scenarios {
+		byT := results[sc.name]
+		for _, t := range targets {
+			rs := byT[t.name]
+			if len(rs) == 0 {
+				continue
+			}
+			line := fmt.Sprintf("%-22s %-15s %9.0f req/s %9.0f alerts/s  p50 %8v  p99 %8v",
+				sc.name, t.name, median(rs, result.rps), median(rs, result.alertRate),
+				time.Duration(median(rs, func(r result) float64 { return float64(r.p50) })).Round(time.Microsecond),
+				time.Duration(median(rs, func(r result) float64 { return float64(r.p99) })).Round(time.Microsecond))
+			if sk := byT["falcosidekick"]; len(sk) == len(rs) && t.name != "falcosidekick" {
+				var ratios, p99s []float64
+				for i := range rs {
+					ratios = append(ratios, rs[i].rps()/sk[i].rps())
+					p99s = append(p99s, float64(rs[i].p99)/float64(sk[i].p99))
+				}
+				line += fmt.Sprintf("   req/s ratio %.2f×, p99 ratio %.2f×", medianOf(ratios), medianOf(p99s))
+			}
+			fmt.Println(line)
+		}
+	}
+}
+
+func median(rs []result, f func(result) float64) float64 {
+	v := make([]float64, len(rs))
+	for i, r := range rs {
+		v[i] = f(r)
+	}
+	return medianOf(v)
+}
+
+func medianOf(v []float64) float64 {
+	v = slices.Clone(v)
+	sort.Float64s(v)
+	if len(v) == 0 {
+		return 0
+	}
+	return v[len(v)/2]
+}
+
+// loadPayload reads the Falco payload and drops its uuid: each POST is a
+// new alert (the hub stores a resent uuid once).
+func loadPayload(path string) ([]byte, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, fmt.Errorf("payload %s: %w", path, err)
+	}
+	delete(m, "uuid")
+	return json.Marshal(m)
+}
+
+// drive runs one scenario against one target for dur.
+func drive(t *target, sc scenario, body []byte, dur time.Duration) result {
+	url := t.url + "/"
+	req := body
+	ctype := "application/json"
+	if sc.batch > 0 {
+		url = t.url + "/api/v1/events"
+		req = bytes.Repeat(append(slices.Clone(body), '\n'), sc.batch)
+		ctype = "application/x-ndjson"
+	}
+	perReq := max(sc.batch, 1)
+	var reqs, errs atomic.Int64
+	var firstErr sync.Once
+	var firstErrMsg string
+	lat := make([][]time.Duration, sc.conns)
+	deadline := time.Now().Add(dur)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for c := 0; c < sc.conns; c++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			tr := &http.Transport{MaxConnsPerHost: 1, MaxIdleConnsPerHost: 1, DisableCompression: true}
+			defer tr.CloseIdleConnections()
+			client := &http.Client{Transport: tr, Timeout: 30 * time.Second}
+			l := make([]time.Duration, 0, 4096)
+			for time.Now().Before(deadline) {
+				t0 := time.Now()
+				resp, err := client.Post(url, ctype, bytes.NewReader(req))
+				if err == nil {
+					_, _ = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					if resp.StatusCode != http.StatusOK {
+						err = fmt.Errorf("status %d", resp.StatusCode)
+					}
+				}
+				if err != nil {
+					errs.Add(1)
+					firstErr.Do(func() { firstErrMsg = err.Error() })
+					continue
+				}
+				l = append(l, time.Since(t0))
+				reqs.Add(1)
+			}
+			lat[c] = l
+		}()
+	}
+	wg.Wait()
+	secs := time.Since(start).Seconds()
+	var all []time.Duration
+	for _, l := range lat {
+		all = append(all, l...)
+	}
+	slices.Sort(all)
+	res := result{reqs: reqs.Load(), alerts: reqs.Load() * int64(perReq), errors: errs.Load(), firstErr: firstErrMsg, secs: secs}
+	if n := len(all); n > 0 {
+		res.p50, res.p99 = all[n/2], all[min(n-1, n*99/100)]
+	}
+	return res
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// startProcess runs a server and waits until url answers.
+func startProcess(name, url string, cmd *exec.Cmd) (func(), error) {
+	var logs bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", name, err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	stop := func() {
+		_ = cmd.Process.Kill()
+		<-done
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := http.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			return stop, nil
+		}
+		select {
+		case <-done:
+			return nil, fmt.Errorf("%s exited: %s", name, lastLines(logs.String()))
+		default:
+		}
+		if time.Now().After(deadline) {
+			stop()
+			return nil, fmt.Errorf("%s did not answer %s: %s", name, url, lastLines(logs.String()))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func lastLines(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return strings.Join(lines[max(0, len(lines)-5):], "\n")
+}
+
+// startRedis runs redis-server as docker-compose.yml does (AOF, fsync
+// every second).
+func startRedis(dir string) (string, func(), error) {
+	port, err := freePort()
+	if err != nil {
+		return "", nil, err
+	}
+	rdir := filepath.Join(dir, "redis")
+	if err := os.MkdirAll(rdir, 0o755); err != nil {
+		return "", nil, err
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	cmd := exec.Command("redis-server", "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", rdir,
+		"--appendonly", "yes", "--appendfsync", "everysec", "--save", "")
+	var logs bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		return "", nil, fmt.Errorf("start redis-server: %w", err)
+	}
+	stop := func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }
+	for i := 0; ; i++ {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			return addr, stop, nil
+		}
+		if i > 200 {
+			stop()
+			return "", nil, fmt.Errorf("redis-server did not start: %s", lastLines(logs.String()))
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+}
+
+func startSaker(bin, name string, env map[string]string) (*target, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	uiPort, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin, "hub")
+	cmd.Env = append(os.Environ(), "LISTENADDRESS=127.0.0.1", "LISTENPORT="+strconv.Itoa(port),
+		"UI_ADDRESS=127.0.0.1", "UI_LISTENPORT="+strconv.Itoa(uiPort))
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	url := fmt.Sprintf("http://127.0.0.1:%d", port)
+	stop, err := startProcess(name, url+"/ping", cmd)
+	if err != nil {
+		return nil, err
+	}
+	return &target{name: name, url: url, batch: true, stop: stop}, nil
+}
+
+func startSidekick(bin string) (*target, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin)
+	// No outputs: only the listener, on loopback.
+	cmd.Env = []string{"LISTENADDRESS=127.0.0.1", "LISTENPORT=" + strconv.Itoa(port), "PATH=" + os.Getenv("PATH")}
+	url := fmt.Sprintf("http://127.0.0.1:%d", port)
+	stop, err := startProcess("falcosidekick", url+"/ping", cmd)
+	if err != nil {
+		return nil, err
+	}
+	return &target{name: "falcosidekick", url: url, stop: stop}, nil
+}
+
+// redisBytesPerAlert stores n alerts through a hub on a fresh Redis and
+// returns the growth of Redis's used_memory per alert.
+func redisBytesPerAlert(sakerBin, dir string, body []byte, n int) (float64, error) {
+	addr, stop, err := startRedis(filepath.Join(dir, "mem"))
+	if err != nil {
+		return 0, err
+	}
+	defer stop()
+	before, err := usedMemory(addr)
+	if err != nil {
+		return 0, err
+	}
+	t, err := startSaker(sakerBin, "saker-redis-mem", map[string]string{"REDIS_ADDRESS": addr})
+	if err != nil {
+		return 0, err
+	}
+	defer t.stop()
+	batch := bytes.Repeat(append(slices.Clone(body), '\n'), 100)
+	for sent := 0; sent < n; sent += 100 {
+		resp, err := http.Post(t.url+"/api/v1/events", "application/x-ndjson", bytes.NewReader(batch))
+		if err != nil {
+			return 0, err
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return 0, fmt.Errorf("batch: status %d", resp.StatusCode)
+		}
+	}
+	after, err := usedMemory(addr)
+	if err != nil {
+		return 0, err
+	}
+	return float64(after-before) / float64(n), nil
+}
+
+// usedMemory reads used_memory from INFO memory.
+func usedMemory(addr string) (int64, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c := goredis.NewClient(&goredis.Options{Addr: addr})
+	defer c.Close()
+	info, err := c.Info(ctx, "memory").Result()
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "used_memory:"); ok {
+			return strconv.ParseInt(v, 10, 64)
+		}
+	}
+	return 0, errors.New("no used_memory in INFO memory")
+}
