@@ -45,13 +45,18 @@ func badf(format string, args ...any) error {
 
 // Decode parses a webhook body: an EventList (the webhook backend's batch)
 // or a single Event. The events alias p's memory and are appended to dst.
-// now stamps events that carry no timestamp.
+// now stamps events that carry no timestamp. On error nothing is appended:
+// a batch is taken whole or not at all.
 func Decode(p *fastjson.Parser, body []byte, now time.Time, dst []Event) ([]Event, error) {
 	v, err := p.ParseBytes(body)
 	if err != nil {
 		return dst, badf("invalid JSON: %v", err)
 	}
-	return fromValue(v, now, dst)
+	out, err := fromValue(v, now, dst)
+	if err != nil {
+		return dst, err
+	}
+	return out, nil
 }
 
 func fromValue(v *fastjson.Value, now time.Time, dst []Event) ([]Event, error) {

@@ -132,13 +132,14 @@ func TestDecode(t *testing.T) {
 		{"other kind same group", `{"kind":"Policy","apiVersion":"audit.k8s.io/v1"}`, 0, "unsupported kind"},
 		{"bad items", `{"kind":"EventList","items":{}}`, 0, "items must be an array"},
 		{"bad item", `{"kind":"EventList","items":[1]}`, 0, "items[0]"},
+		{"bad second item", `{"kind":"EventList","items":[` + one + `,"x"]}`, 0, "items[1]"},
 		{"not audit", `{"hello":"world"}`, 0, "not an audit event"},
 	} {
 		var p fastjson.Parser
 		evs, err := Decode(&p, []byte(c.body), now, nil)
 		if c.err != "" {
-			if err == nil || !strings.Contains(err.Error(), c.err) {
-				t.Errorf("%s: err %v, want %q", c.name, err, c.err)
+			if err == nil || !strings.Contains(err.Error(), c.err) || len(evs) != 0 {
+				t.Errorf("%s: err %v with %d events, want %q and none", c.name, err, len(evs), c.err)
 			}
 			continue
 		}
