@@ -32,6 +32,7 @@ import (
 	"github.com/saker-sec/saker/hub/config"
 	"github.com/saker-sec/saker/hub/ingest"
 	"github.com/saker-sec/saker/hub/k8saudit"
+	"github.com/saker-sec/saker/hub/listen"
 	"github.com/saker-sec/saker/hub/metrics"
 	"github.com/saker-sec/saker/hub/store"
 )
@@ -187,7 +188,8 @@ func (h *Hub) Start(ctx context.Context) error {
 	}
 	h.started = true
 
-	ln, err := net.Listen("tcp", h.cfg.Addr())
+	caps := listen.DefaultCaps()
+	ln, err := listen.TCP(h.cfg.Addr(), caps.Ingest)
 	if err != nil {
 		return fmt.Errorf("hub: listen %s: %w", h.cfg.Addr(), err)
 	}
@@ -203,7 +205,7 @@ func (h *Hub) Start(ctx context.Context) error {
 		h.srv.TLSConfig = tlsCfg
 		ln = tls.NewListener(ln, tlsCfg)
 		if len(tc.NoTLSPaths) > 0 {
-			pln, err := net.Listen("tcp", net.JoinHostPort(h.cfg.ListenAddress, fmt.Sprint(tc.NoTLSPort)))
+			pln, err := listen.TCP(net.JoinHostPort(h.cfg.ListenAddress, fmt.Sprint(tc.NoTLSPort)), caps.Aux)
 			if err != nil {
 				ln.Close()
 				return fmt.Errorf("hub: listen plain-HTTP port %d: %w", tc.NoTLSPort, err)
@@ -214,7 +216,7 @@ func (h *Hub) Start(ctx context.Context) error {
 	}
 	h.serve(h.srv, ln, map[bool]string{true: "https", false: "http"}[tc.Deploy])
 	if h.cfg.PprofAddress != "" {
-		pln, err := net.Listen("tcp", h.cfg.PprofAddress)
+		pln, err := listen.TCP(h.cfg.PprofAddress, caps.Aux)
 		if err != nil {
 			return fmt.Errorf("hub: listen pprof %s: %w", h.cfg.PprofAddress, err)
 		}
@@ -227,7 +229,7 @@ func (h *Hub) Start(ctx context.Context) error {
 	if p := h.cfg.K8sAudit.ListenPort; p > 0 && h.cfg.K8sAudit.Enabled {
 		// Falco's k8saudit plugin listens on :9765/k8s-audit; API
 		// servers configured for it keep their webhook URL.
-		aln, err := net.Listen("tcp", net.JoinHostPort(h.cfg.ListenAddress, fmt.Sprint(p)))
+		aln, err := listen.TCP(net.JoinHostPort(h.cfg.ListenAddress, fmt.Sprint(p)), caps.Aux)
 		if err != nil {
 			h.srv.Close()
 			return fmt.Errorf("hub: listen k8s audit port %d: %w", p, err)
@@ -242,16 +244,7 @@ func (h *Hub) Start(ctx context.Context) error {
 }
 
 func (h *Hub) newServer(handler http.Handler) *http.Server {
-	// Sidekick's 60 s timeouts; ReadHeaderTimeout also guards against
-	// slow-loris clients.
-	return &http.Server{
-		Handler:           handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       60 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		ErrorLog:          slog.NewLogLogger(h.log.Handler(), slog.LevelWarn),
-	}
+	return listen.Server(handler, h.log)
 }
 
 func (h *Hub) serve(srv *http.Server, ln net.Listener, kind string) {

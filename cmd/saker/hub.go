@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"sync"
@@ -19,6 +18,7 @@ import (
 	"github.com/saker-sec/saker/hub"
 	"github.com/saker-sec/saker/hub/api"
 	"github.com/saker-sec/saker/hub/config"
+	"github.com/saker-sec/saker/hub/listen"
 	"github.com/saker-sec/saker/web"
 )
 
@@ -257,12 +257,13 @@ func runDashboard(ctx context.Context, h *hub.Hub, conf *settings, fwd status.Fu
 	if err != nil {
 		return fmt.Errorf("dashboard: %w", err)
 	}
-	ln, err := net.Listen("tcp", cfg.UIAddr())
+	ln, err := listen.TCP(cfg.UIAddr(), listen.DefaultCaps().Dashboard)
 	if err != nil {
 		dash.Close()
 		return fmt.Errorf("dashboard: listen %s: %w", cfg.UIAddr(), err)
 	}
-	srv := &http.Server{Handler: dash, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second, TLSConfig: tlsCfg}
+	srv := listen.Server(dash, log)
+	srv.TLSConfig = tlsCfg
 	if tlsCfg != nil {
 		ln = tls.NewListener(ln, tlsCfg)
 	}

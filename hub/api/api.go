@@ -49,6 +49,10 @@ type Server struct {
 	// K8sAuditBodyLimit bounds one audit webhook body (compressed and
 	// decompressed); larger → 413.
 	K8sAuditBodyLimit int64
+
+	writes  writeHealth
+	errLog  throttle // store failures: one log line per interval, not one per request
+	healthz probe
 }
 
 // AuditEvaluator turns one Kubernetes audit webhook body into alerts
@@ -235,10 +239,14 @@ func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request) {
 		s.Metrics.Inputs.WithLabelValues("batch", "rejected").Inc()
 		return
 	}
-	as, err := ingest.DecodeBatch(body, s.BatchMaxEvents)
+	as, err := ingest.DecodeBatchLimit(body, s.BatchMaxEvents, s.BodyLimit)
 	if err != nil {
 		s.Metrics.Inputs.WithLabelValues("batch", "rejected").Inc()
-		writeError(w, http.StatusBadRequest, err.Error())
+		code := http.StatusBadRequest
+		if errors.Is(err, ingest.ErrItemTooLarge) {
+			code = http.StatusRequestEntityTooLarge
+		}
+		writeError(w, code, err.Error())
 		return
 	}
 	for i := range as {
@@ -316,9 +324,15 @@ func (s *Server) store(ctx context.Context, input string, as []alert.Alert) ([]s
 	s.Metrics.StoreAppend.Observe(time.Since(start).Seconds())
 	if err != nil {
 		s.Metrics.Inputs.WithLabelValues(input, "error").Inc()
-		s.Log.Error("store alerts", "input", input, "count", len(as), "err", err)
+		if ctx.Err() == nil { // not the client hanging up
+			s.writes.failed(err)
+		}
+		if ok, held := s.errLog.allow(time.Now()); ok {
+			s.Log.Error("store alerts", "input", input, "count", len(as), "err", err, "similar_errors_not_logged", held)
+		}
 		return nil, err
 	}
+	s.writes.succeeded()
 	s.Metrics.Inputs.WithLabelValues(input, "accepted").Inc()
 	for _, a := range as {
 		s.Metrics.Alerts.WithLabelValues(a.Priority.String(), s.Metrics.Source(a.Source)).Inc()
@@ -336,9 +350,17 @@ type Health struct {
 }
 
 func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	ctx, cancel := context.WithTimeout(r.Context(), healthTimeout)
 	defer cancel()
-	h := Health{Status: "ok", Store: s.Store.Health(ctx)}
+	h := Health{Status: "ok", Store: s.healthz.check(ctx, s.Store)}
+	if h.Store.OK {
+		if err := s.writes.failing(time.Now()); err != "" {
+			h.Store.OK, h.Store.Error = false, "writes failing: "+err
+		}
+	}
+	if !h.Store.OK && h.Store.Error != "" {
+		s.Log.Debug("health check failed", "err", h.Store.Error)
+	}
 	// Anyone who reaches this port reads it: no addresses or paths (the
 	// dashboard's Info page and the log have them).
 	h.Store.Detail = h.Store.Kind

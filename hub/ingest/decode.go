@@ -76,6 +76,16 @@ func DecodeOne(body []byte) (alert.Alert, error) {
 // It is all-or-nothing: the first invalid item fails the batch with an
 // *Error naming its index. maxItems bounds the batch (0 = unbounded).
 func DecodeBatch(body []byte, maxItems int) ([]alert.Alert, error) {
+	return DecodeBatchLimit(body, maxItems, 0)
+}
+
+// ErrItemTooLarge is wrapped by DecodeBatchLimit's error for an item over
+// its size limit.
+var ErrItemTooLarge = errors.New("event too large")
+
+// DecodeBatchLimit is DecodeBatch with each item limited to maxItemBytes of
+// JSON (0 = no limit), the limit POST / applies to one alert.
+func DecodeBatchLimit(body []byte, maxItems int, maxItemBytes int64) ([]alert.Alert, error) {
 	trimmed := bytes.TrimSpace(body)
 	if len(trimmed) == 0 {
 		return nil, badf("empty body")
@@ -119,6 +129,9 @@ func DecodeBatch(body []byte, maxItems int) ([]alert.Alert, error) {
 	}
 	out := make([]alert.Alert, len(raws))
 	for i, raw := range raws {
+		if maxItemBytes > 0 && int64(len(raw)) > maxItemBytes {
+			return nil, fmt.Errorf("event %d: %w: larger than %d bytes", i, ErrItemTooLarge, maxItemBytes)
+		}
 		a, err := DecodeOne(raw)
 		if err != nil {
 			var e *Error

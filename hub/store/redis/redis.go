@@ -913,6 +913,13 @@ func (s *Store) Health(ctx context.Context) store.Health {
 		return h
 	}
 	h.Detail = fmt.Sprintf("redis %s at %s", version, strings.Join(s.opts.Addresses, ","))
+	// A write, since Redis answers reads while refusing writes (maxmemory
+	// reached, a read-only replica, min-replicas-to-write unmet, a failed
+	// RDB save with stop-writes-on-bgsave-error).
+	if err := s.c.Set(ctx, s.pfx+"health", time.Now().UnixMilli(), time.Minute).Err(); err != nil {
+		h.Error = "writes refused: " + err.Error()
+		return h
+	}
 	n, err := s.c.XLen(ctx, s.stream).Result()
 	if err != nil && !errors.Is(err, goredis.Nil) {
 		h.Error = err.Error()
