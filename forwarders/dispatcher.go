@@ -340,7 +340,7 @@ func (l *loop) reportResets(dl store.DeliveryLog) {
 	}
 	for _, r := range rr.TakeResets() {
 		if r.Lost > 0 {
-			l.d.m.lost.WithLabelValues(l.t.Name).Add(float64(r.Lost))
+			l.rec.lost(r.Lost)
 			l.log.Error("store lost the consumer group and alerts not yet delivered; group re-created", "group", r.Group, "resumed_after", r.After, "alerts_lost", r.Lost)
 		} else {
 			l.log.Warn("store lost the consumer group; re-created at the last acknowledged alert, nothing lost", "group", r.Group, "resumed_after", r.After)

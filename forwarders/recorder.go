@@ -41,6 +41,9 @@ func (r *recorder) output(status string, n int) {
 	}
 }
 
+// lost records alerts the store lost before they were delivered.
+func (r *recorder) lost(n int64) { r.m.lost.WithLabelValues(r.name).Add(float64(n)) }
+
 func (r *recorder) filtered(n int) { r.m.filtered.WithLabelValues(r.name).Add(float64(n)) }
 
 func (r *recorder) retried(n int) { r.m.retried.WithLabelValues(r.name).Add(float64(n)) }
