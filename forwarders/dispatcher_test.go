@@ -21,6 +21,7 @@ import (
 	"github.com/saker-sec/saker/hub/alert"
 	"github.com/saker-sec/saker/hub/store"
 	"github.com/saker-sec/saker/hub/store/embedded"
+	"github.com/saker-sec/saker/hub/testutil"
 )
 
 // Peer modes.
@@ -221,16 +222,7 @@ func appendAlerts(t testing.TB, st store.Store, n int, rule string, p alert.Prio
 	return uuids
 }
 
-func eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
+var eventually = testutil.Eventually
 
 func assertExactlyOnce(t testing.TB, p *hookPeer, uuids []string) {
 	t.Helper()

@@ -15,6 +15,7 @@ import (
 	"github.com/saker-sec/saker/hub/alert"
 	"github.com/saker-sec/saker/hub/store"
 	"github.com/saker-sec/saker/hub/store/embedded"
+	"github.com/saker-sec/saker/hub/testutil"
 )
 
 type wsMsg struct {
@@ -280,13 +281,7 @@ func TestWebsocketLaggingClientToldAndDropped(t *testing.T) {
 	if !sawLagged {
 		t.Fatal("slow browser was not told it lagged")
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for s.hub.clients() != 1 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	if c := s.hub.clients(); c != 1 {
-		t.Fatalf("%d subscribers left, want 1 (the fast browser)", c)
-	}
+	testutil.Eventually(t, 5*time.Second, "1 subscriber left (the fast browser)", func() bool { return s.hub.clients() == 1 })
 	t.Logf("stored %d events of %d KiB in %v with a stuck browser connected", n, size>>10, ingest)
 }
 
@@ -305,10 +300,7 @@ func TestBroadcasterStopsWhenIdle(t *testing.T) {
 			t.Fatal(got)
 		}
 		c.Close(websocket.StatusNormalClosure, "")
-		deadline := time.Now().Add(5 * time.Second)
-		for s.hub.clients() != 0 && time.Now().Before(deadline) {
-			time.Sleep(5 * time.Millisecond)
-		}
+		testutil.Eventually(t, 5*time.Second, "no subscriber", func() bool { return s.hub.clients() == 0 })
 		s.hub.mu.Lock()
 		running := s.hub.cancel != nil
 		s.hub.mu.Unlock()

@@ -5,23 +5,16 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/saker-sec/saker/hub/testutil"
 )
 
-func freeTCPPort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
+var freeTCPPort = testutil.FreePort
 
 // TestHubCommandStopsGracefully runs `saker hub` in-process (the same path
 // main takes on SIGTERM: the context ends), checks both ports answer, stops
@@ -42,23 +35,15 @@ func TestHubCommandStopsGracefully(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
 		go func() { done <- runHub(ctx, "hub", nil, false, io.Discard) }()
-		deadline := time.Now().Add(10 * time.Second)
-		for {
+		t.Cleanup(cancel)
+		testutil.Eventually(t, 10*time.Second, "the hub's /ping", func() bool {
 			resp, err := http.Get(base + "/ping")
 			if err == nil {
 				resp.Body.Close()
-				var c net.Conn
-				if c, err = net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", uiPort)); err == nil {
-					c.Close()
-					break
-				}
 			}
-			if time.Now().After(deadline) {
-				cancel()
-				t.Fatalf("hub did not come up: %v", err)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+			return err == nil
+		})
+		testutil.WaitDial(t, 10*time.Second, fmt.Sprintf("127.0.0.1:%d", uiPort)).Close()
 		return cancel, done
 	}
 
