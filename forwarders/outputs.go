@@ -4,6 +4,8 @@ import (
 	"log/slog"
 
 	"github.com/saker-sec/saker/forwarders/alertmanager"
+	"github.com/saker-sec/saker/forwarders/datadog"
+	"github.com/saker-sec/saker/forwarders/datadoglogs"
 	"github.com/saker-sec/saker/forwarders/discord"
 	"github.com/saker-sec/saker/forwarders/elasticsearch"
 	"github.com/saker-sec/saker/forwarders/googlechat"
@@ -12,6 +14,8 @@ import (
 	"github.com/saker-sec/saker/forwarders/loki"
 	"github.com/saker-sec/saker/forwarders/mattermost"
 	"github.com/saker-sec/saker/forwarders/n8n"
+	"github.com/saker-sec/saker/forwarders/opsgenie"
+	"github.com/saker-sec/saker/forwarders/pagerduty"
 	"github.com/saker-sec/saker/forwarders/rocketchat"
 	"github.com/saker-sec/saker/forwarders/slack"
 	"github.com/saker-sec/saker/forwarders/talon"
@@ -66,6 +70,19 @@ var outputs = []output{
 	define("n8n", plain(n8n.Load), func(c n8n.Config) Target {
 		return Target{MaxBatch: 100, Endpoint: settings.Redact(c.Address)}
 	}, n8n.New),
+	define("pagerduty", plain(pagerduty.Load), func(c pagerduty.Config) Target {
+		return Target{MaxBatch: 20, Endpoint: c.Endpoint}
+	}, pagerduty.New),
+	define("opsgenie", plain(opsgenie.Load), func(c opsgenie.Config) Target {
+		return Target{MaxBatch: 20, Endpoint: c.URL}
+	}, opsgenie.New),
+	define("datadog", plain(datadog.Load), func(c datadog.Config) Target {
+		return Target{MaxBatch: 100, Endpoint: settings.Redact(c.Host)}
+	}, datadog.New),
+	// The Datadog log intake takes up to 1000 entries per request.
+	define("datadoglogs", plain(datadoglogs.Load), func(c datadoglogs.Config) Target {
+		return Target{MaxBatch: 500, Endpoint: settings.Redact(c.Host)}
+	}, datadoglogs.New),
 }
 
 // chat is the target shape of a chat webhook: one message per alert, and

@@ -21,6 +21,10 @@ func TestFromEnvEnablesAddedOutputs(t *testing.T) {
 		"ROCKETCHAT_WEBHOOKURL":        "http://rc:3000/hooks/secret",
 		"TALON_ADDRESS":                "http://talon:2803",
 		"N8N_ADDRESS":                  "http://n8n:5678/webhook/falco",
+		"PAGERDUTY_ROUTINGKEY":         "secret",
+		"OPSGENIE_APIKEY":              "secret",
+		"DATADOG_APIKEY":               "secret",
+		"DATADOGLOGS_APIKEY":           "secret",
 	}
 	setup, err := forwarders.FromEnv(env(vars), nil, nil)
 	if err != nil {
@@ -36,7 +40,7 @@ func TestFromEnvEnablesAddedOutputs(t *testing.T) {
 			t.Errorf("alertmanager min priority %v", tg.MinPriority)
 		}
 	}
-	if got := strings.Join(names, ","); got != "alertmanager,teams,discord,googlechat,mattermost,rocketchat,talon,n8n" {
+	if got := strings.Join(names, ","); got != "alertmanager,teams,discord,googlechat,mattermost,rocketchat,talon,n8n,pagerduty,opsgenie,datadog,datadoglogs" {
 		t.Fatalf("targets %s", got)
 	}
 }

@@ -118,3 +118,25 @@ func (f *PerAlert) Forward(ctx context.Context, alerts []alert.Alert) (bool, err
 		return f.Poster.PostJSON(ctx, f.Build(a))
 	})
 }
+
+// WithHeaders wraps a client's transport so that every request a service
+// library builds carries <OUT>_CUSTOMHEADERS.
+func WithHeaders(c *http.Client, headers map[string]string) *http.Client {
+	if len(headers) == 0 {
+		return c
+	}
+	cp := *c
+	cp.Transport = headerTransport{base: c.Transport, headers: headers}
+	return &cp
+}
+
+type headerTransport struct {
+	base    http.RoundTripper
+	headers map[string]string
+}
+
+func (t headerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	SetHeaders(r.Header, t.headers)
+	return t.base.RoundTrip(r)
+}
