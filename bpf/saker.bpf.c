@@ -471,7 +471,18 @@ int BPF_PROG(sched_exec, struct task_struct *p, pid_t old_pid, struct linux_binp
 	struct sk_buf *b = begin(type);
 	if (!b)
 		return 0;
-	put_kernel_str(b, 0, BPF_CORE_READ(bprm, filename));
+	/* A memfd's file is named "memfd:<name>": Falco reports that name as
+	 * proc.exepath ("memfd:runc_cloned:/proc/self/exe") and sets
+	 * proc.is_exe_from_memfd; other execs report the path exec'd. */
+	const unsigned char *dname = BPF_CORE_READ(bprm, file, f_path.dentry, d_name.name);
+	char pfx[6] = {};
+	bpf_probe_read_kernel(pfx, sizeof(pfx), dname);
+	if (pfx[0] == 'm' && pfx[1] == 'e' && pfx[2] == 'm' && pfx[3] == 'f' && pfx[4] == 'd' && pfx[5] == ':') {
+		b->hdr.flags |= SK_F_EXE_MEMFD;
+		put_kernel_str(b, 0, dname);
+	} else {
+		put_kernel_str(b, 0, BPF_CORE_READ(bprm, filename));
+	}
 	struct mm_struct *mm = BPF_CORE_READ(p, mm);
 	unsigned long start = BPF_CORE_READ(mm, arg_start);
 	unsigned long end = BPF_CORE_READ(mm, arg_end);

@@ -126,6 +126,7 @@ struct sk_event {
 /* sk_event.flags */
 #define SK_F_SOCK 1      /* sock holds a socket tuple */
 #define SK_F_ARGS_TRUNC 2 /* argv did not fit in seg1 */
+#define SK_F_EXE_MEMFD 4  /* exec of a memfd: seg0 is its name "memfd:…" */
 
 /* Per-CPU counters: [type] events emitted, [SK_NUM_TYPES + type] dropped
  * because the ring buffer was full. */

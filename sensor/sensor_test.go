@@ -3,7 +3,6 @@
 package sensor
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -16,7 +15,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/saker-sec/saker/hub/alert"
-	"github.com/saker-sec/saker/sensor/probe"
 )
 
 type collector struct {
@@ -59,41 +57,7 @@ func (c *collector) wait(t *testing.T, what string, pred func(*alert.Alert) bool
 
 // startSensor runs the sensor with the default rules until the test ends
 // and returns the alerts it raises.
-func startSensor(t *testing.T) *collector {
-	t.Helper()
-	if err := probe.Check(); err != nil {
-		if os.Getenv("SAKER_REQUIRE_BPF") == "1" {
-			t.Fatalf("SAKER_REQUIRE_BPF=1 but the probe cannot load: %v", err)
-		}
-		t.Skipf("skipping: %v", err)
-	}
-	cfg, err := LoadConfig("", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &collector{reg: prometheus.NewRegistry()}
-	ready := make(chan struct{})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- Run(ctx, Options{Config: cfg, Emitter: c, Ready: func() { close(ready) }, Registerer: c.reg})
-	}()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("run: %v", err)
-		}
-	})
-	select {
-	case <-ready:
-	case err := <-done:
-		t.Fatalf("sensor stopped: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("sensor not ready")
-	}
-
-	return c
-}
+func startSensor(t *testing.T) *collector { t.Helper(); return startSensorWith(t) }
 
 // TestSensorEndToEnd runs the sensor with the default rules on this host
 // and checks real actions raise the right alerts with the right fields.

@@ -54,6 +54,7 @@ const (
 const (
 	flagSock      = 1
 	flagArgsTrunc = 2
+	flagExeMemfd  = 4
 )
 
 // Sock is the kernel's view of a socket: local (S) and remote (D) ends.
@@ -97,8 +98,11 @@ type Record struct {
 	Argv []string
 	// Env is the exec'd environment, "NAME=value" (successful exec records
 	// only), cut where argv and envp together exceed a segment.
-	Env        []string
-	ArgsTrunc  bool
+	Env       []string
+	ArgsTrunc bool
+	// ExeMemfd marks the exec of a memfd; Str0 is then its name
+	// ("memfd:<name>"), which Falco reports as proc.exepath.
+	ExeMemfd   bool
 	HasSock    bool
 	Sock       Sock
 	seg1, seg2 []byte
@@ -150,6 +154,7 @@ func Decode(b []byte, r *Record) error {
 	r.seg2 = data[l0+l1 : l0+l1+l2]
 	r.Seg2 = r.seg2
 	r.ArgsTrunc = flags&flagArgsTrunc != 0
+	r.ExeMemfd = flags&flagExeMemfd != 0
 	r.Argv = r.Argv[:0]
 	r.Str1 = ""
 	r.Env = r.Env[:0]

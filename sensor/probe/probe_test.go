@@ -272,7 +272,7 @@ func TestCapture(t *testing.T) {
 		ex := c.waitFor(t, "execve true", func(r *captured) bool {
 			return r.Type == event.TypeExecve && r.PID == uint32(cmd.Process.Pid)
 		})
-		if ex.Str0 != "/bin/true" || !slices.Equal(ex.Argv, []string{"/bin/true", "--alpha", "two words", ""}) {
+		if ex.Str0 != "/bin/true" || ex.ExeMemfd || !slices.Equal(ex.Argv, []string{"/bin/true", "--alpha", "two words", ""}) {
 			t.Errorf("exec %q argv %q", ex.Str0, ex.Argv)
 		}
 		if !slices.Equal(ex.Env, cmd.Env) {
@@ -280,6 +280,34 @@ func TestCapture(t *testing.T) {
 		}
 		if len(ex.Seg2) == 0 {
 			t.Errorf("exec record carries no cgroup name")
+		}
+	})
+
+	t.Run("exec from memfd", func(t *testing.T) {
+		// Fileless execution: /bin/true copied into a memfd and exec'd
+		// through its /proc fd link, as runc and droppers do.
+		fd, err := unix.MemfdCreate("saker_test", 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mf := os.NewFile(uintptr(fd), "memfd")
+		defer mf.Close()
+		bin, err := os.ReadFile("/bin/true")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := mf.Write(bin); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command("/proc/" + strconv.Itoa(os.Getpid()) + "/fd/" + strconv.Itoa(fd))
+		if err := cmd.Run(); err != nil {
+			t.Fatal(err)
+		}
+		ex := c.waitFor(t, "execve from memfd", func(r *captured) bool {
+			return r.Type == event.TypeExecve && r.PID == uint32(cmd.Process.Pid)
+		})
+		if !ex.ExeMemfd || ex.Str0 != "memfd:saker_test" {
+			t.Errorf("memfd exec: flag %v exepath %q", ex.ExeMemfd, ex.Str0)
 		}
 	})
 

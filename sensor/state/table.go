@@ -323,7 +323,8 @@ func (t *Table) execed(rec *probe.Record) *event.Thread {
 		th.Cwd = withSlash(cwd)
 	}
 	th.ExePath = rec.Str0
-	if th.ExePath != "" && !filepath.IsAbs(th.ExePath) && th.Cwd != "" {
+	th.ExeFromMemfd = rec.ExeMemfd
+	if th.ExePath != "" && !filepath.IsAbs(th.ExePath) && th.Cwd != "" && !rec.ExeMemfd {
 		th.ExePath = filepath.Join(th.Cwd, th.ExePath)
 	}
 	if leaf := cstr(rec.Seg2); leaf != "" {
@@ -333,13 +334,22 @@ func (t *Table) execed(rec *probe.Record) *event.Thread {
 	return th
 }
 
-// resolvePaths makes FD.Name absolute for relative paths, against the
-// working directory (AT_FDCWD) or the directory fd, as Falco's fd.name is.
+// resolvePaths makes FD.Name absolute and normal ("/tmp/../etc/passwd" is
+// "/etc/passwd"), resolving relative paths against the working directory
+// (AT_FDCWD) or the directory fd, as Falco's fd.name is; FD.NameRaw keeps
+// the path as the program passed it (fd.nameraw).
 func (t *Table) resolvePaths(rec *probe.Record, ev *event.Event, dirfd int64) {
 	name := ev.FD.Name
-	if ev.FD.Type != event.FDFile || name == "" || filepath.IsAbs(name) {
+	if ev.FD.Type != event.FDFile || name == "" {
 		return
 	}
+	if filepath.IsAbs(name) {
+		if clean := filepath.Clean(name); clean != name {
+			ev.FD.NameRaw, ev.FD.Name = name, clean
+		}
+		return
+	}
+	ev.FD.NameRaw = name
 	base := ""
 	pid := strconv.FormatInt(int64(rec.PID), 10)
 	if dirfd == probe.AtFDCWD {

@@ -1,0 +1,171 @@
+//go:build linux
+
+package sensor
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sys/unix"
+
+	"github.com/saker-sec/saker/hub/alert"
+	"github.com/saker-sec/saker/sensor/probe"
+)
+
+// officialRules are the three official rules files, loaded as Falco users
+// load them.
+var officialRules = []string{
+	"rules/testdata/falco_rules.yaml",
+	"rules/testdata/falco-incubating_rules.yaml",
+	"rules/testdata/falco-sandbox_rules.yaml",
+}
+
+// startSensorWith runs the sensor with these rules files (none: the
+// default rules) until the test ends and returns the alerts it raises.
+func startSensorWith(t *testing.T, files ...string) *collector {
+	t.Helper()
+	if err := probe.Check(); err != nil {
+		if os.Getenv("SAKER_REQUIRE_BPF") == "1" {
+			t.Fatalf("SAKER_REQUIRE_BPF=1 but the probe cannot load: %v", err)
+		}
+		t.Skipf("skipping: %v", err)
+	}
+	cfg, err := LoadConfig("", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.RulesFiles = files
+	c := &collector{reg: prometheus.NewRegistry()}
+	ready := make(chan struct{})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, Options{Config: cfg, Emitter: c, Ready: func() { close(ready) }, Registerer: c.reg})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("run: %v", err)
+		}
+	})
+	select {
+	case <-ready:
+	case err := <-done:
+		t.Fatalf("sensor stopped: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("sensor not ready")
+	}
+	return c
+}
+
+// run runs a command to its end (its exit status does not matter: the
+// behaviour is the syscall it makes).
+func run(t *testing.T, name string, args ...string) {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	if out, err := cmd.CombinedOutput(); err != nil && cmd.ProcessState == nil {
+		t.Fatalf("%s: %v %s", name, err, out)
+	}
+}
+
+// expectOnly waits for rule's alert whose output field key has value
+// (a command line or path unique to the test), checks its other output
+// fields, and checks that no other rule fired for that process.
+func (c *collector) expectOnly(t *testing.T, rule, key, value string, fields map[string]string) {
+	t.Helper()
+	mine := func(a *alert.Alert) bool { return fmt.Sprint(a.OutputFields[key]) == value }
+	a := c.wait(t, rule, func(a *alert.Alert) bool { return a.Rule == rule && mine(a) })
+	for k, v := range fields {
+		if got := fmt.Sprint(a.OutputFields[k]); got != v {
+			t.Errorf("%s: output_fields[%s] = %q, want %q", rule, k, got, v)
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i := range c.alerts {
+		if o := &c.alerts[i]; mine(o) && o.Rule != rule {
+			t.Errorf("%s: rule %q fired too for the same process", rule, o.Rule)
+		}
+	}
+}
+
+// TestOfficialRulesFire performs, on this host, the behaviour each rule
+// describes and checks that exactly that rule of the official files fires,
+// with the fields its output prints; a command line or path unique to the
+// test ties the alert to the process the test started.
+func TestOfficialRulesFire(t *testing.T) {
+	c := startSensorWith(t, officialRules...)
+	dir := t.TempDir()
+
+	t.Run("Fileless execution via memfd_create", func(t *testing.T) {
+		fd, err := unix.MemfdCreate("saker_e2e", 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mf := os.NewFile(uintptr(fd), "memfd")
+		defer mf.Close()
+		bin, err := os.ReadFile("/bin/true")
+		if err != nil {
+			t.Fatal(err)
+		}
+		mf.Write(bin)
+		run(t, "/proc/"+strconv.Itoa(os.Getpid())+"/fd/"+strconv.Itoa(fd))
+		c.expectOnly(t, "Fileless execution via memfd_create", "proc.exepath", "memfd:saker_e2e", map[string]string{
+			"evt.type": "execve", "user.name": "root", "proc.name": strconv.Itoa(fd),
+		})
+	})
+
+	t.Run("Set Setuid or Setgid bit", func(t *testing.T) {
+		f := filepath.Join(dir, "suid")
+		os.WriteFile(f, nil, 0o600)
+		run(t, "chmod", "u+s", f)
+		a := c.wait(t, "chmod u+s", func(a *alert.Alert) bool {
+			return a.Rule == "Set Setuid or Setgid bit" && a.OutputFields["proc.cmdline"] == "chmod u+s "+f
+		})
+		if m := fmt.Sprint(a.OutputFields["evt.arg.mode"]); !strings.Contains(m, "S_ISUID") || !strings.Contains(m, "S_IRUSR") {
+			t.Errorf("mode %q", m)
+		}
+		if got := fmt.Sprint(a.OutputFields["evt.arg.filename"]); got != f {
+			t.Errorf("filename %q", got)
+		}
+	})
+
+	t.Run("Search Private Keys or Passwords", func(t *testing.T) {
+		run(t, "find", dir, "-name", "id_rsa")
+		c.expectOnly(t, "Search Private Keys or Passwords", "proc.cmdline", "find "+dir+" -name id_rsa", map[string]string{
+			"proc.name": "find", "evt.type": "execve",
+		})
+	})
+
+	t.Run("Directory traversal monitored file read", func(t *testing.T) {
+		run(t, "cat", "/tmp/../tmp/../etc/passwd")
+		c.expectOnly(t, "Directory traversal monitored file read", "fd.nameraw", "/tmp/../tmp/../etc/passwd", map[string]string{
+			"fd.name": "/etc/passwd", "proc.name": "cat",
+		})
+	})
+
+	t.Run("Create Symlink Over Sensitive Files", func(t *testing.T) {
+		link := filepath.Join(dir, "shadow-link")
+		run(t, "ln", "-s", "/etc/shadow", link)
+		c.expectOnly(t, "Create Symlink Over Sensitive Files", "evt.arg.linkpath", link, map[string]string{
+			"evt.arg.target": "/etc/shadow", "proc.name": "ln",
+		})
+	})
+
+	t.Run("Clear Log Activities", func(t *testing.T) {
+		log := fmt.Sprintf("/var/log/saker-e2e-%d.log", os.Getpid())
+		os.WriteFile(log, []byte("x"), 0o600)
+		t.Cleanup(func() { os.Remove(log) })
+		// cp opens the destination O_WRONLY|O_TRUNC.
+		run(t, "cp", "/dev/null", log)
+		c.expectOnly(t, "Clear Log Activities", "fd.name", log, map[string]string{"proc.name": "cp", "evt.type": "openat"})
+	})
+}
