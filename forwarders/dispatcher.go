@@ -113,7 +113,8 @@ func NewDispatcher(st store.Store, targets []Target, logger *slog.Logger, reg pr
 		// A batch being filled is held, unacknowledged, like one being retried.
 		t.FlushInterval = min(t.FlushInterval, opts.MinIdle/4)
 		l := &loop{d: d, t: t, log: logger.With("forwarder", t.Name), rec: newRecorder(t.Name, m, opts.Outputs)}
-		l.pipeline = pipeline(t, l.deliveryLog, l.rec, opts.Retry, opts.MinIdle/2, &l.backoff, l.log)
+		l.parked.maxAge = opts.MinIdle - 2*opts.Retry.Timeout
+		l.pipeline = pipeline(t, l.deliveryLog, l.rec, opts.Retry, opts.MinIdle, &l.backoff, &l.parked, l.log)
 		d.loops = append(d.loops, l)
 	}
 	return d, nil
@@ -203,6 +204,7 @@ type loop struct {
 	rec      *recorder
 	pipeline Stage
 	backoff  backoff
+	parked   parking
 
 	dlMu sync.Mutex
 	dl   store.DeliveryLog
@@ -247,6 +249,12 @@ func (l *loop) run(ctx context.Context) {
 		if !sleep(ctx, l.backoff.wait()) {
 			return
 		}
+		if ds, at, ok := l.parked.take(); ok {
+			l.exec(withClaimedAt(ctx, at), ds)
+			continue
+		}
+		// Taken before the claim: the hold limit then errs on the safe side.
+		at := time.Now()
 		ds, err := l.claim(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -259,10 +267,14 @@ func (l *loop) run(ctx context.Context) {
 		}
 		storeFails = 0
 		if len(ds) > 0 {
-			if _, err := l.pipeline.Exec(ctx, ds); err != nil && ctx.Err() == nil {
-				l.log.Warn("delivery pipeline failed; alerts left pending", "err", err)
-			}
+			l.exec(withClaimedAt(ctx, at), ds)
 		}
+	}
+}
+
+func (l *loop) exec(ctx context.Context, ds []store.Delivery) {
+	if _, err := l.pipeline.Exec(ctx, ds); err != nil && ctx.Err() == nil {
+		l.log.Warn("delivery pipeline failed; alerts left pending", "err", err)
 	}
 }
 

@@ -149,3 +149,42 @@ func (b *backoff) wait() time.Duration {
 	defer b.mu.Unlock()
 	return time.Until(b.notBefore)
 }
+
+// parking holds batches a target's workers handed back while it backs off,
+// so they are retried as soon as the backoff ends rather than when the
+// store would hand them out again (MinIdle after their claim, 60 s by
+// default). A batch is only taken back while it is young enough that no
+// other replica can have reclaimed it.
+type parking struct {
+	mu sync.Mutex
+	// maxAge is how old (since its claim) a parked batch may be when a
+	// worker takes it: MinIdle less two request timeouts.
+	maxAge  time.Duration
+	batches []parked
+}
+
+type parked struct {
+	ds        []store.Delivery
+	claimedAt time.Time
+}
+
+func (p *parking) park(ds []store.Delivery, claimedAt time.Time) {
+	p.mu.Lock()
+	p.batches = append(p.batches, parked{ds: append([]store.Delivery(nil), ds...), claimedAt: claimedAt})
+	p.mu.Unlock()
+}
+
+// take returns the oldest parked batch still young enough, dropping those
+// that are not (the store hands them out again).
+func (p *parking) take() ([]store.Delivery, time.Time, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for len(p.batches) > 0 {
+		b := p.batches[0]
+		p.batches = p.batches[1:]
+		if time.Since(b.claimedAt) < p.maxAge {
+			return b.ds, b.claimedAt, true
+		}
+	}
+	return nil, time.Time{}, false
+}

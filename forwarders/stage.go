@@ -41,13 +41,29 @@ func (ms MultiStage) Exec(ctx context.Context, ds []store.Delivery) ([]store.Del
 
 // pipeline is a target's delivery pipeline: drop what is below the minimum
 // priority, cut the rest into batches, send each with retries.
-func pipeline(t Target, dl deliveryLogFunc, rec *recorder, pol RetryPolicy, holdLimit time.Duration, h *backoff, log *slog.Logger) Stage {
+func pipeline(t Target, dl deliveryLogFunc, rec *recorder, pol RetryPolicy, minIdle time.Duration, h *backoff, p *parking, log *slog.Logger) Stage {
 	return MultiStage{
 		filterStage{min: t.MinPriority, dl: dl, rec: rec, log: log},
 		batchStage{maxBytes: t.MaxBatchBytes, next: &retryStage{
-			forwarder: t.Forwarder, dl: dl, rec: rec, policy: pol, holdLimit: holdLimit, backoff: h, log: log,
+			forwarder: t.Forwarder, dl: dl, rec: rec, policy: pol, minIdle: minIdle, backoff: h, parked: p, log: log,
 		}},
 	}
+}
+
+type claimedAtKey struct{}
+
+// withClaimedAt records in ctx when the deliveries it carries were claimed
+// from the store (as Alertmanager's notify passes its group key).
+func withClaimedAt(ctx context.Context, t time.Time) context.Context {
+	return context.WithValue(ctx, claimedAtKey{}, t)
+}
+
+// claimedAt is when the deliveries were claimed; now when ctx does not say.
+func claimedAt(ctx context.Context) time.Time {
+	if t, ok := ctx.Value(claimedAtKey{}).(time.Time); ok {
+		return t
+	}
+	return time.Now()
 }
 
 // deliveryLogFunc returns the target's delivery log (opened lazily).
@@ -143,11 +159,13 @@ type retryStage struct {
 	dl        deliveryLogFunc
 	rec       *recorder
 	policy    RetryPolicy
-	// holdLimit bounds how long a batch is kept in hand while retrying;
-	// after it the batch is handed back to the store, to be reclaimed.
-	holdLimit time.Duration
-	backoff   *backoff
-	log       *slog.Logger
+	// minIdle is Options.MinIdle: after it another consumer may reclaim a
+	// batch. One is retried in hand for at most half of it, then handed
+	// back (parked) while the target backs off.
+	minIdle time.Duration
+	backoff *backoff
+	parked  *parking
+	log     *slog.Logger
 }
 
 func (s *retryStage) Exec(ctx context.Context, ds []store.Delivery) ([]store.Delivery, error) {
@@ -161,7 +179,7 @@ func (s *retryStage) Exec(ctx context.Context, ds []store.Delivery) ([]store.Del
 
 func (s *retryStage) deliver(ctx context.Context, dl store.DeliveryLog, send []store.Delivery) {
 	pol := s.policy
-	held := time.Now()
+	held := claimedAt(ctx)
 	// tries counts this hold's real attempts per alert; Attempts-1 earlier
 	// hand-outs (to a replica that crashed or gave the batch back) count as
 	// at least one attempt each.
@@ -236,12 +254,17 @@ func (s *retryStage) deliver(ctx context.Context, dl store.DeliveryLog, send []s
 		}
 		s.rec.retried(len(send))
 		wait := max(s.backoff.failed(pol), retryAfter(err))
-		if time.Since(held)+wait+pol.Timeout > s.holdLimit {
-			// Hand the batch back: it is reclaimed after MinIdle (by this or
-			// another replica, Attempts counting up) while this target waits
-			// out the backoff, so no replica sees it idle while we still
-			// work on it.
+		if time.Since(held)+wait+pol.Timeout > s.minIdle/2 {
+			// Hand the batch back while the target backs off. It stays
+			// parked here, first in line when the backoff ends, for as long
+			// as no other replica can have reclaimed it; after that the
+			// store hands it out again (Attempts counting up) once it has
+			// been idle MinIdle.
 			s.backoff.pause(wait)
+			for i := range send {
+				send[i].Attempts += tries[send[i].ID]
+			}
+			s.parked.park(send, held)
 			s.log.Warn("target failing; alerts left pending for redelivery", "alerts", len(send), "retry_in", wait, "err", err)
 			return
 		}

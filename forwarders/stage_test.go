@@ -3,6 +3,8 @@ package forwarders_test
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -112,4 +114,60 @@ func TestBatchingFlushIntervalAndBytes(t *testing.T) {
 	if len(got) != 4 {
 		t.Fatalf("batches %v; want the 4 alerts once", g.batches)
 	}
+}
+
+// signalHandler is a slog handler that reports each message on a channel.
+type signalHandler struct{ msgs chan string }
+
+func (h signalHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h signalHandler) Handle(_ context.Context, r slog.Record) error {
+	select {
+	case h.msgs <- r.Message:
+	default:
+	}
+	return nil
+}
+func (h signalHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h signalHandler) WithGroup(string) slog.Handler      { return h }
+
+// A batch handed back while its target backs off is retried as soon as the
+// backoff ends, not when the store would hand it out again (MinIdle after
+// its claim): after an outage the backlog drains within the backoff
+// (issue 17 #9).
+func TestHandedBackBatchRetriedPromptlyAfterRecovery(t *testing.T) {
+	st := openStore(t, t.TempDir())
+	p := newHookPeer(t)
+	p.setMode(mode500)
+	target := webhookTarget(t, "webhook", p.URL(), alert.PriorityUnset)
+	if _, err := st.Deliveries(context.Background(), forwarders.Group(target.Name)); err != nil {
+		t.Fatal(err)
+	}
+	logs := signalHandler{msgs: make(chan string, 1000)}
+	d, err := forwarders.NewDispatcher(st, []forwarders.Target{target}, slog.New(logs), nil, forwarders.Options{
+		Consumer: "a",
+		Retry:    forwarders.RetryPolicy{MaxAttempts: 1000, InitialBackoff: 500 * time.Millisecond, MaxBackoff: time.Second, Timeout: 300 * time.Millisecond},
+		// Held at most 6 s, then handed back; the store would hand it out
+		// again 12 s after its claim.
+		MinIdle: 12 * time.Second, Block: 50 * time.Millisecond, LagInterval: 50 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { d.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	want := appendAlerts(t, st, 5, "r", alert.PriorityWarning)
+	for msg := range logs.msgs {
+		if strings.Contains(msg, "left pending for redelivery") {
+			break
+		}
+	}
+	p.setMode(modeOK)
+	recovered := time.Now()
+	eventually(t, 15*time.Second, "all delivered", func() bool { n, _ := p.delivered(); return n == 5 })
+	if took := time.Since(recovered); took > 3*time.Second {
+		t.Fatalf("backlog delivered %v after the target recovered; want within the backoff (≤ 1 s), not the 12 s reclaim", took)
+	}
+	assertExactlyOnce(t, p, want)
 }
