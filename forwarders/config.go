@@ -54,7 +54,9 @@ func LoadConfig(hubSrc *config.Source, g Globals) (*Config, error) {
 		},
 		TLS: src.TLS(),
 	}
+	src.Section("forwarding")
 	for _, o := range outputs {
+		src.Section(o.name)
 		if oc, ok := o.load(src, g); ok {
 			cfg.Outputs = append(cfg.Outputs, oc)
 		}

@@ -127,13 +127,15 @@ func TestPrintConfig(t *testing.T) {
 	t.Setenv("REDIS_PASSWORD", "hunter2")
 	t.Setenv("WEBHOOK_ADDRESS", "http://hook:8080/")
 	t.Setenv("WEBHOOK_METHOD", "patch")
+	t.Setenv("WEBHOOK_CUSTOMHEADER", "X-A:1") // misspelt
 	var out strings.Builder
 	if err := runHub(context.Background(), "hub", []string{"-c", path, "--print-config"}, false, &out); err != nil {
 		t.Fatal(err)
 	}
 	got := out.String()
 	for _, want := range []string{"LISTENPORT=3801", "# file", "WEBHOOK_METHOD=patch", "REDIS_PASSWORD=********", "SAKER_UI_USER=********",
-		`WARNING SLACK_MINIMUMPRIORITY: unknown priority "warn"`, `WARNING WEBHOOK_METHOD: unknown method "PATCH"`, "WARNING NOSUCHOUTPUT_ADDRESS: set in the configuration file but not used"} {
+		`WARNING SLACK_MINIMUMPRIORITY: unknown priority "warn"`, `WARNING WEBHOOK_METHOD: unknown method "PATCH"`, "WARNING NOSUCHOUTPUT_ADDRESS: set in the configuration file but not used",
+		"WARNING WEBHOOK_CUSTOMHEADER: set in the environment but not used"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("print-config lacks %q:\n%s", want, got)
 		}

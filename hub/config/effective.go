@@ -45,6 +45,19 @@ func (s *Source) Effective() Effective {
 	for _, name := range unread {
 		e.Warnings = append(e.Warnings, fmt.Sprintf("%s: set in the configuration file but not used by any part; ignored", name))
 	}
+	unread = unread[:0]
+	for _, kv := range s.environ() {
+		name, v, _ := strings.Cut(kv, "=")
+		prefix, _, ok := strings.Cut(name, "_")
+		if !ok || !s.rec.sections[prefix] || strings.TrimSpace(v) == "" || s.readLocked(name) {
+			continue
+		}
+		unread = append(unread, name)
+	}
+	sort.Strings(unread)
+	for _, name := range unread {
+		e.Warnings = append(e.Warnings, fmt.Sprintf("%s: set in the environment but not used (misspelt, or its output is not enabled); ignored", name))
+	}
 	return e
 }
 

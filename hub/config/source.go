@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"sort"
 	"strconv"
@@ -42,10 +43,11 @@ type Source struct {
 
 // record is shared by a Source and its Lenient view.
 type record struct {
-	mu    sync.Mutex
-	read  map[string]Setting
-	errs  []error
-	warns []string
+	mu       sync.Mutex
+	read     map[string]Setting
+	errs     []error
+	warns    []string
+	sections map[string]bool // env prefixes ("SLACK") whose unread variables are reported
 }
 
 // Origins of a Setting's value.
@@ -74,7 +76,7 @@ func NewSource(doc map[string]any, lookupEnv func(string) (string, bool), enviro
 		environ = func() []string { return nil }
 	}
 	s := &Source{env: lookupEnv, environ: environ, flat: map[string]string{}, maps: map[string]map[string]string{},
-		rec: &record{read: map[string]Setting{}}}
+		rec: &record{read: map[string]Setting{}, sections: map[string]bool{}}}
 	s.flatten("", doc)
 	return s
 }
@@ -170,6 +172,15 @@ func (s *Source) Raw(key string) (val, origin string, ok bool) {
 		return strings.TrimSpace(v), FromFile, true
 	}
 	return "", "", false
+}
+
+// Section declares a key prefix ("slack") that a part owns: a set
+// environment variable under it ("SLACK_CHANEL") that no part reads is
+// reported as ignored by Effective, as unread file keys are.
+func (s *Source) Section(prefix string) {
+	s.rec.mu.Lock()
+	defer s.rec.mu.Unlock()
+	s.rec.sections[EnvName(prefix)] = true
 }
 
 // Env reads one environment variable as is (CUSTOMFIELDS' "%VAR" values).
@@ -277,31 +288,23 @@ func (s *Source) Bool(key string, def bool) bool {
 
 // Int returns an integer setting that must be at least min.
 func (s *Source) Int(key string, def, min int) int {
-	v, origin, ok := s.Raw(key)
-	if !ok {
-		s.note(key, strconv.Itoa(def), FromDefault, false)
-		return def
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < min {
-		s.invalid(key, v, fmt.Sprintf("an integer >= %d", min), def)
-		s.note(key, strconv.Itoa(def), FromDefault, false)
-		return def
-	}
-	s.note(key, v, origin, false)
-	return n
+	return s.intIn(key, def, min, math.MaxInt, fmt.Sprintf("an integer >= %d", min))
 }
 
 // Port returns a TCP port number (0 picks a free port).
 func (s *Source) Port(key string, def int) int {
+	return s.intIn(key, def, 0, 65535, "a port number 0-65535")
+}
+
+func (s *Source) intIn(key string, def, min, max int, want string) int {
 	v, origin, ok := s.Raw(key)
 	if !ok {
 		s.note(key, strconv.Itoa(def), FromDefault, false)
 		return def
 	}
 	n, err := strconv.Atoi(v)
-	if err != nil || n < 0 || n > 65535 {
-		s.invalid(key, v, "a port number 0-65535", def)
+	if err != nil || n < min || n > max {
+		s.invalid(key, v, want, def)
 		s.note(key, strconv.Itoa(def), FromDefault, false)
 		return def
 	}
