@@ -6,9 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/saker-sec/saker/forwarders"
 	"github.com/saker-sec/saker/forwarders/forwardertest"
@@ -117,5 +121,71 @@ func BenchmarkOutageDrain(b *testing.B) {
 			s := o.sink(b)
 			forwardertest.OutageDrain(b, o.target(b, s), s, 200, outage)
 		})
+	}
+}
+
+// BenchmarkOutageDrainFalcosidekick puts falcosidekick through the same
+// outage as BenchmarkOutageDrain/webhook, for comparison in the same run:
+// SAKER_BENCH_SIDEKICK names its binary (built outside this repository);
+// alerts are POSTed to it at 200/s and it forwards them to the webhook
+// sink. It reports how many reached the sink and how many were lost
+// (falcosidekick keeps no queue).
+func BenchmarkOutageDrainFalcosidekick(b *testing.B) {
+	bin := os.Getenv("SAKER_BENCH_SIDEKICK")
+	if bin == "" {
+		b.Skip("SAKER_BENCH_SIDEKICK (path to a falcosidekick binary) not set")
+	}
+	outage := forwardertest.OutageDuration(b)
+	for range b.N {
+		sink := benchOutputs[0].sink(b)
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			b.Fatal(err)
+		}
+		port := ln.Addr().(*net.TCPAddr).Port
+		ln.Close()
+		cmd := exec.Command(bin)
+		cmd.Env = []string{"LISTENADDRESS=127.0.0.1", fmt.Sprintf("LISTENPORT=%d", port), "WEBHOOK_ADDRESS=" + sink.URL() + "/falco"}
+		if err := cmd.Start(); err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+		base := fmt.Sprintf("http://127.0.0.1:%d", port)
+		for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			if resp, err := http.Get(base + "/ping"); err == nil {
+				resp.Body.Close()
+				break
+			}
+			if time.Now().After(deadline) {
+				b.Fatal("falcosidekick did not start")
+			}
+		}
+		total := 0
+		send := func(d time.Duration) {
+			tick := time.NewTicker(time.Second / 20)
+			defer tick.Stop()
+			for end := time.Now().Add(d); time.Now().Before(end); <-tick.C {
+				for _, a := range forwardertest.Alerts(10) {
+					body, _ := json.Marshal(a)
+					resp, err := http.Post(base+"/", "application/json", bytes.NewReader(body))
+					if err != nil {
+						b.Fatal(err)
+					}
+					resp.Body.Close()
+					total++
+				}
+			}
+		}
+		send(time.Second)
+		sink.Down()
+		send(outage)
+		sink.Up()
+		send(time.Second)
+		// Settled when nothing more arrives for 3 s.
+		for last := -1; last != sink.Delivered(); time.Sleep(3 * time.Second) {
+			last = sink.Delivered()
+		}
+		b.ReportMetric(float64(sink.Delivered()), "delivered")
+		b.ReportMetric(float64(total-sink.Delivered()), "lost")
 	}
 }
