@@ -12,7 +12,6 @@ package config
 
 import (
 	"fmt"
-	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -171,15 +170,10 @@ func joinHostPort(h string, p int) string {
 	return h + ":" + strconv.Itoa(p)
 }
 
-// Load reads the YAML file at path (none when path is "") and applies the
-// process environment over it. It is for tools and tests; the saker
-// command builds one Source and decodes every part from it.
-func Load(path string) (*Config, error) {
-	return LoadWith(path, os.LookupEnv, os.Environ)
-}
-
-// LoadWith is Load with an explicit environment, for tests and embedding.
-// environ may be nil.
+// LoadWith reads the YAML file at path (none when path is "") and applies
+// the given environment over it: the hub's part only, for tests and
+// embedding. The saker command builds one Source and decodes every part
+// from it. environ may be nil.
 func LoadWith(path string, lookupEnv func(string) (string, bool), environ func() []string) (*Config, error) {
 	var doc map[string]any
 	if path != "" {
