@@ -125,6 +125,8 @@ type Store struct {
 	pfx    string // KeyPrefix + "{saker}:"
 	stream string
 	script *goredis.Script
+	queue  chan *commitReq
+	exited chan struct{} // closed once the committers have returned
 	log    *slog.Logger
 	done   chan struct{}
 	wg     sync.WaitGroup
@@ -179,7 +181,8 @@ func New(ctx context.Context, opts Options) (*Store, error) {
 	wo.PoolSize = max(opts.PoolSize/2, 8)
 	w := goredis.NewUniversalClient(&wo)
 	s := &Store{opts: opts, c: c, w: w, pfx: opts.KeyPrefix + "{saker}:", script: goredis.NewScript(appendLua),
-		log: opts.Logger, done: make(chan struct{})}
+		log: opts.Logger, done: make(chan struct{}), queue: make(chan *commitReq, 1024),
+		exited: make(chan struct{})}
 	s.stream = s.pfx + "events"
 	if err := c.Ping(ctx).Err(); err != nil {
 		c.Close()
@@ -196,8 +199,11 @@ func New(ctx context.Context, opts Options) (*Store, error) {
 			}
 		}
 	}
-	s.wg.Add(1)
+	s.wg.Add(1 + committers)
 	go s.janitor()
+	for range committers {
+		go s.committer()
+	}
 	return s, nil
 }
 
@@ -224,6 +230,7 @@ func (s *Store) Close() error {
 	s.once.Do(func() {
 		close(s.done)
 		s.wg.Wait()
+		close(s.exited)
 		err = errors.Join(s.c.Close(), s.w.Close())
 	})
 	return err
@@ -264,14 +271,13 @@ func (s *Store) counterTTL() time.Duration {
 	return max(s.opts.MaxAge+time.Hour, minCounterTTL)
 }
 
-// Append implements store.Store with one atomic Lua script per batch.
+// Append implements store.Store: one atomic Lua script run stores the batch,
+// together with the batches of concurrent Appends (group commit).
 func (s *Store) Append(ctx context.Context, alerts []alert.Alert) ([]string, error) {
 	if len(alerts) == 0 {
 		return nil, nil
 	}
-	args := make([]any, 0, 5+len(alerts)*16)
-	args = append(args, s.pfx, s.opts.MaxEvents, s.opts.MaxAge.Milliseconds(), int64(s.counterTTL()/time.Second),
-		max(s.opts.DedupeWindow.Milliseconds(), 0), len(alerts))
+	args := make([]any, 0, len(alerts)*16)
 	for i := range alerts {
 		a := &alerts[i]
 		if !a.Priority.Valid() {
@@ -296,14 +302,7 @@ func (s *Store) Append(ctx context.Context, alerts []alert.Alert) ([]string, err
 			args = append(args, counterField(d[0], d[1]))
 		}
 	}
-	res, err := s.script.Run(ctx, s.w, []string{s.stream}, args...).StringSlice()
-	if err != nil {
-		return nil, fmt.Errorf("redis store: append %d alerts: %w", len(alerts), err)
-	}
-	if len(res) != len(alerts) {
-		return nil, fmt.Errorf("redis store: append returned %d ids for %d alerts", len(res), len(alerts))
-	}
-	return res, nil
+	return s.commit(ctx, len(alerts), args)
 }
 
 func decodeMessage(m goredis.XMessage) (store.Event, bool) {
