@@ -168,4 +168,73 @@ func TestOfficialRulesFire(t *testing.T) {
 		run(t, "cp", "/dev/null", log)
 		c.expectOnly(t, "Clear Log Activities", "fd.name", log, map[string]string{"proc.name": "cp", "evt.type": "openat"})
 	})
+
+	// named copies /bin/true under name, so a harmless program carries
+	// the process name a rule looks for.
+	named := func(t *testing.T, name string) string {
+		t.Helper()
+		b, err := os.ReadFile("/bin/true")
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(t.TempDir(), name)
+		if err := os.WriteFile(p, b, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+
+	t.Run("Create Hardlink Over Sensitive Files", func(t *testing.T) {
+		link := filepath.Join(dir, "shadow-hardlink")
+		run(t, "ln", "/etc/shadow", link) // may fail across filesystems: the attempt is what counts
+		c.expectOnly(t, "Create Hardlink Over Sensitive Files", "evt.arg.newpath", link, map[string]string{
+			"evt.arg.oldpath": "/etc/shadow", "proc.name": "ln",
+		})
+	})
+
+	t.Run("Execution from /dev/shm", func(t *testing.T) {
+		b, err := os.ReadFile("/bin/true")
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := fmt.Sprintf("/dev/shm/saker-e2e-%d", os.Getpid())
+		if err := os.WriteFile(p, b, 0o755); err != nil {
+			t.Skipf("/dev/shm not writable: %v", err)
+		}
+		t.Cleanup(func() { os.Remove(p) })
+		run(t, p)
+		c.expectOnly(t, "Execution from /dev/shm", "proc.exepath", p, map[string]string{"evt.type": "execve"})
+	})
+
+	t.Run("Launch Suspicious Network Tool on Host", func(t *testing.T) {
+		nmap := named(t, "nmap")
+		run(t, nmap, "-sn", "127.0.0.1")
+		c.expectOnly(t, "Launch Suspicious Network Tool on Host", "proc.cmdline", "nmap -sn 127.0.0.1", map[string]string{"proc.name": "nmap"})
+	})
+
+	t.Run("Known Cryptominer Process Executed", func(t *testing.T) {
+		xmrig := named(t, "xmrig")
+		run(t, xmrig, "--version")
+		c.expectOnly(t, "Known Cryptominer Process Executed", "proc.cmdline", "xmrig --version", map[string]string{"proc.name": "xmrig"})
+	})
+
+	t.Run("Create files below dev", func(t *testing.T) {
+		p := fmt.Sprintf("/dev/saker-e2e-%d", os.Getpid())
+		t.Cleanup(func() { os.Remove(p) })
+		run(t, "touch", p)
+		c.expectOnly(t, "Create files below dev", "fd.name", p, map[string]string{"proc.name": "touch"})
+	})
+
+	t.Run("Modify Shell Configuration File", func(t *testing.T) {
+		rc := filepath.Join(dir, ".bashrc")
+		run(t, "touch", rc)
+		c.expectOnly(t, "Modify Shell Configuration File", "fd.name", rc, map[string]string{"proc.name": "touch"})
+	})
+
+	t.Run("Delete or rename shell history", func(t *testing.T) {
+		h := filepath.Join(dir, ".bash_history")
+		os.WriteFile(h, []byte("ls\n"), 0o600)
+		run(t, "rm", h)
+		c.expectOnly(t, "Delete or rename shell history", "proc.cmdline", "rm "+h, map[string]string{"evt.type": "unlinkat"})
+	})
 }
