@@ -19,6 +19,7 @@ import (
 	"github.com/saker-sec/saker/sensor/defaultrules"
 	"github.com/saker-sec/saker/sensor/engine"
 	"github.com/saker-sec/saker/sensor/event"
+	"github.com/saker-sec/saker/sensor/k8saudit"
 	"github.com/saker-sec/saker/sensor/output"
 	"github.com/saker-sec/saker/sensor/probe"
 	"github.com/saker-sec/saker/sensor/rules"
@@ -61,7 +62,9 @@ func LoadRules(cfg *Config) (*rules.Ruleset, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := rules.NewLoader(rules.Config{MinPriority: minPrio, Selection: sel})
+	// k8s_audit rules load too (their plugin fields are built in), as
+	// in a Falco with the k8saudit plugin; the hub evaluates them.
+	l := rules.NewLoader(k8saudit.RulesConfig(rules.Config{MinPriority: minPrio, Selection: sel}))
 	if len(cfg.RulesFiles) == 0 {
 		if err := l.Load(defaultrules.Name, defaultrules.YAML); err != nil {
 			return nil, fmt.Errorf("load default rules: %w", err)
@@ -79,6 +82,17 @@ func LoadRules(cfg *Config) (*rules.Ruleset, error) {
 		return nil, fmt.Errorf("rules: %w", err)
 	}
 	return rs, nil
+}
+
+// countSource counts the rules of one source.
+func countSource(rs *rules.Ruleset, source string) int {
+	n := 0
+	for _, r := range rs.Rules {
+		if r.Source == source {
+			n++
+		}
+	}
+	return n
 }
 
 // compiledRule is a rule with its output format compiled once.
@@ -111,6 +125,9 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	for _, w := range rs.Warnings {
 		log.Debug("rules warning", "warning", w)
+	}
+	if n := countSource(rs, k8saudit.Source); n > 0 {
+		log.Info("k8s_audit rules loaded but not evaluated here: the hub evaluates them on POST /k8s-audit", "rules", n)
 	}
 	matching, err := engine.ParseMatching(cfg.RuleMatching)
 	if err != nil {
