@@ -16,6 +16,14 @@
 //	POST /test             stores sidekick's test alert (rule "Test rule",
 //	                       priority Debug, source internal, tags example,test);
 //	                       200 {"id": ..., "uuid": ...}.
+//	POST /k8s-audit        a Kubernetes API server's audit webhook batch
+//	                       (audit.k8s.io/v1 EventList, or one Event), evaluated
+//	                       against the k8s_audit rules; the alerts (source
+//	                       k8s_audit) are stored before 200 {"events": n,
+//	                       "alerts": m}; 400 for a malformed batch (nothing
+//	                       stored), 413 over K8SAUDIT_BODYLIMIT (32 MiB), 503
+//	                       when the store failed (the API server retries).
+//	                       Absent with K8SAUDIT_ENABLED=false.
 //	GET  /ping             "pong\n"
 //	GET  /healthz          {"status": "ok", "store": {...}}; 503 with status
 //	                       "error" when the store is unusable.
