@@ -1,0 +1,383 @@
+package embedded
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+
+	"github.com/saker-sec/saker/hub/store"
+)
+
+// load replays the log and truncates a torn tail.
+func (s *Store) load() error {
+	_, statErr := os.Stat(s.path)
+	f, err := os.OpenFile(s.path, os.O_RDWR|os.O_CREATE, 0o640)
+	if err != nil {
+		return fmt.Errorf("embedded store: open %s: %w", s.path, err)
+	}
+	if os.IsNotExist(statErr) {
+		// Make the new file's directory entry durable too.
+		if err := syncDir(s.opts.Dir); err != nil {
+			f.Close()
+			return fmt.Errorf("embedded store: sync %s: %w", s.opts.Dir, err)
+		}
+	}
+	scan, err := readLog(f, s.replay)
+	if err != nil {
+		f.Close()
+		return fmt.Errorf("embedded store: replay %s: %w", s.path, err)
+	}
+	good := scan.good
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return fmt.Errorf("embedded store: stat %s: %w", s.path, err)
+	}
+	if st.Size() != good {
+		// A crash tore the last record: it was never acknowledged.
+		s.log.Warn("embedded store: cut torn last record (an append a crash interrupted, never acknowledged)",
+			"path", s.path, "offset", good, "bytes", st.Size()-good)
+		if err := f.Truncate(good); err != nil {
+			f.Close()
+			return fmt.Errorf("embedded store: truncate torn tail of %s: %w", s.path, err)
+		}
+		if err := f.Sync(); err != nil {
+			f.Close()
+			return fmt.Errorf("embedded store: sync %s: %w", s.path, err)
+		}
+	}
+	if _, err := f.Seek(good, 0); err != nil {
+		f.Close()
+		return fmt.Errorf("embedded store: seek %s: %w", s.path, err)
+	}
+	s.f = f
+	s.fileSize, s.written, s.durable = good, good, good
+	s.trimLocked(s.clock())
+	if len(scan.damaged) > 0 {
+		return s.quarantine(f, scan.damaged)
+	}
+	return nil
+}
+
+// quarantine reports damaged spans of the log, copies their bytes to a
+// file under Dir/quarantine for inspection, and rewrites the log without
+// them, so the damage is reported once and later appends follow intact
+// records.
+func (s *Store) quarantine(f *os.File, damaged []span) error {
+	qdir := filepath.Join(s.opts.Dir, "quarantine")
+	qpath := filepath.Join(qdir, fmt.Sprintf("%s.%d.damaged", logName, s.clock().UnixNano()))
+	var total int64
+	for _, d := range damaged {
+		total += d.End - d.Off
+	}
+	s.corruptSpans.Add(int64(len(damaged)))
+	s.corruptBytes.Add(total)
+	const shown = 10
+	for i, d := range damaged[:min(len(damaged), shown)] {
+		s.log.Error("embedded store: damaged log record skipped", "path", s.path, "offset", d.Off, "bytes", d.End-d.Off,
+			"reason", d.Reason, "span", i+1, "of", len(damaged))
+	}
+	s.log.Error("embedded store: log damage skipped; intact records before and after it are kept",
+		"path", s.path, "spans", len(damaged), "bytes", total, "quarantine", qpath)
+	if err := os.MkdirAll(qdir, 0o750); err != nil {
+		return fmt.Errorf("embedded store: create %s: %w", qdir, err)
+	}
+	q, err := os.OpenFile(qpath, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o640)
+	if err != nil {
+		return fmt.Errorf("embedded store: quarantine: %w", err)
+	}
+	for _, d := range damaged {
+		if _, err = io.Copy(q, io.NewSectionReader(f, d.Off, d.End-d.Off)); err != nil {
+			break
+		}
+	}
+	if err == nil {
+		err = q.Sync()
+	}
+	if cerr := q.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("embedded store: quarantine %s: %w", qpath, err)
+	}
+	if err := s.compact(); err != nil {
+		return fmt.Errorf("embedded store: rewrite damaged log: %w", err)
+	}
+	return nil
+}
+
+// Corruption reports the damaged log spans skipped since the store opened
+// and their size in bytes (0, 0 for an intact log).
+func (s *Store) Corruption() (spans, bytes int64) {
+	return s.corruptSpans.Load(), s.corruptBytes.Load()
+}
+
+func (s *Store) replay(typ byte, body []byte) error {
+	switch typ {
+	case recEvents, recEventsV1:
+		evs, err := decodeEvents(typ, body)
+		if err != nil {
+			return err
+		}
+		size := int64(len(body)+headerSize+1) / int64(max(len(evs), 1))
+		recs := make([]*rec, 0, len(evs))
+		for _, e := range evs {
+			ms, seq, err := store.ParseID(e.ID)
+			if err != nil {
+				return err
+			}
+			if len(s.evs) > 0 && !(&rec{ms: ms, seq: seq}).after(s.visMs, s.visSeq) {
+				continue // already present (a compaction chunk overlapping a batch); keep first
+			}
+			recs = append(recs, &rec{ms: ms, seq: seq, ev: e, size: size})
+		}
+		s.publishRecs(recs)
+		now := s.clock()
+		for _, r := range recs {
+			s.dedupe.add(r.ev.UUID, r.ev.ID, int64(r.ms), now)
+		}
+		// New IDs must follow every replayed one, even when the log holds no
+		// high-water record after this batch; otherwise an append right after
+		// reopening, in the same millisecond, reuses an ID and is dropped as a
+		// duplicate on the next replay.
+		if (&rec{ms: s.visMs, seq: s.visSeq}).after(s.lastMs, s.lastSeq) {
+			s.lastMs, s.lastSeq = s.visMs, s.visSeq
+		}
+		s.trimSize()
+	case recHighWater:
+		var h idRec
+		if err := json.Unmarshal(body, &h); err != nil {
+			return err
+		}
+		ms, seq, err := store.ParseID(h.ID)
+		if err != nil {
+			return err
+		}
+		if (&rec{ms: ms, seq: seq}).after(s.visMs, s.visSeq) {
+			s.visMs, s.visSeq = ms, seq
+		}
+		if (&rec{ms: ms, seq: seq}).after(s.lastMs, s.lastSeq) {
+			s.lastMs, s.lastSeq = ms, seq
+		}
+	default:
+		return s.replayGroup(typ, body)
+	}
+	return nil
+}
+
+// decodeEvents reads an events record: a sequence of event objects (an
+// array of them in the earlier format).
+func decodeEvents(typ byte, body []byte) ([]store.Event, error) {
+	d := json.NewDecoder(bytes.NewReader(body))
+	d.UseNumber()
+	var evs []store.Event
+	if typ == recEventsV1 {
+		if err := d.Decode(&evs); err != nil {
+			return nil, fmt.Errorf("decode events: %w", err)
+		}
+		return evs, nil
+	}
+	for d.More() {
+		var e store.Event
+		if err := d.Decode(&e); err != nil {
+			return nil, fmt.Errorf("decode event %d: %w", len(evs), err)
+		}
+		evs = append(evs, e)
+	}
+	return evs, nil
+}
+
+type idRec struct {
+	ID string `json:"id"`
+}
+
+func (s *Store) usableLocked() error {
+	if s.closed {
+		return errors.New("embedded store: closed")
+	}
+	if s.err != nil {
+		return fmt.Errorf("embedded store: unusable after write failure: %w", s.err)
+	}
+	return nil
+}
+
+// writeLocked appends a framed record to the log (no fsync). A failed
+// write is cut back so the log stays well-formed.
+func (s *Store) writeLocked(buf []byte) error {
+	n, err := s.f.Write(buf)
+	if err != nil {
+		if n > 0 {
+			if terr := s.f.Truncate(s.fileSize); terr != nil {
+				s.err = fmt.Errorf("truncate after failed write: %w", terr)
+			} else if _, serr := s.f.Seek(s.fileSize, 0); serr != nil {
+				s.err = fmt.Errorf("seek after failed write: %w", serr)
+			}
+		}
+		return fmt.Errorf("embedded store: write %s: %w", s.path, err)
+	}
+	s.fileSize += int64(n)
+	s.written += int64(n)
+	return nil
+}
+
+// syncTo returns once the log is durable up to logical offset end. One
+// fsync covers every record written before it (group commit).
+func (s *Store) syncTo(end int64) error {
+	s.syncMu.Lock()
+	defer s.syncMu.Unlock()
+	s.mu.RLock()
+	durable, written, werr, f := s.durable, s.written, s.err, s.f
+	s.mu.RUnlock()
+	if durable >= end {
+		return nil
+	}
+	if werr != nil {
+		return fmt.Errorf("embedded store: %w", werr)
+	}
+	err := f.Sync()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err != nil {
+		s.err = fmt.Errorf("fsync %s: %w", s.path, err)
+		s.unsynced = nil
+		return fmt.Errorf("embedded store: %w", s.err)
+	}
+	s.durable = written
+	s.publishLocked(s.clock())
+	return nil
+}
+
+func (s *Store) maybeKickLocked() {
+	if s.fileSize > compactMinBytes && s.fileSize > 2*s.liveBytes+compactMinBytes {
+		select {
+		case s.kick <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (s *Store) maybeCompact() {
+	s.mu.Lock()
+	s.maybeKickLocked()
+	s.mu.Unlock()
+}
+
+// compact rewrites the log as a snapshot of retained events and delivery
+// state, atomically replacing the old file (write, fsync, rename, fsync dir).
+func (s *Store) compact() error {
+	s.syncMu.Lock()
+	defer s.syncMu.Unlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed || s.err != nil {
+		return nil
+	}
+	if err := s.f.Sync(); err != nil {
+		return fmt.Errorf("fsync %s: %w", s.path, err)
+	}
+	s.durable = s.written
+	s.publishLocked(s.clock())
+	s.trimLocked(s.clock())
+
+	tmp := s.path + ".tmp"
+	nf, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o640)
+	if err != nil {
+		return fmt.Errorf("compact: create %s: %w", tmp, err)
+	}
+	size, err := s.writeSnapshot(nf)
+	if err == nil {
+		err = nf.Sync()
+	}
+	if err == nil {
+		err = os.Rename(tmp, s.path)
+	}
+	if err == nil {
+		err = syncDir(s.opts.Dir)
+	}
+	if err != nil {
+		nf.Close()
+		os.Remove(tmp)
+		return fmt.Errorf("compact %s: %w", s.path, err)
+	}
+	old := s.f
+	s.f = nf
+	s.fileSize = size
+	old.Close()
+	s.tidyLocked()
+	return nil
+}
+
+// tidyLocked drops index lists and pending deliveries that only refer to
+// events retention has removed (keys of long-gone hosts or rules would
+// otherwise stay in memory for good).
+func (s *Store) tidyLocked() {
+	for k, l := range s.idx {
+		cut := sort.Search(len(l), func(i int) bool { return l[i] >= s.base })
+		switch {
+		case cut == len(l):
+			delete(s.idx, k)
+		case cut > 0:
+			s.idx[k] = append([]uint64(nil), l[cut:]...)
+		}
+	}
+	now := s.clock()
+	for _, g := range s.groups {
+		for id, p := range g.pending {
+			if s.find(p.ms, p.seq, now) == nil {
+				delete(g.pending, id)
+			}
+		}
+	}
+}
+
+func (s *Store) writeSnapshot(f *os.File) (int64, error) {
+	var total int64
+	write := func(typ byte, v any) error {
+		body, err := json.Marshal(v)
+		if err != nil {
+			return err
+		}
+		n, err := f.Write(encodeRecord(typ, body))
+		total += int64(n)
+		return err
+	}
+	if err := write(recHighWater, idRec{ID: store.FormatID(s.lastMs, s.lastSeq)}); err != nil {
+		return total, err
+	}
+	const chunk = 500
+	var body bytes.Buffer
+	for i := 0; i < len(s.evs); i += chunk {
+		body.Reset()
+		enc := json.NewEncoder(&body) // one object per line
+		for _, r := range s.evs[i:min(i+chunk, len(s.evs))] {
+			if err := enc.Encode(&r.ev); err != nil {
+				return total, err
+			}
+		}
+		n, err := f.Write(encodeRecord(recEvents, body.Bytes()))
+		total += int64(n)
+		if err != nil {
+			return total, err
+		}
+	}
+	for _, g := range s.groups {
+		if err := write(recGroupState, g.snapshot(s)); err != nil {
+			return total, err
+		}
+	}
+	return total, nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}

@@ -1,0 +1,78 @@
+package embedded
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/saker-sec/saker/hub/store"
+)
+
+// Tail implements store.Store.
+func (s *Store) Tail(ctx context.Context, after string, max int, block time.Duration) ([]store.Event, error) {
+	if max <= 0 {
+		max = store.DefaultLimit
+	}
+	var ams, aseq uint64
+	fromStart := after == "" || after == "0"
+	if after == "$" {
+		s.mu.RLock()
+		ams, aseq = s.visMs, s.visSeq
+		s.mu.RUnlock()
+	} else if !fromStart {
+		var err error
+		if ams, aseq, err = store.ParseID(after); err != nil {
+			return nil, err
+		}
+	}
+	var deadline time.Time
+	if block > 0 {
+		deadline = time.Now().Add(block)
+	}
+	for {
+		s.mu.RLock()
+		if s.closed {
+			s.mu.RUnlock()
+			return nil, errors.New("embedded store: closed")
+		}
+		now := s.clock()
+		i := s.ageStart(now)
+		if !fromStart {
+			i = s.firstAfter(ams, aseq, now)
+		}
+		var out []store.Event
+		for ; i < len(s.evs) && len(out) < max; i++ {
+			out = append(out, copyEvent(s.evs[i].ev))
+		}
+		ch := s.notify
+		s.mu.RUnlock()
+		if len(out) > 0 || block <= 0 {
+			return out, nil
+		}
+		if err := s.wait(ctx, ch, deadline); err != nil {
+			return nil, err
+		}
+		if !time.Now().Before(deadline) {
+			return nil, nil
+		}
+	}
+}
+
+// wait blocks until ch closes, the deadline passes, ctx ends or the store
+// closes; only ctx ending is an error.
+func (s *Store) wait(ctx context.Context, ch <-chan struct{}, deadline time.Time) error {
+	d := time.Until(deadline)
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ch:
+	case <-t.C:
+	case <-s.done:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return nil
+}
