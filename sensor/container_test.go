@@ -29,6 +29,13 @@ const e2eImage = "nginx:saker-sensor-e2e"
 // SAKER_REQUIRE_DOCKER=1.
 func requireDocker(t *testing.T) {
 	t.Helper()
+	requireImage(t, e2eImage, "sh", "ls", "touch", "cat", "sleep")
+}
+
+// requireImage is requireDocker for an image tag with these busybox
+// applets.
+func requireImage(t *testing.T, image string, applets ...string) {
+	t.Helper()
 	skip := func(format string, args ...any) {
 		t.Helper()
 		msg := fmt.Sprintf(format, args...)
@@ -46,14 +53,14 @@ func requireDocker(t *testing.T) {
 	if out, err := exec.Command("bash", "../deploy/e2e/ensure-dockerd.sh").CombinedOutput(); err != nil {
 		skip("no Docker engine: %v: %s", err, bytes.TrimSpace(out))
 	}
-	if exec.Command("docker", "image", "inspect", e2eImage).Run() == nil {
+	if exec.Command("docker", "image", "inspect", image).Run() == nil {
 		return
 	}
 	var buf bytes.Buffer
-	if err := busyboxRootfs(&buf); err != nil {
+	if err := busyboxRootfs(&buf, applets); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command("docker", "import", "-", e2eImage)
+	cmd := exec.Command("docker", "import", "-", image)
 	cmd.Stdin = &buf
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("docker import: %v: %s", err, out)
@@ -62,7 +69,7 @@ func requireDocker(t *testing.T) {
 
 // busyboxRootfs writes a minimal root filesystem: busybox and the applets
 // the test runs, plus the directories the rules watch.
-func busyboxRootfs(w io.Writer) error {
+func busyboxRootfs(w io.Writer, applets []string) error {
 	bb, err := os.ReadFile("/bin/busybox")
 	if err != nil {
 		return err
@@ -79,7 +86,7 @@ func busyboxRootfs(w io.Writer) error {
 	if _, err := tw.Write(bb); err != nil {
 		return err
 	}
-	for _, a := range []string{"sh", "ls", "touch", "cat", "sleep"} {
+	for _, a := range applets {
 		if err := tw.WriteHeader(&tar.Header{Name: "bin/" + a, Typeflag: tar.TypeSymlink, Linkname: "busybox", Mode: 0o777}); err != nil {
 			return err
 		}

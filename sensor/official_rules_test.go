@@ -5,11 +5,13 @@ package sensor
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -236,5 +238,63 @@ func TestOfficialRulesFire(t *testing.T) {
 		os.WriteFile(h, []byte("ls\n"), 0o600)
 		run(t, "rm", h)
 		c.expectOnly(t, "Delete or rename shell history", "proc.cmdline", "rm "+h, map[string]string{"evt.type": "unlinkat"})
+	})
+}
+
+// officialImage is a busybox image whose applets carry the names the
+// container rules look for (package manager, network and copy tools).
+const officialImage = "saker-official-e2e:2"
+
+// TestOfficialRulesFireInContainer performs container rules' behaviour in
+// a real container (from an image built offline from busybox-static) and
+// checks exactly that rule of the official files fires for the process.
+func TestOfficialRulesFireInContainer(t *testing.T) {
+	c := startSensorWith(t, officialRules...)
+	requireImage(t, officialImage, "sh", "sleep", "nc", "wget", "rsync", "base64", "apk")
+	name := fmt.Sprintf("saker-official-e2e-%d", os.Getpid())
+	exec.Command("docker", "rm", "-f", name).Run()
+	if out, err := exec.Command("docker", "run", "-d", "--name", name, officialImage, "/bin/sleep", "300").CombinedOutput(); err != nil {
+		t.Fatalf("docker run: %v: %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("docker", "rm", "-f", name).Run() })
+	dexec := func(args ...string) {
+		t.Helper()
+		exec.Command("docker", append([]string{"exec", name}, args...)...).Run() // exit status irrelevant
+	}
+	for _, tc := range []struct {
+		rule    string
+		args    []string
+		cmdline string
+	}{
+		{"Netcat Remote Code Execution in Container", []string{"nc", "-e", "/bin/sh", "127.0.0.1", "9"}, "nc -e /bin/sh 127.0.0.1 9"},
+		{"Launch Suspicious Network Tool in Container", []string{"nc", "-h"}, "nc -h"},
+		{"Launch Remote File Copy Tools in Container", []string{"rsync", "--help"}, "rsync --help"},
+		{"Launch Ingress Remote File Copy Tools in Container", []string{"wget", "--help"}, "wget --help"},
+		{"Launch Package Management Process in Container", []string{"apk", "add", "curl"}, "apk add curl"},
+		{"Decoding Payload in Container", []string{"base64", "-d", "/dev/null"}, "base64 -d /dev/null"},
+	} {
+		t.Run(tc.rule, func(t *testing.T) {
+			dexec(tc.args...)
+			c.expectOnly(t, tc.rule, "proc.cmdline", tc.cmdline, map[string]string{
+				"container.name": name, "container.image.repository": "saker-official-e2e", "evt.type": "execve",
+			})
+		})
+	}
+
+	t.Run("Terminal shell in container", func(t *testing.T) {
+		m, sl, err := openPTY()
+		if err != nil {
+			t.Fatalf("no pty: %v", err)
+		}
+		defer m.Close()
+		go io.Copy(io.Discard, m)
+		cmd := exec.Command("docker", "exec", "-it", name, "sh", "-c", "exit 7")
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = sl, sl, sl
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true}
+		cmd.Run() // exits 7
+		sl.Close()
+		c.expectOnly(t, "Terminal shell in container", "proc.cmdline", "sh -c exit 7", map[string]string{
+			"container.name": name, "proc.name": "sh",
+		})
 	})
 }
