@@ -2,6 +2,7 @@ package forwarders
 
 import (
 	"log/slog"
+	"strings"
 
 	"github.com/saker-sec/saker/forwarders/alertmanager"
 	"github.com/saker-sec/saker/forwarders/datadog"
@@ -11,9 +12,11 @@ import (
 	"github.com/saker-sec/saker/forwarders/googlechat"
 	"github.com/saker-sec/saker/forwarders/internal/outhttp"
 	"github.com/saker-sec/saker/forwarders/internal/settings"
+	"github.com/saker-sec/saker/forwarders/kafka"
 	"github.com/saker-sec/saker/forwarders/loki"
 	"github.com/saker-sec/saker/forwarders/mattermost"
 	"github.com/saker-sec/saker/forwarders/n8n"
+	"github.com/saker-sec/saker/forwarders/nats"
 	"github.com/saker-sec/saker/forwarders/opsgenie"
 	"github.com/saker-sec/saker/forwarders/pagerduty"
 	"github.com/saker-sec/saker/forwarders/rocketchat"
@@ -83,6 +86,13 @@ var outputs = []output{
 	define("datadoglogs", plain(datadoglogs.Load), func(c datadoglogs.Config) Target {
 		return Target{MaxBatch: 500, Endpoint: settings.Redact(c.Host)}
 	}, datadoglogs.New),
+	// Brokers take large batches; each record is confirmed (KAFKA_REQUIREDACKS).
+	define("kafka", plain(kafka.Load), func(c kafka.Config) Target {
+		return Target{MaxBatch: 500, Endpoint: strings.Join(c.HostPort, ",") + "/" + c.Topic}
+	}, kafka.New),
+	define("nats", plain(nats.Load), func(c nats.Config) Target {
+		return Target{MaxBatch: 500, Endpoint: settings.Redact(c.HostPort)}
+	}, nats.New),
 }
 
 // chat is the target shape of a chat webhook: one message per alert, and

@@ -24,6 +24,9 @@ func TestFromEnvEnablesAddedOutputs(t *testing.T) {
 		"PAGERDUTY_ROUTINGKEY":         "secret",
 		"OPSGENIE_APIKEY":              "secret",
 		"DATADOG_APIKEY":               "secret",
+		"KAFKA_HOSTPORT":               "kafka1:9092,kafka2:9092",
+		"KAFKA_TOPIC":                  "falco",
+		"NATS_HOSTPORT":                "nats://nats:4222",
 		"DATADOGLOGS_APIKEY":           "secret",
 	}
 	setup, err := forwarders.FromEnv(env(vars), nil, nil)
@@ -40,7 +43,7 @@ func TestFromEnvEnablesAddedOutputs(t *testing.T) {
 			t.Errorf("alertmanager min priority %v", tg.MinPriority)
 		}
 	}
-	if got := strings.Join(names, ","); got != "alertmanager,teams,discord,googlechat,mattermost,rocketchat,talon,n8n,pagerduty,opsgenie,datadog,datadoglogs" {
+	if got := strings.Join(names, ","); got != "alertmanager,teams,discord,googlechat,mattermost,rocketchat,talon,n8n,pagerduty,opsgenie,datadog,datadoglogs,kafka,nats" {
 		t.Fatalf("targets %s", got)
 	}
 }

@@ -41,11 +41,27 @@ type Options struct {
 // NewClient builds an http.Client. Missing or unreadable certificate files
 // are start-up errors.
 func NewClient(o Options) (*http.Client, error) {
+	cfg, err := TLSConfig(o)
+	if err != nil {
+		return nil, err
+	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.Proxy = http.ProxyFromEnvironment
 	tr.DialContext = (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext
 	tr.MaxIdleConnsPerHost = 4
 	tr.ResponseHeaderTimeout = 0
+	tr.TLSClientConfig = cfg
+	timeout := o.Timeout
+	if timeout <= 0 {
+		timeout = 10 * time.Second
+	}
+	return &http.Client{Transport: tr, Timeout: timeout}, nil
+}
+
+// TLSConfig builds the client TLS configuration of o (CHECKCERT, MUTUALTLS
+// and the global certificate files), for outputs that are not HTTP
+// (Kafka, NATS, syslog over TLS).
+func TLSConfig(o Options) (*tls.Config, error) {
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
 	pool, err := x509.SystemCertPool()
 	if err != nil || pool == nil {
@@ -73,12 +89,7 @@ func NewClient(o Options) (*http.Client, error) {
 		cfg.InsecureSkipVerify = true // #nosec G402 -- explicit CHECKCERT=false
 	}
 	cfg.RootCAs = pool
-	tr.TLSClientConfig = cfg
-	timeout := o.Timeout
-	if timeout <= 0 {
-		timeout = 10 * time.Second
-	}
-	return &http.Client{Transport: tr, Timeout: timeout}, nil
+	return cfg, nil
 }
 
 func pick(explicit, dir, name string) string {
