@@ -21,6 +21,7 @@ import (
 	"github.com/saker-sec/saker/forwarders/pagerduty"
 	"github.com/saker-sec/saker/forwarders/rocketchat"
 	"github.com/saker-sec/saker/forwarders/slack"
+	"github.com/saker-sec/saker/forwarders/syslog"
 	"github.com/saker-sec/saker/forwarders/talon"
 	"github.com/saker-sec/saker/forwarders/teams"
 	"github.com/saker-sec/saker/forwarders/webhook"
@@ -93,6 +94,9 @@ var outputs = []output{
 	define("nats", plain(nats.Load), func(c nats.Config) Target {
 		return Target{MaxBatch: 500, Endpoint: settings.Redact(c.HostPort)}
 	}, nats.New),
+	define("syslog", plain(syslog.Load), func(c syslog.Config) Target {
+		return Target{MaxBatch: 100, Endpoint: c.Protocol + "://" + c.Host + ":" + c.Port}
+	}, syslog.New),
 }
 
 // chat is the target shape of a chat webhook: one message per alert, and

@@ -26,8 +26,9 @@ func TestFromEnvEnablesAddedOutputs(t *testing.T) {
 		"DATADOG_APIKEY":               "secret",
 		"KAFKA_HOSTPORT":               "kafka1:9092,kafka2:9092",
 		"KAFKA_TOPIC":                  "falco",
-		"NATS_HOSTPORT":                "nats://nats:4222",
-		"DATADOGLOGS_APIKEY":           "secret",
+		"SYSLOG_HOST":                  "logs", "SYSLOG_PORT": "514",
+		"NATS_HOSTPORT":      "nats://nats:4222",
+		"DATADOGLOGS_APIKEY": "secret",
 	}
 	setup, err := forwarders.FromEnv(env(vars), nil, nil)
 	if err != nil {
@@ -43,7 +44,7 @@ func TestFromEnvEnablesAddedOutputs(t *testing.T) {
 			t.Errorf("alertmanager min priority %v", tg.MinPriority)
 		}
 	}
-	if got := strings.Join(names, ","); got != "alertmanager,teams,discord,googlechat,mattermost,rocketchat,talon,n8n,pagerduty,opsgenie,datadog,datadoglogs,kafka,nats" {
+	if got := strings.Join(names, ","); got != "alertmanager,teams,discord,googlechat,mattermost,rocketchat,talon,n8n,pagerduty,opsgenie,datadog,datadoglogs,kafka,nats,syslog" {
 		t.Fatalf("targets %s", got)
 	}
 }
