@@ -19,6 +19,8 @@ import (
 	"sort"
 	"strings"
 
+	"golang.org/x/net/http/httpguts"
+
 	"github.com/saker-sec/saker/hub/alert"
 	"github.com/saker-sec/saker/hub/config"
 )
@@ -124,9 +126,27 @@ func (s *Source) Common(prefix string) Common {
 		MinimumPriority:       s.Priority(prefix + ".minimumpriority"),
 		CheckCert:             s.Bool(prefix+".checkcert", true),
 		MutualTLS:             s.Bool(prefix+".mutualtls", false),
-		CustomHeaders:         s.Map(prefix + ".customheaders"),
+		CustomHeaders:         s.Headers(prefix + ".customheaders"),
 		MaxConcurrentRequests: s.Int(prefix+".maxconcurrentrequests", 1, 1),
 	}
+}
+
+// Headers reads a custom-headers map (either falcosidekick form) and drops,
+// with a warning, each header Go's HTTP client would refuse to send: one
+// bad entry must not fail every delivery of the output.
+func (s *Source) Headers(key string) map[string]string {
+	m := s.Map(key)
+	for k, v := range m {
+		switch {
+		case !httpguts.ValidHeaderFieldName(k):
+			s.Warnf(key, "%q is not a valid header name; header ignored", k)
+			delete(m, k)
+		case !httpguts.ValidHeaderFieldValue(v):
+			s.Warnf(key, "header %q has a value with control characters; header ignored", k)
+			delete(m, k)
+		}
+	}
+	return m
 }
 
 // TLS holds the global client TLS files shared by every output.

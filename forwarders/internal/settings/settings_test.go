@@ -72,3 +72,18 @@ func FuzzMap(f *testing.F) {
 		}
 	})
 }
+
+// TestHeadersDropsWhatHTTPRefuses: a header Go's client cannot send made
+// every delivery of the output fail ("invalid header field name"); it is
+// now dropped with a warning and the other headers are kept.
+func TestHeadersDropsWhatHTTPRefuses(t *testing.T) {
+	s := src(map[string]string{"WEBHOOK_CUSTOMHEADERS": "X-Good:1,Bad Name:2,X-Ctl:a\x01b"}, nil)
+	got := s.Headers("webhook.customheaders")
+	if len(got) != 1 || got["X-Good"] != "1" {
+		t.Fatalf("headers %v", got)
+	}
+	w := strings.Join(s.Warnings(), "\n")
+	if !strings.Contains(w, `"Bad Name" is not a valid header name`) || !strings.Contains(w, `header "X-Ctl" has a value with control characters`) {
+		t.Fatalf("warnings %s", w)
+	}
+}
