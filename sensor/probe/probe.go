@@ -48,7 +48,8 @@ type Options struct {
 
 // Probe is a loaded and attached capture program.
 type Probe struct {
-	coll        *ebpf.Collection
+	coll        *ebpf.Collection // the attached programs
+	maps        sakerMaps
 	links       []link.Link
 	reader      *ringbuf.Reader
 	types       []event.Type
@@ -175,13 +176,19 @@ func Open(opts Options) (*Probe, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load probe spec: %w", err)
 	}
+	// Maps and variables through bpf2go's typed specs; programs are picked
+	// by name below because the set to load follows the event types.
+	var specs sakerSpecs
+	if err := spec.Assign(&specs); err != nil {
+		return nil, fmt.Errorf("probe spec: %w", err)
+	}
 	if opts.IgnoreSelf {
-		if err := spec.Variables["self_tgid"].Set(uint32(os.Getpid())); err != nil {
+		if err := specs.SelfTgid.Set(uint32(os.Getpid())); err != nil {
 			return nil, fmt.Errorf("set self_tgid: %w", err)
 		}
 	}
 	if opts.RingBufferSize > 0 {
-		spec.Maps["events"].MaxEntries = uint32(opts.RingBufferSize)
+		specs.Events.MaxEntries = uint32(opts.RingBufferSize)
 	}
 
 	wantSet := map[event.Type]bool{}
@@ -228,8 +235,13 @@ func Open(opts Options) (*Probe, error) {
 		return nil, fmt.Errorf("load probe: %w", err)
 	}
 	p := &Probe{coll: coll, unavailable: unavailable}
+	// Assign moves the maps out of the collection: Close closes them.
+	if err := coll.Assign(&p.maps); err != nil {
+		coll.Close()
+		return nil, fmt.Errorf("probe maps: %w", err)
+	}
 	for t := range wantSet {
-		if err := coll.Maps["wanted"].Put(uint32(t), uint8(1)); err != nil {
+		if err := p.maps.Wanted.Put(uint32(t), uint8(1)); err != nil {
 			p.Close()
 			return nil, fmt.Errorf("fill wanted types: %w", err)
 		}
@@ -254,7 +266,7 @@ func Open(opts Options) (*Probe, error) {
 		}
 		p.links = append(p.links, l)
 	}
-	p.reader, err = ringbuf.NewReader(coll.Maps["events"])
+	p.reader, err = ringbuf.NewReader(p.maps.Events)
 	if err != nil {
 		p.Close()
 		return nil, fmt.Errorf("open ring buffer: %w", err)
@@ -325,7 +337,7 @@ func (c *Counts) TotalSeen() uint64 {
 // Counts reads the per-CPU emitted/dropped counters, summed over CPUs.
 func (p *Probe) Counts() (Counts, error) {
 	var c Counts
-	m := p.coll.Maps["counters"]
+	m := p.maps.Counters
 	for i := uint32(0); i < uint32(2*event.NumTypes); i++ {
 		var per []uint64
 		if err := m.Lookup(i, &per); err != nil {
@@ -354,6 +366,7 @@ func (p *Probe) Close() error {
 			l.Close()
 		}
 		p.coll.Close()
+		p.maps.Close()
 	})
 	return nil
 }
