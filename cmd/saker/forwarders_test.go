@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/saker-sec/saker/hub/testutil"
 )
 
 // POST /test reaches a forwarder whatever its minimum priority, as
@@ -33,26 +35,17 @@ func TestTestAlertBypassesMinimumPriority(t *testing.T) {
 		}
 	}()
 	var resp *http.Response
-	deadline := time.Now().Add(15 * time.Second)
-	for {
+	testutil.Eventually(t, 15*time.Second, "the hub to answer POST /test", func() bool {
 		var err error
-		if resp, err = http.Post(fmt.Sprintf("http://127.0.0.1:%d/test", port), "application/json", nil); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("hub never answered: %v", err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		resp, err = http.Post(fmt.Sprintf("http://127.0.0.1:%d/test", port), "application/json", nil)
+		return err == nil
+	})
 	var tr struct{ UUID string }
 	json.NewDecoder(resp.Body).Decode(&tr)
 	resp.Body.Close()
 	if resp.StatusCode != 200 || tr.UUID == "" {
 		t.Fatalf("POST /test: %d %+v", resp.StatusCode, tr)
 	}
-	for deadline := time.Now().Add(10 * time.Second); !sink.has(tr.UUID); time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the test alert never reached the webhook (WEBHOOK_MINIMUMPRIORITY=critical)")
-		}
-	}
+	testutil.Eventually(t, 10*time.Second, "the test alert at the webhook (WEBHOOK_MINIMUMPRIORITY=critical)",
+		func() bool { return sink.has(tr.UUID) })
 }
