@@ -6,6 +6,8 @@ LDFLAGS   := -s -w -X main.version=$(VERSION)
 PKGS      := ./...
 TEST_TIMEOUT ?= 25m
 export SAKER_DATA_DIR ?= $(CURDIR)/.saker-data
+# Browser tests save their screenshots here (CI keeps the directory as an artifact).
+export SAKER_SCREENSHOTS ?= $(CURDIR)/.artifacts/screenshots
 
 .PHONY: all build run test deps vet bench bench-hub fuzz generate clean
 

@@ -27,6 +27,7 @@ type subscriber struct {
 	lagged bool
 	notify chan struct{} // capacity 1: "the queue changed"
 	gone   chan struct{} // closed when the broadcaster shuts down
+	tab    string        // the browser tab's id, "" when it sent none
 }
 
 func (s *subscriber) push(items []item) {
@@ -79,8 +80,8 @@ func newBroadcaster(st Store, log *slog.Logger) *broadcaster {
 // position: every event with an ID after pos will be pushed to the queue,
 // so a browser replaying from the store up to pos and then reading the
 // queue sees no gap.
-func (b *broadcaster) subscribe(ctx context.Context, size int) (*subscriber, string, error) {
-	s := &subscriber{max: size, notify: make(chan struct{}, 1), gone: b.gone}
+func (b *broadcaster) subscribe(ctx context.Context, size int, tab string) (*subscriber, string, error) {
+	s := &subscriber{max: size, notify: make(chan struct{}, 1), gone: b.gone, tab: tab}
 	b.mu.Lock()
 	if b.closed {
 		b.mu.Unlock()
@@ -114,11 +115,22 @@ func (b *broadcaster) unsubscribe(s *subscriber) {
 	}
 }
 
-// clients reports how many browsers are subscribed.
+// clients reports how many browser tabs are subscribed: sockets of one
+// tab (an old one not yet noticed closed and its replacement) count once.
 func (b *broadcaster) clients() int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return len(b.subs)
+	tabs := map[string]bool{}
+	n := 0
+	for s := range b.subs {
+		if s.tab == "" {
+			n++
+		} else if !tabs[s.tab] {
+			tabs[s.tab] = true
+			n++
+		}
+	}
+	return n
 }
 
 // start launches the tail; b.mu is held.

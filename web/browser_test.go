@@ -1,17 +1,13 @@
 package web
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -62,7 +58,6 @@ func postAlert(t *testing.T, url, rule, priority, host string, tags []string) {
 // dashboard counts, with no console errors. Screenshots are written to the
 // test's temp dir (or SAKER_SCREENSHOTS when set).
 func TestBrowser(t *testing.T) {
-	chromium := chromiumPath(t)
 	be := startBackend(t)
 	s, err := New(Options{Store: be.store, Logger: quietLogger(), Version: "test-1.2.3", Auth: Auth{User: "admin", Password: "hunter2"},
 		Forwarders: func(context.Context) []status.Target {
@@ -96,84 +91,8 @@ func TestBrowser(t *testing.T) {
 		postAlert(t, be.ingestURL, a.rule, a.prio, a.host, []string{"container", "mitre_execution", fmt.Sprintf("T10%d", i)})
 	}
 
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chromium), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck, chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1440, 900),
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.Flag("disable-extensions", true),
-		chromedp.Flag("disable-dev-shm-usage", true), chromedp.Flag("no-zygote", true),
-	}
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelA()
-	bctx, cancelB := chromedp.NewContext(actx)
-	defer cancelB()
-	if err := chromedp.Do(bctx); err != nil { // start the browser without a deadline
-		t.Fatalf("start chromium: %v", err)
-	}
-	ctx, cancel := context.WithTimeout(bctx, 40*time.Second)
-	defer cancel()
-
-	var mu sync.Mutex
-	var problems []string
-	msgs := chromedp.Console(bctx)
-	go func() {
-		for m, err := range msgs {
-			if err != nil {
-				return
-			}
-			if m.Type == chromedp.ConsoleError || m.Type == chromedp.ConsoleException || m.Type == chromedp.ConsoleWarning {
-				mu.Lock()
-				problems = append(problems, m.String()+" @ "+m.URL)
-				mu.Unlock()
-			}
-		}
-	}()
-
-	shot := func(name string) {
-		b, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-		if err != nil {
-			t.Logf("screenshot %s: %v", name, err)
-			return
-		}
-		os.WriteFile(filepath.Join(shots, name+".png"), b, 0o644)
-	}
-	t0 := time.Now()
-	slow := func(what string, start time.Time) {
-		if d := time.Since(start); d > 700*time.Millisecond {
-			t.Logf("%s took %v (at %v)", what, d.Round(time.Millisecond), time.Since(t0).Round(time.Millisecond))
-		}
-	}
-	do := func(what string, steps ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		defer slow(what, time.Now())
-		if err := chromedp.Do(ctx, steps...); err != nil {
-			shot("failed")
-			t.Fatalf("%s: %v (screenshot in %s)", what, err, shots)
-		}
-	}
-	waitJS := func(what, expr string) {
-		t.Helper()
-		defer slow(what, time.Now())
-		var err error
-		for range 5 { // a navigation destroys the context a poll runs in; poll again in the new page
-			_, err = chromedp.Run(ctx, chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingTimeout(10*time.Second)))
-			if err == nil || !strings.Contains(err.Error(), "context") {
-				break
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-		if err != nil {
-			shot("failed")
-			t.Fatalf("waiting for %s: %v (screenshot in %s)", what, err, shots)
-		}
-	}
-	evalStr := func(expr string) string {
-		v, err := chromedp.Run(ctx, chromedp.Evaluate[string](expr))
-		if err != nil {
-			t.Fatalf("eval %s: %v", expr, err)
-		}
-		return v
-	}
+	p := newPage(t, 1440, 900, shots)
+	shot, do, waitJS, evalStr := p.shot, p.do, p.wait, p.eval
 
 	// Login: a deep link goes through the login page and comes back.
 	do("open", chromedp.Navigate(ui.URL+"/events?since=all"))
@@ -273,19 +192,6 @@ func TestBrowser(t *testing.T) {
 		res.Body.Close()
 	}
 
-	time.Sleep(100 * time.Millisecond)
-	mu.Lock()
-	defer mu.Unlock()
-	var bad []string
-	for _, p := range problems {
-		// The deliberate wrong password and logout produce no console output;
-		// anything here is a real problem.
-		bad = append(bad, p)
-	}
-	if len(bad) > 0 {
-		t.Fatalf("console problems:\n%s", strings.Join(bad, "\n"))
-	}
+	p.noConsoleProblems()
 	t.Logf("screenshots in %s", shots)
-	_ = bytes.MinRead
-	_ = errors.New
 }

@@ -515,3 +515,43 @@ func writeSelfSigned(t *testing.T, dir string) (certFile, keyFile string) {
 	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600)
 	return certFile, keyFile
 }
+
+// TestSecurityForwardersAPI: the forwarders' dead-letter API is mounted
+// behind the login, and a write from another site is refused.
+func TestSecurityForwardersAPI(t *testing.T) {
+	var got []string
+	fw := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = append(got, r.Method+" "+r.URL.Path)
+		w.Write([]byte(`{"ok":true}`))
+	})
+	_, hs := newTestServer(t, newTestStore(t), Options{Auth: Auth{User: "alice", Password: "s3cret"}, ForwardersAPI: fw})
+	if res, _ := get(t, client(t), hs.URL+"/api/v1/forwarders/"); res.StatusCode != 401 {
+		t.Fatalf("anonymous: %d", res.StatusCode)
+	}
+	c := client(t)
+	login(t, c, hs.URL, "alice", "s3cret")
+	if res, _ := get(t, c, hs.URL+"/api/v1/forwarders/webhook/deadletters?limit=5"); res.StatusCode != 200 {
+		t.Fatalf("list: %d", res.StatusCode)
+	}
+	post := func(origin string) int {
+		req, _ := http.NewRequest("POST", hs.URL+"/api/v1/forwarders/webhook/deadletters/replay", strings.NewReader(`{}`))
+		if origin != "" {
+			req.Header.Set("Origin", origin)
+		}
+		res, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	if code := post("https://evil.example"); code != http.StatusForbidden {
+		t.Errorf("cross-site replay: %d", code)
+	}
+	if code := post(hs.URL); code != 200 {
+		t.Errorf("same-site replay: %d", code)
+	}
+	if strings.Join(got, ",") != "GET /webhook/deadletters,POST /webhook/deadletters/replay" {
+		t.Errorf("forwarded %v", got)
+	}
+}

@@ -3,6 +3,8 @@ package web
 import (
 	"context"
 	"net/http"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -15,11 +17,13 @@ import (
 //	GET  /login, POST /login, POST /logout     session login (open)
 //	GET  /healthz                              liveness (open)
 //	GET  /assets/<hash>/…                      embedded assets, immutable
-//	GET  /, /events, /events/{id}, /dashboard, /info   the app (login required)
+//	GET  /, /events, /events/{id}, /dashboard, /info, /api   the app (login required)
 //	     /api/v1/events, /api/v1/events/{id}, /api/v1/stats   query API (login required)
 //	GET  /api/v1/info, /api/v1/auth            Info page data, current user
 //	GET  /api/v1/health                        store health for the outage banner
+//	GET  /api/v1/export?format=json|csv&…      the filtered events as a file (streamed, capped)
 //	GET  /api/v1/ws                            live websocket (login required)
+//	     /api/v1/forwarders/…                  forwarder status and dead letters (Options.ForwardersAPI)
 func (s *Server) routes() http.Handler {
 	r := chi.NewRouter()
 	r.Use(securityHeaders)
@@ -37,29 +41,35 @@ func (s *Server) routes() http.Handler {
 func (s *Server) hostRoutes(r chi.Router) {
 	r.Get("/login", s.loginPage)
 	r.Post("/login", s.login)
-	r.Post("/logout", s.logout)
+	r.With(sameOriginWrites).Post("/logout", s.logout)
 	r.Get("/assets/{hash}/*", s.assets.serve)
 	r.Get("/favicon.svg", s.assets.serveFavicon)
 
 	r.Group(func(r chi.Router) {
 		r.Use(s.auth.requirePage)
-		for _, p := range []string{"/", "/events", "/events/{id}", "/dashboard", "/info"} {
+		for _, p := range []string{"/", "/events", "/events/{id}", "/dashboard", "/info", "/api"} {
 			r.Get(p, s.assets.serveIndex)
 		}
 	})
 
 	r.Route("/api/v1", func(r chi.Router) {
-		r.Use(s.auth.requireAPI)
+		r.Use(s.auth.requireAPI, sameOriginWrites)
 		r.Get("/ws", s.serveWS)
 		r.Get("/info", s.info)
 		r.Get("/auth", s.whoami)
 		r.Get("/health", s.health)
+		r.Get("/export", s.export)
 		apiH := s.opts.API
 		if apiH == nil {
 			apiH = api.QueryRoutes(s.opts.Store)
 		}
 		for _, p := range []string{"/events", "/events/{id}", "/stats"} {
 			r.Handle(p, http.StripPrefix("/api/v1", freshRouting(apiH)))
+		}
+		if s.opts.ForwardersAPI != nil {
+			fw := http.StripPrefix("/api/v1/forwarders", freshRouting(s.opts.ForwardersAPI))
+			r.Handle("/forwarders", fw)
+			r.Handle("/forwarders/*", fw)
 		}
 		r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 			writeJSON(w, http.StatusNotFound, map[string]string{"error": "not found"})
@@ -102,4 +112,29 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 		out["store"] = s.opts.Store.Health(ctx)
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// sameOriginWrites refuses state-changing requests (POST, DELETE…) that a
+// browser sent from another site: the session cookie is SameSite=Lax, and
+// this checks Origin (or Referer) against Host as well. Scripts using a
+// token or basic auth send neither header and are not affected.
+func sameOriginWrites(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.Method {
+		case http.MethodGet, http.MethodHead, http.MethodOptions:
+		default:
+			src := r.Header.Get("Origin")
+			if src == "" {
+				src = r.Header.Get("Referer")
+			}
+			if src != "" {
+				u, err := url.Parse(src)
+				if err != nil || !strings.EqualFold(u.Host, r.Host) {
+					writeJSON(w, http.StatusForbidden, map[string]string{"error": "cross-site request refused"})
+					return
+				}
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
 }

@@ -62,6 +62,10 @@ type Options struct {
 	// Forwarders reports forwarder health and lag for the Info page
 	// (forwarders.Dispatcher.Status); nil shows none configured.
 	Forwarders status.Func
+	// ForwardersAPI serves the forwarders' status and dead letters (list,
+	// inspect, replay, drop: forwarders.Dispatcher.Handler), mounted at
+	// /api/v1/forwarders behind the login; nil serves none.
+	ForwardersAPI http.Handler
 	// Info adds free-form key/values to the Info page (listen addresses,
 	// retention…).
 	Info map[string]string

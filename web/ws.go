@@ -15,7 +15,7 @@ import (
 
 // Websocket protocol (GET /api/v1/ws, JSON text messages):
 //
-//	browser → hub, once:  {"type":"hello","after":"<last seen event ID or empty>"}
+//	browser → hub, once:  {"type":"hello","after":"<last seen event ID or empty>","tab":"<tab id>"}
 //	hub → browser:        {"type":"events","events":[<store.Event>...]}   oldest first
 //	                      {"type":"ready","last":"<ID>"}   replay done, live from here
 //	                      {"type":"lagged"}  the browser fell too far behind; the
@@ -38,6 +38,10 @@ const (
 type wsHello struct {
 	Type  string `json:"type"`
 	After string `json:"after"`
+	// Tab identifies the browser tab across its reconnects and reloads, so
+	// the Info page counts tabs, not sockets (a socket being replaced
+	// lingers until its close is noticed).
+	Tab string `json:"tab"`
 }
 
 const pingInterval = 25 * time.Second
@@ -72,7 +76,10 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	// From here the browser only answers pings and closes.
 	ctx = c.CloseRead(ctx)
 
-	sub, pos, err := s.hub.subscribe(ctx, s.opts.QueueSize)
+	if len(hello.Tab) > 64 {
+		hello.Tab = hello.Tab[:64]
+	}
+	sub, pos, err := s.hub.subscribe(ctx, s.opts.QueueSize, hello.Tab)
 	if err != nil {
 		return
 	}

@@ -112,7 +112,7 @@ func runHub(ctx context.Context, name string, args []string, withSensor bool, st
 	parts := []part{
 		{"forwarders", fwd.run},
 		{"dashboard", func(ctx context.Context) error {
-			return runDashboard(ctx, h, conf, fwd.status(), log.With("part", "dashboard"))
+			return runDashboard(ctx, h, conf, fwd.status(), fwd.api(), log.With("part", "dashboard"))
 		}},
 	}
 	if withSensor {
@@ -227,7 +227,7 @@ func (p *forwarderPart) status() status.Func {
 
 // runDashboard serves web/ on UI_LISTENPORT (2802), with the hub's query
 // API mounted behind its login.
-func runDashboard(ctx context.Context, h *hub.Hub, conf *settings, fwd status.Func, log *slog.Logger) error {
+func runDashboard(ctx context.Context, h *hub.Hub, conf *settings, fwd status.Func, fwdAPI http.Handler, log *slog.Logger) error {
 	cfg := conf.hub
 	sessions, closeSessions, err := openSessions(cfg)
 	if err != nil {
@@ -239,15 +239,16 @@ func runDashboard(ctx context.Context, h *hub.Hub, conf *settings, fwd status.Fu
 		return err
 	}
 	dash, err := web.New(web.Options{
-		Store:      h.Store(),
-		API:        api.QueryRoutes(h.Store()),
-		Version:    version,
-		Auth:       conf.auth,
-		Sessions:   sessions,
-		TLS:        conf.uiTLS,
-		Config:     &conf.effective,
-		Logger:     log,
-		Forwarders: fwd,
+		Store:         h.Store(),
+		API:           api.QueryRoutes(h.Store()),
+		Version:       version,
+		Auth:          conf.auth,
+		Sessions:      sessions,
+		TLS:           conf.uiTLS,
+		Config:        &conf.effective,
+		Logger:        log,
+		Forwarders:    fwd,
+		ForwardersAPI: fwdAPI,
 		Info: map[string]string{
 			"ingest_address":    h.Addr(),
 			"dashboard_address": cfg.UIAddr(),

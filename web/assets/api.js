@@ -1,16 +1,29 @@
 // Talks to the hub: the JSON query API and the live websocket.
 
+/** toLogin sends the user to the login page when the session is gone. */
+function toLogin(res) {
+  if (res.status !== 401) return;
+  location.href = "/login?next=" + encodeURIComponent(location.pathname + location.search);
+  throw new Error("login required");
+}
+
 /** getJSON fetches an API path; a missing session sends the user to login. */
 export async function getJSON(path, params) {
   const qs = params && [...params].length ? "?" + params.toString() : "";
   const res = await fetch(path + qs, { headers: { Accept: "application/json" }, credentials: "same-origin" });
-  if (res.status === 401) {
-    location.href = "/login?next=" + encodeURIComponent(location.pathname + location.search);
-    throw new Error("login required");
-  }
+  toLogin(res);
   const body = await res.json().catch(() => ({}));
   if (!res.ok) throw new Error(body.error || `${res.status} ${res.statusText}`);
   return body;
+}
+
+/** sendJSON sends a state-changing request (POST, DELETE) and returns its JSON. */
+export async function sendJSON(method, path, body) {
+  const res = await fetch(path, { method, headers: { Accept: "application/json", "Content-Type": "application/json" }, credentials: "same-origin", body: body ? JSON.stringify(body) : undefined });
+  toLogin(res);
+  const out = await res.json().catch(() => ({}));
+  if (!res.ok) throw new Error(out.error || `${res.status} ${res.statusText}`);
+  return out;
 }
 
 /**
@@ -20,10 +33,7 @@ export async function getJSON(path, params) {
  */
 export async function getExact(path) {
   const res = await fetch(path, { headers: { Accept: "application/json" }, credentials: "same-origin" });
-  if (res.status === 401) {
-    location.href = "/login?next=" + encodeURIComponent(location.pathname + location.search);
-    throw new Error("login required");
-  }
+  toLogin(res);
   const text = await res.text();
   let value;
   try {
@@ -92,7 +102,7 @@ export class Live {
     const ws = new WebSocket(`${proto}//${location.host}/api/v1/ws`);
     this.ws = ws;
     let ready = false;
-    ws.onopen = () => ws.send(JSON.stringify({ type: "hello", after: this.last }));
+    ws.onopen = () => ws.send(JSON.stringify({ type: "hello", after: this.last, tab: tabID() }));
     ws.onmessage = (m) => {
       let msg;
       try { msg = JSON.parse(m.data); } catch { return; }
@@ -130,6 +140,15 @@ export class Live {
       setTimeout(() => this.connect(), wait);
     };
   }
+}
+
+/** tabID names this browser tab across reloads, so the hub counts tabs. */
+function tabID() {
+  try {
+    let id = sessionStorage.getItem("saker-tab");
+    if (!id) { id = crypto.randomUUID(); sessionStorage.setItem("saker-tab", id); }
+    return id;
+  } catch { return ""; }
 }
 
 /** cmpID orders "<ms>-<seq>" event IDs. */

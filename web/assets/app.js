@@ -1,69 +1,90 @@
 // Saker dashboard: routing, filters in the URL, and the four views.
 import { PRIORITIES, rank, h, prioBadge, prioClass, fmtTime, shortTime, ago, fmtNum, fmtDur, copy, jsonView, fieldText, toast } from "./util.js";
-import { getJSON, getExact, prettyJSON, Live } from "./api.js";
-import { timeSeries, hbars, donut } from "./charts.js";
+import { getJSON, getExact, sendJSON, prettyJSON, Live } from "./api.js";
+import { timeSeries, hbars, donut, donutOf, timeline } from "./charts.js";
 
 const $ = (id) => document.getElementById(id);
 const view = $("view");
-const PRESETS = ["15m", "1h", "24h", "7d"];
-const PAGE = 200;
+// Time presets (5 minutes to 2 years), as the store's durations.
+const PRESETS = ["5m", "15m", "1h", "6h", "24h", "7d", "30d", "90d", "1y", "2y"];
+const PRESET_MS = { "5m": 5 * 60e3, "15m": 15 * 60e3, "1h": 3600e3, "6h": 6 * 3600e3, "24h": 86400e3, "7d": 7 * 86400e3, "30d": 30 * 86400e3, "90d": 90 * 86400e3, "1y": 365 * 86400e3, "2y": 730 * 86400e3 };
+const PRESET_API = { "7d": "168h", "30d": "720h", "90d": "2160h", "1y": "8760h", "2y": "17520h" };
+// Chart buckets per preset: about 50-150 bars.
+const BUCKETS = { "5m": "1m", "15m": "1m", "1h": "1m", "6h": "5m", "24h": "15m", "7d": "2h", "30d": "12h", "90d": "24h", "1y": "168h", "2y": "336h" };
+const PAGE_SIZES = [50, 100, 200, 500];
+const MULTI = ["rule", "hostname", "source", "tags"]; // multi-value filters
+const EXPORT_CAP = 10000;
 const MAX_ROWS = 3000; // live rows kept in the table; older ones page back in from the store
 
 // ---------- filters <-> URL ----------
 
-/** readFilters parses the shareable filter state from the URL. */
+const splitList = (vs) => vs.flatMap((v) => v.split(",")).map((v) => v.trim()).filter(Boolean);
+
+/** readFilters parses the shareable filter state from the URL. Rules are
+ *  repeated parameters (names may hold commas); hostnames, sources and
+ *  tags are comma lists. */
 function readFilters() {
   const p = new URLSearchParams(location.search);
   const since = p.get("since") || "24h";
+  const limit = Number(p.get("limit"));
   return {
     priority: p.get("priority") || "",
-    rule: p.get("rule") || "",
-    hostname: p.get("hostname") || "",
-    source: p.get("source") || "",
-    tags: p.get("tags") || "",
+    rule: p.getAll("rule").filter(Boolean),
+    hostname: splitList(p.getAll("hostname")),
+    source: splitList(p.getAll("source")),
+    tags: splitList(p.getAll("tags")),
     q: p.get("q") || "",
     range: PRESETS.includes(since) ? since : since === "all" ? "" : "custom",
     since: PRESETS.includes(since) || since === "all" ? "" : since,
     until: p.get("until") || "",
+    limit: PAGE_SIZES.includes(limit) ? limit : 100,
   };
+}
+
+/** filterParams writes the multi-value and text filters into p. */
+function filterParams(f, p) {
+  if (f.priority) p.set("priority", f.priority);
+  for (const r of f.rule) p.append("rule", r);
+  for (const k of ["hostname", "source", "tags"]) if (f[k].length) p.set(k, f[k].join(","));
+  if (f.q) p.set("q", f.q);
+  return p;
 }
 
 /** urlQuery is the filter state as a URL query (defaults omitted). */
 function urlQuery(f) {
-  const p = new URLSearchParams();
-  for (const k of ["priority", "rule", "hostname", "source", "tags", "q"]) if (f[k]) p.set(k, f[k]);
+  const p = filterParams(f, new URLSearchParams());
   if (f.range === "custom") {
     if (f.since) p.set("since", f.since);
     if (f.until) p.set("until", f.until);
   } else if (f.range === "") p.set("since", "all");
   else if (f.range !== "24h") p.set("since", f.range);
+  if (f.limit !== 100) p.set("limit", f.limit);
   const s = p.toString();
   return s ? "?" + s : "";
 }
 
 /** apiParams is the filter state as query API parameters. */
 function apiParams(f) {
-  const p = new URLSearchParams();
-  for (const k of ["priority", "rule", "hostname", "source", "tags", "q"]) if (f[k]) p.set(k, f[k]);
+  const p = filterParams(f, new URLSearchParams());
   if (f.range === "custom") {
     if (f.since) p.set("since", new Date(f.since).toISOString());
     if (f.until) p.set("until", new Date(f.until).toISOString());
-  } else if (f.range) p.set("since", f.range === "7d" ? "168h" : f.range);
+  } else if (f.range) p.set("since", PRESET_API[f.range] || f.range);
   return p;
 }
 
 /** matches applies the filters to a live event, as the store would. */
 function matches(e, f) {
   if (f.priority && rank(e.priority) < rank(f.priority)) return false;
-  if (f.rule && e.rule !== f.rule) return false;
-  if (f.hostname && e.hostname !== f.hostname) return false;
-  if (f.source && e.source !== f.source) return false;
-  if (f.tags) {
+  if (f.rule.length && !f.rule.includes(e.rule)) return false;
+  if (f.hostname.length && !f.hostname.includes(e.hostname)) return false;
+  if (f.source.length && !f.source.includes(e.source)) return false;
+  if (f.tags.length) {
     const have = new Set(e.tags || []);
-    if (!f.tags.split(",").map((t) => t.trim()).filter(Boolean).every((t) => have.has(t))) return false;
+    if (!f.tags.every((t) => have.has(t))) return false;
   }
   if (f.range === "custom") {
-    const ms = Number(e.id.split("-")[0]);
+    const ms = new Date(e.time).getTime();
     if (f.since && ms < new Date(f.since).getTime()) return false;
     if (f.until && ms > new Date(f.until).getTime()) return false;
   }
@@ -85,15 +106,27 @@ function toLocalInput(iso) {
   return z.toISOString().slice(0, 19);
 }
 
+const LABELS = { rule: "rule", hostname: "hostname", source: "source", tags: "tag" };
+
 /** syncFilterBar shows the filter state in the filter bar. */
 function syncFilterBar() {
   const f = state.f;
   $("f-priority").value = f.priority.toLowerCase() === "info" ? "informational" : f.priority.toLowerCase();
-  for (const k of ["rule", "hostname", "source", "tags", "q"]) $("f-" + k).value = f[k];
-  for (const b of $("f-range").querySelectorAll("button")) b.classList.toggle("on", b.dataset.range === f.range);
+  for (const k of MULTI) {
+    $("f-" + k).value = "";
+    $("chips-" + k).replaceChildren(...f[k].map((v) => h("button", { class: "chip", type: "button", title: `Remove ${LABELS[k]} ${v}`, "aria-label": `Remove ${LABELS[k]} filter ${v}`,
+      onclick: () => setFilters({ [k]: state.f[k].filter((x) => x !== v) }) }, v, h("span", { "aria-hidden": "true" }, " ×"))));
+  }
+  $("f-q").value = f.q;
+  for (const b of $("f-range").querySelectorAll("button")) {
+    b.classList.toggle("on", b.dataset.range === f.range);
+    b.setAttribute("aria-pressed", String(b.dataset.range === f.range));
+  }
   $("custom-range").hidden = f.range !== "custom";
   $("f-since").value = toLocalInput(f.since);
   $("f-until").value = toLocalInput(f.until);
+  const n = (f.priority ? 1 : 0) + MULTI.reduce((a, k) => a + f[k].length, 0) + (f.q ? 1 : 0);
+  $("filters-toggle").textContent = n ? `Filters (${n})` : "Filters";
 }
 
 /** setFilters changes filters, records them in the URL and re-renders. */
@@ -104,9 +137,32 @@ function setFilters(patch, { path, replace } = {}) {
   route();
 }
 
+/** addFilter adds one value to a multi-value filter. */
+function addFilter(k, v) {
+  v = String(v).trim();
+  if (!v || state.f[k].includes(v)) return;
+  setFilters({ [k]: [...state.f[k], v] }, { path: "/events" === location.pathname.slice(0, 7) ? undefined : location.pathname });
+}
+
 function bindFilterBar() {
   $("f-priority").addEventListener("change", (e) => setFilters({ priority: e.target.value }));
-  for (const k of ["rule", "hostname", "source", "tags"]) $("f-" + k).addEventListener("change", (e) => setFilters({ [k]: e.target.value.trim() }));
+  for (const k of MULTI) {
+    const inp = $("f-" + k);
+    // A datalist pick fires change; Enter adds what was typed, commas
+    // separate several values (not for rules, whose names hold commas).
+    const add = () => {
+      const vals = k === "rule" ? [inp.value] : inp.value.split(",");
+      const next = [...state.f[k]];
+      for (let v of vals) if ((v = v.trim()) && !next.includes(v)) next.push(v);
+      inp.value = "";
+      if (next.length !== state.f[k].length) setFilters({ [k]: next });
+    };
+    inp.addEventListener("change", add);
+    inp.addEventListener("keydown", (e) => {
+      if (e.key === "Enter") { e.preventDefault(); add(); }
+      if (e.key === "Backspace" && !inp.value && state.f[k].length) setFilters({ [k]: state.f[k].slice(0, -1) });
+    });
+  }
   let t;
   $("f-q").addEventListener("input", (e) => {
     clearTimeout(t);
@@ -123,7 +179,13 @@ function bindFilterBar() {
   const custom = () => setFilters({ range: "custom", since: $("f-since").value ? new Date($("f-since").value).toISOString() : "", until: $("f-until").value ? new Date($("f-until").value).toISOString() : "" });
   $("f-since").addEventListener("change", custom);
   $("f-until").addEventListener("change", custom);
-  $("f-clear").addEventListener("click", () => setFilters({ priority: "", rule: "", hostname: "", source: "", tags: "", q: "", range: "24h", since: "", until: "" }));
+  $("f-clear").addEventListener("click", () => setFilters({ priority: "", rule: [], hostname: [], source: [], tags: [], q: "", range: "24h", since: "", until: "" }));
+  // Phone: the filters fold away behind a button.
+  $("filters-toggle").addEventListener("click", () => {
+    const open = !$("filterbar").classList.contains("open");
+    $("filterbar").classList.toggle("open", open);
+    $("filters-toggle").setAttribute("aria-expanded", String(open));
+  });
 }
 
 // ---------- routing ----------
@@ -143,28 +205,40 @@ function route() {
     const m = path.match(/^\/events\/(.+)$/);
     if (m) id = decodeURIComponent(m[1]);
   } else if (path === "/info") name = "info";
+  else if (path === "/api") name = "api";
   for (const a of document.querySelectorAll(".tabs a")) a.classList.toggle("active", a.dataset.view === name);
-  $("filterbar").classList.toggle("hide", name === "info");
+  $("filterbar").classList.toggle("hide", name === "info" || name === "api");
+  $("filters-toggle").classList.toggle("hide", name === "info" || name === "api");
   const key = name + urlQuery(state.f);
   if (!state.current || state.current.key !== key) {
     state.current && state.current.stop && state.current.stop();
-    const v = name === "events" ? eventsView() : name === "info" ? infoView() : dashboardView();
+    const v = name === "events" ? eventsView() : name === "info" ? infoView() : name === "api" ? apiView() : dashboardView();
     v.key = key;
     state.current = v;
   }
   if (id) openDetail(id);
   else closeDrawer();
-  document.title = { dashboard: "Dashboard", events: "Events", info: "Info" }[name] + " · Saker";
+  document.title = { dashboard: "Dashboard", events: "Events", info: "Info", api: "API" }[name] + " · Saker";
 }
 
 document.addEventListener("click", (e) => {
   const a = e.target.closest("a[data-nav]");
   if (!a || e.metaKey || e.ctrlKey || e.shiftKey || e.button !== 0) return;
   e.preventDefault();
-  const keep = a.dataset.view === "info" ? "" : urlQuery(state.f);
+  const keep = a.dataset.view === "info" || a.dataset.view === "api" ? "" : urlQuery(state.f);
   navigate(a.getAttribute("href") + keep);
 });
 addEventListener("popstate", route);
+// Keyboard: Enter or Space activates rows, cards, chart bars and other
+// focusable non-button controls, as a click does.
+addEventListener("keydown", (e) => {
+  if (e.key !== "Enter" && e.key !== " ") return;
+  const t = e.target;
+  if (!(t instanceof Element) || /^(BUTTON|A|INPUT|SELECT|TEXTAREA|SUMMARY)$/.test(t.tagName)) return;
+  if (!t.matches('[role="button"], [role="row"][tabindex]')) return;
+  e.preventDefault();
+  t.dispatchEvent(new MouseEvent("click", { bubbles: true }));
+});
 addEventListener("keydown", (e) => {
   if (e.key === "Escape" && !$("drawer").hidden) closeDetail();
   if (e.key === "/" && document.activeElement.tagName !== "INPUT") { e.preventDefault(); $("f-q").focus(); }
@@ -175,37 +249,53 @@ addEventListener("keydown", (e) => {
 function eventsView() {
   const f = state.f;
   const ids = new Set();
-  let next = "", done = false, loading = false, gen = 0, pending = [], buffered = [], rafPending = false;
+  let next = "", done = false, loading = false, gen = 0, pending = [], buffered = [], rafPending = false, failed = null;
   const tbody = h("div", { class: "evbody", role: "rowgroup" });
-  const count = h("span", { class: "count" }, "Loading…");
+  const count = h("span", { class: "count", id: "events-count", "aria-live": "polite" }, "Loading…");
+  let total = null; // events matching the filter in the store
   const newBadge = h("button", { class: "newbadge", hidden: true, onclick: () => setPaused(false) });
   const sentinel = h("div", { class: "loadmore" }, "");
+  const exportHref = (fmt) => "/api/v1/export?" + new URLSearchParams([...apiParams(f), ["format", fmt]]).toString();
+  const pageSize = h("select", { id: "page-size", "aria-label": "Events per page", onchange: (e) => setFilters({ limit: Number(e.target.value) }) },
+    PAGE_SIZES.map((n) => h("option", { value: n, selected: n === f.limit }, `${n} per page`)));
   view.replaceChildren(
-    h("div", { class: "toolbar" }, count, newBadge),
+    h("div", { class: "toolbar" }, count, newBadge,
+      h("span", { class: "toolbar-right" }, pageSize,
+        h("a", { class: "btn btn-sm", id: "export-csv", href: exportHref("csv"), download: "", title: `Download the events matching these filters as CSV (first ${fmtNum(EXPORT_CAP)})` }, "Export CSV"),
+        h("a", { class: "btn btn-sm", id: "export-json", href: exportHref("json"), download: "", title: `Download the events matching these filters as JSON (first ${fmtNum(EXPORT_CAP)})` }, "Export JSON"))),
     // Rows are grid-laid divs with content-visibility: auto, so the browser
     // lays out and paints only the rows on screen however many are loaded.
     h("div", { class: "table-wrap" },
-      h("div", { class: "events", id: "events-table", role: "table" },
-        h("div", { class: "evhead", role: "row" }, ["Time", "Priority", "Rule", "Hostname", "Source", "Tags", "Output"].map((t) => h("div", { role: "columnheader" }, t))),
+      h("div", { class: "events", id: "events-table", role: "table", "aria-label": "Events" },
+        h("div", { class: "evhead", role: "row" }, ["Time", "Priority", "Rule", "Hostname", "Source", "Tags", "Output and fields"].map((t) => h("div", { role: "columnheader" }, t))),
         tbody),
       sentinel));
 
+  // The store's count for the filter, beside the rows shown.
+  getJSON("/api/v1/stats", new URLSearchParams([...apiParams(f), ["top", "1"]])).then((st) => { total = st.total; updateCount(); }).catch(() => {});
+
+  const open = (e) => navigate("/events/" + encodeURIComponent(e.id) + urlQuery(state.f));
   function row(e, fresh) {
     ids.add(e.id);
-    return h("div", { class: "ev" + (fresh ? " fresh" : ""), role: "row", dataset: { id: e.id, priority: e.priority }, onclick: () => navigate("/events/" + encodeURIComponent(e.id) + urlQuery(state.f)) },
-      h("div", { class: "c time", title: fmtTime(e.time) + " · " + ago(e.time) }, shortTime(e.time)),
-      h("div", { class: "c" }, prioBadge(e.priority)),
+    const fields = Object.entries(e.output_fields || {}).filter(([, v]) => v != null && v !== "" && typeof v !== "object").slice(0, 6);
+    return h("div", { class: "ev" + (fresh ? " fresh" : ""), role: "row", tabindex: 0, "aria-label": `${e.priority} ${e.rule} on ${e.hostname || "unknown host"}`, dataset: { id: e.id, priority: e.priority }, onclick: () => open(e) },
+      h("div", { class: "c time", title: `Alert time ${fmtTime(e.time)} · received ${fmtTime(receivedOf(e.id))}` }, shortTime(e.time)),
+      h("div", { class: "c prio-c" }, prioBadge(e.priority)),
       h("div", { class: "c rule", title: e.rule }, e.rule),
       h("div", { class: "c host", title: e.hostname || "" }, e.hostname || ""),
       h("div", { class: "c src" }, e.source || ""),
-      h("div", { class: "c tags" }, (e.tags || []).map((t) => h("span", { class: "tag", title: "Filter by tag " + t, onclick: (ev) => { ev.stopPropagation(); setFilters({ tags: t }, { path: "/events" }); } }, t))),
-      h("div", { class: "c out", title: e.output || "" }, e.output || ""));
+      h("div", { class: "c tags" }, (e.tags || []).map((t) => h("button", { class: "tag", type: "button", title: "Filter by tag " + t, onclick: (ev) => { ev.stopPropagation(); addFilter("tags", t); } }, t))),
+      h("div", { class: "c out" }, h("div", { class: "out-text", title: e.output || "" }, e.output || ""),
+        fields.length ? h("div", { class: "fields" }, fields.map(([k, v]) => h("button", { class: "field", type: "button", title: `Search for ${k}=${fieldText(v)}`,
+          onclick: (ev) => { ev.stopPropagation(); setFilters({ q: fieldText(v) }, { path: "/events" }); } }, h("span", { class: "fk" }, k), "=", fieldText(v)))) : null));
   }
 
   function updateCount() {
     const n = tbody.children.length;
-    count.textContent = n ? `${fmtNum(n)} events shown${done ? "" : " · scroll for more"}` : done ? "No events match these filters" : "Loading…";
-    sentinel.textContent = done ? (n ? "End of results" : "") : "Loading more…";
+    const of = total != null ? ` of ${fmtNum(Math.max(total, n))}` : "";
+    count.textContent = failed ? (n ? `${fmtNum(n)}${of} events shown · could not load more` : "Could not load events") : n ? `${fmtNum(n)}${of} events shown${done ? "" : " · scroll for more"}` : done ? "No events match these filters" : "Loading…";
+    if (failed) sentinel.replaceChildren(outage("events", failed));
+    else sentinel.textContent = done ? (n ? "End of results" : "") : "Loading more…";
     newBadge.hidden = !buffered.length;
     newBadge.textContent = `${fmtNum(buffered.length)} new · resume`;
   }
@@ -215,7 +305,7 @@ function eventsView() {
     loading = true;
     const my = gen;
     const p = apiParams(f);
-    p.set("limit", PAGE);
+    p.set("limit", f.limit);
     if (next) p.set("before", next);
     try {
       const page = await getJSON("/api/v1/events", p);
@@ -225,8 +315,9 @@ function eventsView() {
       tbody.append(frag);
       next = page.next || "";
       done = !next;
+      failed = null;
     } catch (err) {
-      if (my === gen) { sentinel.textContent = "Failed to load: " + err.message; done = true; }
+      if (my === gen) { failed = err; done = true; }
     } finally {
       if (my === gen) { loading = false; updateCount(); if (!done && sentinel.getBoundingClientRect().top < innerHeight + 400) loadPage(); }
     }
@@ -277,7 +368,7 @@ function eventsView() {
     gen++;
     ids.clear();
     tbody.replaceChildren();
-    next = ""; done = false; loading = false; buffered = []; pending = [];
+    next = ""; done = false; loading = false; buffered = []; pending = []; failed = null;
     loadPage();
   }
 
@@ -312,17 +403,18 @@ async function openDetail(id) {
   const filterBtn = (label, patch) => h("button", { class: "btn btn-sm", onclick: () => setFilters(patch, { path: "/events" }) }, label);
   d.replaceChildren(
     h("div", { class: "head" }, prioBadge(e.priority), h("span", { class: "muted" }, fmtTime(e.time), " · ", ago(e.time)),
-      h("button", { class: "btn btn-ghost close", title: "Close (Esc)", onclick: closeDetail }, "✕")),
+      h("button", { class: "btn btn-ghost close", id: "detail-close", title: "Close (Esc)", "aria-label": "Close the event", onclick: closeDetail }, "✕")),
     h("h1", { id: "detail-rule" }, e.rule),
     h("div", { class: "meta" },
       h("span", {}, h("b", {}, "Host"), e.hostname || "—"), h("span", {}, h("b", {}, "Source"), e.source || "—"),
+      h("span", {}, h("b", {}, "Alert time"), fmtTime(e.time)), h("span", {}, h("b", {}, "Received"), fmtTime(receivedOf(e.id))),
       h("span", {}, h("b", {}, "ID"), e.id), e.uuid ? h("span", {}, h("b", {}, "UUID"), e.uuid) : null),
     h("div", { class: "chips" },
-      filterBtn("Filter rule", { rule: e.rule }),
-      e.hostname ? filterBtn("Filter host", { hostname: e.hostname }) : null,
-      e.source ? filterBtn("Filter source", { source: e.source }) : null,
+      filterBtn("Filter rule", { rule: [e.rule] }),
+      e.hostname ? filterBtn("Filter host", { hostname: [e.hostname] }) : null,
+      e.source ? filterBtn("Filter source", { source: [e.source] }) : null,
       filterBtn("≥ " + e.priority, { priority: e.priority.toLowerCase() }),
-      (e.tags || []).map((t) => h("span", { class: "tag", onclick: () => setFilters({ tags: t }, { path: "/events" }) }, t)),
+      (e.tags || []).map((t) => h("button", { class: "tag", type: "button", onclick: () => setFilters({ tags: [t] }, { path: "/events" }) }, t)),
       h("button", { class: "btn btn-sm", onclick: () => copy(location.href, "Link copied") }, "Copy link")),
     h("h3", {}, "Output", h("button", { class: "btn btn-sm", id: "copy-output", onclick: () => copy(e.output || "", "Output copied") }, "Copy")),
     h("pre", { id: "detail-output" }, e.output || ""),
@@ -332,6 +424,10 @@ async function openDetail(id) {
         h("td", { class: "a" }, h("button", { class: "btn btn-ghost btn-sm copy", title: "Copy value", onclick: () => copy(fieldText(v), k + " copied") }, "Copy")))))) : h("div", { class: "muted" }, "No output fields"),
     h("h3", {}, "Raw JSON", h("button", { class: "btn btn-sm", id: "copy-json", onclick: () => copy(raw, "JSON copied") }, "Copy JSON")),
     jsonView(raw));
+  d.setAttribute("role", "dialog");
+  d.setAttribute("aria-label", "Event " + e.rule);
+  // Keyboard users land in the detail, on its close button.
+  $("detail-close").focus({ preventScroll: true });
 }
 
 function closeDrawer() {
@@ -351,7 +447,7 @@ function closeDetail() {
 /** windowOf is the [from, to] of the time range in ms (undefined when open). */
 function windowOf(f) {
   const now = Date.now();
-  const dur = { "15m": 15 * 60e3, "1h": 3600e3, "24h": 86400e3, "7d": 7 * 86400e3 }[f.range];
+  const dur = PRESET_MS[f.range];
   if (dur) return [now - dur, now];
   if (f.range === "custom") return [f.since ? new Date(f.since).getTime() : undefined, f.until ? new Date(f.until).getTime() : now];
   return [undefined, now];
@@ -369,13 +465,13 @@ function dashboardView() {
     dirty = false;
     const p = apiParams(f);
     p.set("top", "10");
-    const bucket = { "15m": "1m", "1h": "1m", "24h": "15m", "7d": "2h" }[f.range];
+    const bucket = BUCKETS[f.range];
     if (bucket) p.set("bucket", bucket);
     let st;
     try {
       st = await getJSON("/api/v1/stats", p);
     } catch (err) {
-      if (my === gen) view.replaceChildren(h("div", { class: "empty" }, "Failed to load statistics: " + err.message));
+      if (my === gen) view.replaceChildren(outage("statistics", err));
       return;
     }
     if (my !== gen) return;
@@ -385,19 +481,31 @@ function dashboardView() {
     const y = window.scrollY;
     const chart = timeSeries(st.series, bucketMs, (a, b) => go({ range: "custom", since: a.toISOString(), until: b.toISOString() }), ...windowOf(f));
     const per = Number(chart.dataset.bucketMs || bucketMs);
+    // One line per top source: the store's series for each source alone.
+    const bySource = h("div", { id: "source-timeline" }, h("div", { class: "empty" }, "Loading…"));
+    const srcs = (st.sources || []).slice(0, 5).map((c) => c.key);
+    Promise.all(srcs.map((src) => {
+      const q = apiParams({ ...f, source: [src] });
+      q.set("top", "1");
+      if (bucket) q.set("bucket", bucket);
+      return getJSON("/api/v1/stats", q).then((x) => ({ key: src, series: x.series || [] }));
+    })).then((lines) => { if (my === gen) bySource.replaceChildren(timeline(lines, bucketMs, ...windowOf(f))); })
+      .catch((err) => { if (my === gen) bySource.replaceChildren(h("div", { class: "empty" }, "Could not load: " + err.message)); });
     view.replaceChildren(
       h("div", { class: "cards", id: "priority-cards" },
-        h("div", { class: "card total" + (st.total ? "" : " zero"), onclick: () => go({ priority: "" }) }, h("div", { class: "label" }, "Total"), h("div", { class: "value", id: "count-total" }, fmtNum(st.total))),
-        PRIORITIES.map((pr) => h("div", { class: "card " + prioClass(pr) + (bp[pr] ? "" : " zero"), dataset: { priority: pr }, title: `Show ${pr} and more severe`, onclick: () => go({ priority: pr.toLowerCase() }) },
+        h("div", { class: "card total" + (st.total ? "" : " zero"), tabindex: 0, role: "button", "aria-label": `Total ${st.total}; show all`, onclick: () => go({ priority: "" }) }, h("div", { class: "label" }, "Total"), h("div", { class: "value", id: "count-total" }, fmtNum(st.total))),
+        PRIORITIES.map((pr) => h("div", { class: "card " + prioClass(pr) + (bp[pr] ? "" : " zero"), dataset: { priority: pr }, tabindex: 0, role: "button", "aria-label": `${pr}: ${bp[pr] || 0}; show ${pr} and more severe`, title: `Show ${pr} and more severe`, onclick: () => go({ priority: pr.toLowerCase() }) },
           h("div", { class: "label" }, pr), h("div", { class: "value" }, fmtNum(bp[pr] || 0))))),
-      h("div", { class: "grid", style: "grid-template-columns: minmax(0,3fr) minmax(240px,1fr); margin-bottom:16px" },
+      h("div", { class: "grid main-charts" },
         panel("Alerts over time", chart, `per ${per >= 3600e3 ? per / 3600e3 + " h" : per / 60e3 + " min"}`),
         panel("By priority", h("div", { style: "display:flex;justify-content:center;padding-top:10px" }, donut(bp, (pr) => go({ priority: pr.toLowerCase() }))))),
+      h("div", { class: "grid main-charts" },
+        panel("By source over time", bySource, `per ${per >= 3600e3 ? per / 3600e3 + " h" : per / 60e3 + " min"}`),
+        panel("Sources", donutOf(st.sources, st.total, (k) => go({ source: [k] })))),
       h("div", { class: "grid cols-3" },
-        panel("Top rules", hbars(st.rules, (k) => go({ rule: k }))),
-        panel("Top hostnames", hbars(st.hostnames, (k) => go({ hostname: k }))),
-        panel("Tags", hbars(st.tags, (k) => go({ tags: k }))),
-        panel("Sources", hbars(st.sources, (k) => go({ source: k }))),
+        panel("Tags", donutOf(st.tags, 0, (k) => go({ tags: [k] }))),
+        panel("Top rules", hbars(st.rules, (k) => go({ rule: [k] }))),
+        panel("Top hostnames", hbars(st.hostnames, (k) => go({ hostname: [k] }))),
         panel("Top containers", hbars(st.containers, (k) => go({ q: k }), "No container alerts")),
         panel("Top images", hbars(st.images, (k) => go({ q: k }), "No container alerts"))));
     window.scrollTo(0, y);
@@ -424,7 +532,7 @@ function infoView() {
     const my = ++gen;
     let info;
     try { info = await getJSON("/api/v1/info"); } catch (err) {
-      if (my === gen) view.replaceChildren(h("div", { class: "empty" }, "Failed to load: " + err.message));
+      if (my === gen) view.replaceChildren(outage("hub information", err));
       return;
     }
     if (my !== gen) return;
@@ -437,7 +545,7 @@ function infoView() {
           h("dt", {}, "Version"), h("dd", { id: "info-version" }, info.version),
           h("dt", {}, "Server time"), h("dd", {}, fmtTime(info.time)),
           h("dt", {}, "Login"), h("dd", {}, info.auth ? "enabled" : "disabled"),
-          h("dt", {}, "Live browsers"), h("dd", {}, fmtNum(info.live_clients)),
+          h("dt", {}, "Live browser tabs"), h("dd", { id: "info-live-clients" }, fmtNum(info.live_clients)),
           Object.entries(info.info || {}).map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]))),
         h("section", { class: "panel" }, h("h2", {}, "Store", h("span", { class: "right" }, pill(s.ok))), h("dl", { class: "kvlist" },
           h("dt", {}, "Kind"), h("dd", { id: "info-store-kind" }, s.kind || "—"),
@@ -445,7 +553,7 @@ function infoView() {
           h("dt", {}, "Events retained"), h("dd", {}, fmtNum(s.events)),
           s.error ? [h("dt", {}, "Error"), h("dd", { class: "p-error", style: "color:var(--pc)" }, s.error)] : null)),
         h("section", { class: "panel" }, h("h2", {}, "Live feed"), h("dl", { class: "kvlist" },
-          h("dt", {}, "Connection"), h("dd", {}, state.liveState),
+          h("dt", {}, "Connection"), h("dd", { id: "info-live" }, { live: "live", reconnecting: "reconnecting", lagged: "resyncing", connecting: "connecting" }[state.liveState] || state.liveState),
           h("dt", {}, "Paused"), h("dd", {}, state.paused ? "yes" : "no"),
           h("dt", {}, "Last event ID"), h("dd", {}, live.last || "—")))),
       h("section", { class: "panel" }, h("h2", {}, "Forwarders", h("span", { class: "right muted" }, `${fw.length} configured`)),
@@ -458,17 +566,133 @@ function infoView() {
             h("td", { class: "num" }, fmtNum(x.sent)), h("td", { class: "num" }, fmtNum(x.pending)),
             h("td", { class: "num" }, x.pending ? fmtDur(x.lag_seconds) : "—"),
             h("td", { class: "num" }, fmtNum(x.failed)), h("td", { class: "num" }, fmtNum(x.retried)),
-            h("td", { class: "num", title: (x.dead_letters || []).map((d) => `${d.rule}: ${d.reason}`).join("\n") }, fmtNum(x.dead_lettered)),
+            h("td", { class: "num" }, x.dead_lettered ? h("button", { class: "btn btn-sm", dataset: { target: x.name }, title: "Inspect, replay or drop " + x.name + "'s dead letters",
+              onclick: () => { openDL = x.name; showDeadLetters(); } }, fmtNum(x.dead_lettered)) : "0"),
             h("td", { class: "muted" }, x.last_success_at ? ago(x.last_success_at) : "—"),
             h("td", { class: "muted", title: x.last_error ? `${x.last_error} (${fmtTime(x.last_error_at)})` : "" }, x.last_error || "—")))))
-          : h("div", { class: "empty" }, "No forwarders configured (set SLACK_WEBHOOKURL, ELASTICSEARCH_HOSTPORT, LOKI_HOSTPORT or WEBHOOK_ADDRESS)")));
+          : h("div", { class: "empty" }, "No forwarders configured (set SLACK_WEBHOOKURL, ELASTICSEARCH_HOSTPORT, LOKI_HOSTPORT or WEBHOOK_ADDRESS)")),
+      dlBox);
+    if (openDL && !dlBox.childElementCount) showDeadLetters();
+  }
+
+  // Dead letters of one forwarder: alerts it gave up on, to replay or drop.
+  let openDL = "";
+  const dlBox = h("div", { id: "dead-letters" });
+  async function showDeadLetters() {
+    const target = openDL;
+    const base = "/api/v1/forwarders/" + encodeURIComponent(target) + "/deadletters";
+    dlBox.replaceChildren(h("section", { class: "panel" }, h("div", { class: "empty" }, "Loading dead letters…")));
+    let list;
+    try { list = await getJSON(base, new URLSearchParams({ limit: "200" })); } catch (err) {
+      dlBox.replaceChildren(h("section", { class: "panel" }, h("div", { class: "empty" }, "Could not load dead letters: " + err.message)));
+      return;
+    }
+    const act = async (what, fn) => {
+      try { const r = await fn(); toast(`${what}: ${r.replayed != null ? r.replayed + " replayed" + (r.failed && r.failed.length ? `, ${r.failed.length} refused again` : "") : r.dropped + " dropped"}`); }
+      catch (err) { toast(`${what} failed: ${err.message}`); }
+      showDeadLetters();
+      load();
+    };
+    const close = h("button", { class: "btn btn-ghost btn-sm", "aria-label": "Close dead letters", onclick: () => { openDL = ""; dlBox.replaceChildren(); } }, "✕");
+    dlBox.replaceChildren(h("section", { class: "panel", style: "margin-top:16px" },
+      h("h2", {}, `Dead letters · ${target}`, h("span", { class: "right" },
+        list.length ? h("button", { class: "btn btn-sm", id: "dl-replay-all", onclick: () => act("Replay all", () => sendJSON("POST", base + "/replay")) }, "Replay all") : null, " ",
+        list.length ? h("button", { class: "btn btn-sm", id: "dl-drop-all", onclick: () => confirm(`Drop all ${list.length} dead letters of ${target}?`) && act("Drop all", () => sendJSON("DELETE", base)) }, "Drop all") : null, " ", close)),
+      list.length ? h("table", { class: "plain", id: "dead-letter-list" },
+        h("thead", {}, h("tr", {}, ["Event", "Priority", "Rule", "Reason", "Attempts", "Given up", ""].map((t) => h("th", {}, t)))),
+        h("tbody", {}, list.map((d) => h("tr", {},
+          h("td", {}, h("a", { href: "/events/" + encodeURIComponent(d.id), "data-nav": "" }, d.id)),
+          h("td", {}, prioBadge(d.priority)), h("td", {}, d.rule), h("td", { class: "muted" }, d.reason),
+          h("td", { class: "num" }, fmtNum(d.attempts)), h("td", { class: "muted" }, ago(d.at)),
+          h("td", {}, h("button", { class: "btn btn-sm", onclick: () => act("Replay", () => sendJSON("POST", base + "/" + encodeURIComponent(d.id) + "/replay")) }, "Replay"), " ",
+            h("button", { class: "btn btn-sm", onclick: () => act("Drop", () => sendJSON("DELETE", base + "/" + encodeURIComponent(d.id))) }, "Drop"))))))
+        : h("div", { class: "empty" }, "No dead letters")));
   }
   load();
   const tick = setInterval(load, 5000);
-  return { stop: () => { clearInterval(tick); gen++; } };
+  return { onStatus: load, onReset: load, stop: () => { clearInterval(tick); gen++; } };
+}
+
+// ---------- API docs ----------
+
+/** receivedOf is when the hub stored an event: its ID's milliseconds. */
+function receivedOf(id) {
+  return new Date(Number(String(id).split("-")[0]));
+}
+
+const API_DOCS = [
+  ["GET", "/api/v1/events", "A page of events, newest first.", [
+    ["since, until", "RFC 3339 time or a duration back from now (15m, 24h, 7d)"],
+    ["priority", "minimum priority: warning = warning and more severe"],
+    ["rule", "exact rule name; repeat for several"],
+    ["hostname, source", "comma-separated or repeated; any of them"],
+    ["tags", "comma-separated; all must be present"],
+    ["q", "case-insensitive text in output, rule or field values"],
+    ["limit", "page size, 1-1000 (default 100)"],
+    ["before", "the previous page's next cursor"]], "events?since=24h&priority=warning&limit=50"],
+  ["GET", "/api/v1/events/{id}", "One event, exactly as stored (64-bit integers intact).", [], null],
+  ["GET", "/api/v1/stats", "Counts by priority, top rules, hostnames, sources, tags, containers and images, and a time series.", [
+    ["(filters)", "the same filters as /events"], ["bucket", "series bucket, whole minutes (1m, 15m, 2h)"], ["top", "list length, 1-1000"]], "stats?since=1h&bucket=5m&top=10"],
+  ["GET", "/api/v1/export", "Every event the filters select, streamed as a file, newest first; stops at limit and says so (JSON: truncated, CSV: a last '# truncated' row).", [
+    ["(filters)", "the same filters as /events"], ["format", "json or csv"], ["limit", `events at most, default ${fmtNum(EXPORT_CAP)}, max 100,000`]], "export?format=csv&since=7d&priority=error"],
+  ["GET", "/api/v1/ws", "Websocket of new events: send {\"type\":\"hello\",\"after\":\"<last id>\"}; the hub replays the gap, then pushes live.", [], null],
+  ["GET", "/api/v1/info", "Version, store and forwarder health (the Info page).", [], null],
+  ["GET", "/api/v1/health", "Store health.", [], null],
+];
+
+function apiView() {
+  const base = location.origin;
+  const curl = (path) => `curl -H "Authorization: Bearer $SAKER_TOKEN" '${base}/api/v1/${path}'`;
+  view.replaceChildren(h("div", { class: "docs" },
+    h("section", { class: "panel" }, h("h2", {}, "Query API"),
+      h("p", {}, "Everything below answers JSON on this port (the dashboard's), never on the ingestion port. Scripts authenticate with a token from SAKER_UI_API_TOKENS (",
+        h("code", {}, "Authorization: Bearer …"), ") or basic auth with the dashboard login; browsers use the session cookie. Failed basic-auth attempts count towards the login lock-out."),
+      h("p", {}, "Ingestion (port 2801, falcosidekick-compatible): ", h("code", {}, "POST /"), " one Falco alert, ", h("code", {}, "POST /api/v1/events"), " a JSON array or NDJSON batch, ",
+        h("code", {}, "POST /test"), ", ", h("code", {}, "GET /ping"), ", ", h("code", {}, "GET /healthz"), ", ", h("code", {}, "GET /metrics"), ".")),
+    API_DOCS.map(([method, path, what, params, example]) => h("section", { class: "panel api-ep" },
+      h("h2", {}, h("span", { class: "method" }, method), h("code", {}, path)),
+      h("p", {}, what),
+      params.length ? h("table", { class: "plain" }, h("tbody", {}, params.map(([k, v]) => h("tr", {}, h("td", {}, h("code", {}, k)), h("td", {}, v))))) : null,
+      example ? h("pre", { class: "mono" }, curl(example)) : null))));
+  return {};
 }
 
 // ---------- live feed, theme, user ----------
+
+// ---------- store health: one outage state for every view ----------
+
+const health = { ok: true, since: null, error: "" };
+let healthTimer = null;
+
+/** checkHealth polls the store's health (sooner while it is down) and
+ *  shows an outage, then its recovery, in the banner, header and views. */
+async function checkHealth() {
+  clearTimeout(healthTimer);
+  let st;
+  try { st = (await getJSON("/api/v1/health")).store || {}; } catch (err) { st = { ok: false, error: "hub unreachable (" + err.message + ")" }; }
+  if (!st.ok) {
+    if (health.ok) health.since = new Date();
+    health.ok = false;
+    health.error = st.error || "unavailable";
+    setBanner("store", "error", `Alert store unavailable since ${shortTime(health.since)}: ${health.error}. Events and charts cannot be loaded and the hub refuses new alerts (senders retry). Retrying every 5 s…`);
+  } else if (!health.ok) {
+    const down = (Date.now() - health.since.getTime()) / 1000;
+    health.ok = true;
+    setBanner("store", "ok", `Alert store recovered at ${shortTime(new Date())} after ${fmtDur(down)} down; views reloaded.`);
+    setTimeout(() => { if (health.ok) setBanner("store", null); }, 20000);
+    if (state.current && state.current.onReset) state.current.onReset();
+  }
+  document.body.classList.toggle("store-down", !health.ok);
+  showLive();
+  healthTimer = setTimeout(checkHealth, health.ok ? 15000 : 5000);
+}
+
+/** outage renders a failed load: the store outage when there is one. */
+function outage(what, err) {
+  if (health.ok) checkHealth();
+  return h("div", { class: "empty outage", role: "alert" }, h("b", {}, `Could not load ${what}.`), " ", err.message,
+    h("div", { class: "muted" }, "Retrying when the store answers again."));
+}
 
 /** setBanner shows (text) or removes (null) a page-wide banner by key. */
 function setBanner(key, kind, text) {
@@ -482,9 +706,9 @@ function setBanner(key, kind, text) {
 
 function showLive() {
   const el = $("live-status");
-  const st = state.paused ? "paused" : state.liveState;
+  const st = !health.ok ? "store-down" : state.paused ? "paused" : state.liveState;
   el.dataset.state = st;
-  el.querySelector("span").textContent = { live: "Live", paused: "Paused", reconnecting: "Reconnecting…", lagged: "Resyncing…", connecting: "Connecting…" }[st] || st;
+  el.querySelector("span").textContent = { live: "Live", paused: "Paused", reconnecting: "Reconnecting…", lagged: "Resyncing…", connecting: "Connecting…", "store-down": "Store down" }[st] || st;
   $("live-toggle").textContent = state.paused ? "Resume" : "Pause";
 }
 
@@ -496,7 +720,7 @@ function setPaused(p) {
 
 const live = new Live({
   onEvents: (evs) => state.current && state.current.onEvents && state.current.onEvents(evs),
-  onStatus: (s) => { state.liveState = s; showLive(); },
+  onStatus: (s) => { state.liveState = s; showLive(); state.current && state.current.onStatus && state.current.onStatus(); },
   onReset: () => state.current && state.current.onReset && state.current.onReset(),
 });
 
@@ -526,6 +750,7 @@ function init() {
   bindFilterBar();
   if (location.pathname === "/") history.replaceState(null, "", "/dashboard" + location.search);
   live.start();
+  checkHealth();
   route();
   loadSuggestions();
   window.saker = { state, live }; // for debugging and the browser test
