@@ -17,6 +17,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/saker-sec/saker/hub/api"
+	"github.com/saker-sec/saker/hub/config"
 	"github.com/saker-sec/saker/hub/ingest"
 	redisstore "github.com/saker-sec/saker/hub/store/redis"
 	"github.com/saker-sec/saker/hub/store/redistest"
@@ -207,7 +208,8 @@ func browseAt(t *testing.T, w, h int64) {
 	enr, _ := ingest.NewEnricher(ingest.Options{})
 	ing := httptest.NewServer((&api.Server{Store: st, Enricher: enr, Log: quietLogger(), BodyLimit: 1 << 20, BatchBodyLimit: 1 << 20, BatchMaxEvents: 100}).Handler())
 	t.Cleanup(ing.Close)
-	s, err := New(Options{Store: st, Logger: quietLogger(), Version: "test", Auth: Auth{User: "admin", Password: "hunter2"}})
+	s, err := New(Options{Store: st, Logger: quietLogger(), Version: "test", Auth: Auth{User: "admin", Password: "hunter2"},
+		Config: &config.Effective{Settings: []config.Setting{{Key: "LISTENPORT", Value: "2801", Origin: "default"}, {Key: "SLACK_WEBHOOKURL", Value: "https://hooks.slack.com/***", Origin: "env", Secret: true}}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -340,6 +342,9 @@ func browseAt(t *testing.T, w, h int64) {
 	p.shot("14-api")
 	p.do("info", chromedp.Navigate(ui.URL+"/info"))
 	p.wait("info live", `document.getElementById("info-live") && document.getElementById("info-live").textContent === "live" && document.getElementById("info-live-clients").textContent === "1"`)
+	p.wait("config view", `document.querySelectorAll("#config-table tbody tr").length === 2`)
+	p.do("config filter", chromedp.SendKeys("#config-filter", "slack"))
+	p.wait("config filtered", `(() => { const rs = [...document.querySelectorAll("#config-table tbody tr")].filter(r => !r.hidden); return rs.length === 1 && rs[0].firstChild.textContent === "SLACK_WEBHOOKURL"; })()`)
 	p.shot("15-info")
 
 	// Store outage: banner, header, Events and Dashboard say so; then the

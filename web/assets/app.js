@@ -539,6 +539,7 @@ function infoView() {
     const s = info.store || {};
     const pill = (ok, yes = "healthy", no = "down") => h("span", { class: "pill " + (ok ? "ok" : "bad") }, ok ? yes : no);
     const fw = info.forwarders || [];
+    const typing = document.activeElement && document.activeElement.id === "config-filter";
     view.replaceChildren(
       h("div", { class: "grid cols-3", style: "margin-bottom:16px" },
         h("section", { class: "panel" }, h("h2", {}, "Saker"), h("dl", { class: "kvlist" },
@@ -571,8 +572,34 @@ function infoView() {
             h("td", { class: "muted" }, x.last_success_at ? ago(x.last_success_at) : "—"),
             h("td", { class: "muted", title: x.last_error ? `${x.last_error} (${fmtTime(x.last_error_at)})` : "" }, x.last_error || "—")))))
           : h("div", { class: "empty" }, "No forwarders configured (set SLACK_WEBHOOKURL, ELASTICSEARCH_HOSTPORT, LOKI_HOSTPORT or WEBHOOK_ADDRESS)")),
-      dlBox);
+      dlBox,
+      configPanel(info.config));
+    if (typing) {
+      const inp = document.getElementById("config-filter");
+      inp.focus();
+      inp.setSelectionRange(inp.value.length, inp.value.length);
+    }
     if (openDL && !dlBox.childElementCount) showDeadLetters();
+  }
+
+  // The effective configuration (secrets masked), filterable by key.
+  let cfgFilter = "";
+  function configPanel(cfg) {
+    if (!cfg) return null;
+    const match = (x) => !cfgFilter || x.key.toLowerCase().includes(cfgFilter) || String(x.value).toLowerCase().includes(cfgFilter);
+    const rows = (cfg.settings || []).map((x) => {
+      const tr = h("tr", { hidden: !match(x) }, h("td", { class: "mono" }, x.key), h("td", { class: "mono" + (x.secret ? " muted" : "") }, x.value), h("td", { class: "muted" }, x.origin));
+      tr.setting = x;
+      return tr;
+    });
+    const input = h("input", { type: "text", id: "config-filter", placeholder: "Filter settings…", "aria-label": "Filter settings", value: cfgFilter, autocomplete: "off",
+      oninput: (e) => { cfgFilter = e.target.value.toLowerCase(); for (const tr of rows) tr.hidden = !match(tr.setting); } });
+    return h("section", { class: "panel", id: "config-panel", style: "margin-top:16px" },
+      h("h2", {}, "Configuration", h("span", { class: "right muted" }, `${(cfg.settings || []).length} settings · secrets masked`)),
+      (cfg.warnings || []).length ? h("ul", { class: "cfg-warnings" }, cfg.warnings.map((w) => h("li", {}, w))) : null,
+      input,
+      h("div", { class: "table-scroll" }, h("table", { class: "plain", id: "config-table" },
+        h("thead", {}, h("tr", {}, ["Setting", "Value", "From"].map((t) => h("th", {}, t)))), h("tbody", {}, rows))));
   }
 
   // Dead letters of one forwarder: alerts it gave up on, to replay or drop.
