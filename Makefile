@@ -9,7 +9,7 @@ export SAKER_DATA_DIR ?= $(CURDIR)/.saker-data
 # Browser tests save their screenshots here (CI keeps the directory as an artifact).
 export SAKER_SCREENSHOTS ?= $(CURDIR)/.artifacts/screenshots
 
-.PHONY: all build run test deps vet bench bench-hub fuzz generate clean
+.PHONY: all build run test deps vet bench bench-hub fuzz faults faults-long generate clean
 
 all: build
 
@@ -46,6 +46,14 @@ SIDEKICK ?=
 BENCH_ROUNDS ?= 3
 bench-hub: build
 	$(GO) run ./cmd/benchhub -saker $(BIN) -rounds $(BENCH_ROUNDS) $(if $(SIDEKICK),-sidekick $(SIDEKICK))
+
+## faults: the fault suite's short variants (hub/faults; also part of make test): one FAULTS line per scenario
+faults: deps
+	$(GO) test -count=1 -v -timeout 20m ./hub/faults
+
+## faults-long: the long variants (minutes of load, a 10-minute hub outage under the sensor, a 38 s Redis freeze)
+faults-long: deps
+	SAKER_FAULTS_LONG=1 $(GO) test -count=1 -v -timeout 90m ./hub/faults
 
 ## fuzz: run every fuzz target for FUZZTIME each
 FUZZTIME ?= 60s
