@@ -349,6 +349,9 @@ func (s *sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "hang":
 		select {
 		case <-hung:
+			// Released before the client gave up: still a failure, or
+			// the alert would count as delivered without being recorded.
+			w.WriteHeader(http.StatusServiceUnavailable)
 		case <-r.Context().Done():
 		}
 		return
