@@ -419,4 +419,3 @@ func TestSensorSpoolsWhileHubDown(t *testing.T) {
 		t.Errorf("sensor output: dropped %d, spooled %d (want 0 dropped, the spool used)", stats.Dropped, stats.Spooled)
 	}
 }
-
