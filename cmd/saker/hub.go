@@ -52,6 +52,14 @@ func decodeSettings(src *config.Source) (*settings, error) {
 	return s, err
 }
 
+// logWarnings logs, loudly and one line each, every configuration value
+// that was ignored or replaced by a default.
+func logWarnings(log *slog.Logger, e config.Effective) {
+	for _, w := range e.Warnings {
+		log.Warn("configuration: "+w, "hint", "saker hub --print-config shows the effective configuration")
+	}
+}
+
 // part runs next to the hub in one process until ctx ends, then returns
 // soon, having released what it holds. Parts stop before the hub does, so a
 // part may still post to the hub or read its store while stopping.
@@ -96,9 +104,7 @@ func runHub(ctx context.Context, name string, args []string, withSensor bool, st
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-	for _, w := range conf.effective.Warnings {
-		log.Warn("configuration: "+w, "hint", "saker hub --print-config shows the effective configuration")
-	}
+	logWarnings(log, conf.effective)
 
 	h, err := hub.New(conf.hub, log, nil)
 	if err != nil {

@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/saker-sec/saker/hub/config"
 	"github.com/saker-sec/saker/hub/testutil"
 )
 
@@ -143,6 +145,25 @@ func TestPrintConfig(t *testing.T) {
 	for _, leak := range []string{"hunter2", "tok", "admin:admin"} {
 		if strings.Contains(got, leak) {
 			t.Errorf("print-config leaks %q", leak)
+		}
+	}
+}
+
+// TestStartupLogsConfigurationWarnings: a value the hub replaced by a
+// default is logged at start-up, one WARN line each.
+func TestStartupLogsConfigurationWarnings(t *testing.T) {
+	env := map[string]string{"SLACK_WEBHOOKURL": "https://hooks.slack.com/services/T0/B0/x", "SLACK_MINIMUMPRIORITY": "warn",
+		"WEBHOOK_ADDRESS": "http://hook/", "WEBHOOK_METHOD": "patch"}
+	conf, err := decodeSettings(config.NewSource(nil, func(k string) (string, bool) { v, ok := env[k]; return v, ok }, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf strings.Builder
+	logWarnings(slog.New(slog.NewTextHandler(&buf, nil)), conf.effective)
+	got := buf.String()
+	for _, want := range []string{`level=WARN msg="configuration: SLACK_MINIMUMPRIORITY: unknown priority \"warn\"`, `level=WARN msg="configuration: WEBHOOK_METHOD: unknown method \"PATCH\"`} {
+		if !strings.Contains(got, want) {
+			t.Errorf("log lacks %s:\n%s", want, got)
 		}
 	}
 }
