@@ -25,6 +25,15 @@ type Event struct {
 	TS int64
 
 	rawtime string // TS in decimal, built on first use (jevt.rawtime)
+	// Scalar paths already read (bit i set: cache[i] holds slot i).
+	have  uint32
+	cache [cacheSlots]cached
+}
+
+// cached is one scalar path's value in an event.
+type cached struct {
+	s  string
+	ok bool
 }
 
 func (e *Event) rawTime() string {

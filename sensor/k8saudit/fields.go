@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"unsafe"
 
 	"github.com/valyala/fastjson"
@@ -123,15 +124,56 @@ func list(l []string) (fields.Value, bool) {
 
 // at reads the value at keys.
 func at(keys ...string) func(string, int) extract {
-	return func(string, int) extract {
-		return func(ev *Event) (fields.Value, bool) {
-			v := ev.Obj.Get(keys...)
-			if v == nil {
-				return fields.Value{}, false
+	return func(string, int) extract { return scalar(keys) }
+}
+
+// scalar extracts the value at keys as text, through the event's cache
+// when the path has a slot: most rules start with the same few paths
+// (stage, verb, user, objectRef), each then walked once per event.
+func scalar(keys []string) extract {
+	slot := slotFor(keys)
+	return func(ev *Event) (fields.Value, bool) {
+		if slot >= 0 {
+			bit := uint32(1) << slot
+			c := &ev.cache[slot]
+			if ev.have&bit == 0 {
+				if v := ev.Obj.Get(keys...); v != nil {
+					c.s, c.ok = text(v), true
+				}
+				ev.have |= bit
 			}
-			return str(text(v))
+			return fields.Value{S: c.s}, c.ok
 		}
+		v := ev.Obj.Get(keys...)
+		if v == nil {
+			return fields.Value{}, false
+		}
+		return str(text(v))
 	}
+}
+
+// cacheSlots is how many distinct scalar paths events cache.
+const cacheSlots = 32
+
+// slots numbers scalar paths as rules resolve them, up to cacheSlots.
+var slots = struct {
+	sync.Mutex
+	ids map[string]int
+}{ids: map[string]int{}}
+
+func slotFor(keys []string) int {
+	k := strings.Join(keys, "\x00")
+	slots.Lock()
+	defer slots.Unlock()
+	if id, ok := slots.ids[k]; ok {
+		return id
+	}
+	if len(slots.ids) >= cacheSlots {
+		return -1
+	}
+	id := len(slots.ids)
+	slots.ids[k] = id
+	return id
 }
 
 // elems returns the array at keys, or its idx-th element alone.
@@ -271,13 +313,7 @@ func jsonPointer(ptr string, _ int) extract {
 	for i, k := range keys {
 		keys[i] = strings.ReplaceAll(strings.ReplaceAll(k, "~1", "/"), "~0", "~")
 	}
-	return func(ev *Event) (fields.Value, bool) {
-		v := ev.Obj.Get(keys...)
-		if v == nil {
-			return fields.Value{}, false
-		}
-		return str(text(v))
-	}
+	return scalar(keys)
 }
 
 // wholeObject is json.obj: the event indented, as the json plugin prints it.
