@@ -9,7 +9,7 @@
 -- ARGV[4]  counter TTL in seconds
 -- ARGV[5]  dedupe window in ms (0 = off)
 -- ARGV[6]  number of alerts, then per alert:
---          uuid, body, #index keys, index key suffixes..., #counter fields, fields...
+--          uuid, entry field ("z": body is zstd-compressed JSON, "a": plain), body, #index keys, index key suffixes..., #counter fields, fields...
 --
 -- An alert whose uuid was appended within the dedupe window is not stored
 -- again: its first ID is returned. A sender retrying after a timeout (or a
@@ -47,8 +47,9 @@ local counts = {}  -- counter key -> field -> n
 local fresh = false
 for a = 1, n do
   local uuid = ARGV[i]
-  local body = ARGV[i + 1]
-  i = i + 2
+  local field = ARGV[i + 1]
+  local body = ARGV[i + 2]
+  i = i + 3
   local id = false
   if ukey and uuid ~= "" then
     id = redis.call("HGET", ukey, uuid) or redis.call("HGET", uprev, uuid)
@@ -60,7 +61,7 @@ for a = 1, n do
     i = i + 1 + tonumber(ARGV[i])
   else
     fresh = true
-    id = redis.call("XADD", stream, "*", "a", body)
+    id = redis.call("XADD", stream, "*", field, body)
     ids[a] = id
     if ukey and uuid ~= "" then
       redis.call("HSET", ukey, uuid, id)

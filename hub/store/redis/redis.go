@@ -7,7 +7,7 @@
 //
 // Keys, under Options.KeyPrefix + "{saker}:":
 //
-//	events          stream; entry field "a" = the alert's JSON
+//	events          stream; entry field "z" = the alert's JSON, zstd (older entries: "a", plain)
 //	i:p:<priority>  sorted sets (all scores 0, members "<ms>-<seq>" zero-
 //	i:r:<rule>      padded so lexical order is ID order) indexing the
 //	i:s:<source>    stream, trimmed with it
@@ -39,6 +39,7 @@
 package redis
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	_ "embed"
@@ -292,7 +293,11 @@ func (s *Store) Append(ctx context.Context, alerts []alert.Alert) ([]string, err
 			return nil, fmt.Errorf("append alert %d: encode: %w", i, err)
 		}
 		idx := indexSuffixes(a)
-		args = append(args, a.UUID, body, len(idx))
+		field, entry := fieldPlain, body
+		if z := compress(body); len(z) < len(body) {
+			field, entry = fieldZstd, z
+		}
+		args = append(args, a.UUID, field, entry, len(idx))
 		for _, k := range idx {
 			args = append(args, k)
 		}
@@ -306,11 +311,11 @@ func (s *Store) Append(ctx context.Context, alerts []alert.Alert) ([]string, err
 }
 
 func decodeMessage(m goredis.XMessage) (store.Event, bool) {
-	body, ok := m.Values["a"].(string)
+	body, ok := entryJSON(m.Values)
 	if !ok {
 		return store.Event{}, false
 	}
-	d := json.NewDecoder(strings.NewReader(body))
+	d := json.NewDecoder(bytes.NewReader(body))
 	d.UseNumber()
 	e := store.Event{ID: m.ID}
 	if err := d.Decode(&e.Alert); err != nil {

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	goredis "github.com/redis/go-redis/v9"
+
 	"github.com/saker-sec/saker/hub/alert"
 
 	"github.com/saker-sec/saker/hub/store"
@@ -312,5 +314,37 @@ func TestDefaultRetentionBounded(t *testing.T) {
 	s := newT(t, Options{Addresses: []string{redistest.Addr(t)}})
 	if s.opts.MaxAge != DefaultMaxAge || DefaultMaxAge <= 0 || s.opts.MaxEvents != DefaultMaxEvents {
 		t.Fatalf("default retention: max age %v, max events %d", s.opts.MaxAge, s.opts.MaxEvents)
+	}
+}
+
+// Stream entries are stored compressed (field "z"); entries written before
+// as plain JSON (field "a") still read.
+func TestEntriesCompressedOldOnesRead(t *testing.T) {
+	s := newT(t, Options{Addresses: []string{redistest.Addr(t)}, KeyPrefix: "codec:"})
+	ctx := context.Background()
+	a := sample(7)
+	a.Output = strings.Repeat("A shell was spawned in a container with an attached terminal ", 10)
+	ids, err := s.Append(ctx, []alert.Alert{a})
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgs, err := s.Client().XRange(ctx, s.stream, ids[0], ids[0]).Result()
+	if err != nil || len(msgs) != 1 {
+		t.Fatalf("XRANGE: %v %v", msgs, err)
+	}
+	plain, _ := json.Marshal(&a)
+	z, ok := msgs[0].Values[fieldZstd].(string)
+	if !ok || len(z) >= len(plain) {
+		t.Fatalf("entry fields %v: want field %q smaller than the %d-byte JSON", msgs[0].Values, fieldZstd, len(plain))
+	}
+	old, err := s.Client().XAdd(ctx, &goredis.XAddArgs{Stream: s.stream, Values: []any{fieldPlain, string(plain)}}).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{ids[0], old} {
+		e, err := s.Get(ctx, id)
+		if err != nil || e.UUID != a.UUID || e.OutputFields["evt.num"] != json.Number("7") {
+			t.Errorf("Get(%s) = %+v, %v", id, e.Alert, err)
+		}
 	}
 }
