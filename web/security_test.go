@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -24,6 +25,8 @@ import (
 	"time"
 
 	"github.com/saker-sec/saker/hub/config"
+	"github.com/coder/websocket"
+
 	"github.com/saker-sec/saker/hub/store"
 	"github.com/saker-sec/saker/web/session"
 )
@@ -207,6 +210,41 @@ func TestSecurityRevokedCookie(t *testing.T) {
 	}
 	if _, res, err := dialWS(t.Context(), thief, hs.URL); err == nil || res == nil || res.StatusCode != http.StatusUnauthorized {
 		t.Errorf("copied cookie after logout opens the websocket")
+	}
+}
+
+// TestSecurityLogoutEndsLiveFeed: a websocket opened with a session is
+// closed once the session is revoked, not left streaming alerts.
+func TestSecurityLogoutEndsLiveFeed(t *testing.T) {
+	st := newTestStore(t)
+	_, hs := newTestServer(t, st, Options{Auth: Auth{User: "alice", Password: "s3cret"}, SessionRecheck: 50 * time.Millisecond})
+	c := client(t)
+	login(t, c, hs.URL, "alice", "s3cret")
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	ws, _, err := dialWS(ctx, c, hs.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.CloseNow()
+	if err := ws.Write(ctx, websocket.MessageText, []byte(`{"type":"hello"}`)); err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest("POST", hs.URL+"/logout", nil)
+	res, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	for {
+		_, _, err := ws.Read(ctx)
+		if err == nil {
+			continue
+		}
+		if websocket.CloseStatus(err) != closeSessionEnded {
+			t.Fatalf("websocket after logout: %v, want close %d", err, closeSessionEnded)
+		}
+		return
 	}
 }
 

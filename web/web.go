@@ -89,6 +89,10 @@ type Options struct {
 	QueueSize int
 	// WriteTimeout bounds each websocket write; 0 means 10 s.
 	WriteTimeout time.Duration
+	// SessionRecheck is how often an open websocket re-checks its login,
+	// so a logout (or a password change) also ends live feeds opened with
+	// the session; 0 means 30 s.
+	SessionRecheck time.Duration
 	// ReplayLimit bounds how many missed events a reconnecting browser is
 	// replayed before it is told to reload instead; 0 means 10000.
 	ReplayLimit int
@@ -115,6 +119,9 @@ func New(o Options) (*Server, error) {
 	}
 	if o.WriteTimeout <= 0 {
 		o.WriteTimeout = 10 * time.Second
+	}
+	if o.SessionRecheck <= 0 {
+		o.SessionRecheck = 30 * time.Second
 	}
 	if o.ReplayLimit <= 0 {
 		o.ReplayLimit = 10000

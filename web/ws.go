@@ -33,6 +33,9 @@ import (
 const (
 	closeLagged = websocket.StatusCode(4000)
 	closeReset  = websocket.StatusCode(4001)
+	// closeSessionEnded: the login was revoked (logout, password change);
+	// the browser's reconnect is refused and it goes to the login page.
+	closeSessionEnded = websocket.StatusCode(4003)
 )
 
 type wsHello struct {
@@ -101,6 +104,8 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 
 	ping := time.NewTicker(pingInterval)
 	defer ping.Stop()
+	recheck := time.NewTicker(s.opts.SessionRecheck)
+	defer recheck.Stop()
 	var buf bytes.Buffer
 	for {
 		select {
@@ -109,6 +114,11 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		case <-sub.gone:
 			c.Close(websocket.StatusGoingAway, "hub shutting down")
 			return
+		case <-recheck.C:
+			if _, ok := s.auth.user(r); !ok {
+				c.Close(closeSessionEnded, "session ended")
+				return
+			}
 		case <-ping.C:
 			pctx, cancel := context.WithTimeout(ctx, s.opts.WriteTimeout)
 			err := c.Ping(pctx)
