@@ -24,8 +24,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/saker-sec/saker/hub/config"
 	"github.com/coder/websocket"
+	"github.com/saker-sec/saker/hub/config"
 
 	"github.com/saker-sec/saker/hub/store"
 	"github.com/saker-sec/saker/web/session"
