@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -48,4 +51,84 @@ func TestTestAlertBypassesMinimumPriority(t *testing.T) {
 	}
 	testutil.Eventually(t, 10*time.Second, "the test alert at the webhook (WEBHOOK_MINIMUMPRIORITY=critical)",
 		func() bool { return sink.has(tr.UUID) })
+}
+
+// A webhook that refuses an alert leaves a dead letter; through the
+// dashboard (basic auth with the dashboard login) it is listed and, once
+// the target accepts again, replayed to it.
+func TestDeadLettersThroughDashboard(t *testing.T) {
+	var refuse atomic.Bool
+	refuse.Store(true)
+	got := make(chan string, 10)
+	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var a struct{ UUID string }
+		json.NewDecoder(r.Body).Decode(&a)
+		if refuse.Load() {
+			http.Error(w, "refused", http.StatusBadRequest)
+			return
+		}
+		got <- a.UUID
+	}))
+	defer sink.Close()
+	port, uiPort := freeTCPPort(t), freeTCPPort(t)
+	t.Setenv("LISTENADDRESS", "127.0.0.1")
+	t.Setenv("LISTENPORT", fmt.Sprint(port))
+	t.Setenv("UI_ADDRESS", "127.0.0.1")
+	t.Setenv("UI_LISTENPORT", fmt.Sprint(uiPort))
+	t.Setenv("SAKER_DATA_DIR", t.TempDir())
+	t.Setenv("REDIS_ADDRESS", "")
+	t.Setenv("SAKER_UI_USER", "alice:s3cret")
+	t.Setenv("WEBHOOK_ADDRESS", sink.URL)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- runHub(ctx, "hub", nil, false, io.Discard) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("hub exit: %v", err)
+		}
+	}()
+	uuid := "00000000-0000-4000-8000-00000000dead"
+	postOnFirstConnection(t, fmt.Sprintf("127.0.0.1:%d", port), uuid)
+
+	testutil.WaitDial(t, 15*time.Second, fmt.Sprintf("127.0.0.1:%d", uiPort)).Close()
+	ui := fmt.Sprintf("http://127.0.0.1:%d/api/v1/forwarders/webhook/deadletters", uiPort)
+	do := func(method, url string, out any) int {
+		req, _ := http.NewRequest(method, url, nil)
+		req.SetBasicAuth("alice", "s3cret")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		json.NewDecoder(resp.Body).Decode(out)
+		return resp.StatusCode
+	}
+	var dead []struct{ ID, UUID, Reason string }
+	testutil.Eventually(t, 10*time.Second, "a dead letter listed", func() bool {
+		return do("GET", ui, &dead) == 200 && len(dead) > 0
+	})
+	if dead[0].UUID != uuid || !strings.Contains(dead[0].Reason, "400") {
+		t.Fatalf("dead letters %+v", dead)
+	}
+	resp, err := http.Get(ui)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("dead letters without login: %d", resp.StatusCode)
+	}
+	refuse.Store(false)
+	var res struct{ Replayed int }
+	if code := do("POST", ui+"/"+dead[0].ID+"/replay", &res); code != 200 || res.Replayed != 1 {
+		t.Fatalf("replay: %d %+v", code, res)
+	}
+	if u := <-got; u != uuid {
+		t.Fatalf("replayed %s, want %s", u, uuid)
+	}
+	dead = nil
+	if do("GET", ui, &dead); len(dead) != 0 {
+		t.Fatalf("dead letters after replay: %+v", dead)
+	}
 }
