@@ -25,8 +25,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
-	"github.com/saker-sec/saker/hub/config"
 
+	"github.com/saker-sec/saker/hub/config"
 	"github.com/saker-sec/saker/hub/store"
 	"github.com/saker-sec/saker/web/session"
 )
