@@ -233,6 +233,30 @@ func TestOfficialRulesFire(t *testing.T) {
 		c.expectOnly(t, "Modify Shell Configuration File", "fd.name", rc, map[string]string{"proc.name": "touch"})
 	})
 
+	t.Run("Find AWS Credentials", func(t *testing.T) {
+		run(t, "find", dir, "-path", "*/.aws/credentials")
+		c.expectOnly(t, "Find AWS Credentials", "proc.cmdline", "find "+dir+" -path */.aws/credentials", map[string]string{"proc.name": "find"})
+	})
+
+	t.Run("Remove Bulk Data from Disk", func(t *testing.T) {
+		shred := named(t, "shred")
+		run(t, shred, "-u", filepath.Join(dir, "nothing"))
+		c.expectOnly(t, "Remove Bulk Data from Disk", "proc.cmdline", "shred -u "+filepath.Join(dir, "nothing"), map[string]string{"proc.name": "shred"})
+	})
+
+	t.Run("Schedule Cron Jobs", func(t *testing.T) {
+		crontab := named(t, "crontab")
+		run(t, crontab, "-l")
+		c.expectOnly(t, "Schedule Cron Jobs", "proc.cmdline", "crontab -l", map[string]string{"proc.name": "crontab"})
+	})
+
+	t.Run("Mkdir binary dirs", func(t *testing.T) {
+		d := fmt.Sprintf("/usr/bin/saker-e2e-dir-%d", os.Getpid())
+		t.Cleanup(func() { os.Remove(d) })
+		run(t, "mkdir", d)
+		c.expectOnly(t, "Mkdir binary dirs", "proc.cmdline", "mkdir "+d, map[string]string{"evt.arg.path": d})
+	})
+
 	t.Run("Delete or rename shell history", func(t *testing.T) {
 		h := filepath.Join(dir, ".bash_history")
 		os.WriteFile(h, []byte("ls\n"), 0o600)
