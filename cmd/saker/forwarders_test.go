@@ -15,28 +15,36 @@ import (
 	"github.com/saker-sec/saker/hub/testutil"
 )
 
-// POST /test reaches a forwarder whatever its minimum priority, as
-// falcosidekick's test does (the test alert is Debug).
-func TestTestAlertBypassesMinimumPriority(t *testing.T) {
-	sink, url := newWebhookSink(t)
-	port, uiPort := freeTCPPort(t), freeTCPPort(t)
+// runHubWith runs `saker hub` on loopback ports with a fresh embedded store
+// and env, until the test ends; it returns the ingestion and dashboard ports.
+func runHubWith(t *testing.T, env map[string]string) (port, uiPort int) {
+	port, uiPort = freeTCPPort(t), freeTCPPort(t)
 	t.Setenv("LISTENADDRESS", "127.0.0.1")
 	t.Setenv("LISTENPORT", fmt.Sprint(port))
 	t.Setenv("UI_ADDRESS", "127.0.0.1")
 	t.Setenv("UI_LISTENPORT", fmt.Sprint(uiPort))
 	t.Setenv("SAKER_DATA_DIR", t.TempDir())
 	t.Setenv("REDIS_ADDRESS", "")
-	t.Setenv("WEBHOOK_ADDRESS", url)
-	t.Setenv("WEBHOOK_MINIMUMPRIORITY", "critical")
+	for k, v := range env {
+		t.Setenv(k, v)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- runHub(ctx, "hub", nil, false, io.Discard) }()
-	defer func() {
+	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("hub exit: %v", err)
 		}
-	}()
+	})
+	return port, uiPort
+}
+
+// POST /test reaches a forwarder whatever its minimum priority, as
+// falcosidekick's test does (the test alert is Debug).
+func TestTestAlertBypassesMinimumPriority(t *testing.T) {
+	sink, url := newWebhookSink(t)
+	port, _ := runHubWith(t, map[string]string{"WEBHOOK_ADDRESS": url, "WEBHOOK_MINIMUMPRIORITY": "critical"})
 	var resp *http.Response
 	testutil.Eventually(t, 15*time.Second, "the hub to answer POST /test", func() bool {
 		var err error
@@ -70,24 +78,7 @@ func TestDeadLettersThroughDashboard(t *testing.T) {
 		got <- a.UUID
 	}))
 	defer sink.Close()
-	port, uiPort := freeTCPPort(t), freeTCPPort(t)
-	t.Setenv("LISTENADDRESS", "127.0.0.1")
-	t.Setenv("LISTENPORT", fmt.Sprint(port))
-	t.Setenv("UI_ADDRESS", "127.0.0.1")
-	t.Setenv("UI_LISTENPORT", fmt.Sprint(uiPort))
-	t.Setenv("SAKER_DATA_DIR", t.TempDir())
-	t.Setenv("REDIS_ADDRESS", "")
-	t.Setenv("SAKER_UI_USER", "alice:s3cret")
-	t.Setenv("WEBHOOK_ADDRESS", sink.URL)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- runHub(ctx, "hub", nil, false, io.Discard) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("hub exit: %v", err)
-		}
-	}()
+	port, uiPort := runHubWith(t, map[string]string{"SAKER_UI_USER": "alice:s3cret", "WEBHOOK_ADDRESS": sink.URL})
 	uuid := "00000000-0000-4000-8000-00000000dead"
 	postOnFirstConnection(t, fmt.Sprintf("127.0.0.1:%d", port), uuid)
 
