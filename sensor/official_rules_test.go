@@ -257,6 +257,33 @@ func TestOfficialRulesFire(t *testing.T) {
 		c.expectOnly(t, "Mkdir binary dirs", "proc.cmdline", "mkdir "+d, map[string]string{"evt.arg.path": d})
 	})
 
+	t.Run("User mgmt binaries", func(t *testing.T) {
+		useradd := named(t, "useradd")
+		run(t, useradd, "--help")
+		c.expectOnly(t, "User mgmt binaries", "proc.cmdline", "useradd --help", map[string]string{"proc.name": "useradd"})
+	})
+
+	t.Run("Write below root", func(t *testing.T) {
+		f := fmt.Sprintf("/saker-e2e-%d", os.Getpid())
+		t.Cleanup(func() { os.Remove(f) })
+		run(t, "touch", f)
+		c.expectOnly(t, "Write below root", "fd.name", f, map[string]string{"proc.name": "touch"})
+	})
+
+	t.Run("Write below etc", func(t *testing.T) {
+		f := fmt.Sprintf("/etc/saker-e2e-%d", os.Getpid())
+		t.Cleanup(func() { os.Remove(f) })
+		run(t, "touch", f)
+		c.expectOnly(t, "Write below etc", "fd.name", f, map[string]string{"proc.name": "touch"})
+	})
+
+	t.Run("Write below binary dir", func(t *testing.T) {
+		f := fmt.Sprintf("/usr/bin/saker-e2e-%d", os.Getpid())
+		t.Cleanup(func() { os.Remove(f) })
+		run(t, "touch", f)
+		c.expectOnly(t, "Write below binary dir", "fd.name", f, map[string]string{"proc.name": "touch"})
+	})
+
 	t.Run("Delete or rename shell history", func(t *testing.T) {
 		h := filepath.Join(dir, ".bash_history")
 		os.WriteFile(h, []byte("ls\n"), 0o600)
