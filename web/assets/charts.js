@@ -212,6 +212,8 @@ export function timeline(lines, bucketMs, from, to) {
   data.forEach((v, li) => {
     const pts = v.map((c, i) => `${x(i).toFixed(1)},${(T + ih - (c / max) * ih).toFixed(1)}`).join(" ");
     root.append(svg("polyline", { points: pts, fill: "none", stroke: PALETTE[li % PALETTE.length], "stroke-width": 2, "vector-effect": "non-scaling-stroke" }));
+    // Few buckets (or one): mark the points, which a line alone would not show.
+    if (n <= 40) v.forEach((c, i) => { if (c) root.append(svg("circle", { cx: x(i), cy: T + ih - (c / max) * ih, r: 3.5, fill: PALETTE[li % PALETTE.length] })); });
   });
   const every = Math.max(1, Math.ceil(n / 8));
   for (let i = 0; i < n; i += every) root.append(svg("text", { x: x(i), y: H - 8, "text-anchor": "middle" }, document.createTextNode(label(lo + i * size, hi - lo))));
