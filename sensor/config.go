@@ -7,6 +7,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/saker-sec/saker/sensor/response"
 	"github.com/saker-sec/saker/sensor/rules"
 )
 
@@ -58,6 +59,9 @@ type Config struct {
 
 	// Saker additions (Falco ignores them).
 	DockerSocket string `yaml:"docker_socket"`
+	// Response configures the response actions (sensor/response);
+	// `saker sensor --actions file` replaces it.
+	Response response.Config `yaml:"response"`
 	// StatsInterval prints a stats line (events, drops, matches) this
 	// often, e.g. "60s"; empty disables it.
 	StatsInterval string `yaml:"stats_interval"`

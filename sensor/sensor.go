@@ -22,6 +22,7 @@ import (
 	"github.com/saker-sec/saker/sensor/k8saudit"
 	"github.com/saker-sec/saker/sensor/output"
 	"github.com/saker-sec/saker/sensor/probe"
+	"github.com/saker-sec/saker/sensor/response"
 	"github.com/saker-sec/saker/sensor/rules"
 	"github.com/saker-sec/saker/sensor/state"
 )
@@ -161,6 +162,15 @@ func Run(ctx context.Context, opts Options) error {
 		em = outs
 	}
 
+	var responder *response.Responder
+	if cfg.Response.Active() {
+		if responder, err = response.New(cfg.Response, response.Options{Emitter: em, Logger: log}); err != nil {
+			return fmt.Errorf("response: %w", err)
+		}
+		defer responder.Close()
+		log.Info("response actions enabled", "actions", len(cfg.Response.Actions), "dry_run", cfg.Response.DryRun)
+	}
+
 	containers := state.NewContainers(nil, log)
 	if d := state.DockerIfPresent(cfg.DockerSocket); d != nil {
 		containers = state.NewContainers(d, log)
@@ -214,9 +224,16 @@ func Run(ctx context.Context, opts Options) error {
 		for _, r := range matches {
 			stats.Matches.Add(1)
 			a := formats[r].Alert(&ev, r.Name, r.Priority, r.Tags)
+			var acts []*response.Action
+			if responder != nil {
+				acts = responder.Match(&a)
+			}
 			if err := em.Emit(&a); err != nil {
 				stats.EmitErrors.Add(1)
 				log.Debug("emit", "rule", r.Name, "err", err)
+			}
+			if len(acts) > 0 {
+				responder.Run(acts, &ev, &a)
 			}
 		}
 	})

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/saker-sec/saker/sensor"
+	"github.com/saker-sec/saker/sensor/response"
 )
 
 // runSensorCmd parses Falco-style flags and runs the sensor.
@@ -27,6 +28,7 @@ func runSensorCmd(ctx context.Context, w io.Writer, args []string) error {
 	var rulesFiles, overrides multiFlag
 	fs.Var(&rulesFiles, "r", "rules file to load instead of the configured ones (repeatable; default: the embedded Saker rules)")
 	fs.Var(&overrides, "o", "override a configuration key, e.g. -o json_output=true -o http_output.url=http://hub:2801/ (repeatable)")
+	actionsFile := fs.String("actions", "", "response actions file (YAML list of {match: {rule, tags, priority, source}, action: kill|container_stop|container_pause|container_kill|script|webhook}); replaces the config's response key")
 	list := fs.Bool("list", false, "print the fields rules and outputs can use, then exit")
 	listRules := fs.Bool("L", false, "print the loaded rules (name and description), then exit")
 	debug := fs.Bool("debug", false, "debug logging")
@@ -47,6 +49,13 @@ func runSensorCmd(ctx context.Context, w io.Writer, args []string) error {
 	}
 	if len(rulesFiles) > 0 {
 		cfg.RulesFiles = rulesFiles
+	}
+	if *actionsFile != "" {
+		if cfg.Response, err = response.LoadFile(*actionsFile); err != nil {
+			return err
+		}
+	} else if err := cfg.Response.Validate(); err != nil {
+		return fmt.Errorf("response: %w", err)
 	}
 	if *listRules {
 		rs, err := sensor.LoadRules(cfg)

@@ -28,6 +28,12 @@ type Docker struct {
 
 // NewDocker returns a client for the Engine API socket at path.
 func NewDocker(path string) *Docker {
+	return &Docker{socket: path, hc: UnixHTTPClient(path)}
+}
+
+// UnixHTTPClient is an HTTP client whose every request goes to the unix
+// socket at path (the Engine API's; the URL's host is ignored).
+func UnixHTTPClient(path string) *http.Client {
 	tr := &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			var d net.Dialer
@@ -36,7 +42,7 @@ func NewDocker(path string) *Docker {
 		MaxIdleConns:    2,
 		IdleConnTimeout: 30 * time.Second,
 	}
-	return &Docker{socket: path, hc: &http.Client{Transport: tr}}
+	return &http.Client{Transport: tr}
 }
 
 // ErrNotFound is returned by Inspect for an id the engine does not know.

@@ -1,0 +1,254 @@
+// Package response runs node-local response actions on the sensor's
+// alerts: it kills the offending process (through a pidfd taken when the
+// alert is raised), stops, pauses or kills its Docker container, runs a
+// user's script or calls a webhook, and records every action taken or
+// skipped as an alert of source "response".
+package response
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/saker-sec/saker/hub/alert"
+)
+
+// Action names.
+const (
+	ActionKill           = "kill"
+	ActionContainerStop  = "container_stop"
+	ActionContainerPause = "container_pause"
+	ActionContainerKill  = "container_kill"
+	ActionScript         = "script"
+	ActionWebhook        = "webhook"
+)
+
+// Matching modes: run the first matching action only, or every one.
+const (
+	MatchFirst = "first"
+	MatchAll   = "all"
+)
+
+// Config is the sensor's `response:` section; an actions file passed with
+// --actions holds either this map or only its `actions` list.
+type Config struct {
+	// Enabled false turns every action off (nothing is run or recorded).
+	Enabled *bool `yaml:"enabled"`
+	// DryRun records what every action would do without doing it.
+	DryRun bool `yaml:"dry_run"`
+	// Matching is "first" (default: the first matching entry runs) or
+	// "all" (every matching entry runs, in file order).
+	Matching string `yaml:"matching"`
+	// KillSwitchFile: while this file exists, no action runs (each is
+	// recorded as skipped). Checked at every action, so `touch` stops
+	// responses on a live sensor without a restart.
+	KillSwitchFile string `yaml:"kill_switch_file"`
+	// RateLimit bounds the actions run (dry runs included) across all
+	// entries; actions over it are skipped and recorded.
+	RateLimit RateLimit `yaml:"rate_limit"`
+	// Allowlist names processes and containers no action touches.
+	Allowlist Allowlist `yaml:"allowlist"`
+	// DockerSocket is the Engine API socket for container actions.
+	DockerSocket string   `yaml:"docker_socket"`
+	Actions      []Action `yaml:"actions"`
+}
+
+// RateLimit is a token bucket: PerSecond actions on average, Burst at once.
+type RateLimit struct {
+	PerSecond float64 `yaml:"per_second"`
+	Burst     int     `yaml:"burst"`
+}
+
+// Allowlist entries are never acted on.
+type Allowlist struct {
+	// Processes are process names (proc.name) or executable paths.
+	Processes []string `yaml:"processes"`
+	// Containers are container ids (short or full) or names.
+	Containers []string `yaml:"containers"`
+	// Images are container images, with or without tag ("nginx", "nginx:1.25").
+	Images []string `yaml:"images"`
+}
+
+// Action is one entry: when an alert matches Match, Action runs.
+type Action struct {
+	Match  Match  `yaml:"match"`
+	Action string `yaml:"action"`
+	// DryRun records without acting, for this entry only.
+	DryRun bool `yaml:"dry_run"`
+
+	// kill: Signal (default SIGKILL) and ProcessGroup (signal the
+	// process's whole group too).
+	Signal       string `yaml:"signal"`
+	ProcessGroup bool   `yaml:"process_group"`
+	// container_stop: seconds before dockerd kills (default 0).
+	StopTimeout int `yaml:"stop_timeout"`
+	// script: argv; the alert JSON is on stdin.
+	Command []string `yaml:"command"`
+	// webhook: the alert JSON is POSTed to URL.
+	URL string `yaml:"url"`
+	// Timeout bounds script, webhook and container calls (default 10s).
+	Timeout time.Duration `yaml:"timeout"`
+
+	minPriority alert.Priority
+	signal      int
+}
+
+// Match selects alerts; every set field must hold. Tags must all be on
+// the alert; Priority is a minimum ("warning" matches warning and above).
+type Match struct {
+	Rule     string   `yaml:"rule"`
+	Tags     []string `yaml:"tags"`
+	Priority string   `yaml:"priority"`
+	Source   string   `yaml:"source"`
+}
+
+// Defaults.
+const (
+	DefaultPerSecond = 5
+	DefaultBurst     = 20
+	DefaultTimeout   = 10 * time.Second
+)
+
+// LoadFile reads an actions file: a list of actions, or a map with the
+// keys of Config.
+func LoadFile(path string) (Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("actions: %w", err)
+	}
+	c, err := Parse(b)
+	if err != nil {
+		return Config{}, fmt.Errorf("actions %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// Parse decodes an actions document (list or map) and validates it.
+func Parse(b []byte) (Config, error) {
+	var c Config
+	var probe yaml.Node
+	if err := yaml.Unmarshal(b, &probe); err != nil {
+		return c, err
+	}
+	if len(probe.Content) == 0 {
+		return c, errors.New("empty document")
+	}
+	var err error
+	if probe.Content[0].Kind == yaml.SequenceNode {
+		err = probe.Content[0].Decode(&c.Actions)
+	} else {
+		err = probe.Content[0].Decode(&c)
+	}
+	if err != nil {
+		return c, err
+	}
+	return c, c.Validate()
+}
+
+// Active reports whether any action is configured and enabled.
+func (c *Config) Active() bool {
+	return (c.Enabled == nil || *c.Enabled) && len(c.Actions) > 0
+}
+
+// Validate checks every entry and fills defaults; errors name the entry.
+func (c *Config) Validate() error {
+	switch c.Matching {
+	case "":
+		c.Matching = MatchFirst
+	case MatchFirst, MatchAll:
+	default:
+		return fmt.Errorf("matching %q: want first or all", c.Matching)
+	}
+	if c.RateLimit.PerSecond == 0 {
+		c.RateLimit.PerSecond = DefaultPerSecond
+	}
+	if c.RateLimit.Burst == 0 {
+		c.RateLimit.Burst = DefaultBurst
+	}
+	if c.RateLimit.PerSecond < 0 || c.RateLimit.Burst < 0 {
+		return errors.New("rate_limit: per_second and burst must be positive")
+	}
+	var errs []error
+	for i := range c.Actions {
+		if err := c.Actions[i].validate(); err != nil {
+			errs = append(errs, fmt.Errorf("actions[%d]: %w", i, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (a *Action) validate() error {
+	m := a.Match
+	if m.Rule == "" && len(m.Tags) == 0 && m.Priority == "" && m.Source == "" {
+		return errors.New("match: want at least one of rule, tags, priority, source")
+	}
+	if m.Priority != "" {
+		p, err := alert.ParsePriority(m.Priority)
+		if err != nil {
+			return fmt.Errorf("match.priority: %w", err)
+		}
+		a.minPriority = p
+	}
+	if a.Timeout == 0 {
+		a.Timeout = DefaultTimeout
+	}
+	switch a.Action {
+	case ActionKill:
+		s, err := parseSignal(a.Signal)
+		if err != nil {
+			return err
+		}
+		a.signal = s
+	case ActionContainerStop, ActionContainerPause, ActionContainerKill:
+		if a.StopTimeout < 0 {
+			return errors.New("stop_timeout must not be negative")
+		}
+	case ActionScript:
+		if len(a.Command) == 0 {
+			return errors.New("script: want a command (argv list)")
+		}
+	case ActionWebhook:
+		u, err := url.Parse(a.URL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("webhook: url %q: want http(s)://host/…", a.URL)
+		}
+	case "":
+		return errors.New("want an action")
+	default:
+		return fmt.Errorf("unknown action %q (want %s)", a.Action, strings.Join([]string{
+			ActionKill, ActionContainerStop, ActionContainerPause, ActionContainerKill, ActionScript, ActionWebhook}, ", "))
+	}
+	return nil
+}
+
+// matches reports whether the alert a selects this entry.
+func (a *Action) matches(al *alert.Alert) bool {
+	m := a.Match
+	if m.Rule != "" && m.Rule != al.Rule {
+		return false
+	}
+	if m.Source != "" && m.Source != al.Source {
+		return false
+	}
+	if m.Priority != "" && al.Priority < a.minPriority {
+		return false
+	}
+	for _, t := range m.Tags {
+		found := false
+		for _, at := range al.Tags {
+			if at == t {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,400 @@
+package response
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"golang.org/x/time/rate"
+
+	"github.com/saker-sec/saker/hub/alert"
+	"github.com/saker-sec/saker/sensor/event"
+	"github.com/saker-sec/saker/sensor/state"
+)
+
+// Source is the source of the records of actions.
+const Source = "response"
+
+// RecordRule is the rule name of every action record.
+const RecordRule = "Response action"
+
+// Results of an action, in output_fields["response.result"].
+const (
+	ResultDone    = "done"
+	ResultDryRun  = "dry-run"
+	ResultSkipped = "skipped"
+	ResultFailed  = "failed"
+)
+
+// Emitter receives the action records (the sensor's outputs).
+type Emitter interface {
+	Emit(a *alert.Alert) error
+}
+
+// Options configure New.
+type Options struct {
+	Emitter Emitter
+	Logger  *slog.Logger
+	// Workers run container, script and webhook actions (default 2);
+	// QueueSize bounds the actions waiting for them (default 256).
+	Workers, QueueSize int
+}
+
+// Responder runs the configured actions on alerts. Match and Run are
+// called from the sensor's event loop; kill runs there, synchronously,
+// and slower actions on worker goroutines.
+type Responder struct {
+	cfg     Config
+	emit    Emitter
+	log     *slog.Logger
+	limiter *rate.Limiter
+	docker  *docker
+	http    *http.Client
+
+	self      map[int]bool // the sensor and its ancestors
+	selfPGID  int
+	selfCtrID string
+
+	jobs chan func()
+	wg   sync.WaitGroup
+}
+
+// New validates cfg and starts the workers; Close stops them.
+func New(cfg Config, opts Options) (*Responder, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if opts.Emitter == nil {
+		return nil, errors.New("response: no emitter for action records")
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Workers <= 0 {
+		opts.Workers = 2
+	}
+	if opts.QueueSize <= 0 {
+		opts.QueueSize = 256
+	}
+	sock := cfg.DockerSocket
+	if sock == "" {
+		sock = state.DefaultDockerSocket
+	}
+	r := &Responder{
+		cfg: cfg, emit: opts.Emitter, log: opts.Logger,
+		limiter:  rate.NewLimiter(rate.Limit(cfg.RateLimit.PerSecond), cfg.RateLimit.Burst),
+		docker:   newDocker(sock),
+		http:     &http.Client{},
+		self:     selfAndAncestors(),
+		selfPGID: syscallGetpgrp(),
+		jobs:     make(chan func(), opts.QueueSize),
+	}
+	if b, err := os.ReadFile("/proc/self/cgroup"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if _, path, ok := strings.Cut(line, "::"); ok {
+				r.selfCtrID, _ = state.ContainerIDFromCgroup(path)
+			}
+		}
+	}
+	for range opts.Workers {
+		r.wg.Add(1)
+		go func() {
+			defer r.wg.Done()
+			for job := range r.jobs {
+				job()
+			}
+		}()
+	}
+	return r, nil
+}
+
+// Close waits for queued actions to finish (each is bounded by its
+// timeout). Match and Run must not be called after it.
+func (r *Responder) Close() {
+	close(r.jobs)
+	r.wg.Wait()
+}
+
+// Match returns the actions for alert a (the first matching entry, or
+// all of them with matching: all) and, when there are any, gives a a
+// UUID so the action records can name it. Call it before emitting a.
+func (r *Responder) Match(a *alert.Alert) []*Action {
+	if !r.cfg.Active() {
+		return nil
+	}
+	var out []*Action
+	for i := range r.cfg.Actions {
+		act := &r.cfg.Actions[i]
+		if act.matches(a) {
+			out = append(out, act)
+			if r.cfg.Matching == MatchFirst {
+				break
+			}
+		}
+	}
+	if len(out) > 0 && a.UUID == "" {
+		a.UUID = uuid.NewString()
+	}
+	return out
+}
+
+// target is what an action needs from the event, copied because the
+// sensor reuses the event.
+type target struct {
+	eventTS int64
+	pid     int
+	startTS int64
+	comm    string
+	exe     string
+	ctr     event.Container
+	inCtr   bool
+}
+
+func targetOf(ev *event.Event) target {
+	t := target{eventTS: ev.TS}
+	if th := ev.Thread; th != nil {
+		t.pid, t.startTS, t.comm, t.exe = int(th.PID), th.StartTS, th.Comm, th.ExePath
+	}
+	if ev.Container != nil {
+		t.ctr, t.inCtr = *ev.Container, true
+	}
+	return t
+}
+
+// Run runs acts (from Match) for the alert a raised on ev, recording each.
+func (r *Responder) Run(acts []*Action, ev *event.Event, a *alert.Alert) {
+	t := targetOf(ev)
+	trigger := *a
+	for _, act := range acts {
+		r.run(act, t, &trigger)
+	}
+}
+
+func (r *Responder) run(act *Action, t target, a *alert.Alert) {
+	rec := func(result, detail string) { r.record(act, t, a, result, detail) }
+	if reason := r.refuse(act, t); reason != "" {
+		rec(ResultSkipped, reason)
+		return
+	}
+	if !r.limiter.Allow() {
+		rec(ResultSkipped, "rate limit reached")
+		return
+	}
+	if r.cfg.DryRun || act.DryRun {
+		rec(ResultDryRun, "would "+describe(act, t))
+		return
+	}
+	if act.Action == ActionKill {
+		// In the event loop: the lowest delay, and the pidfd is taken
+		// before the loop handles the process's next records.
+		if err := r.kill(act, t); err != nil {
+			rec(ResultFailed, err.Error())
+			return
+		}
+		rec(ResultDone, describe(act, t))
+		return
+	}
+	job := func() {
+		ctx, cancel := context.WithTimeout(context.Background(), act.Timeout)
+		defer cancel()
+		if err := r.slow(ctx, act, t, a); err != nil {
+			rec(ResultFailed, err.Error())
+			return
+		}
+		rec(ResultDone, describe(act, t))
+	}
+	select {
+	case r.jobs <- job:
+	default:
+		rec(ResultSkipped, "action queue full")
+	}
+}
+
+// refuse returns why the action must not run on t, or "".
+func (r *Responder) refuse(act *Action, t target) string {
+	if f := r.cfg.KillSwitchFile; f != "" {
+		if _, err := os.Stat(f); err == nil {
+			return "kill switch " + f + " is set"
+		}
+	}
+	al := r.cfg.Allowlist
+	for _, p := range al.Processes {
+		if p != "" && (p == t.comm || p == t.exe) {
+			return "process " + p + " is allowlisted"
+		}
+	}
+	if t.inCtr {
+		for _, c := range al.Containers {
+			if c != "" && (c == t.ctr.Name || c == t.ctr.ID || c == t.ctr.FullID || strings.HasPrefix(t.ctr.FullID, c)) {
+				return "container " + c + " is allowlisted"
+			}
+		}
+		for _, img := range al.Images {
+			if img != "" && (img == t.ctr.Image || img == t.ctr.Repository) {
+				return "image " + img + " is allowlisted"
+			}
+		}
+	}
+	switch act.Action {
+	case ActionKill:
+		switch {
+		case t.pid <= 1:
+			return "never kills PID 1 (or an unknown process)"
+		case r.self[t.pid]:
+			return "never kills the sensor or its ancestors"
+		}
+	case ActionContainerStop, ActionContainerPause, ActionContainerKill:
+		switch {
+		case !t.inCtr:
+			return "process is not in a container"
+		case t.ctr.Runtime != "" && t.ctr.Runtime != "docker":
+			return "container runtime " + t.ctr.Runtime + " is not supported (docker only)"
+		case r.selfCtrID != "" && t.ctr.ID == r.selfCtrID:
+			return "never acts on the sensor's own container"
+		}
+	}
+	return ""
+}
+
+// kill signals the process through a pidfd opened now and checked
+// against the start time the event carried.
+func (r *Responder) kill(act *Action, t target) error {
+	p, err := OpenProcess(t.pid, t.startTS)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	if act.ProcessGroup {
+		if p.PGID == r.selfPGID {
+			return fmt.Errorf("process group %d is the sensor's: refusing", p.PGID)
+		}
+		return p.SignalGroup(act.signal)
+	}
+	return p.Signal(act.signal)
+}
+
+// slow runs the actions that leave the event loop.
+func (r *Responder) slow(ctx context.Context, act *Action, t target, a *alert.Alert) error {
+	switch act.Action {
+	case ActionContainerStop, ActionContainerPause, ActionContainerKill:
+		id := t.ctr.FullID
+		if id == "" {
+			id = t.ctr.ID
+		}
+		return r.docker.container(ctx, act.Action, id, act.StopTimeout)
+	case ActionScript:
+		body, err := json.Marshal(a)
+		if err != nil {
+			return err
+		}
+		cmd := exec.CommandContext(ctx, act.Command[0], act.Command[1:]...)
+		cmd.Stdin = bytes.NewReader(body)
+		cmd.Env = append(os.Environ(),
+			"SAKER_ALERT_ID="+a.UUID, "SAKER_RULE="+a.Rule, "SAKER_PID="+strconv.Itoa(t.pid),
+			"SAKER_CONTAINER_ID="+t.ctr.ID)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("script: %w: %s", err, strings.TrimSpace(string(tail(out, 512))))
+		}
+		return nil
+	case ActionWebhook:
+		body, err := json.Marshal(a)
+		if err != nil {
+			return err
+		}
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, act.URL, bytes.NewReader(body))
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := r.http.Do(req)
+		if err != nil {
+			return fmt.Errorf("webhook: %w", err)
+		}
+		defer resp.Body.Close()
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
+		if resp.StatusCode/100 != 2 {
+			return fmt.Errorf("webhook: %s", resp.Status)
+		}
+		return nil
+	}
+	return fmt.Errorf("action %q", act.Action)
+}
+
+func tail(b []byte, n int) []byte {
+	if len(b) > n {
+		return b[len(b)-n:]
+	}
+	return b
+}
+
+// describe says what the action does (or would do) to t.
+func describe(act *Action, t target) string {
+	switch act.Action {
+	case ActionKill:
+		s := fmt.Sprintf("kill pid %d (%s) with %s", t.pid, t.comm, unixSignalName(act.signal))
+		if act.ProcessGroup {
+			s += " and its process group"
+		}
+		return s
+	case ActionContainerStop, ActionContainerPause, ActionContainerKill:
+		return fmt.Sprintf("%s container %s (%s)", strings.TrimPrefix(act.Action, "container_"), t.ctr.ID, t.ctr.Name)
+	case ActionScript:
+		return "run " + strings.Join(act.Command, " ")
+	case ActionWebhook:
+		return "POST the alert to " + act.URL
+	}
+	return act.Action
+}
+
+// record emits the audit record of one action.
+func (r *Responder) record(act *Action, t target, a *alert.Alert, result, detail string) {
+	now := time.Now()
+	delay := time.Duration(now.UnixNano() - t.eventTS)
+	fields := map[string]any{
+		"response.action":   act.Action,
+		"response.result":   result,
+		"response.detail":   detail,
+		"response.alert_id": a.UUID,
+		"response.rule":     a.Rule,
+		"response.dry_run":  result == ResultDryRun,
+		"response.delay_us": delay.Microseconds(),
+		"proc.pid":          t.pid,
+		"proc.name":         t.comm,
+		"container.id":      "host",
+	}
+	if t.inCtr {
+		fields["container.id"], fields["container.name"], fields["container.image"] = t.ctr.ID, t.ctr.Name, t.ctr.Image
+	}
+	out := alert.Alert{
+		UUID:         uuid.NewString(),
+		Output:       fmt.Sprintf("%s %s %s for rule %q (alert %s): %s", now.UTC().Format(time.RFC3339Nano), act.Action, result, a.Rule, a.UUID, detail),
+		Priority:     a.Priority,
+		Rule:         RecordRule,
+		Time:         now.UTC(),
+		OutputFields: fields,
+		Source:       Source,
+		Tags:         []string{"response", act.Action},
+		Hostname:     a.Hostname,
+	}
+	lvl := slog.LevelInfo
+	if result == ResultFailed {
+		lvl = slog.LevelWarn
+	}
+	r.log.Log(context.Background(), lvl, "response action", "action", act.Action, "result", result, "detail", detail, "rule", a.Rule, "alert_id", a.UUID, "delay", delay)
+	if err := r.emit.Emit(&out); err != nil {
+		r.log.Warn("emit action record", "err", err)
+	}
+}
