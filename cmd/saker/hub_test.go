@@ -135,7 +135,7 @@ func TestPrintConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := out.String()
-	for _, want := range []string{"LISTENPORT=3801", "# file", "WEBHOOK_METHOD=patch", "REDIS_PASSWORD=********", "SAKER_UI_USER=********",
+	for _, want := range []string{"LISTENPORT=3801", "# file", "WEBHOOK_METHOD=POST", "# default (set value ignored)", "REDIS_PASSWORD=********", "SAKER_UI_USER=********",
 		`WARNING SLACK_MINIMUMPRIORITY: unknown priority "warn"`, `WARNING WEBHOOK_METHOD: unknown method "PATCH"`, "WARNING NOSUCHOUTPUT_ADDRESS: set in the configuration file but not used",
 		"WARNING WEBHOOK_CUSTOMHEADER: set in the environment but not used"} {
 		if !strings.Contains(got, want) {

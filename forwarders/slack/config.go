@@ -50,6 +50,7 @@ func Load(src *settings.Source) (cfg Config, enabled bool) {
 		if err != nil {
 			// falcosidekick logs it and posts the attachment without text.
 			src.Warnf("slack.messageformat", "bad template, ignored (messages are posted without the text): %v", err)
+			src.Fallback("slack.messageformat", "")
 		} else {
 			cfg.MessageFormat = t
 		}

@@ -27,6 +27,7 @@ func Load(src *settings.Source) (cfg Config, enabled bool) {
 		// falcosidekick sends PUT for "put" and POST for anything else.
 		src.Warnf("webhook.method", "unknown method %q (want POST or PUT); using POST, as falcosidekick does", cfg.Method)
 		cfg.Method = http.MethodPost
+		src.Fallback("webhook.method", cfg.Method)
 	}
 	cfg.Common = src.Common("webhook")
 	return cfg, true

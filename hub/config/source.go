@@ -55,6 +55,9 @@ const (
 	FromEnv     = "env"
 	FromFile    = "file"
 	FromDefault = "default"
+	// FromFallback marks a default used in place of a value that could
+	// not be used (with a warning).
+	FromFallback = "default (set value ignored)"
 )
 
 // Setting is one effective value, for --print-config and the Info page.
@@ -197,6 +200,15 @@ func (s *Source) note(key, val, origin string, secret bool) {
 	s.rec.read[name] = Setting{Key: name, Value: val, Origin: origin, Secret: secret || looksSecret(name)}
 }
 
+// Fallback records that a part replaced key's value by val (after a
+// Warnf saying why), so the effective configuration shows what is used.
+func (s *Source) Fallback(key, val string) {
+	name := EnvName(key)
+	s.rec.mu.Lock()
+	defer s.rec.mu.Unlock()
+	s.rec.read[name] = Setting{Key: name, Value: val, Origin: FromFallback, Secret: looksSecret(name)}
+}
+
 // Errorf records a problem that stops start-up, naming the key's variable.
 func (s *Source) Errorf(key, format string, args ...any) {
 	s.rec.mu.Lock()
@@ -279,7 +291,7 @@ func (s *Source) Bool(key string, def bool) bool {
 	b, err := strconv.ParseBool(v)
 	if err != nil {
 		s.invalid(key, v, "true or false", def)
-		s.note(key, strconv.FormatBool(def), FromDefault, false)
+		s.Fallback(key, strconv.FormatBool(def))
 		return def
 	}
 	s.note(key, v, origin, false)
@@ -305,7 +317,7 @@ func (s *Source) intIn(key string, def, min, max int, want string) int {
 	n, err := strconv.Atoi(v)
 	if err != nil || n < min || n > max {
 		s.invalid(key, v, want, def)
-		s.note(key, strconv.Itoa(def), FromDefault, false)
+		s.Fallback(key, strconv.Itoa(def))
 		return def
 	}
 	s.note(key, v, origin, false)
@@ -326,7 +338,7 @@ func (s *Source) Duration(key string, def time.Duration) time.Duration {
 	}
 	if err != nil {
 		s.invalid(key, v, "a duration such as 500ms, 90m, 24h or 7d", def)
-		s.note(key, def.String(), FromDefault, false)
+		s.Fallback(key, def.String())
 		return def
 	}
 	s.note(key, v, origin, false)
@@ -366,7 +378,7 @@ func (s *Source) Enum(key, def string, allowed ...string) string {
 		}
 	}
 	s.invalid(key, v, "one of "+strings.Join(allowed, ", "), def)
-	s.note(key, def, FromDefault, false)
+	s.Fallback(key, def)
 	return def
 }
 

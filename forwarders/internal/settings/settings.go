@@ -59,6 +59,7 @@ func (s *Source) Priority(key string) alert.Priority {
 	p, err := alert.ParsePriority(str)
 	if err != nil {
 		s.Warnf(key, "unknown priority %q (want one of emergency, alert, critical, error, warning, notice, informational, debug); forwarding every alert, as falcosidekick does", str)
+		s.Fallback(key, "")
 		return alert.PriorityUnset
 	}
 	return p
