@@ -226,7 +226,7 @@ func (a *authenticator) authenticate(r *http.Request) (string, verdict, time.Dur
 		}
 		if u, p, ok := r.BasicAuth(); ok {
 			client := clientKey(r)
-			if wait, ok := a.limit.attempt(client); !ok {
+			if wait, ok, _ := a.limit.attempt(client); !ok {
 				return "", limited, wait
 			}
 			if !a.check(u, p) {
@@ -322,8 +322,10 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		user = "anonymous"
 	} else {
 		client := clientKey(r)
-		if wait, ok := a.limit.attempt(client); !ok {
-			s.log.Warn("dashboard login refused: too many failures", "remote", r.RemoteAddr, "retry_after", wait.Round(time.Second))
+		if wait, ok, first := a.limit.attempt(client); !ok {
+			if first {
+				s.log.Warn("dashboard login locked out: too many failures; further refusals are not logged", "remote", r.RemoteAddr, "retry_after", wait.Round(time.Second))
+			}
 			if isJSON {
 				tooMany(w, wait)
 				return
@@ -333,6 +335,8 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if !a.check(user, pass) {
+			// At most a few per client and lock-out period, so this
+			// cannot flood the log.
 			s.log.Warn("dashboard login failed", "user", user, "remote", r.RemoteAddr)
 			if isJSON {
 				writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "wrong user or password"})

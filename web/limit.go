@@ -39,6 +39,7 @@ type clientAttempts struct {
 	failures    int
 	lockedUntil time.Time
 	last        time.Time
+	told        bool // the current lock-out was logged once already
 }
 
 func newLoginLimiter(now func() time.Time) *loginLimiter {
@@ -70,19 +71,21 @@ func clientKey(r *http.Request) netip.Prefix {
 }
 
 // attempt reserves one login attempt for client; when refused it says how
-// long to wait.
-func (l *loginLimiter) attempt(client netip.Prefix) (wait time.Duration, ok bool) {
+// long to wait, and first is true for the first refusal of a lock-out (to
+// log once, not once per guess).
+func (l *loginLimiter) attempt(client netip.Prefix) (wait time.Duration, ok, first bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
 	c := l.clients[client]
 	if c != nil && now.Before(c.lockedUntil) {
-		return c.lockedUntil.Sub(now), false
+		first, c.told = !c.told, true
+		return c.lockedUntil.Sub(now), false, first
 	}
 	l.tokens = min(l.burst, l.tokens+float64(now.Sub(l.tokenAt))/float64(l.rate))
 	l.tokenAt = now
 	if l.tokens < 1 {
-		return time.Duration((1 - l.tokens) * float64(l.rate)), false
+		return time.Duration((1 - l.tokens) * float64(l.rate)), false, false
 	}
 	l.tokens--
 	if c == nil {
@@ -95,8 +98,9 @@ func (l *loginLimiter) attempt(client netip.Prefix) (wait time.Duration, ok bool
 	if c.failures > l.free {
 		lock := l.baseLock << min(c.failures-l.free-1, 20)
 		c.lockedUntil = now.Add(min(lock, l.maxLock))
+		c.told = false
 	}
-	return 0, true
+	return 0, true, false
 }
 
 // succeeded forgives the client's attempts after a correct password.
