@@ -34,17 +34,24 @@ var officialRules = []string{
 // default rules) until the test ends and returns the alerts it raises.
 func startSensorWith(t *testing.T, files ...string) *collector {
 	t.Helper()
+	cfg, err := LoadConfig("", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.RulesFiles = files
+	return startSensorConfig(t, cfg)
+}
+
+// startSensorConfig runs the sensor with cfg until the test ends and
+// returns the alerts it raises (the probe must load).
+func startSensorConfig(t testing.TB, cfg *Config) *collector {
+	t.Helper()
 	if err := probe.Check(); err != nil {
 		if os.Getenv("SAKER_REQUIRE_BPF") == "1" {
 			t.Fatalf("SAKER_REQUIRE_BPF=1 but the probe cannot load: %v", err)
 		}
 		t.Skipf("skipping: %v", err)
 	}
-	cfg, err := LoadConfig("", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.RulesFiles = files
 	c := &collector{reg: prometheus.NewRegistry()}
 	ready := make(chan struct{})
 	ctx, cancel := context.WithCancel(context.Background())

@@ -47,16 +47,20 @@ var ErrGone = errors.New("process already exited")
 // every Linux architecture Go supports).
 const clkTck = 100
 
-// startSlack is how far /proc's start time (10 ms ticks, converted with
-// the boot time) may differ from the start the sensor recorded at fork.
-const startSlack = 30 * time.Millisecond
+// clockSlack absorbs the difference between the probe's and this
+// package's conversions of CLOCK_BOOTTIME to wall-clock time.
+const clockSlack = 2 * time.Millisecond
 
-// OpenProcess takes a pidfd on pid. When startNS (wall-clock ns, as the
-// sensor recorded the process start) is non-zero, the process now at pid
-// must have started then: a PID reused since the event is refused with
-// ErrGone. The check runs after pidfd_open, so a match proves the pidfd
-// holds the process of the event.
-func OpenProcess(pid int, startNS int64) (*Process, error) {
+// OpenProcess takes a pidfd on pid for an event of that process at eventNS
+// (wall-clock ns; 0 skips the check). The process then at pid must have
+// started no later than the event: a process that reused the PID after
+// the event's process exited started later, and is refused with ErrGone.
+// The check runs after pidfd_open, so passing it proves the pidfd holds
+// the event's process. Limit: /proc gives the start time in 10 ms ticks
+// (rounded down), so a reuse within the same tick as the event is not
+// seen — it needs the process to exit and the PID space to wrap around
+// within those milliseconds.
+func OpenProcess(pid int, eventNS int64) (*Process, error) {
 	fd, err := unix.PidfdOpen(pid, 0)
 	if err != nil {
 		if errors.Is(err, unix.ESRCH) {
@@ -74,10 +78,11 @@ func OpenProcess(pid int, startNS int64) (*Process, error) {
 		return nil, err
 	}
 	p.PGID = st.pgid
-	if startNS != 0 {
-		if d := time.Duration(startNS - (bootWall() + st.start*int64(time.Second)/clkTck)); d > startSlack || d < -startSlack {
+	if eventNS != 0 {
+		started := bootWall() + st.start*int64(time.Second)/clkTck
+		if d := time.Duration(started - eventNS); d > clockSlack {
 			p.Close()
-			return nil, fmt.Errorf("%w: pid %d now belongs to a process started %v from the event's", ErrGone, pid, d)
+			return nil, fmt.Errorf("%w: pid %d now belongs to a process started %v after the event", ErrGone, pid, d)
 		}
 	}
 	return p, nil

@@ -155,7 +155,6 @@ func (r *Responder) Match(a *alert.Alert) []*Action {
 type target struct {
 	eventTS int64
 	pid     int
-	startTS int64
 	comm    string
 	exe     string
 	ctr     event.Container
@@ -165,7 +164,7 @@ type target struct {
 func targetOf(ev *event.Event) target {
 	t := target{eventTS: ev.TS}
 	if th := ev.Thread; th != nil {
-		t.pid, t.startTS, t.comm, t.exe = int(th.PID), th.StartTS, th.Comm, th.ExePath
+		t.pid, t.comm, t.exe = int(th.PID), th.Comm, th.ExePath
 	}
 	if ev.Container != nil {
 		t.ctr, t.inCtr = *ev.Container, true
@@ -271,7 +270,7 @@ func (r *Responder) refuse(act *Action, t target) string {
 // kill signals the process through a pidfd opened now and checked
 // against the start time the event carried.
 func (r *Responder) kill(act *Action, t target) error {
-	p, err := OpenProcess(t.pid, t.startTS)
+	p, err := OpenProcess(t.pid, t.eventTS)
 	if err != nil {
 		return err
 	}
@@ -301,7 +300,8 @@ func (r *Responder) slow(ctx context.Context, act *Action, t target, a *alert.Al
 		}
 		cmd := exec.CommandContext(ctx, act.Command[0], act.Command[1:]...)
 		cmd.Stdin = bytes.NewReader(body)
-		cmd.Env = append(os.Environ(),
+		// The script inherits the sensor's environment (PATH) plus the alert's ids.
+		cmd.Env = append(cmd.Environ(),
 			"SAKER_ALERT_ID="+a.UUID, "SAKER_RULE="+a.Rule, "SAKER_PID="+strconv.Itoa(t.pid),
 			"SAKER_CONTAINER_ID="+t.ctr.ID)
 		out, err := cmd.CombinedOutput()

@@ -1,0 +1,182 @@
+//go:build linux
+
+package sensor
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/saker-sec/saker/hub/alert"
+	"github.com/saker-sec/saker/sensor/response"
+)
+
+// respRule matches the shells the response tests spawn (marked by an
+// argument), not any other shell on the machine.
+const respRule = `
+- rule: Response test shell
+  desc: a shell started by the response tests
+  condition: evt.type in (execve, execveat) and evt.dir=< and proc.name=sh and proc.args contains "saker-resp-test"
+  output: test shell (pid=%proc.pid cmdline=%proc.cmdline)
+  priority: WARNING
+  tags: [shell]
+`
+
+// startResponder runs the sensor with respRule and these actions.
+func startResponder(tb testing.TB, actions string) *collector {
+	tb.Helper()
+	rulesFile := filepath.Join(tb.TempDir(), "rules.yaml")
+	if err := os.WriteFile(rulesFile, []byte(respRule), 0o600); err != nil {
+		tb.Fatal(err)
+	}
+	cfg, err := LoadConfig("", nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cfg.RulesFiles = []string{rulesFile}
+	if cfg.Response, err = response.Parse([]byte(actions)); err != nil {
+		tb.Fatal(err)
+	}
+	return startSensorConfig(tb, cfg)
+}
+
+// find waits for the first alert pred accepts.
+func (c *collector) find(tb testing.TB, what string, pred func(*alert.Alert) bool) alert.Alert {
+	tb.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(2 * time.Millisecond) {
+		c.mu.Lock()
+		for i := range c.alerts {
+			if pred(&c.alerts[i]) {
+				a := c.alerts[i]
+				c.mu.Unlock()
+				return a
+			}
+		}
+		c.mu.Unlock()
+	}
+	tb.Fatalf("no %s", what)
+	return alert.Alert{}
+}
+
+// of matches the alerts (of rule, or action records) about pid.
+func of(rule string, pid int) func(*alert.Alert) bool {
+	return func(a *alert.Alert) bool {
+		return a.Rule == rule && fmt.Sprint(a.OutputFields["proc.pid"]) == strconv.Itoa(pid)
+	}
+}
+
+// spawnShell starts a marked shell (in its own process group, with a
+// sleeping child) and returns it.
+func spawnShell(tb testing.TB, i int) *exec.Cmd {
+	tb.Helper()
+	cmd := exec.Command("sh", "-c", "sleep 10; : saker-resp-test", fmt.Sprint(i))
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		_ = cmd.Wait()
+	})
+	return cmd
+}
+
+// killedBySensor waits for the shell to end and checks it was SIGKILLed;
+// it returns the event→kill delay the action record reports.
+func killedBySensor(tb testing.TB, c *collector, cmd *exec.Cmd) time.Duration {
+	tb.Helper()
+	err := cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+		c.mu.Lock()
+		for _, a := range c.alerts {
+			tb.Logf("alert %s %v", a.Rule, a.OutputFields)
+		}
+		c.mu.Unlock()
+		tb.Fatalf("shell ended with %v, want SIGKILL from the sensor", err)
+	}
+	rec := c.find(tb, "action record", of(response.RecordRule, cmd.Process.Pid))
+	if rec.OutputFields["response.result"] != response.ResultDone {
+		tb.Fatalf("record %v", rec.OutputFields)
+	}
+	trigger := c.find(tb, "alert", of("Response test shell", cmd.Process.Pid))
+	if trigger.UUID == "" || rec.OutputFields["response.alert_id"] != trigger.UUID {
+		tb.Fatalf("record answers alert %v, the shell's alert is %q", rec.OutputFields["response.alert_id"], trigger.UUID)
+	}
+	return time.Duration(rec.OutputFields["response.delay_us"].(int64)) * time.Microsecond
+}
+
+func percentile(ds []time.Duration, p float64) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[int(float64(len(s)-1)*p)]
+}
+
+// TestResponseKillsShell: shells matching a rule are killed with their
+// process group, and the action records answer their alerts.
+func TestResponseKillsShell(t *testing.T) {
+	c := startResponder(t, "- {match: {rule: Response test shell}, action: kill, process_group: true}\n")
+	var delays []time.Duration
+	for i := range 20 {
+		cmd := spawnShell(t, i)
+		delays = append(delays, killedBySensor(t, c, cmd))
+		// The sleep child, in the shell's group, was killed too (it may
+		// stay a zombie until init reaps it).
+		// SIGKILL takes effect when the member next runs: poll briefly.
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(2 * time.Millisecond) {
+			pids := liveGroupMembers(t, cmd.Process.Pid)
+			if len(pids) == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("process group %d still has live members %v", cmd.Process.Pid, pids)
+			}
+		}
+	}
+	t.Logf("event→kill delay over %d shells: p50 %v p99 %v", len(delays), percentile(delays, 0.5), percentile(delays, 0.99))
+}
+
+// liveGroupMembers lists the processes of group pgid that are not zombies.
+func liveGroupMembers(t *testing.T, pgid int) []string {
+	t.Helper()
+	dirs, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var live []string
+	for _, d := range dirs {
+		b, err := os.ReadFile("/proc/" + d.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		i := bytes.LastIndexByte(b, ')')
+		f := strings.Fields(string(b[i+1:]))
+		if len(f) > 2 && f[2] == strconv.Itoa(pgid) && f[0] != "Z" && f[0] != "X" {
+			live = append(live, d.Name())
+		}
+	}
+	return live
+}
+
+// BenchmarkResponseKillDelay: the delay from a shell's execve (the event's
+// time) to the sensor's kill through the pidfd, as the action record
+// reports it; p50/p99 over b.N shells.
+func BenchmarkResponseKillDelay(b *testing.B) {
+	// The default rate limit (5/s, burst 20) would skip most kills here.
+	c := startResponder(b, "rate_limit: {per_second: 1000, burst: 1000}\nactions:\n- {match: {rule: Response test shell}, action: kill, process_group: true}\n")
+	var delays []time.Duration
+	for i := 0; b.Loop(); i++ {
+		delays = append(delays, killedBySensor(b, c, spawnShell(b, i)))
+	}
+	b.ReportMetric(float64(percentile(delays, 0.5).Microseconds()), "p50-µs")
+	b.ReportMetric(float64(percentile(delays, 0.99).Microseconds()), "p99-µs")
+}
