@@ -120,6 +120,22 @@ func openPTY() (master, slave *os.File, err error) {
 // TestSensorContainers runs real containers under the sensor with the
 // default rules: a sensitive mount at start, an unexpected process in the
 // nginx container, a write below /etc inside it, and an interactive shell.
+// runContainer starts container name (docker run -d args…), removed when
+// the test ends, and returns its short id.
+func runContainer(t *testing.T, name string, args ...string) string {
+	t.Helper()
+	exec.Command("docker", "rm", "-f", name).Run()
+	if out, err := exec.Command("docker", append([]string{"run", "-d", "--name", name}, args...)...).CombinedOutput(); err != nil {
+		t.Fatalf("docker run: %v: %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("docker", "rm", "-f", name).Run() })
+	idOut, err := exec.Command("docker", "inspect", "-f", "{{.Id}}", name).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(idOut))[:12]
+}
+
 func TestSensorContainers(t *testing.T) {
 	if runtime.GOARCH != "amd64" {
 		t.Skip("probe hooks are x86-64 syscalls")
@@ -128,18 +144,8 @@ func TestSensorContainers(t *testing.T) {
 	requireDocker(t)
 
 	name := fmt.Sprintf("saker-sensor-e2e-%d", os.Getpid())
-	exec.Command("docker", "rm", "-f", name).Run()
 	mnt := t.TempDir()
-	if out, err := exec.Command("docker", "run", "-d", "--name", name, "-v", mnt+":/mnt/data", "-v", "/etc:/host/etc:ro",
-		e2eImage, "/bin/sleep", "300").CombinedOutput(); err != nil {
-		t.Fatalf("docker run: %v: %s", err, out)
-	}
-	t.Cleanup(func() { exec.Command("docker", "rm", "-f", name).Run() })
-	idOut, err := exec.Command("docker", "inspect", "-f", "{{.Id}}", name).Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	id := strings.TrimSpace(string(idOut))[:12]
+	id := runContainer(t, name, "-v", mnt+":/mnt/data", "-v", "/etc:/host/etc:ro", e2eImage, "/bin/sleep", "300")
 	inContainer := func(a *alert.Alert) bool { return a.OutputFields["container.id"] == id }
 
 	t.Run("sensitive mount at start", func(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -29,6 +30,11 @@ const respRule = `
   output: test shell (pid=%proc.pid cmdline=%proc.cmdline)
   priority: WARNING
   tags: [shell]
+- rule: Response test pause
+  desc: a shell whose container the response tests pause
+  condition: evt.type in (execve, execveat) and evt.dir=< and proc.name=sh and proc.args contains "saker-resp-pause"
+  output: pause (pid=%proc.pid container=%container.id)
+  priority: WARNING
 `
 
 // startResponder runs the sensor with respRule and these actions.
@@ -52,18 +58,34 @@ func startResponder(tb testing.TB, actions string) *collector {
 // find waits for the first alert pred accepts.
 func (c *collector) find(tb testing.TB, what string, pred func(*alert.Alert) bool) alert.Alert {
 	tb.Helper()
+	return c.findNth(tb, what, 0, pred)
+}
+
+// findNth waits for the n-th (from 0) alert pred accepts.
+func (c *collector) findNth(tb testing.TB, what string, n int, pred func(*alert.Alert) bool) alert.Alert {
+	tb.Helper()
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(2 * time.Millisecond) {
 		c.mu.Lock()
+		seen := 0
 		for i := range c.alerts {
 			if pred(&c.alerts[i]) {
-				a := c.alerts[i]
-				c.mu.Unlock()
-				return a
+				if seen == n {
+					a := c.alerts[i]
+					c.mu.Unlock()
+					return a
+				}
+				seen++
 			}
 		}
 		c.mu.Unlock()
 	}
-	tb.Fatalf("no %s", what)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var rules []string
+	for _, a := range c.alerts {
+		rules = append(rules, a.Rule)
+	}
+	tb.Fatalf("no alert for %s; got %d alerts: %v", what, len(c.alerts), rules)
 	return alert.Alert{}
 }
 
@@ -97,11 +119,6 @@ func killedBySensor(tb testing.TB, c *collector, cmd *exec.Cmd) time.Duration {
 	err := cmd.Wait()
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
-		c.mu.Lock()
-		for _, a := range c.alerts {
-			tb.Logf("alert %s %v", a.Rule, a.OutputFields)
-		}
-		c.mu.Unlock()
 		tb.Fatalf("shell ended with %v, want SIGKILL from the sensor", err)
 	}
 	rec := c.find(tb, "action record", of(response.RecordRule, cmd.Process.Pid))
@@ -179,4 +196,54 @@ func BenchmarkResponseKillDelay(b *testing.B) {
 	}
 	b.ReportMetric(float64(percentile(delays, 0.5).Microseconds()), "p50-µs")
 	b.ReportMetric(float64(percentile(delays, 0.99).Microseconds()), "p99-µs")
+}
+
+// TestResponseContainer: a shell started by `docker exec` is killed (the
+// event→kill delay logged), and a container is paused through the Docker
+// Engine API.
+func TestResponseContainer(t *testing.T) {
+	if runtime.GOARCH != "amd64" {
+		t.Skip("probe hooks are x86-64 syscalls")
+	}
+	const image = "busybox:saker-response-e2e"
+	c := startResponder(t, `rate_limit: {per_second: 100, burst: 100}
+actions:
+- {match: {rule: Response test shell}, action: kill}
+- {match: {rule: Response test pause}, action: container_pause}
+`)
+	requireImage(t, image, "sh", "sleep")
+	name := fmt.Sprintf("saker-response-e2e-%d", os.Getpid())
+	id := runContainer(t, name, image, "/bin/sleep", "300")
+
+	var delays []time.Duration
+	for i := range 10 {
+		out, err := exec.Command("docker", "exec", name, "sh", "-c", "sleep 10; : saker-resp-test", fmt.Sprint(i)).CombinedOutput()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 128+int(syscall.SIGKILL) {
+			t.Fatalf("docker exec sh: %v (%s), want it killed (exit 137)", err, out)
+		}
+		rec := c.findNth(t, "action record", i, func(a *alert.Alert) bool {
+			return a.Rule == response.RecordRule && a.OutputFields["container.id"] == id && a.OutputFields["response.action"] == response.ActionKill
+		})
+		if rec.OutputFields["response.result"] != response.ResultDone {
+			t.Fatalf("record %v", rec.OutputFields)
+		}
+		delays = append(delays, time.Duration(rec.OutputFields["response.delay_us"].(int64))*time.Microsecond)
+	}
+	t.Logf("docker exec shell: event→kill delay over %d execs: p50 %v p99 %v", len(delays), percentile(delays, 0.5), percentile(delays, 0.99))
+
+	pauser := exec.Command("docker", "exec", name, "sh", "-c", "sleep 1; : saker-resp-pause")
+	if err := pauser.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = pauser.Process.Kill(); _ = pauser.Wait() }()
+	rec := c.find(t, "pause record", func(a *alert.Alert) bool {
+		return a.Rule == response.RecordRule && a.OutputFields["response.action"] == response.ActionContainerPause
+	})
+	if rec.OutputFields["response.result"] != response.ResultDone || rec.OutputFields["container.id"] != id {
+		t.Fatalf("record %v", rec.OutputFields)
+	}
+	if out, err := exec.Command("docker", "inspect", "-f", "{{.State.Paused}}", name).Output(); err != nil || strings.TrimSpace(string(out)) != "true" {
+		t.Fatalf("container paused = %q (%v), want true", out, err)
+	}
 }

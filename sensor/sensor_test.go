@@ -32,27 +32,7 @@ func (c *collector) Emit(a *alert.Alert) error {
 
 func (c *collector) wait(t *testing.T, what string, pred func(*alert.Alert) bool) alert.Alert {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		c.mu.Lock()
-		for i := range c.alerts {
-			if pred(&c.alerts[i]) {
-				a := c.alerts[i]
-				c.mu.Unlock()
-				return a
-			}
-		}
-		c.mu.Unlock()
-		time.Sleep(20 * time.Millisecond)
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	var rules []string
-	for _, a := range c.alerts {
-		rules = append(rules, a.Rule)
-	}
-	t.Fatalf("no alert for %s; got %d alerts: %v", what, len(c.alerts), rules)
-	return alert.Alert{}
+	return c.find(t, what, pred)
 }
 
 // startSensor runs the sensor with the default rules until the test ends
