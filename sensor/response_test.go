@@ -247,3 +247,43 @@ actions:
 		t.Fatalf("container paused = %q (%v), want true", out, err)
 	}
 }
+
+// TestLoadConfigResponse: the config file's response key reaches the
+// typed response config (durations included) and is validated.
+func TestLoadConfigResponse(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "falco.yaml")
+	if err := os.WriteFile(good, []byte(`
+response:
+  dry_run: true
+  matching: all
+  actions:
+  - {match: {rule: Terminal shell in container}, action: kill, process_group: true}
+  - {match: {priority: critical}, action: webhook, url: "http://127.0.0.1:1/", timeout: 3s}
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := LoadConfig(good, []string{"response.rate_limit.burst=7"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := cfg.Response
+	if err := r.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if !r.Active() || !r.DryRun || r.Matching != response.MatchAll || r.RateLimit.Burst != 7 || len(r.Actions) != 2 ||
+		!r.Actions[0].ProcessGroup || r.Actions[1].Timeout != 3*time.Second {
+		t.Fatalf("response config %+v", r)
+	}
+	bad := filepath.Join(dir, "bad.yaml")
+	if err := os.WriteFile(bad, []byte("response:\n  actions:\n  - {match: {rule: x}, action: reboot}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err = LoadConfig(bad, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Response.Validate(); err == nil || !strings.Contains(err.Error(), `actions[0]: unknown action "reboot"`) {
+		t.Fatalf("validate: %v", err)
+	}
+}
