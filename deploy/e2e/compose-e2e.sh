@@ -55,6 +55,8 @@ free_port() {
   return 1
 }
 export SAKER_INGEST_PORT="$(free_port)" SAKER_UI_PORT="$(free_port)"
+# The k8s audit port too: a fixed 9765 fails when two runs (or a local hub) hold it.
+export SAKER_K8SAUDIT_PORT="$(free_port)"
 ingest="http://127.0.0.1:$SAKER_INGEST_PORT"
 ui="http://127.0.0.1:$SAKER_UI_PORT"
 
