@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/saker-sec/saker/sensor"
+	"github.com/saker-sec/saker/sensor/fields"
 	"github.com/saker-sec/saker/sensor/response"
 )
 
@@ -89,6 +90,7 @@ func runSensorCmd(ctx context.Context, w io.Writer, args []string) error {
 		defer srv.Close()
 		log.Info("serving metrics", "addr", ln.Addr().String())
 	}
+	fields.SetHostname(fields.NodeName(os.Getenv, os.Hostname))
 	err = sensor.Run(ctx, opts)
 	if errors.Is(err, context.Canceled) {
 		return nil

@@ -5,9 +5,11 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
 
 	"github.com/saker-sec/saker/hub"
 	"github.com/saker-sec/saker/sensor"
+	"github.com/saker-sec/saker/sensor/fields"
 	"github.com/saker-sec/saker/sensor/probe"
 )
 
@@ -26,6 +28,7 @@ func runSensorPart(ctx context.Context, h *hub.Hub, configPath string, log *slog
 	cfg.StdoutOutput.Enabled = false
 	cfg.HTTPOutput.Enabled = true
 	cfg.HTTPOutput.URL = "http://" + loopbackAddr(h.Addr()) + "/"
+	fields.SetHostname(fields.NodeName(os.Getenv, os.Hostname))
 	return sensor.Run(ctx, sensor.Options{Config: cfg, Logger: log})
 }
 

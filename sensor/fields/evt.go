@@ -13,20 +13,23 @@ import (
 
 var hostname atomic.Pointer[string]
 
-func init() { hostname.Store(ptr(defaultHostname(os.Getenv, os.Hostname))) }
+// The kernel's hostname until cmd sets the node name (NodeName) through
+// SetHostname: this package reads no environment.
+func init() {
+	h, _ := os.Hostname()
+	hostname.Store(&h)
+}
 
-// defaultHostname is the node name alerts carry: FALCO_HOSTNAME as Falco
-// reads it (a DaemonSet sets it from spec.nodeName, since the pod's own
-// hostname is the pod name), else the kernel's hostname.
-func defaultHostname(getenv func(string) string, kernel func() (string, error)) string {
+// NodeName is the node name alerts carry: FALCO_HOSTNAME as Falco reads it
+// (a DaemonSet sets it from spec.nodeName, since the pod's own hostname is
+// the pod name), else the kernel's hostname. cmd/saker passes it os.Getenv.
+func NodeName(getenv func(string) string, kernel func() (string, error)) string {
 	if h := getenv("FALCO_HOSTNAME"); h != "" {
 		return h
 	}
 	h, _ := kernel()
 	return h
 }
-
-func ptr(s string) *string { return &s }
 
 // SetHostname overrides evt.hostname (the sensor sets the node name when it
 // runs in a container whose hostname is not the node's).
