@@ -19,7 +19,6 @@ var envReaders = map[string]bool{"Getenv": true, "LookupEnv": true, "Environ": t
 var envAllowed = map[string]string{
 	"hub/store/redistest":      "test helper: SAKER_REQUIRE_REDIS turns a missing redis-server into a failure",
 	"forwarders/forwardertest": "benchmark helper: SAKER_BENCH_OUTAGE shortens the outage benchmark",
-	"sensor/response":          "hands the environment on to response scripts (os.Environ for exec.Cmd.Env), not configuration",
 }
 
 // TestOnlyCmdReadsTheEnvironment walks every non-test Go file below the
