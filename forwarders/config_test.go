@@ -189,3 +189,28 @@ func TestMutualTLSWithoutCertificatesFailsAtStart(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// TestBadMessageFormatIsAWarning: every chat output treats a template that
+// does not parse as falcosidekick does (and as Slack already did): a warning,
+// and messages without the templated text. Before, Google Chat, Mattermost
+// and Rocket.Chat refused to start.
+func TestBadMessageFormatIsAWarning(t *testing.T) {
+	for _, name := range []string{"SLACK", "GOOGLECHAT", "MATTERMOST", "ROCKETCHAT"} {
+		t.Run(name, func(t *testing.T) {
+			src := config.NewSource(nil, env(map[string]string{
+				name + "_WEBHOOKURL":    "https://chat.example/hooks/x",
+				name + "_MESSAGEFORMAT": "{{ .Rule ",
+			}), nil)
+			cfg, err := forwarders.LoadConfig(src, forwarders.Globals{})
+			if err != nil {
+				t.Fatalf("a bad template stopped start-up: %v", err)
+			}
+			if len(cfg.Outputs) != 1 {
+				t.Fatalf("outputs %+v", cfg.Outputs)
+			}
+			if w := strings.Join(src.Warnings(), "\n"); !strings.Contains(w, name+"_MESSAGEFORMAT: bad template") {
+				t.Fatalf("no warning: %q", w)
+			}
+		})
+	}
+}

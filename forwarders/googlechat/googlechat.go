@@ -31,11 +31,7 @@ func Load(src *settings.Source) (cfg Config, enabled bool) {
 	}
 	src.URL("googlechat.webhookurl", cfg.WebhookURL)
 	cfg.OutputFormat = src.Enum("googlechat.outputformat", render.FormatAll, render.FormatAll, render.FormatText)
-	t, err := render.Template("googlechat", src.String("googlechat.messageformat", ""))
-	if err != nil {
-		src.Errorf("googlechat.messageformat", "bad template: %v", err)
-	}
-	cfg.MessageFormat = t
+	cfg.MessageFormat = render.MessageFormat(src, "googlechat")
 	cfg.Common = src.Common("googlechat")
 	return cfg, true
 }

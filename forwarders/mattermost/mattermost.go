@@ -37,11 +37,7 @@ func Load(src *settings.Source) (cfg Config, enabled bool) {
 	cfg.Username = src.String("mattermost.username", render.DefaultUsername)
 	cfg.Icon = src.String("mattermost.icon", render.DefaultIcon)
 	cfg.OutputFormat = src.Enum("mattermost.outputformat", render.FormatAll, render.FormatAll, render.FormatText, render.FormatFields)
-	t, err := render.Template("mattermost", src.String("mattermost.messageformat", ""))
-	if err != nil {
-		src.Errorf("mattermost.messageformat", "bad template: %v", err)
-	}
-	cfg.MessageFormat = t
+	cfg.MessageFormat = render.MessageFormat(src, "mattermost")
 	cfg.Common = src.Common("mattermost")
 	return cfg, true
 }

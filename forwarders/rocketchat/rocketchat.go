@@ -35,11 +35,7 @@ func Load(src *settings.Source) (cfg Config, enabled bool) {
 	cfg.Username = src.String("rocketchat.username", render.DefaultUsername)
 	cfg.Icon = src.String("rocketchat.icon", render.DefaultIcon)
 	cfg.OutputFormat = src.Enum("rocketchat.outputformat", render.FormatAll, render.FormatAll, render.FormatText, render.FormatFields)
-	t, err := render.Template("rocketchat", src.String("rocketchat.messageformat", ""))
-	if err != nil {
-		src.Errorf("rocketchat.messageformat", "bad template: %v", err)
-	}
-	cfg.MessageFormat = t
+	cfg.MessageFormat = render.MessageFormat(src, "rocketchat")
 	cfg.Common = src.Common("rocketchat")
 	return cfg, true
 }

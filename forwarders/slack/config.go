@@ -3,6 +3,7 @@ package slack
 import (
 	"text/template"
 
+	"github.com/saker-sec/saker/forwarders/internal/render"
 	"github.com/saker-sec/saker/forwarders/internal/settings"
 )
 
@@ -45,16 +46,7 @@ func Load(src *settings.Source) (cfg Config, enabled bool) {
 	cfg.Icon = src.String("slack.icon", DefaultIcon)
 	cfg.Footer = src.String("slack.footer", DefaultFooter)
 	cfg.OutputFormat = src.Enum("slack.outputformat", FormatAll, FormatAll, FormatText, FormatFields)
-	if mf := src.String("slack.messageformat", ""); mf != "" {
-		t, err := template.New("slack").Parse(mf)
-		if err != nil {
-			// falcosidekick logs it and posts the attachment without text.
-			src.Warnf("slack.messageformat", "bad template, ignored (messages are posted without the text): %v", err)
-			src.Fallback("slack.messageformat", "")
-		} else {
-			cfg.MessageFormat = t
-		}
-	}
+	cfg.MessageFormat = render.MessageFormat(src, "slack")
 	cfg.Common = src.Common("slack")
 	return cfg, true
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"text/template"
 
+	"github.com/saker-sec/saker/forwarders/internal/settings"
 	"github.com/saker-sec/saker/hub/alert"
 )
 
@@ -93,10 +94,20 @@ func Expand(t *template.Template, a *alert.Alert, logger *slog.Logger) string {
 	return buf.String()
 }
 
-// Template parses an <OUT>_MESSAGEFORMAT value; nil for an empty one.
-func Template(name, text string) (*template.Template, error) {
+// MessageFormat reads <output>.messageformat as a Go template. A template
+// that does not parse is dropped with a warning, as falcosidekick does: the
+// output still posts its messages, without the templated text.
+func MessageFormat(src *settings.Source, output string) *template.Template {
+	key := output + ".messageformat"
+	text := src.String(key, "")
 	if text == "" {
-		return nil, nil
+		return nil
 	}
-	return template.New(name).Parse(text)
+	t, err := template.New(output).Parse(text)
+	if err != nil {
+		src.Warnf(key, "bad template, ignored (messages are posted without the text): %v", err)
+		src.Fallback(key, "")
+		return nil
+	}
+	return t
 }
