@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -36,66 +35,23 @@ const (
 // hang or go away (listener closed) and come back on the same port. It
 // counts accepted deliveries per alert uuid.
 type hookPeer struct {
-	t    testing.TB
-	addr string
+	srv *testutil.Server
 
 	mu       sync.Mutex
 	mode     string
 	got      map[string]int
 	requests int
 	maxLat   time.Duration // worst (receipt - alert time) among accepted alerts
-	srv      *http.Server
 	inflight chan struct{} // receives when a hanging request starts
 }
 
 func newHookPeer(t testing.TB) *hookPeer {
-	p := &hookPeer{t: t, mode: modeOK, got: map[string]int{}, inflight: make(chan struct{}, 100)}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.addr = ln.Addr().String()
-	p.serve(ln)
-	t.Cleanup(p.down)
+	p := &hookPeer{mode: modeOK, got: map[string]int{}, inflight: make(chan struct{}, 100)}
+	p.srv = testutil.NewServer(t, p)
 	return p
 }
 
-func (p *hookPeer) URL() string { return "http://" + p.addr + "/falco" }
-
-func (p *hookPeer) serve(ln net.Listener) {
-	srv := &http.Server{Handler: p}
-	p.mu.Lock()
-	p.srv = srv
-	p.mu.Unlock()
-	go srv.Serve(ln)
-}
-
-// down closes the listener and every connection: the target is gone.
-func (p *hookPeer) down() {
-	p.mu.Lock()
-	srv := p.srv
-	p.srv = nil
-	p.mu.Unlock()
-	if srv != nil {
-		srv.Close()
-	}
-}
-
-// up listens again on the same port.
-func (p *hookPeer) up() {
-	var ln net.Listener
-	var err error
-	for i := 0; i < 50; i++ {
-		if ln, err = net.Listen("tcp", p.addr); err == nil {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if err != nil {
-		p.t.Fatalf("relisten %s: %v", p.addr, err)
-	}
-	p.serve(ln)
-}
+func (p *hookPeer) URL() string { return "http://" + p.srv.Addr() + "/falco" }
 
 func (p *hookPeer) setMode(m string) {
 	p.mu.Lock()
@@ -261,7 +217,7 @@ func TestTargetFaultsLoseNothing(t *testing.T) {
 	}{
 		{"returns 500s", func(p *hookPeer) { p.setMode(mode500) }, func(p *hookPeer) { p.setMode(modeOK) }},
 		{"hangs", func(p *hookPeer) { p.setMode(modeHang) }, func(p *hookPeer) { p.setMode(modeOK) }},
-		{"is down", func(p *hookPeer) { p.down() }, func(p *hookPeer) { p.up() }},
+		{"is down", func(p *hookPeer) { p.srv.Down() }, func(p *hookPeer) { p.srv.Up() }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

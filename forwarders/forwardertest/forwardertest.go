@@ -16,7 +16,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"sync"
@@ -27,6 +26,7 @@ import (
 	"github.com/saker-sec/saker/hub/alert"
 	"github.com/saker-sec/saker/hub/store"
 	"github.com/saker-sec/saker/hub/store/embedded"
+	"github.com/saker-sec/saker/hub/testutil"
 )
 
 // Peer is a target whose deliveries can be counted and which can be taken
@@ -46,9 +46,8 @@ type CountFunc func(r *http.Request, body []byte) (int, error)
 // CountFunc accepts and counts its alerts. Down closes the listener and
 // every connection; Up listens again on the same port.
 type Sink struct {
-	tb    testing.TB
-	addr  string
-	count CountFunc
+	*testutil.Server // Down and Up
+	count            CountFunc
 	// Status is the success answer; 0 means 200.
 	Status int
 	// Body is written on success (e.g. Slack's "ok", an ES _bulk answer
@@ -56,32 +55,18 @@ type Sink struct {
 	Reply func(r *http.Request, body []byte) []byte
 
 	mu        sync.Mutex
-	srv       *http.Server
 	delivered int
 }
 
 // NewSink starts a sink on 127.0.0.1, port 0; it stops with the test.
 func NewSink(tb testing.TB, count CountFunc) *Sink {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	s := &Sink{tb: tb, addr: ln.Addr().String(), count: count}
-	s.serve(ln)
-	tb.Cleanup(s.Down)
+	s := &Sink{count: count}
+	s.Server = testutil.NewServer(tb, s)
 	return s
 }
 
 // URL is the sink's base URL (no trailing slash).
-func (s *Sink) URL() string { return "http://" + s.addr }
-
-func (s *Sink) serve(ln net.Listener) {
-	srv := &http.Server{Handler: s}
-	s.mu.Lock()
-	s.srv = srv
-	s.mu.Unlock()
-	go srv.Serve(ln)
-}
+func (s *Sink) URL() string { return "http://" + s.Addr() }
 
 func (s *Sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(r.Body)
@@ -113,33 +98,6 @@ func (s *Sink) Delivered() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.delivered
-}
-
-// Down implements Peer.
-func (s *Sink) Down() {
-	s.mu.Lock()
-	srv := s.srv
-	s.srv = nil
-	s.mu.Unlock()
-	if srv != nil {
-		srv.Close()
-	}
-}
-
-// Up implements Peer.
-func (s *Sink) Up() {
-	var ln net.Listener
-	var err error
-	for range 100 {
-		if ln, err = net.Listen("tcp", s.addr); err == nil {
-			break
-		}
-		time.Sleep(20 * time.Millisecond) // the port is released asynchronously
-	}
-	if err != nil {
-		s.tb.Fatalf("relisten %s: %v", s.addr, err)
-	}
-	s.serve(ln)
 }
 
 // OpenStore opens an embedded store in a temporary directory, closed after

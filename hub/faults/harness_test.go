@@ -25,6 +25,7 @@ import (
 	"github.com/saker-sec/saker/hub/store"
 	"github.com/saker-sec/saker/hub/store/embedded"
 	redisstore "github.com/saker-sec/saker/hub/store/redis"
+	"github.com/saker-sec/saker/hub/testutil"
 )
 
 // sakerBin is the saker binary TestMain builds for the suite.
@@ -310,35 +311,21 @@ func (l *loader) waitAcked(t testing.TB, n int, within time.Duration) {
 // sink is a webhook target recording the uuids it receives; it can go
 // down, hang or fail on demand.
 type sink struct {
-	t    testing.TB
-	addr string
+	srv  *testutil.Server
 	mu   sync.Mutex
-	srv  *http.Server
 	mode string // "ok", "hang", "500"
 	got  map[string]int
 	hung chan struct{}
 }
 
 func newSink(t testing.TB) *sink {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &sink{t: t, addr: ln.Addr().String(), mode: "ok", got: map[string]int{}, hung: make(chan struct{})}
-	s.serve(ln)
-	t.Cleanup(func() { s.down(); s.setMode("ok") })
+	s := &sink{mode: "ok", got: map[string]int{}, hung: make(chan struct{})}
+	s.srv = testutil.NewServer(t, s)
+	t.Cleanup(func() { s.srv.Down(); s.setMode("ok") })
 	return s
 }
 
-func (s *sink) url() string { return "http://" + s.addr + "/hook" }
-
-func (s *sink) serve(ln net.Listener) {
-	srv := &http.Server{Handler: s}
-	s.mu.Lock()
-	s.srv = srv
-	s.mu.Unlock()
-	go srv.Serve(ln)
-}
+func (s *sink) url() string { return "http://" + s.srv.Addr() + "/hook" }
 
 func (s *sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	b, _ := io.ReadAll(r.Body)
@@ -375,33 +362,6 @@ func (s *sink) setMode(m string) {
 		s.hung = make(chan struct{})
 	}
 	s.mode = m
-}
-
-// down closes the listener and every connection.
-func (s *sink) down() {
-	s.mu.Lock()
-	srv := s.srv
-	s.srv = nil
-	s.mu.Unlock()
-	if srv != nil {
-		srv.Close()
-	}
-}
-
-// up listens again on the same address.
-func (s *sink) up() {
-	var ln net.Listener
-	var err error
-	for i := 0; i < 100; i++ {
-		if ln, err = net.Listen("tcp", s.addr); err == nil {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if err != nil {
-		s.t.Fatalf("sink relisten: %v", err)
-	}
-	s.serve(ln)
 }
 
 func (s *sink) counts() map[string]int {

@@ -110,7 +110,7 @@ func TestRedisFrozen(t *testing.T) {
 func TestRedisFlushAll(t *testing.T) {
 	srv := redistest.Start(t)
 	s := newSink(t)
-	s.down() // the flush must catch alerts not yet delivered
+	s.srv.Down() // the flush must catch alerts not yet delivered
 	h := startHub(t, "hub", forwarding(s, map[string]string{"REDIS_ADDRESS": srv.Addr}))
 	l := newLoader(h.url())
 	l.start(4)
@@ -123,7 +123,7 @@ func TestRedisFlushAll(t *testing.T) {
 	if err := rc.FlushAll(context.Background()).Err(); err != nil {
 		t.Fatal(err)
 	}
-	s.up()
+	s.srv.Up()
 	l2 := newLoader(h.url())
 	l2.start(4)
 	l2.waitAcked(t, 200, time.Minute)
@@ -285,9 +285,9 @@ func TestTargetOutageAndHang(t *testing.T) {
 	l.start(4)
 	l.waitAcked(t, 200, time.Minute)
 	downAt := time.Now()
-	s.down()
+	s.srv.Down()
 	time.Sleep(pick(3*time.Second, 60*time.Second))
-	s.up()
+	s.srv.Up()
 	hangAt := time.Now()
 	s.setMode("hang")
 	time.Sleep(pick(3*time.Second, 30*time.Second))

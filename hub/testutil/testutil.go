@@ -1,6 +1,7 @@
 // Package testutil holds the helpers Saker's tests share: waiting for a
-// condition with a deadline instead of sleeping, and small fixtures. It is
-// imported only from _test.go files.
+// condition with a deadline instead of sleeping, and small fixtures such as
+// a restartable loopback server. Only test code (and forwardertest, which
+// benchmarks use) imports it.
 package testutil
 
 import (
