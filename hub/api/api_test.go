@@ -322,15 +322,19 @@ func testQueryAPI(t *testing.T, f *fixture) {
 		return strings.Join(out, ",")
 	}
 	for path, want := range map[string]string{
-		"/api/v1/events":                            "A:gamma,B:beta,A:alpha",
-		"/api/v1/events?priority=warning":           "A:gamma,B:beta",
-		"/api/v1/events?rule=A":                     "A:gamma,A:alpha",
-		"/api/v1/events?hostname=h2,h9":             "B:beta",
-		"/api/v1/events?source=k8s_audit":           "B:beta",
-		"/api/v1/events?tags=x,y":                   "B:beta",
-		"/api/v1/events?q=ALPHA":                    "A:alpha",
-		"/api/v1/events?since=1h":                   "A:gamma,B:beta,A:alpha",
-		"/api/v1/events?until=2000-01-01T00:00:00Z": "",
+		"/api/v1/events":                                      "A:gamma,B:beta,A:alpha",
+		"/api/v1/events?priority=warning":                     "A:gamma,B:beta",
+		"/api/v1/events?priorities=warning,debug":             "A:gamma,A:alpha",
+		"/api/v1/events?priorities=debug&priorities=CRITICAL": "B:beta,A:alpha",
+		"/api/v1/events?priorities=debug&priority=warning":    "",
+		"/api/v1/events?priorities=info":                      "",
+		"/api/v1/events?rule=A":                               "A:gamma,A:alpha",
+		"/api/v1/events?hostname=h2,h9":                       "B:beta",
+		"/api/v1/events?source=k8s_audit":                     "B:beta",
+		"/api/v1/events?tags=x,y":                             "B:beta",
+		"/api/v1/events?q=ALPHA":                              "A:alpha",
+		"/api/v1/events?since=1h":                             "A:gamma,B:beta,A:alpha",
+		"/api/v1/events?until=2000-01-01T00:00:00Z":           "",
 	} {
 		if got := rules(path); got != want {
 			t.Errorf("%s = %q, want %q", path, got, want)
@@ -347,6 +351,9 @@ func testQueryAPI(t *testing.T, f *fixture) {
 		t.Fatalf("page 2 = %q", got)
 	}
 
+	if code, body, _ := f.do(t, "GET", "/api/v1/stats?priorities=debug,critical", ""); code != 200 || !strings.Contains(body, `"total":2,`) || strings.Contains(body, `"Warning"`) {
+		t.Errorf("stats?priorities=debug,critical: %d %s", code, body)
+	}
 	code, body, _ := f.do(t, "GET", "/api/v1/stats?bucket=1m", "")
 	var st store.Stats
 	if err := json.Unmarshal([]byte(body), &st); err != nil || code != 200 || st.Total != 3 || st.ByPriority["Critical"] != 1 {
@@ -355,6 +362,8 @@ func testQueryAPI(t *testing.T, f *fixture) {
 
 	for _, c := range []struct{ path, err string }{
 		{"/api/v1/events?priority=loud", `priority: unknown priority "loud" (want one of emergency, alert, critical, error, warning, notice, informational, debug)`},
+		{"/api/v1/events?priorities=warning,loud", `priorities: unknown priority "loud" (want one of emergency, alert, critical, error, warning, notice, informational, debug)`},
+		{"/api/v1/stats?priorities=x", `priorities: unknown priority "x" (want one of emergency, alert, critical, error, warning, notice, informational, debug)`},
 		{"/api/v1/events?since=yesterday", `since: want an RFC 3339 time or a duration such as 15m or 24h, got "yesterday"`},
 		{"/api/v1/events?since=1h&until=2h", "until is before since"},
 		{"/api/v1/events?limit=0", `limit must be a positive integer, got "0"`},

@@ -57,6 +57,8 @@
 //
 //	since, until  RFC 3339 time or a duration back from now: 15m, 24h, 7d
 //	priority      minimum priority: warning = Warning and more severe
+//	priorities    exact priorities, comma-separated or repeated: warning,error
+//	              (an event's priority must be one of them; with priority, both apply)
 //	rule          exact rule name; repeat for several (rule=A&rule=B)
 //	source        comma-separated or repeated
 //	hostname      comma-separated or repeated

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -131,6 +132,8 @@ func registerQuery(r chi.Router, q Querier) {
 //
 //	since, until  RFC 3339 time, or a duration back from now (15m, 24h, 7d)
 //	priority      minimum priority (warning = warning and more severe)
+//	priorities    exact priorities, comma-separated or repeated (warning,error);
+//	              with priority, both apply
 //	rule          exact rule name; repeat the parameter for several
 //	source, hostname, tags   comma-separated or repeated; tags must all match
 //	q             case-insensitive text in output, rule or field values
@@ -149,6 +152,15 @@ func ParseFilter(qs url.Values, now time.Time) (store.Filter, error) {
 	if v := qs.Get("priority"); v != "" {
 		if f.MinPriority, err = alert.ParsePriority(v); err != nil {
 			return f, fmt.Errorf("priority: %w", err)
+		}
+	}
+	for _, v := range splitList(qs["priorities"]) {
+		p, err := alert.ParsePriority(v)
+		if err != nil {
+			return f, fmt.Errorf("priorities: %w", err)
+		}
+		if !slices.Contains(f.Priorities, p) {
+			f.Priorities = append(f.Priorities, p)
 		}
 	}
 	for _, r := range qs["rule"] {

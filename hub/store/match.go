@@ -3,6 +3,7 @@ package store
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -25,8 +26,33 @@ func IDTime(id string) time.Time {
 // TimeOnly reports whether the filter constrains nothing but arrival time,
 // which stores can answer from time-ordered data or counters alone.
 func (f *Filter) TimeOnly() bool {
-	return f.MinPriority <= alert.PriorityDebug && len(f.Rules) == 0 && len(f.Sources) == 0 &&
+	_, restricted := f.PrioritySet()
+	return !restricted && len(f.Rules) == 0 && len(f.Sources) == 0 &&
 		len(f.Hostnames) == 0 && len(f.Tags) == 0 && f.Text == ""
+}
+
+// PrioritySet returns the priorities the filter admits, most severe first,
+// and whether that is a restriction at all (false: every priority). It
+// combines Priorities and MinPriority, so stores can walk one index per
+// admitted priority; an empty set with restricted true matches nothing.
+func (f *Filter) PrioritySet() (ps []alert.Priority, restricted bool) {
+	if len(f.Priorities) == 0 && f.MinPriority <= alert.PriorityDebug {
+		return nil, false
+	}
+	ps = []alert.Priority{}
+	for _, p := range alert.Priorities {
+		if f.admitsPriority(p) {
+			ps = append(ps, p)
+		}
+	}
+	return ps, true
+}
+
+func (f *Filter) admitsPriority(p alert.Priority) bool {
+	if f.MinPriority > alert.PriorityUnset && p < f.MinPriority {
+		return false
+	}
+	return len(f.Priorities) == 0 || slices.Contains(f.Priorities, p)
 }
 
 // MatchTime reports whether an arrival time in unix milliseconds lies in
@@ -53,7 +79,7 @@ func (f *Filter) Match(e *Event) bool {
 
 // MatchAlert applies every criterion except the time bounds.
 func (f *Filter) MatchAlert(a *alert.Alert) bool {
-	if f.MinPriority > alert.PriorityUnset && a.Priority < f.MinPriority {
+	if !f.admitsPriority(a.Priority) {
 		return false
 	}
 	if len(f.Rules) > 0 && !contains(f.Rules, a.Rule) {

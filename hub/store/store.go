@@ -28,13 +28,14 @@ type Event struct {
 
 // Filter selects events. Zero fields select everything.
 type Filter struct {
-	Since, Until time.Time      // arrival time bounds, inclusive; zero = open
-	MinPriority  alert.Priority // events at least this severe; PriorityUnset = all
-	Rules        []string       // any of these rules (exact)
-	Sources      []string       // any of these sources
-	Hostnames    []string       // any of these hostnames
-	Tags         []string       // events carrying all of these tags
-	Text         string         // case-insensitive substring of output, rule or any output field value
+	Since, Until time.Time        // arrival time bounds, inclusive; zero = open
+	Priorities   []alert.Priority // any of these priorities (exact); empty = all
+	MinPriority  alert.Priority   // events at least this severe; PriorityUnset = all. With Priorities, both apply
+	Rules        []string         // any of these rules (exact)
+	Sources      []string         // any of these sources
+	Hostnames    []string         // any of these hostnames
+	Tags         []string         // events carrying all of these tags
+	Text         string           // case-insensitive substring of output, rule or any output field value
 }
 
 // Query is a page request, newest first.

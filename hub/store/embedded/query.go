@@ -93,10 +93,10 @@ func (s *Store) scan(f *store.Filter, lo, hi int, fn func(r *rec) bool) {
 		}
 		dims = append(dims, lists)
 	}
-	if f.MinPriority > alert.PriorityDebug {
-		var keys []string
-		for p := f.MinPriority; p <= alert.PriorityEmergency; p++ {
-			keys = append(keys, "p\x00"+p.String())
+	if ps, ok := f.PrioritySet(); ok {
+		keys := make([]string, len(ps))
+		for i, p := range ps {
+			keys[i] = "p\x00" + p.String()
 		}
 		addDim(keys)
 	}

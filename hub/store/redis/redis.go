@@ -536,10 +536,10 @@ func (s *Store) prune(ctx context.Context, dims [][]string, from int, ids []stri
 
 func indexDims(f *store.Filter) [][]string {
 	var dims [][]string
-	if f.MinPriority > alert.PriorityDebug {
-		var keys []string
-		for p := f.MinPriority; p <= alert.PriorityEmergency; p++ {
-			keys = append(keys, "p:"+p.String())
+	if ps, ok := f.PrioritySet(); ok {
+		keys := make([]string, len(ps))
+		for i, p := range ps {
+			keys[i] = "p:" + p.String()
 		}
 		dims = append(dims, keys)
 	}

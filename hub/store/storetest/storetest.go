@@ -385,6 +385,11 @@ func testFilters(t *testing.T, f Factory) {
 		{"min priority warning", store.Filter{MinPriority: alert.PriorityWarning}, []string{"m1", "e1", "c1", "w1"}},
 		{"min priority debug is everything", store.Filter{MinPriority: alert.PriorityDebug}, []string{"m1", "i1", "d1", "e1", "c1", "w1", "n1"}},
 		{"min priority emergency", store.Filter{MinPriority: alert.PriorityEmergency}, []string{"m1"}},
+		{"exact priority", store.Filter{Priorities: []alert.Priority{alert.PriorityWarning}}, []string{"w1"}},
+		{"exact priorities, not contiguous", store.Filter{Priorities: []alert.Priority{alert.PriorityDebug, alert.PriorityCritical, alert.PriorityEmergency}}, []string{"m1", "d1", "c1"}},
+		{"exact priorities and a minimum", store.Filter{Priorities: []alert.Priority{alert.PriorityDebug, alert.PriorityCritical}, MinPriority: alert.PriorityWarning}, []string{"c1"}},
+		{"exact priorities below the minimum", store.Filter{Priorities: []alert.Priority{alert.PriorityNotice}, MinPriority: alert.PriorityError}, []string{}},
+		{"exact priority and host", store.Filter{Priorities: []alert.Priority{alert.PriorityNotice, alert.PriorityInformational}, Hostnames: []string{"node-2", "node-1"}}, []string{"i1", "n1"}},
 		{"one rule", store.Filter{Rules: []string{"Terminal shell in container"}}, []string{"d1", "n1"}},
 		{"two rules", store.Filter{Rules: []string{"Terminal shell in container", "Custom rule"}}, []string{"i1", "d1", "n1"}},
 		{"unknown rule", store.Filter{Rules: []string{"nope"}}, []string{}},
@@ -545,6 +550,14 @@ func testStats(t *testing.T, f Factory) {
 		t.Errorf("series over a ~2 minute window has %d buckets, want 3-4", n)
 	}
 	checkSeries(t, st, 5)
+	// Exact priorities over a time window are not a time-only filter: no
+	// counter may answer them.
+	st, err = s.Stats(ctxT(t), store.StatsQuery{Filter: store.Filter{Since: before.Add(-time.Minute), Priorities: []alert.Priority{alert.PriorityNotice, alert.PriorityDebug}}})
+	if err != nil || st.Total != 4 || st.ByPriority["Notice"] != 3 || st.ByPriority["Debug"] != 1 || len(st.ByPriority) != 2 {
+		t.Errorf("Stats(Notice, Debug) = total %d by %v, %v; want 4 (3 Notice, 1 Debug)", st.Total, st.ByPriority, err)
+	} else {
+		checkSeries(t, st, 4)
+	}
 	// Time-only filters (which a store may answer from counters).
 	st, err = s.Stats(ctxT(t), store.StatsQuery{Filter: store.Filter{Since: before.Add(-time.Hour)}})
 	if err != nil || st.Total != 9 {
