@@ -2,8 +2,10 @@ package forwarders_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"net"
 	"net/http"
 	"sync/atomic"
@@ -50,6 +52,27 @@ var addedHTTPOutputs = []benchOutput{
 	{name: "datadoglogs", count: jsonList, env: func(u string) map[string]string {
 		return map[string]string{"DATADOGLOGS_APIKEY": "k", "DATADOGLOGS_HOST": u}
 	}},
+	{name: "splunk", count: jsonStream, env: func(u string) map[string]string { return map[string]string{"SPLUNK_HOST": u, "SPLUNK_TOKEN": "t"} }},
+	{name: "openobserve", count: jsonStream, env: func(u string) map[string]string { return map[string]string{"OPENOBSERVE_HOSTPORT": u} }},
+	{name: "grafana", count: jsonOne, env: func(u string) map[string]string {
+		return map[string]string{"GRAFANA_HOSTPORT": u, "GRAFANA_APIKEY": "k"}
+	}},
+}
+
+// jsonStream counts the JSON objects of a concatenated or newline-delimited
+// body (Splunk HEC, OpenObserve _multi).
+func jsonStream(_ *http.Request, b []byte) (int, error) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	n := 0
+	for {
+		var v json.RawMessage
+		if err := dec.Decode(&v); err == io.EOF {
+			return n, nil
+		} else if err != nil {
+			return n, err
+		}
+		n++
+	}
 }
 
 // BenchmarkThroughputAdded drains stored alerts to each added output's

@@ -10,6 +10,7 @@ import (
 	"github.com/saker-sec/saker/forwarders/discord"
 	"github.com/saker-sec/saker/forwarders/elasticsearch"
 	"github.com/saker-sec/saker/forwarders/googlechat"
+	"github.com/saker-sec/saker/forwarders/grafana"
 	"github.com/saker-sec/saker/forwarders/internal/outhttp"
 	"github.com/saker-sec/saker/forwarders/internal/settings"
 	"github.com/saker-sec/saker/forwarders/kafka"
@@ -17,10 +18,12 @@ import (
 	"github.com/saker-sec/saker/forwarders/mattermost"
 	"github.com/saker-sec/saker/forwarders/n8n"
 	"github.com/saker-sec/saker/forwarders/nats"
+	"github.com/saker-sec/saker/forwarders/openobserve"
 	"github.com/saker-sec/saker/forwarders/opsgenie"
 	"github.com/saker-sec/saker/forwarders/pagerduty"
 	"github.com/saker-sec/saker/forwarders/rocketchat"
 	"github.com/saker-sec/saker/forwarders/slack"
+	"github.com/saker-sec/saker/forwarders/splunk"
 	"github.com/saker-sec/saker/forwarders/syslog"
 	"github.com/saker-sec/saker/forwarders/talon"
 	"github.com/saker-sec/saker/forwarders/teams"
@@ -97,6 +100,17 @@ var outputs = []output{
 	define("syslog", plain(syslog.Load), func(c syslog.Config) Target {
 		return Target{MaxBatch: 100, Endpoint: c.Protocol + "://" + c.Host + ":" + c.Port}
 	}, syslog.New),
+	// Log stores: HEC and OpenObserve's _multi take many events per request.
+	define("splunk", plain(splunk.Load), func(c splunk.Config) Target {
+		return Target{MaxBatch: 500, Endpoint: settings.Redact(c.Host)}
+	}, splunk.New),
+	define("openobserve", plain(openobserve.Load), func(c openobserve.Config) Target {
+		return Target{MaxBatch: 500, Endpoint: settings.Redact(c.URL())}
+	}, openobserve.New),
+	// One annotation per request.
+	define("grafana", plain(grafana.Load), func(c grafana.Config) Target {
+		return Target{MaxBatch: 100, Endpoint: settings.Redact(c.HostPort)}
+	}, grafana.New),
 }
 
 // chat is the target shape of a chat webhook: one message per alert, and

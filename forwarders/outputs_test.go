@@ -29,6 +29,9 @@ func TestFromEnvEnablesAddedOutputs(t *testing.T) {
 		"SYSLOG_HOST":                  "logs", "SYSLOG_PORT": "514",
 		"NATS_HOSTPORT":      "nats://nats:4222",
 		"DATADOGLOGS_APIKEY": "secret",
+		"SPLUNK_HOST":        "https://splunk:8088/services/collector/event", "SPLUNK_TOKEN": "secret",
+		"OPENOBSERVE_HOSTPORT": "http://o2:5080", "OPENOBSERVE_PASSWORD": "secret",
+		"GRAFANA_HOSTPORT": "http://grafana:3000", "GRAFANA_APIKEY": "secret",
 	}
 	setup, err := forwarders.FromEnv(env(vars), nil, nil)
 	if err != nil {
@@ -44,7 +47,7 @@ func TestFromEnvEnablesAddedOutputs(t *testing.T) {
 			t.Errorf("alertmanager min priority %v", tg.MinPriority)
 		}
 	}
-	if got := strings.Join(names, ","); got != "alertmanager,teams,discord,googlechat,mattermost,rocketchat,talon,n8n,pagerduty,opsgenie,datadog,datadoglogs,kafka,nats,syslog" {
+	if got := strings.Join(names, ","); got != "alertmanager,teams,discord,googlechat,mattermost,rocketchat,talon,n8n,pagerduty,opsgenie,datadog,datadoglogs,kafka,nats,syslog,splunk,openobserve,grafana" {
 		t.Fatalf("targets %s", got)
 	}
 }
