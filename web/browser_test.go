@@ -115,10 +115,11 @@ func TestBrowser(t *testing.T) {
 	t.Logf("live alert shown %v after POST", time.Since(start).Round(time.Millisecond))
 	shot("02-events-live")
 
-	// Filter by minimum priority: the URL carries it and only severe rows stay.
-	do("filter", chromedp.SetValue("#f-priority", "error"), chromedp.Evaluate[chromedp.Void](`document.getElementById("f-priority").dispatchEvent(new Event("change"))`))
+	// Filter by priority, "Error and above": the URL carries the set and
+	// only severe rows stay.
+	do("filter", chromedp.Click("#f-priority-label"), chromedp.Click(`#f-priority-menu .atleast[data-min="Error"]`))
 	waitJS("filtered rows", `(() => { const rs = [...document.querySelectorAll("#events-table .ev")]; return rs.length === 3 && rs.every(r => ["Emergency","Alert","Critical","Error"].includes(r.dataset.priority)); })()`)
-	if q := evalStr(`location.search`); !strings.Contains(q, "priority=error") {
+	if q := evalStr(`new URLSearchParams(location.search).get("priorities")`); q != "Emergency,Alert,Critical,Error" {
 		t.Fatalf("filter not in URL: %q", q)
 	}
 	// A live alert below the filter is not shown; one above it is.

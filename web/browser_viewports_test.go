@@ -276,6 +276,33 @@ func browseAt(t *testing.T, w, h int64) {
 	if n := strings.Count(csv, "\n"); n != 3 || !strings.HasPrefix(csv, "id,time,received,") {
 		t.Fatalf("export: %d lines: %.300s", n, csv)
 	}
+	// Priorities are an exact multi-select kept in the URL, like the other
+	// filters; an older link with a minimum (priority=error) still works.
+	p.do("priorities link", chromedp.Navigate(ui.URL+"/events?since=all&priorities=notice,Critical"))
+	p.wait("exact priorities", `(() => { const rs = [...document.querySelectorAll("#events-table .ev")]; return rs.length === 6 && rs.every(r => ["Notice","Critical"].includes(r.dataset.priority)); })()`)
+	if phone {
+		p.do("open filters", chromedp.Click("#filters-toggle"))
+	}
+	p.do("open priorities", chromedp.Click("#f-priority-label"))
+	p.wait("priority menu", `document.getElementById("f-priority").open && [...document.querySelectorAll("#f-priority-menu input:checked")].map(c => c.value).join() === "Critical,Notice" && document.getElementById("f-priority-label").textContent === "Critical, Notice"`)
+	p.do("add warning", chromedp.Click(`#f-priority-menu input[value="Warning"]`))
+	p.wait("three priorities", `new URLSearchParams(location.search).get("priorities") === "Critical,Warning,Notice" && document.querySelectorAll("#events-table .ev").length === 10 && document.getElementById("events-count").textContent === "10 of 10 events shown"`)
+	if v := p.eval(`document.getElementById("f-priority-label").textContent`); v != "3 priorities" {
+		t.Errorf("priority label %q", v)
+	}
+	p.shot("11b-priorities")
+	if href := p.eval(`document.getElementById("export-json").href`); !strings.Contains(href, "priorities=Critical%2CWarning%2CNotice") {
+		t.Fatalf("export link without the priorities: %q", href)
+	}
+	exported, err := chromedp.Run(p.ctx, chromedp.Evaluate[string](`fetch(document.getElementById("export-json").href).then(r => r.json()).then(j => j.events.map(e => e.priority).sort().join())`, chromedp.EvalAwaitPromise))
+	if err != nil || exported != "Critical,Critical,Critical,Notice,Notice,Notice,Warning,Warning,Warning,Warning" {
+		t.Fatalf("export of three priorities: %q, %v", exported, err)
+	}
+	p.do("close priorities", chromedp.KeyEvent("\x1b"))
+	p.wait("menu closed", `!document.getElementById("f-priority").open`)
+	p.do("old link", chromedp.Navigate(ui.URL+"/events?since=all&priority=error"))
+	p.wait("minimum from an old link", `document.querySelectorAll("#events-table .ev").length === 6 && document.getElementById("f-priority-label").textContent === "≥ Error"`)
+
 	// Page size is kept in the URL.
 	p.do("clear", chromedp.Navigate(ui.URL+"/events?since=all&limit=50"))
 	p.wait("page size", `document.getElementById("page-size").value === "50" && document.querySelectorAll("#events-table .ev").length === 13`)
@@ -334,7 +361,7 @@ func browseAt(t *testing.T, w, h int64) {
 	p.do("focus card", chromedp.Focus(`#priority-cards .card[data-priority="Critical"]`))
 	p.focusVisible("priority card")
 	p.do("enter card", pressEnter())
-	p.wait("card filter", `location.pathname === "/events" && new URLSearchParams(location.search).get("priority") === "critical"`)
+	p.wait("card filter", `location.pathname === "/events" && new URLSearchParams(location.search).get("priorities") === "Critical" && document.querySelectorAll("#events-table .ev").length === 3`)
 
 	// API page and Info page: live state and one tab counted.
 	p.do("api", chromedp.Navigate(ui.URL+"/api"))

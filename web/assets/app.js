@@ -20,15 +20,30 @@ const MAX_ROWS = 3000; // live rows kept in the table; older ones page back in f
 
 const splitList = (vs) => vs.flatMap((v) => v.split(",")).map((v) => v.trim()).filter(Boolean);
 
+/** canonPrio is a priority's Falco name ("warning" -> "Warning"), or "". */
+const canonPrio = (v) => { const r = rank(v); return r ? PRIORITIES[PRIORITIES.length - r] : ""; };
+
+/** readPriorities is the exact set of priorities the URL selects, most
+ *  severe first: priorities=Warning,Error, narrowed by priority=<minimum>,
+ *  the form older links carry (priority=warning: Warning and above). All
+ *  eight is no filter: []. */
+function readPriorities(p) {
+  let set = splitList(p.getAll("priorities")).map(canonPrio).filter(Boolean);
+  if (!set.length) set = PRIORITIES;
+  const min = rank(p.get("priority"));
+  const out = PRIORITIES.filter((x) => set.includes(x) && rank(x) >= min);
+  return out.length === PRIORITIES.length ? [] : out;
+}
+
 /** readFilters parses the shareable filter state from the URL. Rules are
- *  repeated parameters (names may hold commas); hostnames, sources and
- *  tags are comma lists. */
+ *  repeated parameters (names may hold commas); priorities, hostnames,
+ *  sources and tags are comma lists. */
 function readFilters() {
   const p = new URLSearchParams(location.search);
   const since = p.get("since") || "24h";
   const limit = Number(p.get("limit"));
   return {
-    priority: p.get("priority") || "",
+    priorities: readPriorities(p),
     rule: p.getAll("rule").filter(Boolean),
     hostname: splitList(p.getAll("hostname")),
     source: splitList(p.getAll("source")),
@@ -43,7 +58,7 @@ function readFilters() {
 
 /** filterParams writes the multi-value and text filters into p. */
 function filterParams(f, p) {
-  if (f.priority) p.set("priority", f.priority);
+  if (f.priorities.length) p.set("priorities", f.priorities.join(","));
   for (const r of f.rule) p.append("rule", r);
   for (const k of ["hostname", "source", "tags"]) if (f[k].length) p.set(k, f[k].join(","));
   if (f.q) p.set("q", f.q);
@@ -75,7 +90,7 @@ function apiParams(f) {
 
 /** matches applies the filters to a live event, as the store would. */
 function matches(e, f) {
-  if (f.priority && rank(e.priority) < rank(f.priority)) return false;
+  if (f.priorities.length && !f.priorities.includes(canonPrio(e.priority))) return false;
   if (f.rule.length && !f.rule.includes(e.rule)) return false;
   if (f.hostname.length && !f.hostname.includes(e.hostname)) return false;
   if (f.source.length && !f.source.includes(e.source)) return false;
@@ -111,7 +126,11 @@ const LABELS = { rule: "rule", hostname: "hostname", source: "source", tags: "ta
 /** syncFilterBar shows the filter state in the filter bar. */
 function syncFilterBar() {
   const f = state.f;
-  $("f-priority").value = f.priority.toLowerCase() === "info" ? "informational" : f.priority.toLowerCase();
+  for (const cb of $("f-priority-menu").querySelectorAll("input[type=checkbox]")) cb.checked = f.priorities.includes(cb.value);
+  const label = priorityLabel(f.priorities);
+  $("f-priority-label").textContent = label;
+  $("f-priority-label").setAttribute("aria-label", "Priorities: " + label);
+  $("f-priority").classList.toggle("on", f.priorities.length > 0);
   for (const k of MULTI) {
     $("f-" + k).value = "";
     $("chips-" + k).replaceChildren(...f[k].map((v) => h("button", { class: "chip", type: "button", title: `Remove ${LABELS[k]} ${v}`, "aria-label": `Remove ${LABELS[k]} filter ${v}`,
@@ -125,8 +144,16 @@ function syncFilterBar() {
   $("custom-range").hidden = f.range !== "custom";
   $("f-since").value = toLocalInput(f.since);
   $("f-until").value = toLocalInput(f.until);
-  const n = (f.priority ? 1 : 0) + MULTI.reduce((a, k) => a + f[k].length, 0) + (f.q ? 1 : 0);
+  const n = (f.priorities.length ? 1 : 0) + MULTI.reduce((a, k) => a + f[k].length, 0) + (f.q ? 1 : 0);
   $("filters-toggle").textContent = n ? `Filters (${n})` : "Filters";
+}
+
+/** priorityLabel sums up a priority selection for the filter bar. */
+function priorityLabel(set) {
+  if (!set.length) return "Any priority";
+  const min = set[set.length - 1];
+  if (set.length > 1 && set.length === PRIORITIES.indexOf(min) + 1) return "≥ " + min;
+  return set.length <= 2 ? set.join(", ") : `${set.length} priorities`;
 }
 
 /** setFilters changes filters, records them in the URL and re-renders. */
@@ -145,7 +172,28 @@ function addFilter(k, v) {
 }
 
 function bindFilterBar() {
-  $("f-priority").addEventListener("change", (e) => setFilters({ priority: e.target.value }));
+  // Priorities: a checkbox each, plus "and above" to pick a minimum at once.
+  const menu = $("f-priority-menu");
+  menu.replaceChildren(
+    ...PRIORITIES.map((pr) => h("div", { class: "prio-opt" },
+      h("label", {}, h("input", { type: "checkbox", value: pr, "aria-label": pr }), prioBadge(pr)),
+      pr === "Debug" ? null : h("button", { type: "button", class: "btn btn-ghost btn-sm atleast", dataset: { min: pr }, title: `${pr} and more severe`, "aria-label": `${pr} and more severe` }, "and above"))),
+    h("button", { type: "button", class: "btn btn-sm", id: "f-priority-any", dataset: { min: "" } }, "Any priority"));
+  menu.addEventListener("change", () => {
+    const on = PRIORITIES.filter((x) => menu.querySelector(`input[value="${x}"]`).checked);
+    setFilters({ priorities: on.length === PRIORITIES.length ? [] : on });
+  });
+  menu.addEventListener("click", (e) => {
+    const b = e.target.closest("button[data-min]");
+    if (!b) return;
+    const min = b.dataset.min;
+    setFilters({ priorities: min ? PRIORITIES.slice(0, PRIORITIES.indexOf(min) + 1) : [] });
+  });
+  // The menu folds away on a click elsewhere or Escape, as a select does.
+  document.addEventListener("click", (e) => { if (!$("f-priority").contains(e.target)) $("f-priority").open = false; });
+  $("f-priority").addEventListener("keydown", (e) => {
+    if (e.key === "Escape" && $("f-priority").open) { e.stopPropagation(); $("f-priority").open = false; $("f-priority-label").focus(); }
+  });
   for (const k of MULTI) {
     const inp = $("f-" + k);
     // A datalist pick fires change; Enter adds what was typed, commas
@@ -179,7 +227,7 @@ function bindFilterBar() {
   const custom = () => setFilters({ range: "custom", since: $("f-since").value ? new Date($("f-since").value).toISOString() : "", until: $("f-until").value ? new Date($("f-until").value).toISOString() : "" });
   $("f-since").addEventListener("change", custom);
   $("f-until").addEventListener("change", custom);
-  $("f-clear").addEventListener("click", () => setFilters({ priority: "", rule: [], hostname: [], source: [], tags: [], q: "", range: "24h", since: "", until: "" }));
+  $("f-clear").addEventListener("click", () => setFilters({ priorities: [], rule: [], hostname: [], source: [], tags: [], q: "", range: "24h", since: "", until: "" }));
   // Phone: the filters fold away behind a button.
   $("filters-toggle").addEventListener("click", () => {
     const open = !$("filterbar").classList.contains("open");
@@ -413,7 +461,7 @@ async function openDetail(id) {
       filterBtn("Filter rule", { rule: [e.rule] }),
       e.hostname ? filterBtn("Filter host", { hostname: [e.hostname] }) : null,
       e.source ? filterBtn("Filter source", { source: [e.source] }) : null,
-      filterBtn("≥ " + e.priority, { priority: e.priority.toLowerCase() }),
+      filterBtn("Filter priority", { priorities: [canonPrio(e.priority)].filter(Boolean) }),
       (e.tags || []).map((t) => h("button", { class: "tag", type: "button", onclick: () => setFilters({ tags: [t] }, { path: "/events" }) }, t)),
       h("button", { class: "btn btn-sm", onclick: () => copy(location.href, "Link copied") }, "Copy link")),
     h("h3", {}, "Output", h("button", { class: "btn btn-sm", id: "copy-output", onclick: () => copy(e.output || "", "Output copied") }, "Copy")),
@@ -493,12 +541,12 @@ function dashboardView() {
       .catch((err) => { if (my === gen) bySource.replaceChildren(h("div", { class: "empty" }, "Could not load: " + err.message)); });
     view.replaceChildren(
       h("div", { class: "cards", id: "priority-cards" },
-        h("div", { class: "card total" + (st.total ? "" : " zero"), tabindex: 0, role: "button", "aria-label": `Total ${st.total}; show all`, onclick: () => go({ priority: "" }) }, h("div", { class: "label" }, "Total"), h("div", { class: "value", id: "count-total" }, fmtNum(st.total))),
-        PRIORITIES.map((pr) => h("div", { class: "card " + prioClass(pr) + (bp[pr] ? "" : " zero"), dataset: { priority: pr }, tabindex: 0, role: "button", "aria-label": `${pr}: ${bp[pr] || 0}; show ${pr} and more severe`, title: `Show ${pr} and more severe`, onclick: () => go({ priority: pr.toLowerCase() }) },
+        h("div", { class: "card total" + (st.total ? "" : " zero"), tabindex: 0, role: "button", "aria-label": `Total ${st.total}; show all priorities`, onclick: () => go({ priorities: [] }) }, h("div", { class: "label" }, "Total"), h("div", { class: "value", id: "count-total" }, fmtNum(st.total))),
+        PRIORITIES.map((pr) => h("div", { class: "card " + prioClass(pr) + (bp[pr] ? "" : " zero"), dataset: { priority: pr }, tabindex: 0, role: "button", "aria-label": `${pr}: ${bp[pr] || 0}; show ${pr} alerts`, title: `Show ${pr} alerts only`, onclick: () => go({ priorities: [pr] }) },
           h("div", { class: "label" }, pr), h("div", { class: "value" }, fmtNum(bp[pr] || 0))))),
       h("div", { class: "grid main-charts" },
         panel("Alerts over time", chart, `per ${per >= 3600e3 ? per / 3600e3 + " h" : per / 60e3 + " min"}`),
-        panel("By priority", h("div", { style: "display:flex;justify-content:center;padding-top:10px" }, donut(bp, (pr) => go({ priority: pr.toLowerCase() }))))),
+        panel("By priority", h("div", { style: "display:flex;justify-content:center;padding-top:10px" }, donut(bp, (pr) => go({ priorities: [pr] }))))),
       h("div", { class: "grid main-charts" },
         panel("By source over time", bySource, `per ${per >= 3600e3 ? per / 3600e3 + " h" : per / 60e3 + " min"}`),
         panel("Sources", donutOf(st.sources, st.total, (k) => go({ source: [k] })))),
@@ -650,13 +698,14 @@ function receivedOf(id) {
 const API_DOCS = [
   ["GET", "/api/v1/events", "A page of events, newest first.", [
     ["since, until", "RFC 3339 time or a duration back from now (15m, 24h, 7d)"],
-    ["priority", "minimum priority: warning = warning and more severe"],
+    ["priorities", "exact priorities, comma-separated: warning,error"],
+    ["priority", "minimum priority: warning = warning and more severe (with priorities, both apply)"],
     ["rule", "exact rule name; repeat for several"],
     ["hostname, source", "comma-separated or repeated; any of them"],
     ["tags", "comma-separated; all must be present"],
     ["q", "case-insensitive text in output, rule or field values"],
     ["limit", "page size, 1-1000 (default 100)"],
-    ["before", "the previous page's next cursor"]], "events?since=24h&priority=warning&limit=50"],
+    ["before", "the previous page's next cursor"]], "events?since=24h&priorities=critical,error&limit=50"],
   ["GET", "/api/v1/events/{id}", "One event, exactly as stored (64-bit integers intact).", [], null],
   ["GET", "/api/v1/stats", "Counts by priority, top rules, hostnames, sources, tags, containers and images, and a time series.", [
     ["(filters)", "the same filters as /events"], ["bucket", "series bucket, whole minutes (1m, 15m, 2h)"], ["top", "list length, 1-1000"]], "stats?since=1h&bucket=5m&top=10"],
