@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/saker-sec/saker/forwarders/alertmanager"
+	"github.com/saker-sec/saker/forwarders/awssqs"
 	"github.com/saker-sec/saker/forwarders/datadog"
 	"github.com/saker-sec/saker/forwarders/datadoglogs"
 	"github.com/saker-sec/saker/forwarders/discord"
@@ -90,6 +91,10 @@ var outputs = []output{
 	define("datadoglogs", plain(datadoglogs.Load), func(c datadoglogs.Config) Target {
 		return Target{MaxBatch: 500, Endpoint: settings.Redact(c.Host)}
 	}, datadoglogs.New),
+	// SQS takes 10 messages per SendMessageBatch call.
+	define("awssqs", plain(awssqs.Load), func(c awssqs.Config) Target {
+		return Target{MaxBatch: 100, Endpoint: settings.Redact(c.URL)}
+	}, awssqs.New),
 	// Brokers take large batches; each record is confirmed (KAFKA_REQUIREDACKS).
 	define("kafka", plain(kafka.Load), func(c kafka.Config) Target {
 		return Target{MaxBatch: 500, Endpoint: strings.Join(c.HostPort, ",") + "/" + c.Topic}

@@ -1,0 +1,268 @@
+// Package awsconf is what the AWS outputs (S3, SQS, SNS, CloudWatch Logs)
+// share: falcosidekick's AWS_* credential settings, the SDK configuration
+// built from them (static keys, an assumed role, or the SDK's default
+// chain), and the one place where an AWS error becomes a retry decision.
+package awsconf
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/smithy-go"
+
+	"github.com/saker-sec/saker/forwarders/internal/batch"
+	"github.com/saker-sec/saker/forwarders/internal/outhttp"
+	"github.com/saker-sec/saker/forwarders/internal/settings"
+)
+
+// Credentials are falcosidekick's shared AWS settings (aws.*).
+type Credentials struct {
+	AccessKeyID     string // AWS_ACCESSKEYID
+	SecretAccessKey string // AWS_SECRETACCESSKEY
+	Region          string // AWS_REGION
+	RoleARN         string // AWS_ROLEARN: role assumed with STS
+	ExternalID      string // AWS_EXTERNALID: external id for RoleARN
+	// CheckIdentity asks STS who the credentials are at start-up and logs
+	// the answer (AWS_CHECKIDENTITY, true). falcosidekick disables the
+	// output when the check fails; Saker logs an error and keeps the
+	// output, whose deliveries are retried and dead-lettered as usual.
+	CheckIdentity bool
+}
+
+// Load reads the aws.* settings every AWS output shares.
+func Load(src *settings.Source) Credentials {
+	c := Credentials{
+		AccessKeyID:     src.String("aws.accesskeyid", ""),
+		SecretAccessKey: src.String("aws.secretaccesskey", ""),
+		Region:          src.String("aws.region", ""),
+		RoleARN:         src.String("aws.rolearn", ""),
+		ExternalID:      src.String("aws.externalid", ""),
+		CheckIdentity:   src.Bool("aws.checkidentity", true),
+	}
+	if (c.AccessKeyID == "") != (c.SecretAccessKey == "") {
+		src.Errorf("aws.accesskeyid", "AWS_ACCESSKEYID and AWS_SECRETACCESSKEY go together (set both, or neither to use the SDK's default chain)")
+	}
+	return c
+}
+
+// Endpoint reads an output's endpoint override (a LocalStack or MinIO
+// URL); "" means AWS's own endpoint for the region.
+func Endpoint(src *settings.Source, key string) string {
+	raw := src.String(key, "")
+	if raw == "" {
+		return ""
+	}
+	if src.URL(key, raw) == nil {
+		return ""
+	}
+	return strings.TrimRight(raw, "/")
+}
+
+// Options are what one output adds to the shared Credentials.
+type Options struct {
+	// Region is used when Credentials.Region is empty (derived from a
+	// queue URL or a topic ARN).
+	Region string
+	// Endpoint overrides the service endpoint ("" = AWS's).
+	Endpoint string
+	Common   settings.Common
+	HTTP     outhttp.Options
+}
+
+// Config builds the SDK configuration: the region, credentials (static
+// keys, else the SDK's default chain: environment, shared files, web
+// identity, container and instance roles), optionally an assumed role,
+// and an HTTP client with the output's TLS settings. The SDK does not
+// retry: the dispatcher owns retries, backoff and dead letters.
+func Config(ctx context.Context, creds Credentials, o Options, logger *slog.Logger) (aws.Config, error) {
+	o.HTTP.CheckCert, o.HTTP.MutualTLS = o.Common.CheckCert, o.Common.MutualTLS
+	client, err := outhttp.NewClient(o.HTTP)
+	if err != nil {
+		return aws.Config{}, err
+	}
+	region := creds.Region
+	if region == "" {
+		region = o.Region
+	}
+	if region == "" && o.Endpoint != "" {
+		region = "us-east-1" // a local endpoint still needs a signing region
+	}
+	// The SDK's own client type, so that it can add AWS_CA_BUNDLE to the
+	// trusted CAs; its transport is the one outhttp built.
+	base := client.Transport.(*http.Transport)
+	sdkClient := awshttp.NewBuildableClient().WithTimeout(client.Timeout).WithTransportOptions(func(tr *http.Transport) {
+		tr.Proxy, tr.DialContext, tr.MaxIdleConnsPerHost = base.Proxy, base.DialContext, base.MaxIdleConnsPerHost
+		tr.TLSClientConfig = base.TLSClientConfig.Clone()
+	})
+	opts := []func(*config.LoadOptions) error{
+		config.WithHTTPClient(sdkClient),
+		config.WithRetryMaxAttempts(1),
+	}
+	if region != "" {
+		opts = append(opts, config.WithRegion(region))
+	} else {
+		// falcosidekick: "by default, the metadata are used to get it".
+		opts = append(opts, config.WithEC2IMDSRegion())
+	}
+	if creds.AccessKeyID != "" {
+		opts = append(opts, config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(creds.AccessKeyID, creds.SecretAccessKey, "")))
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return aws.Config{}, fmt.Errorf("AWS configuration: %w", err)
+	}
+	if cfg.Region == "" {
+		return aws.Config{}, errors.New("AWS region unknown: set AWS_REGION")
+	}
+	if creds.RoleARN != "" {
+		provider := stscreds.NewAssumeRoleProvider(sts.NewFromConfig(cfg), creds.RoleARN, func(ao *stscreds.AssumeRoleOptions) {
+			ao.RoleSessionName = "saker"
+			if creds.ExternalID != "" {
+				ao.ExternalID = aws.String(creds.ExternalID)
+			}
+		})
+		cfg.Credentials = aws.NewCredentialsCache(provider)
+	}
+	if creds.CheckIdentity && logger != nil {
+		go checkIdentity(cfg, logger)
+	}
+	return cfg, nil
+}
+
+// checkIdentity logs who the credentials are, or why they do not work.
+func checkIdentity(cfg aws.Config, logger *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := sts.NewFromConfig(cfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if err != nil {
+		logger.Error("AWS credentials check failed; deliveries will fail until they work (AWS_CHECKIDENTITY=false skips this check)", "err", err)
+		return
+	}
+	logger.Info("AWS credentials", "arn", aws.ToString(out.Arn))
+}
+
+// RegionFromHost returns the region of an AWS host name such as
+// sqs.eu-west-1.amazonaws.com ("" when it is not one).
+func RegionFromHost(rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return ""
+	}
+	parts := strings.Split(u.Hostname(), ".")
+	if len(parts) >= 4 && parts[len(parts)-2] == "amazonaws" {
+		return parts[1]
+	}
+	return ""
+}
+
+// RegionFromARN returns the region field of an ARN
+// (arn:aws:sns:us-east-1:123456789012:falco).
+func RegionFromARN(arn string) string {
+	parts := strings.Split(arn, ":")
+	if len(parts) >= 6 && parts[0] == "arn" {
+		return parts[3]
+	}
+	return ""
+}
+
+var (
+	retryables = retry.IsErrorRetryables(retry.DefaultRetryables)
+	throttles  = retry.IsErrorThrottles(retry.DefaultThrottles)
+)
+
+// Retryable says whether an AWS call's error may pass later: throttling,
+// 5xx answers, timeouts and connection failures may; a refused request
+// (bad parameters, access denied, a missing bucket or queue) or a bad
+// certificate will fail again.
+func Retryable(err error) bool {
+	var certErr *tls.CertificateVerificationError
+	var invalid smithy.InvalidParamsError
+	if errors.As(err, &certErr) || errors.As(err, &invalid) {
+		return false
+	}
+	if throttles.IsErrorThrottle(err) == aws.TrueTernary || retryables.IsErrorRetryable(err) == aws.TrueTernary {
+		return true
+	}
+	var re *awshttp.ResponseError
+	if errors.As(err, &re) {
+		return outhttp.RetryableStatus(re.HTTPStatusCode())
+	}
+	return true // no answer from the service: a transport or credentials failure
+}
+
+// Chunks splits n items of the given encoded sizes into runs of at most
+// maxN items and maxBytes bytes (a single larger item is a run of its own,
+// for the service to refuse); each run is [start, end).
+func Chunks(sizes []int, maxN, maxBytes int) [][2]int {
+	var out [][2]int
+	start, bytes := 0, 0
+	for i, s := range sizes {
+		if i > start && (i-start == maxN || bytes+s > maxBytes) {
+			out = append(out, [2]int{start, i})
+			start, bytes = i, 0
+		}
+		bytes += s
+	}
+	if start < len(sizes) {
+		out = append(out, [2]int{start, len(sizes)})
+	}
+	return out
+}
+
+// Outcome collects the per-alert results of a batch sent in several
+// calls, and turns them into a Forwarder's (retry, err).
+type Outcome struct {
+	pe batch.PartialError
+}
+
+// Fail records that alert i was refused.
+func (o *Outcome) Fail(i int, retry bool, err error) {
+	o.pe.Failures = append(o.pe.Failures, batch.Failure{Index: i, Retry: retry, Err: err})
+}
+
+// FailRun records that the call carrying alerts [start, end) failed.
+func (o *Outcome) FailRun(start, end int, err error) {
+	retry := Retryable(err)
+	for i := start; i < end; i++ {
+		o.Fail(i, retry, err)
+	}
+}
+
+// Skip records that alerts [start, end) were not sent after a failure.
+func (o *Outcome) Skip(start, end int, err error) {
+	for i := start; i < end; i++ {
+		o.pe.Failures = append(o.pe.Failures, batch.Failure{Index: i, Retry: true, Skipped: true, Err: fmt.Errorf("not attempted: %w", err)})
+	}
+}
+
+// Result is the Forwarder answer for a batch of n alerts: nil when none
+// failed, the failure itself for a batch of one, else a PartialError
+// (retry when any failure may pass later).
+func (o *Outcome) Result(n int) (bool, error) {
+	switch {
+	case len(o.pe.Failures) == 0:
+		return false, nil
+	case n == 1:
+		return o.pe.Failures[0].Retry, o.pe.Failures[0].Err
+	}
+	retry := false
+	for _, f := range o.pe.Failures {
+		retry = retry || f.Retry
+	}
+	pe := o.pe
+	return retry, &pe
+}
