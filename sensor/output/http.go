@@ -99,6 +99,9 @@ type HTTPSink struct {
 	mem   []alert.Alert
 	spool *spool
 
+	// backoff is the retry delay bound; the run goroutine's alone.
+	backoff time.Duration
+
 	wake    chan struct{}
 	closing chan struct{}
 	runCtx  context.Context
@@ -300,9 +303,12 @@ func (s *HTTPSink) run() {
 				return
 			}
 		}
-		if !s.deliver(b) {
+		switch s.deliver(b) {
+		case stopped:
 			s.shutdown(b)
 			return
+		case spilled:
+			continue // the batch waits in the spool now
 		}
 		if b.seg != nil {
 			s.mu.Lock()
@@ -351,28 +357,76 @@ func (s *HTTPSink) shutdown(inflight *batch) {
 	}
 }
 
+// outcome is how deliver ended.
+type outcome int
+
+const (
+	delivered outcome = iota // the peer acknowledged the batch
+	spilled                  // the peer failed; the batch is in the spool now
+	stopped                  // the sink must stop first (Close's deadline passed)
+)
+
 // deliver sends a batch until it is acknowledged, retrying with
-// exponential backoff and full jitter. It returns false when the sink must
-// stop first (Close's deadline passed).
-func (s *HTTPSink) deliver(b *batch) bool {
-	backoff := s.o.MinBackoff
+// exponential backoff and full jitter. The backoff carries over to the
+// next batch until a request succeeds, so a batch moved to the spool does
+// not restart it.
+func (s *HTTPSink) deliver(b *batch) outcome {
 	for {
 		err := s.post(b)
 		if err == nil {
-			return true
+			s.backoff = 0
+			return delivered
 		}
 		s.retries.Add(1)
 		s.setErr(err)
-		wait := time.Duration(rand.Int64N(int64(backoff))) + s.o.MinBackoff/2
+		moved := s.spill(b)
+		if s.backoff == 0 {
+			s.backoff = s.o.MinBackoff
+		}
+		wait := time.Duration(rand.Int64N(int64(s.backoff))) + s.o.MinBackoff/2
+		s.backoff = min(s.backoff*2, s.o.MaxBackoff)
 		t := time.NewTimer(wait)
 		select {
 		case <-t.C:
 		case <-s.runCtx.Done():
 			t.Stop()
-			return false
+			return stopped
 		}
-		backoff = min(backoff*2, s.o.MaxBackoff)
+		if moved {
+			return spilled
+		}
 	}
+}
+
+// spill moves a failed in-memory batch and the memory queue to the spool,
+// so that while the peer is down alerts wait on disk, where a crash or a
+// kill -9 of the sensor does not lose them (in memory they would wait
+// until MemoryBuffer overflowed). It empties b and reports true when it
+// moved anything. It does nothing when the batch already comes from the
+// spool, or when the spool holds alerts newer than the memory queue
+// (that order is kept). An alert the spool refuses (full, disk error)
+// stays in memory with the ones after it.
+func (s *HTTPSink) spill(b *batch) bool {
+	if s.spool == nil || b.seg != nil {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.spool.pending() > 0 {
+		return false
+	}
+	left := append(b.alerts[b.next:len(b.alerts):len(b.alerts)], s.mem...)
+	b.alerts, b.next = nil, 0
+	n := 0
+	for ; n < len(left); n++ {
+		if err := s.spool.append(&left[n]); err != nil {
+			s.setErr(err)
+			break
+		}
+	}
+	s.spooled.Add(uint64(n))
+	s.mem = append(s.mem[:0:0], left[n:]...)
+	return true
 }
 
 // httpError is a non-2xx answer.

@@ -215,6 +215,64 @@ func TestHTTPSpoolSurvivesRestart(t *testing.T) {
 	}
 }
 
+// TestHTTPFailureSpillsToDisk: once a delivery fails, the alerts waiting
+// in memory (far fewer than MemoryBuffer) are written to the spool at once,
+// so a kill -9 of the sensor during a hub outage does not lose them; they
+// are delivered in order when the hub is back.
+func TestHTTPFailureSpillsToDisk(t *testing.T) {
+	p := newPeer(t)
+	p.failing.Store(true)
+	dir := t.TempDir()
+	s, err := NewHTTP(HTTPOptions{URL: p.srv.URL + "/", MemoryBuffer: 10000, SpoolDir: dir, BatchSize: 4,
+		MinBackoff: 5 * time.Millisecond, MaxBackoff: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 30
+	for i := 0; i < n; i++ {
+		s.Enqueue(testAlert(i))
+	}
+	waitFor(t, "the alerts on disk", 5*time.Second, func() bool { st := s.Stats(); return st.OnDisk == n && st.InMemory == 0 })
+	// What a killed process leaves: the segment files' bytes.
+	onDisk := map[string]bool{}
+	files, _ := filepath.Glob(filepath.Join(dir, "seg-*.ndjson"))
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range bytes.Split(bytes.TrimSpace(b), []byte("\n")) {
+			var a alert.Alert
+			if err := json.Unmarshal(line, &a); err == nil {
+				onDisk[a.UUID] = true
+			}
+		}
+	}
+	for i := 0; i < n; i++ {
+		if !onDisk[testAlert(i).UUID] {
+			t.Fatalf("alert %d not in the spool files (%d of %d there)", i, len(onDisk), n)
+		}
+	}
+	for i := n; i < n+10; i++ { // alerts raised during the outage follow them to disk
+		s.Enqueue(testAlert(i))
+	}
+	if st := s.Stats(); st.OnDisk != n+10 {
+		t.Fatalf("alerts raised during the outage: %+v, want all on disk", st)
+	}
+	p.failing.Store(false)
+	waitFor(t, "all alerts delivered", 5*time.Second, func() bool { return p.count() == n+10 })
+	if err := s.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for i, id := range p.order {
+		if id != testAlert(i).UUID {
+			t.Fatalf("delivery %d is %s, want %s (order lost)", i, id, testAlert(i).UUID)
+		}
+	}
+}
+
 // TestHTTPSidekickFallback: a peer without the batch route gets one POST /
 // per alert.
 func TestHTTPSidekickFallback(t *testing.T) {
