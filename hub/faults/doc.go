@@ -3,8 +3,9 @@
 // recording webhook target, drives them with a load client that records
 // every acknowledged alert, injects a fault (kill -9 of the hub or Redis,
 // SIGSTOP of Redis, FLUSHALL, a full disk, corrupted or torn log bytes,
-// slow clients, target outages and hangs, a replica killed, the hub down
-// while a sensor keeps alerting) and ends with a full read-back: every
+// slow clients, target outages and hangs, a replica killed, kill -9 of a
+// real `saker sensor` process, the hub down while that sensor keeps
+// alerting) and ends with a full read-back: every
 // acknowledged alert must be stored and forwarded, duplicates are
 // reported, and the time to drain is measured.
 //

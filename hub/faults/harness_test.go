@@ -2,7 +2,6 @@ package faults
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -71,32 +70,88 @@ func freePort(t testing.TB) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// hubProc is one `saker hub` process; restarts keep its ports and data.
-type hubProc struct {
+// proc is a child process of the suite, its output appended to logPath.
+type proc struct {
 	t       testing.TB
 	name    string
-	env     map[string]string
-	port    int
-	uiPort  int
 	logPath string
-	prefix  []string // command prefix, e.g. prlimit
 
 	cmd    *exec.Cmd
 	exited chan struct{}
+}
+
+// run starts args with env.
+func (p *proc) run(env []string, args ...string) {
+	p.t.Helper()
+	logf, err := os.OpenFile(p.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	defer logf.Close()
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Env, cmd.Stdout, cmd.Stderr = env, logf, logf
+	if err := cmd.Start(); err != nil {
+		p.t.Fatal(err)
+	}
+	p.cmd, p.exited = cmd, make(chan struct{})
+	go func(c *exec.Cmd, done chan struct{}) { c.Wait(); close(done) }(cmd, p.exited)
+}
+
+// logTail is the last n lines of the process's output.
+func (p *proc) logTail(n int) string {
+	b, err := os.ReadFile(p.logPath)
+	if err != nil {
+		return err.Error()
+	}
+	return tail(string(b), n)
+}
+
+// kill is kill -9.
+func (p *proc) kill() {
+	if p.cmd == nil {
+		return
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGKILL)
+	<-p.exited
+	p.cmd = nil
+}
+
+// stop is SIGTERM and a wait for the graceful exit.
+func (p *proc) stop() {
+	p.t.Helper()
+	if p.cmd == nil {
+		return
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.exited:
+	case <-time.After(60 * time.Second):
+		p.t.Errorf("%s did not stop within 60s of SIGTERM", p.name)
+		p.kill()
+	}
+	p.cmd = nil
+}
+
+// hubProc is one `saker hub` process; restarts keep its ports and data.
+type hubProc struct {
+	proc
+	env    map[string]string
+	port   int
+	uiPort int
+	prefix []string // command prefix, e.g. prlimit
 }
 
 // startHub runs a hub with env on fresh loopback ports; it is killed when
 // the test ends.
 func startHub(t testing.TB, name string, env map[string]string, prefix ...string) *hubProc {
 	t.Helper()
-	h := &hubProc{t: t, name: name, env: env, port: freePort(t), uiPort: freePort(t), prefix: prefix,
-		logPath: filepath.Join(t.TempDir(), name+".log")}
+	h := &hubProc{proc: proc{t: t, name: name, logPath: filepath.Join(t.TempDir(), name+".log")},
+		env: env, port: freePort(t), uiPort: freePort(t), prefix: prefix}
 	h.start()
 	t.Cleanup(func() {
 		h.kill()
 		if t.Failed() {
-			b, err := os.ReadFile(h.logPath)
-			t.Logf("%s log (tail, %v):\n%s", name, err, tail(string(b), 40))
+			t.Logf("%s log (tail):\n%s", name, h.logTail(40))
 		}
 	})
 	return h
@@ -120,19 +175,7 @@ func (h *hubProc) start() {
 	for k, v := range h.env {
 		env = append(env, k+"="+v)
 	}
-	logf, err := os.OpenFile(h.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	args := append(append([]string{}, h.prefix...), sakerBin, "hub")
-	cmd := exec.Command(args[0], args[1:]...)
-	cmd.Env, cmd.Stdout, cmd.Stderr = env, logf, logf
-	if err := cmd.Start(); err != nil {
-		h.t.Fatal(err)
-	}
-	logf.Close()
-	h.cmd, h.exited = cmd, make(chan struct{})
-	go func(c *exec.Cmd, done chan struct{}) { c.Wait(); close(done) }(cmd, h.exited)
+	h.run(env, append(append([]string{}, h.prefix...), sakerBin, "hub")...)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		resp, err := http.Get(h.url() + "/ping")
@@ -142,8 +185,7 @@ func (h *hubProc) start() {
 		}
 		select {
 		case <-h.exited:
-			b, _ := os.ReadFile(h.logPath)
-			h.t.Fatalf("%s exited at start:\n%s", h.name, tail(string(b), 20))
+			h.t.Fatalf("%s exited at start:\n%s", h.name, h.logTail(20))
 		default:
 		}
 		if time.Now().After(deadline) {
@@ -151,33 +193,6 @@ func (h *hubProc) start() {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-}
-
-// kill is kill -9.
-func (h *hubProc) kill() {
-	if h.cmd == nil {
-		return
-	}
-	_ = h.cmd.Process.Signal(syscall.SIGKILL)
-	<-h.exited
-	h.cmd = nil
-}
-
-// stop is SIGTERM and a wait for the graceful exit.
-func (h *hubProc) stop() {
-	h.t.Helper()
-	if h.cmd == nil {
-		return
-	}
-	_ = h.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-h.exited:
-	case <-time.After(60 * time.Second):
-		h.t.Errorf("%s did not stop within 60s of SIGTERM", h.name)
-		_ = h.cmd.Process.Signal(syscall.SIGKILL)
-		<-h.exited
-	}
-	h.cmd = nil
 }
 
 // metric reads one sample from /metrics: name with labels such as
@@ -316,6 +331,9 @@ type sink struct {
 	mode string // "ok", "hang", "500"
 	got  map[string]int
 	hung chan struct{}
+	// field keys got by this output field instead of the uuid (the
+	// sensor scenarios identify an alert by the path it reports).
+	field string
 }
 
 func newSink(t testing.TB) *sink {
@@ -346,10 +364,24 @@ func (s *sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusInternalServerError)
 		return
 	}
-	var a struct{ UUID string }
-	if json.Unmarshal(b, &a) == nil && a.UUID != "" {
+	var a struct {
+		UUID         string
+		OutputFields map[string]any `json:"output_fields"`
+	}
+	if json.Unmarshal(b, &a) != nil {
+		return
+	}
+	key := a.UUID
+	if s.field != "" {
+		v, ok := a.OutputFields[s.field].(string)
+		if !ok {
+			return
+		}
+		key = v
+	}
+	if key != "" {
 		s.mu.Lock()
-		s.got[a.UUID]++
+		s.got[key]++
 		s.mu.Unlock()
 	}
 }
@@ -398,13 +430,21 @@ func (s *sink) drain(acked map[string]time.Time, within time.Duration) time.Dura
 // stored uuid.
 func readEmbedded(t testing.TB, dir string) map[string]int {
 	t.Helper()
+	return readEmbeddedBy(t, dir, byUUID)
+}
+
+// readEmbeddedBy is readEmbedded counting by key.
+func readEmbeddedBy(t testing.TB, dir string, key func(store.Event) string) map[string]int {
+	t.Helper()
 	st, err := embedded.Open(embedded.Options{Dir: dir})
 	if err != nil {
 		t.Fatalf("reopen embedded store: %v", err)
 	}
 	defer st.Close()
-	return readAll(t, st)
+	return readAll(t, st, key)
 }
+
+func byUUID(e store.Event) string { return e.UUID }
 
 // readRedis counts every uuid stored in Redis at addr.
 func readRedis(t testing.TB, addr string) map[string]int {
@@ -414,10 +454,10 @@ func readRedis(t testing.TB, addr string) map[string]int {
 		t.Fatalf("open redis store: %v", err)
 	}
 	defer st.Close()
-	return readAll(t, st)
+	return readAll(t, st, byUUID)
 }
 
-func readAll(t testing.TB, st store.Store) map[string]int {
+func readAll(t testing.TB, st store.Store, key func(store.Event) string) map[string]int {
 	t.Helper()
 	out := map[string]int{}
 	q := store.Query{Limit: store.MaxLimit}
@@ -427,7 +467,7 @@ func readAll(t testing.TB, st store.Store) map[string]int {
 			t.Fatalf("read back: %v", err)
 		}
 		for _, e := range p.Events {
-			out[e.UUID]++
+			out[key(e)]++
 		}
 		if p.Next == "" {
 			break
@@ -487,5 +527,3 @@ func report(t testing.TB, what string, acked map[string]time.Time, stored map[st
 		t.Errorf("%s: no alert acknowledged: the scenario tested nothing", what)
 	}
 }
-
-var _ = bytes.MinRead

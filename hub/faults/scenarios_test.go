@@ -13,9 +13,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
-	"github.com/saker-sec/saker/hub/alert"
 	"github.com/saker-sec/saker/hub/store/redistest"
-	"github.com/saker-sec/saker/sensor/output"
 )
 
 // forwarding is the webhook target and fast retry settings every scenario
@@ -368,54 +366,5 @@ func TestFullDisk(t *testing.T) {
 		fmt.Sprintf("refused_while_full=%d healthz_while_full=%d", l.failed.Load(), health))
 	if health != 503 {
 		t.Errorf("/healthz on a full disk: %d, want 503", health)
-	}
-}
-
-// The sensor's http_output keeps alerting while the hub is down (10 s;
-// 10 minutes under faults-long): alerts wait in memory, then in the
-// on-disk spool, and every one reaches the hub once it is back.
-func TestSensorSpoolsWhileHubDown(t *testing.T) {
-	dir := t.TempDir()
-	h := startHub(t, "hub", map[string]string{"SAKER_DATA_DIR": dir})
-	sink, err := output.NewHTTP(output.HTTPOptions{URL: h.url() + "/", SpoolDir: t.TempDir(), MemoryBuffer: 100,
-		SegmentAlerts: 100, MinBackoff: 50 * time.Millisecond, MaxBackoff: time.Second, Timeout: 2 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sent := map[string]time.Time{}
-	emit := func(d time.Duration, rate int) {
-		tick := time.NewTicker(time.Second / time.Duration(rate))
-		defer tick.Stop()
-		end := time.Now().Add(d)
-		for time.Now().Before(end) {
-			<-tick.C
-			a := alert.Alert{UUID: fmt.Sprintf("%08x-0000-4000-8000-%012d", os.Getpid(), len(sent)), Output: "sensor alert",
-				Priority: alert.PriorityWarning, Rule: "Sensor spool", Time: time.Now().UTC(), Source: "syscall", Hostname: "node",
-				OutputFields: map[string]any{"proc.name": "x"}}
-			sink.Enqueue(&a)
-			sent[a.UUID] = time.Now()
-		}
-	}
-	emit(time.Second, 100)
-	h.kill()
-	emit(pick(10*time.Second, 10*time.Minute), pick(100, 20))
-	h.start()
-	emit(time.Second, 100)
-	start := time.Now()
-	for st := sink.Stats(); st.InMemory+st.OnDisk > 0 && time.Since(start) < 2*time.Minute; st = sink.Stats() {
-		time.Sleep(50 * time.Millisecond)
-	}
-	drain := time.Since(start)
-	stats := sink.Stats()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := sink.Close(ctx); err != nil {
-		t.Errorf("sensor output close: %v", err)
-	}
-	h.stop()
-	report(t, "sensor, hub down "+pick("10s", "10min"), sent, readEmbedded(t, dir), nil, 0,
-		fmt.Sprintf("spooled=%d dropped=%d flush=%.1fs", stats.Spooled, stats.Dropped, drain.Seconds()))
-	if stats.Dropped > 0 || stats.Spooled == 0 {
-		t.Errorf("sensor output: dropped %d, spooled %d (want 0 dropped, the spool used)", stats.Dropped, stats.Spooled)
 	}
 }
