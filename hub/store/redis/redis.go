@@ -2,10 +2,12 @@
 // every hub replica, with secondary indexes, per-minute counters and one
 // consumer group per forwarder. It needs plain Redis 7 (no modules) and
 // works with a single server, Sentinel or Cluster through go-redis's
-// UniversalClient: every key carries the {saker} hash tag so multi-key
-// operations stay in one cluster slot.
+// UniversalClient: every key carries one hash tag (Options.HashTag,
+// default {saker}) so multi-key operations stay in one cluster slot. One
+// Store is one shard; hub/store/sharded spreads alerts over several Stores
+// with different hash tags to use every master of a cluster.
 //
-// Keys, under Options.KeyPrefix + "{saker}:":
+// Keys, under Options.KeyPrefix + "{" + Options.HashTag + "}:":
 //
 //	events          stream; entry field "z" = the alert's JSON, zstd (older entries: "a", plain)
 //	i:p:<priority>  sorted sets (all scores 0, members "<ms>-<seq>" zero-
@@ -64,6 +66,9 @@ const (
 	DefaultMaxAge         = 7 * 24 * time.Hour
 	DefaultMaxDeadLetters = 10_000
 	DefaultPoolSize       = 64
+	// DefaultHashTag is the hash tag of a single-shard store (the layout
+	// every earlier release wrote).
+	DefaultHashTag = "saker"
 	// DefaultDedupeWindow is how long an alert's uuid is remembered so a
 	// retried append of it is not stored twice.
 	DefaultDedupeWindow = 5 * time.Minute
@@ -97,6 +102,10 @@ type Options struct {
 	// KeyPrefix is put before every key (tests use it to share a server).
 	// It must not contain '{' or '}'.
 	KeyPrefix string
+	// HashTag is the cluster hash tag every key carries (without braces);
+	// "" = DefaultHashTag. A Redis Cluster keeps all of one Store's keys on
+	// the master owning that tag's slot.
+	HashTag string
 	// PoolSize is the connection pool size; blocking Tail and Claim calls
 	// each hold a connection while they wait. 0 = DefaultPoolSize.
 	PoolSize int
@@ -123,7 +132,7 @@ type Store struct {
 	// have been executed (the uuid dedupe would catch it, but only within
 	// its window and at the cost of a second round trip).
 	w      goredis.UniversalClient
-	pfx    string // KeyPrefix + "{saker}:"
+	pfx    string // KeyPrefix + "{" + HashTag + "}:"
 	stream string
 	script *goredis.Script
 	queue  chan *commitReq
@@ -144,6 +153,12 @@ func New(ctx context.Context, opts Options) (*Store, error) {
 	}
 	if strings.ContainsAny(opts.KeyPrefix, "{}") {
 		return nil, fmt.Errorf("redis store: key prefix %q must not contain braces", opts.KeyPrefix)
+	}
+	if opts.HashTag == "" {
+		opts.HashTag = DefaultHashTag
+	}
+	if strings.ContainsAny(opts.HashTag, "{}") {
+		return nil, fmt.Errorf("redis store: hash tag %q must not contain braces", opts.HashTag)
 	}
 	if opts.MaxEvents <= 0 {
 		opts.MaxEvents = DefaultMaxEvents
@@ -181,7 +196,7 @@ func New(ctx context.Context, opts Options) (*Store, error) {
 	wo.MaxRetries = -1
 	wo.PoolSize = max(opts.PoolSize/2, 8)
 	w := goredis.NewUniversalClient(&wo)
-	s := &Store{opts: opts, c: c, w: w, pfx: opts.KeyPrefix + "{saker}:", script: goredis.NewScript(appendLua),
+	s := &Store{opts: opts, c: c, w: w, pfx: opts.KeyPrefix + "{" + opts.HashTag + "}:", script: goredis.NewScript(appendLua),
 		log: opts.Logger, done: make(chan struct{}), queue: make(chan *commitReq, 1024),
 		exited: make(chan struct{})}
 	s.stream = s.pfx + "events"
