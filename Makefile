@@ -9,7 +9,7 @@ export SAKER_DATA_DIR ?= $(CURDIR)/.saker-data
 # Browser tests save their screenshots here (CI keeps the directory as an artifact).
 export SAKER_SCREENSHOTS ?= $(CURDIR)/.artifacts/screenshots
 
-.PHONY: all build run test deps vet bench bench-hub fuzz faults faults-long generate clean
+.PHONY: all build run test deps vet bench bench-sensor bench-hub fuzz faults faults-long generate clean
 
 all: build
 
@@ -36,9 +36,17 @@ vet:
 test: deps vet
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) $(PKGS)
 
-## bench: benchmarks with the figures quoted in issue notes
+## bench: benchmarks with the figures quoted in issue notes, then bench-sensor
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s -timeout 60m $(PKGS)
+	$(MAKE) bench-sensor
+
+## bench-sensor: (root) the whole `saker sensor` with the three official rules
+## files vs no BPF and vs one empty syscall tracepoint program, wall clock,
+## interleaved rounds; getpid and openat+close loops, ring-buffer drops
+SENSOR_ROUNDS ?= 5
+bench-sensor: build
+	$(GO) run ./cmd/benchsensor -saker $(BIN) -rounds $(SENSOR_ROUNDS)
 
 ## bench-hub: the hub as users run it (Redis and embedded store) under load over
 ## loopback; SIDEKICK=/path/to/falcosidekick adds it to the same interleaved rounds

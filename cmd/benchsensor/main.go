@@ -1,0 +1,424 @@
+//go:build linux
+
+// Command benchsensor measures what the whole sensor costs the workloads of
+// the node it watches: `saker sensor` (a built binary: probe, process state,
+// rule engine, outputs) runs with the rules files users load, while this
+// process times syscall loops by wall clock. Each round measures, in an
+// order that rotates between rounds:
+//
+//   - none:   no BPF program attached;
+//   - floor:  one empty BPF program on one syscall tracepoint the loops never
+//     call. Any syscall tracepoint sets SYSCALL_TRACEPOINT on every task,
+//     so every syscall of the machine takes the kernel's slow entry/exit
+//     path: no tracepoint-based sensor can cost less than this;
+//   - sensor: the whole `saker sensor` process, alerts written to a file.
+//
+// It prints ns/op per mode and round, the ratios per round and their
+// medians, and the records the sensor's ring buffer dropped (from its
+// Prometheus endpoint). Run it as root with `make bench-sensor`.
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+	"unsafe"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+	"github.com/cilium/ebpf/link"
+	"github.com/cilium/ebpf/rlimit"
+	"golang.org/x/sys/unix"
+)
+
+func main() {
+	saker := flag.String("saker", "bin/saker", "saker binary")
+	rulesList := flag.String("rules", "sensor/rules/testdata/falco_rules.yaml,sensor/rules/testdata/falco-incubating_rules.yaml,sensor/rules/testdata/falco-sandbox_rules.yaml",
+		"comma-separated rules files the sensor loads")
+	rounds := flag.Int("rounds", 5, "interleaved rounds")
+	getpidOps := flag.Int("getpid-ops", 5_000_000, "getpid calls per measurement")
+	openOps := flag.Int("open-ops", 500_000, "openat+close pairs per measurement")
+	ratesList := flag.String("rates", "20000,50000,100000", "comma-separated openat+close rates per second at which drops are measured")
+	pacedFor := flag.Duration("paced-for", 3*time.Second, "length of each paced run")
+	flag.Parse()
+	var rates []int
+	for _, f := range strings.Split(*ratesList, ",") {
+		if f == "" {
+			continue
+		}
+		r, err := strconv.Atoi(f)
+		if err != nil || r <= 0 {
+			fmt.Fprintf(os.Stderr, "benchsensor: -rates: bad rate %q\n", f)
+			os.Exit(2)
+		}
+		rates = append(rates, r)
+	}
+	cfg := config{
+		saker:  *saker,
+		rules:  strings.Split(*rulesList, ","),
+		rounds: *rounds,
+		loads: []workload{
+			{name: "getpid", ops: *getpidOps, run: loopGetpid},
+			{name: "openat+close", ops: *openOps, run: loopOpenClose},
+		},
+		rates:    rates,
+		pacedFor: *pacedFor,
+	}
+	if err := run(cfg); err != nil {
+		fmt.Fprintln(os.Stderr, "benchsensor:", err)
+		os.Exit(1)
+	}
+}
+
+type config struct {
+	saker  string
+	rules  []string
+	rounds int
+	loads  []workload
+	// rates (openat+close per second) at which drops are measured, each
+	// for pacedFor, in every sensor round.
+	rates    []int
+	pacedFor time.Duration
+}
+
+// workload is a syscall loop; run performs ops iterations on the calling
+// (locked) thread.
+type workload struct {
+	name string
+	ops  int
+	run  func(ops int, path *byte) error
+}
+
+// mode is one configuration of the machine under which the loops run.
+type mode struct {
+	name  string
+	start func() (running, error)
+}
+
+// running is a started mode.
+type running struct {
+	// counters reads the sensor's ring-buffer counters (zero without one).
+	counters func() (drops, events uint64, err error)
+	stop     func()
+}
+
+func noCounters() (uint64, uint64, error) { return 0, 0, nil }
+
+func run(cfg config) error {
+	if os.Geteuid() != 0 {
+		return errors.New("needs root (it loads BPF programs and runs the sensor)")
+	}
+	if err := rlimit.RemoveMemlock(); err != nil {
+		return fmt.Errorf("memlock: %w", err)
+	}
+	for _, f := range append([]string{cfg.saker}, cfg.rules...) {
+		if _, err := os.Stat(f); err != nil {
+			return err
+		}
+	}
+	tmp, err := os.MkdirTemp("", "benchsensor")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	target := filepath.Join(tmp, "f")
+	if err := os.WriteFile(target, []byte("x"), 0o600); err != nil {
+		return err
+	}
+	path, err := unix.BytePtrFromString(target)
+	if err != nil {
+		return err
+	}
+
+	modes := []mode{
+		{"none", func() (running, error) { return running{noCounters, func() {}}, nil }},
+		{"floor", startFloor},
+		{"sensor", func() (running, error) { return startSensor(cfg.saker, cfg.rules, tmp) }},
+	}
+	fmt.Printf("%d rounds; rules: %s\n", cfg.rounds, strings.Join(cfg.rules, " "))
+	fmt.Println("floor = one empty BPF program on tracepoint syscalls/sys_enter_getppid (never called by the loops)")
+	// nsop[workload][mode] = one figure per round
+	nsop := map[string]map[string][]float64{}
+	var drops, events []uint64
+	for r := 0; r < cfg.rounds; r++ {
+		for i := range modes {
+			m := modes[(i+r)%len(modes)]
+			rm, err := m.start()
+			if err != nil {
+				return fmt.Errorf("round %d, %s: %w", r+1, m.name, err)
+			}
+			line := fmt.Sprintf("round %d  %-7s", r+1, m.name)
+			for _, w := range cfg.loads {
+				ns, err := timeLoop(w, path)
+				if err != nil {
+					rm.stop()
+					return fmt.Errorf("%s: %w", w.name, err)
+				}
+				if nsop[w.name] == nil {
+					nsop[w.name] = map[string][]float64{}
+				}
+				nsop[w.name][m.name] = append(nsop[w.name][m.name], ns)
+				line += fmt.Sprintf("  %s %7.1f ns/op", w.name, ns)
+			}
+			d, ev, err := rm.counters()
+			if err != nil {
+				rm.stop()
+				return fmt.Errorf("round %d, %s: %w", r+1, m.name, err)
+			}
+			if m.name == "sensor" {
+				drops = append(drops, d)
+				events = append(events, ev)
+				line += fmt.Sprintf("  (sensor: %d kernel records, %d dropped)", ev, d)
+			}
+			fmt.Println(line)
+			if m.name == "sensor" {
+				for _, rate := range cfg.rates {
+					if err := paced(rm, rate, cfg.pacedFor, path); err != nil {
+						rm.stop()
+						return err
+					}
+				}
+			}
+			rm.stop()
+		}
+	}
+	fmt.Println("\nmedian over rounds of the per-round ratios:")
+	for _, w := range cfg.loads {
+		byMode := nsop[w.name]
+		ratio := func(a, b string) float64 {
+			var v []float64
+			for i := range byMode[a] {
+				v = append(v, byMode[a][i]/byMode[b][i])
+			}
+			return medianOf(v)
+		}
+		fmt.Printf("%-13s none %7.1f ns/op  floor %7.1f  sensor %7.1f   floor/none %.2f×  sensor/none %.2f×  sensor/floor %.2f×\n",
+			w.name, medianOf(byMode["none"]), medianOf(byMode["floor"]), medianOf(byMode["sensor"]),
+			ratio("floor", "none"), ratio("sensor", "none"), ratio("sensor", "floor"))
+	}
+	var totalDrops uint64
+	for _, d := range drops {
+		totalDrops += d
+	}
+	fmt.Printf("ring-buffer drops during the unpaced loops: %d (records written per round: %v)\n", totalDrops, events)
+	return nil
+}
+
+// paced runs openat+close at rate pairs per second for d under the sensor
+// and prints the records the ring buffer dropped meanwhile: the unpaced
+// loop is as fast as one CPU can issue syscalls, far above what rules see
+// on a busy node, so drops are also measured at set rates.
+func paced(rm running, rate int, d time.Duration, path *byte) error {
+	d0, e0, err := rm.counters()
+	if err != nil {
+		return err
+	}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	const tick = time.Millisecond
+	perTick := max(1, rate/int(time.Second/tick))
+	start := time.Now()
+	n := 0
+	for next := start; time.Since(start) < d; {
+		if err := loopOpenClose(perTick, path); err != nil {
+			return err
+		}
+		n += perTick
+		next = next.Add(tick)
+		time.Sleep(time.Until(next))
+	}
+	el := time.Since(start)
+	d1, e1, err := rm.counters()
+	if err != nil {
+		return err
+	}
+	fmt.Printf("         paced openat+close at %6d/s (achieved %6.0f/s for %v): %d kernel records, %d dropped\n",
+		rate, float64(n)/el.Seconds(), d, e1-e0, d1-d0)
+	return nil
+}
+
+// timeLoop runs w on a locked OS thread and returns wall-clock ns per op.
+func timeLoop(w workload, path *byte) (float64, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	// A short warm-up: caches, and the sensor's first records of a new thread.
+	if err := w.run(w.ops/20, path); err != nil {
+		return 0, err
+	}
+	start := time.Now()
+	if err := w.run(w.ops, path); err != nil {
+		return 0, err
+	}
+	return float64(time.Since(start).Nanoseconds()) / float64(w.ops), nil
+}
+
+// loopGetpid calls getpid(2) directly (no runtime bookkeeping, no libc
+// cache).
+func loopGetpid(ops int, _ *byte) error {
+	for range ops {
+		unix.RawSyscall(unix.SYS_GETPID, 0, 0, 0)
+	}
+	return nil
+}
+
+// loopOpenClose opens and closes one file relative to AT_FDCWD.
+func loopOpenClose(ops int, path *byte) error {
+	cwd := unix.AT_FDCWD
+	for range ops {
+		fd, _, errno := unix.RawSyscall6(unix.SYS_OPENAT, uintptr(cwd), uintptr(unsafe.Pointer(path)), unix.O_RDONLY|unix.O_CLOEXEC, 0, 0, 0)
+		if errno != 0 {
+			return fmt.Errorf("openat: %w", errno)
+		}
+		unix.RawSyscall(unix.SYS_CLOSE, fd, 0, 0)
+	}
+	return nil
+}
+
+// startFloor attaches one empty program to a syscall tracepoint.
+func startFloor() (running, error) {
+	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{
+		Type:         ebpf.TracePoint,
+		License:      "GPL",
+		Instructions: asm.Instructions{asm.Mov.Imm(asm.R0, 0), asm.Return()},
+	})
+	if err != nil {
+		return running{}, fmt.Errorf("load empty program: %w", err)
+	}
+	l, err := link.Tracepoint("syscalls", "sys_enter_getppid", prog, nil)
+	if err != nil {
+		prog.Close()
+		return running{}, fmt.Errorf("attach empty program: %w", err)
+	}
+	return running{noCounters, func() {
+		l.Close()
+		prog.Close()
+	}}, nil
+}
+
+var metricsAddrRE = regexp.MustCompile(`msg="serving metrics" addr=(\S+)`)
+
+// startSensor starts `saker sensor` with the rules files, its alerts going
+// to a file output (stdout off), and waits until its probe is attached.
+// Its counters are read from its metrics endpoint.
+func startSensor(bin string, rulesFiles []string, dir string) (running, error) {
+	args := []string{"sensor", "--metrics-addr", "127.0.0.1:0",
+		"-o", "stdout_output.enabled=false",
+		"-o", "file_output.enabled=true", "-o", "file_output.filename=" + filepath.Join(dir, "alerts.txt"),
+		"-o", "json_output=true"}
+	for _, f := range rulesFiles {
+		args = append(args, "-r", f)
+	}
+	cmd := exec.Command(bin, args...)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		return running{}, err
+	}
+	cmd.Stdout = io.Discard
+	if err := cmd.Start(); err != nil {
+		return running{}, err
+	}
+	exited := make(chan error, 1)
+	lines := make(chan string, 64)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			select {
+			case lines <- sc.Text():
+			default: // nobody reads after start-up
+			}
+		}
+		exited <- cmd.Wait()
+	}()
+	kill := func() {
+		cmd.Process.Signal(unix.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			<-exited
+		}
+	}
+	var addr string
+	var log []string
+	deadline := time.After(60 * time.Second)
+	for started := false; !started; {
+		select {
+		case l := <-lines:
+			log = append(log, l)
+			if m := metricsAddrRE.FindStringSubmatch(l); m != nil {
+				addr = m[1]
+			}
+			started = strings.Contains(l, "sensor started")
+		case err := <-exited:
+			return running{}, fmt.Errorf("sensor exited: %v\n%s", err, strings.Join(log, "\n"))
+		case <-deadline:
+			kill()
+			return running{}, fmt.Errorf("sensor not started after 60s:\n%s", strings.Join(log, "\n"))
+		}
+	}
+	if addr == "" {
+		kill()
+		return running{}, fmt.Errorf("sensor printed no metrics address:\n%s", strings.Join(log, "\n"))
+	}
+	// "sensor started" is logged once the probe is attached; the ready
+	// callback follows at once, so the loops run under the whole sensor.
+	return running{
+		counters: func() (uint64, uint64, error) { return kernelCounters("http://" + addr + "/metrics") },
+		stop:     kill,
+	}, nil
+}
+
+// kernelCounters sums saker_sensor_kernel_{dropped,events}_total.
+func kernelCounters(url string) (drops, events uint64, err error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, 0, fmt.Errorf("read metrics: %w", err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		l := sc.Text()
+		var sum *uint64
+		switch {
+		case strings.HasPrefix(l, "saker_sensor_kernel_dropped_total{"):
+			sum = &drops
+		case strings.HasPrefix(l, "saker_sensor_kernel_events_total{"):
+			sum = &events
+		default:
+			continue
+		}
+		f := strings.Fields(l)
+		v, err := strconv.ParseFloat(f[len(f)-1], 64)
+		if err != nil {
+			return 0, 0, fmt.Errorf("metrics line %q: %w", l, err)
+		}
+		*sum += uint64(v)
+	}
+	return drops, events, sc.Err()
+}
+
+func medianOf(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	v = slices.Clone(v)
+	sort.Float64s(v)
+	return v[len(v)/2]
+}
