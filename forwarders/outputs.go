@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/saker-sec/saker/forwarders/alertmanager"
+	"github.com/saker-sec/saker/forwarders/awssns"
 	"github.com/saker-sec/saker/forwarders/awssqs"
 	"github.com/saker-sec/saker/forwarders/datadog"
 	"github.com/saker-sec/saker/forwarders/datadoglogs"
@@ -95,6 +96,9 @@ var outputs = []output{
 	define("awssqs", plain(awssqs.Load), func(c awssqs.Config) Target {
 		return Target{MaxBatch: 100, Endpoint: settings.Redact(c.URL)}
 	}, awssqs.New),
+	define("awssns", plain(awssns.Load), func(c awssns.Config) Target {
+		return Target{MaxBatch: 100, Endpoint: c.TopicArn}
+	}, awssns.New),
 	// Brokers take large batches; each record is confirmed (KAFKA_REQUIREDACKS).
 	define("kafka", plain(kafka.Load), func(c kafka.Config) Target {
 		return Target{MaxBatch: 500, Endpoint: strings.Join(c.HostPort, ",") + "/" + c.Topic}

@@ -7,10 +7,7 @@ package awssqs
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
@@ -98,46 +95,26 @@ func (f *Forwarder) Forward(ctx context.Context, alerts []alert.Alert) (bool, er
 		}
 		bodies[i], sizes[i] = string(b), len(b)
 	}
-	var out awsconf.Outcome
-	for _, run := range awsconf.Chunks(sizes, maxEntries, maxBytes) {
-		entries := make([]types.SendMessageBatchRequestEntry, 0, run[1]-run[0])
-		for i := run[0]; i < run[1]; i++ {
+	return awsconf.SendBatches(ctx, "sqs SendMessageBatch", sizes, maxEntries, maxBytes, func(ctx context.Context, start, end int) (int, []awsconf.Refused, error) {
+		entries := make([]types.SendMessageBatchRequestEntry, 0, end-start)
+		for i := start; i < end; i++ {
 			e := types.SendMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), MessageBody: aws.String(bodies[i])}
 			if f.fifo {
 				// FIFO queues need a group; the uuid as deduplication id
 				// makes a redelivery within SQS's 5-minute window a no-op.
 				e.MessageGroupId = aws.String("falco")
-				e.MessageDeduplicationId = aws.String(dedupID(&alerts[i], bodies[i]))
+				e.MessageDeduplicationId = aws.String(awsconf.DedupID(&alerts[i], bodies[i]))
 			}
 			entries = append(entries, e)
 		}
 		resp, err := f.client.SendMessageBatch(ctx, &sqs.SendMessageBatchInput{QueueUrl: aws.String(f.url), Entries: entries})
 		if err != nil {
-			out.FailRun(run[0], run[1], fmt.Errorf("sqs SendMessageBatch: %w", err))
-			out.Skip(run[1], len(alerts), err)
-			break
+			return 0, nil, err
 		}
-		for _, fl := range resp.Failed {
-			i, err := strconv.Atoi(aws.ToString(fl.Id))
-			if err != nil || i < run[0] || i >= run[1] {
-				return true, fmt.Errorf("sqs SendMessageBatch: answer names unknown entry %q", aws.ToString(fl.Id))
-			}
-			msg := fmt.Errorf("sqs refused message: %s: %s", aws.ToString(fl.Code), aws.ToString(fl.Message))
-			out.Fail(i, !fl.SenderFault, msg)
+		refused := make([]awsconf.Refused, len(resp.Failed))
+		for i, fl := range resp.Failed {
+			refused[i] = awsconf.Refused{ID: aws.ToString(fl.Id), Code: aws.ToString(fl.Code), Message: aws.ToString(fl.Message), SenderFault: fl.SenderFault}
 		}
-		if n := len(resp.Successful) + len(resp.Failed); n != len(entries) {
-			return true, errors.New("sqs SendMessageBatch: answer does not cover every message")
-		}
-	}
-	return out.Result(len(alerts))
-}
-
-// dedupID is an SQS deduplication id (at most 128 printable ASCII
-// characters): the alert's uuid, else a hash of its payload.
-func dedupID(a *alert.Alert, body string) string {
-	if id := a.UUID; id != "" && len(id) <= 128 {
-		return id
-	}
-	sum := sha256.Sum256([]byte(body))
-	return hex.EncodeToString(sum[:])
+		return len(resp.Successful) + len(resp.Failed), refused, nil
+	})
 }

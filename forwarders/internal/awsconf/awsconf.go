@@ -6,12 +6,15 @@ package awsconf
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -27,6 +30,7 @@ import (
 	"github.com/saker-sec/saker/forwarders/internal/batch"
 	"github.com/saker-sec/saker/forwarders/internal/outhttp"
 	"github.com/saker-sec/saker/forwarders/internal/settings"
+	"github.com/saker-sec/saker/hub/alert"
 )
 
 // Credentials are falcosidekick's shared AWS settings (aws.*).
@@ -265,4 +269,53 @@ func (o *Outcome) Result(n int) (bool, error) {
 	}
 	pe := o.pe
 	return retry, &pe
+}
+
+// DedupID is a deduplication id for SQS and SNS FIFO targets (at most 128
+// printable ASCII characters): the alert's uuid, else a hash of its
+// payload, so that a redelivery within AWS's 5-minute window is a no-op.
+func DedupID(a *alert.Alert, payload string) string {
+	if id := a.UUID; id != "" && len(id) <= 128 {
+		return id
+	}
+	sum := sha256.Sum256([]byte(payload))
+	return hex.EncodeToString(sum[:])
+}
+
+// Refused is one entry a batch API (SendMessageBatch, PublishBatch)
+// refused; ID is the entry id, the alert's index in the batch.
+type Refused struct {
+	ID, Code, Message string
+	SenderFault       bool
+}
+
+// SendBatches sends the alerts of a Forward call (of the given encoded
+// sizes) in runs of at most maxN entries and maxBytes bytes through send,
+// which calls the batch API for alerts [start, end) and returns how many
+// entries it answered for and which it refused. A failed call fails its
+// run and skips the later ones; a refused entry is retried unless the
+// service blames the sender.
+func SendBatches(ctx context.Context, op string, sizes []int, maxN, maxBytes int,
+	send func(ctx context.Context, start, end int) (answered int, refused []Refused, err error),
+) (bool, error) {
+	var out Outcome
+	for _, run := range Chunks(sizes, maxN, maxBytes) {
+		answered, refused, err := send(ctx, run[0], run[1])
+		if err != nil {
+			out.FailRun(run[0], run[1], fmt.Errorf("%s: %w", op, err))
+			out.Skip(run[1], len(sizes), err)
+			break
+		}
+		if answered != run[1]-run[0] {
+			return true, fmt.Errorf("%s: answer covers %d of %d entries", op, answered, run[1]-run[0])
+		}
+		for _, r := range refused {
+			i, err := strconv.Atoi(r.ID)
+			if err != nil || i < run[0] || i >= run[1] {
+				return true, fmt.Errorf("%s: answer names unknown entry %q", op, r.ID)
+			}
+			out.Fail(i, !r.SenderFault, fmt.Errorf("%s refused entry: %s: %s", op, r.Code, r.Message))
+		}
+	}
+	return out.Result(len(sizes))
 }
