@@ -11,6 +11,7 @@ import (
 	"github.com/saker-sec/saker/hub/store"
 	"github.com/saker-sec/saker/hub/store/embedded"
 	redisstore "github.com/saker-sec/saker/hub/store/redis"
+	"github.com/saker-sec/saker/hub/store/sharded"
 )
 
 func openEmbedded(cfg *config.Config, logger *slog.Logger) (store.Store, error) {
@@ -38,7 +39,7 @@ func openRedis(cfg *config.Config) (store.Store, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	st, err := redisstore.New(ctx, redisstore.Options{
+	opts := redisstore.Options{
 		Addresses:  cfg.Redis.Addresses,
 		MasterName: cfg.Redis.MasterName,
 		Username:   cfg.Redis.Username,
@@ -48,7 +49,13 @@ func openRedis(cfg *config.Config) (store.Store, error) {
 		MaxEvents:  cfg.Retention.MaxEvents,
 		MaxAge:     cfg.Retention.MaxAge,
 		KeyPrefix:  cfg.Redis.KeyPrefix,
-	})
+	}
+	var st store.Store
+	if cfg.Redis.Shards > 1 {
+		st, err = sharded.OpenRedis(ctx, opts, cfg.Redis.Shards)
+	} else {
+		st, err = redisstore.New(ctx, opts)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("open redis store at %s: %w", strings.Join(cfg.Redis.Addresses, ","), err)
 	}

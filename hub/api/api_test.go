@@ -367,7 +367,7 @@ func testQueryAPI(t *testing.T, f *fixture) {
 		{"/api/v1/events?since=yesterday", `since: want an RFC 3339 time or a duration such as 15m or 24h, got "yesterday"`},
 		{"/api/v1/events?since=1h&until=2h", "until is before since"},
 		{"/api/v1/events?limit=0", `limit must be a positive integer, got "0"`},
-		{"/api/v1/events?before=abc", `before must be an event id, got "abc"`},
+		{"/api/v1/events?before=abc", `before must be a page's next cursor, got "abc"`},
 		{"/api/v1/stats?bucket=30s", `bucket must be a whole number of minutes such as 1m, 5m or 1h, got "30s"`},
 		{"/api/v1/events/xyz", `bad event id "xyz"`},
 	} {

@@ -45,6 +45,9 @@ func QueryRoutes(q Querier) http.Handler {
 	return r
 }
 
+// maxCursor bounds a paging cursor's length.
+const maxCursor = 4096
+
 func registerQuery(r chi.Router, q Querier) {
 	r.Get("/events", func(w http.ResponseWriter, r *http.Request) {
 		qs := r.URL.Query()
@@ -62,14 +65,20 @@ func registerQuery(r chi.Router, q Querier) {
 			}
 			query.Limit = min(n, store.MaxLimit)
 		}
+		// The cursor is the store's (an event ID, or one position per shard
+		// of a sharded store): the store says whether it can read it.
 		if v := qs.Get("before"); v != "" {
-			if _, _, err := store.ParseID(v); err != nil {
-				writeError(w, http.StatusBadRequest, fmt.Sprintf("before must be an event id, got %q", v))
+			if len(v) > maxCursor {
+				writeError(w, http.StatusBadRequest, fmt.Sprintf("before must be a page's next cursor, got %d bytes", len(v)))
 				return
 			}
 			query.Before = v
 		}
 		page, err := q.Query(r.Context(), query)
+		if errors.Is(err, store.ErrBadCursor) {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("before must be a page's next cursor, got %q", query.Before))
+			return
+		}
 		if err != nil {
 			writeError(w, http.StatusServiceUnavailable, "query store: "+err.Error())
 			return

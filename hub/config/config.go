@@ -135,6 +135,9 @@ type TLSServer struct {
 	NoTLSPaths []string // TLSSERVER_NOTLSPATHS (/ping): served on NoTLSPort
 }
 
+// MaxRedisShards bounds REDIS_SHARDS.
+const MaxRedisShards = 256
+
 // Redis selects the Redis store. An empty Address means the embedded store.
 type Redis struct {
 	Addresses  []string // REDIS_ADDRESS host:port[,host:port…] (several = cluster)
@@ -146,6 +149,10 @@ type Redis struct {
 	CACertFile string   // REDIS_CACERTFILE
 	CheckCert  bool     // REDIS_CHECKCERT (true)
 	KeyPrefix  string   // REDIS_KEYPREFIX: prefix for every key (several hubs sets on one Redis)
+	// Shards is REDIS_SHARDS (1): alerts are spread over this many
+	// shards, each under its own hash tag, so a Redis Cluster holds them
+	// on several masters. 1 keeps the single {saker} layout.
+	Shards int
 }
 
 // Retention bounds the stored alerts. Zero values let the store choose.
@@ -221,6 +228,7 @@ func Decode(src *Source) (*Config, error) {
 			CACertFile: src.String("REDIS_CACERTFILE", ""),
 			CheckCert:  src.Bool("REDIS_CHECKCERT", true),
 			KeyPrefix:  src.String("REDIS_KEYPREFIX", ""),
+			Shards:     src.intIn("REDIS_SHARDS", 1, 1, MaxRedisShards, fmt.Sprintf("an integer 1-%d", MaxRedisShards)),
 		},
 		DataDir: src.String(src.First("SAKER_DATA_DIR", "DATADIR"), ""),
 		Retention: Retention{

@@ -26,7 +26,7 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.Addr() != ":2801" || c.UIAddr() != ":2802" || c.BodyLimit != 1<<20 || c.TLSServer.NoTLSPort != 2810 ||
-		len(c.Redis.Addresses) != 0 || !c.Redis.CheckCert || c.BatchMaxEvents != 10000 {
+		len(c.Redis.Addresses) != 0 || !c.Redis.CheckCert || c.Redis.Shards != 1 || c.BatchMaxEvents != 10000 {
 		t.Fatalf("%+v", c)
 	}
 }
@@ -64,7 +64,7 @@ func TestYAMLAndEnv(t *testing.T) {
 		t.Fatal(err)
 	}
 	l, e := envOf(map[string]string{
-		"LISTENPORT": "4801", "SAKER_NODE": "n1", "REDIS_PASSWORD": "pw",
+		"LISTENPORT": "4801", "SAKER_NODE": "n1", "REDIS_PASSWORD": "pw", "REDIS_SHARDS": "3",
 		"SLACK_MINIMUMPRIORITY": "error", "LOKI_HOSTPORT": "http://l:3100",
 	})
 	c, err := LoadWith(path, l, e)
@@ -80,7 +80,7 @@ func TestYAMLAndEnv(t *testing.T) {
 	if len(c.TemplatedFields) != 1 || c.TemplatedFields[0].Name != "where" || !reflect.DeepEqual(c.CustomTags, []string{"a", "b"}) {
 		t.Fatal(c.TemplatedFields, c.CustomTags)
 	}
-	if !reflect.DeepEqual(c.Redis.Addresses, []string{"r1:6379", "r2:6379"}) || c.Redis.DB != 2 || c.Redis.Password != "pw" {
+	if !reflect.DeepEqual(c.Redis.Addresses, []string{"r1:6379", "r2:6379"}) || c.Redis.DB != 2 || c.Redis.Password != "pw" || c.Redis.Shards != 3 {
 		t.Fatalf("%+v", c.Redis)
 	}
 	if c.Retention.MaxAge != 7*24*time.Hour || !reflect.DeepEqual(c.TLSServer.NoTLSPaths, []string{"/healthz", "/ping"}) {
@@ -119,6 +119,7 @@ func TestEnvMapsAndErrors(t *testing.T) {
 	for _, bad := range []map[string]string{
 		{"LISTENPORT": "http"}, {"LISTENPORT": "70000"}, {"DEBUG": "yes please"},
 		{"RETENTION_MAXAGE": "forever"}, {"BODYLIMIT": "0"}, {"TEMPLATEDFIELDS": "a:{{ .x "},
+		{"REDIS_SHARDS": "0"}, {"REDIS_SHARDS": "257"}, {"REDIS_SHARDS": "three"},
 	} {
 		l, e := envOf(bad)
 		if _, err := LoadWith("", l, e); err == nil {

@@ -68,7 +68,7 @@ func (s *Store) window(f *store.Filter, before string, now time.Time) (lo, hi in
 	if before != "" {
 		ms, seq, err := store.ParseID(before)
 		if err != nil {
-			return 0, 0, fmt.Errorf("bad cursor: %w", err)
+			return 0, 0, fmt.Errorf("%w: %w", store.ErrBadCursor, err)
 		}
 		b := sort.Search(len(s.evs), func(i int) bool { return !s.evs[i].before(ms, seq) })
 		hi = min(hi, b)

@@ -397,7 +397,7 @@ func (s *Store) window(f *store.Filter, before string, now time.Time) (window, e
 	if before != "" {
 		bms, bseq, err := store.ParseID(before)
 		if err != nil {
-			return w, fmt.Errorf("bad cursor: %w", err)
+			return w, fmt.Errorf("%w: %w", store.ErrBadCursor, err)
 		}
 		if hiMs < 0 || int64(bms) <= hiMs {
 			w.endID = "(" + store.FormatID(bms, bseq)

@@ -376,6 +376,10 @@ func testPaging(t *testing.T, f Factory) {
 	if pages != 3 {
 		t.Errorf("pages = %d, want 3", pages)
 	}
+	// A cursor the store never made is the caller's error (the API's 400).
+	if _, err := s.Query(ctxT(t), store.Query{Before: "abc"}); !errors.Is(err, store.ErrBadCursor) {
+		t.Errorf("Query(before=abc) err = %v, want store.ErrBadCursor", err)
+	}
 	// Default and capped limits.
 	p, err := s.Query(ctxT(t), store.Query{Limit: store.MaxLimit * 10})
 	if err != nil || len(p.Events) != 25 || p.Next != "" {
