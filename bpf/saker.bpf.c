@@ -239,18 +239,96 @@ static __always_inline void put_cgroup_leaf(struct sk_buf *b, struct task_struct
 	put_kernel_str(b, 2, BPF_CORE_READ(cg, kn, name));
 }
 
-/* put_sock reads the socket tuple of file descriptor fd of the current task. */
-static __always_inline void put_sock(struct sk_buf *b, long fd)
+/* fd_file returns the open file of descriptor fd of task, or NULL. */
+static __always_inline struct file *fd_file(struct task_struct *task, long fd)
 {
 	if (fd < 0)
-		return;
-	struct task_struct *task = bpf_get_current_task_btf();
+		return 0;
 	struct file **fds = BPF_CORE_READ(task, files, fdt, fd);
 	unsigned int max = BPF_CORE_READ(task, files, fdt, max_fds);
 	if (!fds || fd >= max)
-		return;
+		return 0;
 	struct file *f = 0;
 	bpf_core_read(&f, sizeof(f), &fds[fd]);
+	return f;
+}
+
+#define SK_PATH_DEPTH 48
+#define SK_NAME_MAX 256
+
+/* put_path writes the path of dentry d on mount vm into segment seg as its
+ * names leaf first, each NUL-terminated, crossing mount points up to the
+ * root of the task's mount namespace (a container's paths are the
+ * container's, as Falco reports them). It returns 1 when it reached the
+ * root, 0 when the path was too deep or too long. */
+static __always_inline int put_path(struct sk_buf *b, int seg, struct dentry *d, struct vfsmount *vm)
+{
+	struct mount *mnt = container_of(vm, struct mount, mnt);
+	struct dentry *root = BPF_CORE_READ(vm, mnt_root);
+	__u32 base = seg_off(b, seg);
+	__u32 len = 0;
+	for (int i = 0; i < SK_PATH_DEPTH; i++) {
+		if (d == root) {
+			struct mount *up = BPF_CORE_READ(mnt, mnt_parent);
+			if (up == mnt)
+				goto done;
+			d = BPF_CORE_READ(mnt, mnt_mountpoint);
+			mnt = up;
+			root = BPF_CORE_READ(mnt, mnt.mnt_root);
+			continue;
+		}
+		struct dentry *parent = BPF_CORE_READ(d, d_parent);
+		if (d == parent)
+			goto done;
+		if (len > SK_SEG_MAX - SK_NAME_MAX)
+			return 0;
+		long n = bpf_probe_read_kernel_str(&b->data[(base + len) & SK_OFF_MASK], SK_NAME_MAX,
+						   BPF_CORE_READ(d, d_name.name));
+		if (n <= 0)
+			return 0;
+		len += n;
+		d = parent;
+	}
+	return 0;
+done:
+	b->hdr.len[seg] = len & SK_SEG_MAX;
+	return 1;
+}
+
+/* put_basedir records, for a relative path in seg0, the directory it is
+ * resolved from: dirfd's, or the working directory for AT_FDCWD. Read here,
+ * at the event, because user space reading /proc later may find the fd
+ * number reused by another directory, or the process gone. */
+static __always_inline void put_basedir(struct sk_buf *b, long dirfd)
+{
+	if (b->hdr.len[0] == 0 || b->data[0] == '/')
+		return;
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct dentry *d;
+	struct vfsmount *vm;
+	if (dirfd == -100) { /* AT_FDCWD */
+		d = BPF_CORE_READ(task, fs, pwd.dentry);
+		vm = BPF_CORE_READ(task, fs, pwd.mnt);
+	} else {
+		struct file *f = fd_file(task, dirfd);
+		if (!f)
+			return;
+		d = BPF_CORE_READ(f, f_path.dentry);
+		vm = BPF_CORE_READ(f, f_path.mnt);
+	}
+	if (!d || !vm)
+		return;
+	if (put_path(b, 2, d, vm))
+		b->hdr.flags |= SK_F_BASEDIR;
+	else
+		b->hdr.len[2] = 0;
+}
+
+/* put_sock reads the socket tuple of file descriptor fd of the current task. */
+static __always_inline void put_sock(struct sk_buf *b, long fd)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct file *f = fd_file(task, fd);
 	if (!f)
 		return;
 	umode_t mode = BPF_CORE_READ(f, f_inode, i_mode);
@@ -327,6 +405,10 @@ static __always_inline int sys_exit(__u16 type, struct pt_regs *regs, long ret,
 		else
 			put_user_str(b, 2, (const void *)a[bl]);
 	}
+	if (type == SK_OPEN || type == SK_CREAT)
+		put_basedir(b, -100);
+	else if (type == SK_OPENAT)
+		put_basedir(b, (int)a[0]);
 	if (sockarg == -2)
 		put_sock(b, ret);
 	else if (sockarg >= 0 && sockarg < 6)
@@ -400,6 +482,7 @@ int sys_openat2(struct trace_event_raw_sys_exit *ctx)
 	b->hdr.args[5] = 0;
 	b->hdr.res = ret;
 	put_user_str(b, 0, (const void *)b->hdr.args[1]);
+	put_basedir(b, (int)b->hdr.args[0]);
 	return submit(b);
 }
 

@@ -127,6 +127,9 @@ struct sk_event {
 #define SK_F_SOCK 1      /* sock holds a socket tuple */
 #define SK_F_ARGS_TRUNC 2 /* argv did not fit in seg1 */
 #define SK_F_EXE_MEMFD 4  /* exec of a memfd: seg0 is its name "memfd:…" */
+#define SK_F_BASEDIR 8    /* seg2: the directory a relative seg0 path starts
+			   * from (the dirfd's, or the working directory),
+			   * as its names leaf first, each NUL-terminated */
 
 /* Per-CPU counters: [type] events emitted, [SK_NUM_TYPES + type] dropped
  * because the ring buffer was full. */

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -55,6 +56,7 @@ const (
 	flagSock      = 1
 	flagArgsTrunc = 2
 	flagExeMemfd  = 4
+	flagBaseDir   = 8
 )
 
 // Sock is the kernel's view of a socket: local (S) and remote (D) ends.
@@ -102,7 +104,11 @@ type Record struct {
 	ArgsTrunc bool
 	// ExeMemfd marks the exec of a memfd; Str0 is then its name
 	// ("memfd:<name>"), which Falco reports as proc.exepath.
-	ExeMemfd   bool
+	ExeMemfd bool
+	// BaseDir is the directory a relative Str0 was resolved from when the
+	// syscall ran (the dirfd's, or the working directory), read by the
+	// probe at the event; empty when the probe did not capture it.
+	BaseDir    string
 	HasSock    bool
 	Sock       Sock
 	seg1, seg2 []byte
@@ -155,6 +161,10 @@ func Decode(b []byte, r *Record) error {
 	r.Seg2 = r.seg2
 	r.ArgsTrunc = flags&flagArgsTrunc != 0
 	r.ExeMemfd = flags&flagExeMemfd != 0
+	r.BaseDir = ""
+	if flags&flagBaseDir != 0 {
+		r.BaseDir = leafFirstPath(r.seg2)
+	}
 	r.Argv = r.Argv[:0]
 	r.Str1 = ""
 	r.Env = r.Env[:0]
@@ -191,6 +201,29 @@ func ipFrom(family uint16, b []byte) netip.Addr {
 		return netip.AddrFrom16([16]byte(b[:16])).Unmap()
 	}
 	return netip.Addr{}
+}
+
+// leafFirstPath joins the probe's NUL-terminated path names, which come
+// leaf first, into an absolute path.
+func leafFirstPath(b []byte) string {
+	var names []string
+	for len(b) > 0 {
+		i := bytes.IndexByte(b, 0)
+		if i < 0 {
+			i = len(b)
+		}
+		names = append(names, string(b[:i]))
+		b = b[min(i+1, len(b)):]
+	}
+	if len(names) == 0 {
+		return "/"
+	}
+	var sb strings.Builder
+	for i := len(names) - 1; i >= 0; i-- {
+		sb.WriteByte('/')
+		sb.WriteString(names[i])
+	}
+	return sb.String()
 }
 
 // cstring returns b up to its first NUL as a string.

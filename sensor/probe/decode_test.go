@@ -99,3 +99,16 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+func TestLeafFirstPath(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"", "/"},
+		{"tmp\x00", "/tmp"},
+		{".ssh\x00root\x00", "/root/.ssh"},
+		{"c\x00b\x00a", "/a/b/c"}, // a last name cut short of its NUL
+	} {
+		if got := leafFirstPath([]byte(c.in)); got != c.want {
+			t.Errorf("leafFirstPath(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}

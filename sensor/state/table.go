@@ -336,8 +336,10 @@ func (t *Table) execed(rec *probe.Record) *event.Thread {
 
 // resolvePaths makes FD.Name absolute and normal ("/tmp/../etc/passwd" is
 // "/etc/passwd"), resolving relative paths against the working directory
-// (AT_FDCWD) or the directory fd, as Falco's fd.name is; FD.NameRaw keeps
-// the path as the program passed it (fd.nameraw).
+// (AT_FDCWD) or the directory fd, as Falco's fd.name is: the directory the
+// probe captured at the event, else (paths too deep for the probe) the one
+// /proc shows now. FD.NameRaw keeps the path as the program passed it
+// (fd.nameraw).
 func (t *Table) resolvePaths(rec *probe.Record, ev *event.Event, dirfd int64) {
 	name := ev.FD.Name
 	if ev.FD.Type != event.FDFile || name == "" {
@@ -350,16 +352,20 @@ func (t *Table) resolvePaths(rec *probe.Record, ev *event.Event, dirfd int64) {
 		return
 	}
 	ev.FD.NameRaw = name
-	base := ""
-	pid := strconv.FormatInt(int64(rec.PID), 10)
-	if dirfd == probe.AtFDCWD {
-		if cwd, err := os.Readlink(filepath.Join(t.proc, pid, "cwd")); err == nil {
-			base = cwd
-		} else if ev.Thread != nil {
-			base = ev.Thread.Cwd
+	// The probe's directory was read at the event; /proc, read now, may
+	// show the fd number reused by another directory.
+	base := rec.BaseDir
+	if base == "" {
+		pid := strconv.FormatInt(int64(rec.PID), 10)
+		if dirfd == probe.AtFDCWD {
+			if cwd, err := os.Readlink(filepath.Join(t.proc, pid, "cwd")); err == nil {
+				base = cwd
+			} else if ev.Thread != nil {
+				base = ev.Thread.Cwd
+			}
+		} else if d, err := os.Readlink(filepath.Join(t.proc, pid, "fd", strconv.FormatInt(dirfd, 10))); err == nil {
+			base = d
 		}
-	} else if d, err := os.Readlink(filepath.Join(t.proc, pid, "fd", strconv.FormatInt(dirfd, 10))); err == nil {
-		base = d
 	}
 	if base != "" {
 		ev.FD.Name = filepath.Join(base, name)
