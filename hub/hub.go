@@ -140,7 +140,7 @@ func NewWithStore(cfg *config.Config, logger *slog.Logger, registry *prometheus.
 		logger.Info("k8s audit input", "path", api.K8sAuditPath, "rules", ev.Rules(), "files", cfg.K8sAudit.RulesFiles)
 		audit = ev
 	}
-	m := metrics.New(registry)
+	m := metrics.NewWith(registry, metrics.Options{EventFields: cfg.EventFields()})
 	if cr, ok := st.(corruptionReporter); ok {
 		registry.MustRegister(
 			prometheus.NewCounterFunc(prometheus.CounterOpts{

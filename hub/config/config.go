@@ -17,6 +17,8 @@ import (
 	"strings"
 	"text/template"
 	"time"
+
+	"github.com/saker-sec/saker/hub/metrics"
 )
 
 // Defaults.
@@ -61,6 +63,10 @@ type Config struct {
 	CustomTags        []string          // CUSTOMTAGS a,b
 	BracketReplacer   string            // BRACKETREPLACER
 	OutputFieldFormat string            // OUTPUTFIELDFORMAT
+
+	// PrometheusExtraLabels (PROMETHEUS_EXTRALABELS) are output fields that
+	// label falcosidekick's falco_events counter besides the global fields.
+	PrometheusExtraLabels []string
 }
 
 // TemplatedField is one TEMPLATEDFIELDS entry, parsed once at load.
@@ -100,6 +106,45 @@ func (c *Config) GlobalFields() []string {
 		out = append(out, t.Name)
 	}
 	return out
+}
+
+// EventFields are the output fields labelling falco_events: CUSTOMFIELDS
+// and TEMPLATEDFIELDS (any value), then PROMETHEUS_EXTRALABELS (string
+// values), as falcosidekick labels it.
+func (c *Config) EventFields() []metrics.EventField {
+	var out []metrics.EventField
+	for _, f := range c.GlobalFields() {
+		out = append(out, metrics.EventField{Name: f, AnyValue: true})
+	}
+	for _, f := range c.PrometheusExtraLabels {
+		out = append(out, metrics.EventField{Name: f})
+	}
+	return out
+}
+
+// warnEventLabels warns about each field that cannot label falco_events
+// (falcosidekick logs the same and leaves it out).
+func warnEventLabels(src *Source, c *Config) {
+	key := map[bool]string{true: "CUSTOMFIELDS", false: "PROMETHEUS_EXTRALABELS"}
+	templated := map[string]bool{}
+	for _, t := range c.TemplatedFields {
+		templated[t.Name] = true
+	}
+	seen := map[string]bool{}
+	for _, f := range c.EventFields() {
+		k := key[f.AnyValue]
+		if templated[f.Name] {
+			k = "TEMPLATEDFIELDS"
+		}
+		l, ok := metrics.FieldLabel(f.Name)
+		switch {
+		case !ok:
+			src.Warnf(k, "%q is not a valid Prometheus label name (or is one of falco_events' own labels); left out of falcosecurity_falcosidekick_falco_events_total, as falcosidekick does", f.Name)
+		case seen[l]:
+			src.Warnf(k, "%q labels falco_events already (as %s); counted once", f.Name, l)
+		}
+		seen[l] = true
+	}
 }
 
 // K8sAudit is the Kubernetes audit input: POST /k8s-audit on LISTENPORT,
@@ -267,6 +312,8 @@ func Decode(src *Source) (*Config, error) {
 		src.Errorf("TEMPLATEDFIELDS", "%v", err)
 	}
 	c.TemplatedFields = tf
+	c.PrometheusExtraLabels = src.List("PROMETHEUS_EXTRALABELS", nil)
+	warnEventLabels(src, c)
 	if c.TLSServer.Deploy && (c.TLSServer.CertFile == "" || c.TLSServer.KeyFile == "") {
 		src.Errorf("TLSSERVER_DEPLOY", "needs TLSSERVER_CERTFILE and TLSSERVER_KEYFILE")
 	}

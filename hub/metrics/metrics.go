@@ -1,8 +1,10 @@
-// Package metrics defines the hub's Prometheus metrics. Labels are bounded
-// on purpose: sidekick labels its event counter by rule, hostname, pod and
-// namespace, which explodes series count on busy clusters (its #1132); here
-// per-alert counters carry only priority and a capped source label, and the
-// rest is answered by the store's stats API.
+// Package metrics defines the hub's Prometheus metrics. The hub's own
+// labels are bounded on purpose: sidekick labels its event counter by rule,
+// hostname, pod and namespace, which explodes series count on busy
+// clusters (its #1132); saker_hub_alerts_total carries only priority and a
+// capped source label, and the rest is answered by the store's stats API.
+// falcosidekick's counter is kept beside it (FalcoEvents), unchanged, for
+// the dashboards and alert rules written against it.
 package metrics
 
 import (
@@ -30,6 +32,8 @@ type Metrics struct {
 	StoreAppend prometheus.Histogram
 	// BatchSize observes alerts per accepted batch.
 	BatchSize prometheus.Histogram
+	// FalcoEvents is falcosidekick's falco_events counter.
+	FalcoEvents *FalcoEvents
 
 	sources sourceSet
 }
@@ -37,9 +41,20 @@ type Metrics struct {
 // latencyBuckets cover loopback (sub-millisecond) to a struggling store.
 var latencyBuckets = []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
 
-// New creates the collectors and registers them with reg (nil: not
-// registered, for tests).
-func New(reg prometheus.Registerer) *Metrics {
+// Options are the settings of the hub's metrics.
+type Options struct {
+	// EventFields are the output fields labelling falco_events
+	// (CUSTOMFIELDS, TEMPLATEDFIELDS, PROMETHEUS_EXTRALABELS).
+	EventFields []EventField
+}
+
+// New creates the collectors with default options and registers them with
+// reg (nil: not registered, for tests).
+func New(reg prometheus.Registerer) *Metrics { return NewWith(reg, Options{}) }
+
+// NewWith creates the collectors and registers them with reg (nil: not
+// registered).
+func NewWith(reg prometheus.Registerer, o Options) *Metrics {
 	m := &Metrics{
 		Inputs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "saker_hub_inputs_total", Help: "Ingestion requests by input and status.",
@@ -62,10 +77,11 @@ func New(reg prometheus.Registerer) *Metrics {
 		BatchSize: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "saker_hub_batch_size", Help: "Alerts per accepted batch.", Buckets: prometheus.ExponentialBuckets(1, 4, 8),
 		}),
-		sources: sourceSet{seen: map[string]bool{}},
+		FalcoEvents: newFalcoEvents(o.EventFields),
+		sources:     sourceSet{seen: map[string]bool{}},
 	}
 	if reg != nil {
-		reg.MustRegister(m.Inputs, m.Alerts, m.Outputs, m.OutputDuration, m.Requests, m.StoreAppend, m.BatchSize)
+		reg.MustRegister(m.Inputs, m.Alerts, m.Outputs, m.OutputDuration, m.Requests, m.StoreAppend, m.BatchSize, m.FalcoEvents.vec)
 	}
 	return m
 }

@@ -1,0 +1,102 @@
+package metrics
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/saker-sec/saker/hub/alert"
+)
+
+// FalcoEventsName is falcosidekick's per-alert counter: dashboards and
+// alert rules written for falcosidekick read it unchanged.
+const FalcoEventsName = "falcosecurity_falcosidekick_falco_events_total"
+
+// falcoEventLabels are falcosidekick's fixed labels, in its order.
+var falcoEventLabels = []string{"hostname", "rule", "priority", "priority_raw", "source", "k8s_ns_name", "k8s_pod_name"}
+
+var labelName = regexp.MustCompile(`^[a-zA-Z_:][a-zA-Z0-9_:]*$`)
+
+// FieldLabel is the label name of an output field, as falcosidekick makes
+// it ("." becomes "_"), and whether it can be one: a valid Prometheus name
+// that is not one of the fixed labels.
+func FieldLabel(field string) (string, bool) {
+	l := strings.ReplaceAll(field, ".", "_")
+	if !labelName.MatchString(l) {
+		return l, false
+	}
+	for _, fixed := range falcoEventLabels {
+		if l == fixed {
+			return l, false
+		}
+	}
+	return l, true
+}
+
+// EventField is an output field that labels falco_events.
+type EventField struct {
+	Name string
+	// AnyValue labels with any value (CUSTOMFIELDS, TEMPLATEDFIELDS, as
+	// falcosidekick formats them with %v); otherwise only a string value
+	// counts and others give "" (PROMETHEUS_EXTRALABELS).
+	AnyValue bool
+}
+
+// FalcoEvents counts stored alerts with falcosidekick's labels: hostname
+// ("unknown" when empty), rule, priority (its number, 1 = Debug … 8 =
+// Emergency), priority_raw (lower-case name), source, k8s_ns_name,
+// k8s_pod_name, then one label per EventField. These labels are unbounded
+// (every rule, host and pod makes a series), which is what falcosidekick
+// users chart; the hub's own saker_hub_alerts_total stays bounded.
+type FalcoEvents struct {
+	vec    *prometheus.CounterVec
+	fields []EventField
+}
+
+func newFalcoEvents(fields []EventField) *FalcoEvents {
+	names := append([]string(nil), falcoEventLabels...)
+	seen := map[string]bool{}
+	var kept []EventField
+	for _, f := range fields {
+		l, ok := FieldLabel(f.Name)
+		if !ok || seen[l] {
+			continue // config warns about these; a duplicate would panic the registry
+		}
+		seen[l] = true
+		names = append(names, l)
+		kept = append(kept, f)
+	}
+	return &FalcoEvents{
+		vec: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: FalcoEventsName, Help: "Alerts received, by falcosidekick's labels.",
+		}, names),
+		fields: kept,
+	}
+}
+
+// Inc counts one alert.
+func (e *FalcoEvents) Inc(a *alert.Alert) {
+	values := make([]string, 0, len(falcoEventLabels)+len(e.fields))
+	host := a.Hostname
+	if host == "" {
+		host = "unknown"
+	}
+	ns, _ := a.Field("k8s.ns.name")
+	pod, _ := a.Field("k8s.pod.name")
+	values = append(values, host, a.Rule, strconv.Itoa(int(a.Priority)), strings.ToLower(a.Priority.String()), a.Source, ns, pod)
+	for _, f := range e.fields {
+		var v string
+		if f.AnyValue {
+			if raw, ok := a.OutputFields[f.Name]; ok && raw != nil {
+				v = fmt.Sprint(raw)
+			}
+		} else {
+			v, _ = a.Field(f.Name)
+		}
+		values = append(values, v)
+	}
+	e.vec.WithLabelValues(values...).Inc()
+}
