@@ -10,6 +10,7 @@ import (
 
 	"github.com/saker-sec/saker/hub/alert"
 	"github.com/saker-sec/saker/hub/store"
+	"github.com/saker-sec/saker/web/loginlimit"
 	"github.com/saker-sec/saker/web/session"
 )
 
@@ -86,7 +87,7 @@ func TestQueryAPIMounted(t *testing.T) {
 // FuzzSessionCookie: arbitrary cookie values never panic and are never
 // accepted unless they are exactly the value a login produced.
 func FuzzSessionCookie(f *testing.F) {
-	a, err := newAuthenticator(Auth{User: "admin", Password: "pw"}, &session.Memory{}, time.Now)
+	a, err := newAuthenticator(Auth{User: "admin", Password: "pw"}, &session.Memory{}, &loginLimits{local: loginlimit.NewMemory(loginlimit.DefaultPolicy(), time.Now)}, time.Now)
 	if err != nil {
 		f.Fatal(err)
 	}

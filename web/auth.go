@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -19,6 +20,7 @@ import (
 	"time"
 
 	"github.com/saker-sec/saker/hub/config"
+	"github.com/saker-sec/saker/web/loginlimit"
 	"github.com/saker-sec/saker/web/session"
 )
 
@@ -41,6 +43,11 @@ type Auth struct {
 	// SecureCookies marks the session cookie Secure although the
 	// dashboard itself serves plain HTTP (TLS ends at a proxy in front).
 	SecureCookies bool
+	// TrustedProxies are the reverse proxies in front of the dashboard
+	// whose X-Forwarded-For names the client (for login limits and
+	// logs). From any other peer the header is ignored: a client could
+	// otherwise pick a fresh address for every guess.
+	TrustedProxies []netip.Prefix
 }
 
 // LoadAuth decodes the login settings from the hub's configuration
@@ -53,6 +60,7 @@ type Auth struct {
 //	SAKER_UI_API_TOKENS                                  comma-separated bearer tokens for scripts
 //	SAKER_UI_ALLOWED_HOSTS                               comma-separated names the dashboard is reached by
 //	SAKER_UI_SECURE_COOKIES                              "true" when TLS ends at a proxy in front
+//	SAKER_UI_TRUSTED_PROXIES                             comma-separated CIDRs or addresses of reverse proxies whose X-Forwarded-For is believed
 //
 // A value that does not parse is a warning and the default is used, as
 // falcosidekick-ui does.
@@ -66,7 +74,40 @@ func LoadAuth(src *config.Source) Auth {
 	a.APITokens = splitList(src.Secret("SAKER_UI_API_TOKENS", ""))
 	a.AllowedHosts = src.List("SAKER_UI_ALLOWED_HOSTS", nil)
 	a.SecureCookies = src.Bool("SAKER_UI_SECURE_COOKIES", false)
+	for _, v := range src.List("SAKER_UI_TRUSTED_PROXIES", nil) {
+		p, err := parsePrefix(v)
+		if err != nil {
+			// Skipping an entry trusts less, never more.
+			src.Warnf("SAKER_UI_TRUSTED_PROXIES", "%q is not an address or CIDR (10.0.0.0/8, 192.0.2.1, fd00::/8); ignored", v)
+			continue
+		}
+		a.TrustedProxies = append(a.TrustedProxies, p)
+	}
 	return a
+}
+
+// parsePrefix reads a CIDR or a single address (a /32 or /128).
+func parsePrefix(v string) (netip.Prefix, error) {
+	if strings.Contains(v, "/") {
+		p, err := netip.ParsePrefix(v)
+		if err != nil {
+			return p, err
+		}
+		addr, bits := p.Addr(), p.Bits()
+		if addr.Is4In6() { // ::ffff:10.0.0.0/104 is 10.0.0.0/8: peers are unmapped
+			if bits < 96 {
+				return netip.Prefix{}, fmt.Errorf("%s mixes IPv6 and IPv4-mapped addresses", v)
+			}
+			addr, bits = addr.Unmap(), bits-96
+		}
+		return netip.PrefixFrom(addr, bits).Masked(), nil
+	}
+	a, err := netip.ParseAddr(v)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	a = a.Unmap()
+	return netip.PrefixFrom(a, a.BitLen()), nil
 }
 
 func splitList(v string) []string {
@@ -87,7 +128,8 @@ const sessionCookie = "saker_session"
 type authenticator struct {
 	cfg      Auth
 	sessions session.Store
-	limit    *loginLimiter
+	limit    *loginLimits
+	proxies  proxies
 	now      func() time.Time
 	// gen ties sessions to the configured credentials: a session opened
 	// with another password is dead. It is a slow hash, since session
@@ -106,7 +148,7 @@ func (a Auth) defaultCredentials() bool {
 	return !a.Disabled && a.User == "admin" && a.Password == "admin"
 }
 
-func newAuthenticator(a Auth, sessions session.Store, now func() time.Time) (*authenticator, error) {
+func newAuthenticator(a Auth, sessions session.Store, limits *loginLimits, now func() time.Time) (*authenticator, error) {
 	if !a.Disabled {
 		if a.User == "" && a.Password == "" {
 			a.User, a.Password = "admin", "admin"
@@ -126,7 +168,7 @@ func newAuthenticator(a Auth, sessions session.Store, now func() time.Time) (*au
 		return nil, fmt.Errorf("auth: %w", err)
 	}
 	return &authenticator{
-		cfg: a, sessions: sessions, limit: newLoginLimiter(now), now: now,
+		cfg: a, sessions: sessions, limit: limits, proxies: proxies(a.TrustedProxies), now: now,
 		gen: base64.RawURLEncoding.EncodeToString(gen), known: map[string]session.Session{},
 	}, nil
 }
@@ -225,14 +267,14 @@ func (a *authenticator) authenticate(r *http.Request) (string, verdict, time.Dur
 			return "", denied, 0
 		}
 		if u, p, ok := r.BasicAuth(); ok {
-			client := clientKey(r)
-			if wait, ok, _ := a.limit.attempt(client); !ok {
-				return "", limited, wait
+			client := loginlimit.ClientKey(a.proxies.clientAddr(r))
+			if v := a.limit.attempt(r.Context(), client); !v.OK {
+				return "", limited, v.Wait
 			}
 			if !a.check(u, p) {
 				return "", denied, 0
 			}
-			a.limit.succeeded(client)
+			a.limit.succeeded(r.Context(), client)
 			return u, allowed, 0
 		}
 		return "", denied, 0
@@ -321,10 +363,12 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	if a.cfg.Disabled {
 		user = "anonymous"
 	} else {
-		client := clientKey(r)
-		if wait, ok, first := a.limit.attempt(client); !ok {
-			if first {
-				s.log.Warn("dashboard login locked out: too many failures; further refusals are not logged", "remote", r.RemoteAddr, "retry_after", wait.Round(time.Second))
+		from := a.proxies.clientAddr(r)
+		client := loginlimit.ClientKey(from)
+		if v := a.limit.attempt(r.Context(), client); !v.OK {
+			wait := v.Wait
+			if v.First {
+				s.log.Warn("dashboard login locked out: too many failures; further refusals are not logged", "client", from, "retry_after", wait.Round(time.Second))
 			}
 			if isJSON {
 				tooMany(w, wait)
@@ -337,7 +381,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		if !a.check(user, pass) {
 			// At most a few per client and lock-out period, so this
 			// cannot flood the log.
-			s.log.Warn("dashboard login failed", "user", user, "remote", r.RemoteAddr)
+			s.log.Warn("dashboard login failed", "user", user, "client", from)
 			if isJSON {
 				writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "wrong user or password"})
 				return
@@ -345,7 +389,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 			http.Redirect(w, r, "/login?error=1&next="+url.QueryEscape(next), http.StatusSeeOther)
 			return
 		}
-		a.limit.succeeded(client)
+		a.limit.succeeded(r.Context(), client)
 	}
 	v, exp, err := a.open(r.Context(), user)
 	if err != nil {

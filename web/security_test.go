@@ -10,12 +10,14 @@ import (
 	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"io"
 	"log/slog"
 	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -25,9 +27,12 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/saker-sec/saker/hub/config"
 	"github.com/saker-sec/saker/hub/store"
+	"github.com/saker-sec/saker/hub/store/redistest"
+	"github.com/saker-sec/saker/web/loginlimit"
 	"github.com/saker-sec/saker/web/session"
 )
 
@@ -358,10 +363,9 @@ func TestSecurityScriptAccess(t *testing.T) {
 // TestSecurityLockoutOutwaitable: the lock-out ends; a user who waits
 // logs in, and each further failure doubles the wait.
 func TestSecurityLockoutOutwaitable(t *testing.T) {
-	s, _ := newTestServer(t, newTestStore(t), Options{Auth: Auth{User: "alice", Password: "s3cret"}})
 	now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
-	s.auth.limit.now = func() time.Time { return now }
-	s.auth.limit.tokenAt = now
+	lim := loginlimit.NewMemory(loginlimit.DefaultPolicy(), func() time.Time { return now })
+	s, _ := newTestServer(t, newTestStore(t), Options{Auth: Auth{User: "alice", Password: "s3cret"}, LoginLimiter: lim})
 	try := func(pass string) *httptest.ResponseRecorder {
 		body, _ := json.Marshal(map[string]string{"username": "alice", "password": pass})
 		req := httptest.NewRequest("POST", "/login", bytes.NewReader(body))
@@ -397,7 +401,7 @@ func TestSecurityLockoutOutwaitable(t *testing.T) {
 		t.Fatalf("after success: %d", w.Code)
 	}
 	// Many clients together: the overall budget runs out too.
-	s.auth.limit.succeeded(clientKey(&http.Request{RemoteAddr: "203.0.113.5:1"}))
+	lim.Succeeded(t.Context(), loginlimit.ClientKey(netip.MustParseAddr("203.0.113.5")))
 	refused := 0
 	for i := range 200 {
 		body, _ := json.Marshal(map[string]string{"username": "alice", "password": "guess"})
@@ -591,5 +595,116 @@ func TestSecurityForwardersAPI(t *testing.T) {
 	}
 	if strings.Join(got, ",") != "GET /webhook/deadletters,POST /webhook/deadletters/replay" {
 		t.Errorf("forwarded %v", got)
+	}
+}
+
+// jsonLogin posts a JSON login as if from remote (with an X-Forwarded-For
+// header when xff is not empty) and returns the status: 200 logged in,
+// 401 wrong password, 429 locked out.
+func jsonLogin(t *testing.T, h http.Handler, remote, xff, pass string) int {
+	t.Helper()
+	body, _ := json.Marshal(map[string]string{"username": "alice", "password": pass})
+	req := httptest.NewRequest("POST", "/login", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	if xff != "" {
+		req.Header.Set("X-Forwarded-For", xff)
+	}
+	req.RemoteAddr = remote
+	req.Host = "localhost:2802"
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, req)
+	return w.Code
+}
+
+// TestSecurityLoginLimitSharedByReplicas: hub replicas on one Redis count
+// failed logins together, so a guesser gains nothing by spreading over
+// replicas behind a load balancer. (Each replica counting alone, as
+// before, let the right password in on the replica that had seen no
+// guesses.)
+func TestSecurityLoginLimitSharedByReplicas(t *testing.T) {
+	srv := redistest.Start(t)
+	st := newTestStore(t)
+	replica := func() *Server {
+		c := goredis.NewClient(&goredis.Options{Addr: srv.Addr})
+		t.Cleanup(func() { c.Close() })
+		lim := loginlimit.NewRedis(c, "{saker-ui}:login:", loginlimit.DefaultPolicy(), time.Now)
+		s, _ := newTestServer(t, st, Options{Auth: Auth{User: "alice", Password: "s3cret"}, LoginLimiter: lim})
+		return s
+	}
+	a, b, c := replica(), replica(), replica()
+	for i := range 9 { // three guesses on each replica, 9 in all
+		if code := jsonLogin(t, []*Server{a, b, c}[i%3], "192.0.2.7:4000", "", "guess"); code == 200 {
+			t.Fatalf("guess %d logged in", i)
+		}
+	}
+	for name, s := range map[string]*Server{"a": a, "b": b, "c": c} {
+		if code := jsonLogin(t, s, "192.0.2.7:4001", "", "s3cret"); code != http.StatusTooManyRequests {
+			t.Errorf("replica %s after 9 guesses spread over 3 replicas: %d, want 429", name, code)
+		}
+	}
+	if code := jsonLogin(t, b, "198.51.100.9:5000", "", "s3cret"); code != 200 {
+		t.Fatalf("another client: %d", code)
+	}
+}
+
+// TestSecurityForwardedFor: X-Forwarded-For names the client only when it
+// comes from a configured proxy. Without that, a guesser picks a fresh
+// address for every guess (the header ignored: locked out all the same),
+// and behind a proxy every user shared the proxy's address, so one
+// guesser locked everyone out.
+func TestSecurityForwardedFor(t *testing.T) {
+	st := newTestStore(t)
+	// No trusted proxies: the header changes nothing.
+	direct, _ := newTestServer(t, st, Options{Auth: Auth{User: "alice", Password: "s3cret"}})
+	for i := range 10 {
+		jsonLogin(t, direct, "192.0.2.7:4000", fmt.Sprintf("198.51.100.%d", i), "guess")
+	}
+	if code := jsonLogin(t, direct, "192.0.2.7:4000", "203.0.113.99", "s3cret"); code != http.StatusTooManyRequests {
+		t.Errorf("forged X-Forwarded-For escaped the lock-out: %d, want 429", code)
+	}
+
+	// Behind a proxy at 10.0.0.5 (trusted as 10.0.0.0/24) that appends
+	// the address it saw.
+	behind, _ := newTestServer(t, st, Options{Auth: Auth{User: "alice", Password: "s3cret", TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/24")}}})
+	for i := range 10 {
+		// The guesser sends its own header; the proxy appends the real address.
+		jsonLogin(t, behind, "10.0.0.5:3000", fmt.Sprintf("203.0.113.%d, 198.51.100.7", i), "guess")
+	}
+	if code := jsonLogin(t, behind, "10.0.0.5:3000", "198.51.100.7", "s3cret"); code != http.StatusTooManyRequests {
+		t.Errorf("guesser behind the proxy: %d, want 429", code)
+	}
+	if code := jsonLogin(t, behind, "10.0.0.5:3000", "203.0.113.20", "s3cret"); code != 200 {
+		t.Errorf("another user behind the same proxy: %d, want 200 (locked out by someone else's guesses)", code)
+	}
+	// Two proxies in a row, both trusted: the client is the hop before them.
+	if code := jsonLogin(t, behind, "10.0.0.5:3000", "198.51.100.7, 10.0.0.9", "s3cret"); code != http.StatusTooManyRequests {
+		t.Errorf("guesser behind two proxies: %d, want 429", code)
+	}
+	// A peer outside the trusted range cannot pose as someone else.
+	for i := range 10 {
+		jsonLogin(t, behind, "192.0.2.50:1", fmt.Sprintf("203.0.113.%d", 100+i), "guess")
+	}
+	if code := jsonLogin(t, behind, "192.0.2.50:1", "203.0.113.21", "s3cret"); code != http.StatusTooManyRequests {
+		t.Errorf("untrusted peer with a forged header: %d, want 429", code)
+	}
+}
+
+func TestTrustedProxiesSetting(t *testing.T) {
+	src := config.NewSource(nil, func(k string) (string, bool) {
+		if k == "SAKER_UI_TRUSTED_PROXIES" {
+			return "10.0.0.0/8, 192.0.2.1 ,fd00::/8, ::ffff:172.16.0.0/108, not-an-ip, 10.0.0.0/99", true
+		}
+		return "", false
+	}, nil)
+	a := LoadAuth(src)
+	var got []string
+	for _, p := range a.TrustedProxies {
+		got = append(got, p.String())
+	}
+	if strings.Join(got, " ") != "10.0.0.0/8 192.0.2.1/32 fd00::/8 172.16.0.0/12" {
+		t.Errorf("trusted proxies %v", got)
+	}
+	if w := strings.Join(src.Warnings(), "\n"); !strings.Contains(w, `"not-an-ip"`) || !strings.Contains(w, `"10.0.0.0/99"`) {
+		t.Errorf("bad entries not warned about: %s", w)
 	}
 }

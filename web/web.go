@@ -12,6 +12,7 @@
 //		Forwarders: disp.Status,        // optional: forwarders.Dispatcher.Status
 //		Auth:       web.LoadAuth(src),  // SAKER_UI_USER / FALCOSIDEKICK_UI_USER, *_DISABLEAUTH
 //		Sessions:   sessions,           // web/session: Redis or a file shared by replicas
+//		LoginLimiter: limiter,          // web/loginlimit.Redis shared by replicas; nil: per process
 //		TLS:        web.LoadTLS(src),   // UI_TLSSERVER_*
 //		Config:     &effective,         // optional: src.Effective(), shown on the Info page
 //	})
@@ -34,6 +35,7 @@ import (
 	"github.com/saker-sec/saker/forwarders/status"
 	"github.com/saker-sec/saker/hub/config"
 	"github.com/saker-sec/saker/hub/store"
+	"github.com/saker-sec/saker/web/loginlimit"
 	"github.com/saker-sec/saker/web/session"
 )
 
@@ -77,6 +79,10 @@ type Options struct {
 	// Sessions keeps login sessions; hub replicas must share one (see
 	// package web/session). nil keeps them in this process only.
 	Sessions session.Store
+	// LoginLimiter counts failed logins; hub replicas should share one
+	// (loginlimit.Redis). While it cannot answer, and when nil, each
+	// process counts alone (loginlimit.Memory, DefaultPolicy).
+	LoginLimiter LoginLimiter
 	// TLS is the dashboard listener's TLS setting; the caller serves TLS
 	// with TLS.ServerConfig, the dashboard marks its cookies Secure.
 	TLS TLS
@@ -134,7 +140,8 @@ func New(o Options) (*Server, error) {
 		s.log = slog.Default()
 	}
 	var err error
-	if s.auth, err = newAuthenticator(o.Auth, o.Sessions, time.Now); err != nil {
+	limits := &loginLimits{shared: o.LoginLimiter, local: loginlimit.NewMemory(loginlimit.DefaultPolicy(), time.Now), log: s.log}
+	if s.auth, err = newAuthenticator(o.Auth, o.Sessions, limits, time.Now); err != nil {
 		return nil, fmt.Errorf("web: %w", err)
 	}
 	if o.TLS.Enabled {

@@ -235,7 +235,7 @@ func (p *forwarderPart) status() status.Func {
 // API mounted behind its login.
 func runDashboard(ctx context.Context, h *hub.Hub, conf *settings, fwd status.Func, fwdAPI http.Handler, log *slog.Logger) error {
 	cfg := conf.hub
-	sessions, closeSessions, err := openSessions(cfg)
+	sessions, loginLimits, closeSessions, err := openSessions(cfg)
 	if err != nil {
 		return fmt.Errorf("dashboard: %w", err)
 	}
@@ -250,6 +250,7 @@ func runDashboard(ctx context.Context, h *hub.Hub, conf *settings, fwd status.Fu
 		Version:       version,
 		Auth:          conf.auth,
 		Sessions:      sessions,
+		LoginLimiter:  loginLimits,
 		TLS:           conf.uiTLS,
 		Config:        &conf.effective,
 		Logger:        log,
