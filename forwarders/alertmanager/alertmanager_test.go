@@ -74,9 +74,9 @@ func TestBuild(t *testing.T) {
 }
 
 func TestBuildDropsAndSeverity(t *testing.T) {
-	th, err := alertmanager.ParseThresholds(alertmanager.DefaultDropEventThresholds)
-	if err != nil {
-		t.Fatal(err)
+	th, bad := alertmanager.ParseThresholds(alertmanager.DefaultDropEventThresholds)
+	if len(bad) != 0 {
+		t.Fatal(bad)
 	}
 	cfg := alertmanager.Config{DropEventThresholds: th, DropEventDefaultPriority: alert.PriorityCritical,
 		CustomSeverityMap: map[alert.Priority]string{alert.PriorityCritical: "page"}, ExpiresAfter: 90}
@@ -111,18 +111,18 @@ func TestBuildDropsAndSeverity(t *testing.T) {
 }
 
 func TestParseThresholds(t *testing.T) {
-	th, err := alertmanager.ParseThresholds("1:warning, 100:critical,10:error")
-	if err != nil {
-		t.Fatal(err)
+	th, bad := alertmanager.ParseThresholds("1:warning, 100:critical,10:error")
+	if len(bad) != 0 {
+		t.Fatal(bad)
 	}
 	want := []alertmanager.Threshold{{100, alert.PriorityCritical}, {10, alert.PriorityError}, {1, alert.PriorityWarning}}
 	if !reflect.DeepEqual(th, want) {
 		t.Fatalf("got %v want %v", th, want)
 	}
-	for _, bad := range []string{"x:warning", "10", "10:loud"} {
-		if _, err := alertmanager.ParseThresholds(bad); err == nil {
-			t.Errorf("ParseThresholds(%q) accepted", bad)
-		}
+	// A bad entry is left out and the others kept, as falcosidekick does.
+	th, bad = alertmanager.ParseThresholds("x:warning, 10, 10:loud, 5:error")
+	if len(bad) != 3 || !reflect.DeepEqual(th, []alertmanager.Threshold{{5, alert.PriorityError}}) {
+		t.Errorf("ParseThresholds = %v, %v; want 5:error kept and 3 entries reported", th, bad)
 	}
 }
 
@@ -177,19 +177,28 @@ func TestForwardClassifiesAnswers(t *testing.T) {
 
 func TestLoad(t *testing.T) {
 	env := map[string]string{
-		"ALERTMANAGER_HOSTPORT":          "http://am1:9093,http://am2:9093",
-		"ALERTMANAGER_EXTRALABELS":       "team:sec,bad-name:x",
-		"ALERTMANAGER_CUSTOMSEVERITYMAP": "critical:page,warning:ticket",
-		"ALERTMANAGER_MINIMUMPRIORITY":   "error",
+		"ALERTMANAGER_HOSTPORT":            "http://am1:9093,http://am2:9093",
+		"ALERTMANAGER_EXTRALABELS":         "team:sec,bad-name:x",
+		"ALERTMANAGER_CUSTOMSEVERITYMAP":   "critical:page,warning:ticket,loud:x",
+		"ALERTMANAGER_MINIMUMPRIORITY":     "error",
+		"ALERTMANAGER_DROPEVENTTHRESHOLDS": "10000:critical, oops",
 	}
 	src := settings.New(func(k string) (string, bool) { v, ok := env[k]; return v, ok }, nil)
 	cfg, ok := alertmanager.Load(src)
 	if !ok || len(cfg.HostPorts) != 2 || cfg.Endpoint != "/api/v2/alerts" || cfg.MinimumPriority != alert.PriorityError ||
 		cfg.CustomSeverityMap[alert.PriorityCritical] != "page" || cfg.ExtraLabels["team"] != "sec" ||
-		cfg.DropEventDefaultPriority != alert.PriorityCritical || len(cfg.DropEventThresholds) != 5 {
+		cfg.DropEventDefaultPriority != alert.PriorityCritical || len(cfg.DropEventThresholds) != 1 || len(cfg.ExtraLabels) != 1 {
 		t.Fatalf("Load = %+v, %v", cfg, ok)
 	}
-	if err := src.Err(); err == nil || !strings.Contains(err.Error(), "bad-name") {
-		t.Fatalf("want an error naming the bad label, got %v", err)
+	// falcosidekick starts with these and leaves each bad entry out: so
+	// must a drop-in, warning about each.
+	if err := src.Err(); err != nil {
+		t.Fatalf("a bad label name, severity entry or threshold stopped start-up: %v", err)
+	}
+	w := strings.Join(src.Warnings(), "\n")
+	for _, want := range []string{"ALERTMANAGER_EXTRALABELS", "bad-name", "ALERTMANAGER_CUSTOMSEVERITYMAP", "loud", "ALERTMANAGER_DROPEVENTTHRESHOLDS", "oops"} {
+		if !strings.Contains(w, want) {
+			t.Errorf("warnings %q do not name %s", w, want)
+		}
 	}
 }

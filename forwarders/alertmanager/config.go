@@ -61,7 +61,7 @@ func Load(src *settings.Source) (cfg Config, enabled bool) {
 	for p, sev := range src.Map("alertmanager.customseveritymap") {
 		prio, err := alert.ParsePriority(p)
 		if err != nil {
-			src.Errorf("alertmanager.customseveritymap", "%v", err)
+			src.Warnf("alertmanager.customseveritymap", "%v; entry ignored, as falcosidekick does", err)
 			continue
 		}
 		if cfg.CustomSeverityMap == nil {
@@ -73,21 +73,23 @@ func Load(src *settings.Source) (cfg Config, enabled bool) {
 	if cfg.DropEventDefaultPriority == alert.PriorityUnset {
 		cfg.DropEventDefaultPriority = alert.PriorityCritical
 	}
-	th, err := ParseThresholds(src.String("alertmanager.dropeventthresholds", DefaultDropEventThresholds))
-	if err != nil {
-		src.Errorf("alertmanager.dropeventthresholds", "%v", err)
+	th, bad := ParseThresholds(src.String("alertmanager.dropeventthresholds", DefaultDropEventThresholds))
+	for _, err := range bad {
+		src.Warnf("alertmanager.dropeventthresholds", "%v; threshold ignored, as falcosidekick does", err)
 	}
 	cfg.DropEventThresholds = th
 	cfg.Common = src.Common("alertmanager")
 	return cfg, true
 }
 
-// labelMap reads a name:value map whose names must be Prometheus label names.
+// labelMap reads a name:value map whose names must be Prometheus label
+// names; as in falcosidekick, an invalid name is left out (with a warning)
+// and the hub starts.
 func labelMap(src *settings.Source, key string) map[string]string {
 	m := src.Map(key)
 	for k := range m {
 		if !validLabelName(k) {
-			src.Errorf(key, "%q is not a valid label name ([a-zA-Z_][a-zA-Z0-9_]*)", k)
+			src.Warnf(key, "%q is not a valid label name ([a-zA-Z_][a-zA-Z0-9_]*); left out, as falcosidekick does", k)
 			delete(m, k)
 		}
 	}
@@ -107,9 +109,9 @@ func validLabelName(s string) bool {
 }
 
 // ParseThresholds parses "count:priority, …" into thresholds sorted from
-// the largest count down.
-func ParseThresholds(s string) ([]Threshold, error) {
-	var out []Threshold
+// the largest count down. A malformed entry is reported in bad and left
+// out; the others still apply.
+func ParseThresholds(s string) (out []Threshold, bad []error) {
 	for _, part := range strings.Split(s, ",") {
 		part = strings.TrimSpace(part)
 		if part == "" {
@@ -117,18 +119,21 @@ func ParseThresholds(s string) ([]Threshold, error) {
 		}
 		n, p, ok := strings.Cut(part, ":")
 		if !ok {
-			return nil, fmt.Errorf("threshold %q: want count:priority", part)
+			bad = append(bad, fmt.Errorf("threshold %q: want count:priority", part))
+			continue
 		}
 		v, err := strconv.ParseInt(strings.TrimSpace(n), 10, 64)
 		if err != nil {
-			return nil, fmt.Errorf("threshold %q: count is not an integer", part)
+			bad = append(bad, fmt.Errorf("threshold %q: count is not an integer", part))
+			continue
 		}
 		prio, err := alert.ParsePriority(p)
 		if err != nil {
-			return nil, fmt.Errorf("threshold %q: %w", part, err)
+			bad = append(bad, fmt.Errorf("threshold %q: %w", part, err))
+			continue
 		}
 		out = append(out, Threshold{Value: v, Priority: prio})
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Value > out[j].Value })
-	return out, nil
+	return out, bad
 }
