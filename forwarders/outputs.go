@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/saker-sec/saker/forwarders/alertmanager"
+	"github.com/saker-sec/saker/forwarders/awscloudwatchlogs"
 	"github.com/saker-sec/saker/forwarders/awssns"
 	"github.com/saker-sec/saker/forwarders/awssqs"
 	"github.com/saker-sec/saker/forwarders/datadog"
@@ -99,6 +100,10 @@ var outputs = []output{
 	define("awssns", plain(awssns.Load), func(c awssns.Config) Target {
 		return Target{MaxBatch: 100, Endpoint: c.TopicArn}
 	}, awssns.New),
+	// PutLogEvents takes up to 10,000 events per call.
+	define("awscloudwatchlogs", plain(awscloudwatchlogs.Load), func(c awscloudwatchlogs.Config) Target {
+		return Target{MaxBatch: 500, Endpoint: c.LogGroup + "/" + c.LogStream}
+	}, awscloudwatchlogs.New),
 	// Brokers take large batches; each record is confirmed (KAFKA_REQUIREDACKS).
 	define("kafka", plain(kafka.Load), func(c kafka.Config) Target {
 		return Target{MaxBatch: 500, Endpoint: strings.Join(c.HostPort, ",") + "/" + c.Topic}

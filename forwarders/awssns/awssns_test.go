@@ -70,7 +70,7 @@ const arn = "arn:aws:sns:eu-central-1:123456789012:falco"
 
 func forwarder(t *testing.T, p *topic, env map[string]string) *awssns.Forwarder {
 	t.Helper()
-	env["AWS_ACCESSKEYID"], env["AWS_SECRETACCESSKEY"], env["AWS_CHECKIDENTITY"] = awspeer.AccessKeyID, awspeer.SecretAccessKey, "false"
+	awspeer.Env(env)
 	env["AWS_SNS_ENDPOINT"] = p.URL
 	if env["AWS_SNS_TOPICARN"] == "" {
 		env["AWS_SNS_TOPICARN"] = arn

@@ -71,7 +71,7 @@ func (q *queue) batches() []awspeer.SQSBatch {
 
 func forwarder(t *testing.T, env map[string]string) *awssqs.Forwarder {
 	t.Helper()
-	env["AWS_ACCESSKEYID"], env["AWS_SECRETACCESSKEY"], env["AWS_CHECKIDENTITY"] = awspeer.AccessKeyID, awspeer.SecretAccessKey, "false"
+	awspeer.Env(env)
 	src := testpeer.Env(env)
 	cfg, ok := awssqs.Load(src)
 	if !ok || src.Err() != nil {

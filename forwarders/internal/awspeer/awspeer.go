@@ -348,3 +348,10 @@ func ParsePutLogEvents(body []byte) (PutLogEvents, error) {
 	}
 	return p, nil
 }
+
+// Env adds the test credentials to an output's test environment (with
+// AWS_CHECKIDENTITY off: no STS call) and returns it.
+func Env(env map[string]string) map[string]string {
+	env["AWS_ACCESSKEYID"], env["AWS_SECRETACCESSKEY"], env["AWS_CHECKIDENTITY"] = AccessKeyID, SecretAccessKey, "false"
+	return env
+}
