@@ -50,10 +50,12 @@ bench-sensor: build
 
 ## bench-hub: the hub as users run it (Redis and embedded store) under load over
 ## loopback; SIDEKICK=/path/to/falcosidekick adds it to the same interleaved rounds
+## (SAKER_B=/path/to/older/saker runs a second build in the same rounds: an A/B run)
 SIDEKICK ?=
+SAKER_B ?=
 BENCH_ROUNDS ?= 3
 bench-hub: build
-	$(GO) run ./cmd/benchhub -saker $(BIN) -rounds $(BENCH_ROUNDS) $(if $(SIDEKICK),-sidekick $(SIDEKICK))
+	$(GO) run ./cmd/benchhub -saker $(BIN) -rounds $(BENCH_ROUNDS) $(if $(SIDEKICK),-sidekick $(SIDEKICK)) $(if $(SAKER_B),-saker-b $(SAKER_B))
 
 ## faults: the fault suite's short variants (hub/faults; also part of make test): one FAULTS line per scenario
 faults: deps

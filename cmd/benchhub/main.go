@@ -7,9 +7,12 @@
 // binary (built from its public source outside this repository, no outputs
 // configured) it runs in the same rounds, interleaved, and ratios are
 // printed per round: the machine is shared, so only figures from one run
-// are compared.
+// are compared. -saker-b adds a second saker binary (an older commit, built
+// outside the repository) to the same rounds, to find a regression: B ÷ A
+// is printed per store.
 //
-// Run it with `make bench-hub` (SIDEKICK=/path/to/falcosidekick to compare).
+// Run it with `make bench-hub` (SIDEKICK=/path/to/falcosidekick to compare,
+// SAKER_B=/path/to/older/saker for an A/B run).
 package main
 
 import (
@@ -38,13 +41,16 @@ import (
 
 func main() {
 	saker := flag.String("saker", "bin/saker", "saker binary")
+	sakerB := flag.String("saker-b", "", "a second saker binary (say, an older commit built outside the repo) run in the same interleaved rounds; ratios B ÷ A are printed")
+	stores := flag.String("stores", "redis,embedded", "saker stores to measure (comma-separated: redis, embedded)")
 	sidekick := flag.String("sidekick", os.Getenv("SIDEKICK"), "falcosidekick binary to compare with (optional)")
 	payload := flag.String("payload", "hub/ingest/testdata/falco/terminal_shell.json", "Falco payload to send (its uuid is dropped)")
 	rounds := flag.Int("rounds", 3, "interleaved rounds")
 	dur := flag.Duration("duration", 4*time.Second, "length of one measurement")
 	memAlerts := flag.Int("mem-alerts", 20000, "alerts stored to measure Redis bytes per alert")
 	flag.Parse()
-	if err := run(*saker, *sidekick, *payload, *rounds, *dur, *memAlerts); err != nil {
+	if err := run(options{saker: *saker, sakerB: *sakerB, sidekick: *sidekick, stores: strings.Split(*stores, ","),
+		payload: *payload, rounds: *rounds, dur: *dur, memAlerts: *memAlerts}); err != nil {
 		fmt.Fprintln(os.Stderr, "benchhub:", err)
 		os.Exit(1)
 	}
@@ -63,12 +69,24 @@ var scenarios = []scenario{
 	{"batch of 100, 8 conns", 8, 100},
 }
 
+// options are the command's flags.
+type options struct {
+	saker, sakerB, sidekick string
+	stores                  []string
+	payload                 string
+	rounds                  int
+	dur                     time.Duration
+	memAlerts               int
+}
+
 // target is a running server under test.
 type target struct {
 	name  string
 	url   string
 	batch bool // serves POST /api/v1/events
 	stop  func()
+	// a names the A target a B target is compared with ("" for others).
+	a string
 }
 
 // result is one measurement.
@@ -82,8 +100,8 @@ type result struct {
 func (r result) rps() float64       { return float64(r.reqs) / r.secs }
 func (r result) alertRate() float64 { return float64(r.alerts) / r.secs }
 
-func run(sakerBin, sidekickBin, payloadPath string, rounds int, dur time.Duration, memAlerts int) error {
-	body, err := loadPayload(payloadPath)
+func run(o options) error {
+	body, err := loadPayload(o.payload)
 	if err != nil {
 		return err
 	}
@@ -113,29 +131,53 @@ func run(sakerBin, sidekickBin, payloadPath string, rounds int, dur time.Duratio
 		targets = append(targets, t)
 		return nil
 	}
-	if err := add(startSaker(sakerBin, "saker-redis", map[string]string{"REDIS_ADDRESS": redisAddr})); err != nil {
-		return err
+	bins := []struct{ prefix, bin string }{{"saker", o.saker}}
+	if o.sakerB != "" {
+		bins = append(bins, struct{ prefix, bin string }{"b", o.sakerB})
 	}
-	if err := add(startSaker(sakerBin, "saker-embedded", map[string]string{"SAKER_DATA_DIR": filepath.Join(tmp, "data")})); err != nil {
-		return err
+	for _, b := range bins {
+		for _, st := range o.stores {
+			var env map[string]string
+			switch st {
+			case "redis":
+				// Each binary gets its own database: B never reads A's alerts.
+				env = map[string]string{"REDIS_ADDRESS": redisAddr, "REDIS_DB": strconv.Itoa(len(targets))}
+			case "embedded":
+				env = map[string]string{"SAKER_DATA_DIR": filepath.Join(tmp, b.prefix+"-data")}
+			default:
+				return fmt.Errorf("-stores: unknown store %q (want redis or embedded)", st)
+			}
+			t, err := startSaker(b.bin, b.prefix+"-"+st, env)
+			if err := add(t, err); err != nil {
+				return err
+			}
+			if b.prefix == "b" {
+				t.a = "saker-" + st
+			}
+		}
 	}
-	if sidekickBin != "" {
-		if err := add(startSidekick(sidekickBin)); err != nil {
+	if o.sidekick != "" {
+		if err := add(startSidekick(o.sidekick)); err != nil {
 			return err
 		}
 	}
 	fmt.Printf("payload %d bytes, %d rounds of %v per scenario and target, interleaved; GOMAXPROCS of the load client = %s\n",
-		len(body), rounds, dur, os.Getenv("GOMAXPROCS"))
+		len(body), o.rounds, o.dur, os.Getenv("GOMAXPROCS"))
+	if o.sakerB != "" {
+		fmt.Printf("A = %s, B = %s\n", o.saker, o.sakerB)
+	}
+	fmt.Printf("load average at start: %s\n", loadAvg())
+	defer func() { fmt.Printf("load average at end: %s\n", loadAvg()) }()
 
 	// results[scenario][target] = one result per round
 	results := map[string]map[string][]result{}
-	for r := 1; r <= rounds; r++ {
+	for r := 1; r <= o.rounds; r++ {
 		for _, sc := range scenarios {
 			for _, t := range targets {
 				if sc.batch > 0 && !t.batch {
 					continue
 				}
-				res := drive(t, sc, body, dur)
+				res := drive(t, sc, body, o.dur)
 				if results[sc.name] == nil {
 					results[sc.name] = map[string][]result{}
 				}
@@ -150,19 +192,24 @@ func run(sakerBin, sidekickBin, payloadPath string, rounds int, dur time.Duratio
 	}
 	report(results, targets)
 
-	bpa, err := redisBytesPerAlert(sakerBin, tmp, body, memAlerts)
-	if err != nil {
-		return fmt.Errorf("redis memory: %w", err)
+	if !slices.Contains(o.stores, "redis") || o.memAlerts <= 0 {
+		return nil
 	}
-	fmt.Printf("\nRedis memory per stored alert (%d alerts, indexes and counters included): %.0f bytes = %.2f× the %d-byte payload\n",
-		memAlerts, bpa, bpa/float64(len(body)), len(body))
+	for _, b := range bins {
+		bpa, err := redisBytesPerAlert(b.bin, tmp, body, o.memAlerts)
+		if err != nil {
+			return fmt.Errorf("redis memory (%s): %w", b.bin, err)
+		}
+		fmt.Printf("\n%s: Redis memory per stored alert (%d alerts, indexes and counters included): %.0f bytes = %.2f× the %d-byte payload\n",
+			b.bin, o.memAlerts, bpa, bpa/float64(len(body)), len(body))
+	}
 	return nil
 }
 
 // report prints medians per scenario and the per-round ratios to
 // falcosidekick.
 func report(results map[string]map[string][]result, targets []*target) {
-	fmt.Println("\nmedians over rounds (ratio = saker ÷ falcosidekick in the same round, median of rounds):")
+	fmt.Println("\nmedians over rounds (ratio = saker ÷ falcosidekick in the same round, median of rounds; B ÷ A likewise):")
 	for _, sc := range scenarios {
 		byT := results[sc.name]
 		for _, t := range targets {
@@ -181,6 +228,13 @@ func report(results map[string]map[string][]result, targets []*target) {
 					p99s = append(p99s, float64(rs[i].p99)/float64(sk[i].p99))
 				}
 				line += fmt.Sprintf("   req/s ratio %.2f×, p99 ratio %.2f×", medianOf(ratios), medianOf(p99s))
+			}
+			if a := byT[t.a]; t.a != "" && len(a) == len(rs) {
+				var ratios []float64
+				for i := range rs {
+					ratios = append(ratios, rs[i].rps()/a[i].rps())
+				}
+				line += fmt.Sprintf("   B ÷ A %.2f×", medianOf(ratios))
 			}
 			fmt.Println(line)
 		}
@@ -278,6 +332,17 @@ func drive(t *target, sc scenario, body []byte, dur time.Duration) result {
 		res.p50, res.p99 = all[n/2], all[min(n-1, n*99/100)]
 	}
 	return res
+}
+
+// loadAvg is /proc/loadavg's 1, 5 and 15 minute figures: the machine is
+// shared, and a figure means little without the load it was taken under.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown (" + err.Error() + ")"
+	}
+	f := strings.Fields(string(b))
+	return strings.Join(f[:min(3, len(f))], " ")
 }
 
 func freePort() (int, error) {
