@@ -196,7 +196,7 @@ func run(o options) error {
 		return nil
 	}
 	for _, b := range bins {
-		bpa, err := redisBytesPerAlert(b.bin, tmp, body, o.memAlerts)
+		bpa, err := redisBytesPerAlert(b.bin, filepath.Join(tmp, b.prefix), body, o.memAlerts)
 		if err != nil {
 			return fmt.Errorf("redis memory (%s): %w", b.bin, err)
 		}
