@@ -22,6 +22,13 @@ type Alert struct {
 	Source       string         `json:"source,omitempty"`
 	Tags         []string       `json:"tags,omitempty"`
 	Hostname     string         `json:"hostname,omitempty"`
+
+	// Encoded, when set, is this alert's JSON encoding, made once on the
+	// hot path after decoding and enrichment (ingest.Encode): numbers
+	// are json.Number, nesting is within MaxDepth, and the maps are the
+	// alert's own. Stores write these bytes instead of encoding again.
+	// Whoever changes a field after encoding must clear it.
+	Encoded []byte `json:"-"`
 }
 
 // TestRule is the rule of the test alert POST /test injects. Forwarders

@@ -224,6 +224,7 @@ func (s *Server) handleOne(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.Enricher.Enrich(&a)
+	ingest.Encode(&a) // once: the store writes these bytes
 	if _, err := s.store(r.Context(), "requests", []alert.Alert{a}); err != nil {
 		writeError(w, http.StatusServiceUnavailable, "store alert: "+err.Error())
 		return
@@ -251,6 +252,7 @@ func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request) {
 	}
 	for i := range as {
 		s.Enricher.Enrich(&as[i])
+		ingest.Encode(&as[i])
 	}
 	ids, err := s.store(r.Context(), "batch", as)
 	if err != nil {

@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"os"
@@ -238,17 +239,30 @@ func FuzzDecode(f *testing.F) {
 	tf, _ := config.ParseTemplatedFields(map[string]string{"t": `{{ index . "k8s.ns.name" }}`})
 	e, _ := NewEnricher(Options{CustomFields: map[string]string{"a": "b"}, TemplatedFields: tf, BracketReplacer: "_", OutputFieldFormat: "<output> <tags>"})
 	f.Fuzz(func(t *testing.T, body []byte) {
-		if a, err := DecodeOne(body); err == nil {
+		a, err := DecodeOne(body)
+		// The fast decoder accepts and refuses exactly what encoding/json
+		// does, with the same result.
+		ref, refErr := decodeStd(body)
+		if (err == nil) != (refErr == nil) || (err != nil && err.Error() != refErr.Error()) || !reflect.DeepEqual(a, ref) {
+			t.Fatalf("fast and reference decoders differ on %q:\n%+v, %v\n%+v, %v", body, a, err, ref, refErr)
+		}
+		if err == nil {
 			if !a.Priority.Valid() || a.Rule == "" || a.Time.IsZero() {
 				t.Fatalf("accepted invalid alert %+v", a)
 			}
 			e.Enrich(&a)
-			js, err := json.Marshal(a)
-			if err != nil {
-				t.Fatalf("re-encode: %v", err)
+			Encode(&a)
+			if a.Encoded == nil {
+				t.Fatalf("could not encode %+v", a)
 			}
-			if _, err := DecodeOne(js); err != nil {
-				t.Fatalf("re-decode %s: %v", js, err)
+			// What stores write decodes to the alert itself, numbers exact.
+			back, err := DecodeOne(a.Encoded)
+			if err != nil {
+				t.Fatalf("re-decode %s: %v", a.Encoded, err)
+			}
+			back.Encoded = a.Encoded
+			if !reflect.DeepEqual(back, a) {
+				t.Fatalf("encoded alert decodes to another:\n%+v\n%+v", back, a)
 			}
 		} else {
 			var ie *Error
@@ -256,8 +270,15 @@ func FuzzDecode(f *testing.F) {
 				t.Fatalf("non-client error %v", err)
 			}
 		}
-		if as, err := DecodeBatch(body, 100); err == nil && len(as) == 0 {
+		as, err := DecodeBatchLimit(body, 100, 4096)
+		if err == nil && len(as) == 0 {
 			t.Fatal("empty batch accepted")
+		}
+		if trimmed := bytes.TrimSpace(body); len(trimmed) > 0 {
+			ref, refErr := decodeValues(trimmed, 100, 4096)
+			if (err == nil) != (refErr == nil) || (err != nil && err.Error() != refErr.Error()) || !reflect.DeepEqual(as, ref) {
+				t.Fatalf("line and value batch decoders differ on %q:\n%+v, %v\n%+v, %v", body, as, err, ref, refErr)
+			}
 		}
 	})
 }
@@ -276,5 +297,48 @@ func BenchmarkDecodeEnrich(b *testing.B) {
 			b.Fatal(err)
 		}
 		e.Enrich(&a)
+		Encode(&a)
+	}
+}
+
+// BenchmarkDecodeBatch is the batch route's decoding: 100 alerts of NDJSON,
+// decoded, enriched and encoded once each.
+func BenchmarkDecodeBatch(b *testing.B) {
+	one, err := os.ReadFile("testdata/falco/terminal_shell.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	body := bytes.Repeat(append(bytes.TrimSpace(one), '\n'), 100)
+	e, _ := NewEnricher(Options{})
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		as, err := DecodeBatchLimit(body, 1000, 1<<20)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for i := range as {
+			e.Enrich(&as[i])
+			Encode(&as[i])
+		}
+	}
+}
+
+// TestFastDecoderMatchesReference pins the corners where JSON decoders
+// differ: both of DecodeOne's paths must give the same alert or error.
+func TestFastDecoderMatchesReference(t *testing.T) {
+	const head = `{"rule":"r","priority":"Warning","time":"2026-11-23T09:00:00Z","output_fields":{"f":`
+	for _, v := range []string{
+		`1795425121123456789`, `-9223372036854775808`, `18446744073709551616`, `1e400`, `-0`, `0.1e-7`, `01`, `.5`, `1.`,
+		`"\u0000"`, "\"a\x01b\"", "\"\xff\xfe\"", `"\ud800"`, `"\ud83d\ude00"`, `"\/"`, `"<NA>&"`, `tru`, `nul`,
+		`[1,2,]`, `{"a":1,}`, `{"a":1,"a":2}`, `{"":null}`, `[[[[]]]]`,
+	} {
+		for _, body := range []string{head + v + `}}`, head + v + `}} `, head + v + `}}x`, "\ufeff" + head + v + `}}`} {
+			a, err := DecodeOne([]byte(body))
+			ref, refErr := decodeStd([]byte(body))
+			if (err == nil) != (refErr == nil) || (err != nil && err.Error() != refErr.Error()) || !reflect.DeepEqual(a, ref) {
+				t.Errorf("%q:\nfast      %+v, %v\nreference %+v, %v", body, a, err, ref, refErr)
+			}
+		}
 	}
 }

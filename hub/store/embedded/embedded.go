@@ -207,21 +207,28 @@ func (s *Store) Append(ctx context.Context, alerts []alert.Alert) ([]string, err
 	}
 	// Encode and normalise outside the lock: what readers get is what a
 	// reader after a restart would decode (numbers as json.Number, no
-	// aliasing of the caller's maps).
+	// aliasing of the caller's maps). An alert ingest encoded already is
+	// both: its bytes are written as they are.
 	bodies := make([][]byte, len(alerts))
 	evs := make([]store.Event, len(alerts))
 	for i := range alerts {
-		b, err := json.Marshal(&alerts[i])
+		b, err := alerts[i].Encoded, error(nil)
+		if len(b) > 0 {
+			evs[i].Alert = alerts[i]
+			evs[i].Alert.Encoded = nil // held once, in the log
+		} else {
+			b, err = json.Marshal(&alerts[i])
+			if err == nil {
+				err = alert.CheckDepth(b)
+			}
+			if err == nil {
+				d := json.NewDecoder(bytes.NewReader(b))
+				d.UseNumber()
+				err = d.Decode(&evs[i].Alert)
+			}
+		}
 		if err == nil && (len(b) < 2 || b[0] != '{' || b[1] == '}') {
 			err = errors.New("unexpected JSON shape")
-		}
-		if err == nil {
-			err = alert.CheckDepth(b)
-		}
-		if err == nil {
-			d := json.NewDecoder(bytes.NewReader(b))
-			d.UseNumber()
-			err = d.Decode(&evs[i].Alert)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("append alert %d: encode: %w", i, err)

@@ -349,3 +349,40 @@ func TestReadsArrayEventsRecords(t *testing.T) {
 		t.Errorf("events from an array record = %v, want [b a]", got)
 	}
 }
+
+// An alert ingest encoded already is written as those bytes, not encoded
+// again: the encoding here differs from the fields on purpose, and the
+// reopened store reads the encoding back. In memory the event is the alert
+// itself, without its encoding.
+func TestAppendWritesEncodedBytes(t *testing.T) {
+	dir := t.TempDir()
+	s := openT(t, Options{Dir: dir})
+	a := sample("enc")
+	variant := sample("enc")
+	variant.OutputFields["proc.name"] = "from the encoding"
+	var err error
+	if a.Encoded, err = json.Marshal(&variant); err != nil {
+		t.Fatal(err)
+	}
+	ids, err := s.Append(context.Background(), []alert.Alert{a})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Get(context.Background(), ids[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Encoded = nil
+	if !reflect.DeepEqual(got.Alert, a) {
+		t.Fatalf("in memory: %+v\nwant %+v", got.Alert, a)
+	}
+	s.Close()
+	s2 := openT(t, Options{Dir: dir})
+	got, err = s2.Get(context.Background(), ids[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if name, _ := got.Field("proc.name"); name != "from the encoding" {
+		t.Fatalf("after reopen proc.name = %q: the store encoded the alert again", name)
+	}
+}

@@ -299,10 +299,13 @@ func (s *Store) Append(ctx context.Context, alerts []alert.Alert) ([]string, err
 		if !a.Priority.Valid() {
 			return nil, fmt.Errorf("append alert %d: invalid priority %d", i, int(a.Priority))
 		}
-		body, err := json.Marshal(a)
-		if err == nil {
-			// Refused here rather than stored and later unreadable.
-			err = alert.CheckDepth(body)
+		body, err := a.Encoded, error(nil) // encoded once by ingest
+		if len(body) == 0 {
+			body, err = json.Marshal(a)
+			if err == nil {
+				// Refused here rather than stored and later unreadable.
+				err = alert.CheckDepth(body)
+			}
 		}
 		if err != nil {
 			return nil, fmt.Errorf("append alert %d: encode: %w", i, err)
