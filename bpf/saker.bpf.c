@@ -364,6 +364,46 @@ static __always_inline void put_sock(struct sk_buf *b, long fd)
 
 /* Argument kinds for the generic syscall handler. */
 #define NONE (-1)
+#define IO_MSG (-3) /* the I/O buffer is the first iovec of the msghdr in arg 1 */
+
+/* put_msg_head copies the head of a sendmsg/recvmsg buffer (its first
+ * iovec, up to SK_SNAPLEN and the bytes transferred) into seg1. */
+static __always_inline void put_msg_head(struct sk_buf *b, const struct user_msghdr *m, long ret)
+{
+	if (!m || ret <= 0)
+		return;
+	struct user_msghdr mh = {};
+	struct iovec iov = {};
+	if (bpf_probe_read_user(&mh, sizeof(mh), m) != 0 || !mh.msg_iov || mh.msg_iovlen == 0)
+		return;
+	if (bpf_probe_read_user(&iov, sizeof(iov), mh.msg_iov) != 0)
+		return;
+	__u64 n = iov.iov_len;
+	if (n > (__u64)ret)
+		n = ret;
+	if (n > SK_SNAPLEN)
+		n = SK_SNAPLEN;
+	put_user_blob(b, 1, iov.iov_base, n);
+}
+
+/* put_fd_path describes the fd of a read or write: a socket's tuple, or a
+ * file's path in seg0 (SK_F_FDPATH), read at the event. */
+static __always_inline void put_fd_path(struct sk_buf *b, long fd)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct file *f = fd_file(task, fd);
+	if (!f)
+		return;
+	umode_t mode = BPF_CORE_READ(f, f_inode, i_mode);
+	if ((mode & 00170000) == 0140000) { /* S_IFSOCK */
+		put_sock(b, fd);
+		return;
+	}
+	if (put_path(b, 0, BPF_CORE_READ(f, f_path.dentry), BPF_CORE_READ(f, f_path.mnt)))
+		b->hdr.flags |= SK_F_FDPATH;
+	else
+		b->hdr.len[0] = 0;
+}
 
 /* sys_exit is the generic sys_exit_<name> body: it records the six raw arguments and
  * the result, copies up to two user strings (arg indexes s0, s1) and one
@@ -371,7 +411,7 @@ static __always_inline void put_sock(struct sk_buf *b, long fd)
  * bllen is NONE), and for socket syscalls the kernel socket tuple of the fd
  * in argument sockarg (or of the returned fd when sockarg is -2). */
 static __always_inline int sys_exit(__u16 type, struct pt_regs *regs, long ret,
-				    int s0, int s1, int bl, int bllen, int sockarg)
+				    int s0, int s1, int bl, int bllen, int sockarg, int io)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	if (self_tgid && tgid == self_tgid)
@@ -399,6 +439,12 @@ static __always_inline int sys_exit(__u16 type, struct pt_regs *regs, long ret,
 		put_user_str(b, 0, (const void *)a[s0]);
 	if (s1 >= 0 && s1 < 6)
 		put_user_str(b, 1, (const void *)a[s1]);
+	if (type == SK_READ || type == SK_WRITE)
+		put_fd_path(b, (int)a[0]); /* seg0, before seg1 */
+	if (io == IO_MSG)
+		put_msg_head(b, (const struct user_msghdr *)a[1], ret);
+	else if (io >= 0 && io < 6 && ret > 0)
+		put_user_blob(b, 1, (const void *)a[io], ret < SK_SNAPLEN ? ret : SK_SNAPLEN);
 	if (bl >= 0 && bl < 6) {
 		if (bllen >= 0 && bllen < 6)
 			put_user_blob(b, 2, (const void *)a[bl], a[bllen]);
@@ -422,10 +468,15 @@ static __always_inline struct pt_regs *user_regs(void)
 }
 
 #define SYS(name, type, s0, s1, bl, bllen, sockarg)                              \
+	SYSIO(name, type, s0, s1, bl, bllen, sockarg, NONE)
+
+/* SYSIO also captures the head of the I/O buffer in argument io (or the
+ * msghdr's first iovec for IO_MSG), up to SK_SNAPLEN and the result. */
+#define SYSIO(name, type, s0, s1, bl, bllen, sockarg, io)                         \
 	SEC("tracepoint/syscalls/sys_exit_" #name)                               \
 	int sys_##name(struct trace_event_raw_sys_exit *ctx)                     \
 	{                                                                        \
-		return sys_exit(type, user_regs(), ctx->ret, s0, s1, bl, bllen, sockarg); \
+		return sys_exit(type, user_regs(), ctx->ret, s0, s1, bl, bllen, sockarg, io); \
 	}
 
 /* Files */
@@ -493,10 +544,12 @@ SYS(accept4, SK_ACCEPT4, NONE, NONE, NONE, NONE, -2)
 SYS(bind, SK_BIND, NONE, NONE, 1, 2, 0)
 SYS(listen, SK_LISTEN, NONE, NONE, NONE, NONE, 0)
 SYS(socket, SK_SOCKET, NONE, NONE, NONE, NONE, NONE)
-SYS(sendto, SK_SENDTO, NONE, NONE, 4, 5, 0)
-SYS(sendmsg, SK_SENDMSG, NONE, NONE, NONE, NONE, 0)
-SYS(recvfrom, SK_RECVFROM, NONE, NONE, NONE, NONE, 0)
-SYS(recvmsg, SK_RECVMSG, NONE, NONE, NONE, NONE, 0)
+SYSIO(sendto, SK_SENDTO, NONE, NONE, 4, 5, 0, 1)
+SYSIO(sendmsg, SK_SENDMSG, NONE, NONE, NONE, NONE, 0, IO_MSG)
+SYSIO(recvfrom, SK_RECVFROM, NONE, NONE, NONE, NONE, 0, 1)
+SYSIO(recvmsg, SK_RECVMSG, NONE, NONE, NONE, NONE, 0, IO_MSG)
+SYSIO(read, SK_READ, NONE, NONE, NONE, NONE, NONE, 1)
+SYSIO(write, SK_WRITE, NONE, NONE, NONE, NONE, NONE, 1)
 
 /* Credentials, namespaces, kernel */
 SYS(setuid, SK_SETUID, NONE, NONE, NONE, NONE, NONE)
@@ -531,7 +584,7 @@ static __always_inline int exec_failed(__u16 type, struct pt_regs *regs, long re
 {
 	if (ret == 0)
 		return 0;
-	return sys_exit(type, regs, ret, fnarg, NONE, NONE, NONE, NONE);
+	return sys_exit(type, regs, ret, fnarg, NONE, NONE, NONE, NONE, NONE);
 }
 
 SEC("tracepoint/syscalls/sys_exit_execve")

@@ -72,7 +72,9 @@ enum sk_type {
 	SK_MPROTECT = 63,
 	SK_CAPSET = 64,
 	SK_CONTAINER = 65,
-	SK_NUM_TYPES = 66,
+	SK_READ = 66,
+	SK_WRITE = 67,
+	SK_NUM_TYPES = 68,
 };
 
 /* Segment bounds: every string/blob segment is at most SK_SEG_MAX bytes, so
@@ -83,6 +85,8 @@ enum sk_type {
 #define SK_DATA_MASK 16383
 #define SK_OFF_MASK 8191
 #define SK_COMM_LEN 16
+/* Bytes of an I/O buffer captured (evt.buffer): Falco's default snaplen. */
+#define SK_SNAPLEN 80
 
 /* struct sk_sock is the socket tuple read from the kernel's struct sock, so
  * accept and connect report both ends even when user space passed no
@@ -99,7 +103,8 @@ struct sk_sock {
 /* struct sk_event is the fixed header of every ring-buffer record. Three
  * variable segments follow it back to back, len[0], len[1] and len[2] bytes:
  *   seg0  path / filename / name (NUL-terminated string)
- *   seg1  second path, or execve's NUL-separated argv, or a payload head
+ *   seg1  second path, or execve's NUL-separated argv, or the I/O buffer's
+ *         first SK_SNAPLEN bytes (read/write/send/recv family)
  *   seg2  user sockaddr, mount fstype, or the cgroup leaf name (exec/fork) */
 struct sk_event {
 	__u64 ts;        /* bpf_ktime_get_boot_ns */
@@ -130,6 +135,8 @@ struct sk_event {
 #define SK_F_BASEDIR 8    /* seg2: the directory a relative seg0 path starts
 			   * from (the dirfd's, or the working directory),
 			   * as its names leaf first, each NUL-terminated */
+#define SK_F_FDPATH 16    /* seg0: the path of the fd (read/write), names
+			   * leaf first as for SK_F_BASEDIR */
 
 /* Per-CPU counters: [type] events emitted, [SK_NUM_TYPES + type] dropped
  * because the ring buffer was full. */

@@ -35,7 +35,7 @@ type Event struct {
 	GID     uint32 // setgid/chown gid
 	Domain  uint32 // socket domain (AF_*)
 	Proto   uint32 // socket protocol
-	Data    []byte // sendto/sendmsg/write payload head (bcontains), may be nil
+	Data    []byte // I/O buffer head (read/write/send/recv family), up to the snaplen; nil when none
 
 	// Args are extra "name=value" arguments for syscalls the fixed fields
 	// above do not cover; evt.arg.NAME falls back to them.

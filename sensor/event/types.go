@@ -73,6 +73,8 @@ const (
 	TypeMprotect
 	TypeCapset
 	TypeContainer // a container started (Falco's "container" event)
+	TypeRead
+	TypeWrite
 	NumTypes
 )
 
@@ -94,6 +96,7 @@ var typeNames = [NumTypes]string{
 	TypeFinitModule: "finit_module", TypeBpf: "bpf", TypeUserfaultfd: "userfaultfd", TypeKill: "kill",
 	TypeChroot: "chroot", TypeIoctl: "ioctl", TypePrctl: "prctl", TypeMmap: "mmap",
 	TypeMprotect: "mprotect", TypeCapset: "capset", TypeContainer: "container",
+	TypeRead: "read", TypeWrite: "write",
 }
 
 var typesByName = func() map[string]Type {

@@ -77,10 +77,12 @@ var argNames = [event.NumTypes][]string{
 	event.TypeBind:        {"res", "addr", "fd"},
 	event.TypeListen:      {"res", "fd"},
 	event.TypeSocket:      {"fd", "domain", "type", "proto"},
-	event.TypeSendto:      {"res", "fd", "tuple"},
-	event.TypeSendmsg:     {"res", "fd", "tuple"},
-	event.TypeRecvfrom:    {"res", "fd", "tuple"},
-	event.TypeRecvmsg:     {"res", "fd", "tuple"},
+	event.TypeSendto:      {"res", "data", "fd", "tuple"},
+	event.TypeSendmsg:     {"res", "data", "fd", "tuple"},
+	event.TypeRecvfrom:    {"res", "data", "fd", "tuple"},
+	event.TypeRecvmsg:     {"res", "data", "fd", "tuple"},
+	event.TypeRead:        {"res", "data", "fd"},
+	event.TypeWrite:       {"res", "data", "fd"},
 	event.TypeSetuid:      {"res", "uid"},
 	event.TypeSetgid:      {"res", "gid"},
 	event.TypeSetresuid:   {"res", "euid"},
@@ -174,6 +176,11 @@ func argString(ev *event.Event, name string) (string, bool) {
 		return ev.Target, true
 	case "tuple", "addr":
 		return ev.FD.Name, true
+	case "data":
+		if ev.Data == nil {
+			return "", false
+		}
+		return printableBuffer(ev.Data), true
 	case "flags":
 		switch {
 		case isOpen(ev.Type):
@@ -362,6 +369,19 @@ func formatArgs(ev *event.Event) string {
 	return b.String()
 }
 
+// printableBuffer renders an I/O buffer as Falco prints evt.arg.data by
+// default: printable ASCII as is, every other byte as '.'.
+func printableBuffer(b []byte) string {
+	out := make([]byte, len(b))
+	for i, c := range b {
+		if c < 0x20 || c > 0x7e {
+			c = '.'
+		}
+		out[i] = c
+	}
+	return string(out)
+}
+
 // eventCategory is Falco's evt.category for an event type.
 func eventCategory(t event.Type) string {
 	switch t {
@@ -371,6 +391,8 @@ func eventCategory(t event.Type) string {
 		return "net"
 	case event.TypeSendto, event.TypeSendmsg, event.TypeRecvfrom, event.TypeRecvmsg:
 		return "net"
+	case event.TypeRead, event.TypeWrite:
+		return "file"
 	case event.TypeExecve, event.TypeExecveat, event.TypeClone, event.TypeClone3, event.TypeFork, event.TypeVfork, event.TypeProcExit, event.TypeKill, event.TypePrctl:
 		return "process"
 	case event.TypeMmap, event.TypeMprotect:

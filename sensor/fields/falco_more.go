@@ -11,8 +11,12 @@ import (
 // carries: the event type and result, the I/O direction, the thread's
 // ancestry and cgroup, and the paths of filesystem syscalls (fs.path.*).
 
-func isSend(t event.Type) bool { return t == event.TypeSendto || t == event.TypeSendmsg }
-func isRecv(t event.Type) bool { return t == event.TypeRecvfrom || t == event.TypeRecvmsg }
+func isSend(t event.Type) bool {
+	return t == event.TypeSendto || t == event.TypeSendmsg || t == event.TypeWrite
+}
+func isRecv(t event.Type) bool {
+	return t == event.TypeRecvfrom || t == event.TypeRecvmsg || t == event.TypeRead
+}
 
 // isSyscall tells syscalls from the sensor's own lifecycle events.
 func isSyscall(t event.Type) bool { return t != event.TypeContainer && t != event.TypeProcExit }
@@ -43,13 +47,13 @@ func init() {
 	simple("evt.outputtime", String, "Event timestamp as printed in outputs (local HH:MM:SS.nnnnnnnnn).", func(ev *event.Event) (Value, bool) {
 		return Value{S: FormatTime(ev.TS)}, true
 	})
-	simple("evt.is_io", Bool, "True for events that read or write a buffer (send and receive families).", func(ev *event.Event) (Value, bool) {
+	simple("evt.is_io", Bool, "True for events that read or write a buffer (read, write, send and receive families).", func(ev *event.Event) (Value, bool) {
 		return boolVal(isSend(ev.Type) || isRecv(ev.Type)), true
 	})
-	simple("evt.is_io_read", Bool, "True for events that read a buffer (recvfrom, recvmsg).", func(ev *event.Event) (Value, bool) {
+	simple("evt.is_io_read", Bool, "True for events that read a buffer (read, recvfrom, recvmsg).", func(ev *event.Event) (Value, bool) {
 		return boolVal(isRecv(ev.Type)), true
 	})
-	simple("evt.is_io_write", Bool, "True for events that write a buffer (sendto, sendmsg).", func(ev *event.Event) (Value, bool) {
+	simple("evt.is_io_write", Bool, "True for events that write a buffer (write, sendto, sendmsg).", func(ev *event.Event) (Value, bool) {
 		return boolVal(isSend(ev.Type)), true
 	})
 	simple("evt.io_dir", String, "Direction of an I/O event: r for reads, w for writes; missing for other events.", func(ev *event.Event) (Value, bool) {

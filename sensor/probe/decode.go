@@ -57,6 +57,7 @@ const (
 	flagArgsTrunc = 2
 	flagExeMemfd  = 4
 	flagBaseDir   = 8
+	flagFDPath    = 16
 )
 
 // Sock is the kernel's view of a socket: local (S) and remote (D) ends.
@@ -96,6 +97,10 @@ type Record struct {
 	// Seg2 is the user sockaddr, mount fstype, or (exec/fork) the innermost
 	// cgroup directory name. It aliases the sample: copy to keep it.
 	Seg2 []byte
+	// Data is the head of the I/O buffer (read/write/send/recv family),
+	// at most the probe's snaplen; nil for other records. It is reused by
+	// the next Decode.
+	Data []byte
 	// Argv is the exec'd argument vector (exec records only).
 	Argv []string
 	// Env is the exec'd environment, "NAME=value" (successful exec records
@@ -112,6 +117,16 @@ type Record struct {
 	HasSock    bool
 	Sock       Sock
 	seg1, seg2 []byte
+	data       []byte // Data's storage, kept across records
+}
+
+// IsIO reports whether records of type t carry an I/O buffer head.
+func IsIO(t event.Type) bool {
+	switch t {
+	case event.TypeRead, event.TypeWrite, event.TypeSendto, event.TypeSendmsg, event.TypeRecvfrom, event.TypeRecvmsg:
+		return true
+	}
+	return false
 }
 
 // ErrShort reports a record shorter than its header says.
@@ -167,6 +182,7 @@ func Decode(b []byte, r *Record) error {
 	}
 	r.Argv = r.Argv[:0]
 	r.Str1 = ""
+	r.Data = nil
 	r.Env = r.Env[:0]
 	if r.Type == event.TypeExecve || r.Type == event.TypeExecveat {
 		argv := r.seg1
@@ -176,8 +192,14 @@ func Decode(b []byte, r *Record) error {
 			r.Env = splitArgv(r.Env, r.seg1[r.Args[0]:])
 		}
 		r.Argv = splitArgv(r.Argv, argv)
+	} else if IsIO(r.Type) {
+		r.Data = append(r.data[:0], r.seg1...)
+		r.data = r.Data
 	} else {
 		r.Str1 = cstring(r.seg1)
+	}
+	if flags&flagFDPath != 0 {
+		r.Str0 = leafFirstPath(data[:l0])
 	}
 
 	r.HasSock = flags&flagSock != 0

@@ -119,6 +119,16 @@ func (r *Record) Fill(ev *event.Event) (dirfd int64) {
 		if r.Type == event.TypeSendto {
 			ev.Flags = uint32(a[3])
 		}
+		r.fillData(ev)
+	case event.TypeRead, event.TypeWrite:
+		ev.FD.Num = int64(int32(a[0]))
+		switch {
+		case r.HasSock:
+			r.fillSock(ev, true)
+		case r.Str0 != "":
+			ev.FD.Type, ev.FD.Name = event.FDFile, r.Str0
+		}
+		r.fillData(ev)
 	case event.TypeAccept, event.TypeAccept4:
 		if r.Res >= 0 {
 			ev.FD.Num = r.Res
@@ -191,6 +201,18 @@ func (r *Record) Fill(ev *event.Event) (dirfd int64) {
 		}
 	}
 	return dirfd
+}
+
+// fillData sets the I/O buffer head of a successful transfer (Falco's
+// evt.buffer; empty, not missing, for a transfer of 0 bytes).
+func (r *Record) fillData(ev *event.Event) {
+	if r.Res < 0 {
+		return
+	}
+	ev.Data = r.Data
+	if ev.Data == nil {
+		ev.Data = []byte{}
+	}
 }
 
 func sockFDType(family uint16) event.FDType {

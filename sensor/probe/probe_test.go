@@ -187,7 +187,9 @@ func startProbe(t *testing.T, types ...event.Type) *capturer {
 			cp.Seg2 = slices.Clone(r.Seg2)
 			cp.seg2 = cp.Seg2
 			cp.seg1 = nil
-			r.Fill(&cp.ev)
+			cp.Data = slices.Clone(r.Data)
+			cp.data = nil
+			cp.Fill(&cp.ev)
 			c.mu.Lock()
 			if len(c.recs) < 200000 {
 				c.recs = append(c.recs, cp)

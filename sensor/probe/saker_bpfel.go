@@ -128,7 +128,9 @@ const (
 	sakerSkTypeSK_MPROTECT     sakerSkType = 63
 	sakerSkTypeSK_CAPSET       sakerSkType = 64
 	sakerSkTypeSK_CONTAINER    sakerSkType = 65
-	sakerSkTypeSK_NUM_TYPES    sakerSkType = 66
+	sakerSkTypeSK_READ         sakerSkType = 66
+	sakerSkTypeSK_WRITE        sakerSkType = 67
+	sakerSkTypeSK_NUM_TYPES    sakerSkType = 68
 )
 
 // Names of all BPF objects in the ELF.
@@ -180,6 +182,7 @@ const (
 	sakerProgSysOpenat2     = "sys_openat2"
 	sakerProgSysPrctl       = "sys_prctl"
 	sakerProgSysPtrace      = "sys_ptrace"
+	sakerProgSysRead        = "sys_read"
 	sakerProgSysRecvfrom    = "sys_recvfrom"
 	sakerProgSysRecvmsg     = "sys_recvmsg"
 	sakerProgSysRename      = "sys_rename"
@@ -201,6 +204,7 @@ const (
 	sakerProgSysUnlinkat    = "sys_unlinkat"
 	sakerProgSysUnshare     = "sys_unshare"
 	sakerProgSysUserfaultfd = "sys_userfaultfd"
+	sakerProgSysWrite       = "sys_write"
 	sakerVarSelfTgid        = "self_tgid"
 	sakerVarUnusedEvent     = "unused_event"
 	sakerVarUnusedType      = "unused_type"
@@ -289,6 +293,7 @@ type sakerProgramSpecs struct {
 	SysOpenat2     *ebpf.ProgramSpec `ebpf:"sys_openat2"`
 	SysPrctl       *ebpf.ProgramSpec `ebpf:"sys_prctl"`
 	SysPtrace      *ebpf.ProgramSpec `ebpf:"sys_ptrace"`
+	SysRead        *ebpf.ProgramSpec `ebpf:"sys_read"`
 	SysRecvfrom    *ebpf.ProgramSpec `ebpf:"sys_recvfrom"`
 	SysRecvmsg     *ebpf.ProgramSpec `ebpf:"sys_recvmsg"`
 	SysRename      *ebpf.ProgramSpec `ebpf:"sys_rename"`
@@ -310,6 +315,7 @@ type sakerProgramSpecs struct {
 	SysUnlinkat    *ebpf.ProgramSpec `ebpf:"sys_unlinkat"`
 	SysUnshare     *ebpf.ProgramSpec `ebpf:"sys_unshare"`
 	SysUserfaultfd *ebpf.ProgramSpec `ebpf:"sys_userfaultfd"`
+	SysWrite       *ebpf.ProgramSpec `ebpf:"sys_write"`
 }
 
 // sakerMapSpecs contains maps before they are loaded into the kernel.
@@ -420,6 +426,7 @@ type sakerPrograms struct {
 	SysOpenat2     *ebpf.Program `ebpf:"sys_openat2"`
 	SysPrctl       *ebpf.Program `ebpf:"sys_prctl"`
 	SysPtrace      *ebpf.Program `ebpf:"sys_ptrace"`
+	SysRead        *ebpf.Program `ebpf:"sys_read"`
 	SysRecvfrom    *ebpf.Program `ebpf:"sys_recvfrom"`
 	SysRecvmsg     *ebpf.Program `ebpf:"sys_recvmsg"`
 	SysRename      *ebpf.Program `ebpf:"sys_rename"`
@@ -441,6 +448,7 @@ type sakerPrograms struct {
 	SysUnlinkat    *ebpf.Program `ebpf:"sys_unlinkat"`
 	SysUnshare     *ebpf.Program `ebpf:"sys_unshare"`
 	SysUserfaultfd *ebpf.Program `ebpf:"sys_userfaultfd"`
+	SysWrite       *ebpf.Program `ebpf:"sys_write"`
 }
 
 func (p *sakerPrograms) Close() error {
@@ -486,6 +494,7 @@ func (p *sakerPrograms) Close() error {
 		p.SysOpenat2,
 		p.SysPrctl,
 		p.SysPtrace,
+		p.SysRead,
 		p.SysRecvfrom,
 		p.SysRecvmsg,
 		p.SysRename,
@@ -507,6 +516,7 @@ func (p *sakerPrograms) Close() error {
 		p.SysUnlinkat,
 		p.SysUnshare,
 		p.SysUserfaultfd,
+		p.SysWrite,
 	)
 }
 
