@@ -114,7 +114,9 @@ func NewDispatcher(st store.Store, targets []Target, logger *slog.Logger, reg pr
 		t.FlushInterval = min(t.FlushInterval, opts.MinIdle/4)
 		l := &loop{d: d, t: t, log: logger.With("forwarder", t.Name), rec: newRecorder(t.Name, m, opts.Outputs)}
 		l.parked.maxAge = opts.MinIdle - 2*opts.Retry.Timeout
-		l.pipeline = pipeline(t, l.deliveryLog, l.rec, opts.Retry, opts.MinIdle, &l.backoff, &l.parked, l.log)
+		l.retry = &retryStage{forwarder: t.Forwarder, dl: l.deliveryLog, rec: l.rec, policy: opts.Retry,
+			minIdle: opts.MinIdle, backoff: &l.backoff, parked: &l.parked, log: l.log}
+		l.pipeline = pipeline(t, l.deliveryLog, l.rec, l.retry, l.log)
 		d.loops = append(d.loops, l)
 	}
 	return d, nil
@@ -203,6 +205,7 @@ type loop struct {
 	log      *slog.Logger
 	rec      *recorder
 	pipeline Stage
+	retry    *retryStage // the pipeline's last stage, also used by probe
 	backoff  backoff
 	parked   parking
 
@@ -246,8 +249,14 @@ func sleep(ctx context.Context, d time.Duration) bool {
 func (l *loop) run(ctx context.Context) {
 	storeFails := 0
 	for ctx.Err() == nil {
-		if !sleep(ctx, l.backoff.wait()) {
-			return
+		if w := l.backoff.wait(); w > 0 {
+			if !sleep(ctx, min(w, l.backoff.untilProbe())) {
+				return
+			}
+			if l.backoff.probeTurn() {
+				l.probe(ctx)
+			}
+			continue
 		}
 		if ds, at, ok := l.parked.take(); ok {
 			l.exec(withClaimedAt(ctx, at), ds)
@@ -269,6 +278,43 @@ func (l *loop) run(ctx context.Context) {
 		if len(ds) > 0 {
 			l.exec(withClaimedAt(ctx, at), ds)
 		}
+	}
+}
+
+// probe sends the oldest parked alert alone while the target is paused by
+// its backoff. Delivered, or refused for itself (the target answers), it
+// ends the pause for every worker: the backlog goes as soon as the target
+// is back, not at the end of a backoff of up to MaxBackoff (30 s by
+// default). A transient failure leaves things as they were, the alert
+// parked and its attempts not counted up: all a down target sees is one
+// one-alert request per ProbeInterval.
+func (l *loop) probe(ctx context.Context) {
+	d, at, ok := l.parked.takeOne()
+	if !ok {
+		return // nothing held here: the store hands it out after the pause
+	}
+	dl, err := l.deliveryLog(ctx)
+	if err != nil {
+		l.parked.putBack(d, at)
+		return
+	}
+	one := []store.Delivery{d}
+	retry, err := l.retry.forward(ctx, one)
+	var pe *PartialError
+	if errors.As(err, &pe) && len(pe.Failures) == 1 {
+		retry = pe.Failures[0].Retry
+	}
+	switch {
+	case err == nil:
+		l.retry.succeeded(ctx, dl, one)
+		l.log.Info("target answers again; resuming delivery", "probe", d.ID)
+	case !retry:
+		l.parked.putBack(d, at) // the pipeline dead-letters it
+		l.backoff.succeeded()
+		l.log.Info("target answers again; resuming delivery", "probe", d.ID, "refused", err)
+	default:
+		l.parked.putBack(d, at)
+		l.log.Debug("probe failed; target still down", "err", err)
 	}
 }
 

@@ -113,11 +113,14 @@ func counterValue(v *prometheus.CounterVec, name string) int64 {
 }
 
 // backoff is a target's failure state, shared by its workers: consecutive
-// failed attempts, and the time before which no new attempt starts.
+// failed attempts, the time before which no new attempt starts, and while
+// that pause lasts, when the target may next be probed (see loop.probe).
 type backoff struct {
 	mu        sync.Mutex
 	fails     int
 	notBefore time.Time
+	nextProbe time.Time
+	every     time.Duration
 }
 
 // failed counts a failed attempt and returns the wait before the next.
@@ -128,18 +131,28 @@ func (b *backoff) failed(p RetryPolicy) time.Duration {
 	return p.Backoff(b.fails)
 }
 
+// succeeded resets the failure count and ends any pause: the target
+// works, so batches waiting for the pause to end go now.
 func (b *backoff) succeeded() {
 	b.mu.Lock()
 	b.fails = 0
+	b.notBefore, b.nextProbe = time.Time{}, time.Time{}
 	b.mu.Unlock()
 }
 
-// pause holds every worker of the target back for d.
-func (b *backoff) pause(d time.Duration) {
+// pause holds every worker of the target back for d. Meanwhile a probe may
+// go every `every`, the first not before hold (a delay the target asked
+// for with Retry-After) nor before `every` has passed.
+func (b *backoff) pause(d, every, hold time.Duration) {
 	b.mu.Lock()
-	if t := time.Now().Add(d); t.After(b.notBefore) {
+	now := time.Now()
+	if t := now.Add(d); t.After(b.notBefore) {
 		b.notBefore = t
 	}
+	if t := now.Add(max(every, hold)); t.After(b.nextProbe) {
+		b.nextProbe = t
+	}
+	b.every = every
 	b.mu.Unlock()
 }
 
@@ -148,6 +161,27 @@ func (b *backoff) wait() time.Duration {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return time.Until(b.notBefore)
+}
+
+// untilProbe is how long until the next probe is due (the pause's end if
+// that is sooner).
+func (b *backoff) untilProbe() time.Duration {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return min(time.Until(b.nextProbe), time.Until(b.notBefore))
+}
+
+// probeTurn reports whether the caller is to probe the paused target now;
+// it is true for one caller per probe interval.
+func (b *backoff) probeTurn() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	now := time.Now()
+	if !now.Before(b.notBefore) || now.Before(b.nextProbe) {
+		return false
+	}
+	b.nextProbe = now.Add(b.every)
+	return true
 }
 
 // parking holds batches a target's workers handed back while it backs off,
@@ -171,6 +205,33 @@ type parked struct {
 func (p *parking) park(ds []store.Delivery, claimedAt time.Time) {
 	p.mu.Lock()
 	p.batches = append(p.batches, parked{ds: append([]store.Delivery(nil), ds...), claimedAt: claimedAt})
+	p.mu.Unlock()
+}
+
+// takeOne removes the first alert of the oldest parked batch still young
+// enough (dropping those that are not), for a probe.
+func (p *parking) takeOne() (store.Delivery, time.Time, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for len(p.batches) > 0 {
+		b := &p.batches[0]
+		if time.Since(b.claimedAt) >= p.maxAge || len(b.ds) == 0 {
+			p.batches = p.batches[1:]
+			continue
+		}
+		d := b.ds[0]
+		if b.ds = b.ds[1:]; len(b.ds) == 0 {
+			p.batches = p.batches[1:]
+		}
+		return d, b.claimedAt, true
+	}
+	return store.Delivery{}, time.Time{}, false
+}
+
+// putBack returns a probed alert to the front of the line.
+func (p *parking) putBack(d store.Delivery, claimedAt time.Time) {
+	p.mu.Lock()
+	p.batches = append([]parked{{ds: []store.Delivery{d}, claimedAt: claimedAt}}, p.batches...)
 	p.mu.Unlock()
 }
 

@@ -18,6 +18,11 @@ type RetryPolicy struct {
 	InitialBackoff, MaxBackoff time.Duration
 	// Timeout bounds one Forward call. 0 means 10s.
 	Timeout time.Duration
+	// ProbeInterval is how often a target paused by its backoff is sent
+	// one waiting alert alone, so that the backlog goes as soon as the
+	// target is back instead of at the end of a backoff of up to
+	// MaxBackoff. 0 means 2s.
+	ProbeInterval time.Duration
 }
 
 // withDefaults fills zero fields.
@@ -36,6 +41,9 @@ func (p RetryPolicy) withDefaults() RetryPolicy {
 	}
 	if p.Timeout <= 0 {
 		p.Timeout = 10 * time.Second
+	}
+	if p.ProbeInterval <= 0 {
+		p.ProbeInterval = 2 * time.Second
 	}
 	return p
 }

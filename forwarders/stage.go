@@ -41,12 +41,10 @@ func (ms MultiStage) Exec(ctx context.Context, ds []store.Delivery) ([]store.Del
 
 // pipeline is a target's delivery pipeline: drop what is below the minimum
 // priority, cut the rest into batches, send each with retries.
-func pipeline(t Target, dl deliveryLogFunc, rec *recorder, pol RetryPolicy, minIdle time.Duration, h *backoff, p *parking, log *slog.Logger) Stage {
+func pipeline(t Target, dl deliveryLogFunc, rec *recorder, retry *retryStage, log *slog.Logger) Stage {
 	return MultiStage{
 		filterStage{min: t.MinPriority, dl: dl, rec: rec, log: log},
-		batchStage{maxBytes: t.MaxBatchBytes, next: &retryStage{
-			forwarder: t.Forwarder, dl: dl, rec: rec, policy: pol, minIdle: minIdle, backoff: h, parked: p, log: log,
-		}},
+		batchStage{maxBytes: t.MaxBatchBytes, next: retry},
 	}
 }
 
@@ -254,13 +252,15 @@ func (s *retryStage) deliver(ctx context.Context, dl store.DeliveryLog, send []s
 		}
 		s.rec.retried(len(send))
 		wait := max(s.backoff.failed(pol), retryAfter(err))
-		if time.Since(held)+wait+pol.Timeout > s.minIdle/2 {
+		if wait > pol.ProbeInterval || time.Since(held)+wait+pol.Timeout > s.minIdle/2 {
 			// Hand the batch back while the target backs off. It stays
 			// parked here, first in line when the backoff ends, for as long
 			// as no other replica can have reclaimed it; after that the
 			// store hands it out again (Attempts counting up) once it has
-			// been idle MinIdle.
-			s.backoff.pause(wait)
+			// been idle MinIdle. Meanwhile the loop probes the target
+			// (loop.probe): a long wait is never slept in hand, where a
+			// recovery would go unnoticed until it ends.
+			s.backoff.pause(wait, pol.ProbeInterval, retryAfter(err))
 			for i := range send {
 				send[i].Attempts += tries[send[i].ID]
 			}

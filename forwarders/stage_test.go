@@ -130,11 +130,11 @@ func (h signalHandler) Handle(_ context.Context, r slog.Record) error {
 func (h signalHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
 func (h signalHandler) WithGroup(string) slog.Handler      { return h }
 
-// A batch handed back while its target backs off is retried as soon as the
-// backoff ends, not when the store would hand it out again (MinIdle after
-// its claim): after an outage the backlog drains within the backoff
-// (issue 17 #9).
-func TestHandedBackBatchRetriedPromptlyAfterRecovery(t *testing.T) {
+// handedBack runs a dispatcher with opts (consumer "a") over a webhook
+// target answering 500, stores 5 alerts and returns once their batch was
+// handed back while the target backs off.
+func handedBack(t *testing.T, opts forwarders.Options) (*hookPeer, []string) {
+	t.Helper()
 	st := openStore(t, t.TempDir())
 	p := newHookPeer(t)
 	p.setMode(mode500)
@@ -143,31 +143,68 @@ func TestHandedBackBatchRetriedPromptlyAfterRecovery(t *testing.T) {
 		t.Fatal(err)
 	}
 	logs := signalHandler{msgs: make(chan string, 1000)}
-	d, err := forwarders.NewDispatcher(st, []forwarders.Target{target}, slog.New(logs), nil, forwarders.Options{
-		Consumer: "a",
-		Retry:    forwarders.RetryPolicy{MaxAttempts: 1000, InitialBackoff: 500 * time.Millisecond, MaxBackoff: time.Second, Timeout: 300 * time.Millisecond},
-		// Held at most 6 s, then handed back; the store would hand it out
-		// again 12 s after its claim.
-		MinIdle: 12 * time.Second, Block: 50 * time.Millisecond, LagInterval: 50 * time.Millisecond,
-	})
+	opts.Consumer = "a"
+	d, err := forwarders.NewDispatcher(st, []forwarders.Target{target}, slog.New(logs), nil, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { d.Run(ctx); close(done) }()
-	defer func() { cancel(); <-done }()
+	t.Cleanup(func() { cancel(); <-done })
 	want := appendAlerts(t, st, 5, "r", alert.PriorityWarning)
 	for msg := range logs.msgs {
 		if strings.Contains(msg, "left pending for redelivery") {
 			break
 		}
 	}
+	return p, want
+}
+
+// A batch handed back while its target backs off is retried as soon as the
+// backoff ends, not when the store would hand it out again (MinIdle after
+// its claim): after an outage the backlog drains within the backoff
+// (issue 17 #9).
+func TestHandedBackBatchRetriedPromptlyAfterRecovery(t *testing.T) {
+	p, want := handedBack(t, forwarders.Options{
+		Retry: forwarders.RetryPolicy{MaxAttempts: 1000, InitialBackoff: 500 * time.Millisecond, MaxBackoff: time.Second, Timeout: 300 * time.Millisecond},
+		// Held at most 6 s, then handed back; the store would hand it out
+		// again 12 s after its claim.
+		MinIdle: 12 * time.Second, Block: 50 * time.Millisecond, LagInterval: 50 * time.Millisecond,
+	})
 	p.setMode(modeOK)
 	recovered := time.Now()
 	eventually(t, 15*time.Second, "all delivered", func() bool { n, _ := p.delivered(); return n == 5 })
 	if took := time.Since(recovered); took > 3*time.Second {
 		t.Fatalf("backlog delivered %v after the target recovered; want within the backoff (≤ 1 s), not the 12 s reclaim", took)
+	}
+	assertExactlyOnce(t, p, want)
+}
+
+// While a target is paused by a long backoff, it is probed with one alert
+// alone every ProbeInterval; the probe that succeeds ends the pause, so the
+// backlog drains at once instead of at the end of the backoff (up to
+// MaxBackoff, 30 s by default: 8–28 s drains after an outage before).
+func TestProbeEndsBackoffWhenTargetRecovers(t *testing.T) {
+	const probe = 200 * time.Millisecond
+	p, want := handedBack(t, forwarders.Options{
+		// The first failure pauses the target 4–8 s.
+		Retry:   forwarders.RetryPolicy{MaxAttempts: 1000, InitialBackoff: 8 * time.Second, MaxBackoff: 8 * time.Second, Timeout: 300 * time.Millisecond, ProbeInterval: probe},
+		MinIdle: 2 * time.Minute, Block: 50 * time.Millisecond, LagInterval: 50 * time.Millisecond,
+	})
+	requests := func() int { p.mu.Lock(); defer p.mu.Unlock(); return p.requests }
+	before := time.Now()
+	n0 := requests()
+	time.Sleep(time.Second) // the target stays down: count what it sees
+	probes, window := requests()-n0, time.Since(before)
+	if most := int(window/probe) + 1; probes < 2 || probes > most {
+		t.Errorf("%d requests in %v while paused; want one probe per %v (2 to %d)", probes, window, probe, most)
+	}
+	p.setMode(modeOK)
+	recovered := time.Now()
+	eventually(t, 15*time.Second, "all delivered", func() bool { n, _ := p.delivered(); return n == 5 })
+	if took := time.Since(recovered); took > 2*time.Second {
+		t.Fatalf("backlog delivered %v after the target recovered; want within a few probe intervals (%v), not the 4–8 s backoff", took, probe)
 	}
 	assertExactlyOnce(t, p, want)
 }
