@@ -299,7 +299,7 @@ func TestQueryAPI(t *testing.T) {
 func testQueryAPI(t *testing.T, f *fixture) {
 	for _, b := range []string{
 		`{"rule":"A","priority":"Debug","time":"2026-11-23T09:00:00Z","hostname":"h1","tags":["x"],"output":"alpha"}`,
-		`{"rule":"B","priority":"Critical","time":"2026-11-23T09:00:01Z","hostname":"h2","tags":["x","y"],"output":"beta","source":"k8s_audit"}`,
+		`{"rule":"B","priority":"Critical","time":"2026-11-23T09:00:01Z","hostname":"h2","tags":["x","y"],"output":"beta","source":"k8s_audit","output_fields":{"n":2,"k":"v=w"}}`,
 		`{"rule":"A","priority":"Warning","time":"2026-11-23T09:00:02Z","hostname":"h1","output":"gamma"}`,
 	} {
 		if code, body, _ := f.do(t, "POST", "/", b); code != 200 {
@@ -328,6 +328,10 @@ func testQueryAPI(t *testing.T, f *fixture) {
 		"/api/v1/events?priorities=debug&priorities=CRITICAL": "B:beta,A:alpha",
 		"/api/v1/events?priorities=debug&priority=warning":    "",
 		"/api/v1/events?priorities=info":                      "",
+		"/api/v1/events?field=n=2":                            "B:beta",
+		"/api/v1/events?field=n=2&field=k=v":                  "",
+		"/api/v1/events?source=k8s_audit&field=k=v%3Dw":       "B:beta",
+		"/api/v1/events?field=k=v=w":                          "B:beta",
 		"/api/v1/events?rule=A":                               "A:gamma,A:alpha",
 		"/api/v1/events?hostname=h2,h9":                       "B:beta",
 		"/api/v1/events?source=k8s_audit":                     "B:beta",
@@ -364,6 +368,8 @@ func testQueryAPI(t *testing.T, f *fixture) {
 		{"/api/v1/events?priority=loud", `priority: unknown priority "loud" (want one of emergency, alert, critical, error, warning, notice, informational, debug)`},
 		{"/api/v1/events?priorities=warning,loud", `priorities: unknown priority "loud" (want one of emergency, alert, critical, error, warning, notice, informational, debug)`},
 		{"/api/v1/stats?priorities=x", `priorities: unknown priority "x" (want one of emergency, alert, critical, error, warning, notice, informational, debug)`},
+		{"/api/v1/events?field=novalue", `field: want name=value, such as response.alert_id=<uuid>, got "novalue"`},
+		{"/api/v1/events?field=a=1&field=a=2", "field: a given twice with different values"},
 		{"/api/v1/events?since=yesterday", `since: want an RFC 3339 time or a duration such as 15m or 24h, got "yesterday"`},
 		{"/api/v1/events?since=1h&until=2h", "until is before since"},
 		{"/api/v1/events?limit=0", `limit must be a positive integer, got "0"`},

@@ -146,6 +146,8 @@ func registerQuery(r chi.Router, q Querier) {
 //	rule          exact rule name; repeat the parameter for several
 //	source, hostname, tags   comma-separated or repeated; tags must all match
 //	q             case-insensitive text in output, rule or field values
+//	field         name=value: an output field with exactly this value
+//	              (response.alert_id=<uuid>); repeat for several, all must match
 func ParseFilter(qs url.Values, now time.Time) (store.Filter, error) {
 	var f store.Filter
 	var err error
@@ -182,6 +184,19 @@ func ParseFilter(qs url.Values, now time.Time) (store.Filter, error) {
 	f.Tags = splitList(qs["tags"])
 	f.Tags = append(f.Tags, splitList(qs["tag"])...)
 	f.Text = strings.TrimSpace(qs.Get("q"))
+	for _, v := range qs["field"] {
+		name, val, ok := strings.Cut(v, "=")
+		if !ok || name == "" {
+			return f, fmt.Errorf("field: want name=value, such as response.alert_id=<uuid>, got %q", v)
+		}
+		if f.Fields == nil {
+			f.Fields = map[string]string{}
+		}
+		if old, dup := f.Fields[name]; dup && old != val {
+			return f, fmt.Errorf("field: %s given twice with different values", name)
+		}
+		f.Fields[name] = val
+	}
 	return f, nil
 }
 

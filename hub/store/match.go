@@ -28,7 +28,7 @@ func IDTime(id string) time.Time {
 func (f *Filter) TimeOnly() bool {
 	_, restricted := f.PrioritySet()
 	return !restricted && len(f.Rules) == 0 && len(f.Sources) == 0 &&
-		len(f.Hostnames) == 0 && len(f.Tags) == 0 && f.Text == ""
+		len(f.Hostnames) == 0 && len(f.Tags) == 0 && f.Text == "" && len(f.Fields) == 0
 }
 
 // PrioritySet returns the priorities the filter admits, most severe first,
@@ -96,6 +96,11 @@ func (f *Filter) MatchAlert(a *alert.Alert) bool {
 			return false
 		}
 	}
+	for k, want := range f.Fields {
+		if s, ok := fieldText(a.OutputFields[k]); !ok || s != want {
+			return false
+		}
+	}
 	if f.Text != "" && !MatchText(a, strings.ToLower(f.Text)) {
 		return false
 	}
@@ -109,22 +114,25 @@ func MatchText(a *alert.Alert, lowered string) bool {
 		return true
 	}
 	for _, v := range a.OutputFields {
-		var s string
-		switch v := v.(type) {
-		case string:
-			s = v
-		case json.Number:
-			s = v.String()
-		case nil:
-			continue
-		default:
-			s = fmt.Sprint(v)
-		}
-		if containsFold(s, lowered) {
+		if s, ok := fieldText(v); ok && containsFold(s, lowered) {
 			return true
 		}
 	}
 	return false
+}
+
+// fieldText is an output field value as text; false for null or absent.
+func fieldText(v any) (string, bool) {
+	switch v := v.(type) {
+	case string:
+		return v, true
+	case json.Number:
+		return v.String(), true
+	case nil:
+		return "", false
+	default:
+		return fmt.Sprint(v), true
+	}
 }
 
 func containsFold(s, lowered string) bool {

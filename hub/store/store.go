@@ -36,6 +36,10 @@ type Filter struct {
 	Hostnames    []string         // any of these hostnames
 	Tags         []string         // events carrying all of these tags
 	Text         string           // case-insensitive substring of output, rule or any output field value
+	// Fields are output fields an event must carry with exactly these
+	// values, compared as text (42 matches "42"). Not indexed: combine
+	// with an indexed criterion (a source, a rule) on a large store.
+	Fields map[string]string
 }
 
 // Query is a page request, newest first.
