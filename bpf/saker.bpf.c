@@ -599,6 +599,62 @@ int sys_execveat(struct trace_event_raw_sys_exit *ctx)
 	return exec_failed(SK_EXECVEAT, user_regs(), ctx->ret, 1);
 }
 
+#define SK_OVERLAYFS_MAGIC 0x794c7630
+#define SK_SB_RDONLY 1
+#define SK_S_IMMUTABLE 8
+#define SK_MAY_WRITE 2
+#define SK_CAP_DAC_OVERRIDE 1
+#define SK_CAP_FOWNER 3
+
+/* exe_layer_flags tells which overlayfs layer an executable comes from. An
+ * overlay inode (struct ovl_inode) keeps the upper dentry right after its
+ * embedded VFS inode; the VFS inode's size is taken from the running
+ * kernel's BTF. A copied-up or newly written file has an upper dentry with
+ * an inode: the upper layer, the container's own writes. */
+static __always_inline __u16 exe_layer_flags(struct file *f)
+{
+	struct dentry *d = BPF_CORE_READ(f, f_path.dentry);
+	if (BPF_CORE_READ(d, d_sb, s_magic) != SK_OVERLAYFS_MAGIC)
+		return 0;
+	char *vfs_inode = (char *)BPF_CORE_READ(d, d_inode);
+	unsigned long size = bpf_core_type_size(struct inode);
+	struct dentry *upper = 0;
+	if (!vfs_inode || !size)
+		return SK_F_EXE_LOWER;
+	bpf_probe_read_kernel(&upper, sizeof(upper), vfs_inode + size);
+	if (upper && BPF_CORE_READ(upper, d_inode, i_ino) != 0)
+		return SK_F_EXE_UPPER;
+	return SK_F_EXE_LOWER;
+}
+
+/* exe_writable approximates the kernel's write permission check on the
+ * executable for the task's filesystem credentials: not on a read-only
+ * mount or immutable; owner, group (primary) or other write bits as they
+ * apply; or CAP_DAC_OVERRIDE / CAP_FOWNER. POSIX ACLs and supplementary
+ * groups are not consulted. */
+static __always_inline int exe_writable(struct task_struct *task, struct file *f)
+{
+	struct inode *in = BPF_CORE_READ(f, f_inode);
+	if (!in)
+		return 0;
+	if (BPF_CORE_READ(in, i_sb, s_flags) & SK_SB_RDONLY)
+		return 0;
+	if (BPF_CORE_READ(in, i_flags) & SK_S_IMMUTABLE)
+		return 0;
+	const struct cred *cred = task->cred;
+	__u32 fsuid = cred->fsuid.val, fsgid = cred->fsgid.val;
+	__u32 uid = BPF_CORE_READ(in, i_uid.val), gid = BPF_CORE_READ(in, i_gid.val);
+	umode_t mode = BPF_CORE_READ(in, i_mode);
+	if (fsuid == uid)
+		return 1; /* the owner can always chmod it writable */
+	if (fsgid == gid)
+		mode >>= 3;
+	if (mode & SK_MAY_WRITE)
+		return 1;
+	__u64 caps = cred->cap_effective.val;
+	return (caps & (1ULL << SK_CAP_DAC_OVERRIDE)) || (caps & (1ULL << SK_CAP_FOWNER));
+}
+
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(sched_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
@@ -625,6 +681,10 @@ int BPF_PROG(sched_exec, struct task_struct *p, pid_t old_pid, struct linux_binp
 	} else {
 		put_kernel_str(b, 0, BPF_CORE_READ(bprm, filename));
 	}
+	struct file *exe = BPF_CORE_READ(bprm, file);
+	b->hdr.flags |= exe_layer_flags(exe);
+	if (exe_writable(p, exe))
+		b->hdr.flags |= SK_F_EXE_WRITABLE;
 	struct mm_struct *mm = BPF_CORE_READ(p, mm);
 	unsigned long start = BPF_CORE_READ(mm, arg_start);
 	unsigned long end = BPF_CORE_READ(mm, arg_end);

@@ -137,6 +137,9 @@ struct sk_event {
 			   * as its names leaf first, each NUL-terminated */
 #define SK_F_FDPATH 16    /* seg0: the path of the fd (read/write), names
 			   * leaf first as for SK_F_BASEDIR */
+#define SK_F_EXE_WRITABLE 32 /* exec: the executable is writable by the process */
+#define SK_F_EXE_UPPER 64    /* exec: the executable is in an overlayfs upper layer */
+#define SK_F_EXE_LOWER 128   /* exec: the executable is in an overlayfs lower layer */
 
 /* Per-CPU counters: [type] events emitted, [SK_NUM_TYPES + type] dropped
  * because the ring buffer was full. */

@@ -301,14 +301,14 @@ func TestOfficialRulesFire(t *testing.T) {
 
 // officialImage is a busybox image whose applets carry the names the
 // container rules look for (package manager, network and copy tools).
-const officialImage = "saker-official-e2e:2"
+const officialImage = "saker-official-e2e:3"
 
 // TestOfficialRulesFireInContainer performs container rules' behaviour in
 // a real container (from an image built offline from busybox-static) and
 // checks exactly that rule of the official files fires for the process.
 func TestOfficialRulesFireInContainer(t *testing.T) {
 	c := startSensorWith(t, officialRules...)
-	requireImage(t, officialImage, "sh", "sleep", "nc", "wget", "rsync", "base64", "apk")
+	requireImage(t, officialImage, "sh", "sleep", "nc", "wget", "rsync", "base64", "apk", "cp")
 	name := fmt.Sprintf("saker-official-e2e-%d", os.Getpid())
 	exec.Command("docker", "rm", "-f", name).Run()
 	if out, err := exec.Command("docker", "run", "-d", "--name", name, officialImage, "/bin/sleep", "300").CombinedOutput(); err != nil {
@@ -333,11 +333,23 @@ func TestOfficialRulesFireInContainer(t *testing.T) {
 	} {
 		t.Run(tc.rule, func(t *testing.T) {
 			dexec(tc.args...)
+			// The image's binaries come from a lower overlay layer; root
+			// (CAP_DAC_OVERRIDE) could write them.
 			c.expectOnly(t, tc.rule, "proc.cmdline", tc.cmdline, map[string]string{
 				"container.name": name, "container.image.repository": "saker-official-e2e", "evt.type": "execve",
+				"evt.arg.flags": "EXE_WRITABLE|EXE_LOWER_LAYER",
 			})
 		})
 	}
+
+	t.Run("Drop and execute new binary in container", func(t *testing.T) {
+		// /tmp/sleep is written in the container: the overlay's upper layer.
+		dexec("sh", "-c", "cp /bin/busybox /tmp/sleep && exec /tmp/sleep 0")
+		c.expectOnly(t, "Drop and execute new binary in container", "proc.cmdline", "sleep 0", map[string]string{
+			"container.name": name, "proc.exe": "/tmp/sleep", "evt.type": "execve",
+			"evt.arg.flags": "EXE_WRITABLE|EXE_UPPER_LAYER",
+		})
+	})
 
 	t.Run("Terminal shell in container", func(t *testing.T) {
 		m, sl, err := openPTY()

@@ -80,6 +80,8 @@ type Thread struct {
 	CapInheritable uint64
 
 	ExeUpperLayer bool   // proc.is_exe_upper_layer: exe written in an overlayfs upper layer
+	ExeLowerLayer bool   // proc.is_exe_lower_layer: exe from an overlayfs lower (image) layer
+	ExeWritable   bool   // proc.is_exe_writable: exe writable by the process
 	ExeFromMemfd  bool   // proc.is_exe_from_memfd
 	ExeIno        uint64 // proc.exe_ino
 	ExeInoCtime   int64  // ns since epoch

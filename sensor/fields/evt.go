@@ -190,6 +190,12 @@ func argString(ev *event.Event, name string) (string, bool) {
 			if t != nil && t.ExeUpperLayer {
 				f |= event.ExeUpperLayer
 			}
+			if t != nil && t.ExeLowerLayer {
+				f |= event.ExeLowerLayer
+			}
+			if t != nil && t.ExeWritable {
+				f |= event.ExeWritable
+			}
 			if t != nil && t.ExeFromMemfd {
 				f |= event.ExeFromMemfd
 			}

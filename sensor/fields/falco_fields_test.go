@@ -20,7 +20,6 @@ func init() {
 		"table-only in Falco (sysdig chisels), not usable in rules":                              "evt.count.procinfo evt.count.threadinfo evt.buflen.in evt.buflen.out evt.buflen.file evt.buflen.file.in evt.buflen.file.out evt.buflen.net evt.buflen.net.in evt.buflen.net.out evt.infra.docker.name evt.infra.docker.container.id evt.infra.docker.container.name evt.infra.docker.container.image thread.nametid thread.vmsize.b thread.vmrss.b",
 		"needs envp of ancestors in the process table":                                           "proc.aenv",
 		"needs the host-namespace process group from the probe":                                  "proc.pgid proc.pgid.name proc.pgid.exe proc.pgid.exepath proc.is_pgid_leader",
-		"needs exe inode flags from the probe (step 3 of issue 11)":                              "proc.is_exe_writable proc.is_exe_lower_layer",
 		"needs the pid namespace init's start time":                                              "proc.exe_ino.ctime_duration_pidns_start proc.pidns_init_start_ts",
 		"resource accounting (fd counts, memory, page faults, CPU time) is not collected":        "proc.fdopencount proc.fdlimit proc.fdusage proc.vmsize proc.vmrss proc.vmswap thread.pfmajor thread.pfminor thread.exectime thread.totexectime proc.nthreads proc.nchilds thread.cpu thread.cpu.user thread.cpu.system thread.vmsize thread.vmrss",
 		"needs the list of cgroup controllers":                                                   "thread.cgroups",

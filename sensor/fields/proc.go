@@ -276,6 +276,8 @@ func init() {
 		})
 	}
 	threadBool("proc.is_exe_upper_layer", "True if the executable lives in the upper (writable) layer of an overlayfs, i.e. it was written in the container.", func(t *event.Thread) bool { return t.ExeUpperLayer })
+	threadBool("proc.is_exe_lower_layer", "True if the executable lives in a lower (image) layer of an overlayfs.", func(t *event.Thread) bool { return t.ExeLowerLayer })
+	threadBool("proc.is_exe_writable", "True if the executable file is writable by the process (owner, mode bits or CAP_DAC_OVERRIDE/CAP_FOWNER).", func(t *event.Thread) bool { return t.ExeWritable })
 	threadBool("proc.is_exe_from_memfd", "True if the executable was loaded from a memfd (fileless execution).", func(t *event.Thread) bool { return t.ExeFromMemfd })
 	simple("proc.exe_ino", Int64, "Inode number of the executable.", func(ev *event.Event) (Value, bool) {
 		if ev.Thread == nil || ev.Thread.ExeIno == 0 {

@@ -58,6 +58,9 @@ const (
 	flagExeMemfd  = 4
 	flagBaseDir   = 8
 	flagFDPath    = 16
+	flagExeWrite  = 32
+	flagExeUpper  = 64
+	flagExeLower  = 128
 )
 
 // Sock is the kernel's view of a socket: local (S) and remote (D) ends.
@@ -110,6 +113,10 @@ type Record struct {
 	// ExeMemfd marks the exec of a memfd; Str0 is then its name
 	// ("memfd:<name>"), which Falco reports as proc.exepath.
 	ExeMemfd bool
+	// ExeWritable, ExeUpperLayer and ExeLowerLayer describe the exec'd
+	// file (exec records): writable by the process; in the upper
+	// (container-written) or a lower (image) layer of an overlayfs.
+	ExeWritable, ExeUpperLayer, ExeLowerLayer bool
 	// BaseDir is the directory a relative Str0 was resolved from when the
 	// syscall ran (the dirfd's, or the working directory), read by the
 	// probe at the event; empty when the probe did not capture it.
@@ -176,6 +183,9 @@ func Decode(b []byte, r *Record) error {
 	r.Seg2 = r.seg2
 	r.ArgsTrunc = flags&flagArgsTrunc != 0
 	r.ExeMemfd = flags&flagExeMemfd != 0
+	r.ExeWritable = flags&flagExeWrite != 0
+	r.ExeUpperLayer = flags&flagExeUpper != 0
+	r.ExeLowerLayer = flags&flagExeLower != 0
 	r.BaseDir = ""
 	if flags&flagBaseDir != 0 {
 		r.BaseDir = leafFirstPath(r.seg2)

@@ -324,6 +324,9 @@ func (t *Table) execed(rec *probe.Record) *event.Thread {
 	}
 	th.ExePath = rec.Str0
 	th.ExeFromMemfd = rec.ExeMemfd
+	th.ExeWritable = rec.ExeWritable
+	th.ExeUpperLayer = rec.ExeUpperLayer
+	th.ExeLowerLayer = rec.ExeLowerLayer
 	if th.ExePath != "" && !filepath.IsAbs(th.ExePath) && th.Cwd != "" && !rec.ExeMemfd {
 		th.ExePath = filepath.Join(th.Cwd, th.ExePath)
 	}
