@@ -72,7 +72,7 @@ func newGroup(name string, ms, seq uint64) *group {
 
 func (g *group) snapshot(s *Store) groupSnapshot {
 	snap := groupSnapshot{Group: g.name, Last: store.FormatID(g.lastMs, g.lastSeq), Dead: g.dead}
-	now := time.Now()
+	now := s.clock()
 	for id, p := range g.pending {
 		if s.find(p.ms, p.seq, now) == nil {
 			continue // trimmed: nothing left to deliver
@@ -248,7 +248,7 @@ func (l *deliveryLog) Claim(ctx context.Context, consumer string, max int, minId
 	s := l.s
 	var deadline time.Time
 	if block > 0 {
-		deadline = time.Now().Add(block)
+		deadline = time.Now().Add(block) // a real wait: the wall clock, not the store's
 	}
 	for {
 		if err := ctx.Err(); err != nil {
@@ -277,7 +277,7 @@ func (l *deliveryLog) Claim(ctx context.Context, consumer string, max int, minId
 func (l *deliveryLog) claimLocked(consumer string, max int, minIdle time.Duration) ([]store.Delivery, error) {
 	s := l.s
 	g := s.groups[l.name]
-	now := time.Now()
+	now := s.clock()
 	var out []store.Delivery
 	// Reclaim events idle too long with another (or this) consumer, oldest first.
 	var idle []*pend
@@ -355,7 +355,7 @@ func (l *deliveryLog) DeadLetter(ctx context.Context, d store.Delivery, reason s
 		s.mu.Unlock()
 		return err
 	}
-	dl := store.DeadLetter{Event: copyEvent(d.Event), Reason: reason, Attempts: d.Attempts, At: time.Now().UTC()}
+	dl := store.DeadLetter{Event: copyEvent(d.Event), Reason: reason, Attempts: d.Attempts, At: s.clock().UTC()}
 	body, err := json.Marshal(deadRec{Group: l.name, Dead: dl})
 	if err != nil {
 		s.mu.Unlock()
@@ -418,7 +418,7 @@ func (l *deliveryLog) Lag(ctx context.Context) (int64, time.Duration, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	g := s.groups[l.name]
-	now := time.Now()
+	now := s.clock()
 	var n int64
 	oldest := uint64(0)
 	note := func(ms uint64) {
