@@ -207,8 +207,9 @@ func OutageDuration(b *testing.B) time.Duration {
 // OutageDrain stores rate alerts/s (in 20 appends a second) for 1 s with
 // the target up, then for outage with it down, and goes on at that rate
 // after it is back, with the default retry policy. It reports how long
-// after the target came back the backlog (every alert stored before) was
-// delivered (drain_s) and its size (backlog), then waits for every alert
+// after the target came back the first alert was delivered (resume_s) and
+// the backlog (every alert stored before) was delivered (drain_s), and the
+// backlog's size (backlog), then waits for every alert
 // stored (delivered; it fails when one is missing). One iteration takes outage plus the drain plus a few seconds.
 func OutageDrain(b *testing.B, target forwarders.Target, peer Peer, rate int, outage time.Duration) {
 	for range b.N {
@@ -237,6 +238,7 @@ func OutageDrain(b *testing.B, target forwarders.Target, peer Peer, rate int, ou
 		send(after(time.Second))
 		peer.Down()
 		send(after(outage))
+		atUp := peer.Delivered()
 		peer.Up()
 		recovered := time.Now()
 		backlog := stored()
@@ -253,12 +255,15 @@ func OutageDrain(b *testing.B, target forwarders.Target, peer Peer, rate int, ou
 				}
 			})
 		}()
+		waitFor(b, peer, atUp+1, 10*time.Minute)
+		resume := time.Since(recovered)
 		waitFor(b, peer, base+backlog, 10*time.Minute)
 		drain := time.Since(recovered)
 		close(drained)
 		<-sending
 		waitFor(b, peer, base+stored(), time.Minute)
 		stop()
+		b.ReportMetric(resume.Seconds(), "resume_s")
 		b.ReportMetric(drain.Seconds(), "drain_s")
 		b.ReportMetric(float64(backlog), "backlog")
 		b.ReportMetric(float64(stored()), "delivered")
