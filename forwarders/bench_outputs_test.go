@@ -16,6 +16,8 @@ import (
 	gonats "github.com/nats-io/nats.go"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	collogspb "go.opentelemetry.io/proto/otlp/collector/logs/v1"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/saker-sec/saker/forwarders"
 	"github.com/saker-sec/saker/forwarders/forwardertest"
@@ -54,9 +56,25 @@ var addedHTTPOutputs = []benchOutput{
 	}},
 	{name: "splunk", count: jsonStream, env: func(u string) map[string]string { return map[string]string{"SPLUNK_HOST": u, "SPLUNK_TOKEN": "t"} }},
 	{name: "openobserve", count: jsonStream, env: func(u string) map[string]string { return map[string]string{"OPENOBSERVE_HOSTPORT": u} }},
+	{name: "otlplogs", count: otlpRecords, env: func(u string) map[string]string { return map[string]string{"OTLP_LOGS_ENDPOINT": u + "/v1/logs"} }},
 	{name: "grafana", count: jsonOne, env: func(u string) map[string]string {
 		return map[string]string{"GRAFANA_HOSTPORT": u, "GRAFANA_APIKEY": "k"}
 	}},
+}
+
+// otlpRecords counts the log records of an OTLP/HTTP protobuf export.
+func otlpRecords(_ *http.Request, b []byte) (int, error) {
+	var req collogspb.ExportLogsServiceRequest
+	if err := proto.Unmarshal(b, &req); err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, rl := range req.ResourceLogs {
+		for _, sl := range rl.ScopeLogs {
+			n += len(sl.LogRecords)
+		}
+	}
+	return n, nil
 }
 
 // jsonStream counts the JSON objects of a concatenated or newline-delimited

@@ -23,6 +23,7 @@ import (
 	"github.com/saker-sec/saker/forwarders/nats"
 	"github.com/saker-sec/saker/forwarders/openobserve"
 	"github.com/saker-sec/saker/forwarders/opsgenie"
+	"github.com/saker-sec/saker/forwarders/otlplogs"
 	"github.com/saker-sec/saker/forwarders/pagerduty"
 	"github.com/saker-sec/saker/forwarders/rocketchat"
 	"github.com/saker-sec/saker/forwarders/slack"
@@ -121,6 +122,9 @@ var outputs = []output{
 	define("openobserve", plain(openobserve.Load), func(c openobserve.Config) Target {
 		return Target{MaxBatch: 500, Endpoint: settings.Redact(c.URL())}
 	}, openobserve.New),
+	define("otlplogs", plain(otlplogs.Load), func(c otlplogs.Config) Target {
+		return Target{MaxBatch: 500, Endpoint: c.Protocol + " " + settings.Redact(c.Endpoint)}
+	}, otlplogs.New),
 	// One annotation per request.
 	define("grafana", plain(grafana.Load), func(c grafana.Config) Target {
 		return Target{MaxBatch: 100, Endpoint: settings.Redact(c.HostPort)}

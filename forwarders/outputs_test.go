@@ -32,6 +32,7 @@ func TestFromEnvEnablesAddedOutputs(t *testing.T) {
 		"SPLUNK_HOST":        "https://splunk:8088/services/collector/event", "SPLUNK_TOKEN": "secret",
 		"OPENOBSERVE_HOSTPORT": "http://o2:5080", "OPENOBSERVE_PASSWORD": "secret",
 		"GRAFANA_HOSTPORT": "http://grafana:3000", "GRAFANA_APIKEY": "secret",
+		"OTLP_LOGS_ENDPOINT": "http://otel:4318/v1/logs",
 	}
 	setup, err := forwarders.FromEnv(env(vars), nil, nil)
 	if err != nil {
@@ -47,7 +48,7 @@ func TestFromEnvEnablesAddedOutputs(t *testing.T) {
 			t.Errorf("alertmanager min priority %v", tg.MinPriority)
 		}
 	}
-	if got := strings.Join(names, ","); got != "alertmanager,teams,discord,googlechat,mattermost,rocketchat,talon,n8n,pagerduty,opsgenie,datadog,datadoglogs,kafka,nats,syslog,splunk,openobserve,grafana" {
+	if got := strings.Join(names, ","); got != "alertmanager,teams,discord,googlechat,mattermost,rocketchat,talon,n8n,pagerduty,opsgenie,datadog,datadoglogs,kafka,nats,syslog,splunk,openobserve,otlplogs,grafana" {
 		t.Fatalf("targets %s", got)
 	}
 }

@@ -150,12 +150,16 @@ func Check(resp *http.Response) (bool, error) {
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
 	e := &StatusError{Code: resp.StatusCode, Body: strings.TrimSpace(string(b))}
-	if ra := resp.Header.Get("Retry-After"); ra != "" {
-		if s, err := strconv.Atoi(ra); err == nil && s >= 0 {
-			e.RetryAfter = time.Duration(s) * time.Second
-		}
-	}
+	e.RetryAfter = RetryAfter(resp.Header)
 	return RetryableStatus(e.Code), e
+}
+
+// RetryAfter is a Retry-After header's delay in seconds (0 if none).
+func RetryAfter(h http.Header) time.Duration {
+	if s, err := strconv.Atoi(h.Get("Retry-After")); err == nil && s >= 0 {
+		return time.Duration(s) * time.Second
+	}
+	return 0
 }
 
 // TransportRetryable reports whether an error from http.Client.Do (not a
