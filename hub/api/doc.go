@@ -65,8 +65,10 @@
 //	tags          comma-separated or repeated; an event must carry all
 //	q             case-insensitive text in output, rule or field values
 //	field         name=value, an output field with exactly this value (as
-//	              text); repeat for several. Not indexed: pair it with an
-//	              indexed filter, e.g. source=response&field=response.alert_id=<uuid>
+//	              text); repeated, any value of one name and every name.
+//	              Not indexed: pair it with an indexed filter, e.g.
+//	              source=response&field=response.alert_id=<uuid>
+//	uuid          alert uuids, comma-separated or repeated (not indexed)
 //
 // events also takes limit (1-1000, default 100) and before (the previous
 // page's next cursor); stats takes bucket (whole minutes: 1m, 5m, 1h) and

@@ -147,7 +147,9 @@ func registerQuery(r chi.Router, q Querier) {
 //	source, hostname, tags   comma-separated or repeated; tags must all match
 //	q             case-insensitive text in output, rule or field values
 //	field         name=value: an output field with exactly this value
-//	              (response.alert_id=<uuid>); repeat for several, all must match
+//	              (response.alert_id=<uuid>); repeated: any of the values
+//	              of one name, every name
+//	uuid          alert uuids, comma-separated or repeated
 func ParseFilter(qs url.Values, now time.Time) (store.Filter, error) {
 	var f store.Filter
 	var err error
@@ -190,13 +192,11 @@ func ParseFilter(qs url.Values, now time.Time) (store.Filter, error) {
 			return f, fmt.Errorf("field: want name=value, such as response.alert_id=<uuid>, got %q", v)
 		}
 		if f.Fields == nil {
-			f.Fields = map[string]string{}
+			f.Fields = map[string][]string{}
 		}
-		if old, dup := f.Fields[name]; dup && old != val {
-			return f, fmt.Errorf("field: %s given twice with different values", name)
-		}
-		f.Fields[name] = val
+		f.Fields[name] = append(f.Fields[name], val)
 	}
+	f.UUIDs = splitList(qs["uuid"])
 	return f, nil
 }
 

@@ -28,7 +28,7 @@ func IDTime(id string) time.Time {
 func (f *Filter) TimeOnly() bool {
 	_, restricted := f.PrioritySet()
 	return !restricted && len(f.Rules) == 0 && len(f.Sources) == 0 &&
-		len(f.Hostnames) == 0 && len(f.Tags) == 0 && f.Text == "" && len(f.Fields) == 0
+		len(f.Hostnames) == 0 && len(f.Tags) == 0 && f.Text == "" && len(f.Fields) == 0 && len(f.UUIDs) == 0
 }
 
 // PrioritySet returns the priorities the filter admits, most severe first,
@@ -96,8 +96,11 @@ func (f *Filter) MatchAlert(a *alert.Alert) bool {
 			return false
 		}
 	}
+	if len(f.UUIDs) > 0 && !contains(f.UUIDs, a.UUID) {
+		return false
+	}
 	for k, want := range f.Fields {
-		if s, ok := fieldText(a.OutputFields[k]); !ok || s != want {
+		if s, ok := fieldText(a.OutputFields[k]); !ok || !contains(want, s) {
 			return false
 		}
 	}

@@ -36,10 +36,13 @@ type Filter struct {
 	Hostnames    []string         // any of these hostnames
 	Tags         []string         // events carrying all of these tags
 	Text         string           // case-insensitive substring of output, rule or any output field value
-	// Fields are output fields an event must carry with exactly these
-	// values, compared as text (42 matches "42"). Not indexed: combine
-	// with an indexed criterion (a source, a rule) on a large store.
-	Fields map[string]string
+	// Fields maps output field names to the values allowed for each:
+	// an event must carry every named field with one of its values,
+	// compared as text (42 matches "42"). UUIDs selects events by the
+	// alert's uuid. Neither is indexed: combine them with an indexed
+	// criterion (a source, a rule) on a large store.
+	Fields map[string][]string
+	UUIDs  []string
 }
 
 // Query is a page request, newest first.
