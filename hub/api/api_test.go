@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -240,12 +241,29 @@ func testRoundTrip(t *testing.T, f *fixture) {
 	if err := dec.Decode(&page); err != nil || len(page.Events) != 2*len(bodies) {
 		t.Fatalf("%v %d", err, len(page.Events))
 	}
-	for i := range bodies {
-		for round, b := range [][]byte{bodies[i], batchBodies[i]} {
-			// newest first: the batch copies come first
-			got := page.Events[len(bodies)*(1-round)+len(bodies)-1-i]
-			compareAlert(t, files[i], decodeMap(t, b), got)
+	// Query order: the alerts' own time, newest first; among equal times
+	// the later arrival (a batch copy) first.
+	type sent struct {
+		at      time.Time
+		arrival int
+		file    string
+		body    []byte
+	}
+	var want []sent
+	for round, bs := range [][][]byte{bodies, batchBodies} {
+		for i, b := range bs {
+			at, _ := time.Parse(time.RFC3339Nano, decodeMap(t, b)["time"].(string))
+			want = append(want, sent{at.Truncate(time.Millisecond), round*len(bodies) + i, files[i], b})
 		}
+	}
+	sort.Slice(want, func(i, j int) bool {
+		if !want[i].at.Equal(want[j].at) {
+			return want[i].at.After(want[j].at)
+		}
+		return want[i].arrival > want[j].arrival
+	})
+	for i, w := range want {
+		compareAlert(t, w.file, decodeMap(t, w.body), page.Events[i])
 	}
 	// The single-event route returns the same document.
 	id := page.Events[0]["id"].(string)
@@ -339,7 +357,8 @@ func testQueryAPI(t *testing.T, f *fixture) {
 		"/api/v1/events?source=k8s_audit":                     "B:beta",
 		"/api/v1/events?tags=x,y":                             "B:beta",
 		"/api/v1/events?q=ALPHA":                              "A:alpha",
-		"/api/v1/events?since=1h":                             "A:gamma,B:beta,A:alpha",
+		"/api/v1/events?since=1h":                             "", // by the alerts' own time, a week ago
+		"/api/v1/events?since=2026-11-23T09:00:01Z":           "A:gamma,B:beta",
 		"/api/v1/events?until=2000-01-01T00:00:00Z":           "",
 	} {
 		if got := rules(path); got != want {

@@ -28,7 +28,7 @@ type Querier interface {
 
 // QueryRoutes serves the read API relative to /api/v1:
 //
-//	GET /events        a page of events, newest first
+//	GET /events        a page of events, newest event time first
 //	GET /events/{id}   one event
 //	GET /stats         aggregate counts and a time series
 //
@@ -139,7 +139,8 @@ func registerQuery(r chi.Router, q Querier) {
 
 // ParseFilter reads the common query parameters:
 //
-//	since, until  RFC 3339 time, or a duration back from now (15m, 24h, 7d)
+//	since, until  bounds on the alerts' own time (see store.EventMs): RFC
+//	              3339, or a duration back from now (15m, 24h, 7d)
 //	priority      minimum priority (warning = warning and more severe)
 //	priorities    exact priorities, comma-separated or repeated (warning,error);
 //	              with priority, both apply

@@ -23,7 +23,7 @@ func IDTime(id string) time.Time {
 	return time.UnixMilli(int64(ms)).UTC()
 }
 
-// TimeOnly reports whether the filter constrains nothing but arrival time,
+// TimeOnly reports whether the filter constrains nothing but event time,
 // which stores can answer from time-ordered data or counters alone.
 func (f *Filter) TimeOnly() bool {
 	_, restricted := f.PrioritySet()
@@ -55,7 +55,7 @@ func (f *Filter) admitsPriority(p alert.Priority) bool {
 	return len(f.Priorities) == 0 || slices.Contains(f.Priorities, p)
 }
 
-// MatchTime reports whether an arrival time in unix milliseconds lies in
+// MatchTime reports whether an event time in unix milliseconds lies in
 // [Since, Until] (both inclusive, at millisecond precision).
 func (f *Filter) MatchTime(ms int64) bool {
 	if !f.Since.IsZero() && ms < f.Since.UnixMilli() {
@@ -67,14 +67,10 @@ func (f *Filter) MatchTime(ms int64) bool {
 	return true
 }
 
-// Match reports whether an event satisfies every criterion of the filter.
-// IDs carry the arrival time the time bounds apply to.
+// Match reports whether an event satisfies every criterion of the filter;
+// the time bounds apply to its event time (EventMs).
 func (f *Filter) Match(e *Event) bool {
-	ms, _, err := ParseID(e.ID)
-	if err != nil || !f.MatchTime(int64(ms)) {
-		return false
-	}
-	return f.MatchAlert(&e.Alert)
+	return f.MatchTime(e.EventMs()) && f.MatchAlert(&e.Alert)
 }
 
 // MatchAlert applies every criterion except the time bounds.
@@ -203,7 +199,7 @@ func NewStatsBuilder(q StatsQuery) *StatsBuilder {
 	return &StatsBuilder{q: q, byPrio: map[string]int64{}, dims: map[string]map[string]int64{}, minutes: map[int64]map[string]int64{}}
 }
 
-// Add counts one event that arrived at ms (unix milliseconds).
+// Add counts one event whose event time is ms (unix milliseconds).
 func (b *StatsBuilder) Add(ms int64, a *alert.Alert) {
 	p := a.Priority.String()
 	b.total++
@@ -269,7 +265,8 @@ func ChooseBucket(requested, span time.Duration) time.Duration {
 }
 
 // Result returns the aggregated Stats. The series covers [Since, Until]
-// (Since defaults to the oldest counted minute, Until to now) in buckets
+// (Since defaults to the oldest counted minute, Until to now or the newest
+// counted minute if later) in buckets
 // aligned to multiples of the bucket width since the Unix epoch, empty
 // buckets included.
 func (b *StatsBuilder) Result(now time.Time) Stats {
@@ -290,7 +287,14 @@ func (b *StatsBuilder) Result(now time.Time) Stats {
 	}
 	from, to := b.q.Since, b.q.Until
 	if to.IsZero() {
+		// Up to now, or to the newest counted minute: event times may run
+		// up to store.MaxSkew ahead.
 		to = now
+		for m := range b.minutes {
+			if t := time.Unix(m*60, 0); t.After(to) {
+				to = t
+			}
+		}
 	}
 	if from.IsZero() {
 		first := int64(-1)

@@ -16,19 +16,27 @@ import (
 // ErrNotFound is returned by Get when no stored event has the ID.
 var ErrNotFound = errors.New("event not found")
 
-// Event is a stored alert with its store-assigned ID.
+// Event is a stored alert with its store-assigned ID and arrival time.
 //
 // IDs have the Redis stream form "<unix-ms>-<seq>" in every implementation,
 // so they sort by arrival time (compare with CompareIDs) and serve as
-// cursors: for paging, for websocket resume and for forwarder delivery.
+// positions in arrival order: for Tail, websocket resume and forwarder
+// delivery. Queries and Stats go by the alert's own time instead (see
+// EventMs and Position).
 type Event struct {
 	ID string `json:"id"`
+	// Received is when the store accepted the alert (the time in the ID,
+	// at millisecond precision); the alert's own time is Alert.Time.
+	Received time.Time `json:"received"`
 	alert.Alert
 }
 
 // Filter selects events. Zero fields select everything.
 type Filter struct {
-	Since, Until time.Time        // arrival time bounds, inclusive; zero = open
+	// Since and Until bound the event time (EventMs), inclusive at
+	// millisecond precision; zero = open. An alert a sensor spooled for
+	// hours lands where it happened, not at its arrival.
+	Since, Until time.Time
 	Priorities   []alert.Priority // any of these priorities (exact); empty = all
 	MinPriority  alert.Priority   // events at least this severe; PriorityUnset = all. With Priorities, both apply
 	Rules        []string         // any of these rules (exact)
@@ -45,11 +53,15 @@ type Filter struct {
 	UUIDs  []string
 }
 
-// Query is a page request, newest first.
+// Query is a page request in query order: event time descending, then ID
+// descending (newest first; see Position).
 type Query struct {
 	Filter
-	Limit  int    // page size; implementations cap it at MaxLimit, 0 = DefaultLimit
-	Before string // cursor: only events with an ID strictly older than this
+	Limit int // page size; implementations cap it at MaxLimit, 0 = DefaultLimit
+	// Before is an opaque cursor (a Page.Next): only events strictly after
+	// it in query order. A bare event ID is accepted too and stands for
+	// the position (its arrival time, that ID).
+	Before string
 }
 
 // Page limits.
@@ -61,7 +73,9 @@ const (
 // Page is one page of a Query.
 type Page struct {
 	Events []Event `json:"events"`
-	// Next is the cursor for the following (older) page; empty at the end.
+	// Next is the cursor for the following (older) page: the Position of
+	// the page's last event. It is set whenever more matching events may
+	// follow (a full page); empty at the end.
 	Next string `json:"next,omitempty"`
 }
 
@@ -81,7 +95,8 @@ type Count struct {
 	Count int64  `json:"count"`
 }
 
-// Bucket is one time-series point: counts per priority in [Start, Start+Bucket).
+// Bucket is one time-series point: counts per priority of the events whose
+// event time (EventMs) is in [Start, Start+Bucket).
 type Bucket struct {
 	Start  time.Time        `json:"start"`
 	Counts map[string]int64 `json:"counts"` // keyed by priority name ("Warning")
@@ -113,12 +128,14 @@ type Store interface {
 	Append(ctx context.Context, alerts []alert.Alert) ([]string, error)
 	// Get returns one event, or ErrNotFound.
 	Get(ctx context.Context, id string) (Event, error)
-	// Query returns a page of matching events, newest first.
+	// Query returns a page of matching events in query order (event time
+	// descending, then ID descending). A malformed cursor is an error
+	// wrapping ErrBadCursor.
 	Query(ctx context.Context, q Query) (Page, error)
 	// Stats aggregates matching events.
 	Stats(ctx context.Context, q StatsQuery) (Stats, error)
-	// Tail returns up to max events with IDs after the given one, oldest
-	// first, waiting up to block for the first to arrive. It sees events
+	// Tail returns up to max events with IDs after the given one, in
+	// arrival order (a late alert comes as it arrives), waiting up to block for the first to arrive. It sees events
 	// stored by every replica sharing the store. after "$" means "from now";
 	// "" or "0" means from the oldest retained event.
 	Tail(ctx context.Context, after string, max int, block time.Duration) ([]Event, error)

@@ -51,7 +51,7 @@ type Options struct {
 	Dir string
 	// MaxEvents bounds retained events; 0 = no count limit.
 	MaxEvents int
-	// MaxAge drops events older than this (by arrival); 0 =
+	// MaxAge drops events that arrived longer ago than this; 0 =
 	// DefaultMaxAge, negative = no age limit.
 	MaxAge time.Duration
 	// MaxBytes bounds the log file: retained events take at most half of
@@ -76,9 +76,11 @@ type Options struct {
 }
 
 type rec struct {
-	ms, seq uint64
+	ms, seq uint64 // arrival: the ID
+	evMs    int64  // event time (store.EventMs), the query order
 	ev      store.Event
 	size    int64 // approximate bytes in the log
+	dead    bool  // dropped by retention; index lists skip it
 }
 
 func (r *rec) after(ms, seq uint64) bool { return r.ms > ms || (r.ms == ms && r.seq > seq) }
@@ -104,9 +106,8 @@ type Store struct {
 	err      error // sticky write/sync failure
 	closed   bool
 
-	evs       []*rec // visible events, oldest first
-	base      uint64 // position of evs[0]; positions never repeat
-	idx       map[string][]uint64
+	evs       []*rec            // visible events, oldest first
+	idx       map[string][]*rec // index key → events by event time (index.go)
 	liveBytes int64
 	unsynced  []batch
 	lastMs    uint64 // last assigned ID
@@ -161,7 +162,7 @@ func Open(opts Options) (*Store, error) {
 		opts:    opts,
 		path:    filepath.Join(opts.Dir, logName),
 		lock:    lock,
-		idx:     map[string][]uint64{},
+		idx:     map[string][]*rec{},
 		groups:  map[string]*group{},
 		minutes: map[int64]map[string]int64{},
 		notify:  make(chan struct{}),
@@ -300,7 +301,7 @@ func (s *Store) Append(ctx context.Context, alerts []alert.Alert) ([]string, err
 	b := batch{end: s.written, recs: make([]*rec, len(fresh))}
 	for i, e := range fresh {
 		m, q, _ := store.ParseID(e.ID)
-		b.recs[i] = &rec{ms: m, seq: q, ev: e, size: size}
+		b.recs[i] = newRec(m, q, e, size)
 		s.dedupe.add(e.UUID, e.ID, int64(m), now)
 	}
 	// A duplicate of an earlier, still unsynced batch is durable with this

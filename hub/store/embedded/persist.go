@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"sort"
 
 	"github.com/saker-sec/saker/hub/store"
 )
@@ -134,7 +133,7 @@ func (s *Store) replay(typ byte, body []byte) error {
 			if len(s.evs) > 0 && !(&rec{ms: ms, seq: seq}).after(s.visMs, s.visSeq) {
 				continue // already present (a compaction chunk overlapping a batch); keep first
 			}
-			recs = append(recs, &rec{ms: ms, seq: seq, ev: e, size: size})
+			recs = append(recs, newRec(ms, seq, e, size))
 		}
 		s.publishRecs(recs)
 		now := s.clock()
@@ -316,15 +315,7 @@ func (s *Store) compact() error {
 // events retention has removed (keys of long-gone hosts or rules would
 // otherwise stay in memory for good).
 func (s *Store) tidyLocked() {
-	for k, l := range s.idx {
-		cut := sort.Search(len(l), func(i int) bool { return l[i] >= s.base })
-		switch {
-		case cut == len(l):
-			delete(s.idx, k)
-		case cut > 0:
-			s.idx[k] = append([]uint64(nil), l[cut:]...)
-		}
-	}
+	s.cutIndexes()
 	now := s.clock()
 	for _, g := range s.groups {
 		for id, p := range g.pending {

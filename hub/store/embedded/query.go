@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"sort"
 	"strings"
@@ -49,43 +50,63 @@ func (s *Store) Get(ctx context.Context, id string) (store.Event, error) {
 	return store.Event{}, store.ErrNotFound
 }
 
-// window returns the index range [lo, hi) of retained events inside the
-// filter's time bounds and strictly before the cursor.
-func (s *Store) window(f *store.Filter, before string, now time.Time) (lo, hi int, err error) {
-	lo = s.ageStart(now)
-	hi = len(s.evs)
-	if !f.Since.IsZero() {
-		since := uint64(max(f.Since.UnixMilli(), 0))
-		lo = max(lo, sort.Search(len(s.evs), func(i int) bool { return s.evs[i].ms >= since }))
-	}
-	if !f.Until.IsZero() {
-		until := f.Until.UnixMilli()
-		if until < 0 {
-			return 0, 0, nil
-		}
-		hi = sort.Search(len(s.evs), func(i int) bool { return s.evs[i].ms > uint64(until) })
-	}
-	if before != "" {
-		ms, seq, err := store.ParseID(before)
-		if err != nil {
-			return 0, 0, fmt.Errorf("%w: %w", store.ErrBadCursor, err)
-		}
-		b := sort.Search(len(s.evs), func(i int) bool { return !s.evs[i].before(ms, seq) })
-		hi = min(hi, b)
-	}
-	if hi < lo {
-		hi = lo
-	}
-	return lo, hi, nil
+// bounds limits a scan in query order: event times in [lo, hi] strictly
+// before a cursor position, arrivals from cutoff on (older ones await
+// retention).
+type bounds struct {
+	lo, hi    int64
+	cur       bool // a cursor applies
+	curMs     int64
+	cms, cseq uint64
+	cutoff    uint64
+	empty     bool
 }
 
-// scan calls fn with each event in [lo, hi) matching f's non-time criteria,
-// newest first, until fn returns false. It walks the smallest index that
-// applies instead of every event.
-func (s *Store) scan(f *store.Filter, lo, hi int, fn func(r *rec) bool) {
-	var dims [][][]uint64
+func (s *Store) bounds(f *store.Filter, before string, now time.Time) (bounds, error) {
+	b := bounds{lo: math.MinInt64, hi: math.MaxInt64}
+	if s.opts.MaxAge > 0 {
+		b.cutoff = uint64(max(now.Add(-s.opts.MaxAge).UnixMilli(), 0))
+	}
+	if !f.Since.IsZero() {
+		b.lo = f.Since.UnixMilli()
+	}
+	if !f.Until.IsZero() {
+		b.hi = f.Until.UnixMilli()
+	}
+	if before != "" {
+		p, err := store.ParseCursor(before)
+		if err != nil {
+			return b, err
+		}
+		b.cur, b.curMs = true, p.Ms
+		if b.cms, b.cseq, err = store.ParseID(p.ID); err != nil {
+			return b, fmt.Errorf("%w: %w", store.ErrBadCursor, err)
+		}
+	}
+	b.empty = b.hi < b.lo
+	return b, nil
+}
+
+// below reports whether r is inside the upper bounds (until, cursor).
+func (b *bounds) below(r *rec) bool {
+	return r.evMs <= b.hi && (!b.cur || r.beforePos(b.curMs, b.cms, b.cseq))
+}
+
+// end is the index just past the list's records inside the upper bounds.
+func (b *bounds) end(l []*rec) int {
+	return sort.Search(len(l), func(i int) bool { return !b.below(l[i]) })
+}
+
+// scan calls fn with each event inside the bounds matching f's non-time
+// criteria, in query order (newest event time first), until fn returns
+// false. It walks the smallest index that applies.
+func (s *Store) scan(f *store.Filter, b bounds, fn func(r *rec) bool) {
+	if b.empty {
+		return
+	}
+	var dims [][][]*rec
 	addDim := func(keys []string) {
-		var lists [][]uint64
+		var lists [][]*rec
 		for _, k := range keys {
 			if l := s.idx[k]; len(l) > 0 {
 				lists = append(lists, l)
@@ -119,6 +140,9 @@ func (s *Store) scan(f *store.Filter, lo, hi int, fn func(r *rec) bool) {
 	for _, t := range f.Tags {
 		addDim([]string{"t\x00" + t})
 	}
+	if len(dims) == 0 {
+		addDim([]string{allKey})
+	}
 	match := f.MatchAlert
 	if f.Text != "" {
 		// Lower-case the needle once, not per event.
@@ -126,14 +150,6 @@ func (s *Store) scan(f *store.Filter, lo, hi int, fn func(r *rec) bool) {
 		g.Text = ""
 		lowered := strings.ToLower(f.Text)
 		match = func(a *alert.Alert) bool { return g.MatchAlert(a) && store.MatchText(a, lowered) }
-	}
-	if len(dims) == 0 {
-		for i := hi - 1; i >= lo; i-- {
-			if r := s.evs[i]; match(&r.ev.Alert) && !fn(r) {
-				return
-			}
-		}
-		return
 	}
 	best, bestN := -1, 0
 	for d, lists := range dims {
@@ -149,26 +165,28 @@ func (s *Store) scan(f *store.Filter, lo, hi int, fn func(r *rec) bool) {
 		return
 	}
 	// Merge the chosen dimension's lists (disjoint: an event has one rule,
-	// one priority…) from the newest position below hi down to lo.
+	// one priority…) from the newest record inside the bounds down.
 	lists := dims[best]
-	posLo, posHi := s.base+uint64(lo), s.base+uint64(hi)
 	cur := make([]int, len(lists))
 	for i, l := range lists {
-		cur[i] = sort.Search(len(l), func(j int) bool { return l[j] >= posHi }) - 1
+		cur[i] = b.end(l) - 1
 	}
 	for {
 		pick := -1
 		for i, l := range lists {
-			if cur[i] >= 0 && l[cur[i]] >= posLo && (pick < 0 || l[cur[i]] > lists[pick][cur[pick]]) {
+			if cur[i] >= 0 && l[cur[i]].evMs >= b.lo && (pick < 0 || lists[pick][cur[pick]].less(l[cur[i]])) {
 				pick = i
 			}
 		}
 		if pick < 0 {
 			return
 		}
-		pos := lists[pick][cur[pick]]
+		r := lists[pick][cur[pick]]
 		cur[pick]--
-		if r := s.evs[pos-s.base]; match(&r.ev.Alert) && !fn(r) {
+		if r.dead || r.ms < b.cutoff {
+			continue
+		}
+		if match(&r.ev.Alert) && !fn(r) {
 			return
 		}
 	}
@@ -183,14 +201,14 @@ func (s *Store) Query(ctx context.Context, q store.Query) (store.Page, error) {
 	limit = min(limit, store.MaxLimit)
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	lo, hi, err := s.window(&q.Filter, q.Before, s.clock())
+	b, err := s.bounds(&q.Filter, q.Before, s.clock())
 	if err != nil {
 		return store.Page{}, err
 	}
 	page := store.Page{Events: []store.Event{}}
-	s.scan(&q.Filter, lo, hi, func(r *rec) bool {
+	s.scan(&q.Filter, b, func(r *rec) bool {
 		if len(page.Events) == limit {
-			page.Next = page.Events[limit-1].ID
+			page.Next = store.PositionOf(&page.Events[limit-1]).Cursor()
 			return false
 		}
 		page.Events = append(page.Events, copyEvent(r.ev))
@@ -200,44 +218,50 @@ func (s *Store) Query(ctx context.Context, q store.Query) (store.Page, error) {
 }
 
 // Stats implements store.Store. Time-only windows are answered from the
-// per-minute counters for whole minutes plus the events of partial edge
-// minutes; other filters aggregate the matching events (in memory, exact).
+// per-minute counters (by event time) for whole minutes plus the events of
+// partial edge minutes; other filters aggregate the matching events (in
+// memory, exact).
 func (s *Store) Stats(ctx context.Context, q store.StatsQuery) (store.Stats, error) {
 	now := s.clock()
-	b := store.NewStatsBuilder(q)
+	sb := store.NewStatsBuilder(q)
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	lo, hi, err := s.window(&q.Filter, "", now)
+	b, err := s.bounds(&q.Filter, "", now)
 	if err != nil {
 		return store.Stats{}, err
 	}
 	add := func(r *rec) bool {
-		b.Add(int64(r.ms), &r.ev.Alert)
+		sb.Add(r.evMs, &r.ev.Alert)
 		return true
 	}
-	if !q.TimeOnly() || lo >= hi {
-		s.scan(&q.Filter, lo, hi, add)
-		return b.Result(now), nil
+	all := s.idx[allKey]
+	hi := b.end(all)
+	lo := sort.Search(hi, func(i int) bool { return all[i].evMs >= b.lo })
+	if !q.TimeOnly() || lo >= hi || b.empty {
+		s.scan(&q.Filter, b, add)
+		return sb.Result(now), nil
 	}
-	minute := func(i int) int64 { return int64(s.evs[i].ms / 60000) }
+	minute := func(i int) int64 { return all[i].evMs / 60000 }
 	// A minute's counter is usable when every retained event of that
 	// minute is inside [lo, hi).
 	firstMin, lastMin := minute(lo), minute(hi-1)
 	firstWhole := lo == 0 || minute(lo-1) < firstMin
-	lastWhole := hi == len(s.evs) || minute(hi) > lastMin
+	lastWhole := hi == len(all) || minute(hi) > lastMin
 	exact := func(a, z int) { // events [a, z)
-		for i := a; i < z; i++ {
-			add(s.evs[i])
+		for _, r := range all[a:z] {
+			if !r.dead && r.ms >= b.cutoff {
+				add(r)
+			}
 		}
 	}
 	counter := func(m int64) {
 		for field, n := range s.minutes[m] {
 			dim, key, _ := strings.Cut(field, ":")
 			if dim == "p" {
-				b.AddTotal(key, n)
-				b.AddSeries(m, key, n)
+				sb.AddTotal(key, n)
+				sb.AddSeries(m, key, n)
 			} else {
-				b.AddCount(dim, key, n)
+				sb.AddCount(dim, key, n)
 			}
 		}
 	}
@@ -251,7 +275,7 @@ func (s *Store) Stats(ctx context.Context, q store.StatsQuery) (store.Stats, err
 		} else {
 			exact(lo, hi)
 		}
-		return b.Result(now), nil
+		return sb.Result(now), nil
 	}
 	if firstWhole {
 		counter(firstMin)
@@ -274,5 +298,5 @@ func (s *Store) Stats(ctx context.Context, q store.StatsQuery) (store.Stats, err
 			counter(m)
 		}
 	}
-	return b.Result(now), nil
+	return sb.Result(now), nil
 }

@@ -21,6 +21,7 @@ func (s *Store) background() {
 		case <-tick:
 			s.mu.Lock()
 			s.trimLocked(s.clock())
+			s.cutIndexes()
 			s.mu.Unlock()
 			s.maybeCompact()
 		case <-s.kick:
@@ -65,10 +66,10 @@ func (s *Store) dropFront(k int) {
 	for _, r := range s.evs[:k] {
 		s.liveBytes -= r.size
 		s.count(r, -1)
+		r.dead = true
 	}
 	clear(s.evs[:k])
 	s.evs = s.evs[k:]
-	s.base += uint64(k)
 	if cap(s.evs) > 2*len(s.evs)+1024 {
 		s.evs = append(make([]*rec, 0, len(s.evs)+len(s.evs)/4+16), s.evs...)
 	}
@@ -76,6 +77,18 @@ func (s *Store) dropFront(k int) {
 		// Every index entry is dead: start afresh instead of keeping lists.
 		clear(s.idx)
 		clear(s.minutes)
+	}
+}
+
+// cutIndexes drops the leading dead records of every index list, and
+// lists left empty (keys of hosts or rules that stopped appearing).
+func (s *Store) cutIndexes() {
+	for k, l := range s.idx {
+		if l = cutDead(l); len(l) == 0 {
+			delete(s.idx, k)
+		} else {
+			s.idx[k] = l
+		}
 	}
 }
 

@@ -1,15 +1,18 @@
--- Append a batch of alerts atomically: XADD each to the stream, add its ID
--- to the secondary indexes, bump the per-minute counters, then trim the
--- stream to its retention (cheap: usually one entry).
+-- Append a batch of alerts atomically: XADD each to the stream, add it to
+-- the secondary indexes and bump the per-minute counters of its event
+-- time. Retention is not applied here: the background pass in retention.go
+-- trims the stream, the indexes and the counters.
 --
 -- KEYS[1]  stream
--- ARGV[1]  key prefix ("<prefix>{saker}:"), for index and counter keys
--- ARGV[2]  max events (0 = no count limit)
--- ARGV[3]  max age in ms (0 = no age limit)
--- ARGV[4]  counter TTL in seconds
--- ARGV[5]  dedupe window in ms (0 = off)
--- ARGV[6]  number of alerts, then per alert:
---          uuid, entry field ("z": body is zstd-compressed JSON, "a": plain), body, #index keys, index key suffixes..., #counter fields, fields...
+-- ARGV[1]  key prefix ("<prefix>{<tag>}:"), for index and counter keys
+-- ARGV[2]  max skew in ms: an event time further ahead of the arrival is
+--          replaced by the arrival (store.EventMs)
+-- ARGV[3]  counter TTL in seconds
+-- ARGV[4]  dedupe window in ms (0 = off)
+-- ARGV[5]  number of alerts, then per alert:
+--          uuid, entry field ("z": body is zstd-compressed JSON, "a": plain),
+--          body, event time in unix ms (0 = none), #index key suffixes,
+--          suffixes..., #counter fields, fields...
 --
 -- An alert whose uuid was appended within the dedupe window is not stored
 -- again: its first ID is returned. A sender retrying after a timeout (or a
@@ -17,16 +20,17 @@
 -- alert once. uuids live in hashes "u:<bucket>" of window-long buckets; the
 -- current and the previous bucket are checked.
 --
--- Index and counter keys are built here because the counters' minute comes
--- from the stream ID Redis assigns; they share the {saker} hash tag with the
--- stream, so on a cluster they live in the same slot.
+-- Index members are 16 bytes: event ms (6, big-endian), then the stream
+-- ID's ms (6) and sequence (4), so the lexical order of a sorted set (all
+-- scores 0) is the query order. Index and counter keys are built here
+-- because the arrival half comes from the ID Redis assigns; they share the
+-- stream's hash tag, so on a cluster they live in its slot.
 local stream = KEYS[1]
 local pfx = ARGV[1]
-local maxlen = tonumber(ARGV[2])
-local maxage = tonumber(ARGV[3])
-local ttl = tonumber(ARGV[4])
-local window = tonumber(ARGV[5])
-local n = tonumber(ARGV[6])
+local skew = tonumber(ARGV[2])
+local ttl = tonumber(ARGV[3])
+local window = tonumber(ARGV[4])
+local n = tonumber(ARGV[5])
 local ukey, uprev
 if window > 0 then
   local t = redis.call("TIME")
@@ -35,12 +39,18 @@ if window > 0 then
   uprev = pfx .. "u:" .. string.format("%d", bucket - 1)
 end
 
-local function pad(id)
-  local ms, seq = string.match(id, "^(%d+)-(%d+)$")
-  return string.rep("0", 15 - #ms) .. ms .. "-" .. string.rep("0", 12 - #seq) .. seq
+local char, floor = string.char, math.floor
+-- be encodes a non-negative integer below 2^53 in w big-endian bytes.
+local function be(v, w)
+  local b = {}
+  for k = w, 1, -1 do
+    b[k] = char(v % 256)
+    v = floor(v / 256)
+  end
+  return table.concat(b)
 end
 
-local i = 7
+local i = 6
 local ids = {}
 local members = {} -- index key -> {score, member, score, member, ...}
 local counts = {}  -- counter key -> field -> n
@@ -49,7 +59,8 @@ for a = 1, n do
   local uuid = ARGV[i]
   local field = ARGV[i + 1]
   local body = ARGV[i + 2]
-  i = i + 3
+  local evms = tonumber(ARGV[i + 3])
+  i = i + 4
   local id = false
   if ukey and uuid ~= "" then
     id = redis.call("HGET", ukey, uuid) or redis.call("HGET", uprev, uuid)
@@ -66,11 +77,16 @@ for a = 1, n do
     if ukey and uuid ~= "" then
       redis.call("HSET", ukey, uuid, id)
     end
-    local member = pad(id)
+    local ms, seq = string.match(id, "^(%d+)-(%d+)$")
+    ms, seq = tonumber(ms), tonumber(seq)
+    if evms <= 0 or evms > ms + skew then
+      evms = ms
+    end
+    local member = be(evms, 6) .. be(ms, 6) .. be(seq, 4)
     local k = tonumber(ARGV[i])
     i = i + 1
     for _ = 1, k do
-      local key = pfx .. "i:" .. ARGV[i]
+      local key = pfx .. "x:" .. ARGV[i]
       i = i + 1
       local m = members[key]
       if not m then
@@ -80,8 +96,7 @@ for a = 1, n do
       m[#m + 1] = 0
       m[#m + 1] = member
     end
-    local ms = string.match(id, "^(%d+)-")
-    local ckey = pfx .. "m:" .. string.format("%d", math.floor(tonumber(ms) / 60000))
+    local ckey = pfx .. "m:" .. string.format("%d", floor(evms / 60000))
     local cm = counts[ckey]
     if not cm then
       cm = {}
@@ -114,14 +129,4 @@ for ckey, cm in pairs(counts) do
   end
   redis.call("EXPIRE", ckey, ttl)
 end
-if maxlen > 0 then
-  redis.call("XTRIM", stream, "MAXLEN", maxlen)
-end
-if maxage > 0 then
-  local t = redis.call("TIME")
-  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-  redis.call("XTRIM", stream, "MINID", string.format("%d", now - maxage))
-end
--- Index entries of trimmed events are removed in the background (see
--- retention.go): reads skip them meanwhile.
 return ids

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/saker-sec/saker/hub/store"
 )
 
 // Group commit: concurrent Appends are coalesced into one run of the
@@ -91,12 +93,12 @@ func (s *Store) committer() {
 
 // write runs the append script once for reqs and hands out the IDs.
 func (s *Store) write(reqs []*commitReq, n int) {
-	size := 6
+	size := 5
 	for _, r := range reqs {
 		size += len(r.args)
 	}
 	args := make([]any, 0, size)
-	args = append(args, s.pfx, s.opts.MaxEvents, s.opts.MaxAge.Milliseconds(), int64(s.counterTTL()/time.Second),
+	args = append(args, s.pfx, store.MaxSkew.Milliseconds(), int64(s.counterTTL()/time.Second),
 		max(s.opts.DedupeWindow.Milliseconds(), 0), n)
 	for _, r := range reqs {
 		args = append(args, r.args...)

@@ -9,14 +9,23 @@
 //
 // Keys, under Options.KeyPrefix + "{" + Options.HashTag + "}:":
 //
-//	events          stream; entry field "z" = the alert's JSON, zstd (older entries: "a", plain)
-//	i:p:<priority>  sorted sets (all scores 0, members "<ms>-<seq>" zero-
-//	i:r:<rule>      padded so lexical order is ID order) indexing the
-//	i:s:<source>    stream, trimmed with it
-//	i:h:<hostname>
-//	i:t:<tag>
-//	m:<unix minute> hash of counters: t, p:<priority>, rule:<rule>, …
+//	events          stream in arrival order; entry field "z" = the alert's
+//	                JSON, zstd (older entries: "a", plain)
+//	x:p:<priority>  sorted sets indexing the stream in query order (event
+//	x:r:<rule>      time, then ID): all scores 0, 16-byte members (event ms,
+//	x:s:<source>    stream ID ms and sequence, big-endian) so lexical order
+//	x:h:<hostname>  is query order. The priority sets together hold every
+//	x:t:<tag>       event once and serve unfiltered queries.
+//	m:<unix minute> hash of counters per event-time minute: p:<priority>,
+//	                rule:<rule>, …
+//	u:<bucket>      uuid → ID of recent appends (dedupe window)
 //	dl:<group>      list of dead letters (JSON), newest first
+//	layout          "2" once the indexes are in this layout
+//
+// Layout 1 (before event time) indexed arrival order in "i:*" sets; a store
+// opening such data re-indexes the retained stream in the background and
+// deletes the "i:*" keys (migrate.go). Its per-minute counters, by arrival
+// minute, are kept as counts of those minutes.
 //
 // Durability: Append returns once Redis has executed the write (one Lua
 // script per batch, atomic), so the hub answers 200 only after Redis
@@ -24,20 +33,21 @@
 // persistence: run Redis with appendonly yes and appendfsync always (every
 // write fsynced before the reply) or everysec (up to a second at risk).
 //
-// Retention: each Append trims the stream exactly to MaxEvents and to MinID
-// now-MaxAge (default 7 days) in the same script; reads also hide events
-// older than MaxAge. Index entries of trimmed events are removed by a
-// background pass every TrimInterval over every index key (reads skip them
-// meanwhile), so index keys of hostnames or rules that stopped appearing
-// empty and vanish. A forwarder lagging by more than the retention loses
-// the trimmed events (they are no longer lag).
+// Retention (retention.go) runs in the background, off the append path:
+// every TrimInterval a pass removes the events that arrived more than
+// MaxAge ago and those beyond MaxEvents, oldest first, each chunk with its
+// index entries and counts in one atomic script. Reads hide events past
+// MaxAge meanwhile; MaxEvents may be exceeded by one interval's appends. A
+// forwarder lagging by more than the retention loses the trimmed events
+// (they are no longer lag).
+//
+// Event time: see store.EventMs. Retention counts from arrival, so a late
+// alert is kept as long as any other.
 //
 // Stats: windows filtered only by time are summed from the per-minute
-// counters (kept max(MaxAge+1h, 8 days)); partial minutes at the edges are
-// read exactly when they hold at most 5000 events. When a window starts
-// before the oldest retained event, the first minute's counter may include
-// events retention already removed. Other filters aggregate the matching
-// events through the indexes (at most 200 000).
+// counters; partial minutes at the edges are read exactly when they hold
+// at most 5000 events. Other filters aggregate the matching events through
+// the indexes (at most 200 000).
 package redis
 
 import (
@@ -52,6 +62,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -92,10 +103,11 @@ type Options struct {
 	DB         int
 	// TLS enables TLS to Redis when non-nil.
 	TLS *tls.Config
-	// MaxEvents bounds the stream (exact trimming); 0 = DefaultMaxEvents.
+	// MaxEvents bounds the stream (applied by the background retention
+	// pass); 0 = DefaultMaxEvents.
 	MaxEvents int64
-	// MaxAge drops events older than this; 0 = DefaultMaxAge, negative =
-	// no age limit.
+	// MaxAge drops events that arrived longer ago than this; 0 =
+	// DefaultMaxAge, negative = no age limit.
 	MaxAge time.Duration
 	// MaxDeadLetters bounds each group's dead-letter list; 0 = default.
 	MaxDeadLetters int64
@@ -116,8 +128,8 @@ type Options struct {
 	DedupeWindow time.Duration
 	// ReadTimeout bounds waiting for a reply; 0 = go-redis's 3 s.
 	ReadTimeout time.Duration
-	// TrimInterval is how often index entries of trimmed events are
-	// removed (in the background); 0 = DefaultTrimInterval.
+	// TrimInterval is how often the background retention pass runs;
+	// 0 = DefaultTrimInterval.
 	TrimInterval time.Duration
 	// Logger receives background errors; nil = slog.Default().
 	Logger *slog.Logger
@@ -135,16 +147,22 @@ type Store struct {
 	pfx    string // KeyPrefix + "{" + HashTag + "}:"
 	stream string
 	script *goredis.Script
+	trim   *goredis.Script
 	queue  chan *commitReq
 	exited chan struct{} // closed once the committers have returned
 	log    *slog.Logger
 	done   chan struct{}
-	wg     sync.WaitGroup
-	once   sync.Once
+	// migrated is set once the data is known to be in this layout.
+	migrated atomic.Bool
+	wg       sync.WaitGroup
+	once     sync.Once
 }
 
 //go:embed append.lua
 var appendLua string
+
+//go:embed trim.lua
+var trimLua string
 
 // New connects to Redis and checks it answers.
 func New(ctx context.Context, opts Options) (*Store, error) {
@@ -196,7 +214,7 @@ func New(ctx context.Context, opts Options) (*Store, error) {
 	wo.MaxRetries = -1
 	wo.PoolSize = max(opts.PoolSize/2, 8)
 	w := goredis.NewUniversalClient(&wo)
-	s := &Store{opts: opts, c: c, w: w, pfx: opts.KeyPrefix + "{" + opts.HashTag + "}:", script: goredis.NewScript(appendLua),
+	s := &Store{opts: opts, c: c, w: w, pfx: opts.KeyPrefix + "{" + opts.HashTag + "}:", script: goredis.NewScript(appendLua), trim: goredis.NewScript(trimLua),
 		log: opts.Logger, done: make(chan struct{}), queue: make(chan *commitReq, 1024),
 		exited: make(chan struct{})}
 	s.stream = s.pfx + "events"
@@ -252,23 +270,61 @@ func (s *Store) Close() error {
 	return err
 }
 
-// pad turns "<ms>-<seq>" into the fixed-width index member.
-func pad(ms, seq uint64) string { return fmt.Sprintf("%015d-%012d", ms, seq) }
+// memberLen is the size of an index member: event ms (6 bytes), the
+// stream ID's ms (6) and sequence (4), big-endian.
+const memberLen = 16
 
-const maxPaddedSeq = 999_999_999_999
+// member builds the index member of an event.
+func member(evMs int64, ms, seq uint64) string {
+	var b [memberLen]byte
+	putBE(b[0:6], uint64(evMs))
+	putBE(b[6:12], ms)
+	putBE(b[12:16], seq)
+	return string(b[:])
+}
 
-// unpad turns an index member back into an event ID.
-func unpad(m string) string {
-	a, b, _ := strings.Cut(m, "-")
-	a = strings.TrimLeft(a, "0")
-	b = strings.TrimLeft(b, "0")
-	if a == "" {
-		a = "0"
+// timeBound is the smallest member with event time evMs: with "[" an
+// inclusive lower bound, with "(" an exclusive upper bound for evMs-1.
+func timeBound(evMs int64) string {
+	var b [6]byte
+	putBE(b[:], uint64(max(evMs, 0)))
+	return string(b[:])
+}
+
+func putBE(b []byte, v uint64) {
+	for i := len(b) - 1; i >= 0; i-- {
+		b[i] = byte(v)
+		v >>= 8
 	}
-	if b == "" {
-		b = "0"
+}
+
+func getBE(b string) uint64 {
+	var v uint64
+	for i := 0; i < len(b); i++ {
+		v = v<<8 | uint64(b[i])
 	}
-	return a + "-" + b
+	return v
+}
+
+// memberID returns the event ID of an index member.
+func memberID(m string) (string, bool) {
+	if len(m) != memberLen {
+		return "", false
+	}
+	return store.FormatID(getBE(m[6:12]), getBE(m[12:16])), true
+}
+
+// maxEventMs is the largest event time an index member can hold.
+const maxEventMs = 1<<48 - 1
+
+// eventMsArg is the event time passed to the append script: the alert's
+// time, or 0 when it has none (the script files it under its arrival, as
+// store.EventMs does).
+func eventMsArg(a *alert.Alert) int64 {
+	if a.Time.IsZero() || a.Time.Unix() < 0 || a.Time.UnixMilli() > maxEventMs {
+		return 0
+	}
+	return a.Time.UnixMilli()
 }
 
 func indexSuffixes(a *alert.Alert) []string {
@@ -283,6 +339,17 @@ func indexSuffixes(a *alert.Alert) []string {
 // counterField names a per-minute counter hash field.
 func counterField(dim, key string) string { return dim + ":" + key }
 
+// counterFields are the per-minute counter fields an alert increments.
+func counterFields(a *alert.Alert) []string {
+	dims := store.Dimensions(a)
+	out := make([]string, 0, 1+len(dims))
+	out = append(out, counterField("p", a.Priority.String()))
+	for _, d := range dims {
+		out = append(out, counterField(d[0], d[1]))
+	}
+	return out
+}
+
 func (s *Store) counterTTL() time.Duration {
 	return max(s.opts.MaxAge+time.Hour, minCounterTTL)
 }
@@ -293,7 +360,7 @@ func (s *Store) Append(ctx context.Context, alerts []alert.Alert) ([]string, err
 	if len(alerts) == 0 {
 		return nil, nil
 	}
-	args := make([]any, 0, len(alerts)*16)
+	args := make([]any, 0, len(alerts)*20)
 	for i := range alerts {
 		a := &alerts[i]
 		if !a.Priority.Valid() {
@@ -315,14 +382,14 @@ func (s *Store) Append(ctx context.Context, alerts []alert.Alert) ([]string, err
 		if z := compress(body); len(z) < len(body) {
 			field, entry = fieldZstd, z
 		}
-		args = append(args, a.UUID, field, entry, len(idx))
+		args = append(args, a.UUID, field, entry, eventMsArg(a), len(idx))
 		for _, k := range idx {
 			args = append(args, k)
 		}
-		dims := store.Dimensions(a)
-		args = append(args, 2+len(dims), "t", counterField("p", a.Priority.String()))
-		for _, d := range dims {
-			args = append(args, counterField(d[0], d[1]))
+		cf := counterFields(a)
+		args = append(args, len(cf))
+		for _, f := range cf {
+			args = append(args, f)
 		}
 	}
 	return s.commit(ctx, len(alerts), args)
@@ -335,7 +402,7 @@ func decodeMessage(m goredis.XMessage) (store.Event, bool) {
 	}
 	d := json.NewDecoder(bytes.NewReader(body))
 	d.UseNumber()
-	e := store.Event{ID: m.ID}
+	e := store.Event{ID: m.ID, Received: store.IDTime(m.ID)}
 	if err := d.Decode(&e.Alert); err != nil {
 		return store.Event{}, false
 	}
@@ -373,49 +440,63 @@ func (s *Store) Get(ctx context.Context, id string) (store.Event, error) {
 	return e, nil
 }
 
-// window is a query's bounds as stream IDs and index members.
+// window is a query's bounds as index member ranges (ZRANGE BYLEX).
 type window struct {
-	startID, endID string // XRANGE bounds; endID may be exclusive "(id"
-	loMem, hiMem   string // ZRANGE BYLEX bounds
-	empty          bool
+	lo, hi string // lexical bounds: "-", "[<member>"; "+", "(<member>"
+	cutoff int64  // arrival ms below which events are expired
+	empty  bool
 }
 
 func (s *Store) window(f *store.Filter, before string, now time.Time) (window, error) {
-	lo := s.cutoff(now)
+	w := window{lo: "-", hi: "+", cutoff: s.cutoff(now)}
 	if !f.Since.IsZero() {
-		lo = max(lo, f.Since.UnixMilli())
+		w.lo = "[" + timeBound(f.Since.UnixMilli())
 	}
-	w := window{startID: fmt.Sprintf("%d-0", lo), loMem: "[" + pad(uint64(lo), 0), endID: "+", hiMem: "+"}
-	hiMs := int64(-1)
+	var hi string // exclusive upper member, "" = none
 	if !f.Until.IsZero() {
 		u := f.Until.UnixMilli()
-		if u < 0 || u < lo {
+		if u < 0 || (!f.Since.IsZero() && u < f.Since.UnixMilli()) {
 			w.empty = true
 			return w, nil
 		}
-		hiMs = u
-		w.endID = fmt.Sprintf("%d-%d", u, uint64(1<<64-1))
-		w.hiMem = "[" + pad(uint64(u), maxPaddedSeq)
+		if u < maxEventMs {
+			hi = timeBound(u + 1)
+		}
 	}
 	if before != "" {
-		bms, bseq, err := store.ParseID(before)
+		p, err := store.ParseCursor(before)
+		if err != nil {
+			return w, err
+		}
+		ms, seq, err := store.ParseID(p.ID)
 		if err != nil {
 			return w, fmt.Errorf("%w: %w", store.ErrBadCursor, err)
 		}
-		if hiMs < 0 || int64(bms) <= hiMs {
-			w.endID = "(" + store.FormatID(bms, bseq)
-			w.hiMem = "(" + pad(bms, bseq)
-			if bms == 0 && bseq == 0 || int64(bms) < lo {
-				w.empty = true
-			}
+		if m := member(min(p.Ms, maxEventMs), ms, seq); hi == "" || m < hi {
+			hi = m
+		}
+	}
+	if hi != "" {
+		w.hi = "(" + hi
+		if w.lo != "-" && w.lo[1:] >= hi {
+			w.empty = true
 		}
 	}
 	return w, nil
 }
 
-// each calls fn with matching events, newest first, until fn returns false.
-// With indexed criteria it walks the smallest matching index; otherwise the
-// stream itself.
+// allDims is the index dimension holding every event once: the priorities.
+func allDims() [][]string {
+	keys := make([]string, len(alert.Priorities))
+	for i, p := range alert.Priorities {
+		keys[i] = "p:" + p.String()
+	}
+	return [][]string{keys}
+}
+
+// each calls fn with matching events in query order (newest event time
+// first) until fn returns false. It walks the smallest matching index, or
+// the priority indexes (every event) when no indexed criterion applies.
 func (s *Store) each(ctx context.Context, f *store.Filter, w window, chunk int, fn func(store.Event) bool) error {
 	if w.empty {
 		return nil
@@ -429,14 +510,14 @@ func (s *Store) each(ctx context.Context, f *store.Filter, w window, chunk int, 
 	}
 	dims := indexDims(f)
 	if len(dims) == 0 {
-		return s.eachStream(ctx, w, chunk, match, fn)
+		dims = allDims()
 	}
 	// Pick the dimension with the fewest members in the window.
 	pipe := s.c.Pipeline()
 	counts := make([][]*goredis.IntCmd, len(dims))
 	for d, keys := range dims {
 		for _, k := range keys {
-			counts[d] = append(counts[d], pipe.ZLexCount(ctx, s.pfx+"i:"+k, w.loMem, w.hiMem))
+			counts[d] = append(counts[d], pipe.ZLexCount(ctx, s.pfx+"x:"+k, w.lo, w.hi))
 		}
 	}
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, goredis.Nil) {
@@ -458,30 +539,30 @@ func (s *Store) each(ctx context.Context, f *store.Filter, w window, chunk int, 
 	var curs []*lexCursor
 	for i, k := range dims[best] {
 		if counts[best][i].Val() > 0 {
-			curs = append(curs, &lexCursor{key: s.pfx + "i:" + k, hi: w.hiMem, lo: w.loMem})
+			curs = append(curs, &lexCursor{key: s.pfx + "x:" + k, hi: w.hi, lo: w.lo})
 		}
 	}
 	idChunk := chunk
 	if len(dims) > 1 {
 		// Candidates are checked against the other indexes before their
-		// bodies are read, so read IDs in bigger steps.
+		// bodies are read, so read members in bigger steps.
 		idChunk = min(max(4*chunk, 256), 2000)
 	}
 	for {
-		ids, err := s.nextIDs(ctx, curs, idChunk)
+		members, err := s.nextMembers(ctx, curs, idChunk)
 		if err != nil {
 			return err
 		}
-		if len(ids) == 0 {
+		if len(members) == 0 {
 			return nil
 		}
-		if ids, err = s.prune(ctx, dims, best, ids); err != nil {
+		if members, err = s.prune(ctx, dims, best, members); err != nil {
 			return err
 		}
-		if len(ids) == 0 {
+		if len(members) == 0 {
 			continue
 		}
-		evs, err := s.fetch(ctx, ids)
+		evs, err := s.fetch(ctx, members, w.cutoff)
 		if err != nil {
 			return err
 		}
@@ -493,16 +574,15 @@ func (s *Store) each(ctx context.Context, f *store.Filter, w window, chunk int, 
 	}
 }
 
-// prune keeps the IDs present in every indexed dimension other than the
-// one they were read from (in any of its keys), using ZMSCORE.
-func (s *Store) prune(ctx context.Context, dims [][]string, from int, ids []string) ([]string, error) {
+// prune keeps the members present in every indexed dimension other than
+// the one they were read from (in any of its keys), using ZMSCORE.
+func (s *Store) prune(ctx context.Context, dims [][]string, from int, members []string) ([]string, error) {
 	if len(dims) < 2 {
-		return ids, nil
+		return members, nil
 	}
-	members := make([]any, len(ids))
-	for i, id := range ids {
-		ms, seq, _ := store.ParseID(id)
-		members[i] = pad(ms, seq)
+	args := make([]any, len(members))
+	for i, m := range members {
+		args[i] = m
 	}
 	pipe := s.c.Pipeline()
 	cmds := make([][]*goredis.Cmd, len(dims))
@@ -511,18 +591,17 @@ func (s *Store) prune(ctx context.Context, dims [][]string, from int, ids []stri
 			continue
 		}
 		for _, k := range keys {
-			args := append([]any{"zmscore", s.pfx + "i:" + k}, members...)
-			cmds[d] = append(cmds[d], pipe.Do(ctx, args...))
+			cmds[d] = append(cmds[d], pipe.Do(ctx, append([]any{"zmscore", s.pfx + "x:" + k}, args...)...))
 		}
 	}
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, goredis.Nil) {
 		return nil, fmt.Errorf("redis store: check indexes: %w", err)
 	}
-	keep := make([]bool, len(ids))
+	keep := make([]bool, len(members))
 	for i := range keep {
 		keep[i] = true
 	}
-	in := make([]bool, len(ids))
+	in := make([]bool, len(members))
 	for d := range dims {
 		if d == from {
 			continue
@@ -543,10 +622,10 @@ func (s *Store) prune(ctx context.Context, dims [][]string, from int, ids []stri
 			keep[i] = keep[i] && in[i]
 		}
 	}
-	out := ids[:0]
-	for i, id := range ids {
+	out := members[:0]
+	for i, m := range members {
 		if keep[i] {
-			out = append(out, id)
+			out = append(out, m)
 		}
 	}
 	return out, nil
@@ -588,9 +667,9 @@ type lexCursor struct {
 	done   bool
 }
 
-// nextIDs merges the cursors (disjoint sets: one priority, one rule… per
-// event) into the next n IDs, newest first.
-func (s *Store) nextIDs(ctx context.Context, curs []*lexCursor, n int) ([]string, error) {
+// nextMembers merges the cursors (disjoint sets: one priority, one rule…
+// per event) into the next n members in query order.
+func (s *Store) nextMembers(ctx context.Context, curs []*lexCursor, n int) ([]string, error) {
 	var out []string
 	for len(out) < n {
 		pipe := s.c.Pipeline()
@@ -623,24 +702,32 @@ func (s *Store) nextIDs(ctx context.Context, curs []*lexCursor, n int) ([]string
 		if pick == nil {
 			break
 		}
-		// Take from pick while it stays the newest, up to a buffer's end.
-		out = append(out, unpad(pick.buf[0]))
+		out = append(out, pick.buf[0])
 		pick.buf = pick.buf[1:]
 	}
 	return out, nil
 }
 
-// fetch reads events by ID in one round trip; trimmed ones are skipped.
-func (s *Store) fetch(ctx context.Context, ids []string) ([]store.Event, error) {
+// fetch reads the events of index members in one round trip; events
+// trimmed, or arrived before cutoff (expired, awaiting the retention
+// pass), are skipped.
+func (s *Store) fetch(ctx context.Context, members []string, cutoff int64) ([]store.Event, error) {
 	pipe := s.c.Pipeline()
-	cmds := make([]*goredis.XMessageSliceCmd, len(ids))
-	for i, id := range ids {
-		cmds[i] = pipe.XRange(ctx, s.stream, id, id)
+	cmds := make([]*goredis.XMessageSliceCmd, 0, len(members))
+	for _, m := range members {
+		id, ok := memberID(m)
+		if !ok || int64(getBE(m[6:12])) < cutoff {
+			continue
+		}
+		cmds = append(cmds, pipe.XRange(ctx, s.stream, id, id))
+	}
+	if len(cmds) == 0 {
+		return nil, nil
 	}
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, goredis.Nil) {
 		return nil, fmt.Errorf("redis store: fetch events: %w", err)
 	}
-	out := make([]store.Event, 0, len(ids))
+	out := make([]store.Event, 0, len(cmds))
 	for _, c := range cmds {
 		for _, m := range c.Val() {
 			if e, ok := decodeMessage(m); ok {
@@ -649,26 +736,6 @@ func (s *Store) fetch(ctx context.Context, ids []string) ([]store.Event, error) 
 		}
 	}
 	return out, nil
-}
-
-func (s *Store) eachStream(ctx context.Context, w window, chunk int, match func(*alert.Alert) bool, fn func(store.Event) bool) error {
-	hi := w.endID
-	for {
-		msgs, err := s.c.XRevRangeN(ctx, s.stream, hi, w.startID, int64(chunk)).Result()
-		if err != nil {
-			return fmt.Errorf("redis store: read stream: %w", err)
-		}
-		for _, m := range msgs {
-			e, ok := decodeMessage(m)
-			if ok && match(&e.Alert) && !fn(e) {
-				return nil
-			}
-		}
-		if len(msgs) < chunk {
-			return nil
-		}
-		hi = "(" + msgs[len(msgs)-1].ID
-	}
 }
 
 // Query implements store.Store.
@@ -689,7 +756,7 @@ func (s *Store) Query(ctx context.Context, q store.Query) (store.Page, error) {
 	}
 	err = s.each(ctx, &q.Filter, w, chunk, func(e store.Event) bool {
 		if len(page.Events) == limit {
-			page.Next = page.Events[limit-1].ID
+			page.Next = store.PositionOf(&page.Events[limit-1]).Cursor()
 			return false
 		}
 		page.Events = append(page.Events, e)
@@ -720,8 +787,7 @@ func (s *Store) Stats(ctx context.Context, q store.StatsQuery) (store.Stats, err
 	}
 	n := 0
 	err = s.each(ctx, &q.Filter, w, 1000, func(e store.Event) bool {
-		ms, _, _ := store.ParseID(e.ID)
-		b.Add(int64(ms), &e.Alert)
+		b.Add(e.EventMs(), &e.Alert)
 		n++
 		return n < statsScanCap
 	})
@@ -731,29 +797,50 @@ func (s *Store) Stats(ctx context.Context, q store.StatsQuery) (store.Stats, err
 	return b.Result(now), nil
 }
 
+// eventSpan returns the oldest and newest event time indexed, from the
+// ends of the priority indexes; ok is false when they are empty.
+func (s *Store) eventSpan(ctx context.Context) (first, last int64, ok bool, err error) {
+	pipe := s.c.Pipeline()
+	var cmds []*goredis.StringSliceCmd
+	for _, k := range allDims()[0] {
+		cmds = append(cmds, pipe.ZRange(ctx, s.pfx+"x:"+k, 0, 0), pipe.ZRange(ctx, s.pfx+"x:"+k, -1, -1))
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, goredis.Nil) {
+		return 0, 0, false, fmt.Errorf("redis store: stats: %w", err)
+	}
+	for i, c := range cmds {
+		for _, m := range c.Val() {
+			if len(m) != memberLen {
+				continue
+			}
+			t := int64(getBE(m[:6]))
+			switch {
+			case !ok:
+				first, last, ok = t, t, true
+			case i%2 == 0:
+				first = min(first, t)
+			default:
+				last = max(last, t)
+			}
+		}
+	}
+	return first, last, ok, nil
+}
+
 func (s *Store) statsFromCounters(ctx context.Context, q store.StatsQuery, b *store.StatsBuilder, now time.Time) error {
-	// The window [from, to] in unix ms, clamped to retained events.
-	from := s.cutoff(now)
-	if !q.Since.IsZero() {
-		from = max(from, q.Since.UnixMilli())
+	// The window [from, to] in unix ms of event time, clamped to the
+	// event times indexed.
+	first, last, ok, err := s.eventSpan(ctx)
+	if err != nil || !ok {
+		return err
 	}
-	first, err := s.c.XRangeN(ctx, s.stream, "-", "+", 1).Result()
-	if err != nil {
-		return fmt.Errorf("redis store: stats: %w", err)
+	from, to := first, last
+	fromOpen, toOpen := true, true // nothing indexed lies beyond
+	if !q.Since.IsZero() && q.Since.UnixMilli() > first {
+		from, fromOpen = q.Since.UnixMilli(), false
 	}
-	if len(first) == 0 {
-		return nil
-	}
-	fms, _, _ := store.ParseID(first[0].ID)
-	// When the window starts before the oldest retained event, the first
-	// minute's counter is used whole: it may include events retention
-	// already dropped from that minute, an error confined to one minute.
-	fromOpen := from <= int64(fms)
-	from = max(from, int64(fms))
-	to := now.UnixMilli()
-	toOpen := q.Until.IsZero() // nothing newer than now exists
-	if !toOpen {
-		to = q.Until.UnixMilli()
+	if !q.Until.IsZero() && q.Until.UnixMilli() < last {
+		to, toOpen = q.Until.UnixMilli(), false
 	}
 	if to < from {
 		return nil
@@ -791,12 +878,12 @@ func (s *Store) statsFromCounters(ctx context.Context, q store.StatsQuery, b *st
 	for m, c := range cmds {
 		for field, v := range c.Val() {
 			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil || field == "t" {
+			if err != nil || n <= 0 {
 				continue
 			}
 			dim, key, ok := strings.Cut(field, ":")
 			if !ok {
-				continue
+				continue // "t", a total layout 1 kept
 			}
 			if dim == "p" {
 				b.AddTotal(key, n)
@@ -807,10 +894,9 @@ func (s *Store) statsFromCounters(ctx context.Context, q store.StatsQuery, b *st
 		}
 	}
 	for _, r := range partial {
-		w := window{startID: fmt.Sprintf("%d-0", r[0]), endID: fmt.Sprintf("%d-%d", r[1], uint64(1<<64-1))}
-		err := s.eachStream(ctx, w, 1000, func(*alert.Alert) bool { return true }, func(e store.Event) bool {
-			ms, _, _ := store.ParseID(e.ID)
-			b.Add(int64(ms), &e.Alert)
+		w := window{lo: "[" + timeBound(r[0]), hi: "(" + timeBound(r[1]+1), cutoff: s.cutoff(now)}
+		err := s.each(ctx, &store.Filter{}, w, 1000, func(e store.Event) bool {
+			b.Add(e.EventMs(), &e.Alert)
 			return true
 		})
 		if err != nil {
@@ -824,15 +910,15 @@ func (s *Store) statsFromCounters(ctx context.Context, q store.StatsQuery, b *st
 // busier edge minutes are counted whole from their counter.
 const edgeScanMax = 5000
 
-// edge decides how to count a partial minute [a, z]: it queues an exact
-// read and returns false when few events fall in it (counted cheaply from
-// the priority indexes, which hold every event once), else returns true
-// to use the whole minute's counter.
+// edge decides how to count a partial minute [a, z] of event time: it
+// queues an exact read and returns false when few events fall in it
+// (counted cheaply from the priority indexes, which hold every event
+// once), else returns true to use the whole minute's counter.
 func (s *Store) edge(ctx context.Context, partial *[][2]int64, a, z int64) bool {
 	pipe := s.c.Pipeline()
 	var cmds []*goredis.IntCmd
-	for _, p := range alert.Priorities {
-		cmds = append(cmds, pipe.ZLexCount(ctx, s.pfx+"i:p:"+p.String(), "["+pad(uint64(a), 0), "["+pad(uint64(z), maxPaddedSeq)))
+	for _, k := range allDims()[0] {
+		cmds = append(cmds, pipe.ZLexCount(ctx, s.pfx+"x:"+k, "["+timeBound(a), "("+timeBound(z+1)))
 	}
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, goredis.Nil) {
 		*partial = append(*partial, [2]int64{a, z})

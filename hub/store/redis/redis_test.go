@@ -17,6 +17,7 @@ import (
 	"github.com/saker-sec/saker/hub/store"
 	"github.com/saker-sec/saker/hub/store/redistest"
 	"github.com/saker-sec/saker/hub/store/storetest"
+	"github.com/saker-sec/saker/hub/testutil"
 )
 
 var prefixSeq atomic.Int64
@@ -27,7 +28,7 @@ func TestContract(t *testing.T) {
 		prefix := fmt.Sprintf("t%d:", prefixSeq.Add(1))
 		return storetest.Backend{Concurrent: true, Open: func(t *testing.T) store.Store {
 			s, err := New(context.Background(), Options{Addresses: []string{addr}, KeyPrefix: prefix,
-				MaxEvents: int64(lim.MaxEvents), MaxAge: lim.MaxAge})
+				MaxEvents: int64(lim.MaxEvents), MaxAge: lim.MaxAge, TrimInterval: 50 * time.Millisecond})
 			if err != nil {
 				t.Fatalf("New: %v", err)
 			}
@@ -131,24 +132,44 @@ func TestKeysShareHashTag(t *testing.T) {
 	}
 }
 
-// Indexes are trimmed together with the stream.
-func TestIndexesTrimmedWithStream(t *testing.T) {
+// Retention runs off the append path: appends leave the stream as it is,
+// and the background pass removes the oldest events together with their
+// index entries and their counts.
+func TestRetentionPassTrimsIndexesAndCounters(t *testing.T) {
 	ctx := context.Background()
-	s := newT(t, Options{Addresses: []string{redistest.Addr(t)}, MaxEvents: 5})
+	s := newT(t, Options{Addresses: []string{redistest.Addr(t)}, MaxEvents: 5, TrimInterval: time.Hour})
 	for i := 0; i < 20; i++ {
 		if _, err := s.Append(ctx, []alert.Alert{sample(i)}); err != nil {
 			t.Fatal(err)
 		}
 	}
+	if n := s.Client().XLen(ctx, s.stream).Val(); n != 20 {
+		t.Errorf("stream length %d before the retention pass, want 20 (no trimming on append)", n)
+	}
+	removed, err := s.trimOnce(ctx, time.Now())
+	if err != nil || removed != 15 {
+		t.Fatalf("trimOnce = %d, %v; want 15 removed", removed, err)
+	}
 	if n := s.Client().XLen(ctx, s.stream).Val(); n != 5 {
 		t.Errorf("stream length %d, want 5", n)
 	}
-	// Index entries are trimmed by the background retention pass.
-	if _, err := s.trimIndexes(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if n := s.Client().ZCard(ctx, s.pfx+"i:t:t").Val(); n != 5 {
+	if n := s.Client().ZCard(ctx, s.pfx+"x:t:t").Val(); n != 5 {
 		t.Errorf("tag index has %d members, want 5", n)
+	}
+	var inPrio int64
+	for _, p := range alert.Priorities {
+		inPrio += s.Client().ZCard(ctx, s.pfx+"x:p:"+p.String()).Val()
+	}
+	if inPrio != 5 {
+		t.Errorf("priority indexes hold %d members, want 5", inPrio)
+	}
+	st, err := s.Stats(ctx, store.StatsQuery{Filter: store.Filter{Since: time.Now().Add(-time.Hour)}})
+	if err != nil || st.Total != 5 {
+		t.Errorf("counter stats after the pass: total %d, %v; want 5", st.Total, err)
+	}
+	// A second pass finds nothing to do.
+	if removed, err := s.trimOnce(ctx, time.Now()); err != nil || removed != 0 {
+		t.Errorf("second trimOnce = %d, %v; want 0", removed, err)
 	}
 }
 
@@ -290,7 +311,7 @@ func TestIndexEntriesDoNotLeak(t *testing.T) {
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		keys, err := s.Client().Keys(ctx, s.pfx+"i:h:*").Result()
+		keys, err := s.Client().Keys(ctx, s.pfx+"x:h:*").Result()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -346,5 +367,51 @@ func TestEntriesCompressedOldOnesRead(t *testing.T) {
 		if err != nil || e.UUID != a.UUID || e.OutputFields["evt.num"] != json.Number("7") {
 			t.Errorf("Get(%s) = %+v, %v", id, e.Alert, err)
 		}
+	}
+}
+
+// Data written by layout 1 (arrival-ordered "i:*" indexes, plain and
+// compressed entries) is re-indexed by event time when a store opens it:
+// its events are found by their own time, and the old index keys go.
+func TestLayout1DataMigrated(t *testing.T) {
+	srv := redistest.Start(t)
+	ctx := context.Background()
+	c := goredis.NewClient(&goredis.Options{Addr: srv.Addr})
+	defer c.Close()
+	pfx := "{saker}:"
+	now := time.Now()
+	var ids []string
+	for i := 0; i < 3; i++ {
+		a := sample(i)
+		a.Time = now.Add(-time.Duration(3-i) * time.Hour) // oldest first
+		body, _ := json.Marshal(&a)
+		field, entry := fieldPlain, string(body)
+		if i == 1 {
+			field, entry = fieldZstd, string(compress(body))
+		}
+		id, err := c.XAdd(ctx, &goredis.XAddArgs{Stream: pfx + "events", Values: []any{field, entry}}).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+		ms, seq, _ := store.ParseID(id)
+		for _, k := range indexSuffixes(&a) {
+			c.ZAdd(ctx, pfx+"i:"+k, goredis.Z{Member: fmt.Sprintf("%015d-%012d", ms, seq)})
+		}
+	}
+	s := newT(t, Options{Addresses: []string{srv.Addr}})
+	testutil.Eventually(t, 20*time.Second, "layout 2 marked", func() bool {
+		return s.Client().Get(ctx, pfx+"layout").Val() == layout
+	})
+	p, err := s.Query(ctx, store.Query{Filter: store.Filter{Since: now.Add(-150 * time.Minute)}})
+	if err != nil || len(p.Events) != 2 || p.Events[0].ID != ids[2] || p.Events[1].ID != ids[1] {
+		t.Errorf("Query(since 2.5h) = %v, %v; want %v", p.Events, err, []string{ids[2], ids[1]})
+	}
+	p, err = s.Query(ctx, store.Query{Filter: store.Filter{Rules: []string{sample(0).Rule}}})
+	if err != nil || len(p.Events) != 1 || p.Events[0].ID != ids[0] {
+		t.Errorf("Query(rule) = %v, %v; want [%s]", p.Events, err, ids[0])
+	}
+	if old := s.Client().Keys(ctx, pfx+"i:*").Val(); len(old) != 0 {
+		t.Errorf("layout 1 index keys left: %v", old)
 	}
 }

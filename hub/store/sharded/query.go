@@ -10,9 +10,10 @@ import (
 )
 
 // newer orders events of shards sa and sb (with the shards' own IDs) as a
-// page does, newest first: it reports whether a comes before b.
+// page does, in query order (event time, then ID, then shard; see
+// store.Position): it reports whether a comes before b.
 func newer(a *store.Event, sa int, b *store.Event, sb int) bool {
-	if c := store.CompareIDs(a.ID, b.ID); c != 0 {
+	if c := store.CompareEvents(a, b); c != 0 {
 		return c > 0
 	}
 	return sa > sb
@@ -60,10 +61,8 @@ func (s *Store) decodeCursor(v string) (cursor, error) {
 	return c, nil
 }
 
-// Query implements store.Store: every shard's page, merged newest first.
-// The next cursor holds each shard's position: where its page was cut, a
-// second query of that shard for just the events taken yields its cursor,
-// whatever a shard's cursors are made of.
+// Query implements store.Store: every shard's page, merged in query order.
+// The next cursor holds each shard's position.
 func (s *Store) Query(ctx context.Context, q store.Query) (store.Page, error) {
 	limit := q.Limit
 	if limit <= 0 {
@@ -93,6 +92,8 @@ func (s *Store) Query(ctx context.Context, q store.Query) (store.Page, error) {
 	}
 	out := store.Page{Events: make([]store.Event, 0, limit)}
 	taken := make([]int, len(s.shards))
+	var last *store.Event // the page's last event, with its shard's own ID
+	lastShard := -1
 	for len(out.Events) < limit {
 		best := -1
 		for i := range pages {
@@ -103,35 +104,41 @@ func (s *Store) Query(ctx context.Context, q store.Query) (store.Page, error) {
 		if best < 0 {
 			break
 		}
-		out.Events = append(out.Events, global(pages[best].Events[taken[best]], best))
+		last, lastShard = &pages[best].Events[taken[best]], best
+		out.Events = append(out.Events, global(*last, best))
 		taken[best]++
 	}
+	// Every shard resumes after the page's last event: whatever a shard
+	// holds that sorts before it was merged into this page, and events that
+	// arrive later sorting before it (same time, newer ID) stay out of the
+	// following pages. Shards' cursors are store.Position cursors.
 	next := make(cursor, len(s.shards))
-	err = s.fanOut(func(i int, sh Shard) error {
-		switch n := taken[i]; {
+	for i := range s.shards {
+		switch {
 		case cur[i] == nil:
-		case n == len(pages[i].Events):
-			if pages[i].Next != "" {
-				next[i] = &pages[i].Next
-			}
-		case n == 0:
+		case taken[i] == len(pages[i].Events) && pages[i].Next == "":
+			// The shard had no more.
+		case last == nil:
 			next[i] = cur[i]
 		default:
-			sq := q
-			sq.Before, sq.Limit = *cur[i], n
-			p, err := sh.Query(ctx, sq)
-			if err != nil {
-				return fmt.Errorf("shard %d: %w", i, err)
-			}
-			if p.Next != "" {
-				next[i] = &p.Next
-			}
+			c := afterPosition(last, lastShard, i)
+			next[i] = &c
 		}
-		return nil
-	})
-	if err != nil {
-		return store.Page{}, fmt.Errorf("sharded store: query: %w", err)
 	}
 	out.Next = next.encode()
 	return out, nil
+}
+
+// afterPosition is the cursor, in shard i's own terms, for the events that
+// come after event last of shard j in a merged page: on equal positions a
+// higher shard comes first, so a lower shard keeps an event at last's very
+// position.
+func afterPosition(last *store.Event, j, i int) string {
+	p := store.PositionOf(last)
+	if i < j {
+		if ms, seq, err := store.ParseID(p.ID); err == nil {
+			p.ID = store.FormatID(ms, seq+1)
+		}
+	}
+	return p.Cursor()
 }

@@ -1,0 +1,100 @@
+package redis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/saker-sec/saker/hub/store"
+)
+
+// layout is the value of the "layout" key once the indexes are in the
+// event-time layout this package writes.
+const layout = "2"
+
+// migrate brings data written by layout 1 (arrival-ordered "i:*" indexes)
+// to layout 2: it indexes every retained stream entry in the "x:*" sets,
+// deletes the "i:*" keys, then marks the layout done. Appends index new
+// events in layout 2 meanwhile; queries find the older events once their
+// chunk is indexed. One replica at a time does it (a lock key), resuming
+// where the last one stopped; the others skip it.
+func (s *Store) migrate(ctx context.Context) error {
+	if s.migrated.Load() {
+		return nil
+	}
+	v, err := s.c.Get(ctx, s.pfx+"layout").Result()
+	if err != nil && !errors.Is(err, goredis.Nil) {
+		return fmt.Errorf("read layout: %w", err)
+	}
+	if v == layout {
+		s.migrated.Store(true)
+		return nil
+	}
+	got, err := s.c.SetNX(ctx, s.pfx+"migrating", "1", 2*time.Minute).Result()
+	if err != nil || !got {
+		return err // another replica is at it
+	}
+	defer s.c.Del(context.WithoutCancel(ctx), s.pfx+"migrating")
+	start, err := s.c.Get(ctx, s.pfx+"migrated-to").Result()
+	if errors.Is(err, goredis.Nil) {
+		start, err = "-", nil
+	}
+	if err != nil {
+		return fmt.Errorf("read progress: %w", err)
+	}
+	indexed := 0
+	for {
+		msgs, err := s.c.XRangeN(ctx, s.stream, start, "+", 1000).Result()
+		if err != nil {
+			return fmt.Errorf("read stream: %w", err)
+		}
+		if len(msgs) == 0 {
+			break
+		}
+		pipe := s.c.Pipeline()
+		for _, m := range msgs {
+			e, ok := decodeMessage(m)
+			if !ok {
+				continue
+			}
+			ms, seq, _ := store.ParseID(e.ID)
+			mem := member(e.EventMs(), ms, seq)
+			for _, k := range indexSuffixes(&e.Alert) {
+				pipe.ZAdd(ctx, s.pfx+"x:"+k, goredis.Z{Member: mem})
+			}
+		}
+		start = "(" + msgs[len(msgs)-1].ID
+		pipe.Set(ctx, s.pfx+"migrated-to", start, 0)
+		if _, err := pipe.Exec(ctx); err != nil {
+			return fmt.Errorf("index events: %w", err)
+		}
+		indexed += len(msgs)
+	}
+	var cursor uint64
+	for {
+		keys, next, err := s.c.Scan(ctx, cursor, s.pfx+"i:*", 500).Result()
+		if err != nil {
+			return fmt.Errorf("scan layout 1 index keys: %w", err)
+		}
+		if len(keys) > 0 {
+			if err := s.c.Unlink(ctx, keys...).Err(); err != nil {
+				return fmt.Errorf("delete layout 1 index keys: %w", err)
+			}
+		}
+		if cursor = next; cursor == 0 {
+			break
+		}
+	}
+	if err := s.c.Set(ctx, s.pfx+"layout", layout, 0).Err(); err != nil {
+		return fmt.Errorf("mark layout: %w", err)
+	}
+	s.c.Del(ctx, s.pfx+"migrated-to")
+	if indexed > 0 {
+		s.log.Info("redis store: indexed events of layout 1 by event time", "events", indexed)
+	}
+	s.migrated.Store(true)
+	return nil
+}
