@@ -185,9 +185,14 @@ type GroupReset struct {
 	// (again, for any already delivered but not yet acknowledged).
 	After string
 	// Lost counts events stored and not yet acknowledged when the group
-	// was last observed that are no longer in the store: they can never
-	// be delivered. It is an estimate from that observation (a few
-	// seconds old at most).
+	// was last observed (every few seconds) that are no longer in the
+	// store and that this process did not deliver from memory: they can
+	// never be delivered. Events the process held when they vanished are
+	// settled first (acknowledged or dead-lettered: not lost; held longer
+	// than the Claim's minIdle: lost), so a reset may be reported up to
+	// minIdle after the re-creation. Limits: events stored after the last
+	// observation and never handed out are not counted, and another
+	// replica's held events count as lost even if it delivers them.
 	Lost int64
 }
 

@@ -56,6 +56,21 @@ type deliveryLog struct {
 	seenEnd string
 	unacked int64
 	resets  []store.GroupReset
+
+	// held: events this process claimed and has not yet acknowledged or
+	// dead-lettered, by claim time; pruned past the minIdle of the latest
+	// Claim (a dispatcher never holds an event longer).
+	held map[string]time.Time
+	// settling: resets waiting on events that vanished from Redis while
+	// this process held them. Each is delivered from memory
+	// (acknowledged), dead-lettered, or counted lost once held longer than
+	// minIdle; then the reset is reported with an exact count.
+	settling []*settlingReset
+}
+
+type settlingReset struct {
+	reset store.GroupReset
+	wait  map[string]time.Time
 }
 
 // errGroupGone reports a consumer group Redis no longer has.
@@ -91,16 +106,82 @@ func (l *deliveryLog) recreate(ctx context.Context, gen uint64) error {
 		return nil
 	}
 	var lost int64
+	wait := map[string]time.Time{}
 	if l.unacked > 0 && store.CompareIDs(l.seenEnd, l.resume) > 0 {
 		left, err := s.c.XRangeN(ctx, s.stream, "("+l.resume, l.seenEnd, l.unacked).Result()
 		if err != nil && !errors.Is(err, goredis.Nil) {
 			return fmt.Errorf("redis store: count events left after losing group %s: %w", l.group, err)
 		}
-		lost = max(l.unacked-int64(len(left)), 0)
+		kept := make(map[string]bool, len(left))
+		for _, m := range left {
+			kept[m.ID] = true
+		}
+		// Vanished events this process holds may still be delivered: they
+		// are not lost until it gives up on them.
+		for id, at := range l.held {
+			if l.inObservedLocked(id) && !kept[id] {
+				wait[id] = at
+			}
+		}
+		lost = max(l.unacked-int64(len(left))-int64(len(wait)), 0)
 	}
 	l.unacked -= lost
-	l.resets = append(l.resets, store.GroupReset{Group: l.group, After: l.resume, Lost: lost})
+	r := store.GroupReset{Group: l.group, After: l.resume, Lost: lost}
+	if len(wait) == 0 {
+		l.resets = append(l.resets, r)
+	} else {
+		l.settling = append(l.settling, &settlingReset{reset: r, wait: wait})
+	}
 	return nil
+}
+
+// inObservedLocked reports whether id is in (resume, seenEnd], the range
+// unacked counts.
+func (l *deliveryLog) inObservedLocked(id string) bool {
+	return store.CompareIDs(id, l.resume) > 0 && store.CompareIDs(id, l.seenEnd) <= 0
+}
+
+// noteClaimed records events handed to this process, forgets those it
+// held longer than minIdle, and counts as lost the vanished events of a
+// reset it held that long without settling them.
+func (l *deliveryLog) noteClaimed(ds []store.Delivery, minIdle time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := time.Now()
+	if l.held == nil {
+		l.held = map[string]time.Time{}
+	}
+	for id, at := range l.held {
+		if now.Sub(at) > minIdle {
+			delete(l.held, id)
+		}
+	}
+	for _, d := range ds {
+		l.held[d.ID] = now
+	}
+	for _, sr := range l.settling {
+		for id, at := range sr.wait {
+			if now.Sub(at) > minIdle {
+				delete(sr.wait, id)
+				sr.reset.Lost++
+			}
+		}
+	}
+	l.reportSettledLocked()
+}
+
+// reportSettledLocked moves the resets no longer waiting on held events
+// to those TakeResets returns.
+func (l *deliveryLog) reportSettledLocked() {
+	open := l.settling[:0]
+	for _, sr := range l.settling {
+		if len(sr.wait) == 0 {
+			l.resets = append(l.resets, sr.reset)
+			continue
+		}
+		open = append(open, sr)
+	}
+	l.settling = open
 }
 
 // TakeResets returns the group re-creations since the last call.
@@ -130,7 +211,11 @@ func retryLost[T any](ctx context.Context, l *deliveryLog, op func() (T, error))
 // than minIdle (their delivery count gives Attempts), then XREADGROUP for
 // new ones, blocking only when nothing was reclaimed.
 func (l *deliveryLog) Claim(ctx context.Context, consumer string, n int, minIdle, block time.Duration) ([]store.Delivery, error) {
-	return retryLost(ctx, l, func() ([]store.Delivery, error) { return l.claim(ctx, consumer, n, minIdle, block) })
+	ds, err := retryLost(ctx, l, func() ([]store.Delivery, error) { return l.claim(ctx, consumer, n, minIdle, block) })
+	if err == nil {
+		l.noteClaimed(ds, minIdle)
+	}
+	return ds, err
 }
 
 func (l *deliveryLog) claim(ctx context.Context, consumer string, n int, minIdle, block time.Duration) ([]store.Delivery, error) {
@@ -248,17 +333,29 @@ func (l *deliveryLog) Ack(ctx context.Context, ids ...string) error {
 	return nil
 }
 
-// noteAcked keeps unacked current between observations.
+// noteAcked keeps unacked current between observations, and settles
+// events a reset waits on: acknowledged (delivered) or dead-lettered, they
+// are not lost. An event this process held counts as settled even when
+// Redis acknowledged nothing (the group was gone).
 func (l *deliveryLog) noteAcked(ids []string, acked int64) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	var in int64
+	var in, mine int64
 	for _, id := range ids {
-		if store.CompareIDs(id, l.resume) > 0 && store.CompareIDs(id, l.seenEnd) <= 0 {
+		_, held := l.held[id]
+		delete(l.held, id)
+		for _, sr := range l.settling {
+			delete(sr.wait, id)
+		}
+		if l.inObservedLocked(id) {
 			in++
+			if held {
+				mine++
+			}
 		}
 	}
-	l.unacked = max(l.unacked-min(in, acked), 0)
+	l.unacked = max(l.unacked-min(in, max(acked, mine)), 0)
+	l.reportSettledLocked()
 }
 
 // DeadLetter implements store.DeliveryLog: XACK and LPUSH in one MULTI.
