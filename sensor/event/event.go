@@ -26,16 +26,19 @@ type Event struct {
 
 	// Syscall-specific arguments, named as Falco names them (evt.arg.NAME).
 	Flags   uint32 // open* flags (O_*), socket type, mount flags, clone/unshare flags, setns nstype, execve Exe* flags…
-	Mode    uint32 // open/creat/mkdir/chmod mode
+	Mode    uint32 // open/creat/mkdir/chmod mode, mmap/mprotect prot
 	Path    string // name / path / pathname / filename / oldpath / mount dev / symlink target (the link's content), resolved against cwd where Falco does
 	Target  string // newpath / linkpath / mount dir
-	Request uint64 // ptrace request, ioctl request
-	PID     int64  // ptrace/kill target pid, setns fd…
-	UID     uint32 // setuid/setresuid/chown uid
-	GID     uint32 // setgid/chown gid
-	Domain  uint32 // socket domain (AF_*)
-	Proto   uint32 // socket protocol
-	Data    []byte // I/O buffer head (read/write/send/recv family), up to the snaplen; nil when none
+	Request uint64 // ptrace request, ioctl request, kill sig, bpf cmd, prctl option, openat2 resolve
+	// DirFD and NewDirFD are the *at syscalls' directory fds (dirfd /
+	// olddirfd / linkdirfd and newdirfd); -100 is AT_FDCWD.
+	DirFD, NewDirFD int64
+	PID             int64  // ptrace/kill target pid, setns fd…
+	UID             uint32 // setuid/setresuid/chown uid
+	GID             uint32 // setgid/chown gid
+	Domain          uint32 // socket domain (AF_*)
+	Proto           uint32 // socket protocol
+	Data            []byte // I/O buffer head (read/write/send/recv family), up to the snaplen; nil when none
 
 	// Args are extra "name=value" arguments for syscalls the fixed fields
 	// above do not cover; evt.arg.NAME falls back to them.

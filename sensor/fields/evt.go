@@ -50,7 +50,7 @@ var argNames = [event.NumTypes][]string{
 	event.TypeProcExit:    {"status"},
 	event.TypeOpen:        {"fd", "name", "flags", "mode"},
 	event.TypeOpenat:      {"fd", "dirfd", "name", "flags", "mode"},
-	event.TypeOpenat2:     {"fd", "dirfd", "name", "flags", "mode"},
+	event.TypeOpenat2:     {"fd", "dirfd", "name", "flags", "mode", "resolve"},
 	event.TypeCreat:       {"fd", "name", "mode"},
 	event.TypeUnlink:      {"res", "path"},
 	event.TypeUnlinkat:    {"res", "dirfd", "name", "flags"},
@@ -168,8 +168,10 @@ func argString(ev *event.Event, name string) (string, bool) {
 		return strconv.FormatInt(ev.FD.Num, 10), true
 	case "oldfd":
 		return strconv.FormatInt(ev.FD.Num, 10), true
-	case "dirfd", "olddirfd", "newdirfd", "olddir", "newdir", "linkdirfd":
-		return "-100(AT_FDCWD)", true
+	case "dirfd", "olddirfd", "olddir", "linkdirfd":
+		return dirfdString(ev.DirFD), true
+	case "newdirfd", "newdir":
+		return dirfdString(ev.NewDirFD), true
 	case "name", "path", "filename", "pathname", "oldpath", "dev", "target":
 		return ev.Path, true
 	case "newpath", "linkpath", "dir":
@@ -206,10 +208,30 @@ func argString(ev *event.Event, name string) (string, bool) {
 			return cachedFlags(kindMount, uint64(ev.Flags)), true
 		case ev.Type == event.TypeMemfdCreate:
 			return cachedFlags(kindMemfd, uint64(ev.Flags)), true
+		case ev.Type == event.TypeMmap:
+			return cachedFlags(kindMmap, uint64(ev.Flags)), true
+		case ev.Type == event.TypeUnlinkat:
+			return cachedFlags(kindUnlinkat, uint64(ev.Flags)), true
+		case ev.Type == event.TypeLinkat:
+			return cachedFlags(kindLinkat, uint64(ev.Flags)), true
+		case ev.Type == event.TypeFchownat:
+			return cachedFlags(kindFchownat, uint64(ev.Flags)), true
+		case ev.Type == event.TypeRenameat2:
+			return cachedFlags(kindRenameat2, uint64(ev.Flags)), true
 		}
 		return strconv.FormatUint(uint64(ev.Flags), 10), true
 	case "nstype":
 		return cachedFlags(kindClone, uint64(ev.Flags)), true
+	case "prot":
+		return cachedFlags(kindProt, uint64(ev.Mode)), true
+	case "resolve":
+		return cachedFlags(kindResolve, ev.Request), true
+	case "sig":
+		return enumName(signalNames, ev.Request), true
+	case "cmd":
+		return enumName(bpfCommandNames, ev.Request), true
+	case "option":
+		return enumName(prctlOptionNames, ev.Request), true
 	case "mode":
 		switch ev.Type {
 		case event.TypeChmod, event.TypeFchmod, event.TypeFchmodat:
@@ -285,6 +307,15 @@ func argString(ev *event.Event, name string) (string, bool) {
 	return "", false
 }
 
+// dirfdString renders a directory fd argument as Falco does for AT_FDCWD,
+// else as its number.
+func dirfdString(fd int64) string {
+	if fd == -100 {
+		return "-100(AT_FDCWD)"
+	}
+	return strconv.FormatInt(fd, 10)
+}
+
 // rawArg returns evt.rawarg.NAME: numbers unrendered.
 func rawArg(ev *event.Event, name string) (Value, bool) {
 	if !hasParam(ev.Type, name) {
@@ -298,9 +329,9 @@ func rawArg(ev *event.Event, name string) (Value, bool) {
 		return Value{N: ev.Res}, true
 	case "flags", "nstype", "type":
 		return Value{N: int64(ev.Flags)}, true
-	case "mode":
+	case "mode", "prot":
 		return Value{N: int64(ev.Mode)}, true
-	case "request":
+	case "request", "sig", "cmd", "option", "resolve":
 		return Value{N: int64(ev.Request)}, true
 	case "pid":
 		return Value{N: ev.PID}, true
@@ -322,7 +353,7 @@ func rawArgType(name string) Type {
 	switch name {
 	case "res", "fd", "pid":
 		return Int64
-	case "flags", "nstype", "type", "mode", "request", "uid", "euid", "gid", "egid", "domain", "proto":
+	case "flags", "nstype", "type", "mode", "prot", "request", "sig", "cmd", "option", "resolve", "uid", "euid", "gid", "egid", "domain", "proto":
 		return Uint64
 	}
 	return String

@@ -97,7 +97,7 @@ func world() (*event.Thread, *event.Container) {
 func TestExtractors(t *testing.T) {
 	cat, ctr := world()
 	openEv := &event.Event{Num: 7, Type: event.TypeOpenat, TS: 6_000_000_000, Res: 3, Thread: cat, Container: ctr,
-		Flags: 0o1101, Mode: 0o644, Path: "/etc/shadow",
+		Flags: 0o1101, Mode: 0o644, Path: "/etc/shadow", DirFD: -100,
 		FD: event.FD{Num: 3, Type: event.FDFile, Name: "/etc/shadow", NameRaw: "../etc/shadow"}}
 	failed := &event.Event{Type: event.TypeOpenat, Res: -2, Thread: cat, Path: "/nope/x", FD: event.FD{Num: -1, Type: event.FDFile, Name: "/nope/x"}}
 	hostEv := &event.Event{Type: event.TypeExecve, Thread: &event.Thread{Comm: "ls", UID: 1000, LoginUID: -1, Args: nil}, FD: event.FD{Num: -1}}
@@ -297,6 +297,21 @@ func TestExtractors(t *testing.T) {
 		{&event.Event{Type: event.TypeSendto, Thread: cat, Data: []byte("hi"), FD: event.FD{Num: 3, Type: event.FDUnix, Name: "/dev/log"}}, "fd.sockfamily", want{s: "unix"}},
 		{&event.Event{Type: event.TypeSendto, Thread: cat, Data: []byte("hi")}, "evt.buflen", want{n: 2}},
 		{openEv, "evt.buffer", want{missing: true}},
+		// Flags-type and enumerated arguments render with libs' names.
+		{&event.Event{Type: event.TypeMmap, Thread: cat, Mode: 0x7, Flags: 0x22}, "evt.arg.prot", want{s: "PROT_READ|PROT_WRITE|PROT_EXEC"}},
+		{&event.Event{Type: event.TypeMmap, Thread: cat, Mode: 0x7, Flags: 0x22}, "evt.arg.flags", want{s: "MAP_PRIVATE|MAP_ANONYMOUS"}},
+		{&event.Event{Type: event.TypeMmap, Thread: cat, Mode: 0x7, Flags: 0x22}, "evt.rawarg.prot", want{n: 7}},
+		{&event.Event{Type: event.TypeMprotect, Thread: cat}, "evt.arg.prot", want{s: "PROT_NONE"}},
+		{&event.Event{Type: event.TypeKill, Thread: cat, Request: 9}, "evt.arg.sig", want{s: "SIGKILL"}},
+		{&event.Event{Type: event.TypeKill, Thread: cat, Request: 64}, "evt.arg.sig", want{s: "64"}},
+		{&event.Event{Type: event.TypeBpf, Thread: cat, Request: 5}, "evt.arg.cmd", want{s: "BPF_PROG_LOAD"}},
+		{&event.Event{Type: event.TypePrctl, Thread: cat, Request: 15}, "evt.arg.option", want{s: "PR_SET_NAME"}},
+		{&event.Event{Type: event.TypeUnlinkat, Thread: cat, Flags: 0x200, DirFD: 5}, "evt.arg.flags", want{s: "AT_REMOVEDIR"}},
+		{&event.Event{Type: event.TypeUnlinkat, Thread: cat, Flags: 0x200, DirFD: 5}, "evt.arg.dirfd", want{s: "5"}},
+		{&event.Event{Type: event.TypeRenameat2, Thread: cat, Flags: 1, DirFD: -100, NewDirFD: 4}, "evt.arg.flags", want{s: "RENAME_NOREPLACE"}},
+		{&event.Event{Type: event.TypeRenameat2, Thread: cat, Flags: 1, DirFD: -100, NewDirFD: 4}, "evt.arg.newdirfd", want{s: "4"}},
+		{&event.Event{Type: event.TypeRenameat2, Thread: cat, Flags: 1, DirFD: -100, NewDirFD: 4}, "evt.arg.olddirfd", want{s: "-100(AT_FDCWD)"}},
+		{&event.Event{Type: event.TypeOpenat2, Thread: cat, Request: 0x18}, "evt.arg.resolve", want{s: "RESOLVE_BENEATH|RESOLVE_IN_ROOT"}},
 		{&event.Event{Type: event.TypeRead, Thread: cat, Data: []byte("\xca\xfe\x01ok\n")}, "evt.arg.data", want{s: "...ok."}},
 		{&event.Event{Type: event.TypeWrite, Thread: cat, Data: []byte("x")}, "evt.is_io_write", want{n: 1}},
 		{&event.Event{Type: event.TypeRead, Thread: cat, Data: []byte("x")}, "evt.io_dir", want{s: "r"}},

@@ -97,6 +97,77 @@ var chmodModeNames = []nameBit{
 
 var memfdFlagNames = []nameBit{{"MFD_CLOEXEC", 1}, {"MFD_ALLOW_SEALING", 2}, {"MFD_HUGETLB", 4}, {"MFD_NOEXEC_SEAL", 8}, {"MFD_EXEC", 16}}
 
+// The tables below carry libs' names (driver/flags_table.c) in libs'
+// order, with the kernel's x86_64 values, which is what the probe records.
+var protFlagNames = []nameBit{
+	{"PROT_READ", 1}, {"PROT_WRITE", 2}, {"PROT_EXEC", 4}, {"PROT_SEM", 8},
+	{"PROT_GROWSDOWN", 0x01000000}, {"PROT_GROWSUP", 0x02000000},
+}
+
+var mmapFlagNames = []nameBit{
+	{"MAP_SHARED", 0x01}, {"MAP_PRIVATE", 0x02}, {"MAP_FIXED", 0x10}, {"MAP_ANONYMOUS", 0x20},
+	{"MAP_32BIT", 0x40}, {"MAP_NORESERVE", 0x4000}, {"MAP_POPULATE", 0x8000},
+	{"MAP_NONBLOCK", 0x10000}, {"MAP_GROWSDOWN", 0x0100}, {"MAP_DENYWRITE", 0x0800},
+	{"MAP_EXECUTABLE", 0x1000}, {"MAP_LOCKED", 0x2000},
+}
+
+var unlinkatFlagNames = []nameBit{{"AT_REMOVEDIR", 0x200}}
+
+var linkatFlagNames = []nameBit{{"AT_SYMLINK_FOLLOW", 0x400}, {"AT_EMPTY_PATH", 0x1000}}
+
+var fchownatFlagNames = []nameBit{{"AT_SYMLINK_NOFOLLOW", 0x100}, {"AT_EMPTY_PATH", 0x1000}}
+
+var renameat2FlagNames = []nameBit{{"RENAME_NOREPLACE", 1}, {"RENAME_EXCHANGE", 2}, {"RENAME_WHITEOUT", 4}}
+
+var resolveFlagNames = []nameBit{
+	{"RESOLVE_BENEATH", 0x08}, {"RESOLVE_IN_ROOT", 0x10}, {"RESOLVE_NO_MAGICLINKS", 0x02},
+	{"RESOLVE_NO_SYMLINKS", 0x04}, {"RESOLVE_NO_XDEV", 0x01}, {"RESOLVE_CACHED", 0x20},
+}
+
+// signalNames are the signals as libs names them (evt.arg.sig of kill).
+var signalNames = map[uint64]string{
+	1: "SIGHUP", 2: "SIGINT", 3: "SIGQUIT", 4: "SIGILL", 5: "SIGTRAP", 6: "SIGABRT", 7: "SIGBUS",
+	8: "SIGFPE", 9: "SIGKILL", 10: "SIGUSR1", 11: "SIGSEGV", 12: "SIGUSR2", 13: "SIGPIPE",
+	14: "SIGALRM", 15: "SIGTERM", 16: "SIGSTKFLT", 17: "SIGCHLD", 18: "SIGCONT", 19: "SIGSTOP",
+	20: "SIGTSTP", 21: "SIGTTIN", 22: "SIGTTOU", 23: "SIGURG", 24: "SIGXCPU", 25: "SIGXFSZ",
+	26: "SIGVTALRM", 27: "SIGPROF", 28: "SIGWINCH", 29: "SIGIO", 30: "SIGPWR", 31: "SIGSYS",
+}
+
+// bpfCommandNames are bpf(2)'s commands (evt.arg.cmd), as libs names them;
+// 10 is both BPF_PROG_TEST_RUN and BPF_PROG_RUN, and libs prints the first.
+var bpfCommandNames = map[uint64]string{
+	0: "BPF_MAP_CREATE", 1: "BPF_MAP_LOOKUP_ELEM", 2: "BPF_MAP_UPDATE_ELEM", 3: "BPF_MAP_DELETE_ELEM",
+	4: "BPF_MAP_GET_NEXT_KEY", 5: "BPF_PROG_LOAD", 6: "BPF_OBJ_PIN", 7: "BPF_OBJ_GET",
+	8: "BPF_PROG_ATTACH", 9: "BPF_PROG_DETACH", 10: "BPF_PROG_TEST_RUN", 11: "BPF_PROG_GET_NEXT_ID",
+	12: "BPF_MAP_GET_NEXT_ID", 13: "BPF_PROG_GET_FD_BY_ID", 14: "BPF_MAP_GET_FD_BY_ID",
+	15: "BPF_OBJ_GET_INFO_BY_FD", 16: "BPF_PROG_QUERY", 17: "BPF_RAW_TRACEPOINT_OPEN",
+	18: "BPF_BTF_LOAD", 19: "BPF_BTF_GET_FD_BY_ID", 20: "BPF_TASK_FD_QUERY",
+	21: "BPF_MAP_LOOKUP_AND_DELETE_ELEM", 22: "BPF_MAP_FREEZE", 23: "BPF_BTF_GET_NEXT_ID",
+	24: "BPF_MAP_LOOKUP_BATCH", 25: "BPF_MAP_LOOKUP_AND_DELETE_BATCH", 26: "BPF_MAP_UPDATE_BATCH",
+	27: "BPF_MAP_DELETE_BATCH", 28: "BPF_LINK_CREATE", 29: "BPF_LINK_UPDATE",
+	30: "BPF_LINK_GET_FD_BY_ID", 31: "BPF_LINK_GET_NEXT_ID", 32: "BPF_ENABLE_STATS",
+	33: "BPF_ITER_CREATE", 34: "BPF_LINK_DETACH", 35: "BPF_PROG_BIND_MAP",
+}
+
+// prctlOptionNames are the prctl(2) options libs names (evt.arg.option).
+var prctlOptionNames = map[uint64]string{
+	3: "PR_GET_DUMPABLE", 4: "PR_SET_DUMPABLE", 7: "PR_GET_KEEPCAPS", 8: "PR_SET_KEEPCAPS",
+	15: "PR_SET_NAME", 16: "PR_GET_NAME", 21: "PR_GET_SECCOMP", 22: "PR_SET_SECCOMP",
+	23: "PR_CAPBSET_READ", 24: "PR_CAPBSET_DROP", 27: "PR_GET_SECUREBITS", 28: "PR_SET_SECUREBITS",
+	33: "PR_MCE_KILL", 35: "PR_SET_MM", 36: "PR_SET_CHILD_SUBREAPER", 37: "PR_GET_CHILD_SUBREAPER",
+	38: "PR_SET_NO_NEW_PRIVS", 39: "PR_GET_NO_NEW_PRIVS", 40: "PR_GET_TID_ADDRESS",
+	41: "PR_SET_THP_DISABLE", 42: "PR_GET_THP_DISABLE", 47: "PR_CAP_AMBIENT",
+}
+
+// enumName renders an enumerated argument by name, or its number when
+// libs has no name for it.
+func enumName(names map[uint64]string, v uint64) string {
+	if n, ok := names[v]; ok {
+		return n
+	}
+	return strconv.FormatUint(v, 10)
+}
+
 func renderBits(names []nameBit, f uint64) string {
 	var b strings.Builder
 	for _, nb := range names {
@@ -224,6 +295,13 @@ const (
 	kindMemfd
 	kindCaps
 	kindChmod
+	kindProt
+	kindMmap
+	kindUnlinkat
+	kindLinkat
+	kindFchownat
+	kindRenameat2
+	kindResolve
 )
 
 var rendered renderCache
@@ -245,6 +323,23 @@ func cachedFlags(kind uint64, f uint64) string {
 			return renderBits(mountFlagNames, f)
 		case kindMemfd:
 			return renderBits(memfdFlagNames, f)
+		case kindProt:
+			if f == 0 {
+				return "PROT_NONE"
+			}
+			return renderBits(protFlagNames, f)
+		case kindMmap:
+			return renderBits(mmapFlagNames, f)
+		case kindUnlinkat:
+			return renderBits(unlinkatFlagNames, f)
+		case kindLinkat:
+			return renderBits(linkatFlagNames, f)
+		case kindFchownat:
+			return renderBits(fchownatFlagNames, f)
+		case kindRenameat2:
+			return renderBits(renameat2FlagNames, f)
+		case kindResolve:
+			return renderBits(resolveFlagNames, f)
 		case kindChmod:
 			if f&0o7777 == 0 {
 				return "0" // libs resolves no name for mode 0 and prints the octal

@@ -51,6 +51,9 @@ func (r *Record) Fill(ev *event.Event) (dirfd int64) {
 	case event.TypeOpenat, event.TypeOpenat2:
 		dirfd = int64(int32(a[0]))
 		ev.Path, ev.Flags, ev.Mode = r.Str0, uint32(a[2]), uint32(a[3])
+		if r.Type == event.TypeOpenat2 {
+			ev.Request = a[4] // open_how.resolve
+		}
 		fileFD(r.Str0, ev.Flags)
 	case event.TypeCreat:
 		ev.Path, ev.Mode = r.Str0, uint32(a[1])
@@ -65,12 +68,14 @@ func (r *Record) Fill(ev *event.Event) (dirfd int64) {
 		ev.Path, ev.Target = r.Str0, r.Str1
 	case event.TypeRenameat, event.TypeLinkat:
 		dirfd = int64(int32(a[0]))
+		ev.NewDirFD = int64(int32(a[2]))
 		ev.Path, ev.Target = r.Str0, r.Str1
 		if r.Type == event.TypeLinkat {
 			ev.Flags = uint32(a[4])
 		}
 	case event.TypeRenameat2:
 		dirfd = int64(int32(a[0]))
+		ev.NewDirFD = int64(int32(a[2]))
 		ev.Path, ev.Target, ev.Flags = r.Str0, r.Str1, uint32(a[4])
 	case event.TypeSymlinkat:
 		dirfd = int64(int32(a[1]))
@@ -170,7 +175,7 @@ func (r *Record) Fill(ev *event.Event) (dirfd int64) {
 		ev.Request, ev.PID = a[0], int64(int32(a[1]))
 	case event.TypeKill:
 		ev.PID = int64(int32(a[0]))
-		ev.Args = append(ev.Args, event.Arg{Name: "sig", Value: strconv.FormatUint(a[1], 10)})
+		ev.Request = a[1] // sig
 	case event.TypeMount:
 		ev.Path, ev.Target, ev.Flags = r.Str0, r.Str1, uint32(a[3])
 		ev.Args = append(ev.Args, event.Arg{Name: "type", Value: cstring(r.seg2)})
@@ -187,19 +192,20 @@ func (r *Record) Fill(ev *event.Event) (dirfd int64) {
 		ev.FD.Num = int64(int32(a[0]))
 		ev.Request = a[1]
 	case event.TypePrctl:
-		ev.Request = a[0]
-		ev.Args = append(ev.Args, event.Arg{Name: "option", Value: strconv.FormatUint(a[0], 10)})
-	case event.TypeMmap, event.TypeMprotect:
-		ev.Flags = uint32(a[2]) // prot
-		ev.Args = append(ev.Args, event.Arg{Name: "prot", Value: strconv.FormatUint(a[2], 10)})
+		ev.Request = a[0] // option
+	case event.TypeMmap:
+		ev.Mode, ev.Flags = uint32(a[2]), uint32(a[3]) // prot, flags
+	case event.TypeMprotect:
+		ev.Mode = uint32(a[2]) // prot
 	case event.TypeBpf:
-		ev.Args = append(ev.Args, event.Arg{Name: "cmd", Value: strconv.FormatUint(a[0], 10)})
+		ev.Request = a[0] // cmd
 	case event.TypeUserfaultfd:
 		ev.Flags = uint32(a[0])
 		if r.Res >= 0 {
 			ev.FD = event.FD{Num: r.Res, Type: event.FDUserfault}
 		}
 	}
+	ev.DirFD = dirfd
 	return dirfd
 }
 
