@@ -202,22 +202,11 @@ func argString(ev *event.Event, name string) (string, bool) {
 				f |= event.ExeFromMemfd
 			}
 			return cachedFlags(kindExe, uint64(f)), true
-		case isProcEvent(ev.Type) || ev.Type == event.TypeUnshare:
+		case isProcEvent(ev.Type):
 			return cachedFlags(kindClone, uint64(ev.Flags)), true
-		case ev.Type == event.TypeMount:
-			return cachedFlags(kindMount, uint64(ev.Flags)), true
-		case ev.Type == event.TypeMemfdCreate:
-			return cachedFlags(kindMemfd, uint64(ev.Flags)), true
-		case ev.Type == event.TypeMmap:
-			return cachedFlags(kindMmap, uint64(ev.Flags)), true
-		case ev.Type == event.TypeUnlinkat:
-			return cachedFlags(kindUnlinkat, uint64(ev.Flags)), true
-		case ev.Type == event.TypeLinkat:
-			return cachedFlags(kindLinkat, uint64(ev.Flags)), true
-		case ev.Type == event.TypeFchownat:
-			return cachedFlags(kindFchownat, uint64(ev.Flags)), true
-		case ev.Type == event.TypeRenameat2:
-			return cachedFlags(kindRenameat2, uint64(ev.Flags)), true
+		}
+		if kind, ok := flagsKind[ev.Type]; ok {
+			return cachedFlags(kind, uint64(ev.Flags)), true
 		}
 		return strconv.FormatUint(uint64(ev.Flags), 10), true
 	case "nstype":

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+
+	"github.com/saker-sec/saker/sensor/event"
 )
 
 // nameBit is one named flag or enum value.
@@ -306,45 +308,38 @@ const (
 
 var rendered renderCache
 
+// bitNames holds the name table of each kind rendered bit by bit.
+var bitNames = map[uint64][]nameBit{
+	kindClone: cloneFlagNames, kindExe: exeFlagNames, kindMount: mountFlagNames,
+	kindMemfd: memfdFlagNames, kindProt: protFlagNames, kindMmap: mmapFlagNames,
+	kindUnlinkat: unlinkatFlagNames, kindLinkat: linkatFlagNames, kindFchownat: fchownatFlagNames,
+	kindRenameat2: renameat2FlagNames, kindResolve: resolveFlagNames, kindChmod: chmodModeNames,
+}
+
+// flagsKind is the rendering of evt.arg.flags for event types whose flags
+// are a plain bit set (open and execve flags are composed separately).
+var flagsKind = map[event.Type]uint64{
+	event.TypeUnshare: kindClone, event.TypeMount: kindMount, event.TypeMemfdCreate: kindMemfd,
+	event.TypeMmap: kindMmap, event.TypeUnlinkat: kindUnlinkat, event.TypeLinkat: kindLinkat,
+	event.TypeFchownat: kindFchownat, event.TypeRenameat2: kindRenameat2,
+}
+
 func cachedFlags(kind uint64, f uint64) string {
 	if kind == kindCaps {
 		// capability masks use all 64 bits: key them in their own map.
 		return capsCache.get(f, func() string { return renderCaps(f) })
 	}
 	return rendered.get(kind<<56|f, func() string {
-		switch kind {
-		case kindOpen:
+		switch {
+		case kind == kindOpen:
 			return renderOpenFlags(uint32(f))
-		case kindClone:
-			return renderBits(cloneFlagNames, f)
-		case kindExe:
-			return renderBits(exeFlagNames, f)
-		case kindMount:
-			return renderBits(mountFlagNames, f)
-		case kindMemfd:
-			return renderBits(memfdFlagNames, f)
-		case kindProt:
-			if f == 0 {
-				return "PROT_NONE"
-			}
-			return renderBits(protFlagNames, f)
-		case kindMmap:
-			return renderBits(mmapFlagNames, f)
-		case kindUnlinkat:
-			return renderBits(unlinkatFlagNames, f)
-		case kindLinkat:
-			return renderBits(linkatFlagNames, f)
-		case kindFchownat:
-			return renderBits(fchownatFlagNames, f)
-		case kindRenameat2:
-			return renderBits(renameat2FlagNames, f)
-		case kindResolve:
-			return renderBits(resolveFlagNames, f)
-		case kindChmod:
-			if f&0o7777 == 0 {
-				return "0" // libs resolves no name for mode 0 and prints the octal
-			}
-			return renderBits(chmodModeNames, f)
+		case kind == kindProt && f == 0:
+			return "PROT_NONE"
+		case kind == kindChmod && f&0o7777 == 0:
+			return "0" // libs resolves no name for mode 0 and prints the octal
+		}
+		if names, ok := bitNames[kind]; ok {
+			return renderBits(names, f)
 		}
 		return strconv.FormatUint(f, 10)
 	})
