@@ -61,8 +61,42 @@ func (s *Store) decodeCursor(v string) (cursor, error) {
 	return c, nil
 }
 
-// Query implements store.Store: every shard's page, merged in query order.
-// The next cursor holds each shard's position.
+// reader walks one shard's pages for a merged Query.
+type reader struct {
+	sh    Shard
+	buf   []store.Event
+	taken int    // events of buf on the merged page
+	next  string // the shard's cursor after buf; "" at its end
+}
+
+func (r *reader) fill(ctx context.Context, q store.Query, before string, limit int) error {
+	q.Before, q.Limit = before, limit
+	p, err := r.sh.Query(ctx, q)
+	if err != nil {
+		return err
+	}
+	r.buf, r.taken, r.next = p.Events, 0, p.Next
+	return nil
+}
+
+// head is the reader's next event, refilling from the shard when its
+// chunk is used up; nil when the shard has no more.
+func (r *reader) head(ctx context.Context, q store.Query, chunk int) (*store.Event, error) {
+	for r.taken == len(r.buf) {
+		if r.next == "" {
+			return nil, nil
+		}
+		if err := r.fill(ctx, q, r.next, chunk); err != nil {
+			return nil, err
+		}
+	}
+	return &r.buf[r.taken], nil
+}
+
+// Query implements store.Store: the shards' pages merged in query order.
+// Each shard is read in chunks of about its share of the page (alerts are
+// spread evenly by uuid), more only where the merge needs them. The next
+// cursor holds each shard's position.
 func (s *Store) Query(ctx context.Context, q store.Query) (store.Page, error) {
 	limit := q.Limit
 	if limit <= 0 {
@@ -73,50 +107,52 @@ func (s *Store) Query(ctx context.Context, q store.Query) (store.Page, error) {
 	if err != nil {
 		return store.Page{}, err
 	}
-	pages := make([]store.Page, len(s.shards))
+	chunk := min(limit, limit*3/(2*len(s.shards))+2)
+	rs := make([]*reader, len(s.shards))
 	err = s.fanOut(func(i int, sh Shard) error {
+		rs[i] = &reader{sh: sh}
 		if cur[i] == nil {
 			return nil
 		}
-		sq := q
-		sq.Before, sq.Limit = *cur[i], limit
-		p, err := sh.Query(ctx, sq)
-		if err != nil {
+		if err := rs[i].fill(ctx, q, *cur[i], chunk); err != nil {
 			return fmt.Errorf("shard %d: %w", i, err)
 		}
-		pages[i] = p
 		return nil
 	})
 	if err != nil {
 		return store.Page{}, fmt.Errorf("sharded store: query: %w", err)
 	}
 	out := store.Page{Events: make([]store.Event, 0, limit)}
-	taken := make([]int, len(s.shards))
 	var last *store.Event // the page's last event, with its shard's own ID
 	lastShard := -1
 	for len(out.Events) < limit {
 		best := -1
-		for i := range pages {
-			if taken[i] < len(pages[i].Events) && (best < 0 || newer(&pages[i].Events[taken[i]], i, &pages[best].Events[taken[best]], best)) {
-				best = i
+		var bestE *store.Event
+		for i, r := range rs {
+			e, err := r.head(ctx, q, chunk)
+			if err != nil {
+				return store.Page{}, fmt.Errorf("sharded store: query: shard %d: %w", i, err)
+			}
+			if e != nil && (best < 0 || newer(e, i, bestE, best)) {
+				best, bestE = i, e
 			}
 		}
 		if best < 0 {
 			break
 		}
-		last, lastShard = &pages[best].Events[taken[best]], best
+		last, lastShard = bestE, best
 		out.Events = append(out.Events, global(*last, best))
-		taken[best]++
+		rs[best].taken++
 	}
 	// Every shard resumes after the page's last event: whatever a shard
 	// holds that sorts before it was merged into this page, and events that
 	// arrive later sorting before it (same time, newer ID) stay out of the
 	// following pages. Shards' cursors are store.Position cursors.
 	next := make(cursor, len(s.shards))
-	for i := range s.shards {
+	for i, r := range rs {
 		switch {
 		case cur[i] == nil:
-		case taken[i] == len(pages[i].Events) && pages[i].Next == "":
+		case r.taken == len(r.buf) && r.next == "":
 			// The shard had no more.
 		case last == nil:
 			next[i] = cur[i]

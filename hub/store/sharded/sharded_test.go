@@ -92,7 +92,8 @@ func testSpread(t *testing.T, c *redistest.Cluster) {
 // come back once each, in ID order, from pages of any size and from a
 // Tail that does not block.
 func testSameMillisecond(t *testing.T, addrs []string) {
-	s := openT(t, addrs, "", 3, storetest.Limits{})
+	prefix := fmt.Sprintf("t%d:", prefixSeq.Add(1))
+	s := openT(t, addrs, prefix, 3, storetest.Limits{})
 	var batch []alert.Alert
 	for i := range 30 {
 		batch = append(batch, mk(fmt.Sprintf("u%02d", i)))

@@ -171,3 +171,7 @@ func Bench(b *testing.B, open func(b *testing.B) store.Store) {
 		}
 	})
 }
+
+// BenchAlert is the benchmarks' alert number i, for benchmarks of other
+// packages (it carries no uuid: set one to include deduplication).
+func BenchAlert(i int) alert.Alert { return benchAlert(i) }
