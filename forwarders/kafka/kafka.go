@@ -97,7 +97,9 @@ func New(cfg Config, httpOpts outhttp.Options, logger *slog.Logger) (*Forwarder,
 	if cfg.ClientID != "" {
 		opts = append(opts, kgo.ClientID(cfg.ClientID))
 	}
-	if cfg.TLS {
+	// A client certificate is only presented over TLS: MUTUALTLS alone
+	// must not leave the connection in plaintext.
+	if cfg.TLS || cfg.MutualTLS {
 		httpOpts.CheckCert, httpOpts.MutualTLS = cfg.CheckCert, cfg.MutualTLS
 		tlsCfg, err := outhttp.TLSConfig(httpOpts)
 		if err != nil {

@@ -12,7 +12,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/saker-sec/saker/forwarders/internal/outhttp"
+	"github.com/saker-sec/saker/forwarders/internal/settings"
 	"github.com/saker-sec/saker/forwarders/internal/testpeer"
+	"github.com/saker-sec/saker/forwarders/internal/testpki"
 	"github.com/saker-sec/saker/forwarders/kafka"
 	"github.com/saker-sec/saker/hub/alert"
 )
@@ -131,5 +133,51 @@ func TestBrokerDownIsRetryable(t *testing.T) {
 	retry, err := f.Forward(ctx, []alert.Alert{testpeer.Sample(), testpeer.Sample()})
 	if err == nil || !retry {
 		t.Fatalf("Forward = %v, %v; want a retryable error", retry, err)
+	}
+}
+
+// TestMutualTLS produces to a kfake broker that requires a client
+// certificate: KAFKA_MUTUALTLS alone turns TLS on (before, it needed
+// KAFKA_TLS too and the client spoke plaintext to a TLS broker) and
+// presents the certificate from MUTUALTLSFILESPATH; without it the broker
+// refuses the connection and the alert is not reported delivered.
+func TestMutualTLS(t *testing.T) {
+	pki := testpki.New(t)
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "falco"), kfake.TLS(pki.ServerTLS(true)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cluster.Close()
+	opts := outhttp.Options{TLS: settings.TLS{MutualTLSFilesPath: pki.Dir}}
+	for _, mutual := range []bool{true, false} {
+		vars := map[string]string{"KAFKA_HOSTPORT": cluster.ListenAddrs()[0], "KAFKA_TOPIC": "falco"}
+		if mutual {
+			vars["KAFKA_MUTUALTLS"] = "true"
+		} else {
+			vars["KAFKA_TLS"] = "true"
+			opts.TLS.CACertFile = pki.Dir + "/ca.crt"
+		}
+		src := testpeer.Env(vars)
+		cfg, _ := kafka.Load(src)
+		f, err := kafka.New(cfg, opts, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The refused handshake is retried by the client until the
+		// dispatcher's deadline: a short one suffices here.
+		timeout := 10 * time.Second
+		if !mutual {
+			timeout = 2 * time.Second
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		_, err = f.Forward(ctx, []alert.Alert{testpeer.Sample()})
+		cancel()
+		f.Close()
+		if mutual && err != nil {
+			t.Fatalf("KAFKA_MUTUALTLS=true: %v", err)
+		}
+		if !mutual && err == nil {
+			t.Fatal("a broker requiring a client certificate took an alert from a client without one")
+		}
 	}
 }

@@ -3,6 +3,7 @@ package nats_test
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -10,7 +11,9 @@ import (
 	gonats "github.com/nats-io/nats.go"
 
 	"github.com/saker-sec/saker/forwarders/internal/outhttp"
+	"github.com/saker-sec/saker/forwarders/internal/settings"
 	"github.com/saker-sec/saker/forwarders/internal/testpeer"
+	"github.com/saker-sec/saker/forwarders/internal/testpki"
 	"github.com/saker-sec/saker/forwarders/nats"
 	"github.com/saker-sec/saker/hub/alert"
 )
@@ -98,5 +101,46 @@ func TestServerDownIsRetryable(t *testing.T) {
 	retry, err := f.Forward(context.Background(), []alert.Alert{testpeer.Sample()})
 	if err == nil || !retry {
 		t.Fatalf("Forward = %v, %v; want a retryable error", retry, err)
+	}
+}
+
+// TestMutualTLS publishes to an embedded nats-server that requires a
+// client certificate (tls:// URL): with NATS_MUTUALTLS the certificate from
+// MUTUALTLSFILESPATH is presented and the message arrives; without it the
+// server refuses the connection and Forward fails.
+func TestMutualTLS(t *testing.T) {
+	pki := testpki.New(t)
+	s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true,
+		TLS: true, TLSVerify: true, TLSConfig: pki.ServerTLS(true), TLSTimeout: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Start()
+	if !s.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats-server not ready")
+	}
+	defer s.Shutdown()
+	url := strings.Replace(s.ClientURL(), "nats://", "tls://", 1)
+	opts := outhttp.Options{TLS: settings.TLS{MutualTLSFilesPath: pki.Dir, CACertFile: pki.Dir + "/ca.crt"}}
+	for _, mutual := range []bool{true, false} {
+		vars := map[string]string{"NATS_HOSTPORT": url}
+		if mutual {
+			vars["NATS_MUTUALTLS"] = "true"
+		}
+		cfg, _ := nats.Load(testpeer.Env(vars))
+		f, err := nats.New(cfg, opts, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		_, err = f.Forward(ctx, []alert.Alert{testpeer.Sample()})
+		cancel()
+		f.Close()
+		if mutual && err != nil {
+			t.Fatalf("NATS_MUTUALTLS=true: %v", err)
+		}
+		if !mutual && err == nil {
+			t.Fatal("a server requiring a client certificate took an alert from a client without one")
+		}
 	}
 }
