@@ -12,7 +12,9 @@
 -- ARGV[5]  number of alerts, then per alert:
 --          uuid, entry field ("z": body is zstd-compressed JSON, "a": plain),
 --          body, event time in unix ms (0 = none), #index key suffixes,
---          suffixes..., #counter fields, fields...
+--          suffixes..., rule, #rule set suffixes, suffixes... (sets that
+--          must hold the rule: its source's and its tags'), #counter
+--          fields, fields...
 --
 -- An alert whose uuid was appended within the dedupe window is not stored
 -- again: its first ID is returned. A sender retrying after a timeout (or a
@@ -54,6 +56,7 @@ local i = 6
 local ids = {}
 local members = {} -- index key -> {score, member, score, member, ...}
 local counts = {}  -- counter key -> field -> n
+local sets = {}    -- rule set key -> rule -> true
 local fresh = false
 for a = 1, n do
   local uuid = ARGV[i]
@@ -66,9 +69,11 @@ for a = 1, n do
     id = redis.call("HGET", ukey, uuid) or redis.call("HGET", uprev, uuid)
   end
   if id then
-    -- Already stored: skip this alert's index keys and counter fields.
+    -- Already stored: skip this alert's index keys, rule sets and counter
+    -- fields.
     ids[a] = id
     i = i + 1 + tonumber(ARGV[i])
+    i = i + 2 + tonumber(ARGV[i + 1])
     i = i + 1 + tonumber(ARGV[i])
   else
     fresh = true
@@ -96,6 +101,19 @@ for a = 1, n do
       m[#m + 1] = 0
       m[#m + 1] = member
     end
+    local rule = ARGV[i]
+    local nsets = tonumber(ARGV[i + 1])
+    i = i + 2
+    for _ = 1, nsets do
+      local key = pfx .. ARGV[i]
+      i = i + 1
+      local r = sets[key]
+      if not r then
+        r = {}
+        sets[key] = r
+      end
+      r[rule] = true
+    end
     local ckey = pfx .. "m:" .. string.format("%d", floor(evms / 60000))
     local cm = counts[ckey]
     if not cm then
@@ -122,6 +140,13 @@ for key, m in pairs(members) do
   for from = 1, #m, 1000 do
     redis.call("ZADD", key, unpack(m, from, math.min(from + 999, #m)))
   end
+end
+for key, r in pairs(sets) do
+  local rules = {}
+  for rule in pairs(r) do
+    rules[#rules + 1] = rule
+  end
+  redis.call("SADD", key, unpack(rules))
 end
 for ckey, cm in pairs(counts) do
   for f, v in pairs(cm) do

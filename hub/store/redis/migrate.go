@@ -13,11 +13,13 @@ import (
 
 // layout is the value of the "layout" key once the indexes are in the
 // event-time layout this package writes.
-const layout = "2"
+const layout = "3"
 
 // migrate brings data written by layout 1 (arrival-ordered "i:*" indexes)
-// to layout 2: it indexes every retained stream entry in the "x:*" sets,
-// deletes the "i:*" keys, then marks the layout done. Appends index new
+// or 2 (sources and tags indexed per event in "x:s:*" and "x:t:*") to
+// layout 3: it indexes every retained stream entry in the "x:*" sorted sets
+// and the "g:*" rule sets, deletes the older layouts' keys, then marks the
+// layout done. Appends index new
 // events in layout 2 meanwhile; queries find the older events once their
 // chunk is indexed. One replica at a time does it (a lock key), resuming
 // where the last one stopped; the others skip it.
@@ -65,6 +67,9 @@ func (s *Store) migrate(ctx context.Context) error {
 			for _, k := range indexSuffixes(&e.Alert) {
 				pipe.ZAdd(ctx, s.pfx+"x:"+k, goredis.Z{Member: mem})
 			}
+			for _, k := range ruleSets(&e.Alert) {
+				pipe.SAdd(ctx, s.pfx+k, e.Rule)
+			}
 		}
 		start = "(" + msgs[len(msgs)-1].ID
 		pipe.Set(ctx, s.pfx+"migrated-to", start, 0)
@@ -73,19 +78,21 @@ func (s *Store) migrate(ctx context.Context) error {
 		}
 		indexed += len(msgs)
 	}
-	var cursor uint64
-	for {
-		keys, next, err := s.c.Scan(ctx, cursor, s.pfx+"i:*", 500).Result()
-		if err != nil {
-			return fmt.Errorf("scan layout 1 index keys: %w", err)
-		}
-		if len(keys) > 0 {
-			if err := s.c.Unlink(ctx, keys...).Err(); err != nil {
-				return fmt.Errorf("delete layout 1 index keys: %w", err)
+	for _, pattern := range []string{"i:*", "x:s:*", "x:t:*"} {
+		var cursor uint64
+		for {
+			keys, next, err := s.c.Scan(ctx, cursor, s.pfx+pattern, 500).Result()
+			if err != nil {
+				return fmt.Errorf("scan old index keys: %w", err)
 			}
-		}
-		if cursor = next; cursor == 0 {
-			break
+			if len(keys) > 0 {
+				if err := s.c.Unlink(ctx, keys...).Err(); err != nil {
+					return fmt.Errorf("delete old index keys: %w", err)
+				}
+			}
+			if cursor = next; cursor == 0 {
+				break
+			}
 		}
 	}
 	if err := s.c.Set(ctx, s.pfx+"layout", layout, 0).Err(); err != nil {
@@ -93,7 +100,7 @@ func (s *Store) migrate(ctx context.Context) error {
 	}
 	s.c.Del(ctx, s.pfx+"migrated-to")
 	if indexed > 0 {
-		s.log.Info("redis store: indexed events of layout 1 by event time", "events", indexed)
+		s.log.Info("redis store: re-indexed the events of an older layout", "events", indexed, "layout", layout)
 	}
 	s.migrated.Store(true)
 	return nil

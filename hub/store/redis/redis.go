@@ -13,18 +13,22 @@
 //	                JSON, zstd (older entries: "a", plain)
 //	x:p:<priority>  sorted sets indexing the stream in query order (event
 //	x:r:<rule>      time, then ID): all scores 0, 16-byte members (event ms,
-//	x:s:<source>    stream ID ms and sequence, big-endian) so lexical order
-//	x:h:<hostname>  is query order. The priority sets together hold every
-//	x:t:<tag>       event once and serve unfiltered queries.
+//	x:h:<hostname>  stream ID ms and sequence, big-endian) so lexical order
+//	                is query order. The priority sets together hold every
+//	                event once and serve unfiltered queries.
+//	g:s:<source>    sets of the rules that carried a source or a tag: a
+//	g:t:<tag>       query by them walks those rules' indexes (see
+//	                indexSuffixes)
 //	m:<unix minute> hash of counters per event-time minute: p:<priority>,
 //	                rule:<rule>, …
 //	u:<bucket>      uuid → ID of recent appends (dedupe window)
 //	dl:<group>      list of dead letters (JSON), newest first
-//	layout          "2" once the indexes are in this layout
+//	layout          "3" once the indexes are in this layout
 //
-// Layout 1 (before event time) indexed arrival order in "i:*" sets; a store
-// opening such data re-indexes the retained stream in the background and
-// deletes the "i:*" keys (migrate.go). Its per-minute counters, by arrival
+// Layout 1 (before event time) indexed arrival order in "i:*" sets, layout
+// 2 indexed sources and tags per event ("x:s:*", "x:t:*"); a store opening
+// such data re-indexes the retained stream in the background and deletes
+// those keys (migrate.go). Layout 1's per-minute counters, by arrival
 // minute, are kept as counts of those minutes.
 //
 // Durability: Append returns once Redis has executed the write (one Lua
@@ -327,11 +331,23 @@ func eventMsArg(a *alert.Alert) int64 {
 	return a.Time.UnixMilli()
 }
 
+// indexSuffixes names the sorted sets an alert is indexed in: its
+// priority, rule and hostname. Tags and source are properties of a rule in
+// Falco, so they are not indexed per event: ruleSets records which rules
+// carried each (a few members per tag, not an entry per event), and a
+// query by tag or source walks those rules' indexes and checks each event
+// (about 130 bytes of Redis memory saved per tag and per alert).
 func indexSuffixes(a *alert.Alert) []string {
-	out := make([]string, 0, 4+len(a.Tags))
-	out = append(out, "p:"+a.Priority.String(), "r:"+a.Rule, "s:"+a.Source, "h:"+a.Hostname)
+	return []string{"p:" + a.Priority.String(), "r:" + a.Rule, "h:" + a.Hostname}
+}
+
+// ruleSets names the sets ("g:t:<tag>", "g:s:<source>") that must hold an
+// alert's rule.
+func ruleSets(a *alert.Alert) []string {
+	out := make([]string, 0, 1+len(a.Tags))
+	out = append(out, "g:s:"+a.Source)
 	for _, t := range a.Tags {
-		out = append(out, "t:"+t)
+		out = append(out, "g:t:"+t)
 	}
 	return out
 }
@@ -380,10 +396,15 @@ func (s *Store) Append(ctx context.Context, alerts []alert.Alert) ([]string, err
 		idx := indexSuffixes(a)
 		field, entry := fieldPlain, body
 		if z := compress(body); len(z) < len(body) {
-			field, entry = fieldZstd, z
+			field, entry = fieldDict, z
 		}
 		args = append(args, a.UUID, field, entry, eventMsArg(a), len(idx))
 		for _, k := range idx {
+			args = append(args, k)
+		}
+		sets := ruleSets(a)
+		args = append(args, a.Rule, len(sets))
+		for _, k := range sets {
 			args = append(args, k)
 		}
 		cf := counterFields(a)
@@ -508,7 +529,10 @@ func (s *Store) each(ctx context.Context, f *store.Filter, w window, chunk int, 
 		lowered := strings.ToLower(f.Text)
 		match = func(a *alert.Alert) bool { return g.MatchAlert(a) && store.MatchText(a, lowered) }
 	}
-	dims := indexDims(f)
+	dims, err := s.indexDims(ctx, f)
+	if err != nil {
+		return err
+	}
 	if len(dims) == 0 {
 		dims = allDims()
 	}
@@ -631,7 +655,10 @@ func (s *Store) prune(ctx context.Context, dims [][]string, from int, members []
 	return out, nil
 }
 
-func indexDims(f *store.Filter) [][]string {
+// indexDims returns the index keys a filter can walk, one list per
+// criterion (an event matches a criterion when it is in any key of its
+// list). Sources and tags resolve to the rules that carried them.
+func (s *Store) indexDims(ctx context.Context, f *store.Filter) ([][]string, error) {
 	var dims [][]string
 	if ps, ok := f.PrioritySet(); ok {
 		keys := make([]string, len(ps))
@@ -651,12 +678,32 @@ func indexDims(f *store.Filter) [][]string {
 		dims = append(dims, keys)
 	}
 	add("r:", f.Rules)
-	add("s:", f.Sources)
 	add("h:", f.Hostnames)
-	for _, t := range f.Tags {
-		dims = append(dims, []string{"t:" + t})
+	if len(f.Sources) == 0 && len(f.Tags) == 0 {
+		return dims, nil
 	}
-	return dims
+	pipe := s.c.Pipeline()
+	var sets []*goredis.StringSliceCmd
+	if len(f.Sources) > 0 {
+		keys := make([]string, len(f.Sources))
+		for i, src := range f.Sources {
+			keys[i] = s.pfx + "g:s:" + src
+		}
+		sets = append(sets, pipe.SUnion(ctx, keys...))
+	}
+	for _, t := range f.Tags {
+		sets = append(sets, pipe.SMembers(ctx, s.pfx+"g:t:"+t))
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, goredis.Nil) {
+		return nil, fmt.Errorf("redis store: rules by source and tag: %w", err)
+	}
+	for _, c := range sets {
+		add("r:", c.Val())
+		if len(c.Val()) == 0 {
+			dims = append(dims, nil) // no rule ever carried it: nothing matches
+		}
+	}
+	return dims, nil
 }
 
 // lexCursor walks one index newest first in chunks.

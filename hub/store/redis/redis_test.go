@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/klauspost/compress/zstd"
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/saker-sec/saker/hub/alert"
@@ -153,8 +154,12 @@ func TestRetentionPassTrimsIndexesAndCounters(t *testing.T) {
 	if n := s.Client().XLen(ctx, s.stream).Val(); n != 5 {
 		t.Errorf("stream length %d, want 5", n)
 	}
-	if n := s.Client().ZCard(ctx, s.pfx+"x:t:t").Val(); n != 5 {
-		t.Errorf("tag index has %d members, want 5", n)
+	var inHosts int64
+	for h := range 4 {
+		inHosts += s.Client().ZCard(ctx, s.pfx+fmt.Sprintf("x:h:node-%d", h)).Val()
+	}
+	if inHosts != 5 {
+		t.Errorf("hostname indexes hold %d members, want 5", inHosts)
 	}
 	var inPrio int64
 	for _, p := range alert.Priorities {
@@ -338,8 +343,9 @@ func TestDefaultRetentionBounded(t *testing.T) {
 	}
 }
 
-// Stream entries are stored compressed (field "z"); entries written before
-// as plain JSON (field "a") still read.
+// Stream entries are stored compressed with the dictionary (field "d");
+// entries written before, compressed without it (field "z") or as plain
+// JSON (field "a"), still read.
 func TestEntriesCompressedOldOnesRead(t *testing.T) {
 	s := newT(t, Options{Addresses: []string{redistest.Addr(t)}, KeyPrefix: "codec:"})
 	ctx := context.Background()
@@ -354,15 +360,19 @@ func TestEntriesCompressedOldOnesRead(t *testing.T) {
 		t.Fatalf("XRANGE: %v %v", msgs, err)
 	}
 	plain, _ := json.Marshal(&a)
-	z, ok := msgs[0].Values[fieldZstd].(string)
+	z, ok := msgs[0].Values[fieldDict].(string)
 	if !ok || len(z) >= len(plain) {
-		t.Fatalf("entry fields %v: want field %q smaller than the %d-byte JSON", msgs[0].Values, fieldZstd, len(plain))
+		t.Fatalf("entry fields %v: want field %q smaller than the %d-byte JSON", msgs[0].Values, fieldDict, len(plain))
 	}
 	old, err := s.Client().XAdd(ctx, &goredis.XAddArgs{Stream: s.stream, Values: []any{fieldPlain, string(plain)}}).Result()
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, id := range []string{ids[0], old} {
+	oldZ, err := s.Client().XAdd(ctx, &goredis.XAddArgs{Stream: s.stream, Values: []any{fieldZstd, string(compressNoDict(t, plain))}}).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{ids[0], old, oldZ} {
 		e, err := s.Get(ctx, id)
 		if err != nil || e.UUID != a.UUID || e.OutputFields["evt.num"] != json.Number("7") {
 			t.Errorf("Get(%s) = %+v, %v", id, e.Alert, err)
@@ -371,8 +381,9 @@ func TestEntriesCompressedOldOnesRead(t *testing.T) {
 }
 
 // Data written by layout 1 (arrival-ordered "i:*" indexes, plain and
-// compressed entries) is re-indexed by event time when a store opens it:
-// its events are found by their own time, and the old index keys go.
+// compressed entries) or 2 (tags indexed per event) is re-indexed when a
+// store opens it: its events are found by their own time and by tag, and
+// the old index keys go.
 func TestLayout1DataMigrated(t *testing.T) {
 	srv := redistest.Start(t)
 	ctx := context.Background()
@@ -387,7 +398,7 @@ func TestLayout1DataMigrated(t *testing.T) {
 		body, _ := json.Marshal(&a)
 		field, entry := fieldPlain, string(body)
 		if i == 1 {
-			field, entry = fieldZstd, string(compress(body))
+			field, entry = fieldZstd, string(compressNoDict(t, body))
 		}
 		id, err := c.XAdd(ctx, &goredis.XAddArgs{Stream: pfx + "events", Values: []any{field, entry}}).Result()
 		if err != nil {
@@ -399,8 +410,10 @@ func TestLayout1DataMigrated(t *testing.T) {
 			c.ZAdd(ctx, pfx+"i:"+k, goredis.Z{Member: fmt.Sprintf("%015d-%012d", ms, seq)})
 		}
 	}
+	// A layout 2 key: tags were indexed per event.
+	c.ZAdd(ctx, pfx+"x:t:t", goredis.Z{Member: "0123456789abcdef"})
 	s := newT(t, Options{Addresses: []string{srv.Addr}})
-	testutil.Eventually(t, 20*time.Second, "layout 2 marked", func() bool {
+	testutil.Eventually(t, 20*time.Second, "layout marked", func() bool {
 		return s.Client().Get(ctx, pfx+"layout").Val() == layout
 	})
 	p, err := s.Query(ctx, store.Query{Filter: store.Filter{Since: now.Add(-150 * time.Minute)}})
@@ -411,7 +424,29 @@ func TestLayout1DataMigrated(t *testing.T) {
 	if err != nil || len(p.Events) != 1 || p.Events[0].ID != ids[0] {
 		t.Errorf("Query(rule) = %v, %v; want [%s]", p.Events, err, ids[0])
 	}
-	if old := s.Client().Keys(ctx, pfx+"i:*").Val(); len(old) != 0 {
-		t.Errorf("layout 1 index keys left: %v", old)
+	p, err = s.Query(ctx, store.Query{Filter: store.Filter{Tags: []string{"t1"}, Sources: []string{"syscalls"}}})
+	if err != nil || len(p.Events) != 0 {
+		t.Errorf("Query(tag t1, source syscalls) = %v, %v; want none (sample 1 is k8s_audit)", p.Events, err)
 	}
+	p, err = s.Query(ctx, store.Query{Filter: store.Filter{Tags: []string{"t1"}}})
+	if err != nil || len(p.Events) != 1 || p.Events[0].ID != ids[1] {
+		t.Errorf("Query(tag t1) = %v, %v; want [%s]", p.Events, err, ids[1])
+	}
+	for _, pattern := range []string{"i:*", "x:t:*"} {
+		if old := s.Client().Keys(ctx, pfx+pattern).Val(); len(old) != 0 {
+			t.Errorf("older layouts' index keys left: %v", old)
+		}
+	}
+}
+
+// compressNoDict compresses as entries of field "z" were: zstd without a
+// dictionary.
+func compressNoDict(t *testing.T, b []byte) []byte {
+	t.Helper()
+	e, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	return e.EncodeAll(b, nil)
 }
