@@ -6,6 +6,7 @@ import (
 
 	"github.com/saker-sec/saker/forwarders/alertmanager"
 	"github.com/saker-sec/saker/forwarders/awscloudwatchlogs"
+	"github.com/saker-sec/saker/forwarders/awss3"
 	"github.com/saker-sec/saker/forwarders/awssns"
 	"github.com/saker-sec/saker/forwarders/awssqs"
 	"github.com/saker-sec/saker/forwarders/datadog"
@@ -94,6 +95,10 @@ var outputs = []output{
 	define("datadoglogs", plain(datadoglogs.Load), func(c datadoglogs.Config) Target {
 		return Target{MaxBatch: 500, Endpoint: settings.Redact(c.Host)}
 	}, datadoglogs.New),
+	// One object per alert, uploaded 8 at a time.
+	define("awss3", plain(awss3.Load), func(c awss3.Config) Target {
+		return Target{MaxBatch: 100, Endpoint: "s3://" + c.Bucket + "/" + c.Prefix}
+	}, awss3.New),
 	// SQS takes 10 messages per SendMessageBatch call.
 	define("awssqs", plain(awssqs.Load), func(c awssqs.Config) Target {
 		return Target{MaxBatch: 100, Endpoint: settings.Redact(c.URL)}

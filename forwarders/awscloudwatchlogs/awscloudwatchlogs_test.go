@@ -16,7 +16,6 @@ import (
 	"github.com/saker-sec/saker/forwarders/awscloudwatchlogs"
 	"github.com/saker-sec/saker/forwarders/internal/awspeer"
 	"github.com/saker-sec/saker/forwarders/internal/batch"
-	"github.com/saker-sec/saker/forwarders/internal/outhttp"
 	"github.com/saker-sec/saker/forwarders/internal/testpeer"
 	"github.com/saker-sec/saker/hub/alert"
 )
@@ -108,18 +107,8 @@ func (l *logs) events(key string) []awspeer.LogEvent {
 
 func forwarder(t *testing.T, l *logs, env map[string]string) *awscloudwatchlogs.Forwarder {
 	t.Helper()
-	awspeer.Env(env)
 	env["AWS_REGION"], env["AWS_CLOUDWATCHLOGS_ENDPOINT"] = "ap-northeast-1", l.URL
-	src := testpeer.Env(env)
-	cfg, ok := awscloudwatchlogs.Load(src)
-	if !ok || src.Err() != nil {
-		t.Fatalf("Load = %+v, %v, %v", cfg, ok, src.Err())
-	}
-	f, err := awscloudwatchlogs.New(cfg, outhttp.Options{}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return f
+	return awspeer.Build(t, env, awscloudwatchlogs.Load, awscloudwatchlogs.New)
 }
 
 // at returns alerts stamped at the given offsets from now.

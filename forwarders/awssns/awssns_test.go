@@ -15,7 +15,6 @@ import (
 	"github.com/saker-sec/saker/forwarders/awssns"
 	"github.com/saker-sec/saker/forwarders/internal/awspeer"
 	"github.com/saker-sec/saker/forwarders/internal/batch"
-	"github.com/saker-sec/saker/forwarders/internal/outhttp"
 	"github.com/saker-sec/saker/forwarders/internal/testpeer"
 	"github.com/saker-sec/saker/hub/alert"
 )
@@ -70,21 +69,11 @@ const arn = "arn:aws:sns:eu-central-1:123456789012:falco"
 
 func forwarder(t *testing.T, p *topic, env map[string]string) *awssns.Forwarder {
 	t.Helper()
-	awspeer.Env(env)
 	env["AWS_SNS_ENDPOINT"] = p.URL
 	if env["AWS_SNS_TOPICARN"] == "" {
 		env["AWS_SNS_TOPICARN"] = arn
 	}
-	src := testpeer.Env(env)
-	cfg, ok := awssns.Load(src)
-	if !ok || src.Err() != nil {
-		t.Fatalf("Load = %+v, %v, %v", cfg, ok, src.Err())
-	}
-	f, err := awssns.New(cfg, outhttp.Options{}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return f
+	return awspeer.Build(t, env, awssns.Load, awssns.New)
 }
 
 func TestPublishAttributes(t *testing.T) {

@@ -14,7 +14,6 @@ import (
 	"github.com/saker-sec/saker/forwarders/awssqs"
 	"github.com/saker-sec/saker/forwarders/internal/awspeer"
 	"github.com/saker-sec/saker/forwarders/internal/batch"
-	"github.com/saker-sec/saker/forwarders/internal/outhttp"
 	"github.com/saker-sec/saker/forwarders/internal/testpeer"
 	"github.com/saker-sec/saker/hub/alert"
 )
@@ -71,17 +70,7 @@ func (q *queue) batches() []awspeer.SQSBatch {
 
 func forwarder(t *testing.T, env map[string]string) *awssqs.Forwarder {
 	t.Helper()
-	awspeer.Env(env)
-	src := testpeer.Env(env)
-	cfg, ok := awssqs.Load(src)
-	if !ok || src.Err() != nil {
-		t.Fatalf("Load = %+v, %v, %v", cfg, ok, src.Err())
-	}
-	f, err := awssqs.New(cfg, outhttp.Options{}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return f
+	return awspeer.Build(t, env, awssqs.Load, awssqs.New)
 }
 
 func alerts(n int) []alert.Alert {

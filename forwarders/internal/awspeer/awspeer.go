@@ -12,12 +12,18 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"regexp"
 	"sort"
 	"strconv"
 	"strings"
+	"testing"
+
+	"github.com/saker-sec/saker/forwarders/internal/outhttp"
+	"github.com/saker-sec/saker/forwarders/internal/settings"
+	"github.com/saker-sec/saker/forwarders/internal/testpeer"
 )
 
 // Test credentials: what the outputs under test are configured with.
@@ -354,4 +360,22 @@ func ParsePutLogEvents(body []byte) (PutLogEvents, error) {
 func Env(env map[string]string) map[string]string {
 	env["AWS_ACCESSKEYID"], env["AWS_SECRETACCESSKEY"], env["AWS_CHECKIDENTITY"] = AccessKeyID, SecretAccessKey, "false"
 	return env
+}
+
+// Build loads an AWS output from env (plus the test credentials) and
+// builds it, failing the test on a settings error.
+func Build[C any, F any](t testing.TB, env map[string]string,
+	load func(*settings.Source) (C, bool), build func(C, outhttp.Options, *slog.Logger) (F, error),
+) F {
+	t.Helper()
+	src := testpeer.Env(Env(env))
+	cfg, ok := load(src)
+	if !ok || src.Err() != nil {
+		t.Fatalf("Load = %+v, %v, %v", cfg, ok, src.Err())
+	}
+	f, err := build(cfg, outhttp.Options{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
 }
