@@ -197,8 +197,10 @@ func TestBrowserViewports(t *testing.T) {
 	}
 }
 
-func browseAt(t *testing.T, w, h int64) {
-	phone := w < 700
+// startRedisBackend is a Redis store (its own redis-server) behind the
+// hub's real ingestion API, for the browser tests that run over Redis.
+// The short read timeout lets an outage show quickly.
+func startRedisBackend(t *testing.T) (*redistest.Server, *redisstore.Store, *httptest.Server) {
 	srv := redistest.Start(t)
 	st, err := redisstore.New(context.Background(), redisstore.Options{Addresses: []string{srv.Addr}, ReadTimeout: 400 * time.Millisecond})
 	if err != nil {
@@ -208,6 +210,12 @@ func browseAt(t *testing.T, w, h int64) {
 	enr, _ := ingest.NewEnricher(ingest.Options{})
 	ing := httptest.NewServer((&api.Server{Store: st, Enricher: enr, Log: quietLogger(), BodyLimit: 1 << 20, BatchBodyLimit: 1 << 20, BatchMaxEvents: 100}).Handler())
 	t.Cleanup(ing.Close)
+	return srv, st, ing
+}
+
+func browseAt(t *testing.T, w, h int64) {
+	phone := w < 700
+	srv, st, ing := startRedisBackend(t)
 	s, err := New(Options{Store: st, Logger: quietLogger(), Version: "test", Auth: Auth{User: "admin", Password: "hunter2"},
 		Config: &config.Effective{Settings: []config.Setting{{Key: "LISTENPORT", Value: "2801", Origin: "default"}, {Key: "SLACK_WEBHOOKURL", Value: "https://hooks.slack.com/***", Origin: "env", Secret: true}}}})
 	if err != nil {

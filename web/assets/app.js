@@ -2,6 +2,7 @@
 import { PRIORITIES, rank, h, prioBadge, prioClass, fmtTime, shortTime, ago, fmtNum, fmtDur, copy, jsonView, fieldText, toast } from "./util.js";
 import { getJSON, getExact, sendJSON, prettyJSON, Live } from "./api.js";
 import { timeSeries, hbars, donut, donutOf, timeline } from "./charts.js";
+import { isResponse, answers, responsesTo, alertOf, respBadge, answeredBadge, responsesList, answeredLink } from "./responses.js";
 
 const $ = (id) => document.getElementById(id);
 const view = $("view");
@@ -323,13 +324,42 @@ function eventsView() {
   getJSON("/api/v1/stats", new URLSearchParams([...apiParams(f), ["top", "1"]])).then((st) => { total = st.total; updateCount(); }).catch(() => {});
 
   const open = (e) => navigate("/events/" + encodeURIComponent(e.id) + urlQuery(state.f));
+  // Response records by the uuid of the alert they answered, for the
+  // rows shown: looked up a page at a time, kept current from the feed.
+  const answered = new Map();
+  function showAnswered(uuid) {
+    const recs = answered.get(uuid);
+    for (const r of tbody.querySelectorAll(`.ev[data-uuid="${CSS.escape(uuid)}"]`)) {
+      r.querySelector(".resp.answered")?.remove();
+      r.querySelector(".c.rule").prepend(answeredBadge(recs));
+      r.classList.add("is-answered");
+    }
+  }
+  function addResponses(recs) {
+    const touched = new Set();
+    for (const rec of recs) {
+      const id = answers(rec);
+      if (!id) continue;
+      const list = answered.get(id) || [];
+      if (list.some((x) => x.id === rec.id)) continue;
+      list.push(rec);
+      answered.set(id, list);
+      touched.add(id);
+    }
+    for (const id of touched) showAnswered(id);
+  }
+  async function lookUpResponses(evs) {
+    const uuids = evs.filter((e) => e.uuid && !isResponse(e) && !answered.has(e.uuid)).map((e) => e.uuid);
+    if (!uuids.length) return;
+    try { addResponses(await responsesTo(uuids)); } catch { /* the marks are extra; the rows are shown regardless */ }
+  }
   function row(e, fresh) {
     ids.add(e.id);
     const fields = Object.entries(e.output_fields || {}).filter(([, v]) => v != null && v !== "" && typeof v !== "object").slice(0, 6);
-    return h("div", { class: "ev" + (fresh ? " fresh" : ""), role: "row", tabindex: 0, "aria-label": `${e.priority} ${e.rule} on ${e.hostname || "unknown host"}`, dataset: { id: e.id, priority: e.priority }, onclick: () => open(e) },
+    return h("div", { class: "ev" + (fresh ? " fresh" : ""), role: "row", tabindex: 0, "aria-label": `${e.priority} ${e.rule} on ${e.hostname || "unknown host"}`, dataset: { id: e.id, priority: e.priority, uuid: e.uuid || "" }, onclick: () => open(e) },
       h("div", { class: "c time", title: `Alert time ${fmtTime(e.time)} · received ${fmtTime(receivedOf(e.id))}` }, shortTime(e.time)),
       h("div", { class: "c prio-c" }, prioBadge(e.priority)),
-      h("div", { class: "c rule", title: e.rule }, e.rule),
+      h("div", { class: "c rule", title: e.rule }, isResponse(e) ? respBadge(e) : answered.has(e.uuid) ? answeredBadge(answered.get(e.uuid)) : null, e.rule),
       h("div", { class: "c host", title: e.hostname || "" }, e.hostname || ""),
       h("div", { class: "c src" }, e.source || ""),
       h("div", { class: "c tags" }, (e.tags || []).map((t) => h("button", { class: "tag", type: "button", title: "Filter by tag " + t, onclick: (ev) => { ev.stopPropagation(); addFilter("tags", t); } }, t))),
@@ -361,6 +391,7 @@ function eventsView() {
       const frag = document.createDocumentFragment();
       for (const e of page.events || []) if (!ids.has(e.id)) frag.append(row(e));
       tbody.append(frag);
+      lookUpResponses(page.events || []);
       next = page.next || "";
       done = !next;
       failed = null;
@@ -393,6 +424,9 @@ function eventsView() {
   }
 
   function onEvents(evs) {
+    // A response record marks its alert's row whether or not the filter
+    // shows records themselves.
+    addResponses(evs.filter(isResponse));
     const mine = evs.filter((e) => matches(e, f));
     if (!mine.length) return;
     if (state.paused) {
@@ -434,6 +468,7 @@ async function openDetail(id) {
   const tr = document.querySelector(`.ev[data-id="${CSS.escape(id)}"]`);
   if (tr) tr.classList.add("sel");
   if (d.dataset.id === id && !d.hidden) return;
+  detailLive = null;
   d.hidden = false;
   d.dataset.id = id;
   d.replaceChildren(h("div", { class: "empty" }, "Loading…"));
@@ -449,6 +484,13 @@ async function openDetail(id) {
   const raw = prettyJSON(text);
   const fields = Object.entries(e.output_fields || {}).sort(([a], [b]) => a.localeCompare(b));
   const filterBtn = (label, patch) => h("button", { class: "btn btn-sm", onclick: () => setFilters(patch, { path: "/events" }) }, label);
+  // The responses to this alert, or the alert a response record answered.
+  const responsesBox = h("section", { id: "detail-responses", hidden: true });
+  if (isResponse(e)) showAnswers(e, responsesBox, my);
+  else if (e.uuid) {
+    detailLive = { uuid: e.uuid, refresh: () => showResponses(e, responsesBox, my) };
+    showResponses(e, responsesBox, my);
+  }
   d.replaceChildren(
     h("div", { class: "head" }, prioBadge(e.priority), h("span", { class: "muted" }, fmtTime(e.time), " · ", ago(e.time)),
       h("button", { class: "btn btn-ghost close", id: "detail-close", title: "Close (Esc)", "aria-label": "Close the event", onclick: closeDetail }, "✕")),
@@ -464,6 +506,7 @@ async function openDetail(id) {
       filterBtn("Filter priority", { priorities: [canonPrio(e.priority)].filter(Boolean) }),
       (e.tags || []).map((t) => h("button", { class: "tag", type: "button", onclick: () => setFilters({ tags: [t] }, { path: "/events" }) }, t)),
       h("button", { class: "btn btn-sm", onclick: () => copy(location.href, "Link copied") }, "Copy link")),
+    responsesBox,
     h("h3", {}, "Output", h("button", { class: "btn btn-sm", id: "copy-output", onclick: () => copy(e.output || "", "Output copied") }, "Copy")),
     h("pre", { id: "detail-output" }, e.output || ""),
     h("h3", {}, `Output fields (${fields.length})`, h("button", { class: "btn btn-sm", onclick: () => copy(JSON.stringify(Object.fromEntries(fields.map(([k, v]) => [k, fieldText(v)])), null, 2), "Fields copied") }, "Copy all")),
@@ -478,8 +521,39 @@ async function openDetail(id) {
   $("detail-close").focus({ preventScroll: true });
 }
 
+const eventHref = (e) => "/events/" + encodeURIComponent(e.id);
+
+/** detailLive is the alert the open detail shows, refreshed when a
+ *  response to it arrives on the live feed. */
+let detailLive = null;
+
+async function showResponses(e, box, my) {
+  let recs;
+  try { recs = await responsesTo([e.uuid]); } catch (err) {
+    if (my !== detailGen) return;
+    box.replaceChildren(h("h3", {}, "Response actions"), h("div", { class: "muted" }, "Could not load the responses: " + err.message));
+    box.hidden = false;
+    return;
+  }
+  if (my !== detailGen || !recs.length) return;
+  box.hidden = false;
+  box.replaceChildren(h("h3", {}, `Response actions (${recs.length})`), responsesList(recs, eventHref));
+}
+
+async function showAnswers(rec, box, my) {
+  let alert = null, failed = null;
+  if (answers(rec)) {
+    try { alert = await alertOf(rec); } catch (err) { failed = err; }
+  }
+  if (my !== detailGen) return;
+  box.hidden = false;
+  box.replaceChildren(h("h3", {}, "Answers the alert"),
+    failed ? h("div", { class: "muted" }, "Could not look the alert up: " + failed.message) : answeredLink(rec, alert, eventHref));
+}
+
 function closeDrawer() {
   const d = $("drawer");
+  detailLive = null;
   d.hidden = true;
   d.dataset.id = "";
   detailGen++;
@@ -704,6 +778,8 @@ const API_DOCS = [
     ["hostname, source", "comma-separated or repeated; any of them"],
     ["tags", "comma-separated; all must be present"],
     ["q", "case-insensitive text in output, rule or field values"],
+    ["field", "name=value: an output field with exactly this value; repeat for several (not indexed: add e.g. source=response)"],
+    ["uuid", "alert uuids, comma-separated (not indexed)"],
     ["limit", "page size, 1-1000 (default 100)"],
     ["before", "the previous page's next cursor"]], "events?since=24h&priorities=critical,error&limit=50"],
   ["GET", "/api/v1/events/{id}", "One event, exactly as stored (64-bit integers intact).", [], null],
@@ -795,7 +871,10 @@ function setPaused(p) {
 }
 
 const live = new Live({
-  onEvents: (evs) => state.current && state.current.onEvents && state.current.onEvents(evs),
+  onEvents: (evs) => {
+    if (detailLive && evs.some((e) => answers(e) === detailLive.uuid)) detailLive.refresh();
+    state.current && state.current.onEvents && state.current.onEvents(evs);
+  },
   onStatus: (s) => { state.liveState = s; showLive(); state.current && state.current.onStatus && state.current.onStatus(); },
   onReset: () => state.current && state.current.onReset && state.current.onReset(),
 });
