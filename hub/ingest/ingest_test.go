@@ -334,11 +334,32 @@ func TestFastDecoderMatchesReference(t *testing.T) {
 		`[1,2,]`, `{"a":1,}`, `{"a":1,"a":2}`, `{"":null}`, `[[[[]]]]`,
 	} {
 		for _, body := range []string{head + v + `}}`, head + v + `}} `, head + v + `}}x`, "\ufeff" + head + v + `}}`} {
-			a, err := DecodeOne([]byte(body))
-			ref, refErr := decodeStd([]byte(body))
-			if (err == nil) != (refErr == nil) || (err != nil && err.Error() != refErr.Error()) || !reflect.DeepEqual(a, ref) {
-				t.Errorf("%q:\nfast      %+v, %v\nreference %+v, %v", body, a, err, ref, refErr)
-			}
+			sameAsReference(t, body)
 		}
+	}
+	// Fields: keys, nulls, duplicates, types, unknown fields.
+	const p, tm = `"priority":"Warning"`, `"time":"2026-11-23T09:00:00Z"`
+	for _, body := range []string{
+		`{"RULE":"r",` + p + `,` + tm + `}`, `{"ru\u006ce":"r",` + p + `,` + tm + `}`, `{"rule":null,` + p + `,` + tm + `}`,
+		`{"rule":"r","rule":1,` + p + `,` + tm + `}`, `{"rule":1,"rule":"r",` + p + `,` + tm + `}`, `{"rule":"a","rule":"b",` + p + `,` + tm + `}`,
+		`{"rule":"r",` + p + `,` + tm + `,"tags":[]}`, `{"rule":"r",` + p + `,` + tm + `,"tags":null}`, `{"rule":"r",` + p + `,` + tm + `,"tags":[null]}`,
+		`{"rule":"r",` + p + `,` + tm + `,"tags":["a",""]}`, `{"rule":"r",` + p + `,` + tm + `,"output_fields":{}}`,
+		`{"rule":"r",` + p + `,` + tm + `,"output_fields":null}`, `{"rule":"r",` + p + `,` + tm + `,"output_fields":{"a":{"b":[1,null]}}}`,
+		`{"rule":"r",` + p + `,` + tm + `,"extra":[1,2,]}`, `{"rule":"r",` + p + `,` + tm + `,"extra":{"x":1}}`,
+		`{"rule":"r",` + p + `,` + tm + `,"uuid":"0B7B6C1E-5D0A-4A47-9A3E-2F4F1C9D8E11"}`, `{"rule":"r",` + p + `,` + tm + `,"uuid":"nope"}`,
+		`{"rule":"r",` + p + `,` + tm + `,"uuid":null,"output":null,"source":null,"hostname":null}`,
+		`{"rule":" ",` + p + `,` + tm + `}`, `{"rule":"r","priority":" warning ",` + tm + `}`, `{"rule":"r",` + p + `,"time":"2026-11-23T09:00:00+02:00"}`,
+		`{"rule":"r",` + p + `,"time":"1969-12-31T23:59:59Z"}`, `{"rule":"r","priority":"INFO",` + tm + `}`, `{"rule":"r",` + p + `,` + tm + `,"output":true}`,
+	} {
+		sameAsReference(t, body)
+	}
+}
+
+func sameAsReference(t *testing.T, body string) {
+	t.Helper()
+	a, err := DecodeOne([]byte(body))
+	ref, refErr := decodeStd([]byte(body))
+	if (err == nil) != (refErr == nil) || (err != nil && err.Error() != refErr.Error()) || !reflect.DeepEqual(a, ref) {
+		t.Errorf("%q:\nfast      %+v, %v\nreference %+v, %v", body, a, err, ref, refErr)
 	}
 }
