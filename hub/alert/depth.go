@@ -1,6 +1,9 @@
 package alert
 
-import "fmt"
+import (
+	"bytes"
+	"fmt"
+)
 
 // MaxDepth bounds how deeply an alert's JSON may nest (the alert object is
 // level 1, output_fields level 2). Falco's output fields are flat, so real
@@ -13,22 +16,10 @@ const MaxDepth = 64
 // text b (0 for a scalar). It does not validate b.
 func JSONDepth(b []byte) int {
 	depth, deepest := 0, 0
-	inString, escaped := false, false
-	for _, c := range b {
-		if inString {
-			switch {
-			case escaped:
-				escaped = false
-			case c == '\\':
-				escaped = true
-			case c == '"':
-				inString = false
-			}
-			continue
-		}
-		switch c {
+	for i := 0; i < len(b); i++ {
+		switch b[i] {
 		case '"':
-			inString = true
+			i = stringEnd(b, i+1)
 		case '{', '[':
 			if depth++; depth > deepest {
 				deepest = depth
@@ -38,6 +29,29 @@ func JSONDepth(b []byte) int {
 		}
 	}
 	return deepest
+}
+
+// stringEnd returns the index of the quote closing the string whose text
+// starts at b[from], or len(b) when it is not closed. Strings are most of a
+// payload: the search jumps from quote to quote (bytes.IndexByte) instead
+// of looking at every byte.
+func stringEnd(b []byte, from int) int {
+	for {
+		k := bytes.IndexByte(b[from:], '"')
+		if k < 0 {
+			return len(b)
+		}
+		q := from + k
+		// The quote is escaped when an odd number of backslashes precede it.
+		n := 0
+		for j := q - 1; j >= from && b[j] == '\\'; j-- {
+			n++
+		}
+		if n%2 == 0 {
+			return q
+		}
+		from = q + 1
+	}
 }
 
 // CheckDepth returns an error when the JSON text b nests deeper than
