@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"compress/gzip"
 	"context"
 	"errors"
@@ -168,7 +169,14 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, bool
 		writeError(w, http.StatusUnsupportedMediaType, fmt.Sprintf("unsupported Content-Encoding %q (want gzip or none)", enc))
 		return nil, false
 	}
-	body, err := io.ReadAll(rd)
+	var buf bytes.Buffer
+	if enc := r.Header.Get("Content-Encoding"); r.ContentLength > 0 && enc == "" {
+		// Room for the declared body and the read that sees EOF: one
+		// allocation instead of io.ReadAll's doublings (a batch is 100 KiB).
+		buf.Grow(int(r.ContentLength) + bytes.MinRead)
+	}
+	_, err := buf.ReadFrom(rd)
+	body := buf.Bytes()
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
