@@ -28,6 +28,7 @@ import (
 	"github.com/saker-sec/saker/forwarders/pagerduty"
 	"github.com/saker-sec/saker/forwarders/rocketchat"
 	"github.com/saker-sec/saker/forwarders/slack"
+	"github.com/saker-sec/saker/forwarders/smtp"
 	"github.com/saker-sec/saker/forwarders/splunk"
 	"github.com/saker-sec/saker/forwarders/syslog"
 	"github.com/saker-sec/saker/forwarders/talon"
@@ -110,6 +111,10 @@ var outputs = []output{
 	define("awscloudwatchlogs", plain(awscloudwatchlogs.Load), func(c awscloudwatchlogs.Config) Target {
 		return Target{MaxBatch: 500, Endpoint: c.LogGroup + "/" + c.LogStream}
 	}, awscloudwatchlogs.New),
+	// One email per alert over one connection per batch.
+	define("smtp", plain(smtp.Load), func(c smtp.Config) Target {
+		return Target{MaxBatch: 20, Endpoint: "smtp://" + c.HostPort}
+	}, smtp.New),
 	// Brokers take large batches; each record is confirmed (KAFKA_REQUIREDACKS).
 	define("kafka", plain(kafka.Load), func(c kafka.Config) Target {
 		return Target{MaxBatch: 500, Endpoint: strings.Join(c.HostPort, ",") + "/" + c.Topic}
