@@ -40,11 +40,11 @@ type Config struct {
 	// AuthMechanism is SMTP_AUTHMECHANISM: plain (default), oauthbearer,
 	// external, anonymous or none. plain without SMTP_USER sends no AUTH
 	// (a local relay); falcosidekick fails every mail then.
-	AuthMechanism string
-	User, Password string // SMTP_USER, SMTP_PASSWORD (plain, oauthbearer's user)
-	Token          string // SMTP_TOKEN (oauthbearer)
-	Identity       string // SMTP_IDENTITY (plain, external)
-	Trace          string // SMTP_TRACE (anonymous)
+	AuthMechanism  string
+	User, Password string          // SMTP_USER, SMTP_PASSWORD (plain, oauthbearer's user)
+	Token          string          // SMTP_TOKEN (oauthbearer)
+	Identity       string          // SMTP_IDENTITY (plain, external)
+	Trace          string          // SMTP_TRACE (anonymous)
 	From           *mail.Address   // SMTP_FROM
 	To             []*mail.Address // SMTP_TO, comma-separated
 	OutputFormat   string          // SMTP_OUTPUTFORMAT: html (HTML and text parts) or text
