@@ -112,3 +112,15 @@ func cli(t testing.TB, addr string, args ...string) string {
 	}
 	return string(out)
 }
+
+// Info returns one field of a node's INFO section.
+func Info(t testing.TB, addr, section, field string) string {
+	t.Helper()
+	for _, line := range strings.Split(cli(t, addr, "INFO", section), "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), field+":"); ok {
+			return v
+		}
+	}
+	t.Fatalf("INFO %s on %s has no %s", section, addr, field)
+	return ""
+}
