@@ -26,6 +26,7 @@ import (
 	"github.com/saker-sec/saker/forwarders/opsgenie"
 	"github.com/saker-sec/saker/forwarders/otlplogs"
 	"github.com/saker-sec/saker/forwarders/pagerduty"
+	"github.com/saker-sec/saker/forwarders/policyreport"
 	"github.com/saker-sec/saker/forwarders/rocketchat"
 	"github.com/saker-sec/saker/forwarders/slack"
 	"github.com/saker-sec/saker/forwarders/smtp"
@@ -135,6 +136,14 @@ var outputs = []output{
 	define("otlplogs", plain(otlplogs.Load), func(c otlplogs.Config) Target {
 		return Target{MaxBatch: 500, Endpoint: c.Protocol + " " + settings.Redact(c.Endpoint)}
 	}, otlplogs.New),
+	// One read and one write per report and batch.
+	define("policyreport", plain(policyreport.Load), func(c policyreport.Config) Target {
+		where := c.APIServer
+		if c.Kubeconfig != "" {
+			where = "kubeconfig " + c.Kubeconfig
+		}
+		return Target{MaxBatch: 100, Endpoint: where}
+	}, policyreport.New),
 	// One annotation per request.
 	define("grafana", plain(grafana.Load), func(c grafana.Config) Target {
 		return Target{MaxBatch: 100, Endpoint: settings.Redact(c.HostPort)}

@@ -1,6 +1,8 @@
 package forwarders_test
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -32,7 +34,13 @@ func TestFromEnvEnablesAddedOutputs(t *testing.T) {
 		"SPLUNK_HOST":        "https://splunk:8088/services/collector/event", "SPLUNK_TOKEN": "secret",
 		"OPENOBSERVE_HOSTPORT": "http://o2:5080", "OPENOBSERVE_PASSWORD": "secret",
 		"GRAFANA_HOSTPORT": "http://grafana:3000", "GRAFANA_APIKEY": "secret",
-		"OTLP_LOGS_ENDPOINT": "http://otel:4318/v1/logs",
+		"OTLP_LOGS_ENDPOINT":   "http://otel:4318/v1/logs",
+		"POLICYREPORT_ENABLED": "true", "POLICYREPORT_KUBECONFIG": filepath.Join(t.TempDir(), "kubeconfig"),
+	}
+	kc := "apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: 'https://k8s:6443'}}]\n" +
+		"users: [{name: u, user: {token: secret}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n"
+	if err := os.WriteFile(vars["POLICYREPORT_KUBECONFIG"], []byte(kc), 0o600); err != nil {
+		t.Fatal(err)
 	}
 	setup, err := forwarders.FromEnv(env(vars), nil, nil)
 	if err != nil {
@@ -48,7 +56,7 @@ func TestFromEnvEnablesAddedOutputs(t *testing.T) {
 			t.Errorf("alertmanager min priority %v", tg.MinPriority)
 		}
 	}
-	if got := strings.Join(names, ","); got != "alertmanager,teams,discord,googlechat,mattermost,rocketchat,talon,n8n,pagerduty,opsgenie,datadog,datadoglogs,kafka,nats,syslog,splunk,openobserve,otlplogs,grafana" {
+	if got := strings.Join(names, ","); got != "alertmanager,teams,discord,googlechat,mattermost,rocketchat,talon,n8n,pagerduty,opsgenie,datadog,datadoglogs,kafka,nats,syslog,splunk,openobserve,otlplogs,policyreport,grafana" {
 		t.Fatalf("targets %s", got)
 	}
 }
