@@ -47,7 +47,9 @@
 //
 // # Query (/api/v1, also on the dashboard behind its login)
 //
-//	GET /api/v1/events       {"events": [...], "next": "<cursor>"} newest first
+//	GET /api/v1/events       {"events": [...], "next": "<cursor>"} newest
+//	                         event time first (the alert's "time"; then ID);
+//	                         each event is {"id", "received", Falco's fields}
 //	GET /api/v1/events/{id}  one event; 404 when unknown
 //	GET /api/v1/stats        {"total", "by_priority", "rules", "hostnames",
 //	                         "sources", "tags", "containers", "images",
@@ -55,7 +57,9 @@
 //
 // Filter parameters (events and stats):
 //
-//	since, until  RFC 3339 time or a duration back from now: 15m, 24h, 7d
+//	since, until  RFC 3339 time or a duration back from now: 15m, 24h, 7d;
+//	              bounds on the alert's own time (store.EventMs: "received"
+//	              when the time is missing or over 5 minutes ahead of it)
 //	priority      minimum priority: warning = Warning and more severe
 //	priorities    exact priorities, comma-separated or repeated: warning,error
 //	              (an event's priority must be one of them; with priority, both apply)
