@@ -41,53 +41,70 @@ if window > 0 then
   uprev = pfx .. "u:" .. string.format("%d", bucket - 1)
 end
 
-local char, floor = string.char, math.floor
--- be encodes a non-negative integer below 2^53 in w big-endian bytes.
-local function be(v, w)
-  local b = {}
-  for k = w, 1, -1 do
-    b[k] = char(v % 256)
-    v = floor(v / 256)
+local floor, pack = math.floor, struct.pack
+
+-- First pass: where each alert's arguments start, and which uuids were
+-- stored before (one HMGET per dedupe bucket for the whole batch).
+local starts = {}
+local known = {}
+local i = 6
+local uuids = {}
+for a = 1, n do
+  starts[a] = i
+  if ARGV[i] ~= "" then
+    uuids[#uuids + 1] = ARGV[i]
   end
-  return table.concat(b)
+  i = i + 4
+  i = i + 1 + tonumber(ARGV[i])
+  i = i + 2 + tonumber(ARGV[i + 1])
+  i = i + 1 + tonumber(ARGV[i])
+end
+if ukey and #uuids > 0 then
+  for _, key in ipairs({uprev, ukey}) do
+    for from = 1, #uuids, 1000 do
+      local last = math.min(from + 999, #uuids)
+      local got = redis.call("HMGET", key, unpack(uuids, from, last))
+      for k = from, last do
+        if got[k - from + 1] then
+          known[uuids[k]] = got[k - from + 1]
+        end
+      end
+    end
+  end
 end
 
-local i = 6
 local ids = {}
 local members = {} -- index key -> {score, member, score, member, ...}
 local counts = {}  -- counter key -> field -> n
 local sets = {}    -- rule set key -> rule -> true
+local remember = {} -- uuid, id, ... for the dedupe bucket
 local fresh = false
 for a = 1, n do
+  i = starts[a]
   local uuid = ARGV[i]
   local field = ARGV[i + 1]
   local body = ARGV[i + 2]
   local evms = tonumber(ARGV[i + 3])
   i = i + 4
-  local id = false
-  if ukey and uuid ~= "" then
-    id = redis.call("HGET", ukey, uuid) or redis.call("HGET", uprev, uuid)
-  end
+  local id = ukey and uuid ~= "" and known[uuid]
   if id then
-    -- Already stored: skip this alert's index keys, rule sets and counter
-    -- fields.
+    -- Stored before, or earlier in this batch.
     ids[a] = id
-    i = i + 1 + tonumber(ARGV[i])
-    i = i + 2 + tonumber(ARGV[i + 1])
-    i = i + 1 + tonumber(ARGV[i])
   else
     fresh = true
     id = redis.call("XADD", stream, "*", field, body)
     ids[a] = id
     if ukey and uuid ~= "" then
-      redis.call("HSET", ukey, uuid, id)
+      known[uuid] = id
+      remember[#remember + 1] = uuid
+      remember[#remember + 1] = id
     end
     local ms, seq = string.match(id, "^(%d+)-(%d+)$")
     ms, seq = tonumber(ms), tonumber(seq)
     if evms <= 0 or evms > ms + skew then
       evms = ms
     end
-    local member = be(evms, 6) .. be(ms, 6) .. be(seq, 4)
+    local member = pack(">I6I6I4", evms, ms, seq)
     local k = tonumber(ARGV[i])
     i = i + 1
     for _ = 1, k do
@@ -129,7 +146,10 @@ for a = 1, n do
     end
   end
 end
-if ukey and fresh then
+if #remember > 0 then
+  for from = 1, #remember, 1000 do
+    redis.call("HSET", ukey, unpack(remember, from, math.min(from + 999, #remember)))
+  end
   redis.call("PEXPIRE", ukey, 2 * window + 1000)
 end
 if not fresh then
