@@ -60,19 +60,7 @@ func Message(cfg *Config, a *alert.Alert, logger *slog.Logger) render.SlackMessa
 	}
 	att := render.SlackAttachment{Fallback: a.Output, Color: render.Color(a.Priority)}
 	if format == render.FormatAll || format == render.FormatFields {
-		f := []render.SlackField{render.ShortField("rule", a.Rule)}
-		if a.Hostname != "" {
-			f = append(f, render.ShortField("hostname", a.Hostname))
-		}
-		f = append(f, render.ShortField("priority", a.Priority.String()), render.ShortField("source", a.Source))
-		if t := render.Tags(a, ", "); t != "" {
-			f = append(f, render.ShortField("tags", t))
-		}
-		for _, of := range render.StringFields(a) {
-			f = append(f, render.OutputField(of))
-		}
-		f = append(f, render.SlackField{Title: "time", Value: a.Time.String()})
-		att.Fields = f
+		att.Fields = render.AlertFields(a, render.HostnameAfterRule)
 		att.Footer = cfg.Footer
 		if att.Footer == "" {
 			att.Footer = render.DefaultFooter

@@ -72,18 +72,7 @@ func Message(cfg *Config, a *alert.Alert, logger *slog.Logger) render.SlackMessa
 		return msg
 	}
 	att := render.SlackAttachment{Fallback: a.Output, Color: render.Color(a.Priority)}
-	f := []render.SlackField{render.ShortField("rule", a.Rule), render.ShortField("priority", a.Priority.String()), render.ShortField("source", a.Source)}
-	if t := render.Tags(a, ", "); t != "" {
-		f = append(f, render.ShortField("tags", t))
-	}
-	for _, of := range render.StringFields(a) {
-		f = append(f, render.OutputField(of))
-	}
-	f = append(f, render.SlackField{Title: "time", Value: a.Time.String()})
-	if a.Hostname != "" {
-		f = append(f, render.ShortField("hostname", a.Hostname))
-	}
-	att.Fields = f
+	att.Fields = render.AlertFields(a, render.HostnameLast)
 	if format == render.FormatAll {
 		att.Text = a.Output
 	}

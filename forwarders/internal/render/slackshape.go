@@ -1,5 +1,7 @@
 package render
 
+import "github.com/saker-sec/saker/hub/alert"
+
 // SlackMessage is the Slack-compatible incoming-webhook body that
 // Mattermost and Rocket.Chat accept.
 type SlackMessage struct {
@@ -32,6 +34,35 @@ func ShortField(title, value string) SlackField { return SlackField{title, value
 // falcosidekick.
 func OutputField(f Field) SlackField {
 	return SlackField{f.Name, f.Value, len([]rune(f.Value)) < 36}
+}
+
+// Hostname placements for AlertFields: falcosidekick puts it after the
+// rule in Mattermost's attachment and last in Rocket.Chat's.
+const (
+	HostnameAfterRule = false
+	HostnameLast      = true
+)
+
+// AlertFields are falcosidekick's attachment fields of the Slack-shaped
+// chat outputs: rule, priority, source, tags, the string output fields and
+// the time, with the hostname (when set) where hostnameLast places it.
+func AlertFields(a *alert.Alert, hostnameLast bool) []SlackField {
+	f := []SlackField{ShortField("rule", a.Rule)}
+	if a.Hostname != "" && !hostnameLast {
+		f = append(f, ShortField("hostname", a.Hostname))
+	}
+	f = append(f, ShortField("priority", a.Priority.String()), ShortField("source", a.Source))
+	if t := Tags(a, ", "); t != "" {
+		f = append(f, ShortField("tags", t))
+	}
+	for _, of := range StringFields(a) {
+		f = append(f, OutputField(of))
+	}
+	f = append(f, SlackField{Title: "time", Value: a.Time.String()})
+	if a.Hostname != "" && hostnameLast {
+		f = append(f, ShortField("hostname", a.Hostname))
+	}
+	return f
 }
 
 // Falcosidekick's defaults for the Slack-shaped outputs.
