@@ -132,8 +132,16 @@ func Config(ctx context.Context, creds Credentials, o Options, logger *slog.Logg
 	if cfg.Region == "" {
 		return aws.Config{}, errors.New("AWS region unknown: set AWS_REGION")
 	}
+	// With a local endpoint (LocalStack, MinIO) STS is asked there too.
+	stsFor := func(cfg aws.Config) *sts.Client {
+		return sts.NewFromConfig(cfg, func(so *sts.Options) {
+			if o.Endpoint != "" {
+				so.BaseEndpoint = aws.String(o.Endpoint)
+			}
+		})
+	}
 	if creds.RoleARN != "" {
-		provider := stscreds.NewAssumeRoleProvider(sts.NewFromConfig(cfg), creds.RoleARN, func(ao *stscreds.AssumeRoleOptions) {
+		provider := stscreds.NewAssumeRoleProvider(stsFor(cfg), creds.RoleARN, func(ao *stscreds.AssumeRoleOptions) {
 			ao.RoleSessionName = "saker"
 			if creds.ExternalID != "" {
 				ao.ExternalID = aws.String(creds.ExternalID)
@@ -142,16 +150,16 @@ func Config(ctx context.Context, creds Credentials, o Options, logger *slog.Logg
 		cfg.Credentials = aws.NewCredentialsCache(provider)
 	}
 	if creds.CheckIdentity && logger != nil {
-		go checkIdentity(cfg, logger)
+		go checkIdentity(stsFor(cfg), logger)
 	}
 	return cfg, nil
 }
 
 // checkIdentity logs who the credentials are, or why they do not work.
-func checkIdentity(cfg aws.Config, logger *slog.Logger) {
+func checkIdentity(client *sts.Client, logger *slog.Logger) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	out, err := sts.NewFromConfig(cfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	out, err := client.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
 	if err != nil {
 		logger.Error("AWS credentials check failed; deliveries will fail until they work (AWS_CHECKIDENTITY=false skips this check)", "err", err)
 		return
