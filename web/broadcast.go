@@ -6,8 +6,6 @@ import (
 	"log/slog"
 	"sync"
 	"time"
-
-	"github.com/saker-sec/saker/hub/store"
 )
 
 // item is one stored event, JSON-encoded once for every browser.
@@ -155,16 +153,11 @@ func (b *broadcaster) close() {
 	close(b.gone)
 }
 
-// head returns the newest stored event ID, "0" for an empty store.
+// head returns the newest stored event ID by arrival, "0" for an empty
+// store: the feed pushes what arrives after it. (Query's newest is by
+// event time: a late alert arriving last is not it.)
 func (b *broadcaster) head(ctx context.Context) (string, error) {
-	p, err := b.st.Query(ctx, store.Query{Limit: 1})
-	if err != nil {
-		return "", err
-	}
-	if len(p.Events) == 0 {
-		return "0", nil
-	}
-	return p.Events[0].ID, nil
+	return b.st.Head(ctx)
 }
 
 func (b *broadcaster) run(ctx context.Context, gen int, ready chan struct{}) {

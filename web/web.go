@@ -39,7 +39,7 @@ import (
 	"github.com/saker-sec/saker/web/session"
 )
 
-// Store is the part of store.Store the dashboard reads. Tail feeds the
+// Store is the part of store.Store the dashboard reads. Tail (from Head) feeds the
 // websocket (one shared tail per hub process, whatever the number of
 // browsers) and replays the gap of a reconnecting browser; Query, Get and
 // Stats serve the query API (hub/api.QueryRoutes) when Options.API is nil.
@@ -48,6 +48,7 @@ type Store interface {
 	Get(ctx context.Context, id string) (store.Event, error)
 	Stats(ctx context.Context, q store.StatsQuery) (store.Stats, error)
 	Tail(ctx context.Context, after string, max int, block time.Duration) ([]store.Event, error)
+	Head(ctx context.Context) (string, error)
 	Health(ctx context.Context) store.Health
 }
 

@@ -139,6 +139,10 @@ type Store interface {
 	// stored by every replica sharing the store. after "$" means "from now";
 	// "" or "0" means from the oldest retained event.
 	Tail(ctx context.Context, after string, max int, block time.Duration) ([]Event, error)
+	// Head returns the ID of the newest stored event by arrival ("0" for
+	// an empty store): Tail(Head()) sees only events stored afterwards.
+	// (Query's newest is by event time, which a late alert does not top.)
+	Head(ctx context.Context) (string, error)
 	// Health reports whether the store is usable, with a short description
 	// (e.g. "redis 7.0.15 at 127.0.0.1:6379").
 	Health(ctx context.Context) Health

@@ -76,3 +76,16 @@ func (s *Store) wait(ctx context.Context, ch <-chan struct{}, deadline time.Time
 	}
 	return nil
 }
+
+// Head implements store.Store: the newest event readers can see.
+func (s *Store) Head(context.Context) (string, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return "", errors.New("embedded store: closed")
+	}
+	if s.visMs == 0 && s.visSeq == 0 {
+		return "0", nil
+	}
+	return store.FormatID(s.visMs, s.visSeq), nil
+}

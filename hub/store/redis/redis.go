@@ -984,6 +984,15 @@ func (s *Store) edge(ctx context.Context, partial *[][2]int64, a, z int64) bool 
 	return false
 }
 
+// Head implements store.Store: the stream's newest ID.
+func (s *Store) Head(ctx context.Context) (string, error) {
+	id, err := s.lastID(ctx)
+	if id == "0-0" {
+		id = "0"
+	}
+	return id, err
+}
+
 // lastID resolves "$": the newest ID the stream ever had.
 func (s *Store) lastID(ctx context.Context) (string, error) {
 	info, err := s.c.XInfoStream(ctx, s.stream).Result()

@@ -219,3 +219,22 @@ func (s *Store) waitAny(ctx context.Context, pos []string, wait time.Duration) e
 	}
 	return nil
 }
+
+// Head implements store.Store: the lowest of the shards' horizons, as a
+// composed ID. Every shard has stored nothing after its horizon, so a
+// Tail from Head misses nothing; it may hand out again what a shard
+// stored between the lowest horizon and its own (a millisecond, or the
+// masters' clock skew).
+func (s *Store) Head(ctx context.Context) (string, error) {
+	pos, err := s.horizons(ctx)
+	if err != nil {
+		return "", err
+	}
+	low := ""
+	for i, h := range pos {
+		if id := store.ShardID(h, i); low == "" || store.CompareIDs(id, low) < 0 {
+			low = id
+		}
+	}
+	return low, nil
+}

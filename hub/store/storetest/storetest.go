@@ -66,6 +66,7 @@ func Run(t *testing.T, f Factory) {
 		{"Stats", testStats},
 		{"TailFromID", testTailFromID},
 		{"TailBlocking", testTailBlocking},
+		{"HeadIsNewestArrival", testHead},
 		{"TailAcrossInstances", testTailAcrossInstances},
 		{"RetentionByCount", testRetentionCount},
 		{"RetentionByAge", testRetentionAge},
@@ -843,6 +844,35 @@ func testTailFromID(t *testing.T, f Factory) {
 	}
 	if _, err := s.Tail(ctxT(t), "junk", 10, 0); err == nil {
 		t.Errorf("Tail(junk) succeeded")
+	}
+}
+
+// testHead: Head names the newest arrival, even when it is a late alert
+// that Query lists last, so a Tail from it sees only what comes next.
+func testHead(t *testing.T, f Factory) {
+	s := open(t, f(t, Limits{}))
+	if h, err := s.Head(ctxT(t)); err != nil {
+		t.Fatalf("Head of an empty store: %v", err)
+	} else if got, err := s.Tail(ctxT(t), h, 10, 0); err != nil || len(got) != 0 {
+		t.Fatalf("Tail(Head %q) of an empty store = %v, %v", h, names(got), err)
+	}
+	appendAll(t, s, mk("on-time", alert.PriorityNotice, "r", "syscalls", "h"))
+	appendAll(t, s, at(time.Now().Add(-6*time.Hour), "late", alert.PriorityNotice, "r"))
+	if p, err := s.Query(ctxT(t), store.Query{Limit: 1}); err != nil || len(p.Events) != 1 || p.Events[0].UUID != "on-time" {
+		t.Fatalf("newest by event time = %v, %v; want on-time", p.Events, err)
+	}
+	time.Sleep(2 * time.Millisecond) // past the newest millisecond, which a sharded store may hold back
+	h, err := s.Head(ctxT(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Tail(ctxT(t), h, 10, 0); err != nil || len(got) != 0 {
+		t.Fatalf("Tail(Head %q) = %v, %v; want nothing (the late alert arrived last)", h, names(got), err)
+	}
+	appendAll(t, s, mk("next", alert.PriorityNotice, "r", "syscalls", "h"))
+	got, err := s.Tail(ctxT(t), h, 10, time.Second)
+	if err != nil || !slices.Equal(names(got), []string{"next"}) {
+		t.Fatalf("Tail(Head) after one more append = %v, %v; want [next]", names(got), err)
 	}
 }
 
