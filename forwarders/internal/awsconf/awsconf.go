@@ -109,7 +109,9 @@ func Config(ctx context.Context, creds Credentials, o Options, logger *slog.Logg
 	// trusted CAs; its transport is the one outhttp built.
 	base := client.Transport.(*http.Transport)
 	sdkClient := awshttp.NewBuildableClient().WithTimeout(client.Timeout).WithTransportOptions(func(tr *http.Transport) {
-		tr.Proxy, tr.DialContext, tr.MaxIdleConnsPerHost = base.Proxy, base.DialContext, base.MaxIdleConnsPerHost
+		tr.Proxy, tr.DialContext = base.Proxy, base.DialContext
+		// S3 uploads run 8 at a time; keep their connections.
+		tr.MaxIdleConnsPerHost = 16
 		tr.TLSClientConfig = base.TLSClientConfig.Clone()
 	})
 	opts := []func(*config.LoadOptions) error{
