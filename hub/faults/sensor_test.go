@@ -285,7 +285,8 @@ func TestSensorKill9(t *testing.T) {
 
 	h.kill()
 	o.setPhase("hub-down")
-	time.Sleep(pick(3*time.Second, time.Minute)) // the sensor spools
+	hubDown := pick(5*time.Second, time.Minute)
+	time.Sleep(hubDown) // the sensor spools
 	o.setPhase("sensor-down-2")
 	spooled := sn.spooled()
 	kill2 := time.Now()
@@ -316,11 +317,14 @@ func TestSensorKill9(t *testing.T) {
 		fmt.Sprintf("lost_at_kill_hub_up=%d/%d (window %.2fs) lost_at_kill_hub_down=%d/%d (window %.2fs) spooled_at_kill=%d opened_while_sensor_down=%d",
 			up, len(o.paths("up")), upWindow.Seconds(), down, len(o.paths("hub-down")), downWindow.Seconds(), len(spooled), unseen))
 	if len(spooled) == 0 {
-		t.Errorf("nothing spooled after %v with the hub down: the kill tested nothing", pick(3*time.Second, time.Minute))
+		t.Errorf("nothing spooled after %v with the hub down: the kill tested nothing", hubDown)
 	}
-	// What a kill -9 may lose is the last moment's alerts, not a backlog.
+	// What a kill -9 may lose is the last moment's alerts, not a backlog
+	// (before the sensor spilled to disk at the first failure, it lost the
+	// whole hub-down phase). The bound leaves room for a sensor lagging
+	// behind its ring buffer on a loaded machine (0.67 s seen at load 25).
 	for _, w := range []time.Duration{upWindow, downWindow} {
-		if w > 2*time.Second {
+		if w > 3*time.Second {
 			t.Errorf("the kill -9 lost an alert raised %.1fs before it: the sensor held it in memory only", w.Seconds())
 		}
 	}
