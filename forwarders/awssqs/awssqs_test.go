@@ -4,16 +4,21 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/saker-sec/saker/forwarders/awssqs"
 	"github.com/saker-sec/saker/forwarders/internal/awspeer"
 	"github.com/saker-sec/saker/forwarders/internal/batch"
+	"github.com/saker-sec/saker/forwarders/internal/outhttp"
 	"github.com/saker-sec/saker/forwarders/internal/testpeer"
 	"github.com/saker-sec/saker/hub/alert"
 )
@@ -199,5 +204,107 @@ func TestLoad(t *testing.T) {
 	}
 	if _, ok := awssqs.Load(testpeer.Env(map[string]string{"AWS_REGION": "us-east-1"})); ok {
 		t.Fatal("enabled without AWS_SQS_URL")
+	}
+}
+
+// logged is a slog handler passing each record's message and attributes
+// to a channel, so a test can wait for a log line.
+type logged chan string
+
+func (l logged) Enabled(context.Context, slog.Level) bool { return true }
+func (l logged) Handle(_ context.Context, r slog.Record) error {
+	line := r.Message
+	r.Attrs(func(a slog.Attr) bool { line += " " + a.String(); return true })
+	l <- line
+	return nil
+}
+func (l logged) WithAttrs([]slog.Attr) slog.Handler { return l }
+func (l logged) WithGroup(string) slog.Handler      { return l }
+
+// TestAssumeRoleAndIdentityCheck: with AWS_ROLEARN and AWS_EXTERNALID the
+// messages are signed with the role's temporary credentials from STS
+// AssumeRole (asked at the output's endpoint, signed with the configured
+// keys), and AWS_CHECKIDENTITY logs who they are.
+func TestAssumeRoleAndIdentityCheck(t *testing.T) {
+	const role = "arn:aws:iam::123456789012:role/falco"
+	var (
+		mu      sync.Mutex
+		assumed int
+		sqsErr  error
+	)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		defer mu.Unlock()
+		if strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
+			form, _ := url.ParseQuery(string(body))
+			// AssumeRole is signed with the configured keys, the rest with the role's.
+			key := "ASIAROLE"
+			if form.Get("Action") == "AssumeRole" {
+				key = awspeer.AccessKeyID
+			}
+			if err := awspeer.CheckSigV4Key(r, key, "sts", "us-east-1"); err != nil {
+				http.Error(w, err.Error(), http.StatusForbidden)
+				return
+			}
+			switch form.Get("Action") {
+			case "AssumeRole":
+				if form.Get("RoleArn") != role || form.Get("ExternalId") != "ext-42" || form.Get("RoleSessionName") != "saker" {
+					http.Error(w, "bad AssumeRole "+form.Encode(), http.StatusBadRequest)
+					return
+				}
+				assumed++
+				fmt.Fprintf(w, `<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleResult><Credentials>`+
+					`<AccessKeyId>ASIAROLE</AccessKeyId><SecretAccessKey>role-secret</SecretAccessKey><SessionToken>role-token</SessionToken>`+
+					`<Expiration>%s</Expiration></Credentials><AssumedRoleUser><Arn>%s</Arn><AssumedRoleId>AROA:saker</AssumedRoleId></AssumedRoleUser>`+
+					`</AssumeRoleResult><ResponseMetadata><RequestId>1</RequestId></ResponseMetadata></AssumeRoleResponse>`,
+					time.Now().Add(time.Hour).UTC().Format(time.RFC3339), "arn:aws:sts::123456789012:assumed-role/falco/saker")
+			case "GetCallerIdentity":
+				_, _ = io.WriteString(w, `<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><GetCallerIdentityResult>`+
+					`<Arn>arn:aws:sts::123456789012:assumed-role/falco/saker</Arn><UserId>AROA:saker</UserId><Account>123456789012</Account>`+
+					`</GetCallerIdentityResult><ResponseMetadata><RequestId>2</RequestId></ResponseMetadata></GetCallerIdentityResponse>`)
+			default:
+				http.Error(w, "unexpected STS action "+form.Get("Action"), http.StatusBadRequest)
+			}
+			return
+		}
+		if err := awspeer.CheckSigV4Key(r, "ASIAROLE", "sqs", "us-east-1"); err != nil || r.Header.Get("X-Amz-Security-Token") != "role-token" {
+			sqsErr = fmt.Errorf("SQS request not signed by the assumed role: %v, token %q", err, r.Header.Get("X-Amz-Security-Token"))
+			http.Error(w, sqsErr.Error(), http.StatusForbidden)
+			return
+		}
+		r.Header.Set("Authorization", strings.Replace(r.Header.Get("Authorization"), "ASIAROLE", awspeer.AccessKeyID, 1))
+		b, err := awspeer.ParseSQSBatch(r, body, "us-east-1")
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		_, _ = w.Write(awspeer.SQSReply(b, nil))
+	}))
+	defer srv.Close()
+	env := awspeer.Env(map[string]string{"AWS_SQS_URL": srv.URL + "/123456789012/falco", "AWS_ROLEARN": role, "AWS_EXTERNALID": "ext-42"})
+	env["AWS_CHECKIDENTITY"] = "true"
+	src := testpeer.Env(env)
+	cfg, _ := awssqs.Load(src)
+	logs := make(logged, 16)
+	f, err := awssqs.New(cfg, outhttp.Options{}, slog.New(logs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if retry, err := f.Forward(context.Background(), alerts(2)); err != nil {
+		t.Fatalf("Forward = %v, %v (peer: %v)", retry, err, sqsErr)
+	}
+	for line := range logs {
+		if strings.Contains(line, "AWS credentials") {
+			if !strings.Contains(line, "arn:aws:sts::123456789012:assumed-role/falco/saker") {
+				t.Fatalf("identity check logged %q; want the assumed role", line)
+			}
+			break
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if assumed != 1 {
+		t.Fatalf("AssumeRole called %d times, want once (credentials cached)", assumed)
 	}
 }

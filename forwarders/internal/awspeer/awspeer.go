@@ -39,12 +39,17 @@ var sigV4 = regexp.MustCompile(`^AWS4-HMAC-SHA256 Credential=([^/]+)/(\d{8})/([^
 // X-Amz-Date the request carries. (The signature itself is the SDK's
 // business; the peer checks its shape and scope.)
 func CheckSigV4(r *http.Request, service, region string) error {
+	return CheckSigV4Key(r, AccessKeyID, service, region)
+}
+
+// CheckSigV4Key is CheckSigV4 for another access key (an assumed role's).
+func CheckSigV4Key(r *http.Request, key, service, region string) error {
 	m := sigV4.FindStringSubmatch(r.Header.Get("Authorization"))
 	if m == nil {
 		return fmt.Errorf("no SigV4 Authorization header: %q", r.Header.Get("Authorization"))
 	}
-	if m[1] != AccessKeyID || m[3] != region || m[4] != service {
-		return fmt.Errorf("SigV4 scope %s/%s/%s, want %s/%s/%s", m[1], m[3], m[4], AccessKeyID, region, service)
+	if m[1] != key || m[3] != region || m[4] != service {
+		return fmt.Errorf("SigV4 scope %s/%s/%s, want %s/%s/%s", m[1], m[3], m[4], key, region, service)
 	}
 	signed := strings.Split(m[5], ";")
 	if !contains(signed, "host") || !contains(signed, "x-amz-date") {
