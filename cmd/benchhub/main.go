@@ -3,6 +3,7 @@
 // docker-compose.yml configures it) and over the embedded store, drives it
 // over loopback with one Falco payload, and prints req/s, p50 and p99 for
 // single POSTs on 1 and 50 connections and batches of 100 on 8 connections,
+// the CPU time per alert of the server's processes (redis-server included),
 // plus Redis bytes per stored alert. When -sidekick names a falcosidekick
 // binary (built from its public source outside this repository, no outputs
 // configured) it runs in the same rounds, interleaved, and ratios are
@@ -85,6 +86,9 @@ type target struct {
 	url   string
 	batch bool // serves POST /api/v1/events
 	stop  func()
+	// pids are the processes whose CPU time the target's work costs: the
+	// server, and redis-server for a Redis store.
+	pids []int
 	// a names the A target a B target is compared with ("" for others).
 	a string
 }
@@ -95,10 +99,20 @@ type result struct {
 	firstErr             string
 	secs                 float64
 	p50, p99             time.Duration
+	cpu                  time.Duration // CPU time of the target's processes during the run
 }
 
 func (r result) rps() float64       { return float64(r.reqs) / r.secs }
 func (r result) alertRate() float64 { return float64(r.alerts) / r.secs }
+
+// cpuPerAlert is the target's CPU time per stored alert in µs: unlike
+// req/s it hardly depends on how much of the shared machine the target got.
+func (r result) cpuPerAlert() float64 {
+	if r.alerts == 0 {
+		return 0
+	}
+	return float64(r.cpu.Microseconds()) / float64(r.alerts)
+}
 
 func run(o options) error {
 	body, err := loadPayload(o.payload)
@@ -111,7 +125,7 @@ func run(o options) error {
 	}
 	defer os.RemoveAll(tmp)
 
-	redisAddr, stopRedis, err := startRedis(tmp)
+	redisAddr, redisPID, stopRedis, err := startRedis(tmp)
 	if err != nil {
 		return err
 	}
@@ -151,6 +165,9 @@ func run(o options) error {
 			if err := add(t, err); err != nil {
 				return err
 			}
+			if st == "redis" {
+				t.pids = append(t.pids, redisPID)
+			}
 			if b.prefix == "b" {
 				t.a = "saker-" + st
 			}
@@ -177,13 +194,15 @@ func run(o options) error {
 				if sc.batch > 0 && !t.batch {
 					continue
 				}
+				cpu0 := cpuTime(t.pids)
 				res := drive(t, sc, body, o.dur)
+				res.cpu = cpuTime(t.pids) - cpu0
 				if results[sc.name] == nil {
 					results[sc.name] = map[string][]result{}
 				}
 				results[sc.name][t.name] = append(results[sc.name][t.name], res)
-				fmt.Printf("round %d  %-22s %-15s %9.0f req/s %9.0f alerts/s  p50 %8v  p99 %8v  errors %d\n",
-					r, sc.name, t.name, res.rps(), res.alertRate(), res.p50.Round(time.Microsecond), res.p99.Round(time.Microsecond), res.errors)
+				fmt.Printf("round %d  %-22s %-15s %9.0f req/s %9.0f alerts/s  p50 %8v  p99 %8v  cpu %5.0f µs/alert  errors %d\n",
+					r, sc.name, t.name, res.rps(), res.alertRate(), res.p50.Round(time.Microsecond), res.p99.Round(time.Microsecond), res.cpuPerAlert(), res.errors)
 				if res.firstErr != "" {
 					fmt.Printf("         first error: %s\n", res.firstErr)
 				}
@@ -217,17 +236,19 @@ func report(results map[string]map[string][]result, targets []*target) {
 			if len(rs) == 0 {
 				continue
 			}
-			line := fmt.Sprintf("%-22s %-15s %9.0f req/s %9.0f alerts/s  p50 %8v  p99 %8v",
+			line := fmt.Sprintf("%-22s %-15s %9.0f req/s %9.0f alerts/s  p50 %8v  p99 %8v  cpu %5.0f µs/alert",
 				sc.name, t.name, median(rs, result.rps), median(rs, result.alertRate),
 				time.Duration(median(rs, func(r result) float64 { return float64(r.p50) })).Round(time.Microsecond),
-				time.Duration(median(rs, func(r result) float64 { return float64(r.p99) })).Round(time.Microsecond))
+				time.Duration(median(rs, func(r result) float64 { return float64(r.p99) })).Round(time.Microsecond),
+				median(rs, result.cpuPerAlert))
 			if sk := byT["falcosidekick"]; len(sk) == len(rs) && t.name != "falcosidekick" {
-				var ratios, p99s []float64
+				var ratios, p99s, cpus []float64
 				for i := range rs {
 					ratios = append(ratios, rs[i].rps()/sk[i].rps())
 					p99s = append(p99s, float64(rs[i].p99)/float64(sk[i].p99))
+					cpus = append(cpus, rs[i].cpuPerAlert()/sk[i].cpuPerAlert())
 				}
-				line += fmt.Sprintf("   req/s ratio %.2f×, p99 ratio %.2f×", medianOf(ratios), medianOf(p99s))
+				line += fmt.Sprintf("   req/s ratio %.2f×, p99 ratio %.2f×, cpu ratio %.2f×", medianOf(ratios), medianOf(p99s), medianOf(cpus))
 			}
 			if a := byT[t.a]; t.a != "" && len(a) == len(rs) {
 				var ratios []float64
@@ -334,6 +355,28 @@ func drive(t *target, sc scenario, body []byte, dur time.Duration) result {
 	return res
 }
 
+// cpuTime is the user plus system CPU time the processes used so far
+// (/proc/<pid>/stat, clock ticks of 10 ms); 0 for a process it cannot read.
+func cpuTime(pids []int) time.Duration {
+	var total time.Duration
+	for _, pid := range pids {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue
+		}
+		// Fields after the command name (which may hold spaces), from the
+		// state on: utime and stime are the 12th and 13th.
+		f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+		if len(f) < 13 {
+			continue
+		}
+		ut, _ := strconv.ParseInt(f[11], 10, 64)
+		st, _ := strconv.ParseInt(f[12], 10, 64)
+		total += time.Duration(ut+st) * 10 * time.Millisecond
+	}
+	return total
+}
+
 // loadAvg is /proc/loadavg's 1, 5 and 15 minute figures: the machine is
 // shared, and a figure means little without the load it was taken under.
 func loadAvg() string {
@@ -394,32 +437,32 @@ func lastLines(s string) string {
 
 // startRedis runs redis-server as docker-compose.yml does (AOF, fsync
 // every second).
-func startRedis(dir string) (string, func(), error) {
+func startRedis(dir string) (addr string, pid int, stop func(), err error) {
 	port, err := freePort()
 	if err != nil {
-		return "", nil, err
+		return "", 0, nil, err
 	}
 	rdir := filepath.Join(dir, "redis")
 	if err := os.MkdirAll(rdir, 0o755); err != nil {
-		return "", nil, err
+		return "", 0, nil, err
 	}
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	addr = fmt.Sprintf("127.0.0.1:%d", port)
 	cmd := exec.Command("redis-server", "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", rdir,
 		"--appendonly", "yes", "--appendfsync", "everysec", "--save", "")
 	var logs bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {
-		return "", nil, fmt.Errorf("start redis-server: %w", err)
+		return "", 0, nil, fmt.Errorf("start redis-server: %w", err)
 	}
-	stop := func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }
+	stop = func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }
 	for i := 0; ; i++ {
 		if c, err := net.Dial("tcp", addr); err == nil {
 			c.Close()
-			return addr, stop, nil
+			return addr, cmd.Process.Pid, stop, nil
 		}
 		if i > 200 {
 			stop()
-			return "", nil, fmt.Errorf("redis-server did not start: %s", lastLines(logs.String()))
+			return "", 0, nil, fmt.Errorf("redis-server did not start: %s", lastLines(logs.String()))
 		}
 		time.Sleep(25 * time.Millisecond)
 	}
@@ -445,7 +488,7 @@ func startSaker(bin, name string, env map[string]string) (*target, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &target{name: name, url: url, batch: true, stop: stop}, nil
+	return &target{name: name, url: url, batch: true, stop: stop, pids: []int{cmd.Process.Pid}}, nil
 }
 
 func startSidekick(bin string) (*target, error) {
@@ -461,13 +504,13 @@ func startSidekick(bin string) (*target, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &target{name: "falcosidekick", url: url, stop: stop}, nil
+	return &target{name: "falcosidekick", url: url, stop: stop, pids: []int{cmd.Process.Pid}}, nil
 }
 
 // redisBytesPerAlert stores n alerts through a hub on a fresh Redis and
 // returns the growth of Redis's used_memory per alert.
 func redisBytesPerAlert(sakerBin, dir string, body []byte, n int) (float64, error) {
-	addr, stop, err := startRedis(filepath.Join(dir, "mem"))
+	addr, _, stop, err := startRedis(filepath.Join(dir, "mem"))
 	if err != nil {
 		return 0, err
 	}
