@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -63,6 +64,7 @@ func TestOnCluster(t *testing.T) {
 	t.Run("SameMillisecond", func(t *testing.T) { testSameMillisecond(t, c.Addrs()) })
 	t.Run("TailMissesNothing", func(t *testing.T) { testTailMissesNothing(t, c.Addrs()) })
 	t.Run("ClaimBoundedAndOnce", func(t *testing.T) { testClaim(t, c.Addrs()) })
+	t.Run("LostGroupOnOneShard", func(t *testing.T) { testLostGroup(t, c) })
 }
 
 // Three shards land on three different masters, and alerts spread over
@@ -280,5 +282,76 @@ func testClaim(t *testing.T, addrs []string) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("blocked Claim did not wake for an event")
+	}
+}
+
+// One master loses the consumer group (XGROUP DESTROY, as a restore of an
+// old dump would): the next Claim re-creates it on that shard at the last
+// acknowledged position, every unacknowledged event of every shard is
+// still delivered, and the reset is reported with the shard in its
+// position.
+func testLostGroup(t *testing.T, c *redistest.Cluster) {
+	ctx := ctxT(t)
+	prefix := fmt.Sprintf("t%d:", prefixSeq.Add(1))
+	s := openT(t, c.Addrs(), prefix, 3, storetest.Limits{})
+	l, err := s.Deliveries(ctx, "webhook")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var batch []alert.Alert
+	for i := range 30 {
+		batch = append(batch, mk(fmt.Sprintf("g%02d", i)))
+	}
+	ids, err := s.Append(ctx, batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := l.Claim(ctx, "c1", 10, time.Minute, 0)
+	if err != nil || len(first) != 10 {
+		t.Fatalf("Claim = %d, %v", len(first), err)
+	}
+	acked := map[string]bool{}
+	for _, d := range first {
+		if err := l.Ack(ctx, d.ID); err != nil {
+			t.Fatal(err)
+		}
+		acked[d.ID] = true
+	}
+	if _, _, err := l.Lag(ctx); err != nil { // an observation, as the dispatcher makes
+		t.Fatal(err)
+	}
+	// Shard 1's stream: find its master and destroy the group there.
+	tag := sharded.Tags(redisstore.DefaultHashTag, 3)[1]
+	stream := prefix + "{" + tag + "}:events"
+	destroyed := false
+	for _, m := range c.Masters {
+		if len(redistest.Keys(t, m.Addr, stream)) == 1 {
+			destroyed = redistest.Do(t, m.Addr, "XGROUP", "DESTROY", stream, "webhook") == 1
+		}
+	}
+	if !destroyed {
+		t.Fatalf("no master destroyed the group of %s", stream)
+	}
+	got := map[string]int{}
+	for range 20 {
+		ds, err := l.Claim(ctx, "c1", 100, time.Minute, 50*time.Millisecond)
+		if err != nil {
+			t.Fatalf("Claim after shard 1 lost its group: %v", err)
+		}
+		for _, d := range ds {
+			got[d.ID]++
+		}
+		if len(got) >= len(ids)-len(acked) {
+			break
+		}
+	}
+	for _, id := range ids {
+		if want := map[bool]int{true: 0, false: 1}[acked[id]]; got[id] != want {
+			t.Errorf("event %s handed out %d times after the loss, want %d", id, got[id], want)
+		}
+	}
+	resets := l.(interface{ TakeResets() []store.GroupReset }).TakeResets()
+	if len(resets) != 1 || resets[0].Lost != 0 || !strings.HasSuffix(resets[0].After, ".1") {
+		t.Errorf("resets = %+v, want one on shard 1 with nothing lost", resets)
 	}
 }
