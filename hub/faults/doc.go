@@ -5,7 +5,8 @@
 // SIGSTOP of Redis, FLUSHALL, a full disk, corrupted or torn log bytes,
 // slow clients, target outages and hangs, a replica killed, kill -9 of a
 // real `saker sensor` process, the hub down while that sensor keeps
-// alerting) and ends with a full read-back: every
+// alerting; and, with no fault, two hubs on a three-master Redis Cluster
+// with REDIS_SHARDS=3) and ends with a full read-back: every
 // acknowledged alert must be stored and forwarded, duplicates are
 // reported, and the time to drain is measured.
 //
