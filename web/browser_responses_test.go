@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"os/exec"
 	"strings"
 	"testing"
@@ -46,20 +45,10 @@ func (h hubEmitter) Emit(a *alert.Alert) error {
 // beside the alert they answered, at a desktop and a phone size: the
 // alert's row is marked, its detail lists the responses, a record links
 // back to its alert, and a response arriving live marks its row.
-func TestBrowserResponses(t *testing.T) {
-	for _, vp := range []struct{ w, h int64 }{{1440, 900}, {390, 844}} {
-		t.Run(fmt.Sprintf("%dx%d", vp.w, vp.h), func(t *testing.T) { browseResponses(t, vp.w, vp.h) })
-	}
-}
+func TestBrowserResponses(t *testing.T) { atBothSizes(t, browseResponses) }
 
 func browseResponses(t *testing.T, w, h int64) {
-	_, st, ing := startRedisBackend(t)
-	s, err := New(Options{Store: st, Logger: quietLogger(), Version: "test", Auth: Auth{User: "admin", Password: "hunter2"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ui := httptest.NewServer(s)
-	t.Cleanup(func() { s.Close(); ui.Close() })
+	st, ing, ui := startRedisDashboard(t)
 
 	emit := hubEmitter{url: ing.URL + "/"}
 	cfg, err := response.Parse([]byte("matching: all\nactions:\n- {match: {rule: Terminal shell in container}, action: kill, dry_run: true}\n- {match: {rule: Terminal shell in container}, action: kill}\n"))
@@ -110,10 +99,7 @@ func browseResponses(t *testing.T, w, h int64) {
 	answered := shell("node-1", false)
 	postAlert(t, ing.URL+"/", "Read sensitive file untrusted", "Warning", "node-2", nil)
 
-	p := newPage(t, w, h, screenshotDir(t, "browser"))
-	p.do("open", chromedp.Navigate(ui.URL+"/events?since=all"))
-	p.do("login", chromedp.WaitVisible("#password"), chromedp.SendKeys("#username", "admin"), chromedp.SendKeys("#password", "hunter2"),
-		chromedp.Click("#login-submit"), chromedp.WaitVisible("#events-table"))
+	p := loggedIn(t, w, h, ui.URL+"/events?since=all")
 	// Four rows: the two alerts and the two records; the answered alert's
 	// row carries the latest response and the count of the others.
 	sel := fmt.Sprintf(`#events-table .ev[data-uuid=%q]`, answered.UUID)

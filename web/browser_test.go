@@ -43,6 +43,13 @@ func postAlert(t *testing.T, url, rule, priority, host string, tags []string) {
 	}
 	body := fmt.Sprintf(`{"uuid":"","output":"%s: Warning shell spawned in container (user=root container_id=3ad8c4f1 container_name=web-1 image=nginx:1.27 proc.cmdline=bash -i)","priority":"%s","rule":"%s","time":"%s","source":"syscall","hostname":"%s","tags":%s,"output_fields":{"container.id":"3ad8c4f1","container.name":"web-1","container.image.repository":"nginx","evt.time":1732350000123456789,"proc.cmdline":"bash -i","proc.name":"bash","user.name":"root"}}`,
 		time.Now().UTC().Format("15:04:05.000000000"), priority, rule, time.Now().UTC().Format(time.RFC3339Nano), host, tagJSON)
+	postBody(t, url, body)
+}
+
+// postBody posts one alert's JSON to the ingestion URL; the hub must
+// answer 200 (stored).
+func postBody(t *testing.T, url, body string) {
+	t.Helper()
 	res, err := http.Post(url, "application/json", strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)

@@ -3,7 +3,6 @@ package web
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -191,11 +190,7 @@ func (p *page) focusVisible(what string) {
 // API page, the Info page's live state and tab count, keyboard access
 // with visible focus, and a store outage shown everywhere, then its
 // recovery. No console errors; screenshots are kept.
-func TestBrowserViewports(t *testing.T) {
-	for _, vp := range []struct{ w, h int64 }{{1440, 900}, {390, 844}} {
-		t.Run(fmt.Sprintf("%dx%d", vp.w, vp.h), func(t *testing.T) { browseAt(t, vp.w, vp.h) })
-	}
-}
+func TestBrowserViewports(t *testing.T) { atBothSizes(t, browseAt) }
 
 // startRedisBackend is a Redis store (its own redis-server) behind the
 // hub's real ingestion API, for the browser tests that run over Redis.
@@ -211,6 +206,36 @@ func startRedisBackend(t *testing.T) (*redistest.Server, *redisstore.Store, *htt
 	ing := httptest.NewServer((&api.Server{Store: st, Enricher: enr, Log: quietLogger(), BodyLimit: 1 << 20, BatchBodyLimit: 1 << 20, BatchMaxEvents: 100}).Handler())
 	t.Cleanup(ing.Close)
 	return srv, st, ing
+}
+
+// startRedisDashboard adds the dashboard (login admin:hunter2) to a
+// Redis backend.
+func startRedisDashboard(t *testing.T) (*redisstore.Store, *httptest.Server, *httptest.Server) {
+	_, st, ing := startRedisBackend(t)
+	s, err := New(Options{Store: st, Logger: quietLogger(), Version: "test", Auth: Auth{User: "admin", Password: "hunter2"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ui := httptest.NewServer(s)
+	t.Cleanup(func() { s.Close(); ui.Close() })
+	return st, ing, ui
+}
+
+// atBothSizes runs a browser test at a desktop and a phone size.
+func atBothSizes(t *testing.T, browse func(t *testing.T, w, h int64)) {
+	for _, vp := range []struct{ w, h int64 }{{1440, 900}, {390, 844}} {
+		t.Run(fmt.Sprintf("%dx%d", vp.w, vp.h), func(t *testing.T) { browse(t, vp.w, vp.h) })
+	}
+}
+
+// loggedIn opens url in a new page, logs in as admin:hunter2 and waits
+// for the events table.
+func loggedIn(t *testing.T, w, h int64, url string) *page {
+	p := newPage(t, w, h, screenshotDir(t, "browser"))
+	p.do("open", chromedp.Navigate(url))
+	p.do("login", chromedp.WaitVisible("#password"), chromedp.SendKeys("#username", "admin"), chromedp.SendKeys("#password", "hunter2"),
+		chromedp.Click("#login-submit"), chromedp.WaitVisible("#events-table"))
+	return p
 }
 
 func browseAt(t *testing.T, w, h int64) {
@@ -425,12 +450,5 @@ func postAlertSource(t *testing.T, url, source, rule string) {
 	t.Helper()
 	body := fmt.Sprintf(`{"output":"%s","priority":"Warning","rule":"%s","time":"%s","source":"%s","hostname":"k8s","output_fields":{"ka.user.name":"mallory"}}`,
 		rule, rule, time.Now().UTC().Format(time.RFC3339Nano), source)
-	res, err := http.Post(url, "application/json", strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
-	if res.StatusCode != 200 {
-		t.Fatalf("POST alert: %d", res.StatusCode)
-	}
+	postBody(t, url, body)
 }

@@ -159,7 +159,7 @@ func (c *csvExport) event(e *store.Event) error {
 	fields, _ := json.Marshal(e.OutputFields)
 	tags := append([]string(nil), e.Tags...)
 	sort.Strings(tags)
-	rec := []string{e.ID, e.Time.UTC().Format(time.RFC3339Nano), receivedAt(e.ID), e.Priority.String(), e.Rule, e.Source, e.Hostname,
+	rec := []string{e.ID, e.Time.UTC().Format(time.RFC3339Nano), receivedAt(e), e.Priority.String(), e.Rule, e.Source, e.Hostname,
 		strings.Join(tags, ","), e.Output, string(fields), e.UUID}
 	for i, v := range rec {
 		rec[i] = csvSafe(v)
@@ -189,15 +189,14 @@ func csvSafe(v string) string {
 	return v
 }
 
-// receivedAt is when the hub stored an event: the milliseconds of its ID.
-func receivedAt(id string) string {
-	ms, _, ok := strings.Cut(id, "-")
-	if !ok {
+// receivedAt is when the hub stored an event.
+func receivedAt(e *store.Event) string {
+	r := e.Received
+	if r.IsZero() {
+		r = store.IDTime(e.ID)
+	}
+	if r.IsZero() {
 		return ""
 	}
-	n, err := strconv.ParseInt(ms, 10, 64)
-	if err != nil {
-		return ""
-	}
-	return time.UnixMilli(n).UTC().Format(time.RFC3339Nano)
+	return r.UTC().Format(time.RFC3339Nano)
 }

@@ -99,11 +99,13 @@ function matches(e, f) {
     const have = new Set(e.tags || []);
     if (!f.tags.every((t) => have.has(t))) return false;
   }
+  // Time ranges apply to the alert's own time, as in the store: a late
+  // alert that happened before the window does not show in it.
+  const ms = eventMs(e);
   if (f.range === "custom") {
-    const ms = new Date(e.time).getTime();
     if (f.since && ms < new Date(f.since).getTime()) return false;
     if (f.until && ms > new Date(f.until).getTime()) return false;
-  }
+  } else if (PRESET_MS[f.range] && ms < Date.now() - PRESET_MS[f.range]) return false;
   if (f.q) {
     const q = f.q.toLowerCase();
     const hay = [e.output, e.rule, ...Object.values(e.output_fields || {}).map(fieldText)];
@@ -356,8 +358,8 @@ function eventsView() {
   function row(e, fresh) {
     ids.add(e.id);
     const fields = Object.entries(e.output_fields || {}).filter(([, v]) => v != null && v !== "" && typeof v !== "object").slice(0, 6);
-    return h("div", { class: "ev" + (fresh ? " fresh" : ""), role: "row", tabindex: 0, "aria-label": `${e.priority} ${e.rule} on ${e.hostname || "unknown host"}`, dataset: { id: e.id, priority: e.priority, uuid: e.uuid || "" }, onclick: () => open(e) },
-      h("div", { class: "c time", title: `Alert time ${fmtTime(e.time)} · received ${fmtTime(receivedOf(e.id))}` }, shortTime(e.time)),
+    return h("div", { class: "ev" + (fresh ? " fresh" : ""), role: "row", tabindex: 0, "aria-label": `${e.priority} ${e.rule} on ${e.hostname || "unknown host"}`, dataset: { id: e.id, priority: e.priority, uuid: e.uuid || "", ms: eventMs(e), cursor: cursorOf(e) }, onclick: () => open(e) },
+      h("div", { class: "c time" + (lateBy(e) ? " late" : ""), title: `Alert time ${fmtTime(e.time)} · received ${fmtTime(receivedOf(e))}${lateBy(e) ? ` (${fmtDur(lateBy(e))} later)` : ""}` }, shortTime(e.time)),
       h("div", { class: "c prio-c" }, prioBadge(e.priority)),
       h("div", { class: "c rule", title: e.rule }, isResponse(e) ? respBadge(e) : answered.has(e.uuid) ? answeredBadge(answered.get(e.uuid)) : null, e.rule),
       h("div", { class: "c host", title: e.hostname || "" }, e.hostname || ""),
@@ -408,16 +410,32 @@ function eventsView() {
   function flush() {
     rafPending = false;
     if (!pending.length) return;
+    // The table is in the store's order, newest event time first. Live
+    // events arrive in arrival order: most go on top; a late one goes
+    // where its time puts it, or, below the rows loaded so far, is left
+    // to the paging that reaches it.
     const frag = document.createDocumentFragment();
-    // The batch is oldest-first; the table is newest-first.
-    for (let i = pending.length - 1; i >= 0; i--) if (!ids.has(pending[i].id)) frag.append(row(pending[i], true));
+    const top = tbody.firstElementChild ? Number(tbody.firstElementChild.dataset.ms) : -Infinity;
+    const late = [];
+    for (let i = pending.length - 1; i >= 0; i--) {
+      const e = pending[i];
+      if (ids.has(e.id)) continue;
+      if (eventMs(e) >= top) frag.append(row(e, true));
+      else late.push(e);
+    }
     pending = [];
     tbody.prepend(frag);
+    for (const e of late) {
+      const ms = eventMs(e);
+      const before = [...tbody.children].find((r) => Number(r.dataset.ms) < ms);
+      if (before) tbody.insertBefore(row(e, true), before);
+      else if (done) tbody.append(row(e, true));
+    }
     while (tbody.children.length > MAX_ROWS) {
       const last = tbody.lastElementChild;
       ids.delete(last.dataset.id);
       last.remove();
-      next = tbody.lastElementChild.dataset.id;
+      next = tbody.lastElementChild.dataset.cursor;
       done = false;
     }
     updateCount();
@@ -497,7 +515,8 @@ async function openDetail(id) {
     h("h1", { id: "detail-rule" }, e.rule),
     h("div", { class: "meta" },
       h("span", {}, h("b", {}, "Host"), e.hostname || "—"), h("span", {}, h("b", {}, "Source"), e.source || "—"),
-      h("span", {}, h("b", {}, "Alert time"), fmtTime(e.time)), h("span", {}, h("b", {}, "Received"), fmtTime(receivedOf(e.id))),
+      h("span", {}, h("b", {}, "Alert time"), fmtTime(e.time)),
+      h("span", { id: "detail-received", class: lateBy(e) ? "late" : "" }, h("b", {}, "Received"), fmtTime(receivedOf(e)), lateBy(e) ? ` (${fmtDur(lateBy(e))} after the alert)` : ""),
       h("span", {}, h("b", {}, "ID"), e.id), e.uuid ? h("span", {}, h("b", {}, "UUID"), e.uuid) : null),
     h("div", { class: "chips" },
       filterBtn("Filter rule", { rule: [e.rule] }),
@@ -619,7 +638,7 @@ function dashboardView() {
         PRIORITIES.map((pr) => h("div", { class: "card " + prioClass(pr) + (bp[pr] ? "" : " zero"), dataset: { priority: pr }, tabindex: 0, role: "button", "aria-label": `${pr}: ${bp[pr] || 0}; show ${pr} alerts`, title: `Show ${pr} alerts only`, onclick: () => go({ priorities: [pr] }) },
           h("div", { class: "label" }, pr), h("div", { class: "value" }, fmtNum(bp[pr] || 0))))),
       h("div", { class: "grid main-charts" },
-        panel("Alerts over time", chart, `per ${per >= 3600e3 ? per / 3600e3 + " h" : per / 60e3 + " min"}`),
+        panel("Alerts over time", chart, `by alert time, per ${per >= 3600e3 ? per / 3600e3 + " h" : per / 60e3 + " min"}`),
         panel("By priority", h("div", { style: "display:flex;justify-content:center;padding-top:10px" }, donut(bp, (pr) => go({ priorities: [pr] }))))),
       h("div", { class: "grid main-charts" },
         panel("By source over time", bySource, `per ${per >= 3600e3 ? per / 3600e3 + " h" : per / 60e3 + " min"}`),
@@ -764,9 +783,35 @@ function infoView() {
 
 // ---------- API docs ----------
 
-/** receivedOf is when the hub stored an event: its ID's milliseconds. */
-function receivedOf(id) {
-  return new Date(Number(String(id).split("-")[0]));
+/** receivedOf is when the hub stored an event ("received"; before the
+ *  store kept it, the milliseconds of the ID). */
+function receivedOf(e) {
+  return e.received ? new Date(e.received) : new Date(Number(String(e.id).split("-")[0]));
+}
+
+// An alert is filed under its own time, unless that is missing, before
+// 1970 or more than MAX_SKEW ahead of its arrival (a fast sender clock):
+// then under its arrival, as the store does (hub/store/order.go EventMs).
+const MAX_SKEW = 5 * 60e3;
+
+/** eventMs is the time, in ms, the store files an event under. */
+function eventMs(e) {
+  const rec = receivedOf(e).getTime();
+  const t = new Date(e.time).getTime();
+  return !Number.isFinite(t) || t < 0 || t > rec + MAX_SKEW ? rec : t;
+}
+
+/** cursorOf is the paging cursor just after e, in the store's order
+ *  (event time, then ID): store.Position.Cursor's form. */
+const cursorOf = (e) => `${eventMs(e)}_${e.id}`;
+
+/** lateBy is how long after the alert's own time the hub received it, in
+ *  seconds (0 when on time: within a few seconds). */
+function lateBy(e) {
+  const t = new Date(e.time).getTime();
+  if (!Number.isFinite(t) || t < 0) return 0;
+  const d = (receivedOf(e).getTime() - t) / 1000;
+  return Number.isFinite(d) && d >= 5 ? d : 0;
 }
 
 const API_DOCS = [
