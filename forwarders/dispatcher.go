@@ -281,22 +281,33 @@ func (l *loop) run(ctx context.Context) {
 	}
 }
 
-// probe sends the oldest parked alert alone while the target is paused by
-// its backoff. Delivered, or refused for itself (the target answers), it
+// probe sends the oldest parked alert alone (or, when none is parked, one
+// from the store) while the target is paused by its backoff. Delivered, or refused for itself (the target answers), it
 // ends the pause for every worker: the backlog goes as soon as the target
 // is back, not at the end of a backoff of up to MaxBackoff (30 s by
 // default). A transient failure leaves things as they were, the alert
 // parked and its attempts not counted up: all a down target sees is one
 // one-alert request per ProbeInterval.
 func (l *loop) probe(ctx context.Context) {
-	d, at, ok := l.parked.takeOne()
-	if !ok {
-		return // nothing held here: the store hands it out after the pause
-	}
 	dl, err := l.deliveryLog(ctx)
 	if err != nil {
-		l.parked.putBack(d, at)
 		return
+	}
+	d, at, ok := l.parked.takeOne()
+	if !ok {
+		// Nothing parked (parked batches age out during a long outage):
+		// one alert from the store, parked if it cannot go now.
+		at = time.Now()
+		ds, err := dl.Claim(ctx, l.d.opts.Consumer, 1, l.d.opts.MinIdle, 0)
+		l.reportResets(dl)
+		if err != nil || len(ds) == 0 {
+			return
+		}
+		d = ds[0]
+		if l.t.MinPriority.Valid() && d.Priority < l.t.MinPriority && !d.IsTest() {
+			l.parked.putBack(d, at) // the pipeline's filter acknowledges it
+			return
+		}
 	}
 	one := []store.Delivery{d}
 	retry, err := l.retry.forward(ctx, one)
