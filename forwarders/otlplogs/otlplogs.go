@@ -49,6 +49,9 @@ type Config struct {
 	Protocol string            // OTLP_LOGS_PROTOCOL: http/protobuf (default), http/json, grpc
 	Headers  map[string]string // OTLP_LOGS_HEADERS: k=v,k2=v2 (OTel's form, values URL-encoded)
 	Timeout  time.Duration     // OTLP_LOGS_TIMEOUT in ms (10000)
+	// ResourceAttributes (OTEL_RESOURCE_ATTRIBUTES, as the OTel SDK reads
+	// it) are added to the resource beside service.name.
+	ResourceAttributes map[string]string
 	// TLS (OTLP_LOGS_TLS) uses TLS for a gRPC endpoint given without an
 	// https:// scheme; CHECKCERT and MUTUALTLS apply as for every output.
 	TLS bool
@@ -68,17 +71,37 @@ func Load(src *settings.Source) (cfg Config, enabled bool) {
 		src.Errorf("otlp.logs.endpoint", "%v", err)
 	}
 	cfg.Headers = parseHeaders(src, "otlp.logs.headers")
+	// falcosidekick's OTel SDK merges OTEL_RESOURCE_ATTRIBUTES into its
+	// resource (service.name stays falco): so does this output.
+	if raw, ok := src.Lookup("OTEL_RESOURCE_ATTRIBUTES"); ok && raw != "" {
+		attrs, bad := parseKV(raw)
+		for _, k := range bad {
+			src.Warnf("otel.resource.attributes", "%q is not a key=value pair; attribute ignored", k)
+		}
+		delete(attrs, "service.name")
+		cfg.ResourceAttributes = attrs
+	}
 	cfg.Timeout = time.Duration(src.Int("otlp.logs.timeout", 10000, 1)) * time.Millisecond
 	cfg.TLS = src.Bool("otlp.logs.tls", false)
 	cfg.Common = src.Common("otlp.logs")
 	return cfg, true
 }
 
-// parseHeaders reads OTel's header list: k=v pairs separated by commas,
-// values percent-encoded. A malformed pair is a warning and left out.
+// parseHeaders reads OTel's header list; a malformed pair is a warning
+// and left out.
 func parseHeaders(src *settings.Source, key string) map[string]string {
-	raw := src.Secret(key, "")
-	out := map[string]string{}
+	out, bad := parseKV(src.Secret(key, ""))
+	for _, k := range bad {
+		src.Warnf(key, "%q is not a key=value pair; header ignored", k)
+	}
+	return out
+}
+
+// parseKV parses OTel's list form (OTEL_EXPORTER_OTLP_HEADERS,
+// OTEL_RESOURCE_ATTRIBUTES): k=v pairs separated by commas, values
+// percent-encoded. bad lists the keys of malformed pairs.
+func parseKV(raw string) (out map[string]string, bad []string) {
+	out = map[string]string{}
 	for _, pair := range strings.Split(raw, ",") {
 		if strings.TrimSpace(pair) == "" {
 			continue
@@ -87,12 +110,12 @@ func parseHeaders(src *settings.Source, key string) map[string]string {
 		k = strings.TrimSpace(k)
 		dv, err := url.PathUnescape(strings.TrimSpace(v))
 		if !ok || k == "" || err != nil {
-			src.Warnf(key, "%q is not a key=value pair; header ignored", strings.SplitN(pair, "=", 2)[0])
+			bad = append(bad, strings.TrimSpace(strings.SplitN(pair, "=", 2)[0]))
 			continue
 		}
 		out[k] = dv
 	}
-	return out
+	return out, bad
 }
 
 // Resource and scope names, as falcosidekick's.
@@ -138,14 +161,24 @@ func Record(a *alert.Alert, observed time.Time) *logspb.LogRecord {
 	}
 }
 
+// Resource is the resource of every record: service.name falco and the
+// extra attributes in key order.
+func Resource(extra map[string]string) *resourcepb.Resource {
+	attrs := []*commonpb.KeyValue{str("service.name", ServiceName)}
+	for _, k := range settings.SortedKeys(extra) {
+		attrs = append(attrs, str(k, extra[k]))
+	}
+	return &resourcepb.Resource{Attributes: attrs}
+}
+
 // Request is the export request of a batch: one resource, one scope.
-func Request(alerts []alert.Alert, observed time.Time) *collogspb.ExportLogsServiceRequest {
+func Request(res *resourcepb.Resource, alerts []alert.Alert, observed time.Time) *collogspb.ExportLogsServiceRequest {
 	recs := make([]*logspb.LogRecord, len(alerts))
 	for i := range alerts {
 		recs[i] = Record(&alerts[i], observed)
 	}
 	return &collogspb.ExportLogsServiceRequest{ResourceLogs: []*logspb.ResourceLogs{{
-		Resource:  &resourcepb.Resource{Attributes: []*commonpb.KeyValue{str("service.name", ServiceName)}},
+		Resource:  res,
 		ScopeLogs: []*logspb.ScopeLogs{{Scope: &commonpb.InstrumentationScope{Name: ScopeName}, LogRecords: recs}},
 	}}}
 }
@@ -158,8 +191,9 @@ type exporter interface {
 
 // Forwarder exports alerts over OTLP.
 type Forwarder struct {
-	exp    exporter
-	logger *slog.Logger
+	exp      exporter
+	resource *resourcepb.Resource
+	logger   *slog.Logger
 }
 
 // New builds an OTLP logs forwarder.
@@ -181,12 +215,12 @@ func New(cfg Config, httpOpts outhttp.Options, logger *slog.Logger) (*Forwarder,
 	if err != nil {
 		return nil, fmt.Errorf("otlp logs: %w", err)
 	}
-	return &Forwarder{exp: exp, logger: logger}, nil
+	return &Forwarder{exp: exp, resource: Resource(cfg.ResourceAttributes), logger: logger}, nil
 }
 
 // Forward exports the batch in one request.
 func (f *Forwarder) Forward(ctx context.Context, alerts []alert.Alert) (bool, error) {
-	resp, retry, err := f.exp.export(ctx, Request(alerts, time.Now()))
+	resp, retry, err := f.exp.export(ctx, Request(f.resource, alerts, time.Now()))
 	if err != nil {
 		return retry, err
 	}

@@ -143,7 +143,7 @@ func checkRecords(t *testing.T, req *collogspb.ExportLogsServiceRequest) {
 		t.Fatalf("export %v", req)
 	}
 	rl := req.ResourceLogs[0]
-	if a := rl.Resource.Attributes; len(a) != 1 || a[0].Key != "service.name" || a[0].Value.GetStringValue() != "falco" {
+	if a := rl.Resource.Attributes; len(a) < 1 || a[0].Key != "service.name" || a[0].Value.GetStringValue() != "falco" {
 		t.Fatalf("resource %v", rl.Resource)
 	}
 	sl := rl.ScopeLogs[0]
@@ -208,7 +208,8 @@ func TestExportHTTP(t *testing.T) {
 func TestExportGRPC(t *testing.T) {
 	r := &receiver{}
 	addr := serveGRPC(t, r)
-	src := testpeer.Env(map[string]string{"OTLP_LOGS_ENDPOINT": "http://" + addr, "OTLP_LOGS_PROTOCOL": "grpc", "OTLP_LOGS_HEADERS": "api-key=k"})
+	src := testpeer.Env(map[string]string{"OTLP_LOGS_ENDPOINT": "http://" + addr, "OTLP_LOGS_PROTOCOL": "grpc", "OTLP_LOGS_HEADERS": "api-key=k",
+		"OTEL_RESOURCE_ATTRIBUTES": "service.name=ignored,k8s.cluster.name=prod%2Deu,deployment.environment=live"})
 	cfg, ok := otlplogs.Load(src)
 	if !ok || src.Err() != nil {
 		t.Fatalf("Load = %+v, %v, %v", cfg, ok, src.Err())
@@ -225,6 +226,15 @@ func TestExportGRPC(t *testing.T) {
 	checkRecords(t, req)
 	if h["api-key"] != "k" {
 		t.Fatalf("metadata %v", h)
+	}
+	// OTEL_RESOURCE_ATTRIBUTES join service.name falco, as the OTel SDK
+	// under falcosidekick merges them.
+	var attrs []string
+	for _, kv := range req.ResourceLogs[0].Resource.Attributes {
+		attrs = append(attrs, kv.Key+"="+kv.Value.GetStringValue())
+	}
+	if got := strings.Join(attrs, ","); got != "service.name=falco,deployment.environment=live,k8s.cluster.name=prod-eu" {
+		t.Fatalf("resource %s", got)
 	}
 }
 
