@@ -73,8 +73,9 @@ func CompareEvents(a, b *Event) int { return PositionOf(a).Compare(PositionOf(b)
 func (p Position) Cursor() string { return strconv.FormatInt(p.Ms, 10) + "_" + p.ID }
 
 // ParseCursor decodes a cursor. A bare event ID (a cursor from before
-// event-time order) stands for the position (its arrival time, the ID).
-// Errors wrap ErrBadCursor.
+// event-time order) stands for the position (its arrival time, the ID);
+// stores that still hold the event use its own position instead (see
+// BareCursor). Errors wrap ErrBadCursor.
 func ParseCursor(s string) (Position, error) {
 	ms, id, ok := strings.Cut(s, "_")
 	if !ok {
@@ -94,3 +95,7 @@ func ParseCursor(s string) (Position, error) {
 	}
 	return p, nil
 }
+
+// BareCursor reports whether a cursor is a bare event ID, whose event's
+// position a store should look up (ParseCursor can only guess it).
+func BareCursor(s string) bool { return !strings.Contains(s, "_") }

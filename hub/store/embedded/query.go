@@ -82,6 +82,11 @@ func (s *Store) bounds(f *store.Filter, before string, now time.Time) (bounds, e
 		if b.cms, b.cseq, err = store.ParseID(p.ID); err != nil {
 			return b, fmt.Errorf("%w: %w", store.ErrBadCursor, err)
 		}
+		if store.BareCursor(before) {
+			if r := s.find(b.cms, b.cseq, now); r != nil {
+				b.curMs = r.evMs
+			}
+		}
 	}
 	b.empty = b.hi < b.lo
 	return b, nil

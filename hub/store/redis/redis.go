@@ -468,7 +468,7 @@ type window struct {
 	empty  bool
 }
 
-func (s *Store) window(f *store.Filter, before string, now time.Time) (window, error) {
+func (s *Store) window(ctx context.Context, f *store.Filter, before string, now time.Time) (window, error) {
 	w := window{lo: "-", hi: "+", cutoff: s.cutoff(now)}
 	if !f.Since.IsZero() {
 		w.lo = "[" + timeBound(f.Since.UnixMilli())
@@ -492,6 +492,11 @@ func (s *Store) window(f *store.Filter, before string, now time.Time) (window, e
 		ms, seq, err := store.ParseID(p.ID)
 		if err != nil {
 			return w, fmt.Errorf("%w: %w", store.ErrBadCursor, err)
+		}
+		if store.BareCursor(before) {
+			if e, err := s.Get(ctx, p.ID); err == nil {
+				p = store.PositionOf(&e)
+			}
 		}
 		if m := member(min(p.Ms, maxEventMs), ms, seq); hi == "" || m < hi {
 			hi = m
@@ -792,7 +797,7 @@ func (s *Store) Query(ctx context.Context, q store.Query) (store.Page, error) {
 		limit = store.DefaultLimit
 	}
 	limit = min(limit, store.MaxLimit)
-	w, err := s.window(&q.Filter, q.Before, time.Now())
+	w, err := s.window(ctx, &q.Filter, q.Before, time.Now())
 	if err != nil {
 		return store.Page{}, err
 	}
@@ -828,7 +833,7 @@ func (s *Store) Stats(ctx context.Context, q store.StatsQuery) (store.Stats, err
 		}
 		return b.Result(now), nil
 	}
-	w, err := s.window(&q.Filter, "", now)
+	w, err := s.window(ctx, &q.Filter, "", now)
 	if err != nil {
 		return store.Stats{}, err
 	}

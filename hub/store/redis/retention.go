@@ -65,11 +65,23 @@ func (s *Store) trimOnce(ctx context.Context, now time.Time) (int64, error) {
 			return removed, fmt.Errorf("stream length: %w", err)
 		}
 		over := n - s.opts.MaxEvents
+		cutoff := s.cutoff(now)
+		// Most passes find nothing to do: look at the oldest entry alone
+		// before reading a chunk.
+		first, err := s.c.XRangeN(ctx, s.stream, "-", "+", 1).Result()
+		if err != nil {
+			return removed, fmt.Errorf("read oldest event: %w", err)
+		}
+		if len(first) == 0 {
+			return removed, nil
+		}
+		if ms, _, _ := store.ParseID(first[0].ID); over <= 0 && int64(ms) >= cutoff {
+			return removed, nil
+		}
 		msgs, err := s.c.XRangeN(ctx, s.stream, "-", "+", trimChunk).Result()
 		if err != nil {
 			return removed, fmt.Errorf("read oldest events: %w", err)
 		}
-		cutoff := s.cutoff(now)
 		k := 0
 		for k < len(msgs) {
 			ms, _, _ := store.ParseID(msgs[k].ID)
