@@ -51,7 +51,7 @@ type Credentials struct {
 func Load(src *settings.Source) Credentials {
 	c := Credentials{
 		AccessKeyID:     src.String("aws.accesskeyid", ""),
-		SecretAccessKey: src.String("aws.secretaccesskey", ""),
+		SecretAccessKey: src.Secret("aws.secretaccesskey", ""),
 		Region:          src.String("aws.region", ""),
 		RoleARN:         src.String("aws.rolearn", ""),
 		ExternalID:      src.String("aws.externalid", ""),
@@ -177,7 +177,7 @@ func RegionFromHost(rawURL string) string {
 		return ""
 	}
 	parts := strings.Split(u.Hostname(), ".")
-	if len(parts) >= 4 && parts[len(parts)-2] == "amazonaws" {
+	if len(parts) >= 4 && parts[2] == "amazonaws" { // sqs.REGION.amazonaws.com[.cn]
 		return parts[1]
 	}
 	return ""
