@@ -65,5 +65,30 @@ func browseEventTime(t *testing.T, w, h int64) {
 	p.do("dashboard 24h", chromedp.Navigate(ui.URL+"/dashboard?since=24h"))
 	p.wait("24h total", `document.getElementById("count-total") && document.getElementById("count-total").textContent === "7"`)
 	p.shot("32-event-time-dashboard")
+
+	// Saved views: name the current filters, come back to them later
+	// (after a reload too), delete them.
+	phone := w < 700
+	openViews := func() {
+		if phone && p.eval(`getComputedStyle(document.getElementById("filterbar")).display`) == "none" {
+			p.do("open filters", chromedp.Click("#filters-toggle"))
+		}
+		p.do("open views", chromedp.Click("#views-label"))
+		p.wait("views menu", `document.getElementById("views").open`)
+	}
+	p.do("events 1h", chromedp.Navigate(ui.URL+"/events?since=1h&priorities=Warning"))
+	p.wait("rows", rules+` === "Fresh|On time|Just now"`)
+	openViews()
+	p.do("name view", chromedp.SendKeys("#view-name", "Last hour, warnings\r"))
+	p.wait("saved", `document.getElementById("views-label").textContent === "View: Last hour, warnings"`)
+	p.shot("33-saved-view")
+	p.do("elsewhere", chromedp.Navigate(ui.URL+"/events?since=all"))
+	p.wait("all rows", `document.querySelectorAll("#events-table .ev").length === 7 && document.getElementById("views-label").textContent === "Views (1)"`)
+	openViews()
+	p.do("pick view", chromedp.Click(`#views-list .view-open`))
+	p.wait("view applied", `new URLSearchParams(location.search).get("since") === "1h" && new URLSearchParams(location.search).get("priorities") === "Warning" && `+rules+` === "Fresh|On time|Just now"`)
+	openViews()
+	p.do("delete view", chromedp.Click(`#views-list .view-drop`))
+	p.wait("deleted", `document.getElementById("views-list") === null && document.getElementById("views-label").textContent === "Views"`)
 	p.noConsoleProblems()
 }

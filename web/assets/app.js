@@ -145,6 +145,7 @@ function syncFilterBar() {
     b.setAttribute("aria-pressed", String(b.dataset.range === f.range));
   }
   $("custom-range").hidden = f.range !== "custom";
+  renderViews();
   $("f-since").value = toLocalInput(f.since);
   $("f-until").value = toLocalInput(f.until);
   const n = (f.priorities.length ? 1 : 0) + MULTI.reduce((a, k) => a + f[k].length, 0) + (f.q ? 1 : 0);
@@ -193,9 +194,11 @@ function bindFilterBar() {
     setFilters({ priorities: min ? PRIORITIES.slice(0, PRIORITIES.indexOf(min) + 1) : [] });
   });
   // The menu folds away on a click elsewhere or Escape, as a select does.
-  document.addEventListener("click", (e) => { if (!$("f-priority").contains(e.target)) $("f-priority").open = false; });
-  $("f-priority").addEventListener("keydown", (e) => {
-    if (e.key === "Escape" && $("f-priority").open) { e.stopPropagation(); $("f-priority").open = false; $("f-priority-label").focus(); }
+  document.addEventListener("click", (e) => {
+    for (const d of document.querySelectorAll("details.dropdown")) if (!d.contains(e.target)) d.open = false;
+  });
+  for (const d of document.querySelectorAll("details.dropdown")) d.addEventListener("keydown", (e) => {
+    if (e.key === "Escape" && d.open) { e.stopPropagation(); d.open = false; d.querySelector("summary").focus(); }
   });
   for (const k of MULTI) {
     const inp = $("f-" + k);
@@ -230,6 +233,7 @@ function bindFilterBar() {
   const custom = () => setFilters({ range: "custom", since: $("f-since").value ? new Date($("f-since").value).toISOString() : "", until: $("f-until").value ? new Date($("f-until").value).toISOString() : "" });
   $("f-since").addEventListener("change", custom);
   $("f-until").addEventListener("change", custom);
+  bindViews();
   $("f-clear").addEventListener("click", () => setFilters({ priorities: [], rule: [], hostname: [], source: [], tags: [], q: "", range: "24h", since: "", until: "" }));
   // Phone: the filters fold away behind a button.
   $("filters-toggle").addEventListener("click", () => {
@@ -237,6 +241,59 @@ function bindFilterBar() {
     $("filterbar").classList.toggle("open", open);
     $("filters-toggle").setAttribute("aria-expanded", String(open));
   });
+}
+
+// ---------- saved views ----------
+
+// Saved views are named filter sets (the URL's query), kept in this
+// browser's local storage; they apply to Events and Dashboard alike.
+const VIEWS_KEY = "saker-views";
+
+function loadViews() {
+  try {
+    const v = JSON.parse(localStorage.getItem(VIEWS_KEY) || "[]");
+    return Array.isArray(v) ? v.filter((x) => x && typeof x.name === "string" && typeof x.query === "string") : [];
+  } catch { return []; }
+}
+
+function storeViews(views) {
+  try { localStorage.setItem(VIEWS_KEY, JSON.stringify(views)); } catch (err) { toast("Could not save: " + err.message); }
+}
+
+/** renderViews lists the saved views, the current one marked. */
+function renderViews() {
+  const views = loadViews();
+  const here = urlQuery(state.f);
+  const current = views.find((v) => v.query === here);
+  $("views-label").textContent = current ? "View: " + current.name : views.length ? `Views (${views.length})` : "Views";
+  const name = h("input", { id: "view-name", type: "text", placeholder: "Name these filters", "aria-label": "Name for a new saved view", maxlength: 60, autocomplete: "off" });
+  const save = () => {
+    const n = name.value.trim();
+    if (!n) { name.focus(); return; }
+    storeViews([...loadViews().filter((v) => v.name !== n), { name: n, query: here }].sort((a, b) => a.name.localeCompare(b.name)));
+    toast(`Saved view "${n}"`);
+    renderViews();
+  };
+  name.addEventListener("keydown", (e) => { if (e.key === "Enter") { e.preventDefault(); save(); } });
+  $("views-menu").replaceChildren(
+    views.length ? h("ul", { class: "views-list", id: "views-list" }, views.map((v) => h("li", { class: v === current ? "on" : "" },
+      h("button", { type: "button", class: "btn btn-ghost btn-sm view-open", title: v.query || "(no filters)", onclick: () => {
+        $("views").open = false;
+        const path = location.pathname.startsWith("/dashboard") ? "/dashboard" : "/events";
+        navigate(path + v.query);
+      } }, v.name),
+      h("button", { type: "button", class: "btn btn-ghost btn-sm view-drop", "aria-label": `Delete view ${v.name}`, title: "Delete", onclick: () => {
+        storeViews(loadViews().filter((x) => x.name !== v.name));
+        renderViews();
+      } }, "×"))))
+      : h("div", { class: "muted" }, "No saved views yet."),
+    h("div", { class: "views-save" }, name, h("button", { type: "button", class: "btn btn-sm", id: "view-save", onclick: save }, "Save")));
+}
+
+function bindViews() {
+  $("views").addEventListener("toggle", () => { if ($("views").open) renderViews(); });
+  // Another tab saved or deleted one.
+  addEventListener("storage", (e) => { if (e.key === VIEWS_KEY) renderViews(); });
 }
 
 // ---------- routing ----------
