@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -78,6 +79,36 @@ func TestClusterTwoHubs(t *testing.T) {
 	if feed.err() != "" {
 		t.Error(feed.err())
 	}
+
+	// A browser reconnecting to the other hub with the ID it saw 200
+	// events before the end gets exactly the events after it, in order.
+	feed.mu.Lock()
+	ids := append([]string(nil), feed.ids...)
+	feed.mu.Unlock()
+	if len(ids) > 200 {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		from := len(ids) - 200
+		c, replayed := dialFeed(ctx, t, b, ids[from-1])
+		c.CloseNow()
+		var got []string
+		for _, e := range replayed {
+			got = append(got, e.ID)
+		}
+		if !slices.Equal(got, ids[from:]) {
+			t.Errorf("resume after %s replayed %d events, want the %d after it in order (first difference at %d)",
+				ids[from-1], len(got), len(ids)-from, firstDiff(got, ids[from:]))
+		}
+	}
+}
+
+func firstDiff(a, b []string) int {
+	for i := range min(len(a), len(b)) {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return min(len(a), len(b))
 }
 
 // apiUUIDs pages through /api/v1/events of a hub's dashboard.
@@ -117,10 +148,52 @@ func apiUUIDs(t *testing.T, h *hubProc) map[string]int {
 // feed is a dashboard websocket client recording the live events.
 type feed struct {
 	mu     sync.Mutex
+	ids    []string // in the order received
 	got    map[string]int
 	last   string
 	errMsg string
 	more   chan struct{}
+}
+
+type wsMsg struct {
+	Type   string        `json:"type"`
+	Events []store.Event `json:"events"`
+}
+
+// dialFeed opens a hub's dashboard websocket with a hello resuming after
+// the given ID ("" = live only) and returns the connection once the hub
+// says it is live, with the events it replayed.
+func dialFeed(ctx context.Context, t *testing.T, h *hubProc, after string) (*websocket.Conn, []store.Event) {
+	t.Helper()
+	hdr := http.Header{"Authorization": {"Bearer cluster-test-token"}}
+	c, _, err := websocket.Dial(ctx, fmt.Sprintf("ws://127.0.0.1:%d/api/v1/ws", h.uiPort), &websocket.DialOptions{HTTPHeader: hdr})
+	if err != nil {
+		t.Fatalf("dashboard websocket: %v", err)
+	}
+	c.SetReadLimit(64 << 20)
+	hello, _ := json.Marshal(map[string]string{"type": "hello", "after": after})
+	if err := c.Write(ctx, websocket.MessageText, hello); err != nil {
+		t.Fatal(err)
+	}
+	var replayed []store.Event
+	for {
+		_, b, err := c.Read(ctx)
+		if err != nil {
+			t.Fatalf("dashboard websocket: %v", err)
+		}
+		var m wsMsg
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Fatal(err)
+		}
+		switch m.Type {
+		case "ready":
+			return c, replayed
+		case "events":
+			replayed = append(replayed, m.Events...)
+		default:
+			t.Fatalf("dashboard websocket sent %q before ready", m.Type)
+		}
+	}
 }
 
 // watchFeed connects to a hub's live feed and returns once it is live.
@@ -128,30 +201,8 @@ func watchFeed(t *testing.T, h *hubProc) *feed {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	hdr := http.Header{"Authorization": {"Bearer cluster-test-token"}}
-	c, _, err := websocket.Dial(ctx, fmt.Sprintf("ws://127.0.0.1:%d/api/v1/ws", h.uiPort), &websocket.DialOptions{HTTPHeader: hdr})
-	if err != nil {
-		t.Fatalf("dashboard websocket: %v", err)
-	}
-	c.SetReadLimit(64 << 20)
-	if err := c.Write(ctx, websocket.MessageText, []byte(`{"type":"hello","after":""}`)); err != nil {
-		t.Fatal(err)
-	}
+	c, _ := dialFeed(ctx, t, h, "")
 	f := &feed{got: map[string]int{}, more: make(chan struct{}, 1)}
-	type msg struct {
-		Type   string        `json:"type"`
-		Events []store.Event `json:"events"`
-	}
-	var m msg
-	for m.Type != "ready" {
-		_, b, err := c.Read(ctx)
-		if err != nil {
-			t.Fatalf("dashboard websocket: %v", err)
-		}
-		if err := json.Unmarshal(b, &m); err != nil {
-			t.Fatal(err)
-		}
-	}
 	go func() {
 		defer c.CloseNow()
 		for {
@@ -159,7 +210,7 @@ func watchFeed(t *testing.T, h *hubProc) *feed {
 			if err != nil {
 				return
 			}
-			var m msg
+			var m wsMsg
 			if json.Unmarshal(b, &m) != nil {
 				continue
 			}
@@ -172,6 +223,7 @@ func watchFeed(t *testing.T, h *hubProc) *feed {
 					f.errMsg = fmt.Sprintf("live feed out of order: %s after %s", e.ID, f.last)
 				}
 				f.last = e.ID
+				f.ids = append(f.ids, e.ID)
 				f.got[e.UUID]++
 			}
 			f.mu.Unlock()
