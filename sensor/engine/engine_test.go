@@ -302,3 +302,31 @@ func TestStableEngineEventTypes(t *testing.T) {
 		t.Errorf("%d rules", len(eng.Rules()))
 	}
 }
+
+// TestSensitiveMountNeedsTheMount: "Launch Sensitive Mount Container"
+// fires for a container that mounts /proc, not for every container (a
+// mount lookup that found nothing made `not … in ("<NA>","N/A")` true).
+func TestSensitiveMountNeedsTheMount(t *testing.T) {
+	rs := loadRules(t, officialRules...)
+	var rule *rules.Rule
+	for _, r := range rs.Rules {
+		if r.Name == "Launch Sensitive Mount Container" {
+			rule = r
+		}
+	}
+	if rule == nil {
+		t.Fatal("rule not loaded")
+	}
+	start := func(mounts ...event.Mount) *event.Event {
+		c := &event.Container{ID: "5b1e2c3d4e5f", Name: "app", Image: "app:1", Repository: "app", Tag: "1", Mounts: mounts}
+		init := inContainer(proc(3000, "sleep", "/bin/sleep", []string{"60"}, shim), c)
+		init.VPID, init.VTID = 1, 1
+		return &event.Event{Num: 1, Type: event.TypeExecve, TS: baseTS, Thread: init, Container: c}
+	}
+	if rule.Filter(start(event.Mount{Source: "/work/bin/tool", Dest: "/bin/tool", Mode: "ro"})) {
+		t.Error("fired for a container without a sensitive mount")
+	}
+	if !rule.Filter(start(event.Mount{Source: "/proc", Dest: "/host/proc", Mode: "ro"})) {
+		t.Error("did not fire for a container mounting /proc")
+	}
+}

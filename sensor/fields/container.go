@@ -78,7 +78,11 @@ func mountField(name, desc string, bySource bool, get func(m event.Mount) string
 				}
 				m, ok := findMount(ev.Container, arg, index, bySource)
 				if !ok {
-					return Value{}, false
+					// "N/A", as libs reports no such mount: the official
+					// sensitive_mount macro tests `not …[/proc*] in
+					// ("<NA>","N/A")`, which a missing value turns true for
+					// every container.
+					return Value{S: "N/A"}, true
 				}
 				return Value{S: get(m)}, true
 			}, nil
