@@ -291,8 +291,9 @@ function renderViews() {
 }
 
 function bindViews() {
-  $("views").addEventListener("toggle", () => { if ($("views").open) renderViews(); });
-  // Another tab saved or deleted one.
+  // The menu is rendered with the filter bar (syncFilterBar), not when
+  // it opens: re-rendering then would drop what is being typed in it.
+  // Another tab saved or deleted one:
   addEventListener("storage", (e) => { if (e.key === VIEWS_KEY) renderViews(); });
 }
 
