@@ -5,6 +5,7 @@
 //	saker sensor [-c falco.yaml] [-r rules.yaml]... [-o key=value]...
 //	saker rules validate|list|fields  rule tooling
 //	saker k8saudit -f audit.log       ship a kube-apiserver audit log file to the hub
+//	saker response list|release NAME  network blocks set by the block_network action
 //	saker up                          hub + dashboard (+ sensor when root) in one process
 //	saker version
 //
@@ -43,6 +44,7 @@ func commands() []command {
 			return runSensorCmd(ctx, os.Stdout, args)
 		}},
 		{"rules", "rule tooling: validate, list, fields", runRules},
+		{"response", "network blocks set by block_network: list, release NAME|-all", runResponse},
 		{"k8saudit", "ship a kube-apiserver audit log file (JSON lines) to the hub", runK8sAudit},
 		{"healthcheck", "GET URLs, exit 0 only if all answer 2xx (for container health checks)", runHealthcheck},
 		{"version", "print the version", func(context.Context, []string) error {

@@ -26,6 +26,7 @@ const (
 	ActionContainerKill  = "container_kill"
 	ActionScript         = "script"
 	ActionWebhook        = "webhook"
+	ActionBlockNetwork   = "block_network"
 )
 
 // Matching modes: run the first matching action only, or every one.
@@ -54,8 +55,11 @@ type Config struct {
 	// Allowlist names processes and containers no action touches.
 	Allowlist Allowlist `yaml:"allowlist"`
 	// DockerSocket is the Engine API socket for container actions.
-	DockerSocket string   `yaml:"docker_socket"`
-	Actions      []Action `yaml:"actions"`
+	DockerSocket string `yaml:"docker_socket"`
+	// BlockDir is where block_network pins its blocks, on the BPF
+	// filesystem (default /sys/fs/bpf/saker/blocks).
+	BlockDir string   `yaml:"block_dir"`
+	Actions  []Action `yaml:"actions"`
 }
 
 // RateLimit is a token bucket: PerSecond actions on average, Burst at once.
@@ -91,6 +95,9 @@ type Action struct {
 	Command []string `yaml:"command"`
 	// webhook: the alert JSON is POSTed to URL.
 	URL string `yaml:"url"`
+	// block_network: the block is lifted after TTL (0: only by
+	// `saker response release`).
+	TTL time.Duration `yaml:"ttl"`
 	// Timeout bounds script, webhook and container calls (default 10s).
 	Timeout time.Duration `yaml:"timeout"`
 
@@ -217,11 +224,15 @@ func (a *Action) validate() error {
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return fmt.Errorf("webhook: url %q: want http(s)://host/…", a.URL)
 		}
+	case ActionBlockNetwork:
+		if a.TTL < 0 {
+			return errors.New("ttl must not be negative")
+		}
 	case "":
 		return errors.New("want an action")
 	default:
 		return fmt.Errorf("unknown action %q (want %s)", a.Action, strings.Join([]string{
-			ActionKill, ActionContainerStop, ActionContainerPause, ActionContainerKill, ActionScript, ActionWebhook}, ", "))
+			ActionKill, ActionContainerStop, ActionContainerPause, ActionContainerKill, ActionBlockNetwork, ActionScript, ActionWebhook}, ", "))
 	}
 	return nil
 }

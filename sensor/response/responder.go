@@ -62,10 +62,12 @@ type Responder struct {
 	limiter *rate.Limiter
 	docker  *docker
 	http    *http.Client
+	blocker *NetBlocker // nil without a block_network action
 
-	self      map[int]bool // the sensor and its ancestors
-	selfPGID  int
-	selfCtrID string
+	self       map[int]bool // the sensor and its ancestors
+	selfPGID   int
+	selfCtrID  string
+	selfCgroup string // the sensor's cgroup v2 path
 
 	jobs chan func()
 	wg   sync.WaitGroup
@@ -108,6 +110,23 @@ func New(cfg Config, opts Options) (*Responder, error) {
 			}
 		}
 	}
+	r.selfCgroup, _ = CgroupOf(os.Getpid())
+	for _, act := range cfg.Actions {
+		if act.Action != ActionBlockNetwork {
+			continue
+		}
+		// Fail at start, not at the first alert, on a host that cannot block.
+		b, err := NewNetBlocker(cfg.BlockDir, opts.Logger)
+		if err != nil {
+			return nil, fmt.Errorf("block_network: %w", err)
+		}
+		if err := b.Restore(); err != nil {
+			b.Close()
+			return nil, fmt.Errorf("block_network: %w", err)
+		}
+		r.blocker = b
+		break
+	}
 	for range opts.Workers {
 		r.wg.Add(1)
 		go func() {
@@ -125,6 +144,9 @@ func New(cfg Config, opts Options) (*Responder, error) {
 func (r *Responder) Close() {
 	close(r.jobs)
 	r.wg.Wait()
+	if r.blocker != nil {
+		r.blocker.Close() // blocks stay set; the next sensor re-arms their TTLs
+	}
 }
 
 // Match returns the actions for alert a (the first matching entry, or
@@ -159,6 +181,7 @@ type target struct {
 	exe     string
 	ctr     event.Container
 	inCtr   bool
+	cgroup  string // cgroup v2 path, read for block_network only
 }
 
 func targetOf(ev *event.Event) target {
@@ -175,6 +198,13 @@ func targetOf(ev *event.Event) target {
 // Run runs acts (from Match) for the alert a raised on ev, recording each.
 func (r *Responder) Run(acts []*Action, ev *event.Event, a *alert.Alert) {
 	t := targetOf(ev)
+	for _, act := range acts {
+		if act.Action == ActionBlockNetwork && t.pid > 0 {
+			// Read now, while the process (most likely) still lives.
+			t.cgroup, _ = CgroupOf(t.pid)
+			break
+		}
+	}
 	trigger := *a
 	for _, act := range acts {
 		r.run(act, t, &trigger)
@@ -203,6 +233,17 @@ func (r *Responder) run(act *Action, t target, a *alert.Alert) {
 			return
 		}
 		rec(ResultDone, describe(act, t))
+		return
+	}
+	if act.Action == ActionBlockNetwork {
+		// In the event loop too: attaching takes well under a millisecond,
+		// and the process's next packets are the ones to stop.
+		blk, err := r.blocker.Block(t.cgroup, act.TTL)
+		if err != nil {
+			rec(ResultFailed, err.Error())
+			return
+		}
+		rec(ResultDone, describe(act, t)+" (block "+blk.Name+"; lift with `saker response release "+blk.Name+"`)")
 		return
 	}
 	job := func() {
@@ -262,6 +303,17 @@ func (r *Responder) refuse(act *Action, t target) string {
 			return "container runtime " + t.ctr.Runtime + " is not supported (docker only)"
 		case r.selfCtrID != "" && t.ctr.ID == r.selfCtrID:
 			return "never acts on the sensor's own container"
+		}
+	case ActionBlockNetwork:
+		switch {
+		case t.pid <= 1:
+			return "never blocks PID 1 (or an unknown process)"
+		case t.cgroup == "":
+			return "cgroup v2 of the process unknown (it exited?)"
+		case t.cgroup == "/":
+			return "process is in the root cgroup: blocking it would cut the whole host"
+		case r.selfCgroup != "" && (r.selfCgroup == t.cgroup || strings.HasPrefix(r.selfCgroup, strings.TrimSuffix(t.cgroup, "/")+"/")):
+			return "never blocks the sensor's cgroup or one above it"
 		}
 	}
 	return ""
@@ -351,6 +403,17 @@ func describe(act *Action, t target) string {
 		return s
 	case ActionContainerStop, ActionContainerPause, ActionContainerKill:
 		return fmt.Sprintf("%s container %s (%s)", strings.TrimPrefix(act.Action, "container_"), t.ctr.ID, t.ctr.Name)
+	case ActionBlockNetwork:
+		s := "block network of cgroup " + t.cgroup
+		if t.inCtr {
+			s += fmt.Sprintf(" (container %s %s)", t.ctr.ID, t.ctr.Name)
+		}
+		if act.TTL > 0 {
+			s += " for " + act.TTL.String()
+		} else {
+			s += " until released"
+		}
+		return s
 	case ActionScript:
 		return "run " + strings.Join(act.Command, " ")
 	case ActionWebhook:
