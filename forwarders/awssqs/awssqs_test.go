@@ -34,6 +34,8 @@ type queue struct {
 	fail   map[string]awspeer.Failure
 	status int
 	code   string
+	// okCalls, when set, is how many calls succeed before status applies.
+	okCalls int
 }
 
 func newQueue(t *testing.T, region string, tls bool) *queue {
@@ -58,7 +60,7 @@ func (q *queue) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	w.Header().Set("Content-Type", "application/x-amz-json-1.0")
-	if q.status != 0 {
+	if q.status != 0 && len(q.got) >= q.okCalls {
 		w.WriteHeader(q.status)
 		_, _ = w.Write(awspeer.JSONError(q.code, "test peer"))
 		return
@@ -306,5 +308,21 @@ func TestAssumeRoleAndIdentityCheck(t *testing.T) {
 	defer mu.Unlock()
 	if assumed != 1 {
 		t.Fatalf("AssumeRole called %d times, want once (credentials cached)", assumed)
+	}
+}
+
+func TestFailedCallFailsItsRunAndSkipsTheRest(t *testing.T) {
+	q := newQueue(t, "us-east-1", false)
+	q.status, q.code, q.okCalls = http.StatusServiceUnavailable, "ServiceUnavailable", 1
+	f := forwarder(t, map[string]string{"AWS_SQS_URL": q.URL + "/1/falco"})
+	retry, err := f.Forward(context.Background(), alerts(25)) // calls of 10, 10, 5
+	var pe *batch.PartialError
+	if !errors.As(err, &pe) || !retry || len(pe.Failures) != 15 || len(q.batches()) != 1 {
+		t.Fatalf("Forward = %v, %v after %d calls; want the first 10 delivered, 15 retryable failures", retry, err, len(q.batches()))
+	}
+	for i, fl := range pe.Failures {
+		if fl.Index != 10+i || !fl.Retry || fl.Skipped != (i >= 10) {
+			t.Fatalf("failure %d = %+v; want #10–19 failed, #20–24 skipped (not attempted)", i, fl)
+		}
 	}
 }
