@@ -158,7 +158,10 @@ func (b *NetBlocker) program() (*ebpf.Program, error) {
 // path, as in /proc/PID/cgroup) until ttl passes (0: until released).
 // Blocking a cgroup already blocked replaces its expiry.
 func (b *NetBlocker) Block(cgroup string, ttl time.Duration) (Block, error) {
-	dir := filepath.Join(b.cgroupRoot, filepath.Clean("/"+cgroup))
+	if !strings.HasPrefix(cgroup, "/") || strings.Contains(cgroup, "/..") {
+		return Block{}, fmt.Errorf("cgroup %q: want an absolute path inside the cgroup2 mount", cgroup)
+	}
+	dir := filepath.Join(b.cgroupRoot, cgroup)
 	var st unix.Stat_t
 	if err := unix.Stat(dir, &st); err != nil {
 		return Block{}, fmt.Errorf("cgroup %s: %w", cgroup, err)

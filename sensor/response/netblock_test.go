@@ -312,6 +312,11 @@ actions:
 			t.Fatalf("record %d: %v, want skipped: %s", i+1, got.OutputFields, want)
 		}
 	}
+	// A path from another cgroup namespace is never cleaned into one of ours.
+	act := &r.cfg.Actions[0]
+	if why := r.refuse(act, target{pid: 4242, cgroup: "/../../kubepods/pod1"}); !strings.Contains(why, "outside the sensor's cgroup namespace") {
+		t.Fatalf("refuse(/../..) = %q", why)
+	}
 	if blocks, _ := r.blocker.List(); len(blocks) != 0 {
 		t.Fatalf("blocks set: %+v", blocks)
 	}

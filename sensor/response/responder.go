@@ -312,6 +312,10 @@ func (r *Responder) refuse(act *Action, t target) string {
 			return "cgroup v2 of the process unknown (it exited?)"
 		case t.cgroup == "/":
 			return "process is in the root cgroup: blocking it would cut the whole host"
+		case strings.Contains(t.cgroup, "/.."):
+			// /proc/PID/cgroup seen from a cgroup namespace that does not
+			// hold the process: the path cannot be resolved safely.
+			return "cgroup " + t.cgroup + " is outside the sensor's cgroup namespace (run the sensor in the host's)"
 		case r.selfCgroup != "" && (r.selfCgroup == t.cgroup || strings.HasPrefix(r.selfCgroup, strings.TrimSuffix(t.cgroup, "/")+"/")):
 			return "never blocks the sensor's cgroup or one above it"
 		}
