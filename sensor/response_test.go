@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/saker-sec/saker/hub/alert"
 	"github.com/saker-sec/saker/sensor/response"
 )
@@ -34,6 +36,11 @@ const respRule = `
   desc: a shell whose container the response tests pause
   condition: evt.type in (execve, execveat) and evt.dir=< and proc.name=sh and proc.args contains "saker-resp-pause"
   output: pause (pid=%proc.pid container=%container.id)
+  priority: WARNING
+- rule: Response test block
+  desc: a shell whose container's network the response tests block
+  condition: evt.type in (execve, execveat) and evt.dir=< and proc.name=sh and proc.args contains "saker-resp-block"
+  output: block (pid=%proc.pid container=%container.id)
   priority: WARNING
 `
 
@@ -245,6 +252,66 @@ actions:
 	}
 	if out, err := exec.Command("docker", "inspect", "-f", "{{.State.Paused}}", name).Output(); err != nil || strings.TrimSpace(string(out)) != "true" {
 		t.Fatalf("container paused = %q (%v), want true", out, err)
+	}
+}
+
+// TestResponseBlocksContainerNetwork: a shell started by `docker exec`
+// gets its container's network blocked (the container's cgroup: a ping
+// inside it, on its own loopback, fails with EPERM) until the block is
+// released, as `saker response release` does.
+func TestResponseBlocksContainerNetwork(t *testing.T) {
+	if runtime.GOARCH != "amd64" {
+		t.Skip("probe hooks are x86-64 syscalls")
+	}
+	const image = "busybox:saker-response-net"
+	requireImage(t, image, "sh", "sleep", "ping")
+	blockDir := t.TempDir()
+	if err := unix.Mount("bpf", blockDir, "bpf", 0, ""); err != nil {
+		t.Fatalf("mount bpffs: %v", err)
+	}
+	t.Cleanup(func() { _ = unix.Unmount(blockDir, 0) })
+	c := startResponder(t, `block_dir: `+blockDir+`
+actions:
+- {match: {rule: Response test block}, action: block_network, ttl: 1h}
+`)
+	name := fmt.Sprintf("saker-response-net-%d", os.Getpid())
+	id := runContainer(t, name, image, "/bin/sleep", "300")
+	ping := func() ([]byte, error) {
+		return exec.Command("docker", "exec", name, "ping", "-c", "1", "-W", "5", "127.0.0.1").CombinedOutput()
+	}
+	if out, err := ping(); err != nil {
+		t.Fatalf("ping before the block: %v: %s", err, out)
+	}
+	// The shell lives on, so its cgroup is read from a live process.
+	sh := exec.Command("docker", "exec", name, "sh", "-c", "sleep 300; : saker-resp-block")
+	if err := sh.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = sh.Process.Kill(); _ = sh.Wait() }()
+	rec := c.find(t, "block record", func(a *alert.Alert) bool {
+		return a.Rule == response.RecordRule && a.OutputFields["response.action"] == response.ActionBlockNetwork
+	})
+	if rec.OutputFields["response.result"] != response.ResultDone || rec.OutputFields["container.id"] != id {
+		t.Fatalf("record %v", rec.OutputFields)
+	}
+	b, err := response.NewNetBlocker(blockDir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	blocks, err := b.List()
+	if err != nil || len(blocks) != 1 || !strings.Contains(blocks[0].Cgroup, id) {
+		t.Fatalf("blocks %+v (%v), want one of container %s", blocks, err, id)
+	}
+	t.Cleanup(func() { _, _ = b.Release(blocks[0].Name) })
+	if out, err := ping(); err == nil || !strings.Contains(string(out), "not permitted") {
+		t.Fatalf("ping while blocked: %v: %s; want it refused (EPERM)", err, out)
+	}
+	if ok, err := b.Release(blocks[0].Name); !ok || err != nil {
+		t.Fatalf("release: %v %v", ok, err)
+	}
+	if out, err := ping(); err != nil {
+		t.Fatalf("ping after release: %v: %s", err, out)
 	}
 }
 
