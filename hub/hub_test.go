@@ -254,7 +254,7 @@ func TestMutualTLS(t *testing.T) {
 	ca, caKey := makeCert(t, dir, "ca", nil, nil)
 	makeCert(t, dir, "server", ca, caKey)
 	makeCert(t, dir, "client", ca, caKey)
-	plainPort := freePort(t)
+	plainPort := testutil.FreePort(t)
 	cfg := testConfig(t, map[string]string{
 		"SAKER_DATA_DIR":       filepath.Join(dir, "data"),
 		"TLSSERVER_DEPLOY":     "true",
@@ -306,15 +306,6 @@ func TestMutualTLS(t *testing.T) {
 	if resp.StatusCode != 404 {
 		t.Fatalf("plain POST / = %d, want 404 (ingestion is TLS-only)", resp.StatusCode)
 	}
-}
-
-func freePort(t *testing.T) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 func makeCert(t *testing.T, dir, name string, parent *x509.Certificate, parentKey *ecdsa.PrivateKey) (*x509.Certificate, *ecdsa.PrivateKey) {

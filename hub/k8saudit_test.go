@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/saker-sec/saker/hub/store"
+	"github.com/saker-sec/saker/hub/testutil"
 )
 
 // auditEvent is one audit.k8s.io/v1 Event as a kube-apiserver's webhook
@@ -66,7 +67,7 @@ func postAudit(t *testing.T, url string, body []byte, gz bool) (int, string) {
 // and on the Falco-compatible K8SAUDIT_LISTENPORT) and finds the alerts the
 // official k8s_audit rules raise in the store, with source k8s_audit.
 func TestK8sAuditWebhookEndToEnd(t *testing.T) {
-	port := freePort(t)
+	port := testutil.FreePort(t)
 	h := startHub(t, testConfig(t, map[string]string{"SAKER_DATA_DIR": t.TempDir(), "K8SAUDIT_LISTENPORT": fmt.Sprint(port), "K8SAUDIT_BODYLIMIT": "65536"}))
 	main := "http://" + h.Addr() + "/k8s-audit"
 	falcoPort := "http://" + h.K8sAuditAddr() + "/k8s-audit"

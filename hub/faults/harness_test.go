@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -58,16 +57,6 @@ func pick[T any](short, longer T) T {
 		return longer
 	}
 	return short
-}
-
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // proc is a child process of the suite, its output appended to logPath.
@@ -146,7 +135,7 @@ type hubProc struct {
 func startHub(t testing.TB, name string, env map[string]string, prefix ...string) *hubProc {
 	t.Helper()
 	h := &hubProc{proc: proc{t: t, name: name, logPath: filepath.Join(t.TempDir(), name+".log")},
-		env: env, port: freePort(t), uiPort: freePort(t), prefix: prefix}
+		env: env, port: testutil.FreePort(t), uiPort: testutil.FreePort(t), prefix: prefix}
 	h.start()
 	t.Cleanup(func() {
 		h.kill()
