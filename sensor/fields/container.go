@@ -14,22 +14,23 @@ const HostContainerID = "host"
 // containerStr registers a string field of the event's container; on the
 // host it is onHost (present) unless missingOnHost.
 func containerStr(name, desc, onHost string, missingOnHost bool, get func(c *event.Container) string) {
-	simple(name, String, desc, func(ev *event.Event) (Value, bool) {
+	isID := name == "container.id"
+	simpleStr(name, desc, func(ev *event.Event) (string, bool) {
 		c := ev.Container
 		if c == nil {
 			if ev.Thread != nil && ev.Thread.ContainerID != "" {
 				// in a container whose metadata is not known (yet)
-				if name == "container.id" {
-					return Value{S: ev.Thread.ContainerID}, true
+				if isID {
+					return ev.Thread.ContainerID, true
 				}
-				return Value{}, false
+				return "", false
 			}
 			if missingOnHost {
-				return Value{}, false
+				return "", false
 			}
-			return Value{S: onHost}, true
+			return onHost, true
 		}
-		return Value{S: get(c)}, true
+		return get(c), true
 	})
 }
 

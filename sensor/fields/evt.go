@@ -449,7 +449,7 @@ func FormatTime(ns int64) string {
 }
 
 func init() {
-	simple("evt.num", Uint64, "Event number, assigned by the sensor in capture order.", func(ev *event.Event) (Value, bool) { return Value{N: int64(ev.Num)}, true })
+	simpleNum("evt.num", Uint64, "Event number, assigned by the sensor in capture order.", func(ev *event.Event) (int64, bool) { return int64(ev.Num), true })
 	simple("evt.time", AbsTime, "Event timestamp; printed as local HH:MM:SS.nnnnnnnnn, in JSON as ns since the epoch.", func(ev *event.Event) (Value, bool) { return Value{N: ev.TS}, true })
 	simple("evt.time.s", String, "Event timestamp as local HH:MM:SS.", func(ev *event.Event) (Value, bool) {
 		return Value{S: time.Unix(0, ev.TS).Format("15:04:05")}, true
@@ -466,41 +466,41 @@ func init() {
 	simple("evt.rawtime", AbsTime, "Event timestamp in ns since the epoch.", func(ev *event.Event) (Value, bool) { return Value{N: ev.TS}, true })
 	simple("evt.rawtime.s", AbsTime, "Integer part of the timestamp in seconds.", func(ev *event.Event) (Value, bool) { return Value{N: ev.TS / 1e9}, true })
 	simple("evt.rawtime.ns", AbsTime, "Fractional part of the timestamp in ns.", func(ev *event.Event) (Value, bool) { return Value{N: ev.TS % 1e9}, true })
-	simple("evt.dir", String, "Event direction: always \"<\" (Saker captures syscall exits).", func(ev *event.Event) (Value, bool) { return Value{S: "<"}, true })
-	simple("evt.type", String, "Name of the event (e.g. openat).", func(ev *event.Event) (Value, bool) { return Value{S: ev.Type.String()}, true })
+	simpleStr("evt.dir", "Event direction: always \"<\" (Saker captures syscall exits).", func(ev *event.Event) (string, bool) { return "<", true })
+	simpleStr("evt.type", "Name of the event (e.g. openat).", func(ev *event.Event) (string, bool) { return ev.Type.String(), true })
 	simple("evt.cpu", Int16, "CPU on which the event happened.", func(ev *event.Event) (Value, bool) { return Value{N: int64(ev.CPU)}, true })
-	simple("evt.category", String, "Event category (file, net, process, memory, user, other…).", func(ev *event.Event) (Value, bool) { return Value{S: eventCategory(ev.Type)}, true })
-	simple("evt.source", String, "Event source: always \"syscall\".", func(ev *event.Event) (Value, bool) { return Value{S: "syscall"}, true })
-	simple("evt.hostname", String, "Hostname of the machine the sensor runs on.", func(ev *event.Event) (Value, bool) { return Value{S: Hostname()}, true })
-	simple("evt.rawres", Int64, "Return value of the syscall as a number (negative errno on failure).", func(ev *event.Event) (Value, bool) {
+	simpleStr("evt.category", "Event category (file, net, process, memory, user, other…).", func(ev *event.Event) (string, bool) { return eventCategory(ev.Type), true })
+	simpleStr("evt.source", "Event source: always \"syscall\".", func(ev *event.Event) (string, bool) { return "syscall", true })
+	simpleStr("evt.hostname", "Hostname of the machine the sensor runs on.", func(ev *event.Event) (string, bool) { return Hostname(), true })
+	simpleNum("evt.rawres", Int64, "Return value of the syscall as a number (negative errno on failure).", func(ev *event.Event) (int64, bool) {
 		if ev.Type == event.TypeContainer {
-			return Value{}, false
+			return 0, false
 		}
-		return Value{N: ev.Res}, true
+		return ev.Res, true
 	})
-	simple("evt.res", String, "Result of the syscall: SUCCESS, or the errno name (ENOENT…) on failure.", func(ev *event.Event) (Value, bool) {
+	simpleStr("evt.res", "Result of the syscall: SUCCESS, or the errno name (ENOENT…) on failure.", func(ev *event.Event) (string, bool) {
 		if ev.Type == event.TypeContainer {
-			return Value{}, false
+			return "", false
 		}
-		return Value{S: errnoName(ev.Res)}, true
+		return errnoName(ev.Res), true
 	})
-	simple("evt.failed", Bool, "True for events that returned an error.", func(ev *event.Event) (Value, bool) { return boolVal(ev.Res < 0), true })
+	simpleNum("evt.failed", Bool, "True for events that returned an error.", func(ev *event.Event) (int64, bool) { return b2i(ev.Res < 0), true })
 	simple("evt.args", String, "All event arguments as name=value pairs.", func(ev *event.Event) (Value, bool) { return Value{S: formatArgs(ev)}, true })
 	openBool := func(name, desc string, test func(f uint32) bool) {
-		simple(name, Bool, desc, func(ev *event.Event) (Value, bool) {
+		simpleNum(name, Bool, desc, func(ev *event.Event) (int64, bool) {
 			f, ok := openFlags(ev)
 			if !ok {
-				return Value{}, true
+				return 0, true
 			}
-			return boolVal(test(f)), true
+			return b2i(test(f)), true
 		})
 	}
 	openBool("evt.is_open_read", "True for open/openat/openat2/creat events opening the file for reading.", func(f uint32) bool { return f&3 == 0 || f&3 == 2 })
 	openBool("evt.is_open_write", "True for open/openat/openat2/creat events opening the file for writing.", func(f uint32) bool { return f&3 == 1 || f&3 == 2 })
 	openBool("evt.is_open_create", "True for open events that create the file (O_CREAT).", func(f uint32) bool { return f&0o100 != 0 })
-	simple("evt.is_open_exec", Bool, "True for open events creating an executable file (O_CREAT with an execute mode bit).", func(ev *event.Event) (Value, bool) {
+	simpleNum("evt.is_open_exec", Bool, "True for open events creating an executable file (O_CREAT with an execute mode bit).", func(ev *event.Event) (int64, bool) {
 		f, ok := openFlags(ev)
-		return boolVal(ok && f&0o100 != 0 && ev.Mode&0o111 != 0), true
+		return b2i(ok && f&0o100 != 0 && ev.Mode&0o111 != 0), true
 	})
 
 	// The I/O payload of read/write/send/recv-family events, cut at the

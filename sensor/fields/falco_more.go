@@ -26,7 +26,7 @@ func isShell(comm string) bool { return strings.HasSuffix(comm, "sh") }
 
 // countIf gives the evt.count.* counters: 1 when the event counts, else 0.
 func countIf(name, desc string, test func(ev *event.Event) bool) {
-	simple(name, Uint32, desc, func(ev *event.Event) (Value, bool) { return boolVal(test(ev)), true })
+	simpleNum(name, Uint32, desc, func(ev *event.Event) (int64, bool) { return b2i(test(ev)), true })
 }
 
 func init() {
@@ -155,11 +155,11 @@ func init() {
 		return Value{S: containerIDOrHost(ev) + ":" + ev.FD.Name}, true
 	})
 	simple("fd.containerdirectory", String, "Container id and FD directory joined by a colon (container.id:fd.directory).", func(ev *event.Event) (Value, bool) {
-		v, ok := fdDirectory(ev)
+		d, ok := fdDirectory(ev)
 		if !ok {
 			return Value{}, false
 		}
-		return Value{S: containerIDOrHost(ev) + ":" + v.S}, true
+		return Value{S: containerIDOrHost(ev) + ":" + d}, true
 	})
 
 	fsPath("fs.path.name", "Absolute path of the file a filesystem syscall (mkdir, rmdir, unlink, open, chmod, chown…) acted on, when it succeeded.", fsName)
@@ -179,13 +179,12 @@ func containerIDOrHost(ev *event.Event) string {
 
 // fsPath registers an fs.path.* field: present only when the syscall
 // succeeded, as in libs.
-func fsPath(name, desc string, get func(ev *event.Event) (string, bool)) {
-	simple(name, String, desc, func(ev *event.Event) (Value, bool) {
+func fsPath(name, desc string, get StrFunc) {
+	simpleStr(name, desc, func(ev *event.Event) (string, bool) {
 		if ev.Res < 0 {
-			return Value{}, false
+			return "", false
 		}
-		s, ok := get(ev)
-		return Value{S: s}, ok
+		return get(ev)
 	})
 }
 

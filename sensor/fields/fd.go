@@ -34,13 +34,33 @@ func isFileLike(ev *event.Event) bool {
 	return ev.FD.Type == event.FDFile || ev.FD.Type == event.FDDirectory || ev.FD.Type == event.FDMemfd
 }
 
-// fdField registers a field available whenever the event has an fd.
-func fdField(name string, t Type, desc string, ex Extractor) {
-	simple(name, t, desc, func(ev *event.Event) (Value, bool) {
+// fdStr registers a string field available whenever the event has an fd.
+func fdStr(name, desc string, get StrFunc) {
+	simpleStr(name, desc, func(ev *event.Event) (string, bool) {
 		if !hasFD(ev) {
-			return Value{}, false
+			return "", false
 		}
-		return ex(ev)
+		return get(ev)
+	})
+}
+
+// fdBool registers a boolean field available whenever the event has an fd.
+func fdBool(name, desc string, get func(fd *event.FD) bool) {
+	simpleNum(name, Bool, desc, func(ev *event.Event) (int64, bool) {
+		if !hasFD(ev) {
+			return 0, false
+		}
+		return b2i(get(&ev.FD)), true
+	})
+}
+
+// portField registers a port field of an IPv4/IPv6 socket.
+func portField(name, desc string, get func(fd *event.FD) uint16) {
+	simpleNum(name, Port, desc, func(ev *event.Event) (int64, bool) {
+		if !isIP(ev) {
+			return 0, false
+		}
+		return int64(get(&ev.FD)), true
 	})
 }
 
@@ -121,45 +141,45 @@ var portProto = map[string]func(*event.FD) uint16{
 func init() {
 	// fd.num is known whenever the syscall named an fd, even when the fd
 	// table has nothing about it (dup of an unknown fd).
-	simple("fd.num", Int64, "Number of the file descriptor the event used or created (-1 for a failed open).",
-		func(ev *event.Event) (Value, bool) {
+	simpleNum("fd.num", Int64, "Number of the file descriptor the event used or created (-1 for a failed open).",
+		func(ev *event.Event) (int64, bool) {
 			if !hasFD(ev) && ev.FD.Num < 0 {
-				return Value{}, false
+				return 0, false
 			}
-			return Value{N: ev.FD.Num}, true
+			return ev.FD.Num, true
 		})
-	fdField("fd.name", String, "FD full name: a path for files, cip:cport->sip:sport for sockets.",
-		func(ev *event.Event) (Value, bool) { return Value{S: ev.FD.Name}, true })
-	fdField("fd.nameraw", String, "FD name as passed to the syscall, before resolution against the cwd.",
-		func(ev *event.Event) (Value, bool) {
+	fdStr("fd.name", "FD full name: a path for files, cip:cport->sip:sport for sockets.",
+		func(ev *event.Event) (string, bool) { return ev.FD.Name, true })
+	fdStr("fd.nameraw", "FD name as passed to the syscall, before resolution against the cwd.",
+		func(ev *event.Event) (string, bool) {
 			if ev.FD.NameRaw != "" {
-				return Value{S: ev.FD.NameRaw}, true
+				return ev.FD.NameRaw, true
 			}
-			return Value{S: ev.FD.Name}, true
+			return ev.FD.Name, true
 		})
-	fdField("fd.type", String, "Type of FD: file, directory, ipv4, ipv6, unix, pipe, event, signalfd, eventpoll, inotify, timerfd, netlink, bpf, userfaultfd, io_uring, memfd, pidfd.",
-		func(ev *event.Event) (Value, bool) {
+	fdStr("fd.type", "Type of FD: file, directory, ipv4, ipv6, unix, pipe, event, signalfd, eventpoll, inotify, timerfd, netlink, bpf, userfaultfd, io_uring, memfd, pidfd.",
+		func(ev *event.Event) (string, bool) {
 			if ev.FD.Type == event.FDUnknown || int(ev.FD.Type) >= len(fdTypeName) {
-				return Value{}, false
+				return "", false
 			}
-			return Value{S: fdTypeName[ev.FD.Type]}, true
+			return fdTypeName[ev.FD.Type], true
 		})
-	fdField("fd.typechar", String, "Type of FD as one character: f 4 6 u p e s l i t n b r m d o.",
-		func(ev *event.Event) (Value, bool) {
+	fdStr("fd.typechar", "Type of FD as one character: f 4 6 u p e s l i t n b r m d o.",
+		func(ev *event.Event) (string, bool) {
 			if ev.FD.Type == event.FDUnknown || int(ev.FD.Type) >= len(fdTypeChar) {
-				return Value{}, false
+				return "", false
 			}
-			return Value{S: fdTypeChar[ev.FD.Type]}, true
+			return fdTypeChar[ev.FD.Type], true
 		})
-	fdField("fd.sockfamily", String, "Socket family of a socket FD: ip (IPv4 or IPv6) or unix.",
-		func(ev *event.Event) (Value, bool) {
+	fdStr("fd.sockfamily", "Socket family of a socket FD: ip (IPv4 or IPv6) or unix.",
+		func(ev *event.Event) (string, bool) {
 			switch ev.FD.Type {
 			case event.FDIPv4, event.FDIPv6:
-				return Value{S: "ip"}, true
+				return "ip", true
 			case event.FDUnix:
-				return Value{S: "unix"}, true
+				return "unix", true
 			}
-			return Value{}, false
+			return "", false
 		})
 	register(&Field{Name: "fd.types", Type: String, Arg: IndexArg, multiWithoutIndex: true,
 		Desc: "Types of the process's FDs; fd.types[N] is the type of fd N. Saker knows only the event's own fd.",
@@ -183,22 +203,22 @@ func init() {
 				return Value{S: fdTypeName[ev.FD.Type]}, true
 			}, nil
 		}})
-	simple("fd.directory", String, "Directory of a file FD (fd.name up to the last slash; \"/\" for files in the root).", fdDirectory)
-	simple("fd.filename", String, "File name of a file FD (fd.name after the last slash).",
-		func(ev *event.Event) (Value, bool) {
+	simpleStr("fd.directory", "Directory of a file FD (fd.name up to the last slash; \"/\" for files in the root).", fdDirectory)
+	simpleStr("fd.filename", "File name of a file FD (fd.name after the last slash).",
+		func(ev *event.Event) (string, bool) {
 			if !hasFD(ev) || (ev.FD.Type != event.FDFile && ev.FD.Type != event.FDMemfd) {
-				return Value{}, false
+				return "", false
 			}
 			name := ev.FD.Name
 			for i := len(name) - 1; i >= 0; i-- {
 				if name[i] == '/' {
 					if i < len(name)-1 {
-						return Value{S: name[i+1:]}, true
+						return name[i+1:], true
 					}
-					return Value{S: name}, true
+					return name, true
 				}
 			}
-			return Value{S: "/"}, true
+			return "/", true
 		})
 
 	ipVal := func(a netip.Addr) (Value, bool) {
@@ -207,7 +227,6 @@ func init() {
 		}
 		return Value{IP: a}, true
 	}
-	portVal := func(p uint16) (Value, bool) { return Value{N: int64(p)}, true }
 	for _, f := range []struct {
 		name, desc string
 		t          Type
@@ -234,8 +253,7 @@ func init() {
 		{"fd.lport", "Local port.", localPort},
 		{"fd.rport", "Remote port.", remotePort},
 	} {
-		get := f.port
-		ipField(f.name, Port, f.desc, func(fd *event.FD) (Value, bool) { return portVal(get(fd)) })
+		portField(f.name, f.desc, f.port)
 	}
 	for name, get := range portProto {
 		get := get
@@ -245,45 +263,34 @@ func init() {
 	either("fd.ip", IPAddr, "Either end's IP address (filter: matches if the client or the server address does).")
 	either("fd.net", IPNet, "Either end's IP network (filter: matches if the client or the server address does).")
 	either("fd.port", Port, "Either end's port (filter: matches if the client or the server port does).")
-	simple("fd.l4proto", String, "IP protocol of a socket: tcp, udp, icmp or raw.", func(ev *event.Event) (Value, bool) {
+	simpleStr("fd.l4proto", "IP protocol of a socket: tcp, udp, icmp or raw.", func(ev *event.Event) (string, bool) {
 		if !isIP(ev) {
-			return Value{}, false
+			return "", false
 		}
-		s, ok := l4Name(ev.FD.L4Proto)
-		return Value{S: s}, ok
+		return l4Name(ev.FD.L4Proto)
 	})
 	for _, n := range []string{"fd.sip.name", "fd.cip.name", "fd.lip.name", "fd.rip.name"} {
 		simple(n, String, "Domain name of the "+n[3:6]+" address (needs DNS tracking: Saker reports it missing).",
 			func(ev *event.Event) (Value, bool) { return Value{}, false })
 	}
-	simple("fd.connected", Bool, "True if the socket is connected.", func(ev *event.Event) (Value, bool) {
-		if !hasFD(ev) {
-			return Value{}, false
-		}
-		return boolVal(ev.FD.Connected), true
-	})
-	simple("fd.name_changed", Bool, "True when the event changed the fd's name (connect/sendto on an unconnected socket).", func(ev *event.Event) (Value, bool) {
-		if !hasFD(ev) {
-			return Value{}, false
-		}
-		return boolVal(ev.FD.NameChanged), true
-	})
-	simple("fd.is_server", Bool, "True if the process owning the fd is the server end of the connection.", func(ev *event.Event) (Value, bool) {
+	fdBool("fd.connected", "True if the socket is connected.", func(fd *event.FD) bool { return fd.Connected })
+	fdBool("fd.name_changed", "True when the event changed the fd's name (connect/sendto on an unconnected socket).", func(fd *event.FD) bool { return fd.NameChanged })
+	simpleNum("fd.is_server", Bool, "True if the process owning the fd is the server end of the connection.", func(ev *event.Event) (int64, bool) {
 		if !isIP(ev) {
-			return Value{}, false
+			return 0, false
 		}
-		return boolVal(!ev.FD.LocalIsClient), true
+		return b2i(!ev.FD.LocalIsClient), true
 	})
 }
 
 // fdDirectory is fd.directory.
-func fdDirectory(ev *event.Event) (Value, bool) {
+func fdDirectory(ev *event.Event) (string, bool) {
 	if !hasFD(ev) || !isFileLike(ev) {
-		return Value{}, false
+		return "", false
 	}
 	name := ev.FD.Name
 	if ev.FD.Type == event.FDDirectory {
-		return Value{S: name}, true
+		return name, true
 	}
 	pos := -1
 	for i := len(name) - 1; i >= 0; i-- {
@@ -294,9 +301,9 @@ func fdDirectory(ev *event.Event) (Value, bool) {
 	}
 	switch {
 	case pos <= 0:
-		return Value{S: "/"}, true
+		return "/", true
 	case pos < len(name)-1:
-		return Value{S: name[:pos]}, true
+		return name[:pos], true
 	}
-	return Value{S: name}, true
+	return name, true
 }

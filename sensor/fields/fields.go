@@ -124,6 +124,30 @@ type Value struct {
 // comparison on a missing value is false.
 type Extractor func(ev *event.Event) (v Value, ok bool)
 
+// StrFunc extracts a single string value and NumFunc a single number (the
+// integer types, Bool as 0/1, Port, times): the fast paths the rule
+// compiler uses for scalar fields, returning in registers instead of
+// building a Value. ok=false is a missing value, as for Extractor.
+type (
+	StrFunc func(ev *event.Event) (string, bool)
+	NumFunc func(ev *event.Event) (int64, bool)
+)
+
+// strExtractor and numExtractor wrap a fast path as an Extractor.
+func strExtractor(get StrFunc) Extractor {
+	return func(ev *event.Event) (Value, bool) {
+		s, ok := get(ev)
+		return Value{S: s}, ok
+	}
+}
+
+func numExtractor(get NumFunc) Extractor {
+	return func(ev *event.Event) (Value, bool) {
+		n, ok := get(ev)
+		return Value{N: n}, ok
+	}
+}
+
 // Field describes one registered field.
 type Field struct {
 	Name string // "proc.aname"
@@ -146,6 +170,10 @@ type Field struct {
 	// typeFor, when set, gives the value type for an argument (evt.rawarg.X
 	// is numeric or a string depending on X); Resolved.Type carries it.
 	typeFor func(arg string) Type
+	// str and num are the scalar fast paths of a field used without an
+	// argument (at most one is set, matching Type).
+	str StrFunc
+	num NumFunc
 }
 
 // Resolved is a field bound to its argument, ready to extract.
@@ -166,4 +194,8 @@ type Resolved struct {
 	// Lists are strings even for numeric types (proc.apid): the comparison
 	// parses them.
 	Multi bool
+	// Str and Num, when set, extract the same value as Extract without
+	// building a Value (Str for string fields, Num for numeric ones).
+	Str StrFunc
+	Num NumFunc
 }

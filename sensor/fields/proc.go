@@ -13,35 +13,55 @@ func simple(name string, t Type, desc string, ex Extractor) {
 	register(&Field{Name: name, Type: t, Desc: desc, make: func(string, bool) (Extractor, error) { return ex, nil }})
 }
 
+// simpleStr registers a string field without argument.
+func simpleStr(name, desc string, get StrFunc) {
+	register(&Field{Name: name, Type: String, Desc: desc, str: get,
+		make: func(string, bool) (Extractor, error) { return strExtractor(get), nil }})
+}
+
+// simpleNum registers a numeric (or Bool) field without argument.
+func simpleNum(name string, t Type, desc string, get NumFunc) {
+	register(&Field{Name: name, Type: t, Desc: desc, num: get,
+		make: func(string, bool) (Extractor, error) { return numExtractor(get), nil }})
+}
+
+// b2i is a Bool field's number.
+func b2i(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
 // threadStr registers a string field read from the event's thread; an empty
 // string is a present, empty value (Falco prints it as nothing).
 func threadStr(name, desc string, get func(t *event.Thread) string) {
-	simple(name, String, desc, func(ev *event.Event) (Value, bool) {
+	simpleStr(name, desc, func(ev *event.Event) (string, bool) {
 		if ev.Thread == nil {
-			return Value{}, false
+			return "", false
 		}
-		return Value{S: get(ev.Thread)}, true
+		return get(ev.Thread), true
 	})
 }
 
 // threadNum registers a numeric field read from the event's thread.
 func threadNum(name string, t Type, desc string, get func(t *event.Thread) int64) {
-	simple(name, t, desc, func(ev *event.Event) (Value, bool) {
+	simpleNum(name, t, desc, func(ev *event.Event) (int64, bool) {
 		if ev.Thread == nil {
-			return Value{}, false
+			return 0, false
 		}
-		return Value{N: get(ev.Thread)}, true
+		return get(ev.Thread), true
 	})
 }
 
 // parentStr registers a field read from the parent's entry: missing when
 // the parent is unknown.
 func parentStr(name, desc string, get func(t *event.Thread) string) {
-	simple(name, String, desc, func(ev *event.Event) (Value, bool) {
+	simpleStr(name, desc, func(ev *event.Event) (string, bool) {
 		if ev.Thread == nil || ev.Thread.Parent == nil {
-			return Value{}, false
+			return "", false
 		}
-		return Value{S: get(ev.Thread.Parent)}, true
+		return get(ev.Thread.Parent), true
 	})
 }
 
@@ -228,15 +248,15 @@ func init() {
 		})
 
 	leaderStr := func(name, desc string, leader func(t *event.Thread) *event.Thread, get func(t *event.Thread) string) {
-		simple(name, String, desc, func(ev *event.Event) (Value, bool) {
+		simpleStr(name, desc, func(ev *event.Event) (string, bool) {
 			if ev.Thread == nil {
-				return Value{}, false
+				return "", false
 			}
 			l := leader(ev.Thread)
 			if l == nil {
-				return Value{}, false
+				return "", false
 			}
-			return Value{S: get(l)}, true
+			return get(l), true
 		})
 	}
 	sess := func(t *event.Thread) *event.Thread { return t.SessionLeader }
@@ -268,11 +288,11 @@ func init() {
 	})
 
 	threadBool := func(name, desc string, get func(t *event.Thread) bool) {
-		simple(name, Bool, desc, func(ev *event.Event) (Value, bool) {
+		simpleNum(name, Bool, desc, func(ev *event.Event) (int64, bool) {
 			if ev.Thread == nil {
-				return Value{}, false
+				return 0, false
 			}
-			return boolVal(get(ev.Thread)), true
+			return b2i(get(ev.Thread)), true
 		})
 	}
 	threadBool("proc.is_exe_upper_layer", "True if the executable lives in the upper (writable) layer of an overlayfs, i.e. it was written in the container.", func(t *event.Thread) bool { return t.ExeUpperLayer })
@@ -286,11 +306,11 @@ func init() {
 		return Value{N: int64(ev.Thread.ExeIno)}, true
 	})
 	absThread := func(name, desc string, get func(t *event.Thread) int64) {
-		simple(name, AbsTime, desc, func(ev *event.Event) (Value, bool) {
+		simpleNum(name, AbsTime, desc, func(ev *event.Event) (int64, bool) {
 			if ev.Thread == nil || get(ev.Thread) == 0 {
-				return Value{}, false
+				return 0, false
 			}
-			return Value{N: get(ev.Thread)}, true
+			return get(ev.Thread), true
 		})
 	}
 	absThread("proc.exe_ino.ctime", "Last status change time of the executable's inode, ns since the epoch.", func(t *event.Thread) int64 { return t.ExeInoCtime })

@@ -67,5 +67,8 @@ func Resolve(name, arg string, hasArg bool) (Resolved, error) {
 		r.Type = f.typeFor(arg)
 	}
 	r.Multi = !hasArg && f.multiWithoutIndex
+	if !hasArg {
+		r.Str, r.Num = f.str, f.num
+	}
 	return r, nil
 }

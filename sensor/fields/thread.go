@@ -5,18 +5,18 @@ import "github.com/saker-sec/saker/sensor/event"
 func init() {
 	threadNum("thread.tid", Int64, "Id of the thread generating the event (host pid namespace).", func(t *event.Thread) int64 { return t.TID })
 	threadNum("thread.vtid", Int64, "Id of the thread as seen from its pid namespace.", func(t *event.Thread) int64 { return t.VTID })
-	simple("thread.ismain", Bool, "True if the thread is the process's main thread (tid = pid).", func(ev *event.Event) (Value, bool) {
+	simpleNum("thread.ismain", Bool, "True if the thread is the process's main thread (tid = pid).", func(ev *event.Event) (int64, bool) {
 		if ev.Thread == nil {
-			return Value{}, false
+			return 0, false
 		}
-		return boolVal(ev.Thread.TID == ev.Thread.PID), true
+		return b2i(ev.Thread.TID == ev.Thread.PID), true
 	})
 	caps := func(name, desc string, get func(t *event.Thread) uint64) {
-		simple(name, String, desc, func(ev *event.Event) (Value, bool) {
+		simpleStr(name, desc, func(ev *event.Event) (string, bool) {
 			if ev.Thread == nil {
-				return Value{}, false
+				return "", false
 			}
-			return Value{S: cachedFlags(kindCaps, get(ev.Thread))}, true
+			return cachedFlags(kindCaps, get(ev.Thread)), true
 		})
 	}
 	caps("thread.cap_effective", "Effective capabilities of the thread, space-separated names (CAP_SYS_ADMIN CAP_NET_RAW…).", func(t *event.Thread) uint64 { return t.CapEffective })

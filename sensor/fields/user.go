@@ -4,21 +4,21 @@ import "github.com/saker-sec/saker/sensor/event"
 
 // nameOrRoot gives Falco's user.name/group.name: the resolved name, "root"
 // for id 0 when the name is unknown, missing otherwise.
-func nameOrRoot(name string, id int64) (Value, bool) {
+func nameOrRoot(name string, id int64) (string, bool) {
 	if name != "" {
-		return Value{S: name}, true
+		return name, true
 	}
 	if id == 0 {
-		return Value{S: "root"}, true
+		return "root", true
 	}
-	return Value{}, false
+	return "", false
 }
 
 func init() {
 	threadNum("user.uid", Uint32, "User id of the process (real uid).", func(t *event.Thread) int64 { return int64(t.UID) })
-	simple("user.name", String, "User name of the process (\"root\" for uid 0 when the name cannot be resolved).", func(ev *event.Event) (Value, bool) {
+	simpleStr("user.name", "User name of the process (\"root\" for uid 0 when the name cannot be resolved).", func(ev *event.Event) (string, bool) {
 		if ev.Thread == nil {
-			return Value{}, false
+			return "", false
 		}
 		return nameOrRoot(ev.Thread.User, int64(ev.Thread.UID))
 	})
@@ -29,16 +29,16 @@ func init() {
 		}
 		return t.LoginUID
 	})
-	simple("user.loginname", String, "User name of the audit login uid.", func(ev *event.Event) (Value, bool) {
+	simpleStr("user.loginname", "User name of the audit login uid.", func(ev *event.Event) (string, bool) {
 		if ev.Thread == nil || ev.Thread.LoginUID < 0 || ev.Thread.LoginUID == 4294967295 {
-			return Value{}, false
+			return "", false
 		}
 		return nameOrRoot(ev.Thread.LoginUser, ev.Thread.LoginUID)
 	})
 	threadNum("group.gid", Uint32, "Group id of the process.", func(t *event.Thread) int64 { return int64(t.GID) })
-	simple("group.name", String, "Group name of the process (\"root\" for gid 0 when unresolved).", func(ev *event.Event) (Value, bool) {
+	simpleStr("group.name", "Group name of the process (\"root\" for gid 0 when unresolved).", func(ev *event.Event) (string, bool) {
 		if ev.Thread == nil {
-			return Value{}, false
+			return "", false
 		}
 		return nameOrRoot(ev.Thread.Group, int64(ev.Thread.GID))
 	})

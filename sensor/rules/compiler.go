@@ -462,6 +462,12 @@ func (fc fieldCompiler) compileNode(n Node) (Filter, error) {
 		if err != nil {
 			return nil, cerr(n, err)
 		}
+		if str := g.str; str != nil {
+			return func(ev *event.Event) bool { _, ok := str(ev); return ok }, nil
+		}
+		if num := g.num; num != nil {
+			return func(ev *event.Event) bool { _, ok := num(ev); return ok }, nil
+		}
 		ex := g.ex
 		return func(ev *event.Event) bool {
 			v, ok := ex(ev)
@@ -497,6 +503,10 @@ type operand struct {
 	name string
 	// list marks a plugin list field (fields.Resolved.List).
 	list bool
+	// str and num are the field's scalar fast paths (fields.Resolved.Str,
+	// .Num), nil for transformers and list-valued fields.
+	str fields.StrFunc
+	num fields.NumFunc
 }
 
 func isStringType(t fields.Type) bool { return t == fields.String || t == fields.Bytes }
@@ -509,7 +519,7 @@ func (fc fieldCompiler) compileOperand(f *FieldExpr, rhs bool) (operand, error) 
 		if err != nil {
 			return operand{}, &errUnknown{msg: fmt.Sprintf("filter_check called with nonexistent field %s", f.Name)}
 		}
-		return operand{ex: r.Extract, typ: r.Type, name: r.Field.Name, list: r.List}, nil
+		return operand{ex: r.Extract, typ: r.Type, name: r.Field.Name, list: r.List, str: r.Str, num: r.Num}, nil
 	}
 	inner, err := fc.compileOperand(f.Inner, rhs)
 	if err != nil {
@@ -634,6 +644,10 @@ func (fc fieldCompiler) compileBinary(b *Binary) (Filter, error) {
 		}
 	}
 	switch {
+	case left.str != nil:
+		return scalarStringFilter(left.str, b)
+	case left.num != nil && left.typ != fields.Flags:
+		return scalarNumFilter(left.num, left.typ, b)
 	case isStringType(left.typ):
 		if f := fastStringFilter(left.ex, b); f != nil {
 			return f, nil
@@ -741,6 +755,68 @@ func fastStringFilter(ex fields.Extractor, b *Binary) Filter {
 		return nil
 	}
 	return stringFilter(ex, cmp)
+}
+
+// scalarStringFilter compiles a comparison of a scalar string field with
+// constants over the field's StrFunc: the value comes back in registers,
+// and the commonest operators are inlined.
+func scalarStringFilter(get fields.StrFunc, b *Binary) (Filter, error) {
+	if len(b.Values) == 1 && !b.IsList {
+		v := b.Values[0]
+		switch b.Op {
+		case "=", "==":
+			return func(ev *event.Event) bool { s, ok := get(ev); return ok && s == v }, nil
+		case "!=":
+			return func(ev *event.Event) bool { s, ok := get(ev); return ok && s != v }, nil
+		case "startswith":
+			return func(ev *event.Event) bool { s, ok := get(ev); return ok && strings.HasPrefix(s, v) }, nil
+		case "endswith":
+			return func(ev *event.Event) bool { s, ok := get(ev); return ok && strings.HasSuffix(s, v) }, nil
+		case "contains":
+			return func(ev *event.Event) bool { s, ok := get(ev); return ok && strings.Contains(s, v) }, nil
+		}
+	}
+	if (b.Op == "in" || b.Op == "intersects") && len(b.Values) > 0 && len(b.Values) <= 8 {
+		vs := append([]string(nil), b.Values...)
+		return func(ev *event.Event) bool {
+			s, ok := get(ev)
+			if !ok {
+				return false
+			}
+			for _, v := range vs {
+				if s == v {
+					return true
+				}
+			}
+			return false
+		}, nil
+	}
+	m, err := stringMatcher(b.Op, b.Values, b.IsList)
+	if err != nil {
+		return nil, err
+	}
+	return func(ev *event.Event) bool { s, ok := get(ev); return ok && m(s) }, nil
+}
+
+// scalarNumFilter is scalarStringFilter for numeric fields.
+func scalarNumFilter(get fields.NumFunc, t fields.Type, b *Binary) (Filter, error) {
+	m, err := numMatcher(t, b.Op, b.Values)
+	if err != nil {
+		return nil, err
+	}
+	if len(b.Values) == 1 && !b.IsList {
+		// Validated by numMatcher above.
+		v, _ := parseNum(t, b.Values[0])
+		switch b.Op {
+		case "=", "==":
+			return func(ev *event.Event) bool { n, ok := get(ev); return ok && n == v }, nil
+		case "!=":
+			return func(ev *event.Event) bool { n, ok := get(ev); return ok && n != v }, nil
+		case ">=":
+			return func(ev *event.Event) bool { n, ok := get(ev); return ok && n >= v }, nil
+		}
+	}
+	return func(ev *event.Event) bool { n, ok := get(ev); return ok && m(n) }, nil
 }
 
 // allInFilter is "in" on a plugin list field: as Falco does for

@@ -75,3 +75,54 @@ func TestOperatorsOnRegistryFields(t *testing.T) {
 		}
 	}
 }
+
+// TestScalarFieldsMissingValue checks the compiled fast paths of scalar
+// fields: every comparison on a missing value is false (only "not"
+// makes it true), for each inlined operator.
+func TestScalarFieldsMissingValue(t *testing.T) {
+	orphan := &event.Thread{PID: 5, Comm: "init"} // no parent: proc.pname missing
+	noFD := &event.Event{Type: event.TypeClone, Thread: orphan, FD: event.FD{Num: -1}}
+	opened := &event.Event{Type: event.TypeOpenat, Res: 3, Thread: orphan, FD: event.FD{Num: 3, Type: event.FDFile, Name: "/etc/passwd"}}
+	tests := []struct {
+		ev   *event.Event
+		cond string
+		want bool
+	}{
+		{noFD, "proc.pname = bash", false},
+		{noFD, "proc.pname != bash", false},
+		{noFD, "not proc.pname = bash", true},
+		{noFD, "proc.pname startswith b", false},
+		{noFD, "proc.pname endswith h", false},
+		{noFD, "proc.pname contains a", false},
+		{noFD, "proc.pname in (bash, sh)", false},
+		{noFD, "proc.pname in (a, b, c, d, e, f, g, h, i, j)", false},
+		{noFD, "proc.pname glob '*'", false},
+		{noFD, "proc.pname exists", false},
+		{noFD, "fd.name exists", false},
+		{noFD, "fd.name != /etc/passwd", false},
+		{noFD, "fd.connected = false", false},
+		{noFD, "fd.connected != true", false},
+		{noFD, "fd.sport >= 0", false},
+		{noFD, "fd.sport != 22", false},
+		{noFD, "fd.sport in (22, 443)", false},
+		{opened, "fd.name exists", true},
+		{opened, "fd.num exists", true},
+		{opened, "fd.name != /etc/shadow", true},
+		{opened, "fd.name endswith passwd", true},
+		{opened, "fd.name contains /etc", true},
+		{opened, "fd.name in (/etc/shadow, /etc/passwd)", true},
+		{opened, "fd.name pmatch (/etc)", true},
+		{opened, "fd.num >= 3", true},
+		{opened, "fd.num >= 4", false},
+		{opened, "fd.num != 3", false},
+		{opened, "fd.num in (1, 2, 3)", true},
+		{opened, "fd.num < 4", true},
+		{opened, "evt.is_open_read = true", true},
+		{opened, "evt.is_open_read != false", true},
+	}
+	for _, tc := range tests {
+		if got := compileCond(t, tc.cond)(tc.ev); got != tc.want {
+			t.Errorf("%s = %v, want %v", tc.cond, got, tc.want)
+		}
+	}
+}
