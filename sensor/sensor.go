@@ -46,6 +46,9 @@ type Options struct {
 	// Registerer, when set, gets the sensor's Prometheus metrics for the
 	// run (unregistered when Run returns).
 	Registerer prometheus.Registerer
+	// Pods runs the response's pod actions (cmd builds a k8spod.Client
+	// when the configuration has any).
+	Pods response.Pods
 }
 
 // LoadRules loads the configured rules files, or the embedded default
@@ -164,7 +167,7 @@ func Run(ctx context.Context, opts Options) error {
 
 	var responder *response.Responder
 	if cfg.Response.Active() {
-		if responder, err = response.New(cfg.Response, response.Options{Emitter: em, Logger: log}); err != nil {
+		if responder, err = response.New(cfg.Response, response.Options{Emitter: em, Logger: log, Pods: opts.Pods}); err != nil {
 			return fmt.Errorf("response: %w", err)
 		}
 		defer responder.Close()

@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"text/tabwriter"
 	"time"
 
 	"github.com/saker-sec/saker/sensor/response"
+	"github.com/saker-sec/saker/sensor/response/k8spod"
 )
 
 // runResponse lists or lifts the network blocks the sensor's
@@ -85,4 +87,20 @@ func responseCmd(w io.Writer, args []string) error {
 		return errors.Join(errs...)
 	}
 	return usage
+}
+
+// podClient builds the Kubernetes client of the pod actions in cfg, from
+// KUBECONFIG or, in a pod, the service account; nil when cfg has none.
+func podClient(cfg response.Config, lookupEnv func(string) (string, bool)) (response.Pods, error) {
+	if !cfg.Active() || !slices.ContainsFunc(cfg.Actions, func(a response.Action) bool { return response.IsPodAction(a.Action) }) {
+		return nil, nil
+	}
+	kubeconfig, _ := lookupEnv("KUBECONFIG")
+	host, _ := lookupEnv("KUBERNETES_SERVICE_HOST")
+	port, _ := lookupEnv("KUBERNETES_SERVICE_PORT")
+	c, err := k8spod.New(k8spod.Config{Kubeconfig: kubeconfig, APIServer: k8spod.InClusterURL(host, port), UserAgent: "saker/" + version})
+	if err != nil {
+		return nil, fmt.Errorf("response: pod actions: %w", err)
+	}
+	return c, nil
 }

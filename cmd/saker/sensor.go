@@ -29,7 +29,7 @@ func runSensorCmd(ctx context.Context, w io.Writer, args []string) error {
 	var rulesFiles, overrides multiFlag
 	fs.Var(&rulesFiles, "r", "rules file to load instead of the configured ones (repeatable; default: the embedded Saker rules)")
 	fs.Var(&overrides, "o", "override a configuration key, e.g. -o json_output=true -o http_output.url=http://hub:2801/ (repeatable)")
-	actionsFile := fs.String("actions", "", "response actions file (YAML list of {match: {rule, tags, priority, source}, action: kill|container_stop|container_pause|container_kill|block_network|script|webhook}); replaces the config's response key")
+	actionsFile := fs.String("actions", "", "response actions file (YAML list of {match: {rule, tags, priority, source}, action: kill|container_stop|container_pause|container_kill|block_network|pod_label|pod_annotate|pod_delete|script|webhook}); replaces the config's response key")
 	list := fs.Bool("list", false, "print the fields rules and outputs can use, then exit")
 	listRules := fs.Bool("L", false, "print the loaded rules (name and description), then exit")
 	debug := fs.Bool("debug", false, "debug logging")
@@ -77,6 +77,9 @@ func runSensorCmd(ctx context.Context, w io.Writer, args []string) error {
 		cfg.StatsInterval = statsInterval.String()
 	}
 	opts := sensor.Options{Config: cfg, Logger: log}
+	if opts.Pods, err = podClient(cfg.Response, os.LookupEnv); err != nil {
+		return err
+	}
 	if *metricsAddr != "" {
 		reg := prometheus.NewRegistry()
 		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

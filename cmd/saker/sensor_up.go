@@ -29,7 +29,11 @@ func runSensorPart(ctx context.Context, h *hub.Hub, configPath string, log *slog
 	cfg.HTTPOutput.Enabled = true
 	cfg.HTTPOutput.URL = "http://" + loopbackAddr(h.Addr()) + "/"
 	fields.SetHostname(fields.NodeName(os.Getenv, os.Hostname))
-	return sensor.Run(ctx, sensor.Options{Config: cfg, Logger: log})
+	pods, err := podClient(cfg.Response, os.LookupEnv)
+	if err != nil {
+		return err
+	}
+	return sensor.Run(ctx, sensor.Options{Config: cfg, Logger: log, Pods: pods})
 }
 
 // loopbackAddr turns a listener address with an unspecified host

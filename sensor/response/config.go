@@ -16,6 +16,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/saker-sec/saker/hub/alert"
+	"github.com/saker-sec/saker/sensor/response/k8spod"
 )
 
 // Action names.
@@ -27,7 +28,27 @@ const (
 	ActionScript         = "script"
 	ActionWebhook        = "webhook"
 	ActionBlockNetwork   = "block_network"
+	// Kubernetes pod actions (k8s.ns.name, k8s.pod.name of the alert).
+	ActionPodLabel    = "pod_label"
+	ActionPodAnnotate = "pod_annotate"
+	ActionPodDelete   = "pod_delete"
 )
+
+// NodeLocal reports whether an action acts on the node the alert was
+// raised on (a process, a container, a cgroup), so only the sensor of that
+// node can run it; the others (pods, scripts, webhooks) run on the hub too.
+func NodeLocal(action string) bool {
+	switch action {
+	case ActionKill, ActionContainerStop, ActionContainerPause, ActionContainerKill, ActionBlockNetwork:
+		return true
+	}
+	return false
+}
+
+// IsPodAction reports whether action acts on a Kubernetes pod.
+func IsPodAction(action string) bool {
+	return action == ActionPodLabel || action == ActionPodAnnotate || action == ActionPodDelete
+}
 
 // Matching modes: run the first matching action only, or every one.
 const (
@@ -76,7 +97,16 @@ type Allowlist struct {
 	Containers []string `yaml:"containers"`
 	// Images are container images, with or without tag ("nginx", "nginx:1.25").
 	Images []string `yaml:"images"`
+	// Namespaces are Kubernetes namespaces whose pods no action touches;
+	// unset means kube-system (set [] to allow every namespace).
+	Namespaces []string `yaml:"namespaces"`
+	// Pods are pods no action touches: "namespace/name" or a bare name.
+	Pods []string `yaml:"pods"`
 }
+
+// DefaultProtectedNamespaces are the namespaces allowlisted when the
+// allowlist names none: the cluster's own components.
+var DefaultProtectedNamespaces = []string{"kube-system"}
 
 // Action is one entry: when an alert matches Match, Action runs.
 type Action struct {
@@ -98,8 +128,20 @@ type Action struct {
 	// block_network: the block is lifted after TTL (0: only by
 	// `saker response release`).
 	TTL time.Duration `yaml:"ttl"`
-	// Timeout bounds script, webhook and container calls (default 10s).
+	// Timeout bounds script, webhook, container and pod calls (default 10s).
 	Timeout time.Duration `yaml:"timeout"`
+	// pod_label: labels merged into the pod's (keys and values checked
+	// as the API server does). pod_annotate: annotations merged into the
+	// pod's; in values, ${alert_id}, ${rule}, ${priority} and ${hostname}
+	// are replaced with the alert's.
+	Labels      map[string]string `yaml:"labels"`
+	Annotations map[string]string `yaml:"annotations"`
+	// pod_delete: GracePeriod seconds (unset: the pod's own
+	// terminationGracePeriodSeconds; 0: at once).
+	GracePeriod *int64 `yaml:"grace_period"`
+
+	// Line is the entry's line in its file (0 when not read from one).
+	Line int `yaml:"-"`
 
 	minPriority alert.Priority
 	signal      int
@@ -146,15 +188,35 @@ func Parse(b []byte) (Config, error) {
 		return c, errors.New("empty document")
 	}
 	var err error
-	if probe.Content[0].Kind == yaml.SequenceNode {
-		err = probe.Content[0].Decode(&c.Actions)
+	list := probe.Content[0]
+	if list.Kind == yaml.SequenceNode {
+		err = list.Decode(&c.Actions)
 	} else {
-		err = probe.Content[0].Decode(&c)
+		err = list.Decode(&c)
+		list = mapValue(list, "actions")
 	}
 	if err != nil {
 		return c, err
 	}
+	if list != nil && list.Kind == yaml.SequenceNode && len(list.Content) == len(c.Actions) {
+		for i, n := range list.Content {
+			c.Actions[i].Line = n.Line
+		}
+	}
 	return c, c.Validate()
+}
+
+// mapValue returns the value of key in mapping node m, or nil.
+func mapValue(m *yaml.Node, key string) *yaml.Node {
+	if m.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			return m.Content[i+1]
+		}
+	}
+	return nil
 }
 
 // Active reports whether any action is configured and enabled.
@@ -180,13 +242,24 @@ func (c *Config) Validate() error {
 	if c.RateLimit.PerSecond < 0 || c.RateLimit.Burst < 0 {
 		return errors.New("rate_limit: per_second and burst must be positive")
 	}
+	if c.Allowlist.Namespaces == nil {
+		c.Allowlist.Namespaces = DefaultProtectedNamespaces
+	}
 	var errs []error
 	for i := range c.Actions {
 		if err := c.Actions[i].validate(); err != nil {
-			errs = append(errs, fmt.Errorf("actions[%d]: %w", i, err))
+			errs = append(errs, fmt.Errorf("%s: %w", c.Actions[i].Where(i), err))
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// Where names entry i in errors: "actions[i] (line N)".
+func (a *Action) Where(i int) string {
+	if a.Line > 0 {
+		return fmt.Sprintf("actions[%d] (line %d)", i, a.Line)
+	}
+	return fmt.Sprintf("actions[%d]", i)
 }
 
 func (a *Action) validate() error {
@@ -228,17 +301,36 @@ func (a *Action) validate() error {
 		if a.TTL < 0 {
 			return errors.New("ttl must not be negative")
 		}
+	case ActionPodLabel:
+		if len(a.Labels) == 0 {
+			return errors.New("pod_label: want labels")
+		}
+		if err := k8spod.ValidateLabels(a.Labels); err != nil {
+			return fmt.Errorf("pod_label: %w", err)
+		}
+	case ActionPodAnnotate:
+		if len(a.Annotations) == 0 {
+			return errors.New("pod_annotate: want annotations")
+		}
+		if err := k8spod.ValidateAnnotationKeys(a.Annotations); err != nil {
+			return fmt.Errorf("pod_annotate: %w", err)
+		}
+	case ActionPodDelete:
+		if a.GracePeriod != nil && *a.GracePeriod < 0 {
+			return errors.New("pod_delete: grace_period must not be negative")
+		}
 	case "":
 		return errors.New("want an action")
 	default:
 		return fmt.Errorf("unknown action %q (want %s)", a.Action, strings.Join([]string{
-			ActionKill, ActionContainerStop, ActionContainerPause, ActionContainerKill, ActionBlockNetwork, ActionScript, ActionWebhook}, ", "))
+			ActionKill, ActionContainerStop, ActionContainerPause, ActionContainerKill, ActionBlockNetwork,
+			ActionPodLabel, ActionPodAnnotate, ActionPodDelete, ActionScript, ActionWebhook}, ", "))
 	}
 	return nil
 }
 
-// matches reports whether the alert a selects this entry.
-func (a *Action) matches(al *alert.Alert) bool {
+// Matches reports whether the alert al selects this entry.
+func (a *Action) Matches(al *alert.Alert) bool {
 	m := a.Match
 	if m.Rule != "" && m.Rule != al.Rule {
 		return false

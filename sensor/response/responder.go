@@ -1,16 +1,12 @@
 package response
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -50,6 +46,9 @@ type Options struct {
 	// Workers run container, script and webhook actions (default 2);
 	// QueueSize bounds the actions waiting for them (default 256).
 	Workers, QueueSize int
+	// Pods runs pod_label, pod_annotate and pod_delete (a k8spod.Client);
+	// required when the configuration has one of them.
+	Pods Pods
 }
 
 // Responder runs the configured actions on alerts. Match and Run are
@@ -63,6 +62,7 @@ type Responder struct {
 	docker  *docker
 	http    *http.Client
 	blocker *NetBlocker // nil without a block_network action
+	pods    Pods
 
 	self       map[int]bool // the sensor and its ancestors
 	selfPGID   int
@@ -84,6 +84,11 @@ func New(cfg Config, opts Options) (*Responder, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	for i, act := range cfg.Actions {
+		if IsPodAction(act.Action) && opts.Pods == nil {
+			return nil, fmt.Errorf("response: %s: %s needs a Kubernetes client (a kubeconfig, or the sensor in a pod)", act.Where(i), act.Action)
+		}
+	}
 	if opts.Workers <= 0 {
 		opts.Workers = 2
 	}
@@ -99,6 +104,7 @@ func New(cfg Config, opts Options) (*Responder, error) {
 		limiter:  rate.NewLimiter(rate.Limit(cfg.RateLimit.PerSecond), cfg.RateLimit.Burst),
 		docker:   newDocker(sock),
 		http:     &http.Client{},
+		pods:     opts.Pods,
 		self:     selfAndAncestors(),
 		selfPGID: syscallGetpgrp(),
 		jobs:     make(chan func(), opts.QueueSize),
@@ -153,19 +159,7 @@ func (r *Responder) Close() {
 // all of them with matching: all) and, when there are any, gives a a
 // UUID so the action records can name it. Call it before emitting a.
 func (r *Responder) Match(a *alert.Alert) []*Action {
-	if !r.cfg.Active() {
-		return nil
-	}
-	var out []*Action
-	for i := range r.cfg.Actions {
-		act := &r.cfg.Actions[i]
-		if act.matches(a) {
-			out = append(out, act)
-			if r.cfg.Matching == MatchFirst {
-				break
-			}
-		}
-	}
+	out := r.cfg.Select(a)
 	if len(out) > 0 && a.UUID == "" {
 		a.UUID = uuid.NewString()
 	}
@@ -264,10 +258,8 @@ func (r *Responder) run(act *Action, t target, a *alert.Alert) {
 
 // refuse returns why the action must not run on t, or "".
 func (r *Responder) refuse(act *Action, t target) string {
-	if f := r.cfg.KillSwitchFile; f != "" {
-		if _, err := os.Stat(f); err == nil {
-			return "kill switch " + f + " is set"
-		}
+	if reason := r.cfg.KillSwitch(); reason != "" {
+		return reason
 	}
 	al := r.cfg.Allowlist
 	for _, p := range al.Processes {
@@ -304,6 +296,14 @@ func (r *Responder) refuse(act *Action, t target) string {
 		case r.selfCtrID != "" && t.ctr.ID == r.selfCtrID:
 			return "never acts on the sensor's own container"
 		}
+	case ActionPodLabel, ActionPodAnnotate, ActionPodDelete:
+		switch {
+		case !t.inCtr || t.ctr.PodName == "" || t.ctr.Namespace == "":
+			return "process is not in a Kubernetes pod"
+		case r.selfCtrID != "" && t.ctr.ID == r.selfCtrID:
+			return "never acts on the sensor's own pod"
+		}
+		return r.cfg.RefusePod(podOf(t))
 	case ActionBlockNetwork:
 		switch {
 		case t.pid <= 1:
@@ -350,41 +350,14 @@ func (r *Responder) slow(ctx context.Context, act *Action, t target, a *alert.Al
 		}
 		return r.docker.container(ctx, act.Action, id, act.StopTimeout)
 	case ActionScript:
-		body, err := json.Marshal(a)
-		if err != nil {
-			return err
-		}
-		cmd := exec.CommandContext(ctx, act.Command[0], act.Command[1:]...)
-		cmd.Stdin = bytes.NewReader(body)
 		// The script inherits the sensor's environment (PATH) plus the alert's ids.
-		cmd.Env = append(cmd.Environ(),
-			"SAKER_ALERT_ID="+a.UUID, "SAKER_RULE="+a.Rule, "SAKER_PID="+strconv.Itoa(t.pid),
-			"SAKER_CONTAINER_ID="+t.ctr.ID)
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			return fmt.Errorf("script: %w: %s", err, strings.TrimSpace(string(tail(out, 512))))
-		}
-		return nil
+		return RunScript(ctx, act, a, []string{
+			"SAKER_ALERT_ID=" + a.UUID, "SAKER_RULE=" + a.Rule, "SAKER_PID=" + strconv.Itoa(t.pid),
+			"SAKER_CONTAINER_ID=" + t.ctr.ID})
 	case ActionWebhook:
-		body, err := json.Marshal(a)
-		if err != nil {
-			return err
-		}
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, act.URL, bytes.NewReader(body))
-		if err != nil {
-			return err
-		}
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := r.http.Do(req)
-		if err != nil {
-			return fmt.Errorf("webhook: %w", err)
-		}
-		defer resp.Body.Close()
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
-		if resp.StatusCode/100 != 2 {
-			return fmt.Errorf("webhook: %s", resp.Status)
-		}
-		return nil
+		return PostWebhook(ctx, r.http, act, a)
+	case ActionPodLabel, ActionPodAnnotate, ActionPodDelete:
+		return RunPod(ctx, r.pods, act, podOf(t), a)
 	}
 	return fmt.Errorf("action %q", act.Action)
 }
@@ -418,6 +391,8 @@ func describe(act *Action, t target) string {
 			s += " until released"
 		}
 		return s
+	case ActionPodLabel, ActionPodAnnotate, ActionPodDelete:
+		return DescribePod(act, podOf(t))
 	case ActionScript:
 		return "run " + strings.Join(act.Command, " ")
 	case ActionWebhook:
@@ -426,36 +401,23 @@ func describe(act *Action, t target) string {
 	return act.Action
 }
 
+func podOf(t target) Pod { return Pod{Namespace: t.ctr.Namespace, Name: t.ctr.PodName} }
+
 // record emits the audit record of one action.
 func (r *Responder) record(act *Action, t target, a *alert.Alert, result, detail string) {
-	now := time.Now()
-	delay := time.Duration(now.UnixNano() - t.eventTS)
+	delay := time.Duration(time.Now().UnixNano() - t.eventTS)
 	fields := map[string]any{
-		"response.action":   act.Action,
-		"response.result":   result,
-		"response.detail":   detail,
-		"response.alert_id": a.UUID,
-		"response.rule":     a.Rule,
-		"response.dry_run":  result == ResultDryRun,
-		"response.delay_us": delay.Microseconds(),
-		"proc.pid":          t.pid,
-		"proc.name":         t.comm,
-		"container.id":      "host",
+		"proc.pid":     t.pid,
+		"proc.name":    t.comm,
+		"container.id": "host",
 	}
 	if t.inCtr {
 		fields["container.id"], fields["container.name"], fields["container.image"] = t.ctr.ID, t.ctr.Name, t.ctr.Image
+		if t.ctr.PodName != "" {
+			fields["k8s.ns.name"], fields["k8s.pod.name"] = t.ctr.Namespace, t.ctr.PodName
+		}
 	}
-	out := alert.Alert{
-		UUID:         uuid.NewString(),
-		Output:       fmt.Sprintf("%s %s %s for rule %q (alert %s): %s", now.UTC().Format(time.RFC3339Nano), act.Action, result, a.Rule, a.UUID, detail),
-		Priority:     a.Priority,
-		Rule:         RecordRule,
-		Time:         now.UTC(),
-		OutputFields: fields,
-		Source:       Source,
-		Tags:         []string{"response", act.Action},
-		Hostname:     a.Hostname,
-	}
+	out := NewRecord(act, a, result, detail, delay, fields)
 	lvl := slog.LevelInfo
 	if result == ResultFailed {
 		lvl = slog.LevelWarn

@@ -22,6 +22,8 @@ import (
 
 	"github.com/saker-sec/saker/hub/alert"
 	"github.com/saker-sec/saker/sensor/event"
+	"github.com/saker-sec/saker/sensor/response/k8spod"
+	"github.com/saker-sec/saker/sensor/response/k8spod/k8spodtest"
 )
 
 // records collects the action records.
@@ -340,5 +342,70 @@ actions:
 	}
 	if failed != 1 {
 		t.Fatalf("results %v: want exactly the failing script failed", results)
+	}
+}
+
+func TestPodActions(t *testing.T) {
+	api := k8spodtest.New(t, "shop/web-1", "kube-system/coredns-1")
+	pods, err := k8spod.New(k8spod.Config{Kubeconfig: api.Kubeconfig})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := Parse([]byte(`matching: all
+actions:
+- {match: {rule: R}, action: pod_label, labels: {saker.dev/quarantine: "true"}}
+- {match: {rule: R}, action: pod_annotate, annotations: {saker.dev/alert: "${rule} ${alert_id}"}}
+- {match: {rule: R}, action: pod_delete, grace_period: 5}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(c, Options{Emitter: newRecords()}); err == nil || !strings.Contains(err.Error(), "needs a Kubernetes client") {
+		t.Fatalf("New without a pod client: %v", err)
+	}
+	rec := newRecords()
+	r, err := New(c, Options{Emitter: rec, Pods: pods, Workers: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(r.Close)
+	inPod := func(ns, pod string) *event.Event {
+		ev := eventOf(4242, "sh")
+		ev.Container = &event.Container{ID: "0123456789ab", Name: "web", Runtime: "containerd", Namespace: ns, PodName: pod}
+		return ev
+	}
+	a := respond(r, inPod("shop", "web-1"), "R")
+	for i := 1; i <= 3; i++ {
+		got := rec.next(t, i)
+		if field(got, "response.result") != ResultDone || field(got, "k8s.pod.name") != "web-1" || field(got, "response.alert_id") != a.UUID {
+			t.Fatalf("record %d: %v", i, got.OutputFields)
+		}
+	}
+	var calls []k8spodtest.Call
+	for range 3 {
+		calls = append(calls, <-api.Calls)
+	}
+	if calls[0].Method != "PATCH" || calls[1].Method != "PATCH" || calls[2].Method != "DELETE" || !strings.Contains(string(calls[2].Body), `"gracePeriodSeconds":5`) {
+		t.Fatalf("calls %+v", calls)
+	}
+	if !strings.Contains(string(calls[1].Body), "R "+a.UUID) {
+		t.Fatalf("annotation %s: want the rule and alert id filled in", calls[1].Body)
+	}
+	// kube-system is protected by default; a process outside a pod has no pod.
+	respond(r, inPod("kube-system", "coredns-1"), "R")
+	respond(r, eventOf(4242, "sh"), "R")
+	for i := 4; i <= 9; i++ {
+		got := rec.next(t, i)
+		if field(got, "response.result") != ResultSkipped {
+			t.Fatalf("record %d: %v, want skipped", i, got.OutputFields)
+		}
+	}
+	if _, ok := api.Pod("kube-system/coredns-1"); !ok {
+		t.Fatal("kube-system pod deleted")
+	}
+	select {
+	case call := <-api.Calls:
+		t.Fatalf("API call for a refused action: %+v", call)
+	default:
 	}
 }
