@@ -10,7 +10,8 @@
 -- ARGV[3]  counter TTL in seconds
 -- ARGV[4]  dedupe window in ms (0 = off)
 -- ARGV[5]  number of alerts, then per alert:
---          uuid, entry field ("z": body is zstd-compressed JSON, "a": plain),
+--          uuid, entry field ("s": body is S2-compressed JSON, "a": plain;
+--          codec.go),
 --          body, event time in unix ms (0 = none), #index key suffixes,
 --          suffixes..., rule, #rule set suffixes, suffixes... (sets that
 --          must hold the rule: its source's and its tags'), #counter

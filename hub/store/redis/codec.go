@@ -4,59 +4,82 @@ import (
 	_ "embed"
 	"sync"
 
+	"github.com/klauspost/compress/s2"
 	"github.com/klauspost/compress/zstd"
 )
 
 //go:generate go run gendict.go ../../../sensor/rules/testdata/falco_rules.yaml
 
-// Stream entries hold the alert's JSON compressed with zstd and the
-// dictionary zdict.txt (ID zdictID) in field "d": an alert alone is too
-// small for zstd to find much to reuse, the dictionary gives it the
-// vocabulary of Falco alerts (see gendict.go). Older entries may hold it
-// compressed without a dictionary in field "z", or plain in field "a" (also
-// used when compression does not shrink it). Redis memory per alert is the
-// store's main cost.
+// Stream entries hold the alert's JSON compressed as an S2 block with the
+// dictionary zdict.txt in field "s": an alert alone is too small for a
+// compressor to find much to reuse, the dictionary gives it the vocabulary
+// of Falco alerts (see gendict.go). S2 rather than zstd because Append pays
+// for it on every alert: with the dictionary S2 takes about a tenth of
+// zstd's CPU (zstd copies its 256 KiB dictionary tables into the encoder
+// per alert) for about 15 % more bytes (BenchmarkEntryCodec). Older
+// entries may hold the JSON compressed with zstd and the same dictionary
+// (ID zdictID) in field "d", with zstd alone in field "z", or plain in
+// field "a" (also used when compression does not shrink it). Redis memory
+// per alert is the store's main cost.
 const (
+	fieldS2    = "s"
 	fieldDict  = "d"
 	fieldZstd  = "z"
 	fieldPlain = "a"
 )
 
-// zdict is the raw dictionary of field "d"; it must never change (a new
-// one needs a new field and ID).
+// zdict is the raw dictionary of fields "s" and "d"; it must never change
+// (a new one needs a new field and ID).
 //
 //go:embed zdict.txt
 var zdict []byte
 
 const zdictID = 1
 
-// The encoder and decoder are safe for concurrent EncodeAll/DecodeAll and
-// costly to build, so one of each serves the process. Frames carry no
-// checksum: Redis keeps its own (RDB and AOF), and 4 bytes is 1% of an
-// entry.
-var (
-	zenc = sync.OnceValue(func() *zstd.Encoder {
-		e, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1),
-			zstd.WithEncoderCRC(false), zstd.WithEncoderDictRaw(zdictID, zdict))
-		if err != nil {
-			panic(err) // only on invalid options
-		}
-		return e
-	})
-	zdec = sync.OnceValue(func() *zstd.Decoder {
-		d, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(64<<20),
-			zstd.WithDecoderDictRaw(zdictID, zdict))
-		if err != nil {
-			panic(err) // only on invalid options
-		}
-		return d
-	})
-)
+// maxEntryJSON bounds the JSON an entry may decode to, so a damaged entry
+// cannot make a read allocate without limit.
+const maxEntryJSON = 64 << 20
 
-func compress(body []byte) []byte { return zenc().EncodeAll(body, make([]byte, 0, len(body)/2)) }
+// sdict is the S2 form of zdict. Its repeat offset (the serialised
+// dictionary's leading uvarint) is fixed at 0 rather than searched for by
+// s2.MakeDict, so entries stay readable whatever a later version of the
+// library would pick.
+var sdict = sync.OnceValue(func() *s2.Dict {
+	d := s2.NewDict(append([]byte{0}, zdict...))
+	if d == nil {
+		panic("redis store: zdict.txt is not a valid S2 dictionary") // only if the file shrank below 16 bytes or grew past 64 KiB
+	}
+	return d
+})
+
+// The zstd decoder reads the entries older releases wrote; it is safe for
+// concurrent DecodeAll and costly to build, so one serves the process.
+var zdec = sync.OnceValue(func() *zstd.Decoder {
+	d, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(maxEntryJSON),
+		zstd.WithDecoderDictRaw(zdictID, zdict))
+	if err != nil {
+		panic(err) // only on invalid options
+	}
+	return d
+})
+
+// encodeEntry returns the stream entry field and value for an alert's JSON.
+func encodeEntry(body []byte) (field string, value []byte) {
+	if z := sdict().Encode(nil, body); len(z) < len(body) {
+		return fieldS2, z
+	}
+	return fieldPlain, body
+}
 
 // entryJSON returns the alert JSON of a stream entry.
 func entryJSON(values map[string]any) ([]byte, bool) {
+	if z, ok := values[fieldS2].(string); ok {
+		if n, err := s2.DecodedLen([]byte(z)); err != nil || n > maxEntryJSON {
+			return nil, false
+		}
+		b, err := sdict().Decode(nil, []byte(z))
+		return b, err == nil
+	}
 	for _, f := range []string{fieldDict, fieldZstd} {
 		if z, ok := values[f].(string); ok {
 			b, err := zdec().DecodeAll([]byte(z), nil)

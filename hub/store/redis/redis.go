@@ -9,8 +9,9 @@
 //
 // Keys, under Options.KeyPrefix + "{" + Options.HashTag + "}:":
 //
-//	events          stream in arrival order; entry field "z" = the alert's
-//	                JSON, zstd (older entries: "a", plain)
+//	events          stream in arrival order; entry field "s" = the alert's
+//	                JSON, S2 with a dictionary (older entries: "d", "z"
+//	                zstd, "a" plain; codec.go)
 //	x:p:<priority>  sorted sets indexing the stream in query order (event
 //	x:r:<rule>      time, then ID): all scores 0, 16-byte members (event ms,
 //	x:h:<hostname>  stream ID ms and sequence, big-endian) so lexical order
@@ -394,10 +395,7 @@ func (s *Store) Append(ctx context.Context, alerts []alert.Alert) ([]string, err
 			return nil, fmt.Errorf("append alert %d: encode: %w", i, err)
 		}
 		idx := indexSuffixes(a)
-		field, entry := fieldPlain, body
-		if z := compress(body); len(z) < len(body) {
-			field, entry = fieldDict, z
-		}
+		field, entry := encodeEntry(body)
 		args = append(args, a.UUID, field, entry, eventMsArg(a), len(idx))
 		for _, k := range idx {
 			args = append(args, k)

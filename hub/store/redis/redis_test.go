@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -343,9 +344,9 @@ func TestDefaultRetentionBounded(t *testing.T) {
 	}
 }
 
-// Stream entries are stored compressed with the dictionary (field "d");
-// entries written before, compressed without it (field "z") or as plain
-// JSON (field "a"), still read.
+// Stream entries are stored S2-compressed with the dictionary (field
+// "s"); entries written before, zstd-compressed with the dictionary (field
+// "d") or without it (field "z"), or as plain JSON (field "a"), still read.
 func TestEntriesCompressedOldOnesRead(t *testing.T) {
 	s := newT(t, Options{Addresses: []string{redistest.Addr(t)}, KeyPrefix: "codec:"})
 	ctx := context.Background()
@@ -360,19 +361,27 @@ func TestEntriesCompressedOldOnesRead(t *testing.T) {
 		t.Fatalf("XRANGE: %v %v", msgs, err)
 	}
 	plain, _ := json.Marshal(&a)
-	z, ok := msgs[0].Values[fieldDict].(string)
+	z, ok := msgs[0].Values[fieldS2].(string)
 	if !ok || len(z) >= len(plain) {
-		t.Fatalf("entry fields %v: want field %q smaller than the %d-byte JSON", msgs[0].Values, fieldDict, len(plain))
+		t.Fatalf("entry fields %v: want field %q smaller than the %d-byte JSON", msgs[0].Values, fieldS2, len(plain))
 	}
-	old, err := s.Client().XAdd(ctx, &goredis.XAddArgs{Stream: s.stream, Values: []any{fieldPlain, string(plain)}}).Result()
-	if err != nil {
-		t.Fatal(err)
+	ids = append(ids, "")
+	for _, old := range []struct {
+		field string
+		value []byte
+	}{
+		{fieldPlain, plain},
+		{fieldZstd, compressZstd(t, plain)},
+		{fieldDict, compressZstd(t, plain, zstd.WithEncoderDictRaw(zdictID, zdict))},
+	} {
+		id, err := s.Client().XAdd(ctx, &goredis.XAddArgs{Stream: s.stream, Values: []any{old.field, string(old.value)}}).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
 	}
-	oldZ, err := s.Client().XAdd(ctx, &goredis.XAddArgs{Stream: s.stream, Values: []any{fieldZstd, string(compressNoDict(t, plain))}}).Result()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, id := range []string{ids[0], old, oldZ} {
+	ids = slices.DeleteFunc(ids, func(id string) bool { return id == "" })
+	for _, id := range ids {
 		e, err := s.Get(ctx, id)
 		if err != nil || e.UUID != a.UUID || e.OutputFields["evt.num"] != json.Number("7") {
 			t.Errorf("Get(%s) = %+v, %v", id, e.Alert, err)
@@ -398,7 +407,7 @@ func TestLayout1DataMigrated(t *testing.T) {
 		body, _ := json.Marshal(&a)
 		field, entry := fieldPlain, string(body)
 		if i == 1 {
-			field, entry = fieldZstd, string(compressNoDict(t, body))
+			field, entry = fieldZstd, string(compressZstd(t, body))
 		}
 		id, err := c.XAdd(ctx, &goredis.XAddArgs{Stream: pfx + "events", Values: []any{field, entry}}).Result()
 		if err != nil {
@@ -439,11 +448,11 @@ func TestLayout1DataMigrated(t *testing.T) {
 	}
 }
 
-// compressNoDict compresses as entries of field "z" were: zstd without a
-// dictionary.
-func compressNoDict(t *testing.T, b []byte) []byte {
+// compressZstd compresses b as releases before S2 did (codec.go): zstd,
+// with opts (the dictionary of field "d") or without (field "z").
+func compressZstd(t testing.TB, b []byte, opts ...zstd.EOption) []byte {
 	t.Helper()
-	e, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest))
+	e, err := zstd.NewWriter(nil, append([]zstd.EOption{zstd.WithEncoderLevel(zstd.SpeedFastest)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
