@@ -76,7 +76,7 @@ fuzz:
 
 ## generate: regenerate bpf2go objects (needs clang and llvm)
 generate:
-	$(GO) generate ./sensor/probe/...
+	$(GO) generate ./sensor/probe/... ./sensor/response/guard/...
 
 clean:
 	rm -rf bin
