@@ -64,14 +64,18 @@ func portField(name, desc string, get func(fd *event.FD) uint16) {
 	})
 }
 
-// ipField registers a field over an IPv4/IPv6 socket's endpoints.
-func ipField(name string, t Type, desc string, ex func(fd *event.FD) (Value, bool)) {
-	simple(name, t, desc, func(ev *event.Event) (Value, bool) {
+// ipField registers an address field (IPAddr or IPNet) of an IPv4/IPv6
+// socket; a zero address is missing.
+func ipField(name string, t Type, desc string, get func(fd *event.FD) netip.Addr) {
+	ip := func(ev *event.Event) (netip.Addr, bool) {
 		if !isIP(ev) {
-			return Value{}, false
+			return netip.Addr{}, false
 		}
-		return ex(&ev.FD)
-	})
+		a := get(&ev.FD)
+		return a, a.IsValid()
+	}
+	register(&Field{Name: name, Type: t, Desc: desc, ip: ip,
+		make: func(string, bool) (Extractor, error) { return ipExtractor(ip), nil }})
 }
 
 // either registers filter fields matching either end (fd.ip, fd.net,
@@ -221,12 +225,6 @@ func init() {
 			return "/", true
 		})
 
-	ipVal := func(a netip.Addr) (Value, bool) {
-		if !a.IsValid() {
-			return Value{}, false
-		}
-		return Value{IP: a}, true
-	}
 	for _, f := range []struct {
 		name, desc string
 		t          Type
@@ -241,8 +239,7 @@ func init() {
 		{"fd.lnet", "Local IP network (compare with a CIDR).", IPNet, localIP},
 		{"fd.rnet", "Remote IP network (compare with a CIDR).", IPNet, remoteIP},
 	} {
-		get := f.ip
-		ipField(f.name, f.t, f.desc, func(fd *event.FD) (Value, bool) { return ipVal(get(fd)) })
+		ipField(f.name, f.t, f.desc, f.ip)
 	}
 	for _, f := range []struct {
 		name, desc string
@@ -257,8 +254,13 @@ func init() {
 	}
 	for name, get := range portProto {
 		get := get
-		ipField(name, String, "Protocol of the "+map[string]string{"fd.cproto": "client", "fd.sproto": "server", "fd.lproto": "local", "fd.rproto": "remote"}[name]+" port (its number: Saker does not resolve service names).",
-			func(fd *event.FD) (Value, bool) { return Value{S: strconv.Itoa(int(get(fd)))}, true })
+		simple(name, String, "Protocol of the "+map[string]string{"fd.cproto": "client", "fd.sproto": "server", "fd.lproto": "local", "fd.rproto": "remote"}[name]+" port (its number: Saker does not resolve service names).",
+			func(ev *event.Event) (Value, bool) {
+				if !isIP(ev) {
+					return Value{}, false
+				}
+				return Value{S: strconv.Itoa(int(get(&ev.FD)))}, true
+			})
 	}
 	either("fd.ip", IPAddr, "Either end's IP address (filter: matches if the client or the server address does).")
 	either("fd.net", IPNet, "Either end's IP network (filter: matches if the client or the server address does).")

@@ -131,6 +131,7 @@ type Extractor func(ev *event.Event) (v Value, ok bool)
 type (
 	StrFunc func(ev *event.Event) (string, bool)
 	NumFunc func(ev *event.Event) (int64, bool)
+	IPFunc  func(ev *event.Event) (netip.Addr, bool)
 )
 
 // strExtractor and numExtractor wrap a fast path as an Extractor.
@@ -145,6 +146,13 @@ func numExtractor(get NumFunc) Extractor {
 	return func(ev *event.Event) (Value, bool) {
 		n, ok := get(ev)
 		return Value{N: n}, ok
+	}
+}
+
+func ipExtractor(get IPFunc) Extractor {
+	return func(ev *event.Event) (Value, bool) {
+		a, ok := get(ev)
+		return Value{IP: a}, ok
 	}
 }
 
@@ -171,9 +179,11 @@ type Field struct {
 	// is numeric or a string depending on X); Resolved.Type carries it.
 	typeFor func(arg string) Type
 	// str and num are the scalar fast paths of a field used without an
-	// argument (at most one is set, matching Type).
+	// argument (at most one is set, matching Type; ip for IPAddr and
+	// IPNet).
 	str StrFunc
 	num NumFunc
+	ip  IPFunc
 }
 
 // Resolved is a field bound to its argument, ready to extract.
@@ -195,7 +205,9 @@ type Resolved struct {
 	// parses them.
 	Multi bool
 	// Str and Num, when set, extract the same value as Extract without
-	// building a Value (Str for string fields, Num for numeric ones).
+	// building a Value (Str for string fields, Num for numeric ones, IP
+	// for addresses).
 	Str StrFunc
 	Num NumFunc
+	IP  IPFunc
 }

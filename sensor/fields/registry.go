@@ -68,7 +68,7 @@ func Resolve(name, arg string, hasArg bool) (Resolved, error) {
 	}
 	r.Multi = !hasArg && f.multiWithoutIndex
 	if !hasArg {
-		r.Str, r.Num = f.str, f.num
+		r.Str, r.Num, r.IP = f.str, f.num, f.ip
 	}
 	return r, nil
 }

@@ -468,6 +468,9 @@ func (fc fieldCompiler) compileNode(n Node) (Filter, error) {
 		if num := g.num; num != nil {
 			return func(ev *event.Event) bool { _, ok := num(ev); return ok }, nil
 		}
+		if ip := g.ip; ip != nil {
+			return func(ev *event.Event) bool { _, ok := ip(ev); return ok }, nil
+		}
 		ex := g.ex
 		return func(ev *event.Event) bool {
 			v, ok := ex(ev)
@@ -503,10 +506,12 @@ type operand struct {
 	name string
 	// list marks a plugin list field (fields.Resolved.List).
 	list bool
-	// str and num are the field's scalar fast paths (fields.Resolved.Str,
-	// .Num), nil for transformers and list-valued fields.
+	// str, num and ip are the field's scalar fast paths
+	// (fields.Resolved.Str, .Num, .IP), nil for transformers and
+	// list-valued fields.
 	str fields.StrFunc
 	num fields.NumFunc
+	ip  fields.IPFunc
 }
 
 func isStringType(t fields.Type) bool { return t == fields.String || t == fields.Bytes }
@@ -519,7 +524,7 @@ func (fc fieldCompiler) compileOperand(f *FieldExpr, rhs bool) (operand, error) 
 		if err != nil {
 			return operand{}, &errUnknown{msg: fmt.Sprintf("filter_check called with nonexistent field %s", f.Name)}
 		}
-		return operand{ex: r.Extract, typ: r.Type, name: r.Field.Name, list: r.List, str: r.Str, num: r.Num}, nil
+		return operand{ex: r.Extract, typ: r.Type, name: r.Field.Name, list: r.List, str: r.Str, num: r.Num, ip: r.IP}, nil
 	}
 	inner, err := fc.compileOperand(f.Inner, rhs)
 	if err != nil {
@@ -678,6 +683,9 @@ func (fc fieldCompiler) compileBinary(b *Binary) (Filter, error) {
 		m, err := ipMatcher(b.Op, b.Values)
 		if err != nil {
 			return nil, err
+		}
+		if get := left.ip; get != nil {
+			return func(ev *event.Event) bool { a, ok := get(ev); return ok && m(a.Unmap()) }, nil
 		}
 		return ipFilter(left.ex, m), nil
 	}

@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"net/netip"
 	"testing"
 
 	"github.com/saker-sec/saker/sensor/event"
@@ -83,6 +84,8 @@ func TestScalarFieldsMissingValue(t *testing.T) {
 	orphan := &event.Thread{PID: 5, Comm: "init"} // no parent: proc.pname missing
 	noFD := &event.Event{Type: event.TypeClone, Thread: orphan, FD: event.FD{Num: -1}}
 	opened := &event.Event{Type: event.TypeOpenat, Res: 3, Thread: orphan, FD: event.FD{Num: 3, Type: event.FDFile, Name: "/etc/passwd"}}
+	conn := &event.Event{Type: event.TypeConnect, Thread: orphan, FD: event.FD{Num: 4, Type: event.FDIPv4,
+		ClientIP: netip.MustParseAddr("::ffff:10.0.0.2"), ServerIP: netip.MustParseAddr("10.0.0.1"), ClientPort: 40000, ServerPort: 443}}
 	tests := []struct {
 		ev   *event.Event
 		cond string
@@ -119,6 +122,17 @@ func TestScalarFieldsMissingValue(t *testing.T) {
 		{opened, "fd.num < 4", true},
 		{opened, "evt.is_open_read = true", true},
 		{opened, "evt.is_open_read != false", true},
+		{noFD, "fd.sip exists", false},
+		{noFD, "fd.sip = 10.0.0.1", false},
+		{noFD, "fd.sip != 10.0.0.1", false},
+		{noFD, "fd.snet in (10.0.0.0/8)", false},
+		{opened, "fd.cip exists", false},
+		{conn, "fd.sip exists", true},
+		{conn, "fd.sip = 10.0.0.1", true},
+		{conn, "fd.sip != 10.0.0.1", false},
+		{conn, "fd.cip = 10.0.0.2", true}, // v4-mapped compares as v4
+		{conn, "fd.snet in (192.168.0.0/16, 10.0.0.0/8)", true},
+		{conn, "fd.rip = 10.0.0.1", false}, // LocalIsClient unset: the remote end is the client
 	}
 	for _, tc := range tests {
 		if got := compileCond(t, tc.cond)(tc.ev); got != tc.want {
