@@ -72,7 +72,8 @@ type part struct {
 // every part's configuration from one Source (the -c file under the
 // environment), then builds the parts in order, passing each its section
 // and its dependencies as values: the hub (store, ingestion), the
-// forwarders (reading the hub's store), the dashboard (given the
+// forwarders (reading the hub's store), the response actions
+// (SAKER_ACTIONS_FILE, reading it too), the dashboard (given the
 // forwarders' status and the effective configuration) and, in `up`, the
 // sensor (posting to the hub).
 func runHub(ctx context.Context, name string, args []string, withSensor bool, stdout io.Writer) error {
@@ -115,11 +116,19 @@ func runHub(ctx context.Context, name string, args []string, withSensor bool, st
 		h.Stop(context.Background())
 		return err
 	}
+	runner, err := buildActions(ctx, h, conf.hub.Actions, log.With("part", "actions"))
+	if err != nil {
+		h.Stop(context.Background())
+		return err
+	}
 	parts := []part{
 		{"forwarders", fwd.run},
 		{"dashboard", func(ctx context.Context) error {
 			return runDashboard(ctx, h, conf, fwd.status(), fwd.api(), log.With("part", "dashboard"))
 		}},
+	}
+	if runner != nil {
+		parts = append(parts, part{"actions", runner.Run})
 	}
 	if withSensor {
 		parts = append(parts, part{"sensor", func(ctx context.Context) error {

@@ -12,6 +12,7 @@ package config
 
 import (
 	"fmt"
+	"net"
 	"sort"
 	"strconv"
 	"strings"
@@ -56,6 +57,9 @@ type Config struct {
 	BatchMaxEvents int   // BATCH_MAXEVENTS: max alerts in one batch → 400
 
 	K8sAudit K8sAudit
+
+	// Actions are the hub's response actions (hub/actions).
+	Actions Actions
 
 	// Enrichment, as in falcosidekick.
 	CustomFields      map[string]string // CUSTOMFIELDS k:v,…; a "%VAR" value reads $VAR
@@ -145,6 +149,19 @@ func warnEventLabels(src *Source, c *Config) {
 		}
 		seen[l] = true
 	}
+}
+
+// Actions configures the response actions the hub runs on stored alerts.
+type Actions struct {
+	// File is an actions file in the sensor's format, with only the
+	// actions the hub can run (SAKER_ACTIONS_FILE); "" runs none.
+	File string
+	// Kubeconfig reaches the cluster of the pod actions (KUBECONFIG);
+	// "" uses APIServer with the pod's service account.
+	Kubeconfig string
+	// APIServer is the in-cluster API server, from KUBERNETES_SERVICE_HOST
+	// and KUBERNETES_SERVICE_PORT ("" outside a pod).
+	APIServer string
 }
 
 // K8sAudit is the Kubernetes audit input: POST /k8s-audit on LISTENPORT,
@@ -291,6 +308,10 @@ func Decode(src *Source) (*Config, error) {
 			ListenPort:   src.Port("K8SAUDIT_LISTENPORT", 0),
 			BodyLimit:    int64(src.Int("K8SAUDIT_BODYLIMIT", DefaultBatchBodyLimit, 1)),
 		},
+		Actions: Actions{
+			File:       src.String("SAKER_ACTIONS_FILE", ""),
+			Kubeconfig: src.String("KUBECONFIG", ""),
+		},
 
 		CustomFields:      src.Map("CUSTOMFIELDS"),
 		CustomTags:        src.List("CUSTOMTAGS", nil),
@@ -313,6 +334,11 @@ func Decode(src *Source) (*Config, error) {
 	}
 	c.TemplatedFields = tf
 	c.PrometheusExtraLabels = src.List("PROMETHEUS_EXTRALABELS", nil)
+	if host, ok := src.Env("KUBERNETES_SERVICE_HOST"); ok && host != "" {
+		if port, ok := src.Env("KUBERNETES_SERVICE_PORT"); ok && port != "" {
+			c.Actions.APIServer = "https://" + net.JoinHostPort(host, port)
+		}
+	}
 	warnEventLabels(src, c)
 	if c.TLSServer.Deploy && (c.TLSServer.CertFile == "" || c.TLSServer.KeyFile == "") {
 		src.Errorf("TLSSERVER_DEPLOY", "needs TLSSERVER_CERTFILE and TLSSERVER_KEYFILE")
