@@ -188,6 +188,13 @@ func Run(ctx context.Context, opts Options) error {
 		return fmt.Errorf("open probe: %w", err)
 	}
 	defer p.Close()
+	if responder != nil {
+		// After the probe: a process the guard holds must have its open
+		// reported, or only the hold timeout resumes it.
+		if err := responder.StartGuard(eng.Rules()); err != nil {
+			return fmt.Errorf("response: %w", err)
+		}
+	}
 	if u := p.Unavailable(); len(u) > 0 {
 		log.Warn("event types without a kernel hook; rules on them will not fire", "types", u)
 	}
@@ -238,6 +245,9 @@ func Run(ctx context.Context, opts Options) error {
 			if len(acts) > 0 {
 				responder.Run(acts, &ev, &a)
 			}
+		}
+		if responder != nil {
+			responder.Settle(&ev)
 		}
 	})
 	if err != nil && !errors.Is(err, context.Canceled) {

@@ -79,8 +79,10 @@ type Config struct {
 	DockerSocket string `yaml:"docker_socket"`
 	// BlockDir is where block_network pins its blocks, on the BPF
 	// filesystem (default /sys/fs/bpf/saker/blocks).
-	BlockDir string   `yaml:"block_dir"`
-	Actions  []Action `yaml:"actions"`
+	BlockDir string `yaml:"block_dir"`
+	// Guard configures the kernel hold of kill actions (hold.go).
+	Guard   GuardConfig `yaml:"guard"`
+	Actions []Action    `yaml:"actions"`
 }
 
 // RateLimit is a token bucket: PerSecond actions on average, Burst at once.

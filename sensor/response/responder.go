@@ -62,6 +62,7 @@ type Responder struct {
 	docker  *docker
 	http    *http.Client
 	blocker *NetBlocker // nil without a block_network action
+	holder  *holder     // the kernel guard; nil unless StartGuard loaded it
 	pods    Pods
 
 	self       map[int]bool // the sensor and its ancestors
@@ -148,6 +149,7 @@ func New(cfg Config, opts Options) (*Responder, error) {
 // Close waits for queued actions to finish (each is bounded by its
 // timeout). Match and Run must not be called after it.
 func (r *Responder) Close() {
+	r.closeGuard()
 	close(r.jobs)
 	r.wg.Wait()
 	if r.blocker != nil {
@@ -175,7 +177,8 @@ type target struct {
 	exe     string
 	ctr     event.Container
 	inCtr   bool
-	cgroup  string // cgroup v2 path, read for block_network only
+	cgroup  string        // cgroup v2 path, read for block_network only
+	held    time.Duration // how long the kernel guard held the process before a kill
 }
 
 func targetOf(ev *event.Event) target {
@@ -226,7 +229,11 @@ func (r *Responder) run(act *Action, t target, a *alert.Alert) {
 			rec(ResultFailed, err.Error())
 			return
 		}
-		rec(ResultDone, describe(act, t))
+		detail := describe(act, t)
+		if t.held = r.releaseKilled(act, t.pid); t.held > 0 {
+			detail += fmt.Sprintf(" (held by the kernel guard since its open, %v)", t.held.Round(time.Microsecond))
+		}
+		rec(ResultDone, detail)
 		return
 	}
 	if act.Action == ActionBlockNetwork {
@@ -410,6 +417,9 @@ func (r *Responder) record(act *Action, t target, a *alert.Alert, result, detail
 		"proc.pid":     t.pid,
 		"proc.name":    t.comm,
 		"container.id": "host",
+	}
+	if t.held > 0 {
+		fields["response.held_us"] = t.held.Microseconds()
 	}
 	if t.inCtr {
 		fields["container.id"], fields["container.name"], fields["container.image"] = t.ctr.ID, t.ctr.Name, t.ctr.Image

@@ -277,12 +277,18 @@ func (g *Guard) Counts() (Counts, error) {
 	return c, nil
 }
 
-// Close detaches the programs and releases the maps.
-func (g *Guard) Close() error {
+// Detach detaches the programs: no process is held from then on (the
+// held table stays readable until Close).
+func (g *Guard) Detach() {
 	for _, l := range g.links {
 		l.Close()
 	}
 	g.links = nil
+}
+
+// Close detaches the programs and releases the maps.
+func (g *Guard) Close() error {
+	g.Detach()
 	if g.reader != nil {
 		g.reader.Close()
 	}
