@@ -7,9 +7,11 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -36,6 +38,14 @@ func requireDocker(t *testing.T) {
 // applets.
 func requireImage(t *testing.T, image string, applets ...string) {
 	t.Helper()
+	requireImageFiles(t, image, applets, nil)
+}
+
+// requireImageFiles is requireImage with files too: path → content, a path
+// ending in "/" is a directory. The tag must change when they do (an
+// existing image is reused).
+func requireImageFiles(t *testing.T, image string, applets []string, files map[string]string) {
+	t.Helper()
 	skip := func(format string, args ...any) {
 		t.Helper()
 		msg := fmt.Sprintf(format, args...)
@@ -57,7 +67,7 @@ func requireImage(t *testing.T, image string, applets ...string) {
 		return
 	}
 	var buf bytes.Buffer
-	if err := busyboxRootfs(&buf, applets); err != nil {
+	if err := busyboxRootfs(&buf, applets, files); err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command("docker", "import", "-", image)
@@ -68,8 +78,8 @@ func requireImage(t *testing.T, image string, applets ...string) {
 }
 
 // busyboxRootfs writes a minimal root filesystem: busybox and the applets
-// the test runs, plus the directories the rules watch.
-func busyboxRootfs(w io.Writer, applets []string) error {
+// the test runs, plus the directories the rules watch and files.
+func busyboxRootfs(w io.Writer, applets []string, files map[string]string) error {
 	bb, err := os.ReadFile("/bin/busybox")
 	if err != nil {
 		return err
@@ -88,6 +98,19 @@ func busyboxRootfs(w io.Writer, applets []string) error {
 	}
 	for _, a := range applets {
 		if err := tw.WriteHeader(&tar.Header{Name: "bin/" + a, Typeflag: tar.TypeSymlink, Linkname: "busybox", Mode: 0o777}); err != nil {
+			return err
+		}
+	}
+	// Sorted: a directory before what it holds.
+	for _, name := range slices.Sorted(maps.Keys(files)) {
+		h := &tar.Header{Name: name, Mode: 0o644, Size: int64(len(files[name]))}
+		if strings.HasSuffix(name, "/") {
+			h = &tar.Header{Name: name, Typeflag: tar.TypeDir, Mode: 0o755}
+		}
+		if err := tw.WriteHeader(h); err != nil {
+			return err
+		}
+		if _, err := io.WriteString(tw, files[name]); err != nil {
 			return err
 		}
 	}
