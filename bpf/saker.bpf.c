@@ -54,6 +54,32 @@ struct {
 	__type(value, __u8);
 } wanted SEC(".maps");
 
+/* Set by the loader: 1 when open_prefixes holds the open filter. */
+volatile const __u32 open_filter = 0;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 8192);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct sk_prefix_key);
+	__type(value, struct sk_prefix_val);
+} open_prefixes SEC(".maps");
+
+/* Process name (the main thread's comm, NUL-padded) -> its class. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SK_COMM_CLASSES);
+	__type(key, char[SK_COMM_LEN]);
+	__type(value, __u8);
+} open_comms SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sk_prefix_key);
+} prefix_scratch SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, SK_COUNTERS);
@@ -64,6 +90,8 @@ struct {
 /* Force the generated Go types. */
 const struct sk_event *unused_event __attribute__((unused));
 const enum sk_type *unused_type __attribute__((unused));
+const struct sk_prefix_key *unused_prefix_key __attribute__((unused));
+const struct sk_prefix_val *unused_prefix_val __attribute__((unused));
 
 static __always_inline int is_wanted(__u32 type)
 {
@@ -141,7 +169,10 @@ static __always_inline struct sk_buf *begin(__u16 type)
 	b->hdr.len[1] = 0;
 	b->hdr.len[2] = 0;
 	b->hdr.flags = 0;
-	bpf_get_current_comm(b->hdr.comm, sizeof(b->hdr.comm));
+	/* The process's name is its main thread's: threads may name
+	 * themselves apart, and the process table and the open filter both
+	 * key on the process. */
+	bpf_probe_read_kernel(b->hdr.comm, sizeof(b->hdr.comm), task->group_leader->comm);
 	return b;
 }
 
@@ -405,6 +436,54 @@ static __always_inline void put_fd_path(struct sk_buf *b, long fd)
 		b->hdr.len[0] = 0;
 }
 
+/* open_dropped applies the open filter (see sensor/probe/filter.go, whose
+ * OpenFilter.Wants is the reference): it returns 1 when no loaded rule can
+ * match an open of upath with these flags and result. Paths it cannot judge
+ * without resolving them are kept: relative ones, ones with "." or ".."
+ * components or doubled slashes (fd.name is the cleaned path), and ones
+ * longer than the key. */
+static __always_inline int open_dropped(const void *upath, __u64 flags, long ret)
+{
+	if (!open_filter || !upath)
+		return 0;
+	__u32 zero = 0;
+	struct sk_prefix_key *k = bpf_map_lookup_elem(&prefix_scratch, &zero);
+	if (!k)
+		return 0;
+	long n = bpf_probe_read_user_str(k->data, SK_PREFIX_MAX, upath);
+	if (n <= 1 || n >= SK_PREFIX_MAX || k->data[0] != '/')
+		return 0;
+	for (int i = 0; i < SK_PREFIX_MAX - 1; i++) {
+		if (i >= n - 2)
+			break;
+		__u8 c = k->data[i], d = k->data[i + 1];
+		if ((c == '/' && (d == '.' || d == '/')) || (c == '.' && d == '/'))
+			return 0;
+	}
+	__u32 acc = flags & 3;
+	if (acc == 3)
+		return 0;
+	__u8 bit = 1 << (acc * 2 + (ret < 0 ? 1 : 0));
+	k->prefixlen = (n - 1) * 8;
+	struct sk_prefix_val *v = bpf_map_lookup_elem(&open_prefixes, k);
+	if (!v)
+		return 1;
+	if (v->outcomes[0] & bit)
+		return 0;
+	char comm[SK_COMM_LEN] = {};
+	struct task_struct *task = bpf_get_current_task_btf();
+	bpf_probe_read_kernel_str(comm, sizeof(comm), task->group_leader->comm);
+	__u8 *cls = bpf_map_lookup_elem(&open_comms, comm);
+	if (cls && *cls > 0 && *cls < SK_COMM_CLASSES && (v->outcomes[*cls & (SK_COMM_CLASSES - 1)] & bit))
+		return 0;
+	return 1;
+}
+
+static __always_inline void count_filtered(__u32 type)
+{
+	count(2 * SK_NUM_TYPES + (type % SK_NUM_TYPES));
+}
+
 /* sys_exit is the generic sys_exit_<name> body: it records the six raw arguments and
  * the result, copies up to two user strings (arg indexes s0, s1) and one
  * user blob (arg index bl, length from arg index bllen, or a string when
@@ -418,6 +497,12 @@ static __always_inline int sys_exit(__u16 type, struct pt_regs *regs, long ret,
 		return 0;
 	if (!is_wanted(type))
 		return 0;
+	if ((type == SK_OPEN && open_dropped((const void *)regs->di, regs->si, ret)) ||
+	    (type == SK_OPENAT && open_dropped((const void *)regs->si, regs->dx, ret)) ||
+	    (type == SK_CREAT && open_dropped((const void *)regs->di, 1 /* O_WRONLY */, ret))) {
+		count_filtered(type);
+		return 0;
+	}
 	struct sk_buf *b = begin(type);
 	if (!b)
 		return 0;
@@ -520,13 +605,18 @@ int sys_openat2(struct trace_event_raw_sys_exit *ctx)
 		return 0;
 	if (!is_wanted(SK_OPENAT2))
 		return 0;
+	struct open_how how = {};
+	bpf_probe_read_user(&how, sizeof(how), (void *)BPF_CORE_READ(regs, dx));
+	/* resolve flags (RESOLVE_IN_ROOT…) change what an absolute path names */
+	if (how.resolve == 0 && open_dropped((const void *)BPF_CORE_READ(regs, si), how.flags, ret)) {
+		count_filtered(SK_OPENAT2);
+		return 0;
+	}
 	struct sk_buf *b = begin(SK_OPENAT2);
 	if (!b)
 		return 0;
 	b->hdr.args[0] = BPF_CORE_READ(regs, di);
 	b->hdr.args[1] = BPF_CORE_READ(regs, si);
-	struct open_how how = {};
-	bpf_probe_read_user(&how, sizeof(how), (void *)BPF_CORE_READ(regs, dx));
 	b->hdr.args[2] = how.flags;
 	b->hdr.args[3] = how.mode;
 	b->hdr.args[4] = how.resolve;

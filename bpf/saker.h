@@ -142,7 +142,24 @@ struct sk_event {
 #define SK_F_EXE_LOWER 128   /* exec: the executable is in an overlayfs lower layer */
 
 /* Per-CPU counters: [type] events emitted, [SK_NUM_TYPES + type] dropped
- * because the ring buffer was full. */
-#define SK_COUNTERS (2 * SK_NUM_TYPES)
+ * because the ring buffer was full, [2 * SK_NUM_TYPES + type] left in the
+ * kernel by the open filter (no loaded rule could match them). */
+#define SK_COUNTERS (3 * SK_NUM_TYPES)
+
+/* The open filter (sensor/probe/filter.go): a longest-prefix-match trie of
+ * absolute path prefixes, each with the open outcomes (bit 2*accmode +
+ * failed) some rule may match, per process-name class: class 0 is any
+ * name, class k a name in open_comms. */
+#define SK_PREFIX_MAX 256
+#define SK_COMM_CLASSES 128
+
+struct sk_prefix_key {
+	__u32 prefixlen; /* in bits */
+	__u8 data[SK_PREFIX_MAX];
+};
+
+struct sk_prefix_val {
+	__u8 outcomes[SK_COMM_CLASSES];
+};
 
 #endif

@@ -21,6 +21,7 @@ import (
 	"github.com/saker-sec/saker/sensor/event"
 	"github.com/saker-sec/saker/sensor/k8saudit"
 	"github.com/saker-sec/saker/sensor/output"
+	"github.com/saker-sec/saker/sensor/prefilter"
 	"github.com/saker-sec/saker/sensor/probe"
 	"github.com/saker-sec/saker/sensor/response"
 	"github.com/saker-sec/saker/sensor/rules"
@@ -183,7 +184,7 @@ func Run(ctx context.Context, opts Options) error {
 		return err
 	}
 
-	p, err := probe.Open(probe.Options{Types: eng.EventTypes(), IgnoreSelf: !opts.KeepSelf})
+	p, err := probe.Open(probe.Options{Types: eng.EventTypes(), IgnoreSelf: !opts.KeepSelf, OpenFilter: prefilter.Open(eng)})
 	if err != nil {
 		return fmt.Errorf("open probe: %w", err)
 	}

@@ -41,6 +41,9 @@ type Options struct {
 	// reads of /proc do not become events. Tests that act in-process set it
 	// to false.
 	IgnoreSelf bool
+	// OpenFilter, when set, leaves in the kernel the opens (open, openat,
+	// openat2, creat) it says no rule can match; nil sends every open.
+	OpenFilter *OpenFilter
 	// RingBufferSize in bytes, a power of two multiple of the page size;
 	// 0 means 16 MiB.
 	RingBufferSize int
@@ -190,6 +193,11 @@ func Open(opts Options) (*Probe, error) {
 	if opts.RingBufferSize > 0 {
 		specs.Events.MaxEntries = uint32(opts.RingBufferSize)
 	}
+	if opts.OpenFilter != nil {
+		if err := specs.OpenFilter.Set(uint32(1)); err != nil {
+			return nil, fmt.Errorf("set open_filter: %w", err)
+		}
+	}
 
 	wantSet := map[event.Type]bool{}
 	for _, t := range append(append([]event.Type(nil), alwaysTypes...), opts.Types...) {
@@ -248,6 +256,12 @@ func Open(opts Options) (*Probe, error) {
 		p.types = append(p.types, t)
 	}
 	sort.Slice(p.types, func(i, j int) bool { return p.types[i] < p.types[j] })
+	if opts.OpenFilter != nil {
+		if err := p.loadOpenFilter(opts.OpenFilter); err != nil {
+			p.Close()
+			return nil, err
+		}
+	}
 	names := make([]string, 0, len(progSet))
 	for n := range progSet {
 		names = append(names, n)
@@ -272,6 +286,27 @@ func Open(opts Options) (*Probe, error) {
 		return nil, fmt.Errorf("open ring buffer: %w", err)
 	}
 	return p, nil
+}
+
+// loadOpenFilter fills the open filter's maps; it runs before any program
+// is attached, so no open is judged on a partial table.
+func (p *Probe) loadOpenFilter(f *OpenFilter) error {
+	prefixes, comms := f.tables()
+	for c, cls := range comms {
+		var key [commLen]byte
+		copy(key[:], c)
+		if err := p.maps.OpenComms.Put(key, cls); err != nil {
+			return fmt.Errorf("open filter: name %q: %w", c, err)
+		}
+	}
+	for pfx, v := range prefixes {
+		key := sakerSkPrefixKey{Prefixlen: uint32(8 * len(pfx))}
+		copy(key.Data[:], pfx)
+		if err := p.maps.OpenPrefixes.Put(&key, &sakerSkPrefixVal{Outcomes: *v}); err != nil {
+			return fmt.Errorf("open filter: prefix %q: %w", pfx, err)
+		}
+	}
+	return nil
 }
 
 // Types returns the event types being captured, sorted.
@@ -311,9 +346,20 @@ func (p *Probe) Run(ctx context.Context, fn func(*Record)) error {
 	}
 }
 
-// Counts are per-type event counters read from the probe.
+// Counts are per-type event counters read from the probe: records sent,
+// records dropped because the ring buffer was full, and opens the open
+// filter left in the kernel.
 type Counts struct {
-	Seen, Dropped [event.NumTypes]uint64
+	Seen, Dropped, Filtered [event.NumTypes]uint64
+}
+
+// TotalFiltered sums the filtered counters.
+func (c *Counts) TotalFiltered() uint64 {
+	var n uint64
+	for _, d := range c.Filtered {
+		n += d
+	}
+	return n
 }
 
 // TotalDropped sums the dropped counters.
@@ -334,11 +380,11 @@ func (c *Counts) TotalSeen() uint64 {
 	return n
 }
 
-// Counts reads the per-CPU emitted/dropped counters, summed over CPUs.
+// Counts reads the per-CPU counters, summed over CPUs.
 func (p *Probe) Counts() (Counts, error) {
 	var c Counts
 	m := p.maps.Counters
-	for i := uint32(0); i < uint32(2*event.NumTypes); i++ {
+	for i := uint32(0); i < uint32(3*event.NumTypes); i++ {
 		var per []uint64
 		if err := m.Lookup(i, &per); err != nil {
 			return c, fmt.Errorf("read counter %d: %w", i, err)
@@ -347,10 +393,13 @@ func (p *Probe) Counts() (Counts, error) {
 		for _, v := range per {
 			sum += v
 		}
-		if i < uint32(event.NumTypes) {
+		switch n := uint32(event.NumTypes); {
+		case i < n:
 			c.Seen[i] = sum
-		} else {
-			c.Dropped[i-uint32(event.NumTypes)] = sum
+		case i < 2*n:
+			c.Dropped[i-n] = sum
+		default:
+			c.Filtered[i-2*n] = sum
 		}
 	}
 	return c, nil

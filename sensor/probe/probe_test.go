@@ -171,8 +171,14 @@ func (c *capturer) waitFor(t *testing.T, what string, pred func(*captured) bool)
 
 func startProbe(t *testing.T, types ...event.Type) *capturer {
 	t.Helper()
+	c, _ := startProbeWith(t, Options{Types: types})
+	return c
+}
+
+func startProbeWith(t *testing.T, opts Options) (*capturer, *Probe) {
+	t.Helper()
 	requireBPF(t)
-	p, err := Open(Options{Types: types})
+	p, err := Open(opts)
 	if err != nil {
 		t.Fatalf("open probe: %v", err)
 	}
@@ -204,7 +210,7 @@ func startProbe(t *testing.T, types ...event.Type) *capturer {
 		}
 		p.Close()
 	})
-	return c
+	return c, p
 }
 
 func TestCapture(t *testing.T) {

@@ -49,6 +49,17 @@ type sakerSkEvent struct {
 	CapInh   uint64
 }
 
+type sakerSkPrefixKey struct {
+	_         structs.HostLayout
+	Prefixlen uint32
+	Data      [256]uint8
+}
+
+type sakerSkPrefixVal struct {
+	_        structs.HostLayout
+	Outcomes [128]uint8
+}
+
 type sakerSkSock struct {
 	_      structs.HostLayout
 	Saddr  [16]uint8
@@ -139,6 +150,9 @@ const (
 const (
 	sakerMapCounters        = "counters"
 	sakerMapEvents          = "events"
+	sakerMapOpenComms       = "open_comms"
+	sakerMapOpenPrefixes    = "open_prefixes"
+	sakerMapPrefixScratch   = "prefix_scratch"
 	sakerMapScratch         = "scratch"
 	sakerMapWanted          = "wanted"
 	sakerProgSchedExec      = "sched_exec"
@@ -205,8 +219,11 @@ const (
 	sakerProgSysUnshare     = "sys_unshare"
 	sakerProgSysUserfaultfd = "sys_userfaultfd"
 	sakerProgSysWrite       = "sys_write"
+	sakerVarOpenFilter      = "open_filter"
 	sakerVarSelfTgid        = "self_tgid"
 	sakerVarUnusedEvent     = "unused_event"
+	sakerVarUnusedPrefixKey = "unused_prefix_key"
+	sakerVarUnusedPrefixVal = "unused_prefix_val"
 	sakerVarUnusedType      = "unused_type"
 )
 
@@ -322,19 +339,25 @@ type sakerProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type sakerMapSpecs struct {
-	Counters *ebpf.MapSpec `ebpf:"counters"`
-	Events   *ebpf.MapSpec `ebpf:"events"`
-	Scratch  *ebpf.MapSpec `ebpf:"scratch"`
-	Wanted   *ebpf.MapSpec `ebpf:"wanted"`
+	Counters      *ebpf.MapSpec `ebpf:"counters"`
+	Events        *ebpf.MapSpec `ebpf:"events"`
+	OpenComms     *ebpf.MapSpec `ebpf:"open_comms"`
+	OpenPrefixes  *ebpf.MapSpec `ebpf:"open_prefixes"`
+	PrefixScratch *ebpf.MapSpec `ebpf:"prefix_scratch"`
+	Scratch       *ebpf.MapSpec `ebpf:"scratch"`
+	Wanted        *ebpf.MapSpec `ebpf:"wanted"`
 }
 
 // sakerVariableSpecs contains global variables before they are loaded into the kernel.
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type sakerVariableSpecs struct {
-	SelfTgid    *ebpf.VariableSpec `ebpf:"self_tgid"`
-	UnusedEvent *ebpf.VariableSpec `ebpf:"unused_event"`
-	UnusedType  *ebpf.VariableSpec `ebpf:"unused_type"`
+	OpenFilter      *ebpf.VariableSpec `ebpf:"open_filter"`
+	SelfTgid        *ebpf.VariableSpec `ebpf:"self_tgid"`
+	UnusedEvent     *ebpf.VariableSpec `ebpf:"unused_event"`
+	UnusedPrefixKey *ebpf.VariableSpec `ebpf:"unused_prefix_key"`
+	UnusedPrefixVal *ebpf.VariableSpec `ebpf:"unused_prefix_val"`
+	UnusedType      *ebpf.VariableSpec `ebpf:"unused_type"`
 }
 
 // sakerObjects contains all objects after they have been loaded into the kernel.
@@ -357,16 +380,22 @@ func (o *sakerObjects) Close() error {
 //
 // It can be passed to loadSakerObjects or ebpf.CollectionSpec.LoadAndAssign.
 type sakerMaps struct {
-	Counters *ebpf.Map `ebpf:"counters"`
-	Events   *ebpf.Map `ebpf:"events"`
-	Scratch  *ebpf.Map `ebpf:"scratch"`
-	Wanted   *ebpf.Map `ebpf:"wanted"`
+	Counters      *ebpf.Map `ebpf:"counters"`
+	Events        *ebpf.Map `ebpf:"events"`
+	OpenComms     *ebpf.Map `ebpf:"open_comms"`
+	OpenPrefixes  *ebpf.Map `ebpf:"open_prefixes"`
+	PrefixScratch *ebpf.Map `ebpf:"prefix_scratch"`
+	Scratch       *ebpf.Map `ebpf:"scratch"`
+	Wanted        *ebpf.Map `ebpf:"wanted"`
 }
 
 func (m *sakerMaps) Close() error {
 	return _SakerClose(
 		m.Counters,
 		m.Events,
+		m.OpenComms,
+		m.OpenPrefixes,
+		m.PrefixScratch,
 		m.Scratch,
 		m.Wanted,
 	)
@@ -376,9 +405,12 @@ func (m *sakerMaps) Close() error {
 //
 // It can be passed to loadSakerObjects or ebpf.CollectionSpec.LoadAndAssign.
 type sakerVariables struct {
-	SelfTgid    *ebpf.Variable `ebpf:"self_tgid"`
-	UnusedEvent *ebpf.Variable `ebpf:"unused_event"`
-	UnusedType  *ebpf.Variable `ebpf:"unused_type"`
+	OpenFilter      *ebpf.Variable `ebpf:"open_filter"`
+	SelfTgid        *ebpf.Variable `ebpf:"self_tgid"`
+	UnusedEvent     *ebpf.Variable `ebpf:"unused_event"`
+	UnusedPrefixKey *ebpf.Variable `ebpf:"unused_prefix_key"`
+	UnusedPrefixVal *ebpf.Variable `ebpf:"unused_prefix_val"`
+	UnusedType      *ebpf.Variable `ebpf:"unused_type"`
 }
 
 // sakerPrograms contains all programs after they have been loaded into the kernel.

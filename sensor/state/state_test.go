@@ -305,8 +305,9 @@ func TestContainersWithoutRuntime(t *testing.T) {
 // TestApplyFollowsCapsAndName: a process started after the sensor (no
 // /proc entry read at start-up) gets its capabilities from each record, and
 // its entry follows capset and prctl(PR_SET_NAME) as runc does when it
-// renames itself "runc:[1:CHILD]"; threads' own names do not rename the
-// process.
+// renames itself "runc:[1:CHILD]". (Every record carries the main thread's
+// name, whichever thread called: TestRecordCarriesProcessName in
+// sensor/probe.)
 func TestApplyFollowsCapsAndName(t *testing.T) {
 	tab := NewTable(Options{ProcRoot: t.TempDir()})
 	const pid = 4_100_001
@@ -337,9 +338,9 @@ func TestApplyFollowsCapsAndName(t *testing.T) {
 	}
 
 	r = base
-	r.Type, r.TID, r.Comm, r.CapEff, r.CapPrm = event.TypeOpenat, pid+1, "worker-thread", 0, 0
-	if th = apply(&r); th.Comm != "runc:[1:CHILD]" {
-		t.Errorf("a thread's name renamed the process: %q", th.Comm)
+	r.Type, r.TID, r.Comm, r.CapEff, r.CapPrm = event.TypeOpenat, pid+1, "runc:[2:INIT]", 0, 0
+	if th = apply(&r); th.Comm != "runc:[2:INIT]" {
+		t.Errorf("a rename seen first in another thread's record: comm %q", th.Comm)
 	}
 
 	r = base

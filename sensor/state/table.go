@@ -254,7 +254,7 @@ func (t *Table) thread(rec *probe.Record) *event.Thread {
 				cp.LoginUser = t.users.User(uint32(lu))
 			}
 		}
-		if rec.TID == rec.PID && rec.Comm != "" {
+		if rec.Comm != "" {
 			cp.Comm = rec.Comm
 		}
 		cp.Prepared = false
@@ -269,13 +269,15 @@ func (t *Table) thread(rec *probe.Record) *event.Thread {
 // login (loginuid) or prctl(PR_SET_NAME), as runc does when it renames
 // itself "runc:[1:CHILD]". Each event carries the kernel's current values,
 // so the entry follows every change instead of the values read at start.
-// The name is taken from the main thread only: threads of one process may
-// carry their own names, and the table keeps one entry per process.
+// The name is the main thread's, which every record carries whichever
+// thread made the call (threads of one process may carry their own names,
+// and the table keeps one entry per process): the probe's open filter
+// tests that same name, so proc.name here is the name it judged.
 func credsChanged(th *event.Thread, rec *probe.Record) bool {
 	return th.UID != rec.UID || th.GID != rec.GID || th.EUID != rec.EUID || th.EGID != rec.EGID ||
 		th.CapEffective != rec.CapEff || th.CapPermitted != rec.CapPrm || th.CapInheritable != rec.CapInh ||
 		th.LoginUID != loginUID(rec.LoginUID) ||
-		(rec.TID == rec.PID && rec.Comm != "" && th.Comm != rec.Comm)
+		(rec.Comm != "" && th.Comm != rec.Comm)
 }
 
 // fromRecord builds an entry from the record header alone (the process is
