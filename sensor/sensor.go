@@ -219,12 +219,17 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	var ev event.Event
 	var num uint64
+	var firstTS int64 // evt.reltime counts from the first event
 	var matches []*rules.Rule
 	err = p.Run(runCtx, func(rec *probe.Record) {
 		dirfd := rec.Fill(&ev)
 		table.Apply(rec, &ev, dirfd)
 		num++
 		ev.Num = num
+		if firstTS == 0 {
+			firstTS = ev.TS
+		}
+		ev.FirstTS = firstTS
 		stats.Events.Add(1)
 		matches = matches[:0]
 		if matching == engine.MatchFirst {

@@ -18,6 +18,9 @@ type Event struct {
 	TS   int64  // evt.time: wall-clock nanoseconds since the Unix epoch
 	CPU  uint32
 	Res  int64 // evt.rawres: the syscall's return value (negative errno on failure)
+	// FirstTS is the timestamp of the capture's first event (evt.reltime
+	// counts from it); 0 when the producer does not track it.
+	FirstTS int64
 
 	Thread    *Thread    // the calling thread (never nil for syscall events)
 	Container *Container // the thread's container, or nil on the host
@@ -68,6 +71,12 @@ type Thread struct {
 	LoginUID       int64  // -1 when unset (4294967295 in the kernel)
 	User, Group    string // resolved names; "" when unknown
 	LoginUser      string
+	// HomeDir and Shell are the user's home directory and login shell
+	// from the user database; "" when the user is unknown.
+	HomeDir, Shell string
+	// PGID is the process group id in the host pid namespace (proc.pgid);
+	// VPGID above is the one in the process's own namespace.
+	PGID int64
 
 	Comm    string   // proc.name: the kernel comm, at most 15 bytes
 	Exe     string   // proc.exe: argv[0]

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -119,6 +120,62 @@ func TestUsers(t *testing.T) {
 	u := NewUsers(pw, gr)
 	if u.User(0) != "root" || u.User(33) != "www-data" || u.User(1000) != "" || u.Group(42) != "shadow" {
 		t.Errorf("users %q %q %q group %q", u.User(0), u.User(33), u.User(1000), u.Group(42))
+	}
+	if a := u.Account(0); a != (Account{Home: "/root", Shell: "/bin/bash"}) {
+		t.Errorf("account 0: %+v", a)
+	}
+	if a := u.Account(33); a != (Account{Home: "/var/www", Shell: "/usr/sbin/nologin"}) {
+		t.Errorf("account 33: %+v", a)
+	}
+	if a := u.Account(1000); a != (Account{}) {
+		t.Errorf("account 1000: %+v", a)
+	}
+}
+
+// TestProcessGroupAndAccount reads the host and namespace process group
+// and session from /proc, keeps them across an exec (which used to reset
+// proc.vpgid and proc.sid to 0), and fills the user's home and shell.
+func TestProcessGroupAndAccount(t *testing.T) {
+	procRoot, etc := t.TempDir(), t.TempDir()
+	const pid = 4_000_003
+	dir := filepath.Join(procRoot, strconv.Itoa(pid))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// pid (comm) state ppid pgrp session tty … (20 fields after the comm)
+	stat := fmt.Sprintf("%d (sh) S 1 4000001 4000000 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 500 0 0", pid)
+	os.WriteFile(filepath.Join(dir, "stat"), []byte(stat), 0o600)
+	os.WriteFile(filepath.Join(dir, "status"), []byte("Name:\tsh\nUid:\t1000\t1000\t1000\t1000\nGid:\t1000\t1000\t1000\t1000\nNSpid:\t4000003\t12\nNSpgid:\t4000001\t10\nNSsid:\t4000000\t1\n"), 0o600)
+	pw := filepath.Join(etc, "passwd")
+	os.WriteFile(pw, []byte("alice:x:1000:1000::/home/alice:/bin/zsh\nwww-data:x:33:33::/var/www:/usr/sbin/nologin\n"), 0o600)
+	tab := NewTable(Options{ProcRoot: procRoot, Users: NewUsers(pw, filepath.Join(etc, "group"))})
+
+	th := tab.Get(pid)
+	if th == nil {
+		t.Fatal("process not read from /proc")
+	}
+	if th.PGID != 4000001 || th.VPGID != 10 || th.SID != 1 || th.VPID != 12 {
+		t.Errorf("pgid %d vpgid %d sid %d vpid %d, want 4000001 10 1 12", th.PGID, th.VPGID, th.SID, th.VPID)
+	}
+	if th.HomeDir != "/home/alice" || th.Shell != "/bin/zsh" {
+		t.Errorf("home %q shell %q", th.HomeDir, th.Shell)
+	}
+
+	var ev event.Event
+	r := &probe.Record{Type: event.TypeExecve, PID: pid, TID: pid, PPID: 1, VPID: 12, UID: 1000, GID: 1000, EUID: 1000, EGID: 1000,
+		TS: time.Now().UnixNano(), Comm: "cat", Str0: "/usr/bin/cat", Argv: []string{"cat"}}
+	r.Fill(&ev)
+	tab.Apply(r, &ev, probe.AtFDCWD)
+	if e := ev.Thread; e.PGID != 4000001 || e.VPGID != 10 || e.SID != 1 || e.HomeDir != "/home/alice" {
+		t.Errorf("after exec: pgid %d vpgid %d sid %d home %q", e.PGID, e.VPGID, e.SID, e.HomeDir)
+	}
+
+	r = &probe.Record{Type: event.TypeSetuid, PID: pid, TID: pid, PPID: 1, VPID: 12, UID: 33, GID: 1000, EUID: 33, EGID: 1000,
+		TS: time.Now().UnixNano(), Comm: "cat"}
+	r.Fill(&ev)
+	tab.Apply(r, &ev, probe.AtFDCWD)
+	if e := ev.Thread; e.User != "www-data" || e.HomeDir != "/var/www" || e.Shell != "/usr/sbin/nologin" || e.PGID != 4000001 {
+		t.Errorf("after setuid: user %q home %q shell %q pgid %d", e.User, e.HomeDir, e.Shell, e.PGID)
 	}
 }
 

@@ -247,6 +247,7 @@ func (t *Table) thread(rec *probe.Record) *event.Thread {
 		cp := *th
 		cp.UID, cp.GID, cp.EUID, cp.EGID = rec.UID, rec.GID, rec.EUID, rec.EGID
 		cp.User, cp.Group = t.users.User(rec.UID), t.users.Group(rec.GID)
+		t.setAccount(&cp)
 		cp.CapEffective, cp.CapPermitted, cp.CapInheritable = rec.CapEff, rec.CapPrm, rec.CapInh
 		if lu := loginUID(rec.LoginUID); lu != cp.LoginUID {
 			cp.LoginUID, cp.LoginUser = lu, ""
@@ -292,6 +293,7 @@ func (t *Table) fromRecord(rec *probe.Record) *event.Thread {
 		CapEffective: rec.CapEff, CapPermitted: rec.CapPrm, CapInheritable: rec.CapInh,
 	}
 	th.User, th.Group = t.users.User(th.UID), t.users.Group(th.GID)
+	t.setAccount(th)
 	if th.LoginUID >= 0 {
 		th.LoginUser = t.users.User(uint32(th.LoginUID))
 	}
@@ -309,6 +311,8 @@ func (t *Table) execed(rec *probe.Record) *event.Thread {
 	pid := th.PID
 	if old := t.Lookup(pid); old != nil {
 		th.StartTS = old.StartTS
+		// exec keeps the process group and session
+		th.PGID, th.VPGID, th.SID = old.PGID, old.VPGID, old.SID
 		th.Cwd = old.Cwd
 		th.CgroupPath, th.ContainerID = old.CgroupPath, old.ContainerID
 	} else {
@@ -409,8 +413,11 @@ func (t *Table) readProc(pid int64) *event.Thread {
 	th.Comm = string(stat[lp+1 : rp])
 	f := strings.Fields(string(stat[rp+1:]))
 	if len(f) > 19 {
+		// pgrp and session as the sensor's (host) pid namespace sees
+		// them; NSpgid and NSsid below replace the virtual ones.
 		th.PPID, _ = strconv.ParseInt(f[1], 10, 64)
-		th.VPGID, _ = strconv.ParseInt(f[2], 10, 64)
+		th.PGID, _ = strconv.ParseInt(f[2], 10, 64)
+		th.VPGID = th.PGID
 		th.SID, _ = strconv.ParseInt(f[3], 10, 64)
 		tty, _ := strconv.ParseInt(f[4], 10, 64)
 		th.TTY = uint32(tty)
@@ -440,6 +447,14 @@ func (t *Table) readProc(pid int64) *event.Thread {
 				if len(ids) > 0 {
 					th.VPID, _ = strconv.ParseInt(ids[len(ids)-1], 10, 64)
 					th.VTID = th.VPID
+				}
+			case "NSpgid":
+				if ids := strings.Fields(v); len(ids) > 0 {
+					th.VPGID, _ = strconv.ParseInt(ids[len(ids)-1], 10, 64)
+				}
+			case "NSsid":
+				if ids := strings.Fields(v); len(ids) > 0 {
+					th.SID, _ = strconv.ParseInt(ids[len(ids)-1], 10, 64)
 				}
 			case "CapEff":
 				th.CapEffective, _ = strconv.ParseUint(v, 16, 64)
@@ -472,10 +487,17 @@ func (t *Table) readProc(pid int64) *event.Thread {
 		th.ContainerID = ShortID(first(ContainerIDFromCgroup(th.CgroupPath)))
 	}
 	th.User, th.Group = t.users.User(th.UID), t.users.Group(th.GID)
+	t.setAccount(th)
 	if th.LoginUID >= 0 {
 		th.LoginUser = t.users.User(uint32(th.LoginUID))
 	}
 	return th
+}
+
+// setAccount fills the user's home directory and shell.
+func (t *Table) setAccount(th *event.Thread) {
+	a := t.users.Account(th.UID)
+	th.HomeDir, th.Shell = a.Home, a.Shell
 }
 
 // pickCgroup chooses the cgroup path that identifies a container from

@@ -19,7 +19,14 @@ type Users struct {
 	mu       sync.RWMutex
 	users    map[uint32]string
 	groups   map[uint32]string
+	accounts map[uint32]Account
 	loadedAt time.Time
+}
+
+// Account is a user's home directory and login shell (user.homedir,
+// user.shell).
+type Account struct {
+	Home, Shell string
 }
 
 // NewUsers reads the given passwd and group files ("" for the defaults).
@@ -36,33 +43,34 @@ func NewUsers(passwd, group string) *Users {
 }
 
 func (u *Users) load() {
-	users := parseIDFile(u.passwd)
-	groups := parseIDFile(u.group)
+	users, accounts := parseIDFile(u.passwd)
+	groups, _ := parseIDFile(u.group)
 	u.mu.Lock()
-	u.users, u.groups, u.loadedAt = users, groups, time.Now()
+	u.users, u.groups, u.accounts, u.loadedAt = users, groups, accounts, time.Now()
 	u.mu.Unlock()
 }
 
-// parseIDFile reads "name:x:id:…" lines into id -> name (first name wins).
-func parseIDFile(path string) map[uint32]string {
-	m := map[uint32]string{}
+// parseIDFile reads "name:x:id:…" lines into id -> name (first name
+// wins), and passwd's home and shell (fields 6 and 7) into accounts.
+func parseIDFile(path string) (map[uint32]string, map[uint32]Account) {
+	m, acc := map[uint32]string{}, map[uint32]Account{}
 	f, err := os.Open(path)
 	if err != nil {
-		return m
+		return m, acc
 	}
 	defer f.Close()
-	parseIDs(f, m)
-	return m
+	parseIDs(f, m, acc)
+	return m, acc
 }
 
-func parseIDs(r io.Reader, m map[uint32]string) {
+func parseIDs(r io.Reader, m map[uint32]string, acc map[uint32]Account) {
 	sc := bufio.NewScanner(r)
 	for sc.Scan() {
 		line := sc.Text()
 		if line == "" || line[0] == '#' {
 			continue
 		}
-		parts := strings.SplitN(line, ":", 4)
+		parts := strings.SplitN(line, ":", 7)
 		if len(parts) < 3 {
 			continue
 		}
@@ -72,6 +80,9 @@ func parseIDs(r io.Reader, m map[uint32]string) {
 		}
 		if _, dup := m[uint32(id)]; !dup {
 			m[uint32(id)] = parts[0]
+			if len(parts) == 7 {
+				acc[uint32(id)] = Account{Home: parts[5], Shell: parts[6]}
+			}
 		}
 	}
 }
@@ -99,3 +110,12 @@ func (u *Users) User(uid uint32) string { return u.lookup(uid, false) }
 
 // Group returns the group name for gid, or "" when unknown.
 func (u *Users) Group(gid uint32) string { return u.lookup(gid, true) }
+
+// Account returns the home directory and shell of uid (zero when the user
+// or its passwd line's last fields are unknown). It does not reload: User
+// has just been asked for the same uid.
+func (u *Users) Account(uid uint32) Account {
+	u.mu.RLock()
+	defer u.mu.RUnlock()
+	return u.accounts[uid]
+}
