@@ -511,12 +511,6 @@ func init() {
 		}
 		return Value{B: ev.Data}, true
 	})
-	simple("evt.buflen", Uint64, "Length of the binary data buffer of an I/O event.", func(ev *event.Event) (Value, bool) {
-		if ev.Data == nil {
-			return Value{}, false
-		}
-		return Value{N: int64(len(ev.Data))}, true
-	})
 
 	register(&Field{Name: "evt.arg", Type: String, Arg: IndexOrKey,
 		Desc: "One event argument, by name (evt.arg.flags) or 0-based index (evt.arg[0]), rendered as text (flags by name).",

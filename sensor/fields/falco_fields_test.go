@@ -14,20 +14,12 @@ var notYet = map[string]string{}
 
 func init() {
 	for reason, names := range map[string]string{
-		"needs the capture start time (relative timestamps)":                                     "evt.reltime evt.reltime.s evt.reltime.ns",
-		"needs syscall-enter timestamps; the probe captures exits only":                          "evt.latency evt.latency.s evt.latency.ns evt.latency.quantized evt.latency.human evt.wait_latency",
-		"needs the previous event's timestamp in the engine":                                     "evt.deltatime evt.deltatime.s evt.deltatime.ns",
-		"table-only in Falco (sysdig chisels), not usable in rules":                              "evt.count.procinfo evt.count.threadinfo evt.buflen.in evt.buflen.out evt.buflen.file evt.buflen.file.in evt.buflen.file.out evt.buflen.net evt.buflen.net.in evt.buflen.net.out evt.infra.docker.name evt.infra.docker.container.id evt.infra.docker.container.name evt.infra.docker.container.image thread.nametid thread.vmsize.b thread.vmrss.b",
-		"needs envp of ancestors in the process table":                                           "proc.aenv",
-		"needs the host-namespace process group from the probe":                                  "proc.pgid proc.pgid.name proc.pgid.exe proc.pgid.exepath proc.is_pgid_leader",
-		"needs the pid namespace init's start time":                                              "proc.exe_ino.ctime_duration_pidns_start proc.pidns_init_start_ts",
-		"resource accounting (fd counts, memory, page faults, CPU time) is not collected":        "proc.fdopencount proc.fdlimit proc.fdusage proc.vmsize proc.vmrss proc.vmswap thread.pfmajor thread.pfminor thread.exectime thread.totexectime proc.nthreads proc.nchilds thread.cpu thread.cpu.user thread.cpu.system thread.vmsize thread.vmrss",
-		"needs the list of cgroup controllers":                                                   "thread.cgroups",
-		"needs a per-process fd table":                                                           "proc.stdin.type proc.stdout.type proc.stderr.type proc.stdin.name proc.stdout.name proc.stderr.name fd.uid",
-		"needs home directory and shell from the user database":                                  "user.homedir user.shell",
-		"the either-end protocol check is compiled from fd.cproto/fd.sproto but not yet a field": "fd.proto",
-		"needs device and inode numbers and overlay layer of the fd from the probe":              "fd.dev fd.dev.major fd.dev.minor fd.ino fd.is_upper_layer fd.is_lower_layer",
-		"poll/select events are not captured":                                                    "fdlist.nums fdlist.names fdlist.cips fdlist.sips fdlist.cports fdlist.sports",
+		"table-only in Falco (sysdig chisels), not usable in rules":                       "evt.infra.docker.name evt.infra.docker.container.id evt.infra.docker.container.name evt.infra.docker.container.image thread.vmsize.b thread.vmrss.b",
+		"resource accounting (fd counts, memory, page faults, CPU time) is not collected": "proc.fdopencount proc.fdlimit proc.fdusage proc.vmsize proc.vmrss proc.vmswap thread.pfmajor thread.pfminor thread.exectime thread.totexectime proc.nthreads proc.nchilds thread.cpu thread.cpu.user thread.cpu.system thread.vmsize thread.vmrss",
+		"needs the list of cgroup controllers":                                            "thread.cgroups",
+		"needs a per-process fd table":                                                    "proc.stdin.type proc.stdout.type proc.stderr.type proc.stdin.name proc.stdout.name proc.stderr.name",
+		"needs device and inode numbers and overlay layer of the fd from the probe":       "fd.dev fd.dev.major fd.dev.minor fd.ino fd.is_upper_layer fd.is_lower_layer",
+		"poll/select events are not captured":                                             "fdlist.nums fdlist.names fdlist.cips fdlist.sips fdlist.cports fdlist.sports",
 	} {
 		for _, n := range strings.Fields(names) {
 			notYet[n] = reason

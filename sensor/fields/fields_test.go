@@ -295,7 +295,9 @@ func TestExtractors(t *testing.T) {
 		{&event.Event{Type: event.TypeSendto, Thread: cat, Data: []byte("hi"), FD: event.FD{Num: 3, Type: event.FDUnix, Name: "/dev/log"}}, "evt.is_syslog", want{n: 1}},
 		{&event.Event{Type: event.TypeSendto, Thread: cat, Data: []byte("hi"), FD: event.FD{Num: 3, Type: event.FDUnix, Name: "/dev/log"}}, "evt.io_dir", want{s: "w"}},
 		{&event.Event{Type: event.TypeSendto, Thread: cat, Data: []byte("hi"), FD: event.FD{Num: 3, Type: event.FDUnix, Name: "/dev/log"}}, "fd.sockfamily", want{s: "unix"}},
-		{&event.Event{Type: event.TypeSendto, Thread: cat, Data: []byte("hi")}, "evt.buflen", want{n: 2}},
+		// evt.buflen is the bytes transferred (the result), not the
+		// captured head: it used to report len(Data), 2 here.
+		{&event.Event{Type: event.TypeSendto, Thread: cat, Res: 1500, Data: []byte("hi"), FD: event.FD{Num: 3, Type: event.FDUnix, Name: "/dev/log"}}, "evt.buflen", want{n: 1500}},
 		{openEv, "evt.buffer", want{missing: true}},
 		// Flags-type and enumerated arguments render with libs' names.
 		{&event.Event{Type: event.TypeMmap, Thread: cat, Mode: 0x7, Flags: 0x22}, "evt.arg.prot", want{s: "PROT_READ|PROT_WRITE|PROT_EXEC"}},
