@@ -2,100 +2,146 @@ package redis
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/saker-sec/saker/hub/store"
 )
 
 // Group commit: concurrent Appends are coalesced into one run of the
-// append script, the way the embedded store shares one fsync. A few
-// committers take whatever requests are queued when they become free, so
-// appends that arrive while a write is in flight go out together in the
-// next one, and with a single sender nothing waits for company.
+// append script, the way the embedded store shares one fsync. The caller
+// that finds a write slot free runs the script itself, on its own
+// goroutine: a lone sender crosses no goroutine hand-off. Appends arriving
+// while every slot is busy queue; a finishing writer hands everything
+// queued (up to maxCoalesced alerts) to the first of those callers, which
+// writes it as one batch for all of them.
 
-// committers is how many script runs may be in flight at once.
-const committers = 4
+// maxWrites is how many script runs may be in flight at once.
+const maxWrites = 4
 
-// maxCoalesced bounds the alerts of one script run.
+// maxCoalesced bounds the alerts of one script run (an Append larger than
+// this still goes out whole).
 const maxCoalesced = 2000
+
+var errClosed = errors.New("redis store: closed")
 
 // commitReq is one Append waiting for its IDs.
 type commitReq struct {
 	n    int   // alerts
 	args []any // per-alert script arguments
+	// done receives the outcome, or first an order to lead a batch. It has
+	// room for one value so a writer never blocks on it.
 	done chan commitRes
 }
 
 type commitRes struct {
 	ids []string
 	err error
+	// lead, when set, is a batch (starting with this request) whose write
+	// the request's caller runs.
+	lead []*commitReq
 }
 
-// commit queues one Append and waits for its IDs. Once queued, the caller
-// waits for the outcome even when ctx ends, so an error always means the
-// alerts were not stored (a write abandoned mid-flight might have been).
-func (s *Store) commit(ctx context.Context, n int, args []any) ([]string, error) {
+// committer coalesces concurrent commits into writes.
+type committer struct {
+	slots int // writes in flight at most
+	max   int // alerts per coalesced write
+	// write runs the batch as one write and answers each request through
+	// its done channel.
+	write func(batch []*commitReq)
+
+	mu      sync.Mutex
+	idle    *sync.Cond // signalled when running drops to 0
+	running int
+	pending []*commitReq // queued while running == slots
+	closed  bool
+}
+
+func newCommitter(slots, max int, write func([]*commitReq)) *committer {
+	c := &committer{slots: slots, max: max, write: write}
+	c.idle = sync.NewCond(&c.mu)
+	return c
+}
+
+// commit stores n alerts (their script arguments) and returns their IDs.
+// Once queued, the caller waits for the outcome even when ctx ends, so an
+// error always means the alerts were not stored (a write abandoned
+// mid-flight might have been).
+func (c *committer) commit(ctx context.Context, n int, args []any) ([]string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	req := &commitReq{n: n, args: args, done: make(chan commitRes, 1)}
-	select {
-	case s.queue <- req:
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	case <-s.done:
-		return nil, fmt.Errorf("redis store: closed")
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil, errClosed
 	}
-	select {
-	case res := <-req.done:
-		return res.ids, res.err
-	case <-s.exited:
-		// The committers are gone; one may still have answered.
-		select {
-		case res := <-req.done:
-			return res.ids, res.err
-		default:
-			return nil, fmt.Errorf("redis store: closed")
-		}
+	if c.running < c.slots {
+		c.running++
+		c.mu.Unlock()
+		c.lead([]*commitReq{req})
+	} else {
+		c.pending = append(c.pending, req)
+		c.mu.Unlock()
 	}
+	res := <-req.done
+	if res.lead != nil {
+		c.lead(res.lead)
+		res = <-req.done
+	}
+	return res.ids, res.err
 }
 
-func (s *Store) committer() {
-	defer s.wg.Done()
-	for {
-		var first *commitReq
-		select {
-		case first = <-s.queue:
-		case <-s.done:
-			// Answer what is still queued: nothing of it was written.
-			for {
-				select {
-				case r := <-s.queue:
-					r.done <- commitRes{err: fmt.Errorf("redis store: closed")}
-				default:
-					return
-				}
-			}
+// lead writes batch, then hands the next queued batch and the write slot
+// to that batch's first caller, or frees the slot.
+func (c *committer) lead(batch []*commitReq) {
+	c.write(batch)
+	c.mu.Lock()
+	if len(c.pending) == 0 {
+		c.running--
+		if c.running == 0 {
+			c.idle.Broadcast()
 		}
-		reqs := []*commitReq{first}
-		n := first.n
-	more:
-		for n < maxCoalesced {
-			select {
-			case r := <-s.queue:
-				reqs = append(reqs, r)
-				n += r.n
-			default:
-				break more
-			}
-		}
-		s.write(reqs, n)
+		c.mu.Unlock()
+		return
 	}
+	k, n := 0, 0
+	for k < len(c.pending) && n < c.max {
+		n += c.pending[k].n
+		k++
+	}
+	next := c.pending[:k:k]
+	c.pending = c.pending[k:]
+	c.mu.Unlock()
+	next[0].done <- commitRes{lead: next}
+}
+
+// close refuses new commits and returns once every accepted one has been
+// written.
+func (c *committer) close() {
+	c.mu.Lock()
+	c.closed = true
+	for c.running > 0 {
+		c.idle.Wait()
+	}
+	c.mu.Unlock()
+}
+
+// commit stores one Append's alerts (their script arguments), together
+// with those of concurrent Appends.
+func (s *Store) commit(ctx context.Context, n int, args []any) ([]string, error) {
+	return s.commits.commit(ctx, n, args)
 }
 
 // write runs the append script once for reqs and hands out the IDs.
-func (s *Store) write(reqs []*commitReq, n int) {
-	size := 5
+func (s *Store) write(reqs []*commitReq) {
+	size, n := 5, 0
 	for _, r := range reqs {
 		size += len(r.args)
+		n += r.n
 	}
 	args := make([]any, 0, size)
 	args = append(args, s.pfx, store.MaxSkew.Milliseconds(), int64(s.counterTTL()/time.Second),

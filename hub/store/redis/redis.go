@@ -153,10 +153,10 @@ type Store struct {
 	stream string
 	script *goredis.Script
 	trim   *goredis.Script
-	queue  chan *commitReq
-	exited chan struct{} // closed once the committers have returned
-	log    *slog.Logger
-	done   chan struct{}
+	// commits coalesces concurrent Appends into script runs (commit.go).
+	commits *committer
+	log     *slog.Logger
+	done    chan struct{}
 	// migrated is set once the data is known to be in this layout.
 	migrated atomic.Bool
 	wg       sync.WaitGroup
@@ -220,8 +220,8 @@ func New(ctx context.Context, opts Options) (*Store, error) {
 	wo.PoolSize = max(opts.PoolSize/2, 8)
 	w := goredis.NewUniversalClient(&wo)
 	s := &Store{opts: opts, c: c, w: w, pfx: opts.KeyPrefix + "{" + opts.HashTag + "}:", script: goredis.NewScript(appendLua), trim: goredis.NewScript(trimLua),
-		log: opts.Logger, done: make(chan struct{}), queue: make(chan *commitReq, 1024),
-		exited: make(chan struct{})}
+		log: opts.Logger, done: make(chan struct{})}
+	s.commits = newCommitter(maxWrites, maxCoalesced, s.write)
 	s.stream = s.pfx + "events"
 	if err := c.Ping(ctx).Err(); err != nil {
 		c.Close()
@@ -238,11 +238,8 @@ func New(ctx context.Context, opts Options) (*Store, error) {
 			}
 		}
 	}
-	s.wg.Add(1 + committers)
+	s.wg.Add(1)
 	go s.janitor()
-	for range committers {
-		go s.committer()
-	}
 	return s, nil
 }
 
@@ -268,8 +265,8 @@ func (s *Store) Close() error {
 	var err error
 	s.once.Do(func() {
 		close(s.done)
+		s.commits.close()
 		s.wg.Wait()
-		close(s.exited)
 		err = errors.Join(s.c.Close(), s.w.Close())
 	})
 	return err
