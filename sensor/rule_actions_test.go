@@ -125,8 +125,17 @@ func netContainer(t *testing.T, name string, act *actors, arg string) string {
 // the fields its output prints. ruleactor makes the system calls no
 // busybox applet makes, under the process name the rule looks for.
 func TestOfficialRulesFireActions(t *testing.T) {
-	c := startSensorWith(t, officialRules...)
-	act := buildActors(t, "nginx", "mysqld", "login", "dbgattach", "antidebug", "nsjump", "setuider", "glibcenv", "wget",
+	cfg, err := LoadConfig("", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.RulesFiles = officialRules
+	// Ships disabled; it would shadow "Interpreted procs inbound network
+	// activity" (TestOfficialRulesFireSelected) and fires on no other
+	// action here.
+	cfg.Rules = []RuleSelection{{Enable: &RuleMatch{Rule: "Unexpected inbound connection source"}}}
+	c := startSensorConfig(t, cfg)
+	act := buildActors(t, "inboundsrv", "nginx", "mysqld", "login", "dbgattach", "antidebug", "nsjump", "setuider", "glibcenv", "wget",
 		"sshd", "bpfload", "sudoedit", "pkexec", "uffd", "whoami", "poolclient",
 		"srv", "ssh", "meta", "sort", "udpclient", "revsh", "sniffer", "unsharer", "kubectl")
 	pid := os.Getpid()
@@ -390,6 +399,14 @@ func TestOfficialRulesFireActions(t *testing.T) {
 			}))
 		})
 
+		t.Run("Unexpected inbound connection source", func(t *testing.T) {
+			startListener(t, dexec(net, "/actor/inboundsrv", "listen", "198.51.100.7:5555"))
+			runCmd(t, dexec(net, "/actor/srv", "connect", "198.51.100.7:5555"))
+			c.expectOnly(t, "Unexpected inbound connection source", "proc.cmdline", "inboundsrv listen 198.51.100.7:5555", with(inNet, map[string]string{
+				"fd.lport": "5555", "fd.l4proto": "tcp",
+			}))
+		})
+
 		t.Run("Packet socket created in container", func(t *testing.T) {
 			runCmd(t, dexec(net, "/actor/sniffer", "packet-socket"))
 			c.expectOnly(t, "Packet socket created in container", "proc.cmdline", "sniffer packet-socket", with(inNet, map[string]string{
@@ -494,7 +511,7 @@ func TestOfficialRulesFireSelected(t *testing.T) {
 	cfg.RulesFiles = officialRules
 	for _, r := range []string{"Read Shell Configuration File", "Create Hidden Files or Directories", "Container Drift Detected (chmod)",
 		"Container Drift Detected (open+create)", "Container Run as Root User", "Modify Container Entrypoint",
-		"Interpreted procs outbound network activity", "Unexpected K8s NodePort Connection"} {
+		"Interpreted procs outbound network activity", "Interpreted procs inbound network activity", "Unexpected K8s NodePort Connection"} {
 		cfg.Rules = append(cfg.Rules, RuleSelection{Enable: &RuleMatch{Rule: r}})
 	}
 	// These come first in the files for the same events.
@@ -587,6 +604,14 @@ func TestOfficialRulesFireSelected(t *testing.T) {
 			runCmd(t, dexec(net, "/actor/python", "connect", "198.51.100.7:8000"))
 			c.expectOnly(t, "Interpreted procs outbound network activity", "proc.cmdline", "python connect 198.51.100.7:8000", map[string]string{
 				"container.name": net, "evt.type": "connect", "proc.name": "python",
+			})
+		})
+
+		t.Run("Interpreted procs inbound network activity", func(t *testing.T) {
+			startListener(t, dexec(net, "/actor/python", "listen", "198.51.100.7:8001"))
+			runCmd(t, dexec(net, "/actor/client", "connect", "198.51.100.7:8001"))
+			c.expectOnly(t, "Interpreted procs inbound network activity", "proc.cmdline", "python listen 198.51.100.7:8001", map[string]string{
+				"container.name": net, "proc.name": "python", "fd.lport": "8001",
 			})
 		})
 
