@@ -14,19 +14,29 @@ import (
 	"github.com/saker-sec/saker/hub/alert"
 )
 
-const crashChildEnv = "SAKER_EMBEDDED_CRASH_CHILD"
+const (
+	crashChildEnv  = "SAKER_EMBEDDED_CRASH_CHILD"
+	crashPolicyEnv = "SAKER_EMBEDDED_CRASH_FSYNC"
+)
 
 // The process is SIGKILLed while concurrent Appends are in flight; every
 // Append that returned nil before the kill must be there after reopening
-// (the log tail the kill tore is cut off).
+// (the log tail the kill tore is cut off). With FsyncInterval too: a kill
+// of the process does not lose what it wrote, fsynced or not.
 func TestKillKeepsAcknowledgedAppends(t *testing.T) {
 	if dir := os.Getenv(crashChildEnv); dir != "" {
-		crashChild(dir)
+		crashChild(dir, os.Getenv(crashPolicyEnv) == FsyncInterval.String())
 		return
 	}
+	for _, policy := range []FsyncPolicy{FsyncAlways, FsyncInterval} {
+		t.Run(policy.String(), func(t *testing.T) { killAppender(t, policy) })
+	}
+}
+
+func killAppender(t *testing.T, policy FsyncPolicy) {
 	dir := t.TempDir()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestKillKeepsAcknowledgedAppends$")
-	cmd.Env = append(os.Environ(), crashChildEnv+"="+dir)
+	cmd.Env = append(os.Environ(), crashChildEnv+"="+dir, crashPolicyEnv+"="+policy.String())
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -63,8 +73,13 @@ func TestKillKeepsAcknowledgedAppends(t *testing.T) {
 	t.Logf("%d acknowledged alerts all present after SIGKILL", len(acked))
 }
 
-func crashChild(dir string) {
-	s, err := Open(Options{Dir: dir})
+func crashChild(dir string, interval bool) {
+	o := Options{Dir: dir}
+	if interval {
+		// An hour: nothing is fsynced before the kill.
+		o.Fsync, o.FsyncInterval = FsyncInterval, time.Hour
+	}
+	s, err := Open(o)
 	if err != nil {
 		fmt.Println("open:", err)
 		os.Exit(1)

@@ -15,8 +15,8 @@ type dedupe struct {
 }
 
 type seen struct {
-	uuid string
-	at   int64 // unix ms
+	uuid, id string
+	at       int64 // unix ms
 }
 
 func newDedupe(window time.Duration) *dedupe {
@@ -43,14 +43,23 @@ func (d *dedupe) add(uuid, id string, at int64, now time.Time) {
 		return
 	}
 	d.ids[uuid] = id
-	d.order = append(d.order, seen{uuid: uuid, at: at})
+	d.order = append(d.order, seen{uuid: uuid, id: id, at: at})
+}
+
+// forget drops uuid's entry if it still names id (its write failed).
+func (d *dedupe) forget(uuid, id string) {
+	if got, ok := d.ids[uuid]; ok && got == id {
+		delete(d.ids, uuid)
+	}
 }
 
 func (d *dedupe) expire(now time.Time) {
 	cut := now.Add(-d.window).UnixMilli()
 	n := 0
 	for n < len(d.order) && d.order[n].at < cut {
-		delete(d.ids, d.order[n].uuid)
+		if o := d.order[n]; d.ids[o.uuid] == o.id {
+			delete(d.ids, o.uuid)
+		}
 		n++
 	}
 	if n > 0 {

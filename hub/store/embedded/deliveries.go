@@ -222,14 +222,16 @@ func (s *Store) Deliveries(ctx context.Context, name string) (store.DeliveryLog,
 	}
 	g := newGroup(name, s.visMs, s.visSeq)
 	body, _ := json.Marshal(groupCreate{Group: name, Last: store.FormatID(g.lastMs, g.lastSeq)})
-	if err := s.writeLocked(encodeRecord(recGroup, body)); err != nil {
-		s.mu.Unlock()
-		return nil, err
-	}
+	// Registered at once, so a concurrent call does not create it twice;
+	// a failed write takes it back.
 	s.groups[name] = g
-	end := s.written
+	err := s.awaitLocked(s.queueRecordLocked(recGroup, body, &ticket{sync: s.syncs(), undo: func() {
+		if s.groups[name] == g {
+			delete(s.groups, name)
+		}
+	}}))
 	s.mu.Unlock()
-	if err := s.syncTo(end); err != nil {
+	if err != nil {
 		return nil, err
 	}
 	return &deliveryLog{s: s, name: name}, nil
@@ -313,11 +315,14 @@ func (l *deliveryLog) claimLocked(consumer string, max int, minIdle time.Duratio
 		r.IDs[i] = d.ID
 	}
 	body, _ := json.Marshal(r)
-	if err := s.writeLocked(encodeRecord(recClaim, body)); err != nil {
-		return nil, err
-	}
+	// Not awaited: a lost claim only means a redelivery. It goes out with
+	// the next flush, at once when none is in flight.
 	for _, id := range r.IDs {
 		_ = g.claimed(id, consumer, now)
+	}
+	s.queueRecordLocked(recClaim, body, &ticket{})
+	if !s.flushing {
+		s.flushLocked(false) // releases s.mu meanwhile: the claim is made already
 	}
 	return out, nil
 }
@@ -334,17 +339,14 @@ func (l *deliveryLog) Ack(ctx context.Context, ids ...string) error {
 		return err
 	}
 	body, _ := json.Marshal(ackRec{Group: l.name, IDs: ids})
-	if err := s.writeLocked(encodeRecord(recAck, body)); err != nil {
-		s.mu.Unlock()
-		return err
-	}
-	g := s.groups[l.name]
-	for _, id := range ids {
-		delete(g.pending, id)
-	}
-	end := s.written
+	err := s.awaitLocked(s.queueRecordLocked(recAck, body, &ticket{sync: s.syncs(), apply: func() {
+		g := s.groups[l.name]
+		for _, id := range ids {
+			delete(g.pending, id)
+		}
+	}}))
 	s.mu.Unlock()
-	return s.syncTo(end)
+	return err
 }
 
 // DeadLetter implements store.DeliveryLog.
@@ -361,14 +363,11 @@ func (l *deliveryLog) DeadLetter(ctx context.Context, d store.Delivery, reason s
 		s.mu.Unlock()
 		return fmt.Errorf("dead letter %s: %w", d.ID, err)
 	}
-	if err := s.writeLocked(encodeRecord(recDeadLetter, body)); err != nil {
-		s.mu.Unlock()
-		return err
-	}
-	s.groups[l.name].addDead(dl, s.opts.MaxDeadLetters)
-	end := s.written
+	err = s.awaitLocked(s.queueRecordLocked(recDeadLetter, body, &ticket{sync: s.syncs(), apply: func() {
+		s.groups[l.name].addDead(dl, s.opts.MaxDeadLetters)
+	}}))
 	s.mu.Unlock()
-	return s.syncTo(end)
+	return err
 }
 
 // DeadLetters implements store.DeliveryLog.
@@ -402,14 +401,12 @@ func (l *deliveryLog) DropDeadLetters(ctx context.Context, ids ...string) (int, 
 		return 0, err
 	}
 	body, _ := json.Marshal(ackRec{Group: l.name, IDs: ids})
-	if err := s.writeLocked(encodeRecord(recDeadDrop, body)); err != nil {
-		s.mu.Unlock()
-		return 0, err
-	}
-	n := s.groups[l.name].dropDead(ids)
-	end := s.written
+	n := 0
+	err := s.awaitLocked(s.queueRecordLocked(recDeadDrop, body, &ticket{sync: s.syncs(), apply: func() {
+		n = s.groups[l.name].dropDead(ids)
+	}}))
 	s.mu.Unlock()
-	return n, s.syncTo(end)
+	return n, err
 }
 
 // Lag implements store.DeliveryLog.

@@ -2,13 +2,17 @@
 // configured: alerts live in memory (bounded by count and age) and in an
 // append-only log file under a data directory, so they survive a restart.
 //
-// Durability: Append writes the batch as one checksummed record and returns
-// only after fsync; concurrent Appends share one fsync (group commit). A
-// torn last record left by a crash is cut off on open. The log is rewritten
-// (compacted) to the retained events once dead records dominate it.
+// Durability: Append frames the batch as one checksummed record; the
+// records of concurrent Appends go out in one write() and one fsync (group
+// commit, see commit.go). With FsyncAlways (the default) Append returns
+// only after that fsync; with FsyncInterval it returns after the write()
+// and a background fsync follows within the interval. A torn last record
+// left by a crash is cut off on open. The log is rewritten (compacted) to
+// the retained events once dead records dominate it.
 //
-// Events become visible to readers (Query, Tail, Claim) only once durable,
-// and in ID order, so a cursor never skips an event.
+// Events become visible to readers (Query, Tail, Claim) only once written
+// (and, with FsyncAlways, fsynced), in ID order, so a cursor never skips an
+// event.
 package embedded
 
 import (
@@ -70,6 +74,12 @@ type Options struct {
 	// Logger receives recovery reports (torn tail cut, damaged records
 	// skipped); nil = slog.Default().
 	Logger *slog.Logger
+	// Fsync is when appends reach stable storage: FsyncAlways (the zero
+	// value) or FsyncInterval.
+	Fsync FsyncPolicy
+	// FsyncInterval is FsyncInterval's longest time between fsyncs; 0 =
+	// DefaultFsyncInterval.
+	FsyncInterval time.Duration
 	// Clock is the time source for IDs, retention and reports; nil =
 	// time.Now. Tests freeze it.
 	Clock func() time.Time
@@ -87,11 +97,6 @@ func (r *rec) after(ms, seq uint64) bool { return r.ms > ms || (r.ms == ms && r.
 
 func (r *rec) before(ms, seq uint64) bool { return r.ms < ms || (r.ms == ms && r.seq < seq) }
 
-type batch struct {
-	end  int64 // logical log offset at the end of the batch's record
-	recs []*rec
-}
-
 // Store is the embedded store. It is safe for concurrent use.
 type Store struct {
 	opts Options
@@ -100,16 +105,25 @@ type Store struct {
 
 	mu       sync.RWMutex
 	f        *os.File
-	written  int64 // logical bytes ever written (not reset by compaction)
-	durable  int64 // logical bytes known to be on stable storage
 	fileSize int64 // bytes in the current file
 	err      error // sticky write/sync failure
 	closed   bool
 
+	// The committer's queue (commit.go).
+	pend     []byte    // framed records not yet written
+	pendT    []*ticket // their tickets, in order
+	spare    []byte    // the last written buffer, for reuse
+	flushing bool      // a flush's write/fsync is in flight
+	flushed  chan struct{}
+	dirty    bool // written but not fsynced (FsyncInterval)
+	// writes and fsyncs count the committer's system calls.
+	writes, fsyncs atomic.Int64
+	// beforeWrite, when set (tests), runs before each flush's write.
+	beforeWrite func()
+
 	evs       []*rec            // visible events, oldest first
 	idx       map[string][]*rec // index key → events by event time (index.go)
 	liveBytes int64
-	unsynced  []batch
 	lastMs    uint64 // last assigned ID
 	lastSeq   uint64
 	visMs     uint64 // last visible ID
@@ -126,7 +140,7 @@ type Store struct {
 	corruptSpans atomic.Int64
 	corruptBytes atomic.Int64
 
-	syncMu  sync.Mutex // serialises fsync and compaction
+	syncMu  sync.Mutex // serialises background fsyncs and compaction
 	kick    chan struct{}
 	done    chan struct{}
 	wg      sync.WaitGroup
@@ -143,6 +157,9 @@ func Open(opts Options) (*Store, error) {
 	}
 	if opts.MaxBytes == 0 {
 		opts.MaxBytes = DefaultMaxBytes
+	}
+	if opts.FsyncInterval <= 0 {
+		opts.FsyncInterval = DefaultFsyncInterval
 	}
 	if opts.MaxDeadLetters <= 0 {
 		opts.MaxDeadLetters = DefaultMaxDeadLetters
@@ -166,6 +183,7 @@ func Open(opts Options) (*Store, error) {
 		groups:  map[string]*group{},
 		minutes: map[int64]map[string]int64{},
 		notify:  make(chan struct{}),
+		flushed: make(chan struct{}),
 		kick:    make(chan struct{}, 1),
 		done:    make(chan struct{}),
 		log:     opts.Logger,
@@ -237,21 +255,30 @@ func (s *Store) Append(ctx context.Context, alerts []alert.Alert) ([]string, err
 		bodies[i] = b
 	}
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	if err := s.usableLocked(); err != nil {
-		s.mu.Unlock()
 		return nil, err
 	}
 	prevMs, prevSeq := s.lastMs, s.lastSeq
 	now := s.clock()
 	ms := uint64(now.UnixMilli())
 	ids := make([]string, len(alerts))
-	var body bytes.Buffer
-	fresh := evs[:0:0]
+	// The record is framed in place at the end of the queue: header, type,
+	// then the events, one per line.
+	start := len(s.pend)
+	s.pend = append(s.pend, make([]byte, headerSize+1)...)
+	s.pend[start+headerSize] = recEvents
+	var fresh []store.Event
+	var dups map[string]string      // id → uuid of alerts stored before
 	batchIDs := map[string]string{} // uuids earlier in this batch
 	for i := range alerts {
 		u := alerts[i].UUID
 		if id, ok := s.dedupe.lookup(u, now); ok {
 			ids[i] = id
+			if dups == nil {
+				dups = map[string]string{}
+			}
+			dups[id] = u
 			continue
 		}
 		if id, ok := batchIDs[u]; ok && u != "" {
@@ -269,49 +296,56 @@ func (s *Store) Append(ctx context.Context, alerts []alert.Alert) ([]string, err
 		batchIDs[u] = ids[i]
 		evs[i].ID = ids[i]
 		fresh = append(fresh, evs[i])
-		if body.Len() > 0 {
-			body.WriteByte('\n')
+		if len(fresh) > 1 {
+			s.pend = append(s.pend, '\n')
 		}
 		// {"id":"<id>", + the alert's own fields: the store.Event JSON.
-		body.WriteString(`{"id":"`)
-		body.WriteString(ids[i])
-		body.WriteString(`",`)
-		body.Write(bodies[i][1:])
+		s.pend = append(s.pend, `{"id":"`...)
+		s.pend = append(s.pend, ids[i]...)
+		s.pend = append(s.pend, `",`...)
+		s.pend = append(s.pend, bodies[i][1:]...)
 	}
-	if len(fresh) == 0 {
-		// Every alert was stored before; answer once that write is durable.
-		end := s.written
-		s.mu.Unlock()
-		if err := s.syncTo(end); err != nil {
+	bodyLen := len(s.pend) - start - headerSize - 1
+	if len(fresh) == 0 || bodyLen >= maxRecord {
+		s.pend = s.pend[:start]
+		s.lastMs, s.lastSeq = prevMs, prevSeq
+		if len(fresh) > 0 {
+			return nil, fmt.Errorf("append: batch of %d bytes exceeds the %d byte limit", bodyLen, maxRecord)
+		}
+		// Every alert was stored before, or is on its way: answer once
+		// every record queued before this point is done.
+		if err := s.awaitLocked(s.queueLocked(nil, &ticket{})); err != nil {
 			return nil, err
 		}
-		return ids, nil
+		return ids, s.checkDupsLocked(dups, now)
 	}
-	if body.Len() >= maxRecord {
-		s.lastMs, s.lastSeq = prevMs, prevSeq
-		s.mu.Unlock()
-		return nil, fmt.Errorf("append: batch of %d bytes exceeds the %d byte limit", body.Len(), maxRecord)
-	}
-	if err := s.writeLocked(encodeRecord(recEvents, body.Bytes())); err != nil {
-		s.lastMs, s.lastSeq = prevMs, prevSeq
-		s.mu.Unlock()
-		return nil, err
-	}
-	size := int64(body.Len()+headerSize+1) / int64(len(fresh))
-	b := batch{end: s.written, recs: make([]*rec, len(fresh))}
+	sealRecord(s.pend[start:])
+	size := int64(bodyLen+headerSize+1) / int64(len(fresh))
+	t := &ticket{sync: s.syncs(), recs: make([]*rec, len(fresh))}
 	for i, e := range fresh {
 		m, q, _ := store.ParseID(e.ID)
-		b.recs[i] = newRec(m, q, e, size)
+		t.recs[i] = newRec(m, q, e, size)
+		// Remembered now, so a retry arriving before the write finishes
+		// waits for it instead of storing the alert again.
 		s.dedupe.add(e.UUID, e.ID, int64(m), now)
 	}
-	// A duplicate of an earlier, still unsynced batch is durable with this
-	// one: that batch's record precedes it in the log.
-	s.unsynced = append(s.unsynced, b)
-	s.mu.Unlock()
-	if err := s.syncTo(b.end); err != nil {
+	s.pendT = append(s.pendT, t)
+	if err := s.awaitLocked(t); err != nil {
 		return nil, err
 	}
-	return ids, nil
+	return ids, s.checkDupsLocked(dups, now)
+}
+
+// checkDupsLocked confirms that the alerts an Append found stored before
+// (id → uuid) are: an earlier write that failed has made its uuids
+// forgotten, and the sender must retry them.
+func (s *Store) checkDupsLocked(dups map[string]string, now time.Time) error {
+	for id, u := range dups {
+		if got, ok := s.dedupe.lookup(u, now); !ok || got != id {
+			return fmt.Errorf("embedded store: alert %s: its earlier append failed; retry", u)
+		}
+	}
+	return nil
 }
 
 // Health implements store.Store.
@@ -328,6 +362,10 @@ func (s *Store) Health(ctx context.Context) store.Health {
 	}
 	if s.opts.MaxEvents > 0 {
 		h.Detail += fmt.Sprintf(" max %d events", s.opts.MaxEvents)
+	}
+	h.Detail += "; fsync " + s.opts.Fsync.String()
+	if s.opts.Fsync == FsyncInterval {
+		h.Detail += " " + s.opts.FsyncInterval.String()
 	}
 	h.Detail += ")"
 	h.Events = int64(len(s.evs) - s.ageStart(s.clock()))
@@ -351,11 +389,11 @@ func (s *Store) Close() error {
 		defer s.syncMu.Unlock()
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		if e := s.f.Sync(); e != nil {
-			err = fmt.Errorf("embedded store: sync on close: %w", e)
-		} else {
-			// Appends waiting for a sync are durable now.
-			s.durable = s.written
+		// Write and fsync what is queued or unsynced (claims, FsyncInterval).
+		s.waitIdleLocked()
+		s.flushLocked(true)
+		if s.err != nil {
+			err = fmt.Errorf("embedded store: sync on close: %w", s.err)
 		}
 		if e := s.f.Close(); e != nil && err == nil {
 			err = fmt.Errorf("embedded store: close: %w", e)

@@ -42,26 +42,6 @@ func (r *rec) beforePos(evMs int64, ms, seq uint64) bool {
 	return r.before(ms, seq)
 }
 
-// publishLocked makes durable batches visible, in order.
-func (s *Store) publishLocked(now time.Time) {
-	n := 0
-	for _, b := range s.unsynced {
-		if b.end > s.durable {
-			break
-		}
-		s.publishRecs(b.recs)
-		n++
-	}
-	if n == 0 {
-		return
-	}
-	s.unsynced = append(s.unsynced[:0], s.unsynced[n:]...)
-	s.trimLocked(now)
-	close(s.notify)
-	s.notify = make(chan struct{})
-	s.maybeKickLocked()
-}
-
 func indexKeys(a *alert.Alert) []string {
 	keys := make([]string, 0, 5+len(a.Tags))
 	keys = append(keys, allKey, "p\x00"+a.Priority.String(), "r\x00"+a.Rule, "s\x00"+a.Source, "h\x00"+a.Hostname)

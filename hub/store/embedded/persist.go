@@ -55,7 +55,7 @@ func (s *Store) load() error {
 		return fmt.Errorf("embedded store: seek %s: %w", s.path, err)
 	}
 	s.f = f
-	s.fileSize, s.written, s.durable = good, good, good
+	s.fileSize = good
 	s.trimLocked(s.clock())
 	if len(scan.damaged) > 0 {
 		return s.quarantine(f, scan.damaged)
@@ -205,52 +205,6 @@ func (s *Store) usableLocked() error {
 	return nil
 }
 
-// writeLocked appends a framed record to the log (no fsync). A failed
-// write is cut back so the log stays well-formed.
-func (s *Store) writeLocked(buf []byte) error {
-	n, err := s.f.Write(buf)
-	if err != nil {
-		if n > 0 {
-			if terr := s.f.Truncate(s.fileSize); terr != nil {
-				s.err = fmt.Errorf("truncate after failed write: %w", terr)
-			} else if _, serr := s.f.Seek(s.fileSize, 0); serr != nil {
-				s.err = fmt.Errorf("seek after failed write: %w", serr)
-			}
-		}
-		return fmt.Errorf("embedded store: write %s: %w", s.path, err)
-	}
-	s.fileSize += int64(n)
-	s.written += int64(n)
-	return nil
-}
-
-// syncTo returns once the log is durable up to logical offset end. One
-// fsync covers every record written before it (group commit).
-func (s *Store) syncTo(end int64) error {
-	s.syncMu.Lock()
-	defer s.syncMu.Unlock()
-	s.mu.RLock()
-	durable, written, werr, f := s.durable, s.written, s.err, s.f
-	s.mu.RUnlock()
-	if durable >= end {
-		return nil
-	}
-	if werr != nil {
-		return fmt.Errorf("embedded store: %w", werr)
-	}
-	err := f.Sync()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err != nil {
-		s.err = fmt.Errorf("fsync %s: %w", s.path, err)
-		s.unsynced = nil
-		return fmt.Errorf("embedded store: %w", s.err)
-	}
-	s.durable = written
-	s.publishLocked(s.clock())
-	return nil
-}
-
 func (s *Store) maybeKickLocked() {
 	if s.fileSize > compactMinBytes && s.fileSize > 2*s.liveBytes+compactMinBytes {
 		select {
@@ -273,14 +227,16 @@ func (s *Store) compact() error {
 	defer s.syncMu.Unlock()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed || s.err != nil {
+	// Write and fsync what is queued: the snapshot is taken from memory,
+	// which then holds every record of the old file.
+	s.waitIdleLocked()
+	if s.closed {
 		return nil
 	}
-	if err := s.f.Sync(); err != nil {
-		return fmt.Errorf("fsync %s: %w", s.path, err)
+	s.flushLocked(true)
+	if s.err != nil {
+		return nil // reported by every write meanwhile
 	}
-	s.durable = s.written
-	s.publishLocked(s.clock())
 	s.trimLocked(s.clock())
 
 	tmp := s.path + ".tmp"

@@ -14,10 +14,18 @@ func (s *Store) background() {
 		defer t.Stop()
 		tick = t.C
 	}
+	var fsyncTick <-chan time.Time
+	if s.opts.Fsync == FsyncInterval {
+		t := time.NewTicker(s.opts.FsyncInterval)
+		defer t.Stop()
+		fsyncTick = t.C
+	}
 	for {
 		select {
 		case <-s.done:
 			return
+		case <-fsyncTick:
+			s.syncDirty()
 		case <-tick:
 			s.mu.Lock()
 			s.trimLocked(s.clock())
