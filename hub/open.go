@@ -19,12 +19,18 @@ func openEmbedded(cfg *config.Config, logger *slog.Logger) (store.Store, error) 
 	if dir == "" {
 		dir = DefaultDataDir()
 	}
+	fsync := embedded.FsyncAlways
+	if cfg.Fsync.Policy == config.FsyncInterval {
+		fsync = embedded.FsyncInterval
+	}
 	st, err := embedded.Open(embedded.Options{
-		Dir:       dir,
-		MaxEvents: int(cfg.Retention.MaxEvents),
-		MaxAge:    cfg.Retention.MaxAge,
-		MaxBytes:  cfg.Retention.MaxBytes,
-		Logger:    logger,
+		Dir:           dir,
+		MaxEvents:     int(cfg.Retention.MaxEvents),
+		MaxAge:        cfg.Retention.MaxAge,
+		MaxBytes:      cfg.Retention.MaxBytes,
+		Fsync:         fsync,
+		FsyncInterval: cfg.Fsync.Interval,
+		Logger:        logger,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open embedded store in %s: %w", dir, err)

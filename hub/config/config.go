@@ -51,6 +51,7 @@ type Config struct {
 	// (SAKER_DATA_DIR, datadir).
 	DataDir   string
 	Retention Retention
+	Fsync     Fsync
 
 	BodyLimit      int64 // BODYLIMIT: max bytes of a single alert body → 413
 	BatchBodyLimit int64 // BATCH_BODYLIMIT: max bytes of a batch body → 413
@@ -224,6 +225,23 @@ type Retention struct {
 	MaxBytes  int64         // RETENTION_MAXBYTES: embedded store's disk bound
 }
 
+// Fsync is when the embedded store makes appended alerts durable.
+type Fsync struct {
+	// Policy (SAKER_FSYNC): FsyncAlways (default), a 200 means fsynced;
+	// FsyncInterval, a 200 means written (a hub crash loses nothing, an OS
+	// crash or power cut up to Interval), like Redis's appendfsync everysec.
+	Policy string
+	// Interval (SAKER_FSYNC_INTERVAL) is the longest time between fsyncs
+	// under FsyncInterval; 0 lets the store choose (1 s).
+	Interval time.Duration
+}
+
+// SAKER_FSYNC values.
+const (
+	FsyncAlways   = "always"
+	FsyncInterval = "interval"
+)
+
 // Addr is the ingestion listen address.
 func (c *Config) Addr() string {
 	return joinHostPort(c.ListenAddress, c.ListenPort)
@@ -297,6 +315,10 @@ func Decode(src *Source) (*Config, error) {
 			MaxAge:    src.Duration("RETENTION_MAXAGE", 0),
 			MaxEvents: int64(src.Int("RETENTION_MAXEVENTS", 0, 0)),
 			MaxBytes:  int64(src.Int("RETENTION_MAXBYTES", 0, 0)),
+		},
+		Fsync: Fsync{
+			Policy:   src.Enum("SAKER_FSYNC", FsyncAlways, FsyncAlways, FsyncInterval),
+			Interval: src.Duration("SAKER_FSYNC_INTERVAL", 0),
 		},
 		BodyLimit:      int64(src.Int("BODYLIMIT", DefaultBodyLimit, 1)),
 		BatchBodyLimit: int64(src.Int("BATCH_BODYLIMIT", DefaultBatchBodyLimit, 1)),

@@ -26,7 +26,8 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.Addr() != ":2801" || c.UIAddr() != ":2802" || c.BodyLimit != 1<<20 || c.TLSServer.NoTLSPort != 2810 ||
-		len(c.Redis.Addresses) != 0 || !c.Redis.CheckCert || c.Redis.Shards != 1 || c.BatchMaxEvents != 10000 {
+		len(c.Redis.Addresses) != 0 || !c.Redis.CheckCert || c.Redis.Shards != 1 || c.BatchMaxEvents != 10000 ||
+		c.Fsync.Policy != FsyncAlways || c.Fsync.Interval != 0 {
 		t.Fatalf("%+v", c)
 	}
 }
@@ -120,11 +121,16 @@ func TestEnvMapsAndErrors(t *testing.T) {
 		{"LISTENPORT": "http"}, {"LISTENPORT": "70000"}, {"DEBUG": "yes please"},
 		{"RETENTION_MAXAGE": "forever"}, {"BODYLIMIT": "0"}, {"TEMPLATEDFIELDS": "a:{{ .x "},
 		{"REDIS_SHARDS": "0"}, {"REDIS_SHARDS": "257"}, {"REDIS_SHARDS": "three"},
+		{"SAKER_FSYNC": "sometimes"}, {"SAKER_FSYNC_INTERVAL": "soon"},
 	} {
 		l, e := envOf(bad)
 		if _, err := LoadWith("", l, e); err == nil {
 			t.Errorf("%v accepted", bad)
 		}
+	}
+	l, e = envOf(map[string]string{"SAKER_FSYNC": "Interval", "SAKER_FSYNC_INTERVAL": "200ms"})
+	if c, err := LoadWith("", l, e); err != nil || c.Fsync.Policy != FsyncInterval || c.Fsync.Interval != 200*time.Millisecond {
+		t.Errorf("SAKER_FSYNC=Interval SAKER_FSYNC_INTERVAL=200ms: %+v, %v", c.Fsync, err)
 	}
 	if _, err := LoadWith("/nonexistent.yaml", l, e); err == nil {
 		t.Error("missing file accepted")
