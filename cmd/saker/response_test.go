@@ -43,11 +43,11 @@ func TestResponseReleaseCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	b1, err := b.Block(cgroups[0], 0)
+	b1, err := b.Block(cgroups[0], 0, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	b2, err := b.Block(cgroups[1], time.Hour)
+	b2, err := b.Block(cgroups[1], time.Hour, "")
 	if err != nil {
 		t.Fatal(err)
 	}

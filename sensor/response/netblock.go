@@ -2,6 +2,7 @@ package response
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -13,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
@@ -39,18 +41,41 @@ type Block struct {
 	Cgroup string
 	// Expires is when the block is lifted; zero: only by release.
 	Expires time.Time
+	// AlertID is the uuid of the alert the block answered ("" if unknown),
+	// kept in the pin names so the records of its release or expiry name
+	// that alert even after a sensor restart.
+	AlertID string
 }
 
-// pin names are <name>_<expiry unix seconds, 0 for none>_<ingress|egress>:
-// the expiry lives in the name because the BPF filesystem holds no
-// regular files, and a restarted sensor re-arms TTLs from it (bpffs
+// pin names are <name>_<expiry unix seconds, 0 for none>_<alert id>_<ingress|egress>
+// (blocks pinned before alert ids were kept have no alert id part): the
+// expiry and the alert live in the name because the BPF filesystem holds
+// no regular files, and a restarted sensor re-arms TTLs from it (bpffs
 // refuses names with dots).
-func pinName(name string, expires time.Time, dir string) string {
+func pinName(name string, expires time.Time, alertID, dir string) string {
+	return expiryPrefix(name, expires) + alertID + "_" + dir
+}
+
+// expiryPrefix starts the pin names of block name with expiry expires.
+func expiryPrefix(name string, expires time.Time) string {
 	var exp int64
 	if !expires.IsZero() {
 		exp = expires.Unix()
 	}
-	return fmt.Sprintf("%s_%d_%s", name, exp, dir)
+	return fmt.Sprintf("%s_%d_", name, exp)
+}
+
+// pinnableID returns id if it can be part of a pin name (a uuid), or "".
+func pinnableID(id string) string {
+	if len(id) > 64 {
+		return ""
+	}
+	for _, c := range id {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '-') {
+			return ""
+		}
+	}
+	return id
 }
 
 // NetBlocker sets, lists and lifts network blocks pinned in Dir.
@@ -59,12 +84,16 @@ type NetBlocker struct {
 	cgroupRoot string // the cgroup2 mount point
 	log        *slog.Logger
 	// OnExpire, if set, is called (without locks held) after a block's TTL
-	// lifted it.
+	// lifted it, by a timer or by Restore (it passed while no sensor ran).
 	OnExpire func(Block)
+	// OnRelease, if set, is called by Watch when a known block's pins were
+	// all removed by someone else (`saker response release`).
+	OnRelease func(Block)
 
 	mu     sync.Mutex
 	prog   *ebpf.Program
 	timers map[string]*time.Timer
+	known  map[string]Block // blocks this blocker set or restored, not yet lifted by it
 }
 
 // NewNetBlocker checks that dir is on the BPF filesystem (creating it
@@ -90,7 +119,7 @@ func NewNetBlocker(dir string, log *slog.Logger) (*NetBlocker, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &NetBlocker{Dir: dir, cgroupRoot: root, log: log, timers: map[string]*time.Timer{}}, nil
+	return &NetBlocker{Dir: dir, cgroupRoot: root, log: log, timers: map[string]*time.Timer{}, known: map[string]Block{}}, nil
 }
 
 // Cgroup2Mount finds the cgroup v2 mount point in /proc/self/mountinfo
@@ -155,9 +184,9 @@ func (b *NetBlocker) program() (*ebpf.Program, error) {
 }
 
 // Block drops every packet to and from the processes of cgroup (a v2
-// path, as in /proc/PID/cgroup) until ttl passes (0: until released).
-// Blocking a cgroup already blocked replaces its expiry.
-func (b *NetBlocker) Block(cgroup string, ttl time.Duration) (Block, error) {
+// path, as in /proc/PID/cgroup) until ttl passes (0: until released), for
+// the alert alertID. Blocking a cgroup already blocked replaces its expiry.
+func (b *NetBlocker) Block(cgroup string, ttl time.Duration, alertID string) (Block, error) {
 	if !strings.HasPrefix(cgroup, "/") || strings.Contains(cgroup, "/..") {
 		return Block{}, fmt.Errorf("cgroup %q: want an absolute path inside the cgroup2 mount", cgroup)
 	}
@@ -166,7 +195,7 @@ func (b *NetBlocker) Block(cgroup string, ttl time.Duration) (Block, error) {
 	if err := unix.Stat(dir, &st); err != nil {
 		return Block{}, fmt.Errorf("cgroup %s: %w", cgroup, err)
 	}
-	blk := Block{Name: "cg" + strconv.FormatUint(st.Ino, 10), CgroupID: st.Ino, Cgroup: cgroup}
+	blk := Block{Name: "cg" + strconv.FormatUint(st.Ino, 10), CgroupID: st.Ino, Cgroup: cgroup, AlertID: pinnableID(alertID)}
 	if ttl > 0 {
 		blk.Expires = time.Now().Add(ttl)
 	}
@@ -186,7 +215,7 @@ func (b *NetBlocker) Block(cgroup string, ttl time.Duration) (Block, error) {
 			b.removeLocked(blk.Name, nil)
 			return Block{}, fmt.Errorf("attach %s to cgroup %s: %w", at.name, cgroup, err)
 		}
-		pin := filepath.Join(b.Dir, pinName(blk.Name, blk.Expires, at.name))
+		pin := filepath.Join(b.Dir, pinName(blk.Name, blk.Expires, blk.AlertID, at.name))
 		if slices.Contains(old, pin) {
 			// Same name and expiry second: the old pin stays and holds its link.
 			l.Close()
@@ -201,10 +230,11 @@ func (b *NetBlocker) Block(cgroup string, ttl time.Duration) (Block, error) {
 	}
 	// The old pins of this cgroup (an earlier expiry) go.
 	for _, p := range old {
-		if !strings.HasPrefix(filepath.Base(p), pinName(blk.Name, blk.Expires, "")) {
+		if !strings.HasPrefix(filepath.Base(p), expiryPrefix(blk.Name, blk.Expires)) {
 			_ = os.Remove(p)
 		}
 	}
+	b.known[blk.Name] = blk
 	b.armLocked(blk)
 	return blk, nil
 }
@@ -246,7 +276,7 @@ func (b *NetBlocker) removeLocked(name string, exp *time.Time) int {
 	ps, _ := b.pins(name)
 	n := 0
 	for _, p := range ps {
-		if exp != nil && !strings.HasPrefix(filepath.Base(p), pinName(name, *exp, "")) {
+		if exp != nil && !strings.HasPrefix(filepath.Base(p), expiryPrefix(name, *exp)) {
 			continue
 		}
 		// Detach first: dropping the pin alone frees the link later, from
@@ -261,6 +291,9 @@ func (b *NetBlocker) removeLocked(name string, exp *time.Time) int {
 		if os.Remove(p) == nil {
 			n++
 		}
+	}
+	if exp == nil || n > 0 && len(mustPins(b.pins(name))) == 0 {
+		delete(b.known, name) // lifted by this blocker: Watch stays quiet
 	}
 	if exp == nil {
 		if t := b.timers[name]; t != nil {
@@ -290,7 +323,7 @@ func (b *NetBlocker) List() ([]Block, error) {
 	byName := map[string]Block{}
 	for _, e := range ents {
 		parts := strings.Split(e.Name(), "_")
-		if len(parts) != 3 || !strings.HasPrefix(parts[0], "cg") {
+		if (len(parts) != 3 && len(parts) != 4) || !strings.HasPrefix(parts[0], "cg") {
 			continue
 		}
 		id, err1 := strconv.ParseUint(parts[0][2:], 10, 64)
@@ -299,6 +332,9 @@ func (b *NetBlocker) List() ([]Block, error) {
 			continue
 		}
 		blk := Block{Name: parts[0], CgroupID: id}
+		if len(parts) == 4 {
+			blk.AlertID = parts[2]
+		}
 		if exp > 0 {
 			blk.Expires = time.Unix(exp, 0)
 		}
@@ -345,18 +381,85 @@ func (b *NetBlocker) Restore() error {
 	if err != nil {
 		return err
 	}
+	var expired []Block
 	b.mu.Lock()
-	defer b.mu.Unlock()
 	for _, blk := range blocks {
 		if !blk.Expires.IsZero() && !blk.Expires.After(time.Now()) {
 			b.removeLocked(blk.Name, nil)
 			b.log.Info("network block expired while the sensor was down", "block", blk.Name, "cgroup", blk.Cgroup)
+			expired = append(expired, blk)
 			continue
 		}
+		b.known[blk.Name] = blk
 		b.armLocked(blk)
+	}
+	onExpire := b.OnExpire
+	b.mu.Unlock()
+	if onExpire != nil {
+		for _, blk := range expired {
+			onExpire(blk)
+		}
 	}
 	return nil
 }
+
+// Watch calls OnRelease for each known block whose pins someone else
+// removed (`saker response release`, which may run while the sensor
+// does), until ctx ends. It watches the block directory with inotify:
+// bpffs reports unlinks like any filesystem.
+func (b *NetBlocker) Watch(ctx context.Context) error {
+	fd, err := unix.InotifyInit1(unix.IN_CLOEXEC | unix.IN_NONBLOCK)
+	if err != nil {
+		return fmt.Errorf("watch %s: %w", b.Dir, err)
+	}
+	f := os.NewFile(uintptr(fd), "inotify") // non-blocking: reads wait in the poller, Close ends them
+	defer f.Close()
+	if _, err := unix.InotifyAddWatch(fd, b.Dir, unix.IN_DELETE); err != nil {
+		return fmt.Errorf("watch %s: %w", b.Dir, err)
+	}
+	stop := context.AfterFunc(ctx, func() { f.Close() })
+	defer stop()
+	buf := make([]byte, 16<<10)
+	for {
+		n, err := f.Read(buf)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("watch %s: %w", b.Dir, err)
+		}
+		for off := 0; off+unix.SizeofInotifyEvent <= n; {
+			ev := (*unix.InotifyEvent)(unsafe.Pointer(&buf[off]))
+			nameBytes := buf[off+unix.SizeofInotifyEvent : off+unix.SizeofInotifyEvent+int(ev.Len)]
+			off += unix.SizeofInotifyEvent + int(ev.Len)
+			name, _, _ := strings.Cut(strings.TrimRight(string(nameBytes), "\x00"), "_")
+			b.released(name)
+		}
+	}
+}
+
+// released reports block name to OnRelease if it was known and none of
+// its pins is left.
+func (b *NetBlocker) released(name string) {
+	b.mu.Lock()
+	blk, ok := b.known[name]
+	if ok && len(mustPins(b.pins(name))) == 0 {
+		delete(b.known, name)
+		if t := b.timers[name]; t != nil {
+			t.Stop()
+			delete(b.timers, name)
+		}
+	} else {
+		ok = false
+	}
+	onRelease := b.OnRelease
+	b.mu.Unlock()
+	if ok && onRelease != nil {
+		onRelease(blk)
+	}
+}
+
+func mustPins(ps []string, _ error) []string { return ps }
 
 // Close stops the TTL timers (the blocks stay pinned) and unloads the
 // program (attached links keep their own reference to it).

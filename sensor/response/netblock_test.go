@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/saker-sec/saker/hub/alert"
 )
 
 // TestHelperDial is not a test: run as a child (SAKER_TEST_DIAL=addr) it
@@ -127,7 +129,7 @@ func TestNetBlockRelease(t *testing.T) {
 	if c := e.dial(t); c != 0 {
 		t.Fatalf("before the block: dial exit %d, want 0", c)
 	}
-	blk, err := b.Block(e.cgroup, 0)
+	blk, err := b.Block(e.cgroup, 0, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,7 +169,7 @@ func TestNetBlockTTL(t *testing.T) {
 	b.OnExpire = func(blk Block) { expired <- blk }
 	// A TTL long enough to see the block hold, then re-blocked with a
 	// short one: the new expiry replaces the old.
-	blk, err := b.Block(e.cgroup, time.Hour)
+	blk, err := b.Block(e.cgroup, time.Hour, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,7 +177,7 @@ func TestNetBlockTTL(t *testing.T) {
 	if c := e.dial(t); c != 3 {
 		t.Fatalf("blocked: dial exit %d, want 3 (EPERM)", c)
 	}
-	if _, err := b.Block(e.cgroup, 200*time.Millisecond); err != nil {
+	if _, err := b.Block(e.cgroup, 200*time.Millisecond, ""); err != nil {
 		t.Fatal(err)
 	}
 	select {
@@ -200,7 +202,7 @@ func TestNetBlockSurvivesRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	blk, err := b.Block(e.cgroup, time.Hour)
+	blk, err := b.Block(e.cgroup, time.Hour, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -228,7 +230,7 @@ func TestNetBlockSurvivesRestart(t *testing.T) {
 	// A TTL that passed while no sensor ran: the pins are renamed into the
 	// past, as if the sensor had been down past the expiry.
 	for _, dir := range []string{"ingress", "egress"} {
-		if err := os.Rename(filepath.Join(e.dir, pinName(blk.Name, blk.Expires, dir)), filepath.Join(e.dir, pinName(blk.Name, time.Unix(1, 0), dir))); err != nil {
+		if err := os.Rename(filepath.Join(e.dir, pinName(blk.Name, blk.Expires, blk.AlertID, dir)), filepath.Join(e.dir, pinName(blk.Name, time.Unix(1, 0), blk.AlertID, dir))); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -319,5 +321,88 @@ actions:
 	}
 	if blocks, _ := r.blocker.List(); len(blocks) != 0 {
 		t.Fatalf("blocks set: %+v", blocks)
+	}
+}
+
+// TestBlockNetworkLiftedRecords: the end of a block is recorded, answering
+// the alert that set it — its TTL passing, a release by another process
+// (as `saker response release` does), and a TTL that passed while no
+// sensor ran (the alert id comes from the pin names).
+func TestBlockNetworkLiftedRecords(t *testing.T) {
+	e := newBlockEnv(t)
+	fd, err := unix.Open(e.cgDir, unix.O_DIRECTORY|unix.O_RDONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	proc := spawn(t, &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: fd})
+	doc := `
+block_dir: ` + e.dir + `
+actions:
+  - {match: {rule: Short}, action: block_network, ttl: 300ms}
+  - {match: {rule: Long}, action: block_network}
+  - {match: {rule: Hour}, action: block_network, ttl: 1h}
+`
+	r, rec := newResponder(t, doc)
+	lifted := func(n int, a *alert.Alert, result string) alert.Alert {
+		t.Helper()
+		got := rec.next(t, n)
+		if field(got, "response.action") != ActionBlockNetwork || field(got, "response.result") != result ||
+			field(got, "response.alert_id") != a.UUID || got.Source != Source {
+			t.Fatalf("record %d: %v, want %s answering %s", n, got.OutputFields, result, a.UUID)
+		}
+		return got
+	}
+
+	a := respond(r, eventOf(proc.Process.Pid, "sleep"), "Short")
+	lifted(1, a, ResultDone)
+	got := lifted(2, a, ResultExpired)
+	if field(got, "response.rule") != "Short" || field(got, "proc.pid") != strconv.Itoa(proc.Process.Pid) || !strings.Contains(field(got, "response.detail"), "ttl passed") {
+		t.Fatalf("expiry record: %v", got.OutputFields)
+	}
+	if c := e.dial(t); c != 0 {
+		t.Fatalf("after expiry: dial exit %d, want 0", c)
+	}
+
+	a = respond(r, eventOf(proc.Process.Pid, "sleep"), "Long")
+	lifted(3, a, ResultDone)
+	cli, err := NewNetBlocker(e.dir, nil) // another process's view, like the CLI's
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks, err := cli.List()
+	if err != nil || len(blocks) != 1 || blocks[0].AlertID != a.UUID {
+		t.Fatalf("blocks %+v, %v; want one for alert %s", blocks, err, a.UUID)
+	}
+	if ok, err := cli.Release(blocks[0].Name); !ok || err != nil {
+		t.Fatalf("release: %v %v", ok, err)
+	}
+	got = lifted(4, a, ResultReleased)
+	if field(got, "response.rule") != "Long" || !strings.Contains(field(got, "response.detail"), "saker response release") {
+		t.Fatalf("release record: %v", got.OutputFields)
+	}
+
+	// A block whose TTL passes while no sensor runs.
+	a = respond(r, eventOf(proc.Process.Pid, "sleep"), "Hour")
+	lifted(5, a, ResultDone)
+	r.Close()
+	pins, err := filepath.Glob(filepath.Join(e.dir, "cg*"))
+	if err != nil || len(pins) != 2 {
+		t.Fatalf("pins %v, %v", pins, err)
+	}
+	for _, p := range pins {
+		parts := strings.Split(filepath.Base(p), "_")
+		parts[1] = "1" // expired in 1970
+		if err := os.Rename(p, filepath.Join(e.dir, strings.Join(parts, "_"))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, rec = newResponder(t, doc)
+	got = rec.next(t, 1)
+	if field(got, "response.result") != ResultExpired || field(got, "response.alert_id") != a.UUID {
+		t.Fatalf("record at restart: %v, want expired answering %s", got.OutputFields, a.UUID)
+	}
+	if c := e.dial(t); c != 0 {
+		t.Fatalf("after restart: dial exit %d, want 0", c)
 	}
 }

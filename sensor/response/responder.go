@@ -63,6 +63,7 @@ type Responder struct {
 	http    *http.Client
 	blocker *NetBlocker // nil without a block_network action
 	holder  *holder     // the kernel guard; nil unless StartGuard loaded it
+	blocks  *blockAudit // records of blocks lifted; nil without a blocker
 	pods    Pods
 
 	self       map[int]bool // the sensor and its ancestors
@@ -70,8 +71,9 @@ type Responder struct {
 	selfCtrID  string
 	selfCgroup string // the sensor's cgroup v2 path
 
-	jobs chan func()
-	wg   sync.WaitGroup
+	jobs      chan func()
+	wg        sync.WaitGroup
+	closeOnce sync.Once
 }
 
 // New validates cfg and starts the workers; Close stops them.
@@ -127,7 +129,9 @@ func New(cfg Config, opts Options) (*Responder, error) {
 		if err != nil {
 			return nil, fmt.Errorf("block_network: %w", err)
 		}
+		r.watchBlocks(b)
 		if err := b.Restore(); err != nil {
+			r.stopBlockWatch()
 			b.Close()
 			return nil, fmt.Errorf("block_network: %w", err)
 		}
@@ -147,14 +151,18 @@ func New(cfg Config, opts Options) (*Responder, error) {
 }
 
 // Close waits for queued actions to finish (each is bounded by its
-// timeout). Match and Run must not be called after it.
+// timeout). Match and Run must not be called after it; calls after the
+// first do nothing.
 func (r *Responder) Close() {
-	r.closeGuard()
-	close(r.jobs)
-	r.wg.Wait()
-	if r.blocker != nil {
-		r.blocker.Close() // blocks stay set; the next sensor re-arms their TTLs
-	}
+	r.closeOnce.Do(func() {
+		r.closeGuard()
+		close(r.jobs)
+		r.wg.Wait()
+		if r.blocker != nil {
+			r.stopBlockWatch()
+			r.blocker.Close() // blocks stay set; the next sensor re-arms their TTLs
+		}
+	})
 }
 
 // Match returns the actions for alert a (the first matching entry, or
@@ -239,11 +247,12 @@ func (r *Responder) run(act *Action, t target, a *alert.Alert) {
 	if act.Action == ActionBlockNetwork {
 		// In the event loop too: attaching takes well under a millisecond,
 		// and the process's next packets are the ones to stop.
-		blk, err := r.blocker.Block(t.cgroup, act.TTL)
+		blk, err := r.blocker.Block(t.cgroup, act.TTL, a.UUID)
 		if err != nil {
 			rec(ResultFailed, err.Error())
 			return
 		}
+		r.blockSet(blk, t, a)
 		rec(ResultDone, describe(act, t)+" (block "+blk.Name+"; lift with `saker response release "+blk.Name+"`)")
 		return
 	}
