@@ -75,6 +75,15 @@ func TestSensorEndToEnd(t *testing.T) {
 	})
 
 	t.Run("metrics", func(t *testing.T) {
+		// An open no rule can match stays in the kernel, counted: the
+		// probe counts it before the syscall returns.
+		other := filepath.Join(t.TempDir(), "no-rule-reads-this")
+		if err := os.WriteFile(other, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := exec.Command("cat", other).CombinedOutput(); err != nil {
+			t.Fatalf("cat: %v %s", err, out)
+		}
 		mfs, err := c.reg.Gather()
 		if err != nil {
 			t.Fatal(err)
@@ -91,6 +100,9 @@ func TestSensorEndToEnd(t *testing.T) {
 		}
 		if got["saker_sensor_kernel_events_total/openat"] < 1 || got["saker_sensor_events_total"] < 1 || got["saker_sensor_rule_matches_total"] < 1 {
 			t.Errorf("metrics %v", got)
+		}
+		if got["saker_sensor_kernel_filtered_total/openat"] < 1 {
+			t.Errorf("no open filtered: %v", got)
 		}
 		if _, ok := got["saker_sensor_kernel_dropped_total/execve"]; !ok {
 			t.Errorf("no dropped series for execve: %v", got)

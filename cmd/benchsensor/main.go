@@ -111,12 +111,21 @@ type mode struct {
 
 // running is a started mode.
 type running struct {
-	// counters reads the sensor's ring-buffer counters (zero without one).
-	counters func() (drops, events uint64, err error)
-	stop     func()
+	// counters reads the sensor's probe counters (zero without one).
+	counters func() (kernelCounts, error)
+	// cpu is the CPU time the sensor process has used (0 without one).
+	cpu  func() time.Duration
+	stop func()
 }
 
-func noCounters() (uint64, uint64, error) { return 0, 0, nil }
+func noCPU() time.Duration { return 0 }
+
+// kernelCounts are the probe's counters, summed over event types: records
+// written to the ring buffer, records dropped because it was full, and
+// opens the open filter left in the kernel.
+type kernelCounts struct{ events, drops, filtered uint64 }
+
+func noCounters() (kernelCounts, error) { return kernelCounts{}, nil }
 
 func run(cfg config) error {
 	if os.Geteuid() != 0 {
@@ -145,7 +154,7 @@ func run(cfg config) error {
 	}
 
 	modes := []mode{
-		{"none", func() (running, error) { return running{noCounters, func() {}}, nil }},
+		{"none", func() (running, error) { return running{noCounters, noCPU, func() {}}, nil }},
 		{"floor", startFloor},
 		{"sensor", func() (running, error) { return startSensor(cfg.saker, cfg.rules, tmp) }},
 	}
@@ -163,6 +172,7 @@ func run(cfg config) error {
 			}
 			line := fmt.Sprintf("round %d  %-7s", r+1, m.name)
 			for _, w := range cfg.loads {
+				cpu0 := rm.cpu()
 				ns, err := timeLoop(w, path)
 				if err != nil {
 					rm.stop()
@@ -173,16 +183,21 @@ func run(cfg config) error {
 				}
 				nsop[w.name][m.name] = append(nsop[w.name][m.name], ns)
 				line += fmt.Sprintf("  %s %7.1f ns/op", w.name, ns)
+				if m.name == "sensor" {
+					// The warm-up's ops are in the sensor's CPU time too.
+					cpuNS := float64((rm.cpu() - cpu0).Nanoseconds()) / float64(w.ops+w.ops/20)
+					line += fmt.Sprintf(" (sensor CPU %.0f ns/op)", cpuNS)
+				}
 			}
-			d, ev, err := rm.counters()
+			kc, err := rm.counters()
 			if err != nil {
 				rm.stop()
 				return fmt.Errorf("round %d, %s: %w", r+1, m.name, err)
 			}
 			if m.name == "sensor" {
-				drops = append(drops, d)
-				events = append(events, ev)
-				line += fmt.Sprintf("  (sensor: %d kernel records, %d dropped)", ev, d)
+				drops = append(drops, kc.drops)
+				events = append(events, kc.events)
+				line += fmt.Sprintf("  (sensor: %d kernel records, %d dropped, %d opens filtered in the kernel)", kc.events, kc.drops, kc.filtered)
 			}
 			fmt.Println(line)
 			if m.name == "sensor" {
@@ -223,7 +238,7 @@ func run(cfg config) error {
 // loop is as fast as one CPU can issue syscalls, far above what rules see
 // on a busy node, so drops are also measured at set rates.
 func paced(rm running, rate int, d time.Duration, path *byte) error {
-	d0, e0, err := rm.counters()
+	k0, err := rm.counters()
 	if err != nil {
 		return err
 	}
@@ -242,12 +257,12 @@ func paced(rm running, rate int, d time.Duration, path *byte) error {
 		time.Sleep(time.Until(next))
 	}
 	el := time.Since(start)
-	d1, e1, err := rm.counters()
+	k1, err := rm.counters()
 	if err != nil {
 		return err
 	}
-	fmt.Printf("         paced openat+close at %6d/s (achieved %6.0f/s for %v): %d kernel records, %d dropped\n",
-		rate, float64(n)/el.Seconds(), d, e1-e0, d1-d0)
+	fmt.Printf("         paced openat+close at %6d/s (achieved %6.0f/s for %v): %d kernel records, %d dropped, %d filtered\n",
+		rate, float64(n)/el.Seconds(), d, k1.events-k0.events, k1.drops-k0.drops, k1.filtered-k0.filtered)
 	return nil
 }
 
@@ -303,7 +318,7 @@ func startFloor() (running, error) {
 		prog.Close()
 		return running{}, fmt.Errorf("attach empty program: %w", err)
 	}
-	return running{noCounters, func() {
+	return running{noCounters, noCPU, func() {
 		l.Close()
 		prog.Close()
 	}}, nil
@@ -377,19 +392,41 @@ func startSensor(bin string, rulesFiles []string, dir string) (running, error) {
 	// "sensor started" is logged once the probe is attached; the ready
 	// callback follows at once, so the loops run under the whole sensor.
 	return running{
-		counters: func() (uint64, uint64, error) { return kernelCounters("http://" + addr + "/metrics") },
+		counters: func() (kernelCounts, error) { return kernelCounters("http://" + addr + "/metrics") },
+		cpu:      func() time.Duration { return processCPU(cmd.Process.Pid) },
 		stop:     kill,
 	}, nil
 }
 
-// kernelCounters sums saker_sensor_kernel_{dropped,events}_total.
-func kernelCounters(url string) (drops, events uint64, err error) {
+// processCPU returns the user+system CPU time of process pid, from
+// /proc/PID/stat (clock ticks of 10 ms), or 0 when it cannot be read.
+func processCPU(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the parenthesised command: state is field 3, utime 14.
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * 10 * time.Millisecond
+}
+
+// kernelCounters sums saker_sensor_kernel_{events,dropped,filtered}_total.
+func kernelCounters(url string) (kc kernelCounts, err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return 0, 0, fmt.Errorf("read metrics: %w", err)
+		return kc, fmt.Errorf("read metrics: %w", err)
 	}
 	defer resp.Body.Close()
 	sc := bufio.NewScanner(resp.Body)
@@ -398,20 +435,22 @@ func kernelCounters(url string) (drops, events uint64, err error) {
 		var sum *uint64
 		switch {
 		case strings.HasPrefix(l, "saker_sensor_kernel_dropped_total{"):
-			sum = &drops
+			sum = &kc.drops
 		case strings.HasPrefix(l, "saker_sensor_kernel_events_total{"):
-			sum = &events
+			sum = &kc.events
+		case strings.HasPrefix(l, "saker_sensor_kernel_filtered_total{"):
+			sum = &kc.filtered
 		default:
 			continue
 		}
 		f := strings.Fields(l)
 		v, err := strconv.ParseFloat(f[len(f)-1], 64)
 		if err != nil {
-			return 0, 0, fmt.Errorf("metrics line %q: %w", l, err)
+			return kc, fmt.Errorf("metrics line %q: %w", l, err)
 		}
 		*sum += uint64(v)
 	}
-	return drops, events, sc.Err()
+	return kc, sc.Err()
 }
 
 func medianOf(v []float64) float64 {
