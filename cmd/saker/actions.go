@@ -25,7 +25,7 @@ func buildActions(ctx context.Context, h *hub.Hub, cfg config.Actions, log *slog
 	if err != nil {
 		return nil, err
 	}
-	opts := actions.Options{Consumer: forwarders.DefaultConsumer(), Logger: log}
+	opts := actions.Options{Consumer: forwarders.DefaultConsumer(), Logger: log, Registerer: h.Registry()}
 	if slices.ContainsFunc(acts.Actions, func(a response.Action) bool { return response.IsPodAction(a.Action) }) {
 		if opts.Pods, err = k8spod.New(k8spod.Config{Kubeconfig: cfg.Kubeconfig, APIServer: cfg.APIServer, UserAgent: "saker/" + version}); err != nil {
 			return nil, fmt.Errorf("actions %s: %w", cfg.File, err)

@@ -117,6 +117,17 @@ actions:
 	if _, ok := api.Pod("shop/web-1"); ok {
 		t.Fatal("pod not deleted")
 	}
+	resp, err = http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, a := range []string{"pod_label", "pod_delete", "webhook"} {
+		if want := `saker_hub_response_actions_total{action="` + a + `",result="done"} 1`; !strings.Contains(string(metrics), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
 }
 
 // A hub actions file with a node-local action stops the hub at start,

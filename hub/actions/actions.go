@@ -23,6 +23,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/time/rate"
 
 	"github.com/saker-sec/saker/hub/alert"
@@ -74,6 +75,9 @@ type Options struct {
 	// HTTP posts the webhooks (default a plain client; each call is bounded
 	// by the action's timeout).
 	HTTP *http.Client
+	// Registerer, when set, gets saker_hub_response_actions_total
+	// {action, result}.
+	Registerer prometheus.Registerer
 	// Handled, when set, is called after each alert is acknowledged, with
 	// its store ID (tests wait on it).
 	Handled func(id string)
@@ -87,6 +91,7 @@ type Runner struct {
 	log     *slog.Logger
 	limiter *rate.Limiter
 	dl      store.DeliveryLog
+	count   *prometheus.CounterVec
 }
 
 // New validates cfg (as LoadFile does) and builds a runner over st.
@@ -120,8 +125,18 @@ func New(cfg response.Config, st store.Store, opts Options) (*Runner, error) {
 	if opts.HTTP == nil {
 		opts.HTTP = &http.Client{}
 	}
-	return &Runner{cfg: cfg, st: st, opts: opts, log: opts.Logger,
-		limiter: rate.NewLimiter(rate.Limit(cfg.RateLimit.PerSecond), cfg.RateLimit.Burst)}, nil
+	r := &Runner{cfg: cfg, st: st, opts: opts, log: opts.Logger,
+		limiter: rate.NewLimiter(rate.Limit(cfg.RateLimit.PerSecond), cfg.RateLimit.Burst),
+		count: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "saker_hub_response_actions_total",
+			Help: "Response actions the hub ran or skipped, by action and result (done, dry-run, skipped, failed).",
+		}, []string{"action", "result"})}
+	if opts.Registerer != nil {
+		if err := opts.Registerer.Register(r.count); err != nil {
+			return nil, fmt.Errorf("actions: metrics: %w", err)
+		}
+	}
+	return r, nil
 }
 
 // Prepare opens the consumer group. Call it before the hub accepts
@@ -292,6 +307,7 @@ func describe(act *response.Action, pod response.Pod) string {
 
 // record is the audit record of one action on the delivered alert d.
 func (r *Runner) record(act *response.Action, entry string, d store.Delivery, result, detail string) alert.Alert {
+	r.count.WithLabelValues(act.Action, result).Inc()
 	lvl := slog.LevelInfo
 	if result == response.ResultFailed {
 		lvl = slog.LevelWarn

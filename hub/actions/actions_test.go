@@ -14,6 +14,8 @@ import (
 	"github.com/saker-sec/saker/hub/alert"
 	"github.com/saker-sec/saker/hub/store"
 	"github.com/saker-sec/saker/hub/store/embedded"
+	redisstore "github.com/saker-sec/saker/hub/store/redis"
+	"github.com/saker-sec/saker/hub/store/redistest"
 	"github.com/saker-sec/saker/sensor/response"
 	"github.com/saker-sec/saker/sensor/response/k8spod"
 	"github.com/saker-sec/saker/sensor/response/k8spod/k8spodtest"
@@ -51,25 +53,41 @@ func TestLoadFileRejectsNodeLocalActions(t *testing.T) {
 	}
 }
 
-// rig is a runner over an embedded store in dir, with pods reached
-// through the loopback API server.
+// opener opens (again) one store: the same data each time.
+type opener func(t *testing.T) store.Store
+
+// forEachStore runs test over a fresh embedded store and a fresh Redis
+// (skipped without redis-server unless SAKER_REQUIRE_REDIS=1).
+func forEachStore(t *testing.T, test func(t *testing.T, open opener)) {
+	t.Run("embedded", func(t *testing.T) {
+		test(t, embeddedIn(t.TempDir()))
+	})
+	t.Run("redis", func(t *testing.T) {
+		addr := redistest.Addr(t)
+		test(t, func(t *testing.T) store.Store {
+			st, err := redisstore.New(context.Background(), redisstore.Options{Addresses: []string{addr}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return st
+		})
+	})
+}
+
+// rig is a runner over a store, with pods reached through the loopback
+// API server.
 type rig struct {
 	t       *testing.T
-	dir     string
 	api     *k8spodtest.Server
-	st      *embedded.Store
+	st      store.Store
 	handled chan string
 	cancel  context.CancelFunc
 	done    chan error
 }
 
-func newRig(t *testing.T, api *k8spodtest.Server, dir string) *rig {
+func newRig(t *testing.T, api *k8spodtest.Server, open opener) *rig {
 	t.Helper()
-	st, err := embedded.Open(embedded.Options{Dir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &rig{t: t, dir: dir, api: api, st: st, handled: make(chan string, 100)}
+	r := &rig{t: t, api: api, st: open(t), handled: make(chan string, 100)}
 	t.Cleanup(r.stop)
 	return r
 }
@@ -172,9 +190,19 @@ actions:
 - {match: {rule: Terminal shell in container}, action: pod_delete, grace_period: 0}
 `
 
+func embeddedIn(dir string) opener {
+	return func(t *testing.T) store.Store {
+		st, err := embedded.Open(embedded.Options{Dir: dir})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+}
+
 func TestPodActionsOnStoredAlerts(t *testing.T) {
 	api := k8spodtest.New(t, "shop/web-1", "kube-system/coredns-1")
-	r := newRig(t, api, t.TempDir())
+	r := newRig(t, api, embeddedIn(t.TempDir()))
 	r.start(podActions, "hub-1", 0)
 
 	id, a := r.store("Terminal shell in container", "shop", "web-1")
@@ -229,7 +257,7 @@ func TestPodActionsOnStoredAlerts(t *testing.T) {
 
 func TestDryRunOnlyRecords(t *testing.T) {
 	api := k8spodtest.New(t, "shop/web-1")
-	r := newRig(t, api, t.TempDir())
+	r := newRig(t, api, embeddedIn(t.TempDir()))
 	r.start("dry_run: true\n"+strings.TrimPrefix(podActions, "matching: all\n"), "hub-1", 0)
 	id, a := r.store("Terminal shell in container", "shop", "web-1")
 	r.waitHandled(id)
@@ -243,17 +271,18 @@ func TestDryRunOnlyRecords(t *testing.T) {
 
 // An alert stored while no runner runs (the hub stopped after storing it)
 // is acted on by the next one, once: a third start does not act again.
-func TestOnceAcrossRestarts(t *testing.T) {
+func TestOnceAcrossRestarts(t *testing.T) { forEachStore(t, testOnceAcrossRestarts) }
+
+func testOnceAcrossRestarts(t *testing.T, open opener) {
 	api := k8spodtest.New(t, "shop/web-1", "shop/web-2")
-	dir := t.TempDir()
-	r := newRig(t, api, dir)
+	r := newRig(t, api, open)
 	r.start(podActions, "hub-1", 0)
 	r.stop() // the group exists; nothing was stored yet
-	r = newRig(t, api, dir)
+	r = newRig(t, api, open)
 	_, a := r.store("Terminal shell in container", "shop", "web-1")
 	r.stop()
 
-	r = newRig(t, api, dir)
+	r = newRig(t, api, open)
 	r.start(podActions, "hub-2", 0)
 	first := <-api.Calls
 	<-api.Calls
@@ -267,7 +296,7 @@ func TestOnceAcrossRestarts(t *testing.T) {
 	<-api.Calls
 	r.stop()
 
-	r = newRig(t, api, dir)
+	r = newRig(t, api, open)
 	r.start(podActions, "hub-3", time.Millisecond) // anything unacknowledged is taken over at once
 	id3, _ := r.store("Other rule", "shop", "web-1")
 	r.waitHandled(id3)
@@ -279,9 +308,11 @@ func TestOnceAcrossRestarts(t *testing.T) {
 
 // A runner that crashed holding an alert: its actions run again on the
 // next runner, except those it had already recorded.
-func TestCrashedRunnerAlertTakenOver(t *testing.T) {
+func TestCrashedRunnerAlertTakenOver(t *testing.T) { forEachStore(t, testCrashedRunnerAlertTakenOver) }
+
+func testCrashedRunnerAlertTakenOver(t *testing.T, open opener) {
 	api := k8spodtest.New(t, "shop/web-1", "shop/web-2")
-	r := newRig(t, api, t.TempDir())
+	r := newRig(t, api, open)
 	dl, err := r.st.Deliveries(context.Background(), actions.Group)
 	if err != nil {
 		t.Fatal(err)

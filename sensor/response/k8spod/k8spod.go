@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -31,7 +32,8 @@ var pods = schema.GroupVersionResource{Version: "v1", Resource: "pods"}
 
 // Config says how to reach the API server.
 type Config struct {
-	// Kubeconfig is a kubeconfig file (its current context); empty means
+	// Kubeconfig is a kubeconfig file, or several separated by ":" merged
+	// as kubectl merges $KUBECONFIG (its current context); empty means
 	// in-cluster: APIServer with the service account's token and CA.
 	Kubeconfig string
 	// APIServer is the in-cluster API server URL, built by the caller
@@ -62,8 +64,9 @@ func New(cfg Config) (*Client, error) {
 	var rc *rest.Config
 	switch {
 	case cfg.Kubeconfig != "":
+		rules := &clientcmd.ClientConfigLoadingRules{Precedence: filepath.SplitList(cfg.Kubeconfig)}
 		var err error
-		rc, err = clientcmd.BuildConfigFromFlags("", cfg.Kubeconfig)
+		rc, err = clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{}).ClientConfig()
 		if err != nil {
 			return nil, fmt.Errorf("kubernetes: kubeconfig %s: %w", cfg.Kubeconfig, err)
 		}

@@ -141,3 +141,33 @@ func TestValidateLabels(t *testing.T) {
 		t.Error("bad annotation key accepted")
 	}
 }
+
+// KUBECONFIG may list several files, merged as kubectl does: here the
+// cluster and user in one, the context in another.
+func TestKubeconfigList(t *testing.T) {
+	s := k8spodtest.New(t, "shop/web-1")
+	b, err := os.ReadFile(s.Kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	full := string(b)
+	i := strings.Index(full, "contexts:")
+	dir := t.TempDir()
+	clusters, contexts := filepath.Join(dir, "clusters"), filepath.Join(dir, "contexts")
+	if err := os.WriteFile(clusters, []byte(full[:i]), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(contexts, []byte("apiVersion: v1\nkind: Config\n"+full[i:]), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := k8spod.New(k8spod.Config{Kubeconfig: filepath.Join(dir, "missing") + string(os.PathListSeparator) + contexts + string(os.PathListSeparator) + clusters})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Label(context.Background(), "shop", "web-1", map[string]string{"a": "b"}); err != nil {
+		t.Fatal(err)
+	}
+	if call := <-s.Calls; call.Method != "PATCH" {
+		t.Fatalf("call %+v", call)
+	}
+}
