@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"errors"
 	"strings"
 	"testing"
 
@@ -544,5 +545,55 @@ func TestMinPriority(t *testing.T) {
 	}
 	if ruleByName(rs, "low").Loaded || !ruleByName(rs, "high").Loaded {
 		t.Error("rules below the minimum priority must not be loaded")
+	}
+}
+
+// TestLoadReportsEveryProblemAtOnce loads two files with errors of every
+// stage (file structure, priority, unknown fields in a condition and an
+// output, condition syntax, undefined macro) and warnings: like Falco, the
+// load reports all of them together, each with file:line:col, and still
+// compiles the valid rules.
+func TestLoadReportsEveryProblemAtOnce(t *testing.T) {
+	rs, err := LoadFiles(Config{}, "testdata/errors/a.yaml", "testdata/errors/b.yaml")
+	var errs Errors
+	if !errors.As(err, &errs) {
+		t.Fatalf("error %v (%T), want Errors", err, err)
+	}
+	wantErrs := []string{
+		"testdata/errors/b.yaml:1:3: rule 'missing condition': Item has no mapping for key 'condition'",
+		"testdata/errors/b.yaml:10:3: rule 'bad priority': Invalid priority 'LOUD'",
+		"testdata/errors/a.yaml:12:14: rule 'bad field': filter_check called with nonexistent field proc.nosuch",
+		"testdata/errors/a.yaml:17:39: rule 'bad syntax': expected a ')' token",
+		"testdata/errors/b.yaml:8:11: rule 'bad output field': invalid formatting token %proc.nosuch",
+		"testdata/errors/b.yaml:17:36: rule 'undefined macro': Undefined macro 'not_a_macro' used in filter.",
+	}
+	if len(errs) != len(wantErrs) {
+		t.Errorf("%d errors, want %d:\n%v", len(errs), len(wantErrs), errs)
+	}
+	for _, w := range wantErrs {
+		if !strings.Contains(errs.Error(), w) {
+			t.Errorf("missing error %q in:\n%v", w, errs)
+		}
+	}
+	wantWarn := []string{
+		"testdata/errors/a.yaml:20:3: rule 'no evttype': LOAD_NO_EVTTYPE",
+		"testdata/errors/a.yaml:3:3: macro 'unused_macro': LOAD_UNUSED_MACRO",
+	}
+	if len(rs.Warnings) != len(wantWarn) {
+		t.Errorf("warnings %v, want %d", rs.Warnings, len(wantWarn))
+	}
+	for _, w := range wantWarn {
+		found := false
+		for _, got := range rs.Warnings {
+			found = found || strings.HasPrefix(got.String(), w)
+		}
+		if !found {
+			t.Errorf("missing warning %q in %v", w, rs.Warnings)
+		}
+	}
+	for _, name := range []string{"good one", "good two", "no evttype"} {
+		if ruleByName(rs, name) == nil {
+			t.Errorf("valid rule %q not compiled", name)
+		}
 	}
 }
