@@ -99,6 +99,16 @@ type Thread struct {
 	ExeInoCtime   int64  // ns since epoch
 	ExeInoMtime   int64
 
+	// Resources as the process had them at exec (or when the sensor first
+	// read it): memory in kB, page faults, the open-files limit and count.
+	// Falco's own values come from the exec too (and from events Falco
+	// does not capture by default), so both go stale alike.
+	VMSizeKB, VMRSSKB, VMSwapKB uint64
+	PFMajor, PFMinor            uint64
+	FDLimit                     int64 // RLIMIT_NOFILE soft limit; 0 when unknown
+	FDOpen                      uint64
+	HasResources                bool // the figures above were read
+
 	CgroupPath  string // the process's cgroup v2 path (container id source)
 	ContainerID string // 12-char container id, "" on the host
 

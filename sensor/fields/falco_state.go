@@ -258,6 +258,34 @@ func init() {
 		return "<NA>", true
 	})
 
+	// Resource figures, read when the process exec'd (as Falco reads
+	// them from the exec); missing when the sensor could not read them.
+	res := func(name string, t Type, desc string, get func(t *event.Thread) int64) {
+		simpleNum(name, t, desc, func(ev *event.Event) (int64, bool) {
+			if ev.Thread == nil || !ev.Thread.HasResources {
+				return 0, false
+			}
+			return get(ev.Thread), true
+		})
+	}
+	res("proc.vmsize", Uint64, "Total virtual memory of the process, in kB (at its exec).", func(t *event.Thread) int64 { return int64(t.VMSizeKB) })
+	res("proc.vmrss", Uint64, "Resident (non-swapped) memory of the process, in kB (at its exec).", func(t *event.Thread) int64 { return int64(t.VMRSSKB) })
+	res("proc.vmswap", Uint64, "Swapped-out memory of the process, in kB (at its exec).", func(t *event.Thread) int64 { return int64(t.VMSwapKB) })
+	mainOnly := func(t *event.Thread, v uint64) int64 {
+		if t.TID != t.PID {
+			return 0
+		}
+		return int64(v)
+	}
+	res("thread.vmsize", Uint64, "For the main thread, the process's virtual memory in kB; 0 for other threads.", func(t *event.Thread) int64 { return mainOnly(t, t.VMSizeKB) })
+	res("thread.vmrss", Uint64, "For the main thread, the process's resident memory in kB; 0 for other threads.", func(t *event.Thread) int64 { return mainOnly(t, t.VMRSSKB) })
+	res("thread.vmsize.b", Uint64, "For the main thread, the process's virtual memory in bytes; 0 for other threads.", func(t *event.Thread) int64 { return mainOnly(t, t.VMSizeKB*1024) })
+	res("thread.vmrss.b", Uint64, "For the main thread, the process's resident memory in bytes; 0 for other threads.", func(t *event.Thread) int64 { return mainOnly(t, t.VMRSSKB*1024) })
+	res("thread.pfmajor", Uint64, "Major page faults of the process since it started (at its exec).", func(t *event.Thread) int64 { return int64(t.PFMajor) })
+	res("thread.pfminor", Uint64, "Minor page faults of the process since it started (at its exec).", func(t *event.Thread) int64 { return int64(t.PFMinor) })
+	res("proc.fdlimit", Int64, "Maximum number of FDs the process can open (soft RLIMIT_NOFILE; -1 for unlimited).", func(t *event.Thread) int64 { return t.FDLimit })
+	res("proc.fdopencount", Uint64, "Number of FDs the process had open (at its exec).", func(t *event.Thread) int64 { return int64(t.FDOpen) })
+
 	register(&Field{Name: "fd.proto", Type: Port, FilterOnly: true,
 		Desc: "Either end's protocol (filter: matches if the client's or the server's does, as fd.cproto and fd.sproto).",
 		make: func(string, bool) (Extractor, error) {

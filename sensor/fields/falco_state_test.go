@@ -185,3 +185,31 @@ func TestAncestorEnvAndUserFields(t *testing.T) {
 		{ev: &event.Event{Type: event.TypeExecve}, field: "user.shell", missing: true},
 	})
 }
+
+func TestResourceFields(t *testing.T) {
+	main := &event.Thread{PID: 10, TID: 10, HasResources: true, VMSizeKB: 10000, VMRSSKB: 2000, VMSwapKB: 4,
+		PFMajor: 7, PFMinor: 321, FDLimit: 1024, FDOpen: 3}
+	worker := *main
+	worker.TID = 11
+	unread := &event.Thread{PID: 12, TID: 12}
+	ev := func(th *event.Thread) *event.Event { return &event.Event{Type: event.TypeOpenat, Thread: th} }
+	checkFields(t, []fieldCase{
+		{ev: ev(main), field: "proc.vmsize", n: 10000},
+		{ev: ev(main), field: "proc.vmrss", n: 2000},
+		{ev: ev(main), field: "proc.vmswap", n: 4},
+		{ev: ev(main), field: "thread.vmsize", n: 10000},
+		{ev: ev(main), field: "thread.vmrss", n: 2000},
+		{ev: ev(main), field: "thread.vmsize.b", n: 10000 * 1024},
+		{ev: ev(main), field: "thread.vmrss.b", n: 2000 * 1024},
+		{ev: ev(&worker), field: "thread.vmsize", n: 0},
+		{ev: ev(&worker), field: "thread.vmrss.b", n: 0},
+		{ev: ev(&worker), field: "proc.vmsize", n: 10000},
+		{ev: ev(main), field: "thread.pfmajor", n: 7},
+		{ev: ev(main), field: "thread.pfminor", n: 321},
+		{ev: ev(main), field: "proc.fdlimit", n: 1024},
+		{ev: ev(main), field: "proc.fdopencount", n: 3},
+		{ev: ev(unread), field: "proc.vmsize", missing: true},
+		{ev: ev(unread), field: "proc.fdlimit", missing: true},
+		{ev: &event.Event{Type: event.TypeOpenat}, field: "thread.pfmajor", missing: true},
+	})
+}

@@ -93,6 +93,12 @@ func TestSeedFindsSelfAndParent(t *testing.T) {
 	if self.StartTS <= 0 || time.Since(time.Unix(0, self.StartTS)) > time.Hour {
 		t.Errorf("start %v", time.Unix(0, self.StartTS))
 	}
+	if !self.HasResources || self.VMSizeKB == 0 || self.VMRSSKB == 0 || self.PFMinor == 0 || self.FDLimit == 0 || self.FDOpen < 3 {
+		t.Errorf("resources %v: vm %d kB rss %d kB minflt %d fds %d of %d", self.HasResources, self.VMSizeKB, self.VMRSSKB, self.PFMinor, self.FDOpen, self.FDLimit)
+	}
+	if self.PGID == 0 || self.SID == 0 {
+		t.Errorf("pgid %d sid %d", self.PGID, self.SID)
+	}
 	if self.PPID != int64(os.Getppid()) || self.Parent == nil || self.Parent.PID != int64(os.Getppid()) {
 		t.Fatalf("ppid %d parent %+v, want %d", self.PPID, self.Parent, os.Getppid())
 	}
@@ -132,10 +138,11 @@ func TestUsers(t *testing.T) {
 	}
 }
 
-// TestProcessGroupAndAccount reads the host and namespace process group
-// and session from /proc, keeps them across an exec (which used to reset
-// proc.vpgid and proc.sid to 0), and fills the user's home and shell.
-func TestProcessGroupAndAccount(t *testing.T) {
+// TestProcessGroupAccountAndResources reads the host and namespace process
+// group and session from /proc, keeps them across an exec (which used to
+// reset proc.vpgid and proc.sid to 0), fills the user's home and shell, and
+// reads memory, page faults and open files at start and again at exec.
+func TestProcessGroupAccountAndResources(t *testing.T) {
 	procRoot, etc := t.TempDir(), t.TempDir()
 	const pid = 4_000_003
 	dir := filepath.Join(procRoot, strconv.Itoa(pid))
@@ -143,9 +150,14 @@ func TestProcessGroupAndAccount(t *testing.T) {
 		t.Fatal(err)
 	}
 	// pid (comm) state ppid pgrp session tty … (20 fields after the comm)
-	stat := fmt.Sprintf("%d (sh) S 1 4000001 4000000 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 500 0 0", pid)
+	stat := fmt.Sprintf("%d (sh) S 1 4000001 4000000 0 -1 0 321 0 7 0 0 0 0 0 20 0 1 0 500 0 0", pid)
 	os.WriteFile(filepath.Join(dir, "stat"), []byte(stat), 0o600)
-	os.WriteFile(filepath.Join(dir, "status"), []byte("Name:\tsh\nUid:\t1000\t1000\t1000\t1000\nGid:\t1000\t1000\t1000\t1000\nNSpid:\t4000003\t12\nNSpgid:\t4000001\t10\nNSsid:\t4000000\t1\n"), 0o600)
+	os.WriteFile(filepath.Join(dir, "status"), []byte("Name:\tsh\nUid:\t1000\t1000\t1000\t1000\nGid:\t1000\t1000\t1000\t1000\nNSpid:\t4000003\t12\nNSpgid:\t4000001\t10\nNSsid:\t4000000\t1\nVmSize:\t   10000 kB\nVmRSS:\t    2000 kB\nVmSwap:\t       4 kB\n"), 0o600)
+	os.WriteFile(filepath.Join(dir, "limits"), []byte("Limit                     Soft Limit           Hard Limit           Units\nMax open files            1024                 1048576              files\n"), 0o600)
+	os.MkdirAll(filepath.Join(dir, "fd"), 0o755)
+	for _, fd := range []string{"0", "1", "2"} {
+		os.WriteFile(filepath.Join(dir, "fd", fd), nil, 0o600)
+	}
 	pw := filepath.Join(etc, "passwd")
 	os.WriteFile(pw, []byte("alice:x:1000:1000::/home/alice:/bin/zsh\nwww-data:x:33:33::/var/www:/usr/sbin/nologin\n"), 0o600)
 	tab := NewTable(Options{ProcRoot: procRoot, Users: NewUsers(pw, filepath.Join(etc, "group"))})
@@ -160,6 +172,12 @@ func TestProcessGroupAndAccount(t *testing.T) {
 	if th.HomeDir != "/home/alice" || th.Shell != "/bin/zsh" {
 		t.Errorf("home %q shell %q", th.HomeDir, th.Shell)
 	}
+	if !th.HasResources || th.VMSizeKB != 10000 || th.VMRSSKB != 2000 || th.VMSwapKB != 4 || th.PFMinor != 321 || th.PFMajor != 7 || th.FDLimit != 1024 || th.FDOpen != 3 {
+		t.Errorf("resources %v: vm %d/%d/%d faults %d/%d fds %d of %d", th.HasResources, th.VMSizeKB, th.VMRSSKB, th.VMSwapKB, th.PFMinor, th.PFMajor, th.FDOpen, th.FDLimit)
+	}
+	// The exec'd image has other figures: the new entry reads them.
+	os.WriteFile(filepath.Join(dir, "status"), []byte("Name:\tcat\nVmSize:\t   20000 kB\nVmRSS:\t    900 kB\n"), 0o600)
+	os.Remove(filepath.Join(dir, "fd", "2"))
 
 	var ev event.Event
 	r := &probe.Record{Type: event.TypeExecve, PID: pid, TID: pid, PPID: 1, VPID: 12, UID: 1000, GID: 1000, EUID: 1000, EGID: 1000,
@@ -168,6 +186,9 @@ func TestProcessGroupAndAccount(t *testing.T) {
 	tab.Apply(r, &ev, probe.AtFDCWD)
 	if e := ev.Thread; e.PGID != 4000001 || e.VPGID != 10 || e.SID != 1 || e.HomeDir != "/home/alice" {
 		t.Errorf("after exec: pgid %d vpgid %d sid %d home %q", e.PGID, e.VPGID, e.SID, e.HomeDir)
+	}
+	if e := ev.Thread; e.VMSizeKB != 20000 || e.VMRSSKB != 900 || e.FDOpen != 2 || th.VMSizeKB != 10000 {
+		t.Errorf("after exec: vm %d/%d fds %d (old entry %d)", e.VMSizeKB, e.VMRSSKB, e.FDOpen, th.VMSizeKB)
 	}
 
 	r = &probe.Record{Type: event.TypeSetuid, PID: pid, TID: pid, PPID: 1, VPID: 12, UID: 33, GID: 1000, EUID: 33, EGID: 1000,

@@ -328,6 +328,7 @@ func (t *Table) execed(rec *probe.Record) *event.Thread {
 	if cwd, err := os.Readlink(filepath.Join(t.proc, strconv.FormatInt(pid, 10), "cwd")); err == nil {
 		th.Cwd = withSlash(cwd)
 	}
+	t.readResources(th, nil, nil)
 	th.ExePath = rec.Str0
 	th.ExeFromMemfd = rec.ExeMemfd
 	th.ExeWritable = rec.ExeWritable
@@ -412,6 +413,7 @@ func (t *Table) readProc(pid int64) *event.Thread {
 	}
 	th.Comm = string(stat[lp+1 : rp])
 	f := strings.Fields(string(stat[rp+1:]))
+	var status []byte
 	if len(f) > 19 {
 		// pgrp and session as the sensor's (host) pid namespace sees
 		// them; NSpgid and NSsid below replace the virtual ones.
@@ -424,7 +426,7 @@ func (t *Table) readProc(pid int64) *event.Thread {
 		start, _ := strconv.ParseInt(f[19], 10, 64)
 		th.StartTS = t.bootWall + start*int64(time.Second)/t.clkTck
 	}
-	if status, err := os.ReadFile(filepath.Join(dir, "status")); err == nil {
+	if status, err = os.ReadFile(filepath.Join(dir, "status")); err == nil {
 		for _, line := range strings.Split(string(status), "\n") {
 			k, v, ok := strings.Cut(line, ":")
 			if !ok {
@@ -491,7 +493,79 @@ func (t *Table) readProc(pid int64) *event.Thread {
 	if th.LoginUID >= 0 {
 		th.LoginUser = t.users.User(uint32(th.LoginUID))
 	}
+	t.readResources(th, f, status)
 	return th
+}
+
+// readResources fills the process's memory, page-fault and open-file
+// figures from /proc/PID (stat fields and status given when the caller
+// has read them already). A process gone since its exec keeps none.
+func (t *Table) readResources(th *event.Thread, statFields []string, status []byte) {
+	dir := filepath.Join(t.proc, strconv.FormatInt(th.PID, 10))
+	if statFields == nil {
+		b, err := os.ReadFile(filepath.Join(dir, "stat"))
+		if err != nil {
+			return
+		}
+		if rp := bytes.LastIndexByte(b, ')'); rp >= 0 {
+			statFields = strings.Fields(string(b[rp+1:]))
+		}
+	}
+	if status == nil {
+		status, _ = os.ReadFile(filepath.Join(dir, "status"))
+	}
+	// stat after the comm: state(0) … minflt(7) cminflt(8) majflt(9).
+	if len(statFields) > 9 {
+		th.PFMinor, _ = strconv.ParseUint(statFields[7], 10, 64)
+		th.PFMajor, _ = strconv.ParseUint(statFields[9], 10, 64)
+		th.HasResources = true
+	}
+	for _, line := range strings.Split(string(status), "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		var dst *uint64
+		switch k {
+		case "VmSize":
+			dst = &th.VMSizeKB
+		case "VmRSS":
+			dst = &th.VMRSSKB
+		case "VmSwap":
+			dst = &th.VMSwapKB
+		default:
+			continue
+		}
+		*dst, _ = strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+		th.HasResources = true
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "limits")); err == nil {
+		th.FDLimit = openFilesLimit(string(b))
+	}
+	if fds, err := os.ReadDir(filepath.Join(dir, "fd")); err == nil {
+		th.FDOpen = uint64(len(fds))
+	}
+}
+
+// openFilesLimit reads the soft "Max open files" limit from
+// /proc/PID/limits; 0 when absent, -1 when unlimited.
+func openFilesLimit(limits string) int64 {
+	for _, line := range strings.Split(limits, "\n") {
+		rest, ok := strings.CutPrefix(line, "Max open files")
+		if !ok {
+			continue
+		}
+		f := strings.Fields(rest)
+		if len(f) == 0 {
+			return 0
+		}
+		if f[0] == "unlimited" {
+			return -1
+		}
+		n, _ := strconv.ParseInt(f[0], 10, 64)
+		return n
+	}
+	return 0
 }
 
 // setAccount fills the user's home directory and shell.
