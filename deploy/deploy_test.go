@@ -620,6 +620,7 @@ func TestSensorDaemonSet(t *testing.T) {
 		"/etc":                            "/host/etc",
 		"/var/run/docker.sock":            "/var/run/docker.sock",
 		"/run/containerd/containerd.sock": "/run/containerd/containerd.sock",
+		"/sys/fs/cgroup":                  "/host/sys/fs/cgroup",
 	}
 	vols := map[string]volume{}
 	for _, v := range spec.Volumes {
@@ -630,6 +631,10 @@ func TestSensorDaemonSet(t *testing.T) {
 		if v, ok := vols[m.Name]; ok && v.HostPath != nil {
 			got[v.HostPath.Path] = m
 		}
+	}
+	// block_network pins its blocks on the node's bpffs: read-write.
+	if m, ok := got["/sys/fs/bpf"]; !ok || m.MountPath != "/sys/fs/bpf" || m.ReadOnly {
+		t.Errorf("sensor must mount the node's /sys/fs/bpf read-write at /sys/fs/bpf (got %+v)", m)
 	}
 	for host, inCtr := range wantMounts {
 		m, ok := got[host]
@@ -922,6 +927,10 @@ func TestCompose(t *testing.T) {
 		"/proc:/host/proc:ro",
 		"/etc:/host/etc:ro",
 		"/var/run/docker.sock:/var/run/docker.sock:ro",
+		// block_network: pins on the host's bpffs (read-write), the
+		// host's cgroup tree to attach through.
+		"/sys/fs/bpf:/sys/fs/bpf",
+		"/sys/fs/cgroup:/host/sys/fs/cgroup:ro",
 	}
 	for _, v := range wantVols {
 		if !slices.Contains(sen.Volumes, v) {

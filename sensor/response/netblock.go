@@ -81,7 +81,8 @@ func pinnableID(id string) string {
 // NetBlocker sets, lists and lifts network blocks pinned in Dir.
 type NetBlocker struct {
 	Dir        string
-	cgroupRoot string // the cgroup2 mount point
+	view       cgroupView
+	cgroupRoot string // the cgroup2 mount point (view.mount)
 	log        *slog.Logger
 	// OnExpire, if set, is called (without locks held) after a block's TTL
 	// lifted it, by a timer or by Restore (it passed while no sensor ran).
@@ -115,11 +116,11 @@ func NewNetBlocker(dir string, log *slog.Logger) (*NetBlocker, error) {
 	if st.Type != unix.BPF_FS_MAGIC {
 		return nil, fmt.Errorf("block_dir %s is not on a BPF filesystem (mount -t bpf bpf /sys/fs/bpf)", dir)
 	}
-	root, err := Cgroup2Mount()
+	view, err := newCgroupView()
 	if err != nil {
 		return nil, err
 	}
-	return &NetBlocker{Dir: dir, cgroupRoot: root, log: log, timers: map[string]*time.Timer{}, known: map[string]Block{}}, nil
+	return &NetBlocker{Dir: dir, view: view, cgroupRoot: view.mount, log: log, timers: map[string]*time.Timer{}, known: map[string]Block{}}, nil
 }
 
 // Cgroup2Mount finds the cgroup v2 mount point in /proc/self/mountinfo
@@ -146,6 +147,11 @@ func Cgroup2Mount() (string, error) {
 	}
 	return "", errors.New("no cgroup2 filesystem mounted: network blocks need cgroup v2")
 }
+
+// Resolve turns a /proc/PID/cgroup path, relative to the sensor's cgroup
+// namespace, into the path Block takes (a path of the cgroup2 mount it
+// uses; the same path on the host).
+func (b *NetBlocker) Resolve(nsPath string) (string, error) { return b.view.resolve(nsPath) }
 
 // CgroupOf is the cgroup v2 path of pid ("/…", from /proc/PID/cgroup).
 func CgroupOf(pid int) (string, error) {
@@ -183,8 +189,8 @@ func (b *NetBlocker) program() (*ebpf.Program, error) {
 	return p, nil
 }
 
-// Block drops every packet to and from the processes of cgroup (a v2
-// path, as in /proc/PID/cgroup) until ttl passes (0: until released), for
+// Block drops every packet to and from the processes of cgroup (a path
+// of the cgroup2 mount: see Resolve) until ttl passes (0: until released), for
 // the alert alertID. Blocking a cgroup already blocked replaces its expiry.
 func (b *NetBlocker) Block(cgroup string, ttl time.Duration, alertID string) (Block, error) {
 	if !strings.HasPrefix(cgroup, "/") || strings.Contains(cgroup, "/..") {

@@ -129,6 +129,9 @@ func New(cfg Config, opts Options) (*Responder, error) {
 		if err != nil {
 			return nil, fmt.Errorf("block_network: %w", err)
 		}
+		if p, err := b.Resolve(r.selfCgroup); err == nil {
+			r.selfCgroup = p
+		}
 		r.watchBlocks(b)
 		if err := b.Restore(); err != nil {
 			r.stopBlockWatch()
@@ -207,6 +210,9 @@ func (r *Responder) Run(acts []*Action, ev *event.Event, a *alert.Alert) {
 		if act.Action == ActionBlockNetwork && t.pid > 0 {
 			// Read now, while the process (most likely) still lives.
 			t.cgroup, _ = CgroupOf(t.pid)
+			if p, err := r.blocker.Resolve(t.cgroup); err == nil {
+				t.cgroup = p // else refused below: still relative to our namespace
+			}
 			break
 		}
 	}
@@ -331,7 +337,7 @@ func (r *Responder) refuse(act *Action, t target) string {
 		case strings.Contains(t.cgroup, "/.."):
 			// /proc/PID/cgroup seen from a cgroup namespace that does not
 			// hold the process: the path cannot be resolved safely.
-			return "cgroup " + t.cgroup + " is outside the sensor's cgroup namespace (run the sensor in the host's)"
+			return "cgroup " + t.cgroup + " is outside the sensor's cgroup namespace (mount the host's /sys/fs/cgroup into the sensor's container, or run it in the host's cgroup namespace)"
 		case r.selfCgroup != "" && (r.selfCgroup == t.cgroup || strings.HasPrefix(r.selfCgroup, strings.TrimSuffix(t.cgroup, "/")+"/")):
 			return "never blocks the sensor's cgroup or one above it"
 		}
