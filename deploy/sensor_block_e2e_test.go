@@ -1,0 +1,160 @@
+package deploy
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// TestSensorContainerBlocksNetwork runs the sensor as docker-compose.yml
+// runs it — the product image, the sensor service's user, capabilities,
+// pid namespace and volumes — in its own cgroup namespace (Docker's
+// default on cgroup v2 hosts; here, on cgroup v1, it is asked for), with a
+// block_network action. A `docker exec` shell in another container gets
+// that container's network blocked (ping inside fails with "Operation
+// not permitted"), `saker response release -all` inside the sensor's
+// container lifts it, and the sensor records the release. The host's
+// /sys/fs/bpf is replaced by a bpffs the test mounts (this host has none
+// mounted there, and the test must not change the host's).
+func TestSensorContainerBlocksNetwork(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the image and runs containers; skipped with -short")
+	}
+	if reason := composeUnavailable(); reason != "" {
+		if os.Getenv("SAKER_REQUIRE_DOCKER") == "1" {
+			t.Fatalf("SAKER_REQUIRE_DOCKER=1 but %s", reason)
+		}
+		t.Skipf("skipped: %s (set SAKER_REQUIRE_DOCKER=1 to fail instead)", reason)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	sh := func(name string, args ...string) string {
+		t.Helper()
+		cmd := exec.CommandContext(ctx, name, args...)
+		cmd.WaitDelay = 10 * time.Second // dockerd started by a script must not hold our pipes
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+	sh("bash", "e2e/ensure-dockerd.sh")
+	tag := fmt.Sprintf("saker-e2e/saker:netblock-%d", os.Getpid())
+	cmd := exec.CommandContext(ctx, "bash", "build-image.sh", tag)
+	cmd.Env = append(os.Environ(), "SAKER_BUILD_REUSE_CACHE=1")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build-image.sh: %v\n%s", err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command("docker", "rmi", "-f", tag).Run() })
+	target := "saker-e2e/busybox:netblock"
+	sh("bash", "e2e/images.sh", "busybox", target)
+
+	bpffs := t.TempDir()
+	if err := unix.Mount("bpf", bpffs, "bpf", 0, ""); err != nil {
+		t.Fatalf("mount bpffs: %v", err)
+	}
+	t.Cleanup(func() { _ = unix.Unmount(bpffs, unix.MNT_DETACH) })
+	files := t.TempDir()
+	if err := os.WriteFile(filepath.Join(files, "rules.yaml"), []byte(`
+- rule: Container test block
+  desc: a shell whose container's network the test blocks
+  condition: evt.type in (execve, execveat) and evt.dir=< and proc.name=sh and proc.args contains "saker-netblock-e2e"
+  output: block (pid=%proc.pid container=%container.id)
+  priority: WARNING
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(files, "actions.yaml"), []byte(`
+- {match: {rule: Container test block}, action: block_network}
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	cf, _ := loadCompose(t)
+	sen := cf.Services["sensor"]
+	name := fmt.Sprintf("saker-netblock-sensor-%d", os.Getpid())
+	args := []string{"run", "-d", "--name", name, "--cgroupns", "private", "--user", sen.User, "--pid", sen.Pid}
+	for _, c := range sen.CapDrop {
+		args = append(args, "--cap-drop", c)
+	}
+	for _, c := range sen.CapAdd {
+		args = append(args, "--cap-add", c)
+	}
+	for k, v := range sen.Environment {
+		if v != nil {
+			args = append(args, "-e", k+"="+*v)
+		}
+	}
+	mountsBPF := false
+	for _, v := range sen.Volumes {
+		src, rest, _ := strings.Cut(v, ":")
+		switch {
+		case !strings.HasPrefix(src, "/"):
+			continue // named volumes (the spool)
+		case src == "/sys/fs/bpf":
+			src, mountsBPF = bpffs, true
+		}
+		args = append(args, "-v", src+":"+rest)
+	}
+	if !mountsBPF {
+		t.Fatal("docker-compose.yml's sensor does not mount /sys/fs/bpf")
+	}
+	args = append(args, "-v", files+":/etc/saker-test:ro", tag,
+		"sensor", "-r", "/etc/saker-test/rules.yaml", "--actions", "/etc/saker-test/actions.yaml", "-o", "json_output=true")
+	sh("docker", args...)
+	t.Cleanup(func() {
+		if t.Failed() {
+			out, _ := exec.Command("docker", "logs", "--tail", "60", name).CombinedOutput()
+			t.Logf("sensor logs:\n%s", out)
+		}
+		_ = exec.Command("docker", "rm", "-f", name).Run()
+	})
+	logs := func() string {
+		out, _ := exec.CommandContext(ctx, "docker", "logs", name).CombinedOutput()
+		return string(out)
+	}
+	waitLog := func(what, substr string) {
+		t.Helper()
+		for deadline := time.Now().Add(60 * time.Second); !strings.Contains(logs(), substr); time.Sleep(200 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("sensor: no %s in its logs", what)
+			}
+		}
+	}
+	waitLog("start", "sensor started")
+
+	ctr := fmt.Sprintf("saker-netblock-target-%d", os.Getpid())
+	sh("docker", "run", "-d", "--name", ctr, target, "sleep", "300")
+	t.Cleanup(func() { _ = exec.Command("docker", "rm", "-f", ctr).Run() })
+	ping := func() (string, error) {
+		out, err := exec.CommandContext(ctx, "docker", "exec", ctr, "ping", "-c", "1", "-W", "1", "127.0.0.1").CombinedOutput()
+		return string(out), err
+	}
+	if out, err := ping(); err != nil {
+		t.Fatalf("ping before the block: %v %s", err, out)
+	}
+	sh("docker", "exec", ctr, "sh", "-c", ": saker-netblock-e2e")
+	waitLog("block record", `"response.result":"done"`)
+	out, err := ping()
+	if err == nil || !strings.Contains(out, "Operation not permitted") {
+		t.Fatalf("ping after the block: %v %s; want Operation not permitted", err, out)
+	}
+	id := strings.TrimSpace(sh("docker", "inspect", "-f", "{{.Id}}", ctr))
+	list := sh("docker", "exec", name, "/usr/bin/saker", "response", "list")
+	if !strings.Contains(list, id) {
+		t.Fatalf("saker response list in the sensor's container:\n%s", list)
+	}
+	sh("docker", "exec", name, "/usr/bin/saker", "response", "release", "-all")
+	if out, err := ping(); err != nil {
+		t.Fatalf("ping after release: %v %s", err, out)
+	}
+	waitLog("release record", `"response.result":"released"`)
+	t.Logf("blocked and released from the sensor's container:\n%s", list)
+}
