@@ -10,7 +10,7 @@
 -- ARGV[3]  counter TTL in seconds
 -- ARGV[4]  dedupe window in ms (0 = off)
 -- ARGV[5]  number of alerts, then per alert:
---          uuid, entry field ("s": body is S2-compressed JSON, "a": plain;
+--          uuid, entry field ("c": body is S2-compressed JSON, "b": plain;
 --          codec.go),
 --          body, event time in unix ms (0 = none), #index key suffixes,
 --          suffixes..., rule, #rule set suffixes, suffixes... (sets that

@@ -11,24 +11,31 @@ import (
 //go:generate go run gendict.go ../../../sensor/rules/testdata/falco_rules.yaml
 
 // Stream entries hold the alert's JSON compressed as an S2 block with the
-// dictionary zdict.txt in field "s": an alert alone is too small for a
+// dictionary zdict.txt in field "c": an alert alone is too small for a
 // compressor to find much to reuse, the dictionary gives it the vocabulary
 // of Falco alerts (see gendict.go). S2 rather than zstd because Append pays
 // for it on every alert: with the dictionary S2 takes about a tenth of
 // zstd's CPU (zstd copies its 256 KiB dictionary tables into the encoder
-// per alert) for about 15 % more bytes (BenchmarkEntryCodec). Older
-// entries may hold the JSON compressed with zstd and the same dictionary
-// (ID zdictID) in field "d", with zstd alone in field "z", or plain in
-// field "a" (also used when compression does not shrink it). Redis memory
+// per alert) for about 15 % more bytes (BenchmarkEntryCodec). Field "b"
+// holds the JSON plain, when compression does not shrink it. Redis memory
 // per alert is the store's main cost.
+//
+// The field also says how the alert was counted in the per-minute
+// counters, which retention must undo: "c" and "b" entries in one
+// combined field (counterKey), older ones per dimension (counterFields):
+// "s" (S2, as "c"), "d" (zstd with the same dictionary, ID zdictID), "z"
+// (zstd alone) and "a" (plain).
 const (
-	fieldS2    = "s"
-	fieldDict  = "d"
-	fieldZstd  = "z"
-	fieldPlain = "a"
+	fieldS2   = "c"
+	fieldJSON = "b"
+
+	fieldS2Dims = "s"
+	fieldDict   = "d"
+	fieldZstd   = "z"
+	fieldPlain  = "a"
 )
 
-// zdict is the raw dictionary of fields "s" and "d"; it must never change
+// zdict is the raw dictionary of fields "c", "s" and "d"; it must never change
 // (a new one needs a new field and ID).
 //
 //go:embed zdict.txt
@@ -68,12 +75,24 @@ func encodeEntry(body []byte) (field string, value []byte) {
 	if z := sdict().Encode(nil, body); len(z) < len(body) {
 		return fieldS2, z
 	}
-	return fieldPlain, body
+	return fieldJSON, body
+}
+
+// countedPerDimension reports whether an entry's alert was counted per
+// dimension (entries older than the combined counter field).
+func countedPerDimension(values map[string]any) bool {
+	_, c := values[fieldS2]
+	_, b := values[fieldJSON]
+	return !c && !b
 }
 
 // entryJSON returns the alert JSON of a stream entry.
 func entryJSON(values map[string]any) ([]byte, bool) {
-	if z, ok := values[fieldS2].(string); ok {
+	for _, f := range []string{fieldS2, fieldS2Dims} {
+		z, ok := values[f].(string)
+		if !ok {
+			continue
+		}
 		if n, err := s2.DecodedLen([]byte(z)); err != nil || n > maxEntryJSON {
 			return nil, false
 		}
@@ -86,8 +105,10 @@ func entryJSON(values map[string]any) ([]byte, bool) {
 			return b, err == nil
 		}
 	}
-	if a, ok := values[fieldPlain].(string); ok {
-		return []byte(a), true
+	for _, f := range []string{fieldJSON, fieldPlain} {
+		if a, ok := values[f].(string); ok {
+			return []byte(a), true
+		}
 	}
 	return nil, false
 }

@@ -20,8 +20,9 @@
 //	g:s:<source>    sets of the rules that carried a source or a tag: a
 //	g:t:<tag>       query by them walks those rules' indexes (see
 //	                indexSuffixes)
-//	m:<unix minute> hash of counters per event-time minute: p:<priority>,
-//	                rule:<rule>, …
+//	m:<unix minute> hash of counters per event-time minute: one field per
+//	                combination of priority and dimensions (counters.go;
+//	                older alerts: p:<priority>, rule:<rule>, …)
 //	u:<bucket>      uuid → ID of recent appends (dedupe window)
 //	dl:<group>      list of dead letters (JSON), newest first
 //	layout          "3" once the indexes are in this layout
@@ -155,8 +156,10 @@ type Store struct {
 	trim   *goredis.Script
 	// commits coalesces concurrent Appends into script runs (commit.go).
 	commits *committer
-	log     *slog.Logger
-	done    chan struct{}
+	// sets remembers the rule sets written lately (rulesets.go).
+	sets ruleSetMemo
+	log  *slog.Logger
+	done chan struct{}
 	// migrated is set once the data is known to be in this layout.
 	migrated atomic.Bool
 	wg       sync.WaitGroup
@@ -222,6 +225,7 @@ func New(ctx context.Context, opts Options) (*Store, error) {
 	s := &Store{opts: opts, c: c, w: w, pfx: opts.KeyPrefix + "{" + opts.HashTag + "}:", script: goredis.NewScript(appendLua), trim: goredis.NewScript(trimLua),
 		log: opts.Logger, done: make(chan struct{})}
 	s.commits = newCommitter(maxWrites, maxCoalesced, s.write)
+	s.sets.ttl = ruleSetTTL
 	s.stream = s.pfx + "events"
 	if err := c.Ping(ctx).Err(); err != nil {
 		c.Close()
@@ -350,20 +354,6 @@ func ruleSets(a *alert.Alert) []string {
 	return out
 }
 
-// counterField names a per-minute counter hash field.
-func counterField(dim, key string) string { return dim + ":" + key }
-
-// counterFields are the per-minute counter fields an alert increments.
-func counterFields(a *alert.Alert) []string {
-	dims := store.Dimensions(a)
-	out := make([]string, 0, 1+len(dims))
-	out = append(out, counterField("p", a.Priority.String()))
-	for _, d := range dims {
-		out = append(out, counterField(d[0], d[1]))
-	}
-	return out
-}
-
 func (s *Store) counterTTL() time.Duration {
 	return max(s.opts.MaxAge+time.Hour, minCounterTTL)
 }
@@ -375,6 +365,12 @@ func (s *Store) Append(ctx context.Context, alerts []alert.Alert) ([]string, err
 		return nil, nil
 	}
 	args := make([]any, 0, len(alerts)*20)
+	now := time.Now()
+	type setsOf struct {
+		rule string
+		sets []string
+	}
+	var sent []setsOf // rule sets this append writes
 	for i := range alerts {
 		a := &alerts[i]
 		if !a.Priority.Valid() {
@@ -397,18 +393,23 @@ func (s *Store) Append(ctx context.Context, alerts []alert.Alert) ([]string, err
 		for _, k := range idx {
 			args = append(args, k)
 		}
-		sets := ruleSets(a)
+		sets := s.sets.missing(a.Rule, ruleSets(a), now)
+		if len(sets) > 0 {
+			sent = append(sent, setsOf{a.Rule, sets})
+		}
 		args = append(args, a.Rule, len(sets))
 		for _, k := range sets {
 			args = append(args, k)
 		}
-		cf := counterFields(a)
-		args = append(args, len(cf))
-		for _, f := range cf {
-			args = append(args, f)
+		args = append(args, 1, counterKey(a))
+	}
+	ids, err := s.commit(ctx, len(alerts), args)
+	if err == nil {
+		for _, w := range sent {
+			s.sets.written(w.rule, w.sets, now)
 		}
 	}
-	return s.commit(ctx, len(alerts), args)
+	return ids, err
 }
 
 func decodeMessage(m goredis.XMessage) (store.Event, bool) {
@@ -922,10 +923,31 @@ func (s *Store) statsFromCounters(ctx context.Context, q store.StatsQuery, b *st
 			return fmt.Errorf("redis store: read counters: %w", err)
 		}
 	}
+	type combined struct {
+		priority string
+		dims     [][2]string
+	}
+	parsed := map[string]combined{} // the same combinations recur minute after minute
 	for m, c := range cmds {
 		for field, v := range c.Val() {
 			n, err := strconv.ParseInt(v, 10, 64)
 			if err != nil || n <= 0 {
+				continue
+			}
+			if strings.HasPrefix(field, "[") {
+				k, seen := parsed[field]
+				if !seen {
+					var ok bool
+					if k.priority, k.dims, ok = parseCounterKey(field); !ok {
+						continue
+					}
+					parsed[field] = k
+				}
+				b.AddTotal(k.priority, n)
+				b.AddSeries(m, k.priority, n)
+				for _, d := range k.dims {
+					b.AddCount(d[0], d[1], n)
+				}
 				continue
 			}
 			dim, key, ok := strings.Cut(field, ":")

@@ -459,3 +459,153 @@ func compressZstd(t testing.TB, b []byte, opts ...zstd.EOption) []byte {
 	defer e.Close()
 	return e.EncodeAll(b, nil)
 }
+
+// A rule already added to its tag and source sets is not added again by
+// every Append (the sets only ever gain rules), until the memo's TTL
+// passes: then a set Redis lost is written again, and a filter by tag
+// finds the rule's alerts again, those stored meanwhile included.
+func TestRuleSetsWrittenOncePerTTL(t *testing.T) {
+	s := newT(t, Options{Addresses: []string{redistest.Addr(t)}})
+	ctx := context.Background()
+	a := sample(1)
+	byTag := func() int {
+		t.Helper()
+		p, err := s.Query(ctx, store.Query{Filter: store.Filter{Tags: []string{"t1"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(p.Events)
+	}
+	if _, err := s.Append(ctx, []alert.Alert{a}); err != nil {
+		t.Fatal(err)
+	}
+	if n := byTag(); n != 1 {
+		t.Fatalf("tag query after the first alert: %d events", n)
+	}
+	set := s.pfx + "g:t:t1"
+	if err := s.c.Del(ctx, set).Err(); err != nil { // Redis loses it
+		t.Fatal(err)
+	}
+	a.UUID = "second"
+	if _, err := s.Append(ctx, []alert.Alert{a}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.c.Exists(ctx, set).Result(); err != nil || n != 0 {
+		t.Fatalf("set %s written again within the TTL: exists=%d, %v", set, n, err)
+	}
+	s.sets.ttl = 0 // every memo entry expired
+	a.UUID = "third"
+	if _, err := s.Append(ctx, []alert.Alert{a}); err != nil {
+		t.Fatal(err)
+	}
+	if n := byTag(); n != 3 {
+		t.Fatalf("tag query once the set is written again: %d events, want 3", n)
+	}
+}
+
+// appendPerDimension stores alerts as releases before the combined counter
+// field did: the same script, entries in field "s", and a counter field
+// per dimension.
+func appendPerDimension(t *testing.T, s *Store, alerts []alert.Alert) {
+	t.Helper()
+	args := []any{s.pfx, store.MaxSkew.Milliseconds(), int64(s.counterTTL() / time.Second), int64(0), len(alerts)}
+	for i := range alerts {
+		a := &alerts[i]
+		body, err := json.Marshal(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		idx, sets, cf := indexSuffixes(a), ruleSets(a), counterFields(a)
+		args = append(args, a.UUID, fieldS2Dims, sdict().Encode(nil, body), eventMsArg(a), len(idx))
+		for _, k := range idx {
+			args = append(args, k)
+		}
+		args = append(args, a.Rule, len(sets))
+		for _, k := range sets {
+			args = append(args, k)
+		}
+		args = append(args, len(cf))
+		for _, f := range cf {
+			args = append(args, f)
+		}
+	}
+	if err := s.script.Run(context.Background(), s.c, []string{s.stream}, args...).Err(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Alerts counted per dimension by an older release and alerts counted in
+// one combined field, in the same minutes, add up in Stats as the events
+// themselves do, and retention takes each out of the counters the way it
+// was counted: what is left agrees with the events left, and no field of
+// a removed alert stays behind.
+func TestCountersOfBothLayoutsReadAndTrimmed(t *testing.T) {
+	ctx := context.Background()
+	s := newT(t, Options{Addresses: []string{redistest.Addr(t)}, MaxEvents: 3, TrimInterval: time.Hour})
+	var old, fresh []alert.Alert
+	for i := range 10 {
+		old = append(old, sample(i))
+		fresh = append(fresh, sample(i+100))
+	}
+	appendPerDimension(t, s, old)
+	if _, err := s.Append(ctx, fresh); err != nil {
+		t.Fatal(err)
+	}
+	since := time.Now().Add(-time.Hour)
+	agree := func(want int64) {
+		t.Helper()
+		counters, err := s.Stats(ctx, store.StatsQuery{Filter: store.Filter{Since: since}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		scanned, err := s.Stats(ctx, store.StatsQuery{Filter: store.Filter{Since: since, Sources: []string{"syscalls", "k8s_audit"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if counters.Total != want || scanned.Total != want {
+			t.Fatalf("totals: counters %d, scan %d; want %d", counters.Total, scanned.Total, want)
+		}
+		if !reflect.DeepEqual(counters.ByPriority, scanned.ByPriority) || !reflect.DeepEqual(counters.Rules, scanned.Rules) ||
+			!reflect.DeepEqual(counters.Hostnames, scanned.Hostnames) || !reflect.DeepEqual(counters.Tags, scanned.Tags) ||
+			!reflect.DeepEqual(counters.Sources, scanned.Sources) || !reflect.DeepEqual(counters.Containers, scanned.Containers) {
+			t.Errorf("counters %+v\nscan %+v", counters, scanned)
+		}
+	}
+	agree(20)
+	if removed, err := s.trimOnce(ctx, time.Now()); err != nil || removed != 17 {
+		t.Fatalf("trimOnce = %d, %v; want 17 removed", removed, err)
+	}
+	agree(3)
+	keys, err := s.c.Keys(ctx, s.pfx+"m:*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keys {
+		fields, err := s.c.HGetAll(ctx, k).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for f, v := range fields {
+			if !strings.HasPrefix(f, "[") || v == "0" || strings.HasPrefix(v, "-") {
+				t.Errorf("%s: field %s = %s left by a removed alert", k, f, v)
+			}
+		}
+	}
+}
+
+// The combined counter field reads back as the alert's priority and
+// dimensions, names that need JSON escaping included.
+func TestCounterKeyRoundTrip(t *testing.T) {
+	a := sample(3)
+	a.Rule = "Write below \"etc\" \\ <root> & co\x01"
+	a.Hostname = "nœud-1"
+	p, dims, ok := parseCounterKey(counterKey(&a))
+	if !ok || p != a.Priority.String() || !reflect.DeepEqual(dims, store.Dimensions(&a)) {
+		t.Fatalf("parseCounterKey(%q) = %q, %v, %v; want %q, %v", counterKey(&a), p, dims, ok, a.Priority, store.Dimensions(&a))
+	}
+	for _, f := range []string{"p:Warning", "rule:x", "t", "[1]", "[\"a\",\"b\"]", "[broken"} {
+		if _, _, ok := parseCounterKey(f); ok {
+			t.Errorf("parseCounterKey(%q) accepted", f)
+		}
+	}
+}

@@ -126,8 +126,12 @@ func (s *Store) trimArgs(msgs []goredis.XMessage) []any {
 			c = map[string]int{}
 			counts[ev/60000] = c
 		}
-		for _, f := range counterFields(&e.Alert) {
-			c[f]++
+		if countedPerDimension(m.Values) {
+			for _, f := range counterFields(&e.Alert) {
+				c[f]++
+			}
+		} else {
+			c[counterKey(&e.Alert)]++
 		}
 	}
 	last, lastSeq, _ := store.ParseID(msgs[len(msgs)-1].ID)
