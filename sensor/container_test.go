@@ -36,7 +36,7 @@ func requireDocker(t *testing.T) {
 
 // requireImage is requireDocker for an image tag with these busybox
 // applets.
-func requireImage(t *testing.T, image string, applets ...string) {
+func requireImage(t testing.TB, image string, applets ...string) {
 	t.Helper()
 	requireImageFiles(t, image, applets, nil)
 }
@@ -44,7 +44,7 @@ func requireImage(t *testing.T, image string, applets ...string) {
 // requireImageFiles is requireImage with files too: path → content, a path
 // ending in "/" is a directory. The tag must change when they do (an
 // existing image is reused).
-func requireImageFiles(t *testing.T, image string, applets []string, files map[string]string) {
+func requireImageFiles(t testing.TB, image string, applets []string, files map[string]string) {
 	t.Helper()
 	skip := func(format string, args ...any) {
 		t.Helper()
@@ -145,7 +145,7 @@ func openPTY() (master, slave *os.File, err error) {
 // nginx container, a write below /etc inside it, and an interactive shell.
 // runContainer starts container name (docker run -d args…), removed when
 // the test ends, and returns its short id.
-func runContainer(t *testing.T, name string, args ...string) string {
+func runContainer(t testing.TB, name string, args ...string) string {
 	t.Helper()
 	exec.Command("docker", "rm", "-f", name).Run()
 	if out, err := exec.Command("docker", append([]string{"run", "-d", "--name", name}, args...)...).CombinedOutput(); err != nil {

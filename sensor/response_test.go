@@ -191,20 +191,6 @@ func liveGroupMembers(t *testing.T, pgid int) []string {
 	return live
 }
 
-// BenchmarkResponseKillDelay: the delay from a shell's execve (the event's
-// time) to the sensor's kill through the pidfd, as the action record
-// reports it; p50/p99 over b.N shells.
-func BenchmarkResponseKillDelay(b *testing.B) {
-	// The default rate limit (5/s, burst 20) would skip most kills here.
-	c := startResponder(b, "rate_limit: {per_second: 1000, burst: 1000}\nactions:\n- {match: {rule: Response test shell}, action: kill, process_group: true}\n")
-	var delays []time.Duration
-	for i := 0; b.Loop(); i++ {
-		delays = append(delays, killedBySensor(b, c, spawnShell(b, i)))
-	}
-	b.ReportMetric(float64(percentile(delays, 0.5).Microseconds()), "p50-µs")
-	b.ReportMetric(float64(percentile(delays, 0.99).Microseconds()), "p99-µs")
-}
-
 // TestResponseContainer: a shell started by `docker exec` is killed (the
 // event→kill delay logged), and a container is paused through the Docker
 // Engine API.
