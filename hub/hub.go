@@ -27,6 +27,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/valyala/fasthttp"
 
 	"github.com/saker-sec/saker/hub/api"
 	"github.com/saker-sec/saker/hub/config"
@@ -48,9 +49,11 @@ type Hub struct {
 	store   store.Store
 	metrics *metrics.Metrics
 	handler http.Handler
+	fast    api.FastRoutes // the ingestion port's handler (fasthttp)
 
 	mu        sync.Mutex
-	srv       *http.Server
+	srv       *fasthttp.Server
+	srvLn     net.Listener // srv's listener, closed by Stop even if Serve has not taken it yet
 	plainSrv  *http.Server
 	auditSrv  *http.Server // K8SAUDIT_LISTENPORT: /k8s-audit alone
 	auditAddr string
@@ -174,6 +177,13 @@ func NewWithStore(cfg *config.Config, logger *slog.Logger, registry *prometheus.
 		defer h.inflight.Done()
 		inner.ServeHTTP(w, r)
 	})
+	h.fast = srv.Fast(inner)
+	fast := h.fast.Handler
+	h.fast.Handler = func(ctx *fasthttp.RequestCtx) {
+		h.inflight.Add(1)
+		defer h.inflight.Done()
+		fast(ctx)
+	}
 	return h, nil
 }
 
@@ -194,7 +204,8 @@ func (h *Hub) Start(ctx context.Context) error {
 		return fmt.Errorf("hub: listen %s: %w", h.cfg.Addr(), err)
 	}
 	h.addr = ln.Addr().String()
-	h.srv = h.newServer(h.handler)
+	h.srv = listen.FastServer(nil, h.log)
+	h.fast.Apply(h.srv)
 	tc := h.cfg.TLSServer
 	if tc.Deploy {
 		tlsCfg, err := serverTLS(tc)
@@ -202,7 +213,6 @@ func (h *Hub) Start(ctx context.Context) error {
 			ln.Close()
 			return err
 		}
-		h.srv.TLSConfig = tlsCfg
 		ln = tls.NewListener(ln, tlsCfg)
 		if len(tc.NoTLSPaths) > 0 {
 			pln, err := listen.TCP(net.JoinHostPort(h.cfg.ListenAddress, fmt.Sprint(tc.NoTLSPort)), caps.Aux)
@@ -214,7 +224,8 @@ func (h *Hub) Start(ctx context.Context) error {
 			h.serve(h.plainSrv, pln, "http (no TLS paths)")
 		}
 	}
-	h.serve(h.srv, ln, map[bool]string{true: "https", false: "http"}[tc.Deploy])
+	h.srvLn = ln
+	h.serveFast(h.srv, ln, map[bool]string{true: "https", false: "http"}[tc.Deploy])
 	if h.cfg.PprofAddress != "" {
 		pln, err := listen.TCP(h.cfg.PprofAddress, caps.Aux)
 		if err != nil {
@@ -231,7 +242,7 @@ func (h *Hub) Start(ctx context.Context) error {
 		// servers configured for it keep their webhook URL.
 		aln, err := listen.TCP(net.JoinHostPort(h.cfg.ListenAddress, fmt.Sprint(p)), caps.Aux)
 		if err != nil {
-			h.srv.Close()
+			_ = h.srv.Shutdown() // nothing served yet: no connection to wait for
 			return fmt.Errorf("hub: listen k8s audit port %d: %w", p, err)
 		}
 		h.auditAddr = aln.Addr().String()
@@ -252,6 +263,16 @@ func (h *Hub) serve(srv *http.Server, ln net.Listener, kind string) {
 	go func() {
 		defer h.bg.Done()
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			h.log.Error("hub: serve", "kind", kind, "err", err)
+		}
+	}()
+}
+
+func (h *Hub) serveFast(srv *fasthttp.Server, ln net.Listener, kind string) {
+	h.bg.Add(1)
+	go func() {
+		defer h.bg.Done()
+		if err := srv.Serve(ln); err != nil {
 			h.log.Error("hub: serve", "kind", kind, "err", err)
 		}
 	}()
@@ -341,7 +362,19 @@ func (h *Hub) Stop(ctx context.Context) error {
 	}
 	h.stopped = true
 	var errs []error
-	for _, srv := range []*http.Server{h.srv, h.plainSrv, h.auditSrv, h.pprofSrv} {
+	if h.srv != nil {
+		// Requests still running when ctx ends keep their connection
+		// until they finish (fasthttp cannot cut one off); the inflight
+		// wait below bounds that.
+		if err := h.srv.ShutdownWithContext(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("drain requests: %w", err))
+		}
+		// Shutdown closes only the listeners Serve has registered: a
+		// Stop right after Start may come first, and Serve would then
+		// never return.
+		_ = h.srvLn.Close()
+	}
+	for _, srv := range []*http.Server{h.plainSrv, h.auditSrv, h.pprofSrv} {
 		if srv == nil {
 			continue
 		}

@@ -362,3 +362,28 @@ func TestPprofListenerOptIn(t *testing.T) {
 		t.Fatalf("pprof: %d %.200s", resp.StatusCode, body)
 	}
 }
+
+// TestStopRightAfterStart stops hubs the moment they listen: Stop must
+// return even when the ingestion server's goroutine has not yet taken its
+// listener (fasthttp's Shutdown closes only the listeners Serve took).
+func TestStopRightAfterStart(t *testing.T) {
+	for i := 0; i < 20; i++ {
+		h, err := New(testConfig(t, map[string]string{"SAKER_DATA_DIR": t.TempDir()}), quietLogger(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := h.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		stopped := make(chan error, 1)
+		go func() { stopped <- h.Stop(context.Background()) }()
+		select {
+		case err := <-stopped:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatalf("hub %d: Stop did not return", i)
+		}
+	}
+}

@@ -225,19 +225,27 @@ func (s *Server) handleOne(w http.ResponseWriter, r *http.Request) {
 		s.Metrics.Inputs.WithLabelValues("requests", "rejected").Inc()
 		return
 	}
-	a, err := ingest.DecodeOne(body)
-	if err != nil {
-		s.Metrics.Inputs.WithLabelValues("requests", "rejected").Inc()
-		writeError(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	s.Enricher.Enrich(&a)
-	ingest.Encode(&a) // once: the store writes these bytes
-	if _, err := s.store(r.Context(), "requests", []alert.Alert{a}); err != nil {
-		writeError(w, http.StatusServiceUnavailable, "store alert: "+err.Error())
+	if code, msg := s.ingestOne(r.Context(), body); code != http.StatusOK {
+		writeError(w, code, msg)
 		return
 	}
 	w.WriteHeader(http.StatusOK)
+}
+
+// ingestOne decodes, enriches and stores one Falco payload: 200 only once
+// the store made the alert durable, else the error's status and message.
+func (s *Server) ingestOne(ctx context.Context, body []byte) (int, string) {
+	a, err := ingest.DecodeOne(body)
+	if err != nil {
+		s.Metrics.Inputs.WithLabelValues("requests", "rejected").Inc()
+		return http.StatusBadRequest, err.Error()
+	}
+	s.Enricher.Enrich(&a)
+	ingest.Encode(&a) // once: the store writes these bytes
+	if _, err := s.store(ctx, "requests", []alert.Alert{a}); err != nil {
+		return http.StatusServiceUnavailable, "store alert: " + err.Error()
+	}
+	return http.StatusOK, ""
 }
 
 // handleBatch is POST /api/v1/events: a JSON array or NDJSON of payloads,
@@ -248,6 +256,22 @@ func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request) {
 		s.Metrics.Inputs.WithLabelValues("batch", "rejected").Inc()
 		return
 	}
+	res, code, msg := s.ingestBatch(r.Context(), body)
+	if code != http.StatusOK {
+		writeError(w, code, msg)
+		return
+	}
+	writeJSON(w, http.StatusOK, res)
+}
+
+// batchResult is POST /api/v1/events' answer.
+type batchResult struct {
+	Count int      `json:"count"`
+	IDs   []string `json:"ids"`
+}
+
+// ingestBatch decodes, enriches and stores a batch, all or nothing.
+func (s *Server) ingestBatch(ctx context.Context, body []byte) (batchResult, int, string) {
 	as, err := ingest.DecodeBatchLimit(body, s.BatchMaxEvents, s.BodyLimit)
 	if err != nil {
 		s.Metrics.Inputs.WithLabelValues("batch", "rejected").Inc()
@@ -255,20 +279,18 @@ func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request) {
 		if errors.Is(err, ingest.ErrItemTooLarge) {
 			code = http.StatusRequestEntityTooLarge
 		}
-		writeError(w, code, err.Error())
-		return
+		return batchResult{}, code, err.Error()
 	}
 	for i := range as {
 		s.Enricher.Enrich(&as[i])
 		ingest.Encode(&as[i])
 	}
-	ids, err := s.store(r.Context(), "batch", as)
+	ids, err := s.store(ctx, "batch", as)
 	if err != nil {
-		writeError(w, http.StatusServiceUnavailable, "store alerts: "+err.Error())
-		return
+		return batchResult{}, http.StatusServiceUnavailable, "store alerts: " + err.Error()
 	}
 	s.Metrics.BatchSize.Observe(float64(len(as)))
-	writeJSON(w, http.StatusOK, map[string]any{"count": len(ids), "ids": ids})
+	return batchResult{Count: len(ids), IDs: ids}, http.StatusOK, ""
 }
 
 // handleK8sAudit is POST /k8s-audit: an API server's audit webhook batch

@@ -1,11 +1,14 @@
 package api
 
 import (
+	"bufio"
 	"bytes"
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -19,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/saker-sec/saker/hub/ingest"
+	"github.com/saker-sec/saker/hub/listen"
 	"github.com/saker-sec/saker/hub/metrics"
 	"github.com/saker-sec/saker/hub/store"
 	"github.com/saker-sec/saker/hub/store/embedded"
@@ -30,14 +34,29 @@ const good = `{"output":"o","priority":"Warning","rule":"r","time":"2026-11-23T0
 
 type fixture struct {
 	st  store.Store
-	srv *httptest.Server
+	url string // the server's base URL
 }
 
 func newFixture(t *testing.T) *fixture { return newFixtureOn(t, "embedded") }
 
+// transports serve the ingestion port: fasthttp as the hub does (native
+// ingestion routes, the rest adapted) and the net/http Handler alone.
+var transports = []string{"fasthttp", "net/http"}
+
+// viaEachTransport runs test against a fixture served by each transport:
+// both answer every request the same.
+func viaEachTransport(t *testing.T, test func(*testing.T, *fixture)) {
+	for _, via := range transports {
+		t.Run(strings.ReplaceAll(via, "/", "-"), func(t *testing.T) { test(t, newFixtureVia(t, "embedded", via)) })
+	}
+}
+
 // newFixtureOn serves the API over a real store: "embedded" or "redis" (a
 // throw-away redis-server).
-func newFixtureOn(t *testing.T, kind string) *fixture {
+func newFixtureOn(t *testing.T, kind string) *fixture { return newFixtureVia(t, kind, "net/http") }
+
+// newFixtureVia is newFixtureOn served by the given transport.
+func newFixtureVia(t *testing.T, kind, via string) *fixture {
 	t.Helper()
 	var st store.Store
 	var err error
@@ -67,14 +86,40 @@ func newFixtureOn(t *testing.T, kind string) *fixture {
 	mux.Handle("GET /api/v1/events", q)
 	mux.Handle("GET /api/v1/events/{id}", q)
 	mux.Handle("GET /api/v1/stats", q)
+	if via == "fasthttp" {
+		return &fixture{st: st, url: serveFast(t, s.Fast(mux))}
+	}
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	return &fixture{st: st, srv: srv}
+	return &fixture{st: st, url: srv.URL}
+}
+
+// serveFast serves routes as the hub does, on a loopback port, until the
+// test ends.
+func serveFast(t *testing.T, routes FastRoutes) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := listen.FastServer(nil, nil)
+	routes.Apply(srv)
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	t.Cleanup(func() {
+		if err := srv.Shutdown(); err != nil {
+			t.Error(err)
+		}
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	})
+	return "http://" + ln.Addr().String()
 }
 
 func (f *fixture) do(t *testing.T, method, path, body string) (int, string, http.Header) {
 	t.Helper()
-	req, err := http.NewRequest(method, f.srv.URL+path, strings.NewReader(body))
+	req, err := http.NewRequest(method, f.url+path, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,8 +141,9 @@ func errJSON(msg string) string {
 	return string(b) + "\n"
 }
 
-func TestIngestRejects(t *testing.T) {
-	f := newFixture(t)
+func TestIngestRejects(t *testing.T) { viaEachTransport(t, testIngestRejects) }
+
+func testIngestRejects(t *testing.T, f *fixture) {
 	big := `{"rule":"r","priority":"Warning","time":"2026-11-23T09:00:00Z","output":"` + strings.Repeat("x", 5000) + `"}`
 	cases := []struct {
 		name, method, path, body string
@@ -141,8 +187,9 @@ func TestIngestRejects(t *testing.T) {
 	}
 }
 
-func TestPingHealthTestMetrics(t *testing.T) {
-	f := newFixture(t)
+func TestPingHealthTestMetrics(t *testing.T) { viaEachTransport(t, testPingHealthTestMetrics) }
+
+func testPingHealthTestMetrics(t *testing.T, f *fixture) {
 	if code, body, _ := f.do(t, "GET", "/ping", ""); code != 200 || body != "pong\n" {
 		t.Fatal(code, body)
 	}
@@ -438,8 +485,9 @@ func TestQueryRoutesMount(t *testing.T) {
 
 // TestIngestAccepts covers payloads sidekick accepts (or mishandles) that
 // must be stored.
-func TestIngestAccepts(t *testing.T) {
-	f := newFixture(t)
+func TestIngestAccepts(t *testing.T) { viaEachTransport(t, testIngestAccepts) }
+
+func testIngestAccepts(t *testing.T, f *fixture) {
 	for name, body := range map[string]string{
 		"no output, no hostname": `{"rule":"r","priority":"Warning","time":"2026-11-23T09:00:00Z"}`,
 		"info priority":          `{"rule":"r","priority":"info","time":"2026-11-23T09:00:00Z"}`,
@@ -462,7 +510,7 @@ func TestIngestAccepts(t *testing.T) {
 		pw.Write([]byte(`"}`))
 		pw.Close()
 	}()
-	resp, err := http.Post(f.srv.URL+"/", "application/json", pr)
+	resp, err := http.Post(f.url+"/", "application/json", pr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -473,8 +521,9 @@ func TestIngestAccepts(t *testing.T) {
 	}
 }
 
-func TestGzipBodies(t *testing.T) {
-	f := newFixture(t)
+func TestGzipBodies(t *testing.T) { viaEachTransport(t, testGzipBodies) }
+
+func testGzipBodies(t *testing.T, f *fixture) {
 	gz := func(s string) []byte {
 		var b bytes.Buffer
 		zw := gzip.NewWriter(&b)
@@ -483,7 +532,7 @@ func TestGzipBodies(t *testing.T) {
 		return b.Bytes()
 	}
 	post := func(body []byte, enc string) (int, string) {
-		req, _ := http.NewRequest("POST", f.srv.URL+"/", bytes.NewReader(body))
+		req, _ := http.NewRequest("POST", f.url+"/", bytes.NewReader(body))
 		req.Header.Set("Content-Encoding", enc)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
@@ -509,4 +558,46 @@ func TestGzipBodies(t *testing.T) {
 	if n := f.count(t); n != 1 {
 		t.Fatal(n)
 	}
+}
+
+// TestExpectContinueAndKeepAlive speaks HTTP/1.1 on a raw connection the
+// way libcurl (Falco's http_output) does for bodies over 1 KiB: headers
+// with Expect: 100-continue, the body once the server said 100 Continue,
+// then a second request on the same connection. The 200 has an empty body
+// and no Content-Type, as falcosidekick's.
+func TestExpectContinueAndKeepAlive(t *testing.T) {
+	viaEachTransport(t, func(t *testing.T, f *fixture) {
+		c, err := net.Dial("tcp", strings.TrimPrefix(f.url, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		br := bufio.NewReader(c)
+		for i := 0; i < 2; i++ {
+			fmt.Fprintf(c, "POST / HTTP/1.1\r\nHost: hub\r\nContent-Type: application/json\r\nContent-Length: %d\r\nExpect: 100-continue\r\n\r\n", len(good))
+			line, err := br.ReadString('\n')
+			if err != nil || line != "HTTP/1.1 100 Continue\r\n" {
+				t.Fatalf("request %d: %q %v, want 100 Continue", i, line, err)
+			}
+			if blank, _ := br.ReadString('\n'); blank != "\r\n" {
+				t.Fatalf("after 100 Continue: %q", blank)
+			}
+			if _, err := io.WriteString(c, good); err != nil {
+				t.Fatal(err)
+			}
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 || len(b) != 0 || resp.ContentLength != 0 || resp.Header.Get("Content-Type") != "" || resp.Close {
+				t.Fatalf("request %d: %d %q length %d type %q close %v", i, resp.StatusCode, b, resp.ContentLength, resp.Header.Get("Content-Type"), resp.Close)
+			}
+		}
+		if n := f.count(t); n != 2 {
+			t.Fatalf("stored %d, want 2", n)
+		}
+	})
 }

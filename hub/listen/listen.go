@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/valyala/fasthttp"
 	"golang.org/x/net/netutil"
 )
 
@@ -61,6 +62,13 @@ func TCP(addr string, max int) (net.Listener, error) {
 	return netutil.LimitListener(ln, max), nil
 }
 
+// Timeouts of the HTTP servers (falcosidekick's for reading and writing).
+const (
+	readTimeout  = 60 * time.Second
+	writeTimeout = 60 * time.Second
+	idleTimeout  = 120 * time.Second
+)
+
 // Server returns an http.Server with timeouts on every phase of a request:
 // falcosidekick's 60 s to read a request and write its answer, 10 s for
 // the headers (slow-loris clients), 120 s idle between keep-alive requests.
@@ -70,12 +78,42 @@ func Server(handler http.Handler, log *slog.Logger) *http.Server {
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       60 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
 	}
 	if log != nil {
 		srv.ErrorLog = slog.NewLogLogger(log.Handler(), slog.LevelWarn)
+	}
+	return srv
+}
+
+// HeaderBufferSize bounds a request's line and headers on a fasthttp
+// server (431 beyond): Falco's and the API servers' requests carry well
+// under 2 KiB; a long bearer token or a proxy's headers fit too.
+const HeaderBufferSize = 16 << 10
+
+// FastServer returns a fasthttp server with the same timeouts as Server
+// (reading a request and writing its answer 60 s each, 120 s idle between
+// keep-alive requests; fasthttp has no separate header timeout, so a
+// slow-loris client is cut off after 60 s and the listener's connection
+// cap bounds how many it holds meanwhile), no Server header, no default
+// Content-Type, and multipart bodies left unparsed. The caller sets the
+// handler's hooks (body limits, error answers).
+func FastServer(handler fasthttp.RequestHandler, log *slog.Logger) *fasthttp.Server {
+	srv := &fasthttp.Server{
+		Handler:                      handler,
+		ReadTimeout:                  readTimeout,
+		WriteTimeout:                 writeTimeout,
+		IdleTimeout:                  idleTimeout,
+		ReadBufferSize:               HeaderBufferSize,
+		NoDefaultServerHeader:        true,
+		NoDefaultContentType:         true,
+		DisablePreParseMultipartForm: true,
+		CloseOnShutdown:              true,
+	}
+	if log != nil {
+		srv.Logger = slog.NewLogLogger(log.Handler(), slog.LevelWarn)
 	}
 	return srv
 }
