@@ -109,6 +109,10 @@ type Thread struct {
 	FDOpen                      uint64
 	HasResources                bool // the figures above were read
 
+	// Std describes fds 0, 1 and 2 (proc.stdin.type, proc.stdout.name…)
+	// as the process had them at exec; Type FDUnknown when not read.
+	Std [3]StdFD
+
 	CgroupPath  string // the process's cgroup v2 path (container id source)
 	ContainerID string // 12-char container id, "" on the host
 
@@ -131,6 +135,13 @@ type Thread struct {
 	AExePaths []string // ancestors' ExePath
 	ACmdlines []string // ancestors' Cmdline
 	APIDs     []string // ancestors' PID in decimal
+}
+
+// StdFD is one of a process's standard fds: its kind and name (a path,
+// "pipe:[inode]", or local->remote for an IP socket).
+type StdFD struct {
+	Type FDType
+	Name string
 }
 
 // Container is a container's metadata, shared by all its threads.

@@ -286,6 +286,27 @@ func init() {
 	res("proc.fdlimit", Int64, "Maximum number of FDs the process can open (soft RLIMIT_NOFILE; -1 for unlimited).", func(t *event.Thread) int64 { return t.FDLimit })
 	res("proc.fdopencount", Uint64, "Number of FDs the process had open (at its exec).", func(t *event.Thread) int64 { return int64(t.FDOpen) })
 
+	// The standard fds as the process had them at exec.
+	for i, stream := range []string{"stdin", "stdout", "stderr"} {
+		i := i
+		simpleStr("proc."+stream+".type", "Type of the process's "+stream+" (file, pipe, unix, ipv4…) at its exec.", func(ev *event.Event) (string, bool) {
+			if ev.Thread == nil {
+				return "", false
+			}
+			typ := ev.Thread.Std[i].Type
+			if typ == event.FDUnknown || int(typ) >= len(fdTypeName) {
+				return "", false
+			}
+			return fdTypeName[typ], true
+		})
+		simpleStr("proc."+stream+".name", "Name of the process's "+stream+" (a path, pipe:[inode], or local->remote address) at its exec.", func(ev *event.Event) (string, bool) {
+			if ev.Thread == nil || ev.Thread.Std[i].Type == event.FDUnknown {
+				return "", false
+			}
+			return ev.Thread.Std[i].Name, true
+		})
+	}
+
 	register(&Field{Name: "fd.proto", Type: Port, FilterOnly: true,
 		Desc: "Either end's protocol (filter: matches if the client's or the server's does, as fd.cproto and fd.sproto).",
 		make: func(string, bool) (Extractor, error) {

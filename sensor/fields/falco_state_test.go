@@ -213,3 +213,23 @@ func TestResourceFields(t *testing.T) {
 		{ev: &event.Event{Type: event.TypeOpenat}, field: "thread.pfmajor", missing: true},
 	})
 }
+
+func TestStdFDFields(t *testing.T) {
+	shell := &event.Thread{PID: 10, TID: 10, Std: [3]event.StdFD{
+		{Type: event.FDIPv4, Name: "10.0.0.2:40000->10.0.0.1:4444"},
+		{Type: event.FDPipe, Name: "pipe:[123]"},
+		{Type: event.FDFile, Name: "/dev/null"},
+	}}
+	unread := &event.Thread{PID: 11, TID: 11}
+	ev := func(th *event.Thread) *event.Event { return &event.Event{Type: event.TypeExecve, Thread: th} }
+	checkFields(t, []fieldCase{
+		{ev: ev(shell), field: "proc.stdin.type", s: "ipv4"},
+		{ev: ev(shell), field: "proc.stdin.name", s: "10.0.0.2:40000->10.0.0.1:4444"},
+		{ev: ev(shell), field: "proc.stdout.type", s: "pipe"},
+		{ev: ev(shell), field: "proc.stdout.name", s: "pipe:[123]"},
+		{ev: ev(shell), field: "proc.stderr.type", s: "file"},
+		{ev: ev(shell), field: "proc.stderr.name", s: "/dev/null"},
+		{ev: ev(unread), field: "proc.stdin.type", missing: true},
+		{ev: ev(unread), field: "proc.stderr.name", missing: true},
+	})
+}

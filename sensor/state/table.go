@@ -329,6 +329,7 @@ func (t *Table) execed(rec *probe.Record) *event.Thread {
 		th.Cwd = withSlash(cwd)
 	}
 	t.readResources(th, nil, nil)
+	t.readStdFDs(th)
 	th.ExePath = rec.Str0
 	th.ExeFromMemfd = rec.ExeMemfd
 	th.ExeWritable = rec.ExeWritable
@@ -494,6 +495,7 @@ func (t *Table) readProc(pid int64) *event.Thread {
 		th.LoginUser = t.users.User(uint32(th.LoginUID))
 	}
 	t.readResources(th, f, status)
+	t.readStdFDs(th)
 	return th
 }
 
