@@ -46,6 +46,13 @@ func startSensorWith(t *testing.T, files ...string) *collector {
 // returns the alerts it raises (the probe must load).
 func startSensorConfig(t testing.TB, cfg *Config) *collector {
 	t.Helper()
+	return startSensorOptions(t, Options{Config: cfg})
+}
+
+// startSensorOptions is startSensorConfig with more options (the
+// collector, Ready and Registerer are set here).
+func startSensorOptions(t testing.TB, opts Options) *collector {
+	t.Helper()
 	if err := probe.Check(); err != nil {
 		if os.Getenv("SAKER_REQUIRE_BPF") == "1" {
 			t.Fatalf("SAKER_REQUIRE_BPF=1 but the probe cannot load: %v", err)
@@ -57,7 +64,8 @@ func startSensorConfig(t testing.TB, cfg *Config) *collector {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- Run(ctx, Options{Config: cfg, Emitter: c, Ready: func() { close(ready) }, Registerer: c.reg})
+		opts.Emitter, opts.Ready, opts.Registerer = c, func() { close(ready) }, c.reg
+		done <- Run(ctx, opts)
 	}()
 	t.Cleanup(func() {
 		cancel()

@@ -47,6 +47,12 @@ const respRule = `
 // startResponder runs the sensor with respRule and these actions.
 func startResponder(tb testing.TB, actions string) *collector {
 	tb.Helper()
+	return startSensorConfig(tb, responderConfig(tb, actions))
+}
+
+// responderConfig is the configuration of respRule with these actions.
+func responderConfig(tb testing.TB, actions string) *Config {
+	tb.Helper()
 	rulesFile := filepath.Join(tb.TempDir(), "rules.yaml")
 	if err := os.WriteFile(rulesFile, []byte(respRule), 0o600); err != nil {
 		tb.Fatal(err)
@@ -59,7 +65,7 @@ func startResponder(tb testing.TB, actions string) *collector {
 	if cfg.Response, err = response.Parse([]byte(actions)); err != nil {
 		tb.Fatal(err)
 	}
-	return startSensorConfig(tb, cfg)
+	return cfg
 }
 
 // find waits for the first alert pred accepts.
