@@ -9,13 +9,16 @@
 --          replaced by the arrival (store.EventMs)
 -- ARGV[3]  counter TTL in seconds
 -- ARGV[4]  dedupe window in ms (0 = off)
--- ARGV[5]  number of alerts, then per alert:
---          uuid, entry field ("c": body is S2-compressed JSON, "b": plain;
---          codec.go),
---          body, event time in unix ms (0 = none), #index key suffixes,
---          suffixes..., rule, #rule set suffixes, suffixes... (sets that
---          must hold the rule: its source's and its tags'), #counter
---          fields, fields...
+-- ARGV[5]  number of shapes, then per shape (what alerts of one rule,
+--          priority, host, … share): #index key suffixes, suffixes...,
+--          rule, #rule set suffixes, suffixes... (sets that must hold the
+--          rule: its source's and its tags'), #counter fields, fields...
+-- then     number of alerts, then per alert: uuid, entry field ("c": body
+--          is S2-compressed JSON, "b": plain; codec.go), body, event time
+--          in unix ms (0 = none), shape (1-based)
+--
+-- Shapes keep the per-alert arguments and work to five values: a batch of
+-- one rule's alerts names its index keys, sets and counters once.
 --
 -- An alert whose uuid was appended within the dedupe window is not stored
 -- again: its first ID is returned. A sender retrying after a timeout (or a
@@ -33,34 +36,49 @@ local pfx = ARGV[1]
 local skew = tonumber(ARGV[2])
 local ttl = tonumber(ARGV[3])
 local window = tonumber(ARGV[4])
-local n = tonumber(ARGV[5])
+local floor, pack, find, sub = math.floor, struct.pack, string.find, string.sub
+
+local shapes = {}
+local i = 6
+for s = 1, tonumber(ARGV[5]) do
+  local idx, sets, fields = {}, {}, {}
+  for j = 1, tonumber(ARGV[i]) do
+    idx[j] = pfx .. "x:" .. ARGV[i + j]
+  end
+  i = i + 1 + #idx
+  local rule = ARGV[i]
+  for j = 1, tonumber(ARGV[i + 1]) do
+    sets[j] = pfx .. ARGV[i + 1 + j]
+  end
+  i = i + 2 + #sets
+  for j = 1, tonumber(ARGV[i]) do
+    fields[j] = ARGV[i + j]
+  end
+  i = i + 1 + #fields
+  shapes[s] = {idx = idx, rule = rule, sets = sets, fields = fields}
+end
+local n = tonumber(ARGV[i])
+local first = i + 1 -- alert a's arguments start at first + 5 * (a - 1)
+
 local ukey, uprev
 if window > 0 then
   local t = redis.call("TIME")
-  local bucket = math.floor((tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)) / window)
+  local bucket = floor((tonumber(t[1]) * 1000 + floor(tonumber(t[2]) / 1000)) / window)
   ukey = pfx .. "u:" .. string.format("%d", bucket)
   uprev = pfx .. "u:" .. string.format("%d", bucket - 1)
 end
 
-local floor, pack = math.floor, struct.pack
-
--- First pass: where each alert's arguments start, and which uuids were
--- stored before (one HMGET per dedupe bucket for the whole batch).
-local starts = {}
+-- Which uuids were stored before (one HMGET per dedupe bucket for the
+-- whole batch).
 local known = {}
-local i = 6
-local uuids = {}
-for a = 1, n do
-  starts[a] = i
-  if ARGV[i] ~= "" then
-    uuids[#uuids + 1] = ARGV[i]
+if ukey then
+  local uuids = {}
+  for a = 1, n do
+    local uuid = ARGV[first + 5 * (a - 1)]
+    if uuid ~= "" then
+      uuids[#uuids + 1] = uuid
+    end
   end
-  i = i + 4
-  i = i + 1 + tonumber(ARGV[i])
-  i = i + 2 + tonumber(ARGV[i + 1])
-  i = i + 1 + tonumber(ARGV[i])
-end
-if ukey and #uuids > 0 then
   for _, key in ipairs({uprev, ukey}) do
     for from = 1, #uuids, 1000 do
       local last = math.min(from + 999, #uuids)
@@ -76,74 +94,53 @@ end
 
 local ids = {}
 local members = {} -- index key -> {score, member, score, member, ...}
-local counts = {}  -- counter key -> field -> n
-local sets = {}    -- rule set key -> rule -> true
+local counts = {}  -- minute -> field -> n
+local used = {}    -- shapes of stored alerts
 local remember = {} -- uuid, id, ... for the dedupe bucket
 local fresh = false
 for a = 1, n do
-  i = starts[a]
-  local uuid = ARGV[i]
-  local field = ARGV[i + 1]
-  local body = ARGV[i + 2]
-  local evms = tonumber(ARGV[i + 3])
-  i = i + 4
+  local j = first + 5 * (a - 1)
+  local uuid = ARGV[j]
   local id = ukey and uuid ~= "" and known[uuid]
   if id then
     -- Stored before, or earlier in this batch.
     ids[a] = id
   else
     fresh = true
-    id = redis.call("XADD", stream, "*", field, body)
+    id = redis.call("XADD", stream, "*", ARGV[j + 1], ARGV[j + 2])
     ids[a] = id
     if ukey and uuid ~= "" then
       known[uuid] = id
       remember[#remember + 1] = uuid
       remember[#remember + 1] = id
     end
-    local ms, seq = string.match(id, "^(%d+)-(%d+)$")
-    ms, seq = tonumber(ms), tonumber(seq)
+    local dash = find(id, "-", 1, true)
+    local ms, seq = tonumber(sub(id, 1, dash - 1)), tonumber(sub(id, dash + 1))
+    local evms = tonumber(ARGV[j + 3])
     if evms <= 0 or evms > ms + skew then
       evms = ms
     end
     local member = pack(">I6I6I4", evms, ms, seq)
-    local k = tonumber(ARGV[i])
-    i = i + 1
-    for _ = 1, k do
-      local key = pfx .. "x:" .. ARGV[i]
-      i = i + 1
+    local shape = shapes[tonumber(ARGV[j + 4])]
+    used[shape] = true
+    for _, key in ipairs(shape.idx) do
       local m = members[key]
       if not m then
-        m = {}
+        m = {n = 0}
         members[key] = m
       end
-      m[#m + 1] = 0
-      m[#m + 1] = member
+      m[m.n + 1] = 0
+      m[m.n + 2] = member
+      m.n = m.n + 2
     end
-    local rule = ARGV[i]
-    local nsets = tonumber(ARGV[i + 1])
-    i = i + 2
-    for _ = 1, nsets do
-      local key = pfx .. ARGV[i]
-      i = i + 1
-      local r = sets[key]
-      if not r then
-        r = {}
-        sets[key] = r
-      end
-      r[rule] = true
-    end
-    local ckey = pfx .. "m:" .. string.format("%d", floor(evms / 60000))
-    local cm = counts[ckey]
+    local minute = floor(evms / 60000)
+    local cm = counts[minute]
     if not cm then
       cm = {}
-      counts[ckey] = cm
+      counts[minute] = cm
     end
-    local c = tonumber(ARGV[i])
-    i = i + 1
-    for _ = 1, c do
-      local f = ARGV[i]
+    for _, f in ipairs(shape.fields) do
       cm[f] = (cm[f] or 0) + 1
-      i = i + 1
     end
   end
 end
@@ -158,8 +155,19 @@ if not fresh then
 end
 -- One ZADD per index key and one HINCRBY per counter field, not per alert.
 for key, m in pairs(members) do
-  for from = 1, #m, 1000 do
-    redis.call("ZADD", key, unpack(m, from, math.min(from + 999, #m)))
+  for from = 1, m.n, 1000 do
+    redis.call("ZADD", key, unpack(m, from, math.min(from + 999, m.n)))
+  end
+end
+local sets = {} -- rule set key -> {rule, ...}
+for shape in pairs(used) do
+  for _, key in ipairs(shape.sets) do
+    local r = sets[key]
+    if not r then
+      r = {}
+      sets[key] = r
+    end
+    r[shape.rule] = true
   end
 end
 for key, r in pairs(sets) do
@@ -169,7 +177,8 @@ for key, r in pairs(sets) do
   end
   redis.call("SADD", key, unpack(rules))
 end
-for ckey, cm in pairs(counts) do
+for minute, cm in pairs(counts) do
+  local ckey = pfx .. "m:" .. string.format("%d", minute)
   for f, v in pairs(cm) do
     redis.call("HINCRBY", ckey, f, v)
   end

@@ -27,13 +27,37 @@ const maxCoalesced = 2000
 
 var errClosed = errors.New("redis store: closed")
 
-// commitReq is one Append waiting for its IDs.
+// commitReq is one Append waiting for its IDs: its part of the append
+// script's arguments (append.lua).
 type commitReq struct {
-	n    int   // alerts
-	args []any // per-alert script arguments
+	n int // alerts
+	// shapeArgs are the arguments of its shapes (what alerts of one rule,
+	// priority, host, … share); shapes counts them.
+	shapeArgs []any
+	shapes    int
+	// alerts are five arguments per alert, the last its shape (1-based
+	// within this request).
+	alerts []any
 	// done receives the outcome, or first an order to lead a batch. It has
 	// room for one value so a writer never blocks on it.
 	done chan commitRes
+}
+
+// addShape appends a shape's arguments; it is number r.shapes.
+func (r *commitReq) addShape(idx []string, rule string, sets, fields []string) {
+	r.shapeArgs = append(r.shapeArgs, len(idx))
+	for _, k := range idx {
+		r.shapeArgs = append(r.shapeArgs, k)
+	}
+	r.shapeArgs = append(r.shapeArgs, rule, len(sets))
+	for _, k := range sets {
+		r.shapeArgs = append(r.shapeArgs, k)
+	}
+	r.shapeArgs = append(r.shapeArgs, len(fields))
+	for _, f := range fields {
+		r.shapeArgs = append(r.shapeArgs, f)
+	}
+	r.shapes++
 }
 
 type commitRes struct {
@@ -65,15 +89,15 @@ func newCommitter(slots, max int, write func([]*commitReq)) *committer {
 	return c
 }
 
-// commit stores n alerts (their script arguments) and returns their IDs.
-// Once queued, the caller waits for the outcome even when ctx ends, so an
-// error always means the alerts were not stored (a write abandoned
-// mid-flight might have been).
-func (c *committer) commit(ctx context.Context, n int, args []any) ([]string, error) {
+// commit stores req's alerts and returns their IDs. Once queued, the
+// caller waits for the outcome even when ctx ends, so an error always
+// means the alerts were not stored (a write abandoned mid-flight might
+// have been).
+func (c *committer) commit(ctx context.Context, req *commitReq) ([]string, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	req := &commitReq{n: n, args: args, done: make(chan commitRes, 1)}
+	req.done = make(chan commitRes, 1)
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
@@ -130,24 +154,30 @@ func (c *committer) close() {
 	c.mu.Unlock()
 }
 
-// commit stores one Append's alerts (their script arguments), together
-// with those of concurrent Appends.
-func (s *Store) commit(ctx context.Context, n int, args []any) ([]string, error) {
-	return s.commits.commit(ctx, n, args)
-}
-
 // write runs the append script once for reqs and hands out the IDs.
 func (s *Store) write(reqs []*commitReq) {
-	size, n := 5, 0
+	size, n, shapes := 7, 0, 0
 	for _, r := range reqs {
-		size += len(r.args)
+		size += len(r.shapeArgs) + len(r.alerts)
 		n += r.n
+		shapes += r.shapes
 	}
 	args := make([]any, 0, size)
 	args = append(args, s.pfx, store.MaxSkew.Milliseconds(), int64(s.counterTTL()/time.Second),
-		max(s.opts.DedupeWindow.Milliseconds(), 0), n)
+		max(s.opts.DedupeWindow.Milliseconds(), 0), shapes)
 	for _, r := range reqs {
-		args = append(args, r.args...)
+		args = append(args, r.shapeArgs...)
+	}
+	args = append(args, n)
+	shapes = 0
+	for _, r := range reqs {
+		// Each request numbers its shapes from 1: renumber them after the
+		// shapes of the requests before it.
+		for k := 0; k < len(r.alerts); k += 5 {
+			args = append(args, r.alerts[k:k+4]...)
+			args = append(args, r.alerts[k+4].(int)+shapes)
+		}
+		shapes += r.shapes
 	}
 	// Bounded by the client's read timeout, not by any caller's context:
 	// every caller waits for this outcome.

@@ -85,7 +85,7 @@ func TestCommitterCoalescesWhileWriting(t *testing.T) {
 	ctx := context.Background()
 	first := make(chan outcome, 1)
 	go func() {
-		ids, err := c.commit(ctx, 1, nil)
+		ids, err := c.commit(ctx, &commitReq{n: 1})
 		first <- outcome{ids, err}
 	}()
 	<-r.started
@@ -97,7 +97,7 @@ func TestCommitterCoalescesWhileWriting(t *testing.T) {
 			if i == n {
 				size = 3
 			}
-			ids, err := c.commit(ctx, size, nil)
+			ids, err := c.commit(ctx, &commitReq{n: size})
 			out <- outcome{ids, err}
 		}()
 		queued(t, c, i+1)
@@ -129,7 +129,7 @@ func TestCommitterCoalescesWhileWriting(t *testing.T) {
 		t.Fatalf("writes %v, want %v", got, want)
 	}
 	// Nothing in flight: the next commit is a write of its own.
-	if ids, err := c.commit(ctx, 2, nil); err != nil || len(ids) != 2 {
+	if ids, err := c.commit(ctx, &commitReq{n: 2}); err != nil || len(ids) != 2 {
 		t.Fatalf("lone commit = %v, %v", ids, err)
 	}
 	if got := r.writes(); len(got) != 4 || !slices.Equal(got[3], []int{2}) {
@@ -146,13 +146,13 @@ func TestCommitterClose(t *testing.T) {
 	ctx := context.Background()
 	out := make(chan outcome, 3)
 	go func() {
-		ids, err := c.commit(ctx, 1, nil)
+		ids, err := c.commit(ctx, &commitReq{n: 1})
 		out <- outcome{ids, err}
 	}()
 	<-r.started
 	for i := range 2 {
 		go func() {
-			ids, err := c.commit(ctx, 1, nil)
+			ids, err := c.commit(ctx, &commitReq{n: 1})
 			out <- outcome{ids, err}
 		}()
 		queued(t, c, i+1)
@@ -172,7 +172,7 @@ func TestCommitterClose(t *testing.T) {
 		}
 		runtime.Gosched()
 	}
-	if _, err := c.commit(ctx, 1, nil); !errors.Is(err, errClosed) {
+	if _, err := c.commit(ctx, &commitReq{n: 1}); !errors.Is(err, errClosed) {
 		t.Fatalf("commit while closing: %v, want errClosed", err)
 	}
 	r.mu.Lock()
@@ -191,7 +191,7 @@ func TestCommitterClose(t *testing.T) {
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
 	c2 := newCommitter(1, 100, r.write)
-	if _, err := c2.commit(cctx, 1, nil); !errors.Is(err, context.Canceled) {
+	if _, err := c2.commit(cctx, &commitReq{n: 1}); !errors.Is(err, context.Canceled) {
 		t.Fatalf("commit with an ended context: %v", err)
 	}
 	if got := r.writes(); len(got) != 2 {

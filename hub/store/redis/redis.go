@@ -364,13 +364,14 @@ func (s *Store) Append(ctx context.Context, alerts []alert.Alert) ([]string, err
 	if len(alerts) == 0 {
 		return nil, nil
 	}
-	args := make([]any, 0, len(alerts)*20)
 	now := time.Now()
+	req := &commitReq{n: len(alerts), alerts: make([]any, 0, 5*len(alerts))}
 	type setsOf struct {
 		rule string
 		sets []string
 	}
-	var sent []setsOf // rule sets this append writes
+	var sent []setsOf           // rule sets this append writes
+	shapeOf := map[string]int{} // counter key + rule sets -> shape
 	for i := range alerts {
 		a := &alerts[i]
 		if !a.Priority.Valid() {
@@ -387,23 +388,25 @@ func (s *Store) Append(ctx context.Context, alerts []alert.Alert) ([]string, err
 		if err != nil {
 			return nil, fmt.Errorf("append alert %d: encode: %w", i, err)
 		}
-		idx := indexSuffixes(a)
+		// The counter key names the priority, rule and hostname the
+		// index keys come from, and the source and tags of the rule sets.
+		ck := counterKey(a)
+		sets := ruleSets(a)
+		key := ck + "\x00" + strings.Join(sets, "\x00")
+		shape, ok := shapeOf[key]
+		if !ok {
+			missing := s.sets.missing(a.Rule, sets, now)
+			if len(missing) > 0 {
+				sent = append(sent, setsOf{a.Rule, missing})
+			}
+			req.addShape(indexSuffixes(a), a.Rule, missing, []string{ck})
+			shape = req.shapes
+			shapeOf[key] = shape
+		}
 		field, entry := encodeEntry(body)
-		args = append(args, a.UUID, field, entry, eventMsArg(a), len(idx))
-		for _, k := range idx {
-			args = append(args, k)
-		}
-		sets := s.sets.missing(a.Rule, ruleSets(a), now)
-		if len(sets) > 0 {
-			sent = append(sent, setsOf{a.Rule, sets})
-		}
-		args = append(args, a.Rule, len(sets))
-		for _, k := range sets {
-			args = append(args, k)
-		}
-		args = append(args, 1, counterKey(a))
+		req.alerts = append(req.alerts, a.UUID, field, entry, eventMsArg(a), shape)
 	}
-	ids, err := s.commit(ctx, len(alerts), args)
+	ids, err := s.commits.commit(ctx, req)
 	if err == nil {
 		for _, w := range sent {
 			s.sets.written(w.rule, w.sets, now)

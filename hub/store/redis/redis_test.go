@@ -504,33 +504,23 @@ func TestRuleSetsWrittenOncePerTTL(t *testing.T) {
 }
 
 // appendPerDimension stores alerts as releases before the combined counter
-// field did: the same script, entries in field "s", and a counter field
-// per dimension.
+// field did: entries in field "s", and a counter field per dimension.
 func appendPerDimension(t *testing.T, s *Store, alerts []alert.Alert) {
 	t.Helper()
-	args := []any{s.pfx, store.MaxSkew.Milliseconds(), int64(s.counterTTL() / time.Second), int64(0), len(alerts)}
+	req := &commitReq{n: len(alerts)}
 	for i := range alerts {
 		a := &alerts[i]
 		body, err := json.Marshal(a)
 		if err != nil {
 			t.Fatal(err)
 		}
-		idx, sets, cf := indexSuffixes(a), ruleSets(a), counterFields(a)
-		args = append(args, a.UUID, fieldS2Dims, sdict().Encode(nil, body), eventMsArg(a), len(idx))
-		for _, k := range idx {
-			args = append(args, k)
-		}
-		args = append(args, a.Rule, len(sets))
-		for _, k := range sets {
-			args = append(args, k)
-		}
-		args = append(args, len(cf))
-		for _, f := range cf {
-			args = append(args, f)
-		}
+		req.addShape(indexSuffixes(a), a.Rule, ruleSets(a), counterFields(a))
+		req.alerts = append(req.alerts, a.UUID, fieldS2Dims, sdict().Encode(nil, body), eventMsArg(a), req.shapes)
 	}
-	if err := s.script.Run(context.Background(), s.c, []string{s.stream}, args...).Err(); err != nil {
-		t.Fatal(err)
+	req.done = make(chan commitRes, 1)
+	s.write([]*commitReq{req})
+	if res := <-req.done; res.err != nil {
+		t.Fatal(res.err)
 	}
 }
 
