@@ -166,8 +166,14 @@ func argString(ev *event.Event, name string) (string, bool) {
 			return strconv.FormatInt(ev.Res, 10), true
 		}
 		return strconv.FormatInt(ev.FD.Num, 10), true
-	case "oldfd":
-		return strconv.FormatInt(ev.FD.Num, 10), true
+	case "oldfd", "newfd":
+		// dup's: the event's fd is the new one (the result).
+		for _, a := range ev.Args {
+			if a.Name == name {
+				return a.Value, true
+			}
+		}
+		return "", false
 	case "dirfd", "olddirfd", "olddir", "linkdirfd":
 		return dirfdString(ev.DirFD), true
 	case "newdirfd", "newdir":

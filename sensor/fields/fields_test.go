@@ -101,7 +101,11 @@ func TestExtractors(t *testing.T) {
 		FD: event.FD{Num: 3, Type: event.FDFile, Name: "/etc/shadow", NameRaw: "../etc/shadow"}}
 	failed := &event.Event{Type: event.TypeOpenat, Res: -2, Thread: cat, Path: "/nope/x", FD: event.FD{Num: -1, Type: event.FDFile, Name: "/nope/x"}}
 	hostEv := &event.Event{Type: event.TypeExecve, Thread: &event.Thread{Comm: "ls", UID: 1000, LoginUID: -1, Args: nil}, FD: event.FD{Num: -1}}
-	dup := &event.Event{Type: event.TypeDup2, Thread: cat, Res: 1, FD: event.FD{Num: 5}}
+	// dup2(5, 1) of a connected socket, as the probe fills it: the event's
+	// fd is the new one, described as the old.
+	dup := &event.Event{Type: event.TypeDup2, Thread: cat, Res: 1, Args: []event.Arg{{Name: "oldfd", Value: "5"}, {Name: "newfd", Value: "1"}},
+		FD: event.FD{Num: 1, Type: event.FDIPv4, Name: "10.0.0.2:40000->1.2.3.4:4444", ClientIP: netip.MustParseAddr("10.0.0.2"), ServerIP: netip.MustParseAddr("1.2.3.4"),
+			ClientPort: 40000, ServerPort: 4444, L4Proto: 6, LocalIsClient: true, Connected: true}}
 	conn := &event.Event{Type: event.TypeConnect, Res: 0, Thread: cat, Container: ctr,
 		FD: event.FD{Num: 5, Type: event.FDIPv4, Name: "10.0.0.2:40000->1.2.3.4:443", ClientIP: netip.MustParseAddr("10.0.0.2"), ServerIP: netip.MustParseAddr("1.2.3.4"),
 			ClientPort: 40000, ServerPort: 443, L4Proto: 6, LocalIsClient: true, Connected: true}}
@@ -189,9 +193,12 @@ func TestExtractors(t *testing.T) {
 		{hostEv, "k8s.ns.name", want{missing: true}},
 		{hostEv, "fd.name", want{missing: true}},
 		{hostEv, "fd.num", want{missing: true}},
-		{dup, "fd.num", want{n: 5}},
-		{dup, "fd.name", want{missing: true}},
-		{dup, "fd.type", want{missing: true}},
+		{dup, "fd.num", want{n: 1}},
+		{dup, "fd.type", want{s: "ipv4"}},
+		{dup, "fd.rport", want{n: 4444}},
+		{dup, "evt.arg.oldfd", want{s: "5"}},
+		{dup, "evt.arg.newfd", want{s: "1"}},
+		{dup, "evt.args", want{s: "res=1 oldfd=5 newfd=1"}},
 		{dup, "evt.rawres", want{n: 1}},
 		{openEv, "evt.type", want{s: "openat"}},
 		{openEv, "evt.num", want{n: 7}},

@@ -104,13 +104,25 @@ func (r *Record) Fill(ev *event.Event) (dirfd int64) {
 		if r.Res >= 0 {
 			ev.FD = event.FD{Num: r.Res, Type: event.FDMemfd, Name: "memfd:" + r.Str0}
 		}
-	case event.TypeDup:
+	case event.TypeDup, event.TypeDup2, event.TypeDup3:
 		ev.FD.Num = int64(int32(a[0]))
-	case event.TypeDup2, event.TypeDup3:
-		ev.FD.Num = int64(int32(a[0]))
-		ev.Args = append(ev.Args, event.Arg{Name: "newfd", Value: strconv.FormatInt(int64(int32(a[1])), 10)})
+		ev.Args = append(ev.Args, event.Arg{Name: "oldfd", Value: strconv.FormatInt(int64(int32(a[0])), 10)})
+		if r.Type != event.TypeDup {
+			ev.Args = append(ev.Args, event.Arg{Name: "newfd", Value: strconv.FormatInt(int64(int32(a[1])), 10)})
+		}
 		if r.Type == event.TypeDup3 {
 			ev.Flags = uint32(a[2])
+		}
+		// As Falco's dup exit: the event's fd is the new one (the result),
+		// described as what the old one is (read by the probe at the event).
+		if r.Res >= 0 {
+			ev.FD.Num = r.Res
+			switch {
+			case r.HasSock:
+				r.fillSock(ev, true)
+			case r.Str0 != "":
+				ev.FD.Type, ev.FD.Name = event.FDFile, r.Str0
+			}
 		}
 	case event.TypeSocket:
 		ev.Domain, ev.Flags, ev.Proto = uint32(a[0]), uint32(a[1]), uint32(a[2])
