@@ -391,7 +391,6 @@ func TestOfficialRulesFireActions(t *testing.T) {
 		})
 
 		t.Run("Redirect STDOUT/STDIN to Network Connection in Container", func(t *testing.T) {
-			t.Skip("probe bug: dup records carry no fd description (fd.type <NA>) (board 18:22, README)")
 			startListener(t, dexec(net, "/actor/srv", "listen", "127.0.0.1:7000"))
 			runCmd(t, dexec(net, "/actor/revsh", "dup", "127.0.0.1:7000"))
 			c.expectOnly(t, "Redirect STDOUT/STDIN to Network Connection in Container", "proc.cmdline", "revsh dup 127.0.0.1:7000", with(inNet, map[string]string{
