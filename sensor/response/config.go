@@ -77,6 +77,11 @@ type Config struct {
 	Allowlist Allowlist `yaml:"allowlist"`
 	// DockerSocket is the Engine API socket for container actions.
 	DockerSocket string `yaml:"docker_socket"`
+	// ContainerdSocket and ContainerdNamespace reach the containers the
+	// sensor sees as containerd's (CRI, Kubernetes pods; default
+	// /run/containerd/containerd.sock and k8s.io).
+	ContainerdSocket    string `yaml:"containerd_socket"`
+	ContainerdNamespace string `yaml:"containerd_namespace"`
 	// BlockDir is where block_network pins its blocks, on the BPF
 	// filesystem (default /sys/fs/bpf/saker/blocks).
 	BlockDir string `yaml:"block_dir"`

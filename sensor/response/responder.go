@@ -60,6 +60,7 @@ type Responder struct {
 	log     *slog.Logger
 	limiter *rate.Limiter
 	docker  *docker
+	ctrd    *containerd
 	http    *http.Client
 	blocker *NetBlocker // nil without a block_network action
 	holder  *holder     // the kernel guard; nil unless StartGuard loaded it
@@ -106,6 +107,7 @@ func New(cfg Config, opts Options) (*Responder, error) {
 		cfg: cfg, emit: opts.Emitter, log: opts.Logger,
 		limiter:  rate.NewLimiter(rate.Limit(cfg.RateLimit.PerSecond), cfg.RateLimit.Burst),
 		docker:   newDocker(sock),
+		ctrd:     newContainerd(cfg.ContainerdSocket, cfg.ContainerdNamespace),
 		http:     &http.Client{},
 		pods:     opts.Pods,
 		self:     selfAndAncestors(),
@@ -161,6 +163,7 @@ func (r *Responder) Close() {
 		r.closeGuard()
 		close(r.jobs)
 		r.wg.Wait()
+		r.ctrd.Close()
 		if r.blocker != nil {
 			r.stopBlockWatch()
 			r.blocker.Close() // blocks stay set; the next sensor re-arms their TTLs
@@ -313,8 +316,8 @@ func (r *Responder) refuse(act *Action, t target) string {
 		switch {
 		case !t.inCtr:
 			return "process is not in a container"
-		case t.ctr.Runtime != "" && t.ctr.Runtime != "docker":
-			return "container runtime " + t.ctr.Runtime + " is not supported (docker only)"
+		case t.ctr.Runtime != "" && t.ctr.Runtime != "docker" && t.ctr.Runtime != "containerd":
+			return "container runtime " + t.ctr.Runtime + " is not supported (docker and containerd only)"
 		case r.selfCtrID != "" && t.ctr.ID == r.selfCtrID:
 			return "never acts on the sensor's own container"
 		}
@@ -369,6 +372,9 @@ func (r *Responder) slow(ctx context.Context, act *Action, t target, a *alert.Al
 		id := t.ctr.FullID
 		if id == "" {
 			id = t.ctr.ID
+		}
+		if t.ctr.Runtime == "containerd" {
+			return r.ctrd.container(ctx, act.Action, id, act.StopTimeout)
 		}
 		return r.docker.container(ctx, act.Action, id, act.StopTimeout)
 	case ActionScript:
