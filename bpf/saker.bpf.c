@@ -109,6 +109,17 @@ static __always_inline void count(__u32 idx)
 /* Task fields are read with direct loads through the BTF-typed task
  * pointer (CO-RE relocated, JIT-compiled as plain loads with a fault
  * fixup), which costs a fraction of a bpf_probe_read_kernel call each. */
+/* pid_nr_in is pid's number in the pid namespace at level, 0 when it has
+ * none there (a process group led from an ancestor namespace). */
+static __always_inline __u32 pid_nr_in(struct pid *pid, unsigned int level)
+{
+	if (!pid || BPF_CORE_READ(pid, level) < level)
+		return 0;
+	__u32 nr = 0;
+	bpf_core_read(&nr, sizeof(nr), &pid->numbers[level & 31].nr);
+	return nr;
+}
+
 static __always_inline __u32 task_vnr(struct pid *p)
 {
 	if (!p)
@@ -803,6 +814,13 @@ int BPF_PROG(sched_exec, struct task_struct *p, pid_t old_pid, struct linux_binp
 		if (n > 0 && bpf_probe_read_user(&b->data[off], n, (const void *)env_start) == 0)
 			b->hdr.len[1] = (used + n) & SK_SEG_MAX;
 	}
+	/* The process group and session as the process's pid namespace numbers
+	 * them (proc.vpgid, proc.sid): a child may have left its parent's
+	 * (setsid, setpgid) between fork and exec. args[1] = host pgid. */
+	unsigned int level = p->thread_pid->level;
+	b->hdr.args[1] = pid_nr_in(p->signal->pids[PIDTYPE_PGID], 0);
+	b->hdr.args[2] = pid_nr_in(p->signal->pids[PIDTYPE_PGID], level);
+	b->hdr.args[3] = pid_nr_in(p->signal->pids[PIDTYPE_SID], level);
 	put_cgroup_leaf(b, p);
 	return submit(b);
 }

@@ -117,6 +117,10 @@ type Record struct {
 	// file (exec records): writable by the process; in the upper
 	// (container-written) or a lower (image) layer of an overlayfs.
 	ExeWritable, ExeUpperLayer, ExeLowerLayer bool
+	// PGID, VPGID and SID are the process group (host pid namespace and
+	// the process's own) and session (its own namespace) at a successful
+	// exec; 0 in other records or when unknown.
+	PGID, VPGID, SID uint32
 	// BaseDir is the directory a relative Str0 was resolved from when the
 	// syscall ran (the dirfd's, or the working directory), read by the
 	// probe at the event; empty when the probe did not capture it.
@@ -191,11 +195,17 @@ func Decode(b []byte, r *Record) error {
 		r.BaseDir = leafFirstPath(r.seg2)
 	}
 	r.Argv = r.Argv[:0]
+	r.PGID, r.VPGID, r.SID = 0, 0, 0
 	r.Str1 = ""
 	r.Data = nil
 	r.Env = r.Env[:0]
 	if r.Type == event.TypeExecve || r.Type == event.TypeExecveat {
 		argv := r.seg1
+		if r.Res == 0 {
+			// A successful exec record carries the process group (host
+			// and namespace numbers) and session.
+			r.PGID, r.VPGID, r.SID = uint32(r.Args[1]), uint32(r.Args[2]), uint32(r.Args[3])
+		}
 		if r.Res == 0 && r.Args[0] <= uint64(len(r.seg1)) {
 			// A successful exec carries argv then envp; Args[0] is argv's length.
 			argv = r.seg1[:r.Args[0]]

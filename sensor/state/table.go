@@ -330,6 +330,11 @@ func (t *Table) execed(rec *probe.Record) *event.Thread {
 	}
 	t.readResources(th, nil, nil)
 	t.readStdFDs(th)
+	if rec.VPGID != 0 {
+		// The kernel's values at the exec: the process may have left its
+		// parent's group or session (setsid, setpgid) since the fork.
+		th.PGID, th.VPGID, th.SID = int64(rec.PGID), int64(rec.VPGID), int64(rec.SID)
+	}
 	th.ExePath = rec.Str0
 	th.ExeFromMemfd = rec.ExeMemfd
 	th.ExeWritable = rec.ExeWritable
