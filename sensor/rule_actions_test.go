@@ -298,7 +298,6 @@ func TestOfficialRulesFireActions(t *testing.T) {
 		})
 
 		t.Run("Basic Interactive Reconnaissance", func(t *testing.T) {
-			t.Skip("probe bug: proc.vpgid is not captured for processes started after the sensor, so proc.is_vpgid_leader is never true (board 18:22, README)")
 			m, sl, err := openPTY()
 			if err != nil {
 				t.Fatalf("no pty: %v", err)
