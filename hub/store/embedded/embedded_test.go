@@ -231,14 +231,23 @@ func FuzzOpenLog(f *testing.F) {
 }
 
 func BenchmarkStore(b *testing.B) {
+	storetest.Bench(b, func(b *testing.B) store.Store { return openB(b, Options{Dir: b.TempDir()}) })
+}
+
+// BenchmarkStoreFsyncInterval is BenchmarkStore under SAKER_FSYNC=interval.
+func BenchmarkStoreFsyncInterval(b *testing.B) {
 	storetest.Bench(b, func(b *testing.B) store.Store {
-		s, err := Open(Options{Dir: b.TempDir()})
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(func() { s.Close() })
-		return s
+		return openB(b, Options{Dir: b.TempDir(), Fsync: FsyncInterval})
 	})
+}
+
+func openB(b *testing.B, o Options) *Store {
+	s, err := Open(o)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+	return s
 }
 
 // Time-only Stats come from per-minute counters that retention decrements;
