@@ -43,10 +43,11 @@ func (p FsyncPolicy) String() string {
 
 // ticket is one queued record's completion.
 type ticket struct {
-	sync  bool   // needs fsync before done (FsyncAlways)
-	recs  []*rec // events to publish once written
-	apply func() // state change to make once written (under s.mu)
-	undo  func() // called under s.mu when the write fails
+	sync  bool     // needs fsync before done (FsyncAlways)
+	recs  []*rec   // events to publish once written (offsets in the queue)
+	uuids []string // their uuids
+	apply func()   // state change to make once written (under s.mu)
+	undo  func()   // called under s.mu when the write fails
 	done  bool
 	err   error
 }
@@ -180,8 +181,8 @@ func (s *Store) flushLocked(force bool) {
 			if t.undo != nil {
 				t.undo()
 			}
-			for _, r := range t.recs {
-				s.dedupe.forget(r.ev.UUID, r.ev.ID)
+			for i, r := range t.recs {
+				s.dedupe.forget(t.uuids[i], r.id())
 			}
 			continue
 		}
@@ -189,6 +190,9 @@ func (s *Store) flushLocked(force bool) {
 			t.apply()
 		}
 		if len(t.recs) > 0 {
+			for _, r := range t.recs {
+				r.off += off // the queue's offsets were relative to buf
+			}
 			s.publishRecs(t.recs)
 			published = true
 		}

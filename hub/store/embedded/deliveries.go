@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"time"
 
@@ -189,6 +191,14 @@ func (s *Store) replayGroup(typ byte, body []byte) error {
 	return nil
 }
 
+// copyEvent copies an event held in memory (a dead letter) so callers
+// cannot change it.
+func copyEvent(e store.Event) store.Event {
+	e.OutputFields = maps.Clone(e.OutputFields)
+	e.Tags = slices.Clone(e.Tags)
+	return e
+}
+
 func unmarshalNumbers(body []byte, v any) error {
 	d := json.NewDecoder(bytesReader(body))
 	d.UseNumber()
@@ -300,12 +310,19 @@ func (l *deliveryLog) claimLocked(consumer string, max int, minIdle time.Duratio
 		if len(out) == max {
 			break
 		}
-		r := s.find(p.ms, p.seq, now)
-		out = append(out, store.Delivery{Event: copyEvent(r.ev), Attempts: p.count + 1})
+		e, err := s.event(s.find(p.ms, p.seq, now))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, store.Delivery{Event: e, Attempts: p.count + 1})
 	}
 	// Then events never handed out.
 	for i := s.firstAfter(g.lastMs, g.lastSeq, now); i < len(s.evs) && len(out) < max; i++ {
-		out = append(out, store.Delivery{Event: copyEvent(s.evs[i].ev), Attempts: 1})
+		e, err := s.event(s.evs[i])
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, store.Delivery{Event: e, Attempts: 1})
 	}
 	if len(out) == 0 {
 		return nil, nil

@@ -16,7 +16,6 @@
 package embedded
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -61,8 +60,9 @@ type Options struct {
 	// MaxBytes bounds the log file: retained events take at most half of
 	// it (the log is compacted once dead records fill the rest), so disk
 	// use stays below MaxBytes plus a few MiB. 0 = DefaultMaxBytes,
-	// negative = no size limit. Retained events are also held in memory,
-	// decoded: plan for a few times the retained bytes of RAM.
+	// negative = no size limit. Memory holds an index entry per retained
+	// event (about 150 bytes, see BenchmarkMemoryPerAlert), not the events:
+	// they are read from the log when asked for.
 	MaxBytes int64
 	// MaxDeadLetters bounds each group's dead-letter list; 0 = default.
 	MaxDeadLetters int
@@ -85,13 +85,22 @@ type Options struct {
 	Clock func() time.Time
 }
 
+// rec is a retained event's index entry; the event itself stays in the log.
 type rec struct {
 	ms, seq uint64 // arrival: the ID
 	evMs    int64  // event time (store.EventMs), the query order
-	ev      store.Event
-	size    int64 // approximate bytes in the log
-	dead    bool  // dropped by retention; index lists skip it
+	off     int64  // the event's JSON in the current log file
+	n       int32  // its length
+	size    int32  // approximate bytes it takes in the log
+	dead    bool   // dropped by retention; index lists skip it
+	// flat: no nested output field, so the JSON holds every value a text
+	// search looks at (see literalRun).
+	flat bool
+	m    *meta // the fields queries filter on and stats count by
 }
+
+// id is the event's ID.
+func (r *rec) id() string { return store.FormatID(r.ms, r.seq) }
 
 func (r *rec) after(ms, seq uint64) bool { return r.ms > ms || (r.ms == ms && r.seq > seq) }
 
@@ -129,7 +138,8 @@ type Store struct {
 	visMs     uint64 // last visible ID
 	visSeq    uint64
 	groups    map[string]*group
-	notify    chan struct{} // closed and replaced when events become visible
+	metas     map[string]*meta // interned index fields (index.go)
+	notify    chan struct{}    // closed and replaced when events become visible
 	// minutes counts retained events per unix minute and per Stats
 	// dimension ("p:Warning", "rule:…"), kept exact as events come and go.
 	minutes map[int64]map[string]int64
@@ -181,6 +191,7 @@ func Open(opts Options) (*Store, error) {
 		lock:    lock,
 		idx:     map[string][]*rec{},
 		groups:  map[string]*group{},
+		metas:   map[string]*meta{},
 		minutes: map[int64]map[string]int64{},
 		notify:  make(chan struct{}),
 		flushed: make(chan struct{}),
@@ -224,26 +235,17 @@ func (s *Store) Append(ctx context.Context, alerts []alert.Alert) ([]string, err
 			return nil, fmt.Errorf("append alert %d: invalid priority %d", i, int(alerts[i].Priority))
 		}
 	}
-	// Encode and normalise outside the lock: what readers get is what a
-	// reader after a restart would decode (numbers as json.Number, no
-	// aliasing of the caller's maps). An alert ingest encoded already is
-	// both: its bytes are written as they are.
+	// Encode outside the lock (an alert ingest encoded already is written
+	// as it is), and build the index entries: readers decode the events
+	// from the log, as a reader after a restart would.
 	bodies := make([][]byte, len(alerts))
-	evs := make([]store.Event, len(alerts))
+	entries := make([]*rec, len(alerts))
 	for i := range alerts {
 		b, err := alerts[i].Encoded, error(nil)
-		if len(b) > 0 {
-			evs[i].Alert = alerts[i]
-			evs[i].Alert.Encoded = nil // held once, in the log
-		} else {
+		if len(b) == 0 {
 			b, err = json.Marshal(&alerts[i])
 			if err == nil {
 				err = alert.CheckDepth(b)
-			}
-			if err == nil {
-				d := json.NewDecoder(bytes.NewReader(b))
-				d.UseNumber()
-				err = d.Decode(&evs[i].Alert)
 			}
 		}
 		if err == nil && (len(b) < 2 || b[0] != '{' || b[1] == '}') {
@@ -253,6 +255,7 @@ func (s *Store) Append(ctx context.Context, alerts []alert.Alert) ([]string, err
 			return nil, fmt.Errorf("append alert %d: encode: %w", i, err)
 		}
 		bodies[i] = b
+		entries[i] = &rec{flat: flat(&alerts[i]), m: &meta{a: skeleton(&alerts[i])}}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -264,11 +267,13 @@ func (s *Store) Append(ctx context.Context, alerts []alert.Alert) ([]string, err
 	ms := uint64(now.UnixMilli())
 	ids := make([]string, len(alerts))
 	// The record is framed in place at the end of the queue: header, type,
-	// then the events, one per line.
+	// then the events, one per line. Entries hold their offsets in the
+	// queue until the flush knows where it wrote it.
 	start := len(s.pend)
 	s.pend = append(s.pend, make([]byte, headerSize+1)...)
 	s.pend[start+headerSize] = recEvents
-	var fresh []store.Event
+	var fresh []*rec
+	var freshUUIDs []string
 	var dups map[string]string      // id → uuid of alerts stored before
 	batchIDs := map[string]string{} // uuids earlier in this batch
 	for i := range alerts {
@@ -294,16 +299,19 @@ func (s *Store) Append(ctx context.Context, alerts []alert.Alert) ([]string, err
 		s.lastMs = ms
 		ids[i] = store.FormatID(ms, s.lastSeq)
 		batchIDs[u] = ids[i]
-		evs[i].ID = ids[i]
-		fresh = append(fresh, evs[i])
-		if len(fresh) > 1 {
+		if len(fresh) > 0 {
 			s.pend = append(s.pend, '\n')
 		}
+		r := entries[i]
+		r.ms, r.seq, r.evMs, r.off = ms, s.lastSeq, store.EventMs(alerts[i].Time, int64(ms)), int64(len(s.pend))
 		// {"id":"<id>", + the alert's own fields: the store.Event JSON.
 		s.pend = append(s.pend, `{"id":"`...)
 		s.pend = append(s.pend, ids[i]...)
 		s.pend = append(s.pend, `",`...)
 		s.pend = append(s.pend, bodies[i][1:]...)
+		r.n = int32(int64(len(s.pend)) - r.off)
+		fresh = append(fresh, r)
+		freshUUIDs = append(freshUUIDs, u)
 	}
 	bodyLen := len(s.pend) - start - headerSize - 1
 	if len(fresh) == 0 || bodyLen >= maxRecord {
@@ -320,15 +328,14 @@ func (s *Store) Append(ctx context.Context, alerts []alert.Alert) ([]string, err
 		return ids, s.checkDupsLocked(dups, now)
 	}
 	sealRecord(s.pend[start:])
-	size := int64(bodyLen+headerSize+1) / int64(len(fresh))
-	t := &ticket{sync: s.syncs(), recs: make([]*rec, len(fresh))}
-	for i, e := range fresh {
-		m, q, _ := store.ParseID(e.ID)
-		t.recs[i] = newRec(m, q, e, size)
+	size := int32((bodyLen + headerSize + 1) / len(fresh))
+	for i, r := range fresh {
+		r.size = size
 		// Remembered now, so a retry arriving before the write finishes
 		// waits for it instead of storing the alert again.
-		s.dedupe.add(e.UUID, e.ID, int64(m), now)
+		s.dedupe.add(freshUUIDs[i], r.id(), int64(r.ms), now)
 	}
+	t := &ticket{sync: s.syncs(), recs: fresh, uuids: freshUUIDs}
 	s.pendT = append(s.pendT, t)
 	if err := s.awaitLocked(t); err != nil {
 		return nil, err

@@ -1,8 +1,9 @@
 package embedded
 
 import (
+	"math"
 	"sort"
-	"time"
+	"strings"
 
 	"github.com/saker-sec/saker/hub/alert"
 	"github.com/saker-sec/saker/hub/store"
@@ -18,11 +19,93 @@ import (
 // allKey is the index list of every event.
 const allKey = ""
 
-// newRec builds the record of a stored event: its arrival time comes from
-// the ID and its event time from the alert (store.EventMs).
-func newRec(ms, seq uint64, ev store.Event, size int64) *rec {
-	ev.Received = time.UnixMilli(int64(ms)).UTC()
-	return &rec{ms: ms, seq: seq, evMs: ev.EventMs(), ev: ev, size: size}
+// newRec builds the index entry of a stored event, held at off (n bytes)
+// in the log: its arrival time comes from the ID and its event time from
+// the alert (store.EventMs).
+func newRec(ms, seq uint64, a *alert.Alert, raw []byte, off int64, size int64) *rec {
+	return &rec{ms: ms, seq: seq, evMs: store.EventMs(a.Time, int64(ms)), off: off, n: int32(len(raw)),
+		size: int32(min(size, math.MaxInt32)), flat: flat(a), m: &meta{a: skeleton(a)}}
+}
+
+// flat reports whether a has no nested output field: a text search looks
+// at those in their fmt form ("map[k:v]"), which the JSON does not hold.
+func flat(a *alert.Alert) bool {
+	for _, v := range a.OutputFields {
+		switch v.(type) {
+		case map[string]any, []any:
+			return false
+		}
+	}
+	return true
+}
+
+// meta holds what queries filter on and stats count by, interned: events
+// with the same values share one (s.metas), so an index entry costs a
+// pointer rather than its strings.
+type meta struct {
+	// a is a skeleton alert: priority, rule, source, hostname, tags and
+	// the container name and image output fields (store.Dimensions).
+	a    alert.Alert
+	key  string
+	refs int
+}
+
+// skeleton copies the fields of a that meta keeps.
+func skeleton(a *alert.Alert) alert.Alert {
+	k := alert.Alert{Priority: a.Priority, Rule: a.Rule, Source: a.Source, Hostname: a.Hostname, Tags: a.Tags}
+	for _, f := range [...]string{"container.name", "container.image.repository"} {
+		if v, ok := a.Field(f); ok {
+			if k.OutputFields == nil {
+				k.OutputFields = map[string]any{}
+			}
+			k.OutputFields[f] = v
+		}
+	}
+	return k
+}
+
+// metaKey identifies a skeleton: its fields, NUL-separated.
+func metaKey(a *alert.Alert) string {
+	var b strings.Builder
+	b.WriteByte(byte(a.Priority))
+	for _, f := range []string{a.Rule, a.Source, a.Hostname} {
+		b.WriteString(f)
+		b.WriteByte(0)
+	}
+	for _, t := range a.Tags {
+		b.WriteString(t)
+		b.WriteByte(1)
+	}
+	b.WriteByte(0)
+	for _, f := range [...]string{"container.name", "container.image.repository"} {
+		v, ok := a.OutputFields[f].(string)
+		if ok {
+			b.WriteByte(1)
+			b.WriteString(v)
+		}
+		b.WriteByte(0)
+	}
+	return b.String()
+}
+
+// intern replaces r's meta by the shared one with the same values.
+func (s *Store) intern(r *rec) {
+	k := metaKey(&r.m.a)
+	m := s.metas[k]
+	if m == nil {
+		m = r.m
+		m.key = k
+		s.metas[k] = m
+	}
+	m.refs++
+	r.m = m
+}
+
+// release drops one reference to r's meta.
+func (s *Store) release(r *rec) {
+	if r.m.refs--; r.m.refs == 0 {
+		delete(s.metas, r.m.key)
+	}
 }
 
 // less orders records by event time, then ID.
@@ -53,9 +136,10 @@ func indexKeys(a *alert.Alert) []string {
 
 func (s *Store) publishRecs(recs []*rec) {
 	for _, r := range recs {
+		s.intern(r)
 		s.evs = append(s.evs, r)
-		s.liveBytes += r.size
-		for _, k := range indexKeys(&r.ev.Alert) {
+		s.liveBytes += int64(r.size)
+		for _, k := range indexKeys(&r.m.a) {
 			s.idx[k] = insertByTime(cutDead(s.idx[k]), r)
 		}
 		s.visMs, s.visSeq = r.ms, r.seq
@@ -101,7 +185,7 @@ func (s *Store) count(r *rec, d int64) {
 		c = map[string]int64{}
 		s.minutes[m] = c
 	}
-	a := &r.ev.Alert
+	a := &r.m.a
 	c["p:"+a.Priority.String()] += d
 	for _, dim := range store.Dimensions(a) {
 		k := dim[0] + ":" + dim[1]

@@ -78,11 +78,11 @@ type logScan struct {
 	damaged []span
 }
 
-// readLog calls fn for every intact record, in order. A bad record followed
+// readLog calls fn for every intact record, in order, with its offset. A bad record followed
 // by an intact one is skipped and reported in damaged, as is an intact
 // record fn cannot replay (fn's error names why); a bad record with no
 // intact one after it is a torn tail and ends the log at good.
-func readLog(f *os.File, fn func(typ byte, body []byte) error) (logScan, error) {
+func readLog(f *os.File, fn func(off int64, typ byte, body []byte) error) (logScan, error) {
 	var res logScan
 	st, err := f.Stat()
 	if err != nil {
@@ -115,7 +115,7 @@ func readLog(f *os.File, fn func(typ byte, body []byte) error) (logScan, error) 
 		}
 		if bad == "" {
 			end := off + headerSize + int64(len(payload))
-			if err := fn(payload[0], payload[1:]); err != nil {
+			if err := fn(off, payload[0], payload[1:]); err != nil {
 				res.damaged = append(res.damaged, span{Off: off, End: end, Reason: fmt.Sprintf("record type %q: %v", payload[0], err)})
 			}
 			off, res.good = end, end

@@ -116,38 +116,10 @@ func (s *Store) Corruption() (spans, bytes int64) {
 	return s.corruptSpans.Load(), s.corruptBytes.Load()
 }
 
-func (s *Store) replay(typ byte, body []byte) error {
+func (s *Store) replay(off int64, typ byte, body []byte) error {
 	switch typ {
 	case recEvents, recEventsV1:
-		evs, err := decodeEvents(typ, body)
-		if err != nil {
-			return err
-		}
-		size := int64(len(body)+headerSize+1) / int64(max(len(evs), 1))
-		recs := make([]*rec, 0, len(evs))
-		for _, e := range evs {
-			ms, seq, err := store.ParseID(e.ID)
-			if err != nil {
-				return err
-			}
-			if len(s.evs) > 0 && !(&rec{ms: ms, seq: seq}).after(s.visMs, s.visSeq) {
-				continue // already present (a compaction chunk overlapping a batch); keep first
-			}
-			recs = append(recs, newRec(ms, seq, e, size))
-		}
-		s.publishRecs(recs)
-		now := s.clock()
-		for _, r := range recs {
-			s.dedupe.add(r.ev.UUID, r.ev.ID, int64(r.ms), now)
-		}
-		// New IDs must follow every replayed one, even when the log holds no
-		// high-water record after this batch; otherwise an append right after
-		// reopening, in the same millisecond, reuses an ID and is dropped as a
-		// duplicate on the next replay.
-		if (&rec{ms: s.visMs, seq: s.visSeq}).after(s.lastMs, s.lastSeq) {
-			s.lastMs, s.lastSeq = s.visMs, s.visSeq
-		}
-		s.trimSize()
+		return s.replayEvents(typ, body, off+headerSize+1)
 	case recHighWater:
 		var h idRec
 		if err := json.Unmarshal(body, &h); err != nil {
@@ -169,26 +141,68 @@ func (s *Store) replay(typ byte, body []byte) error {
 	return nil
 }
 
-// decodeEvents reads an events record: a sequence of event objects (an
-// array of them in the earlier format).
-func decodeEvents(typ byte, body []byte) ([]store.Event, error) {
+// replayEvents indexes the events of a record whose body starts at file
+// offset base.
+func (s *Store) replayEvents(typ byte, body []byte, base int64) error {
+	spans, err := eventSpans(typ, body)
+	if err != nil {
+		return err
+	}
+	size := int64(len(body)+headerSize+1) / int64(max(len(spans), 1))
+	recs := make([]*rec, 0, len(spans))
+	uuids := make([]string, 0, len(spans))
+	for _, sp := range spans {
+		raw := body[sp[0]:sp[1]]
+		e, err := decodeEvent(raw)
+		if err != nil {
+			return err
+		}
+		ms, seq, err := store.ParseID(e.ID)
+		if err != nil {
+			return err
+		}
+		if len(s.evs) > 0 && !(&rec{ms: ms, seq: seq}).after(s.visMs, s.visSeq) {
+			continue // already present (a compaction chunk overlapping a batch); keep first
+		}
+		recs = append(recs, newRec(ms, seq, &e.Alert, raw, base+int64(sp[0]), size))
+		uuids = append(uuids, e.UUID)
+	}
+	s.publishRecs(recs)
+	now := s.clock()
+	for i, r := range recs {
+		s.dedupe.add(uuids[i], r.id(), int64(r.ms), now)
+	}
+	// New IDs must follow every replayed one, even when the log holds no
+	// high-water record after this batch; otherwise an append right after
+	// reopening, in the same millisecond, reuses an ID and is dropped as a
+	// duplicate on the next replay.
+	if (&rec{ms: s.visMs, seq: s.visSeq}).after(s.lastMs, s.lastSeq) {
+		s.lastMs, s.lastSeq = s.visMs, s.visSeq
+	}
+	s.trimSize()
+	return nil
+}
+
+// eventSpans returns the byte ranges of the event objects in an events
+// record's body: objects one after another (an array of them in the
+// earlier format).
+func eventSpans(typ byte, body []byte) ([][2]int, error) {
 	d := json.NewDecoder(bytes.NewReader(body))
-	d.UseNumber()
-	var evs []store.Event
 	if typ == recEventsV1 {
-		if err := d.Decode(&evs); err != nil {
-			return nil, fmt.Errorf("decode events: %w", err)
+		if t, err := d.Token(); err != nil || t != json.Delim('[') {
+			return nil, fmt.Errorf("decode events: not an array (%v)", err)
 		}
-		return evs, nil
 	}
+	var out [][2]int
 	for d.More() {
-		var e store.Event
-		if err := d.Decode(&e); err != nil {
-			return nil, fmt.Errorf("decode event %d: %w", len(evs), err)
+		var raw json.RawMessage
+		if err := d.Decode(&raw); err != nil {
+			return nil, fmt.Errorf("decode event %d: %w", len(out), err)
 		}
-		evs = append(evs, e)
+		end := int(d.InputOffset())
+		out = append(out, [2]int{end - len(raw), end})
 	}
-	return evs, nil
+	return out, nil
 }
 
 type idRec struct {
@@ -244,7 +258,7 @@ func (s *Store) compact() error {
 	if err != nil {
 		return fmt.Errorf("compact: create %s: %w", tmp, err)
 	}
-	size, err := s.writeSnapshot(nf)
+	size, offs, err := s.writeSnapshot(nf)
 	if err == nil {
 		err = nf.Sync()
 	}
@@ -262,6 +276,9 @@ func (s *Store) compact() error {
 	old := s.f
 	s.f = nf
 	s.fileSize = size
+	for i, r := range s.evs {
+		r.off = offs[i]
+	}
 	old.Close()
 	s.tidyLocked()
 	return nil
@@ -282,7 +299,9 @@ func (s *Store) tidyLocked() {
 	}
 }
 
-func (s *Store) writeSnapshot(f *os.File) (int64, error) {
+// writeSnapshot writes the retained events and delivery state to f and
+// returns its size and each event's offset in it (s.evs order).
+func (s *Store) writeSnapshot(f *os.File) (int64, []int64, error) {
 	var total int64
 	write := func(typ byte, v any) error {
 		body, err := json.Marshal(v)
@@ -294,30 +313,52 @@ func (s *Store) writeSnapshot(f *os.File) (int64, error) {
 		return err
 	}
 	if err := write(recHighWater, idRec{ID: store.FormatID(s.lastMs, s.lastSeq)}); err != nil {
-		return total, err
+		return total, nil, err
 	}
-	const chunk = 500
-	var body bytes.Buffer
-	for i := 0; i < len(s.evs); i += chunk {
-		body.Reset()
-		enc := json.NewEncoder(&body) // one object per line
-		for _, r := range s.evs[i:min(i+chunk, len(s.evs))] {
-			if err := enc.Encode(&r.ev); err != nil {
-				return total, err
+	// Events are copied as they are in the old file; their new offsets
+	// apply once the new file has replaced it.
+	offs := make([]int64, len(s.evs))
+	var buf []byte
+	inRec := 0
+	flush := func() error {
+		if inRec == 0 {
+			return nil
+		}
+		sealRecord(buf)
+		n, err := f.Write(buf)
+		total += int64(n)
+		buf, inRec = buf[:0], 0
+		return err
+	}
+	for i, r := range s.evs {
+		if inRec == 0 {
+			buf = append(buf, make([]byte, headerSize+1)...)
+			buf[headerSize] = recEvents
+		} else {
+			buf = append(buf, '\n')
+		}
+		offs[i] = total + int64(len(buf))
+		at := len(buf)
+		buf = append(buf, make([]byte, r.n)...)
+		if _, err := s.f.ReadAt(buf[at:], r.off); err != nil {
+			return total, nil, fmt.Errorf("read event %s: %w", r.id(), err)
+		}
+		// Records of at most 500 events and a few MiB.
+		if inRec++; inRec == 500 || len(buf) >= 4<<20 {
+			if err := flush(); err != nil {
+				return total, nil, err
 			}
 		}
-		n, err := f.Write(encodeRecord(recEvents, body.Bytes()))
-		total += int64(n)
-		if err != nil {
-			return total, err
-		}
+	}
+	if err := flush(); err != nil {
+		return total, nil, err
 	}
 	for _, g := range s.groups {
 		if err := write(recGroupState, g.snapshot(s)); err != nil {
-			return total, err
+			return total, nil, err
 		}
 	}
-	return total, nil
+	return total, offs, nil
 }
 
 func syncDir(dir string) error {

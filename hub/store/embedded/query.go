@@ -1,16 +1,14 @@
 package embedded
 
 import (
+	"bytes"
 	"context"
 	"fmt"
-	"maps"
 	"math"
-	"slices"
 	"sort"
 	"strings"
 	"time"
 
-	"github.com/saker-sec/saker/hub/alert"
 	"github.com/saker-sec/saker/hub/store"
 )
 
@@ -30,12 +28,6 @@ func (s *Store) firstAfter(ms, seq uint64, now time.Time) int {
 	return lo + sort.Search(len(s.evs)-lo, func(i int) bool { return s.evs[lo+i].after(ms, seq) })
 }
 
-func copyEvent(e store.Event) store.Event {
-	e.OutputFields = maps.Clone(e.OutputFields)
-	e.Tags = slices.Clone(e.Tags)
-	return e
-}
-
 // Get implements store.Store.
 func (s *Store) Get(ctx context.Context, id string) (store.Event, error) {
 	ms, seq, err := store.ParseID(id)
@@ -45,7 +37,7 @@ func (s *Store) Get(ctx context.Context, id string) (store.Event, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if r := s.find(ms, seq, s.clock()); r != nil {
-		return copyEvent(r.ev), nil
+		return s.event(r)
 	}
 	return store.Event{}, store.ErrNotFound
 }
@@ -104,10 +96,12 @@ func (b *bounds) end(l []*rec) int {
 
 // scan calls fn with each event inside the bounds matching f's non-time
 // criteria, in query order (newest event time first), until fn returns
-// false. It walks the smallest index that applies.
-func (s *Store) scan(f *store.Filter, b bounds, fn func(r *rec) bool) {
+// false. It walks the smallest index that applies. fn gets the event when
+// matching had to read it from the log (uuid, output field and text
+// filters), nil otherwise.
+func (s *Store) scan(f *store.Filter, b bounds, fn func(r *rec, ev *store.Event) (bool, error)) error {
 	if b.empty {
-		return
+		return nil
 	}
 	var dims [][][]*rec
 	addDim := func(keys []string) {
@@ -148,14 +142,7 @@ func (s *Store) scan(f *store.Filter, b bounds, fn func(r *rec) bool) {
 	if len(dims) == 0 {
 		addDim([]string{allKey})
 	}
-	match := f.MatchAlert
-	if f.Text != "" {
-		// Lower-case the needle once, not per event.
-		g := *f
-		g.Text = ""
-		lowered := strings.ToLower(f.Text)
-		match = func(a *alert.Alert) bool { return g.MatchAlert(a) && store.MatchText(a, lowered) }
-	}
+	match := s.matcher(f)
 	best, bestN := -1, 0
 	for d, lists := range dims {
 		n := 0
@@ -167,7 +154,7 @@ func (s *Store) scan(f *store.Filter, b bounds, fn func(r *rec) bool) {
 		}
 	}
 	if bestN == 0 {
-		return
+		return nil
 	}
 	// Merge the chosen dimension's lists (disjoint: an event has one rule,
 	// one priority…) from the newest record inside the bounds down.
@@ -184,17 +171,82 @@ func (s *Store) scan(f *store.Filter, b bounds, fn func(r *rec) bool) {
 			}
 		}
 		if pick < 0 {
-			return
+			return nil
 		}
 		r := lists[pick][cur[pick]]
 		cur[pick]--
 		if r.dead || r.ms < b.cutoff {
 			continue
 		}
-		if match(&r.ev.Alert) && !fn(r) {
-			return
+		ok, ev, err := match(r)
+		if ok {
+			ok, err = fn(r, ev)
+			if err == nil && !ok {
+				return nil
+			}
+		}
+		if err != nil {
+			return err
 		}
 	}
+}
+
+// matcher returns f's test of an event. The index fields (r.m) settle
+// priority, rule, source, hostname and tags; uuid, output field and text
+// criteria read the event from the log, and a text search first looks in
+// the raw bytes for the part of the needle they must hold (literalRun).
+func (s *Store) matcher(f *store.Filter) func(r *rec) (bool, *store.Event, error) {
+	coarse := *f
+	coarse.UUIDs, coarse.Fields, coarse.Text = nil, nil, ""
+	if len(f.UUIDs) == 0 && len(f.Fields) == 0 && f.Text == "" {
+		return func(r *rec) (bool, *store.Event, error) { return coarse.MatchAlert(&r.m.a), nil, nil }
+	}
+	fine := *f
+	fine.Text = ""
+	lowered := strings.ToLower(f.Text) // once, not per event
+	run := literalRun(lowered)
+	return func(r *rec) (ok bool, ev *store.Event, err error) {
+		if !coarse.MatchAlert(&r.m.a) {
+			return false, nil, nil
+		}
+		err = s.withRaw(r, func(raw []byte) error {
+			if len(run) > 0 && r.flat && !bytes.Contains(bytes.ToLower(raw), run) {
+				return nil
+			}
+			e, err := s.decodeAt(r, raw)
+			if err != nil {
+				return err
+			}
+			if fine.MatchAlert(&e.Alert) && (f.Text == "" || store.MatchText(&e.Alert, lowered)) {
+				ok, ev = true, &e
+			}
+			return nil
+		})
+		return ok, ev, err
+	}
+}
+
+// literalRun is the longest run of a lower-cased text needle made of
+// characters no JSON encoder escapes (ASCII letters, digits, space and
+// punctuation but " \ / < > &): an event whose values contain the needle
+// holds that run verbatim in its JSON (case folded), whatever else the
+// encoder escaped. Empty when there is none.
+func literalRun(lowered string) []byte {
+	best, start := "", 0
+	for i := 0; i <= len(lowered); i++ {
+		if i < len(lowered) && literal(lowered[i]) {
+			continue
+		}
+		if i-start > len(best) {
+			best = lowered[start:i]
+		}
+		start = i + 1
+	}
+	return []byte(best)
+}
+
+func literal(c byte) bool {
+	return c >= ' ' && c < 0x7f && !strings.ContainsRune(`"\/<>&`, rune(c))
 }
 
 // Query implements store.Store.
@@ -211,14 +263,24 @@ func (s *Store) Query(ctx context.Context, q store.Query) (store.Page, error) {
 		return store.Page{}, err
 	}
 	page := store.Page{Events: []store.Event{}}
-	s.scan(&q.Filter, b, func(r *rec) bool {
+	err = s.scan(&q.Filter, b, func(r *rec, ev *store.Event) (bool, error) {
 		if len(page.Events) == limit {
 			page.Next = store.PositionOf(&page.Events[limit-1]).Cursor()
-			return false
+			return false, nil
 		}
-		page.Events = append(page.Events, copyEvent(r.ev))
-		return true
+		if ev == nil {
+			e, err := s.event(r)
+			if err != nil {
+				return false, err
+			}
+			ev = &e
+		}
+		page.Events = append(page.Events, *ev)
+		return true, nil
 	})
+	if err != nil {
+		return store.Page{}, err
+	}
 	return page, nil
 }
 
@@ -235,15 +297,17 @@ func (s *Store) Stats(ctx context.Context, q store.StatsQuery) (store.Stats, err
 	if err != nil {
 		return store.Stats{}, err
 	}
-	add := func(r *rec) bool {
-		sb.Add(r.evMs, &r.ev.Alert)
-		return true
+	add := func(r *rec, _ *store.Event) (bool, error) {
+		sb.Add(r.evMs, &r.m.a)
+		return true, nil
 	}
 	all := s.idx[allKey]
 	hi := b.end(all)
 	lo := sort.Search(hi, func(i int) bool { return all[i].evMs >= b.lo })
 	if !q.TimeOnly() || lo >= hi || b.empty {
-		s.scan(&q.Filter, b, add)
+		if err := s.scan(&q.Filter, b, add); err != nil {
+			return store.Stats{}, err
+		}
 		return sb.Result(now), nil
 	}
 	minute := func(i int) int64 { return all[i].evMs / 60000 }
@@ -255,7 +319,7 @@ func (s *Store) Stats(ctx context.Context, q store.StatsQuery) (store.Stats, err
 	exact := func(a, z int) { // events [a, z)
 		for _, r := range all[a:z] {
 			if !r.dead && r.ms >= b.cutoff {
-				add(r)
+				add(r, nil)
 			}
 		}
 	}

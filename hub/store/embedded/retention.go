@@ -61,7 +61,7 @@ func (s *Store) trimSize() {
 	if limit := s.opts.MaxBytes / 2; s.opts.MaxBytes > 0 && s.liveBytes > limit {
 		k, excess := 0, s.liveBytes-limit
 		for ; k < len(s.evs) && excess > 0; k++ {
-			excess -= s.evs[k].size
+			excess -= int64(s.evs[k].size)
 		}
 		s.dropFront(k)
 	}
@@ -72,8 +72,9 @@ func (s *Store) dropFront(k int) {
 		return
 	}
 	for _, r := range s.evs[:k] {
-		s.liveBytes -= r.size
+		s.liveBytes -= int64(r.size)
 		s.count(r, -1)
+		s.release(r)
 		r.dead = true
 	}
 	clear(s.evs[:k])

@@ -41,11 +41,18 @@ func (s *Store) Tail(ctx context.Context, after string, max int, block time.Dura
 			i = s.firstAfter(ams, aseq, now)
 		}
 		var out []store.Event
-		for ; i < len(s.evs) && len(out) < max; i++ {
-			out = append(out, copyEvent(s.evs[i].ev))
+		var err error
+		for ; i < len(s.evs) && len(out) < max && err == nil; i++ {
+			var e store.Event
+			if e, err = s.event(s.evs[i]); err == nil {
+				out = append(out, e)
+			}
 		}
 		ch := s.notify
 		s.mu.RUnlock()
+		if err != nil {
+			return nil, err
+		}
 		if len(out) > 0 || block <= 0 {
 			return out, nil
 		}
