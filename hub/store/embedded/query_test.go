@@ -3,6 +3,8 @@ package embedded
 import (
 	"context"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -102,5 +104,43 @@ func BenchmarkDecodeEvent(b *testing.B) {
 		if _, err := decodeEvent(body); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// Events live in the log: bytes that changed under the store (another
+// process writing the file, a bad sector) are reported as an error naming
+// the event and offset, never returned as some other event.
+func TestChangedLogBytesAreAnError(t *testing.T) {
+	dir := t.TempDir()
+	s := openT(t, Options{Dir: dir})
+	ctx := context.Background()
+	ids, err := s.Append(ctx, []alert.Alert{sample("a"), sample("b")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.mu.RLock()
+	first, second := *s.evs[0], *s.evs[1]
+	s.mu.RUnlock()
+	f, err := os.OpenFile(filepath.Join(dir, logName), os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Put b's bytes where a's were: valid JSON, the wrong event.
+	raw := make([]byte, second.n)
+	if _, err := f.ReadAt(raw, second.off); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt(append(raw[:min(len(raw), int(first.n))], make([]byte, max(0, int(first.n)-len(raw)))...), first.off); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if _, err := s.Get(ctx, ids[0]); err == nil || !strings.Contains(err.Error(), ids[0]) {
+		t.Errorf("Get of an event whose bytes changed: %v, want an error naming %s", err, ids[0])
+	}
+	if _, err := s.Query(ctx, store.Query{}); err == nil {
+		t.Error("Query over an event whose bytes changed: no error")
+	}
+	if e, err := s.Get(ctx, ids[1]); err != nil || e.UUID != "b" {
+		t.Errorf("the intact event: %+v, %v", e, err)
 	}
 }
