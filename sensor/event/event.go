@@ -119,11 +119,6 @@ type Thread struct {
 	// Parent is the parent process entry, nil at the top of the known tree.
 	// proc.aname[N], proc.apid[N]… walk this chain.
 	Parent *Thread
-	// VPGLeader is the process-group leader in the thread's namespace, when
-	// known (proc.vpgid.name, proc.vpgid.exe).
-	VPGLeader *Thread
-	// SessionLeader is the session leader (proc.sname), when known.
-	SessionLeader *Thread
 
 	// Derived strings, filled by Prepare so extractors allocate nothing.
 	// Prepared tells whether they are valid.

@@ -30,18 +30,19 @@ func isNetFD(ev *event.Event) bool { return isIP(ev) }
 
 func isFileFD(ev *event.Event) bool { return ev.FD.Type == event.FDFile }
 
-// groupLeader finds a process group's leader as libsinsp's
+// leader finds the leader of a session or process group as libsinsp's
 // get_oldest_matching_ancestor does, within what the event carries: the
-// thread or an ancestor whose pid is the group id (the leader itself),
-// else the oldest ancestor in the group. A leader that is not in the
-// thread's ancestry (ls for wc in "ls | wc") is not found.
-func groupLeader(t *event.Thread) *event.Thread {
+// thread or an ancestor whose pid (as pid reads it) is the thread's id,
+// else the oldest ancestor sharing the id. A leader outside the thread's
+// ancestry (ls for wc in "ls | wc") is not found.
+func leader(t *event.Thread, id, pid func(*event.Thread) int64) *event.Thread {
+	want := id(t)
 	var oldest *event.Thread
 	for p, i := t, 0; p != nil && i <= event.MaxAncestors; p, i = p.Parent, i+1 {
-		if p.PID == t.PGID {
+		if pid(p) == want {
 			return p
 		}
-		if p != t && p.PGID == t.PGID {
+		if p != t && id(p) == want {
 			oldest = p
 		}
 	}
@@ -168,7 +169,7 @@ func init() {
 			if ev.Thread == nil || ev.Thread.PGID == 0 {
 				return "", false
 			}
-			l := groupLeader(ev.Thread)
+			l := leader(ev.Thread, func(t *event.Thread) int64 { return t.PGID }, func(t *event.Thread) int64 { return t.PID })
 			if l == nil {
 				return "", true // libsinsp: an empty string when no ancestor leads the group
 			}

@@ -155,6 +155,11 @@ func TestProcessGroupAndNamespaceFields(t *testing.T) {
 		{ev: ev(wc), field: "proc.exe_ino.ctime_duration_pidns_start", n: 50},
 		{ev: ev(ls), field: "proc.exe_ino.ctime_duration_pidns_start", missing: true},
 		{ev: ev(wc), field: "thread.nametid", s: "wc953"},
+		// Sessions: the leader's vpid is the sid; without it in the
+		// ancestry, the oldest ancestor in the session; else empty.
+		{ev: ev(&event.Thread{VPID: 3, SID: 2, Parent: &event.Thread{VPID: 2, SID: 2, Comm: "login"}}), field: "proc.sname", s: "login"},
+		{ev: ev(&event.Thread{VPID: 3, SID: 9, Parent: &event.Thread{VPID: 2, SID: 9, Comm: "a", Parent: &event.Thread{VPID: 1, SID: 9, Comm: "b"}}}), field: "proc.sname", s: "b"},
+		{ev: ev(&event.Thread{VPID: 3, SID: 9, Comm: "c"}), field: "proc.sname", s: ""},
 		{ev: ev(wc), field: "fd.uid", s: "9537"},
 		{ev: &event.Event{Type: event.TypeClone, Thread: wc, FD: event.FD{Num: -1}}, field: "fd.uid", missing: true},
 	})

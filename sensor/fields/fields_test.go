@@ -79,10 +79,9 @@ func world() (*event.Thread, *event.Container) {
 	sshd := &event.Thread{PID: 100, TID: 100, PPID: 1, Comm: "sshd", Exe: "/usr/sbin/sshd", ExePath: "/usr/sbin/sshd", Args: []string{"-D"}, Parent: initT, StartTS: 1_000_000_000}
 	sshd.Prepare()
 	bash := &event.Thread{PID: 200, TID: 200, PPID: 100, VPID: 7, VPGID: 7, SID: 7, Comm: "bash", Exe: "-bash", ExePath: "/usr/bin/bash", Parent: sshd, StartTS: 2_000_000_000, TTY: 34816}
-	bash.SessionLeader, bash.VPGLeader = bash, bash
 	bash.Prepare()
 	cat := &event.Thread{PID: 300, TID: 300, PPID: 200, VPID: 9, VPGID: 9, SID: 7, Comm: "cat", Exe: "cat", ExePath: "/usr/bin/cat",
-		Args: []string{"/etc/shadow", "-n"}, Cwd: "/root/", Parent: bash, SessionLeader: bash, StartTS: 5_000_000_000, TTY: 34816,
+		Args: []string{"/etc/shadow", "-n"}, Cwd: "/root/", Parent: bash, StartTS: 5_000_000_000, TTY: 34816,
 		UID: 0, GID: 0, LoginUID: 1000, LoginUser: "alice", Env: []string{"HOME=/root", "TERM=xterm"},
 		CapEffective: 1<<21 | 1<<1 | 1<<16, ExeUpperLayer: true, ExeIno: 42, ExeInoCtime: 4_000_000_000, ContainerID: "abcdef012345"}
 	cat.Prepare()
@@ -158,7 +157,8 @@ func TestExtractors(t *testing.T) {
 		{openEv, "proc.acmdline[2]", want{s: "sshd -D"}},
 		{openEv, "proc.aexe", want{list: []string{"-bash", "/usr/sbin/sshd", "/sbin/init"}}},
 		{openEv, "proc.sname", want{s: "bash"}},
-		{openEv, "proc.vpgid.name", want{missing: true}},
+		{openEv, "proc.vpgid.name", want{s: "cat"}}, // its own group's leader
+		{openEv, "proc.sid.exepath", want{s: "/usr/bin/bash"}},
 		{openEv, "proc.is_vpgid_leader", want{n: 1}},
 		{openEv, "proc.is_sid_leader", want{n: 0}},
 		{openEv, "proc.duration", want{n: 1_000_000_000}},

@@ -247,26 +247,30 @@ func init() {
 			return ancestorList(t, t.APIDs, func(p *event.Thread) string { return strconv.FormatInt(p.PID, 10) })
 		})
 
-	leaderStr := func(name, desc string, leader func(t *event.Thread) *event.Thread, get func(t *event.Thread) string) {
+	// Session and process-group leaders, found as libsinsp does (ids in
+	// the process's own pid namespace): the process or ancestor whose vpid
+	// is the id, else the oldest ancestor sharing it; an empty string when
+	// none does.
+	leaderStr := func(name, desc string, id func(t *event.Thread) int64, get func(t *event.Thread) string) {
 		simpleStr(name, desc, func(ev *event.Event) (string, bool) {
 			if ev.Thread == nil {
 				return "", false
 			}
-			l := leader(ev.Thread)
+			l := leader(ev.Thread, id, func(t *event.Thread) int64 { return t.VPID })
 			if l == nil {
-				return "", false
+				return "", true
 			}
 			return get(l), true
 		})
 	}
-	sess := func(t *event.Thread) *event.Thread { return t.SessionLeader }
-	pg := func(t *event.Thread) *event.Thread { return t.VPGLeader }
-	leaderStr("proc.sname", "Name (comm) of the session leader of the process.", sess, comm)
-	leaderStr("proc.sid.exe", "argv[0] of the session leader.", sess, exe)
-	leaderStr("proc.sid.exepath", "Executable path of the session leader.", sess, exePath)
-	leaderStr("proc.vpgid.name", "Name (comm) of the process-group leader.", pg, comm)
-	leaderStr("proc.vpgid.exe", "argv[0] of the process-group leader.", pg, exe)
-	leaderStr("proc.vpgid.exepath", "Executable path of the process-group leader.", pg, exePath)
+	sid := func(t *event.Thread) int64 { return t.SID }
+	vpgid := func(t *event.Thread) int64 { return t.VPGID }
+	leaderStr("proc.sname", "Name (comm) of the session leader of the process.", sid, comm)
+	leaderStr("proc.sid.exe", "argv[0] of the session leader.", sid, exe)
+	leaderStr("proc.sid.exepath", "Executable path of the session leader.", sid, exePath)
+	leaderStr("proc.vpgid.name", "Name (comm) of the process-group leader.", vpgid, comm)
+	leaderStr("proc.vpgid.exe", "argv[0] of the process-group leader.", vpgid, exe)
+	leaderStr("proc.vpgid.exepath", "Executable path of the process-group leader.", vpgid, exePath)
 
 	simple("proc.duration", RelTime, "Nanoseconds since the process started.", func(ev *event.Event) (Value, bool) {
 		if ev.Thread == nil || ev.Thread.StartTS == 0 {
