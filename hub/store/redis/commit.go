@@ -18,8 +18,14 @@ import (
 // queued (up to maxCoalesced alerts) to the first of those callers, which
 // writes it as one batch for all of them.
 
-// maxWrites is how many script runs may be in flight at once.
-const maxWrites = 4
+// maxWrites is how many script runs may be in flight at once. Redis runs
+// scripts one at a time, so a second run in flight only overlaps the hub's
+// encoding with Redis's work, and it halves the batches: with one, 16
+// concurrent senders cost about 30 % less CPU per alert, hub and Redis
+// alike, at the same alerts/s (BenchmarkAppendScript/single-16-senders),
+// and the hub at 50 connections answered 1.3× the requests of four
+// (make bench-hub with SAKER_B, one run).
+const maxWrites = 1
 
 // maxCoalesced bounds the alerts of one script run (an Append larger than
 // this still goes out whole).
