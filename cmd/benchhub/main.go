@@ -1,10 +1,11 @@
 // Command benchhub measures the hub as users run it: it starts `saker hub`
 // (a built binary) over the Redis store (its own redis-server, configured as
 // docker-compose.yml configures it) and over the embedded store, drives it
-// over loopback with one Falco payload, and prints req/s, p50 and p99 for
-// single POSTs on 1 and 50 connections and batches of 100 on 8 connections,
-// the CPU time per alert of the server's processes (redis-server included),
-// plus Redis bytes per stored alert. When -sidekick names a falcosidekick
+// over loopback with one Falco payload (with wrk), and prints req/s, p50
+// and p99 for single POSTs on 1 and 50 connections and batches of 100 on 8
+// connections, the CPU time per alert and the context switches per request
+// of the server's processes (redis-server included), whether issue 10's
+// targets are met, plus Redis bytes per stored alert. When -sidekick names a falcosidekick
 // binary (built from its public source outside this repository, no outputs
 // configured) it runs in the same rounds, interleaved, and ratios are
 // printed per round: the machine is shared, so only figures from one run
@@ -33,8 +34,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -100,9 +99,18 @@ type result struct {
 	secs                 float64
 	p50, p99             time.Duration
 	cpu                  time.Duration // CPU time of the target's processes during the run
+	switches             int64         // their context switches during the run
 }
 
-func (r result) rps() float64       { return float64(r.reqs) / r.secs }
+func (r result) rps() float64 { return float64(r.reqs) / r.secs }
+
+// switchesPerReq is the target's context switches per request served.
+func (r result) switchesPerReq() float64 {
+	if r.reqs == 0 {
+		return 0
+	}
+	return float64(r.switches) / float64(r.reqs)
+}
 func (r result) alertRate() float64 { return float64(r.alerts) / r.secs }
 
 // cpuPerAlert is the target's CPU time per stored alert in µs: unlike
@@ -194,15 +202,15 @@ func run(o options) error {
 				if sc.batch > 0 && !t.batch {
 					continue
 				}
-				cpu0 := cpuTime(t.pids)
-				res := drive(t, sc, body, o.dur)
-				res.cpu = cpuTime(t.pids) - cpu0
+				cpu0, cs0 := cpuTime(t.pids), ctxSwitches(t.pids)
+				res := drive(t, sc, body, o.dur, tmp)
+				res.cpu, res.switches = cpuTime(t.pids)-cpu0, ctxSwitches(t.pids)-cs0
 				if results[sc.name] == nil {
 					results[sc.name] = map[string][]result{}
 				}
 				results[sc.name][t.name] = append(results[sc.name][t.name], res)
-				fmt.Printf("round %d  %-22s %-15s %9.0f req/s %9.0f alerts/s  p50 %8v  p99 %8v  cpu %5.0f µs/alert  errors %d\n",
-					r, sc.name, t.name, res.rps(), res.alertRate(), res.p50.Round(time.Microsecond), res.p99.Round(time.Microsecond), res.cpuPerAlert(), res.errors)
+				fmt.Printf("round %d  %-22s %-15s %9.0f req/s %9.0f alerts/s  p50 %8v  p99 %8v  cpu %5.0f µs/alert  %5.1f cs/req  errors %d\n",
+					r, sc.name, t.name, res.rps(), res.alertRate(), res.p50.Round(time.Microsecond), res.p99.Round(time.Microsecond), res.cpuPerAlert(), res.switchesPerReq(), res.errors)
 				if res.firstErr != "" {
 					fmt.Printf("         first error: %s\n", res.firstErr)
 				}
@@ -210,6 +218,7 @@ func run(o options) error {
 		}
 	}
 	report(results, targets)
+	verdicts(results, targets)
 
 	if !slices.Contains(o.stores, "redis") || o.memAlerts <= 0 {
 		return nil
@@ -236,11 +245,11 @@ func report(results map[string]map[string][]result, targets []*target) {
 			if len(rs) == 0 {
 				continue
 			}
-			line := fmt.Sprintf("%-22s %-15s %9.0f req/s %9.0f alerts/s  p50 %8v  p99 %8v  cpu %5.0f µs/alert",
+			line := fmt.Sprintf("%-22s %-15s %9.0f req/s %9.0f alerts/s  p50 %8v  p99 %8v  cpu %5.0f µs/alert  %5.1f cs/req",
 				sc.name, t.name, median(rs, result.rps), median(rs, result.alertRate),
 				time.Duration(median(rs, func(r result) float64 { return float64(r.p50) })).Round(time.Microsecond),
 				time.Duration(median(rs, func(r result) float64 { return float64(r.p99) })).Round(time.Microsecond),
-				median(rs, result.cpuPerAlert))
+				median(rs, result.cpuPerAlert), median(rs, result.switchesPerReq))
 			if sk := byT["falcosidekick"]; len(sk) == len(rs) && t.name != "falcosidekick" {
 				var ratios, p99s, cpus []float64
 				for i := range rs {
@@ -258,6 +267,50 @@ func report(results map[string]map[string][]result, targets []*target) {
 				line += fmt.Sprintf("   B ÷ A %.2f×", medianOf(ratios))
 			}
 			fmt.Println(line)
+		}
+	}
+}
+
+// verdicts prints issue 10's targets, met or missed, from the medians of
+// the per-round ratios: single POSTs at 50 connections at least 1.5×
+// falcosidekick's req/s with a p99 no worse, at 1 connection at least
+// 1.0×, for both stores; the batch route (Redis) at least 150 K alerts/s.
+func verdicts(results map[string]map[string][]result, targets []*target) {
+	fmt.Println("\ntargets (issue 10; medians of the per-round ratios):")
+	verdict := func(ok bool) string {
+		if ok {
+			return "MET   "
+		}
+		return "MISSED"
+	}
+	for _, t := range targets {
+		if t.name == "falcosidekick" || t.a != "" {
+			continue
+		}
+		for _, c := range []struct {
+			scenario string
+			rps, p99 float64 // required ratios; p99 0 = none
+		}{{"single POST, 50 conns", 1.5, 1.0}, {"single POST, 1 conn", 1.0, 0}} {
+			rs, sk := results[c.scenario][t.name], results[c.scenario]["falcosidekick"]
+			if len(sk) != len(rs) || len(rs) == 0 {
+				fmt.Printf("  %-15s %-22s no falcosidekick in the run (SIDEKICK=…): no verdict\n", t.name, c.scenario)
+				continue
+			}
+			var ratios, p99s []float64
+			for i := range rs {
+				ratios = append(ratios, rs[i].rps()/sk[i].rps())
+				p99s = append(p99s, float64(rs[i].p99)/float64(sk[i].p99))
+			}
+			ok := medianOf(ratios) >= c.rps && (c.p99 == 0 || medianOf(p99s) <= c.p99)
+			line := fmt.Sprintf("  %s %-15s %-22s req/s %.2f× falcosidekick (want ≥ %.1f×)", verdict(ok), t.name, c.scenario, medianOf(ratios), c.rps)
+			if c.p99 > 0 {
+				line += fmt.Sprintf(", p99 %.2f× (want ≤ %.1f×)", medianOf(p99s), c.p99)
+			}
+			fmt.Println(line)
+		}
+		if rs := results["batch of 100, 8 conns"][t.name]; len(rs) > 0 && t.name == "saker-redis" {
+			rate := median(rs, result.alertRate)
+			fmt.Printf("  %s %-15s %-22s %.0f alerts/s stored (want ≥ 150000)\n", verdict(rate >= 150000), t.name, "batch of 100, 8 conns", rate)
 		}
 	}
 }
@@ -294,65 +347,119 @@ func loadPayload(path string) ([]byte, error) {
 	return json.Marshal(m)
 }
 
-// drive runs one scenario against one target for dur.
-func drive(t *target, sc scenario, body []byte, dur time.Duration) result {
-	url := t.url + "/"
+// drive runs one scenario against one target for dur with wrk (a C load
+// generator: its own CPU cost per request is a fraction of a Go client's,
+// so more of the shared machine goes to the server under test). The
+// request body is written to a file in dir that wrk's script reads.
+func drive(t *target, sc scenario, body []byte, dur time.Duration, dir string) result {
+	path := "/"
 	req := body
 	ctype := "application/json"
 	if sc.batch > 0 {
-		url = t.url + "/api/v1/events"
+		path = "/api/v1/events"
 		req = bytes.Repeat(append(slices.Clone(body), '\n'), sc.batch)
 		ctype = "application/x-ndjson"
 	}
-	perReq := max(sc.batch, 1)
-	var reqs, errs atomic.Int64
-	var firstErr sync.Once
-	var firstErrMsg string
-	lat := make([][]time.Duration, sc.conns)
-	deadline := time.Now().Add(dur)
-	var wg sync.WaitGroup
-	start := time.Now()
-	for c := 0; c < sc.conns; c++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			tr := &http.Transport{MaxConnsPerHost: 1, MaxIdleConnsPerHost: 1, DisableCompression: true}
-			defer tr.CloseIdleConnections()
-			client := &http.Client{Transport: tr, Timeout: 30 * time.Second}
-			l := make([]time.Duration, 0, 4096)
-			for time.Now().Before(deadline) {
-				t0 := time.Now()
-				resp, err := client.Post(url, ctype, bytes.NewReader(req))
-				if err == nil {
-					_, _ = io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
-					if resp.StatusCode != http.StatusOK {
-						err = fmt.Errorf("status %d", resp.StatusCode)
-					}
-				}
-				if err != nil {
-					errs.Add(1)
-					firstErr.Do(func() { firstErrMsg = err.Error() })
-					continue
-				}
-				l = append(l, time.Since(t0))
-				reqs.Add(1)
-			}
-			lat[c] = l
-		}()
+	fail := func(err error) result { return result{errors: 1, firstErr: err.Error(), secs: dur.Seconds()} }
+	bodyFile := filepath.Join(dir, fmt.Sprintf("body-%d.json", max(sc.batch, 1)))
+	script := bodyFile + ".lua"
+	lua := fmt.Sprintf("wrk.method = \"POST\"\nwrk.headers[\"Content-Type\"] = %q\nlocal f = assert(io.open(%q, \"rb\"))\nwrk.body = f:read(\"*a\")\nf:close()\n", ctype, bodyFile)
+	if err := os.WriteFile(bodyFile, req, 0o644); err != nil {
+		return fail(err)
 	}
-	wg.Wait()
-	secs := time.Since(start).Seconds()
-	var all []time.Duration
-	for _, l := range lat {
-		all = append(all, l...)
+	if err := os.WriteFile(script, []byte(lua), 0o644); err != nil {
+		return fail(err)
 	}
-	slices.Sort(all)
-	res := result{reqs: reqs.Load(), alerts: reqs.Load() * int64(perReq), errors: errs.Load(), firstErr: firstErrMsg, secs: secs}
-	if n := len(all); n > 0 {
-		res.p50, res.p99 = all[n/2], all[min(n-1, n*99/100)]
+	threads := min(sc.conns, 2)
+	out, err := exec.Command("wrk", "-t", strconv.Itoa(threads), "-c", strconv.Itoa(sc.conns), "-d", dur.String(),
+		"--timeout", "30s", "--latency", "-s", script, t.url+path).CombinedOutput()
+	if err != nil {
+		return fail(fmt.Errorf("wrk: %w: %s", err, lastLines(string(out))))
 	}
+	res, err := parseWrk(string(out))
+	if err != nil {
+		return fail(err)
+	}
+	res.alerts = res.reqs * int64(max(sc.batch, 1))
 	return res
+}
+
+// parseWrk reads wrk --latency's report: requests and their duration, the
+// 50th and 99th latency percentiles, and failures (non-2xx answers and
+// socket errors), which do not count as requests served.
+func parseWrk(out string) (result, error) {
+	var res result
+	var total int64
+	seen := 0
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		switch {
+		case len(f) >= 4 && f[1] == "requests" && f[2] == "in":
+			n, err1 := strconv.ParseInt(f[0], 10, 64)
+			d, err2 := time.ParseDuration(strings.TrimSuffix(f[3], ","))
+			if err1 != nil || err2 != nil {
+				return res, fmt.Errorf("wrk: cannot read %q", line)
+			}
+			total, res.secs = n, d.Seconds()
+			seen++
+		case len(f) == 2 && (f[0] == "50%" || f[0] == "99%"):
+			d, err := time.ParseDuration(f[1])
+			if err != nil {
+				return res, fmt.Errorf("wrk: cannot read %q", line)
+			}
+			if f[0] == "50%" {
+				res.p50 = d
+			} else {
+				res.p99 = d
+			}
+			seen++
+		case strings.HasPrefix(strings.TrimSpace(line), "Non-2xx or 3xx responses:"):
+			n, _ := strconv.ParseInt(f[len(f)-1], 10, 64)
+			res.errors += n
+			res.firstErr = "non-2xx answers"
+		case strings.HasPrefix(strings.TrimSpace(line), "Socket errors:"):
+			// Socket errors: connect 0, read 0, write 0, timeout 0
+			for i := 2; i+1 < len(f); i += 2 {
+				n, _ := strconv.ParseInt(strings.TrimSuffix(f[i+1], ","), 10, 64)
+				res.errors += n
+			}
+			if res.firstErr == "" {
+				res.firstErr = strings.TrimSpace(line)
+			}
+		}
+	}
+	if seen != 3 || res.secs == 0 {
+		return res, fmt.Errorf("wrk: unexpected report: %s", lastLines(out))
+	}
+	res.reqs = max(0, total-res.errors)
+	return res, nil
+}
+
+// ctxSwitches is the number of context switches of every thread of the
+// processes so far (voluntary and not, /proc/<pid>/task/*/status): each
+// is a thread put to sleep or woken, a VM exit on a virtual machine.
+// Threads that exited are not counted (the Go runtime seldom ends one).
+func ctxSwitches(pids []int) int64 {
+	var total int64
+	for _, pid := range pids {
+		tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/status", pid))
+		for _, st := range tasks {
+			b, err := os.ReadFile(st)
+			if err != nil {
+				continue
+			}
+			for _, line := range strings.Split(string(b), "\n") {
+				if v, ok := strings.CutPrefix(line, "voluntary_ctxt_switches:"); ok {
+					n, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+					total += n
+				} else if v, ok := strings.CutPrefix(line, "nonvoluntary_ctxt_switches:"); ok {
+					n, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+					total += n
+				}
+			}
+		}
+	}
+	return total
 }
 
 // cpuTime is the user plus system CPU time the processes used so far
