@@ -172,6 +172,14 @@ var appendLua string
 //go:embed trim.lua
 var trimLua string
 
+// freshLayout sets the layout key (KEYS[2]) to ARGV[1] when the stream
+// (KEYS[1]) does not exist, atomically, so an append of another replica
+// cannot slip in between.
+var freshLayout = goredis.NewScript(`if redis.call("EXISTS", KEYS[1]) == 0 then
+  redis.call("SET", KEYS[2], ARGV[1], "NX")
+end
+return 0`)
+
 // New connects to Redis and checks it answers.
 func New(ctx context.Context, opts Options) (*Store, error) {
 	if len(opts.Addresses) == 0 {
@@ -241,6 +249,14 @@ func New(ctx context.Context, opts Options) (*Store, error) {
 				return nil, fmt.Errorf("redis store: Redis %s at %s is too old, need 7.0 or newer", v, strings.Join(opts.Addresses, ","))
 			}
 		}
+	}
+	// A store with no events yet starts in this layout: marked before the
+	// first append, so the janitor never takes those appends for an older
+	// layout's and re-indexes them.
+	if err := freshLayout.Run(ctx, c, []string{s.stream, s.pfx + "layout"}, layout).Err(); err != nil && !errors.Is(err, goredis.Nil) {
+		c.Close()
+		w.Close()
+		return nil, fmt.Errorf("redis store: mark the layout of a new store: %w", err)
 	}
 	s.wg.Add(1)
 	go s.janitor()
