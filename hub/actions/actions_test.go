@@ -54,7 +54,7 @@ func TestLoadFileRejectsNodeLocalActions(t *testing.T) {
 }
 
 // opener opens (again) one store: the same data each time.
-type opener func(t *testing.T) store.Store
+type opener func(t testing.TB) store.Store
 
 // forEachStore runs test over a fresh embedded store and a fresh Redis
 // (skipped without redis-server unless SAKER_REQUIRE_REDIS=1).
@@ -64,7 +64,7 @@ func forEachStore(t *testing.T, test func(t *testing.T, open opener)) {
 	})
 	t.Run("redis", func(t *testing.T) {
 		addr := redistest.Addr(t)
-		test(t, func(t *testing.T) store.Store {
+		test(t, func(t testing.TB) store.Store {
 			st, err := redisstore.New(context.Background(), redisstore.Options{Addresses: []string{addr}})
 			if err != nil {
 				t.Fatal(err)
@@ -77,7 +77,7 @@ func forEachStore(t *testing.T, test func(t *testing.T, open opener)) {
 // rig is a runner over a store, with pods reached through the loopback
 // API server.
 type rig struct {
-	t       *testing.T
+	t       testing.TB
 	api     *k8spodtest.Server
 	st      store.Store
 	handled chan string
@@ -85,7 +85,7 @@ type rig struct {
 	done    chan error
 }
 
-func newRig(t *testing.T, api *k8spodtest.Server, open opener) *rig {
+func newRig(t testing.TB, api *k8spodtest.Server, open opener) *rig {
 	t.Helper()
 	r := &rig{t: t, api: api, st: open(t), handled: make(chan string, 100)}
 	t.Cleanup(r.stop)
@@ -191,7 +191,7 @@ actions:
 `
 
 func embeddedIn(dir string) opener {
-	return func(t *testing.T) store.Store {
+	return func(t testing.TB) store.Store {
 		st, err := embedded.Open(embedded.Options{Dir: dir})
 		if err != nil {
 			t.Fatal(err)

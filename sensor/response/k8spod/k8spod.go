@@ -61,6 +61,18 @@ type Client struct {
 
 // New builds a client from cfg; it does not contact the API server.
 func New(cfg Config) (*Client, error) {
+	rc, err := restConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	dyn, err := dynamic.NewForConfig(rc)
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes: %w", err)
+	}
+	return &Client{dyn: dyn}, nil
+}
+
+func restConfig(cfg Config) (*rest.Config, error) {
 	var rc *rest.Config
 	switch {
 	case cfg.Kubeconfig != "":
@@ -83,11 +95,11 @@ func New(cfg Config) (*Client, error) {
 	if cfg.UserAgent != "" {
 		rc.UserAgent = cfg.UserAgent
 	}
-	dyn, err := dynamic.NewForConfig(rc)
-	if err != nil {
-		return nil, fmt.Errorf("kubernetes: %w", err)
-	}
-	return &Client{dyn: dyn}, nil
+	// No client-side throttling: the actions' rate_limit bounds the calls,
+	// and client-go's default (5 per second after a burst of 10) would
+	// hold every action past the tenth for 200 ms more than the one before.
+	rc.QPS, rc.Burst, rc.RateLimiter = -1, 0, nil
+	return rc, nil
 }
 
 // ErrGone reports a pod that no longer exists.
