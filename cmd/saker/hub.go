@@ -106,6 +106,9 @@ func runHub(ctx context.Context, name string, args []string, withSensor bool, st
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	logWarnings(log, conf.effective)
+	gc := hubGC(os.LookupEnv, memoryBytes())
+	gc.apply()
+	log.Debug("garbage collector", "gogc", gc.percent, "memory_limit", gc.limit)
 
 	h, err := hub.New(conf.hub, log, nil)
 	if err != nil {
