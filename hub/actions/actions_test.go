@@ -2,6 +2,8 @@ package actions_test
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -379,5 +381,35 @@ func TestNewRefusesWhatTheHubCannotRun(t *testing.T) {
 		if _, err := actions.New(cfg, st, actions.Options{Consumer: "c"}); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("New(%q) = %v, want %q", doc, err, want)
 		}
+	}
+}
+
+// Script and webhook run on the hub too; a failure is recorded with its
+// reason, and the alert is still acknowledged (not retried: the record
+// says it failed).
+func TestScriptAndFailingWebhook(t *testing.T) {
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "down", http.StatusBadGateway)
+	}))
+	defer hook.Close()
+	out := filepath.Join(t.TempDir(), "out")
+	r := newRig(t, k8spodtest.New(t), embeddedIn(t.TempDir()))
+	r.start(`matching: all
+actions:
+- {match: {rule: R}, action: script, command: [sh, -c, 'cat > `+out+`; echo "$SAKER_ALERT_ID $SAKER_K8S_NAMESPACE/$SAKER_K8S_POD" >> `+out+`']}
+- {match: {rule: R}, action: webhook, url: "`+hook.URL+`"}
+`, "hub-1", 0)
+	id, a := r.store("R", "shop", "web-1")
+	r.waitHandled(id)
+	b, err := os.ReadFile(out)
+	if err != nil || !strings.Contains(string(b), `"rule":"R"`) || !strings.HasSuffix(string(b), a.UUID+" shop/web-1\n") {
+		t.Fatalf("script wrote %q (%v)", b, err)
+	}
+	got := map[string]string{}
+	for _, e := range r.records(a.UUID) {
+		got[e.OutputFields["response.action"].(string)] = e.OutputFields["response.result"].(string) + ": " + e.OutputFields["response.detail"].(string)
+	}
+	if !strings.HasPrefix(got["script"], "done") || got["webhook"] != "failed: webhook: 502 Bad Gateway" {
+		t.Fatalf("records %v", got)
 	}
 }
