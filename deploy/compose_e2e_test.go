@@ -18,15 +18,7 @@ import (
 // docker-compose (or the compose plugin) and curl; without them it skips,
 // unless SAKER_REQUIRE_DOCKER=1, where it fails.
 func TestComposeE2E(t *testing.T) {
-	if testing.Short() {
-		t.Skip("compose e2e takes about a minute; skipped with -short")
-	}
-	if reason := composeUnavailable(); reason != "" {
-		if os.Getenv("SAKER_REQUIRE_DOCKER") == "1" {
-			t.Fatalf("SAKER_REQUIRE_DOCKER=1 but %s", reason)
-		}
-		t.Skipf("compose e2e skipped: %s (set SAKER_REQUIRE_DOCKER=1 to fail instead)", reason)
-	}
+	requireDocker(t, "compose e2e takes about a minute")
 	script, err := filepath.Abs("e2e/compose-e2e.sh")
 	if err != nil {
 		t.Fatal(err)
@@ -45,6 +37,22 @@ func TestComposeE2E(t *testing.T) {
 	}
 	if strings.Contains(string(out), "SKIPPED: sensor") {
 		t.Log("NOTE: the sensor -> hub part was skipped: this build has no `saker sensor`")
+	}
+}
+
+// requireDocker skips a Docker test with -short (why says what it costs)
+// or where composeUnavailable gives a reason; with SAKER_REQUIRE_DOCKER=1
+// the reason fails it instead.
+func requireDocker(t *testing.T, why string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip(why + "; skipped with -short")
+	}
+	if reason := composeUnavailable(); reason != "" {
+		if os.Getenv("SAKER_REQUIRE_DOCKER") == "1" {
+			t.Fatalf("SAKER_REQUIRE_DOCKER=1 but %s", reason)
+		}
+		t.Skipf("skipped: %s (set SAKER_REQUIRE_DOCKER=1 to fail instead)", reason)
 	}
 }
 

@@ -24,15 +24,7 @@ import (
 // /sys/fs/bpf is replaced by a bpffs the test mounts (this host has none
 // mounted there, and the test must not change the host's).
 func TestSensorContainerBlocksNetwork(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the image and runs containers; skipped with -short")
-	}
-	if reason := composeUnavailable(); reason != "" {
-		if os.Getenv("SAKER_REQUIRE_DOCKER") == "1" {
-			t.Fatalf("SAKER_REQUIRE_DOCKER=1 but %s", reason)
-		}
-		t.Skipf("skipped: %s (set SAKER_REQUIRE_DOCKER=1 to fail instead)", reason)
-	}
+	requireDocker(t, "builds the image and runs containers")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	sh := func(name string, args ...string) string {
