@@ -366,11 +366,10 @@ func (s *Server) store(ctx context.Context, input string, as []alert.Alert) ([]s
 	}
 	s.writes.succeeded()
 	s.Metrics.Inputs.WithLabelValues(input, "accepted").Inc()
-	for i := range as {
-		a := &as[i]
-		s.Metrics.Alerts.WithLabelValues(a.Priority.String(), s.Metrics.Source(a.Source)).Inc()
-		s.Metrics.FalcoEvents.Inc(a)
-		if s.Debug {
+	s.Metrics.Stored(as)
+	if s.Debug {
+		for i := range as {
+			a := &as[i]
 			s.Log.Debug("alert stored", "rule", a.Rule, "priority", a.Priority.String(), "uuid", a.UUID)
 		}
 	}

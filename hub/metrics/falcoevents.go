@@ -3,6 +3,7 @@ package metrics
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -78,15 +79,53 @@ func newFalcoEvents(fields []EventField) *FalcoEvents {
 }
 
 // Inc counts one alert.
-func (e *FalcoEvents) Inc(a *alert.Alert) {
-	values := make([]string, 0, len(falcoEventLabels)+len(e.fields))
+func (e *FalcoEvents) Inc(a *alert.Alert) { e.Add([]alert.Alert{*a}) }
+
+// Add counts alerts. Consecutive alerts with the same labels (a batch from
+// one host and rule) cost one series lookup, which hashes every label
+// value, instead of one each.
+func (e *FalcoEvents) Add(as []alert.Alert) {
+	var run []string // the current run's labels: a fresh slice, as the vector may keep it
+	n := 0
+	scratch := make([]string, 0, len(falcoEventLabels)+len(e.fields))
+	for i := range as {
+		scratch = e.values(scratch[:0], &as[i])
+		if n > 0 && slices.Equal(scratch, run) {
+			n++
+			continue
+		}
+		if n > 0 {
+			e.vec.WithLabelValues(run...).Add(float64(n))
+		}
+		run, n = slices.Clone(scratch), 1
+	}
+	if n > 0 {
+		e.vec.WithLabelValues(run...).Add(float64(n))
+	}
+}
+
+// priorityRaw is falcosidekick's priority_raw label of each priority.
+var priorityRaw = func() map[alert.Priority]string {
+	m := map[alert.Priority]string{}
+	for p := alert.PriorityUnset; p <= alert.PriorityEmergency; p++ {
+		m[p] = strings.ToLower(p.String())
+	}
+	return m
+}()
+
+// values appends a's label values to dst.
+func (e *FalcoEvents) values(dst []string, a *alert.Alert) []string {
 	host := a.Hostname
 	if host == "" {
 		host = "unknown"
 	}
 	ns, _ := a.Field("k8s.ns.name")
 	pod, _ := a.Field("k8s.pod.name")
-	values = append(values, host, a.Rule, strconv.Itoa(int(a.Priority)), strings.ToLower(a.Priority.String()), a.Source, ns, pod)
+	raw, ok := priorityRaw[a.Priority]
+	if !ok {
+		raw = strings.ToLower(a.Priority.String())
+	}
+	dst = append(dst, host, a.Rule, strconv.Itoa(int(a.Priority)), raw, a.Source, ns, pod)
 	for _, f := range e.fields {
 		var v string
 		if f.AnyValue {
@@ -96,7 +135,7 @@ func (e *FalcoEvents) Inc(a *alert.Alert) {
 		} else {
 			v, _ = a.Field(f.Name)
 		}
-		values = append(values, v)
+		dst = append(dst, v)
 	}
-	e.vec.WithLabelValues(values...).Inc()
+	return dst
 }

@@ -2,6 +2,8 @@ package metrics
 
 import (
 	"encoding/json"
+	"fmt"
+	"reflect"
 	"testing"
 	"time"
 
@@ -48,4 +50,73 @@ func TestFalcoEventsSkipsBadAndDuplicateLabels(t *testing.T) {
 		return
 	}
 	t.Fatal("no falco_events series")
+}
+
+// TestStoredCountsRunsAsSingleAlerts: Stored, which looks a series up once
+// per run of alerts with equal labels, counts exactly what counting each
+// alert on its own does, whatever the runs.
+func TestStoredCountsRunsAsSingleAlerts(t *testing.T) {
+	opts := Options{EventFields: []EventField{{Name: "cluster", AnyValue: true}, {Name: "proc.name"}}}
+	mk := func(rule string, p alert.Priority, host, proc string, cluster any) alert.Alert {
+		return alert.Alert{Rule: rule, Priority: p, Source: "syscall", Hostname: host,
+			OutputFields: map[string]any{"proc.name": proc, "cluster": cluster, "k8s.ns.name": "prod"}}
+	}
+	a := mk("r1", alert.PriorityWarning, "h1", "bash", "eu")
+	var as []alert.Alert
+	for _, x := range []alert.Alert{a, a, a, mk("r2", alert.PriorityWarning, "h1", "bash", "eu"), a,
+		mk("r1", alert.PriorityError, "h1", "bash", "eu"), mk("r1", alert.PriorityError, "", "sh", json.Number("3")),
+		mk("r1", alert.PriorityError, "", "sh", json.Number("3")), {Rule: "bare", Priority: alert.PriorityDebug, Source: "k8s_audit"}, a} {
+		as = append(as, x)
+	}
+	perAlertReg, storedReg := prometheus.NewRegistry(), prometheus.NewRegistry()
+	perAlert, stored := NewWith(perAlertReg, opts), NewWith(storedReg, opts)
+	for i := range as {
+		perAlert.Alerts.WithLabelValues(as[i].Priority.String(), perAlert.Source(as[i].Source)).Inc()
+		perAlert.FalcoEvents.Inc(&as[i])
+	}
+	stored.Stored(as[:4])
+	stored.Stored(as[4:])
+	want, got := gathered(t, perAlertReg), gathered(t, storedReg)
+	if len(want) < 6 || !reflect.DeepEqual(got, want) {
+		t.Fatalf("Stored counted\n%v\nper alert:\n%v", got, want)
+	}
+}
+
+// gathered is every counter series of reg with its value.
+func gathered(t *testing.T, reg *prometheus.Registry) map[string]float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]float64{}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			if m.GetCounter() == nil {
+				continue
+			}
+			key := mf.GetName()
+			for _, l := range m.GetLabel() {
+				key += fmt.Sprintf(" %s=%q", l.GetName(), l.GetValue())
+			}
+			out[key] = m.GetCounter().GetValue()
+		}
+	}
+	return out
+}
+
+// BenchmarkStoredBatch100 is the metrics' cost of a batch of 100 alerts
+// from one host and rule (per op: the batch).
+func BenchmarkStoredBatch100(b *testing.B) {
+	m := NewWith(prometheus.NewRegistry(), Options{})
+	a := alert.Alert{Rule: "Terminal shell in container", Priority: alert.PriorityWarning, Source: "syscall", Hostname: "node-1",
+		OutputFields: map[string]any{"k8s.ns.name": "prod", "k8s.pod.name": "api-1"}}
+	as := make([]alert.Alert, 100)
+	for i := range as {
+		as[i] = a
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		m.Stored(as)
+	}
 }

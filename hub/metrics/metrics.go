@@ -11,6 +11,8 @@ import (
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/saker-sec/saker/hub/alert"
 )
 
 // Metrics are the hub's collectors.
@@ -84,6 +86,20 @@ func NewWith(reg prometheus.Registerer, o Options) *Metrics {
 		reg.MustRegister(m.Inputs, m.Alerts, m.Outputs, m.OutputDuration, m.Requests, m.StoreAppend, m.BatchSize, m.FalcoEvents.vec)
 	}
 	return m
+}
+
+// Stored counts stored alerts in Alerts and FalcoEvents. Consecutive
+// alerts with the same labels (a batch) cost one series lookup per run.
+func (m *Metrics) Stored(as []alert.Alert) {
+	for i := 0; i < len(as); {
+		j := i + 1
+		for j < len(as) && as[j].Priority == as[i].Priority && as[j].Source == as[i].Source {
+			j++
+		}
+		m.Alerts.WithLabelValues(as[i].Priority.String(), m.Source(as[i].Source)).Add(float64(j - i))
+		i = j
+	}
+	m.FalcoEvents.Add(as)
 }
 
 // Source maps an alert source to a bounded label value: Falco's sources and
