@@ -266,16 +266,30 @@ func (l *deliveryLog) Claim(ctx context.Context, consumer string, max int, minId
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
+		// The claimed events are read after s.mu is released (see read.go).
+		s.fileMu.RLock()
 		s.mu.Lock()
 		if err := s.usableLocked(); err != nil {
 			s.mu.Unlock()
+			s.fileMu.RUnlock()
 			return nil, err
 		}
-		out, err := l.claimLocked(consumer, max, minIdle)
-		ch := s.notify
+		claimed := l.claimLocked(consumer, max, minIdle)
+		ch, f := s.notify, s.f
 		s.mu.Unlock()
-		if err != nil || len(out) > 0 || block <= 0 {
-			return out, err
+		var out []store.Delivery
+		for _, c := range claimed {
+			e, err := s.read(f, c.l)
+			if err != nil {
+				// Claimed already: redelivered once minIdle passes.
+				s.fileMu.RUnlock()
+				return nil, err
+			}
+			out = append(out, store.Delivery{Event: e, Attempts: c.attempts})
+		}
+		s.fileMu.RUnlock()
+		if len(out) > 0 || block <= 0 {
+			return out, nil
 		}
 		if err := s.wait(ctx, ch, deadline); err != nil {
 			return nil, err
@@ -286,11 +300,17 @@ func (l *deliveryLog) Claim(ctx context.Context, consumer string, max int, minId
 	}
 }
 
-func (l *deliveryLog) claimLocked(consumer string, max int, minIdle time.Duration) ([]store.Delivery, error) {
+// claimed is an event a Claim hands out: where it lies and its attempt.
+type claimed struct {
+	l        loc
+	attempts int
+}
+
+func (l *deliveryLog) claimLocked(consumer string, max int, minIdle time.Duration) []claimed {
 	s := l.s
 	g := s.groups[l.name]
 	now := s.clock()
-	var out []store.Delivery
+	var out []claimed
 	// Reclaim events idle too long with another (or this) consumer, oldest first.
 	var idle []*pend
 	for id, p := range g.pending {
@@ -310,26 +330,18 @@ func (l *deliveryLog) claimLocked(consumer string, max int, minIdle time.Duratio
 		if len(out) == max {
 			break
 		}
-		e, err := s.event(s.find(p.ms, p.seq, now))
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, store.Delivery{Event: e, Attempts: p.count + 1})
+		out = append(out, claimed{l: s.find(p.ms, p.seq, now).loc(), attempts: p.count + 1})
 	}
 	// Then events never handed out.
 	for i := s.firstAfter(g.lastMs, g.lastSeq, now); i < len(s.evs) && len(out) < max; i++ {
-		e, err := s.event(s.evs[i])
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, store.Delivery{Event: e, Attempts: 1})
+		out = append(out, claimed{l: s.evs[i].loc(), attempts: 1})
 	}
 	if len(out) == 0 {
-		return nil, nil
+		return nil
 	}
 	r := claimRec{Group: l.name, Consumer: consumer, At: now, IDs: make([]string, len(out))}
-	for i, d := range out {
-		r.IDs[i] = d.ID
+	for i, c := range out {
+		r.IDs[i] = c.l.id()
 	}
 	body, _ := json.Marshal(r)
 	// Not awaited: a lost claim only means a redelivery. It goes out with
@@ -341,7 +353,7 @@ func (l *deliveryLog) claimLocked(consumer string, max int, minIdle time.Duratio
 	if !s.flushing {
 		s.flushLocked(false) // releases s.mu meanwhile: the claim is made already
 	}
-	return out, nil
+	return out
 }
 
 // Ack implements store.DeliveryLog; acknowledgements are durable on return.

@@ -150,7 +150,11 @@ type Store struct {
 	corruptSpans atomic.Int64
 	corruptBytes atomic.Int64
 
-	syncMu  sync.Mutex // serialises background fsyncs and compaction
+	syncMu sync.Mutex // serialises background fsyncs and compaction
+	// fileMu keeps the log file and the entries' offsets for readers that
+	// read without s.mu (read.go); compaction and Close take it to swap or
+	// close the file. Lock order: syncMu, fileMu, mu.
+	fileMu  sync.RWMutex
 	kick    chan struct{}
 	done    chan struct{}
 	wg      sync.WaitGroup
@@ -394,6 +398,8 @@ func (s *Store) Close() error {
 		s.wg.Wait()
 		s.syncMu.Lock()
 		defer s.syncMu.Unlock()
+		s.fileMu.Lock()
+		defer s.fileMu.Unlock()
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		// Write and fsync what is queued or unsynced (claims, FsyncInterval).

@@ -239,6 +239,8 @@ func (s *Store) maybeCompact() {
 func (s *Store) compact() error {
 	s.syncMu.Lock()
 	defer s.syncMu.Unlock()
+	s.fileMu.Lock()
+	defer s.fileMu.Unlock()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	// Write and fsync what is queued: the snapshot is taken from memory,

@@ -209,11 +209,11 @@ func (s *Store) matcher(f *store.Filter) func(r *rec) (bool, *store.Event, error
 		if !coarse.MatchAlert(&r.m.a) {
 			return false, nil, nil
 		}
-		err = s.withRaw(r, func(raw []byte) error {
+		err = s.withRaw(s.f, r.loc(), func(raw []byte) error {
 			if len(run) > 0 && r.flat && !bytes.Contains(bytes.ToLower(raw), run) {
 				return nil
 			}
-			e, err := s.decodeAt(r, raw)
+			e, err := s.decodeAt(r.loc(), raw)
 			if err != nil {
 				return err
 			}
@@ -256,30 +256,46 @@ func (s *Store) Query(ctx context.Context, q store.Query) (store.Page, error) {
 		limit = store.DefaultLimit
 	}
 	limit = min(limit, store.MaxLimit)
+	// The page's events are read after s.mu is released (see read.go);
+	// those a filter had to read already come with their event.
+	s.fileMu.RLock()
+	defer s.fileMu.RUnlock()
 	s.mu.RLock()
-	defer s.mu.RUnlock()
 	b, err := s.bounds(&q.Filter, q.Before, s.clock())
+	if err != nil {
+		s.mu.RUnlock()
+		return store.Page{}, err
+	}
+	type hit struct {
+		l    loc
+		evMs int64
+		ev   *store.Event
+	}
+	var hits []hit
+	page := store.Page{Events: []store.Event{}}
+	err = s.scan(&q.Filter, b, func(r *rec, ev *store.Event) (bool, error) {
+		if len(hits) == limit {
+			last := hits[limit-1]
+			page.Next = store.Position{Ms: last.evMs, ID: last.l.id()}.Cursor()
+			return false, nil
+		}
+		hits = append(hits, hit{l: r.loc(), evMs: r.evMs, ev: ev})
+		return true, nil
+	})
+	f := s.f
+	s.mu.RUnlock()
 	if err != nil {
 		return store.Page{}, err
 	}
-	page := store.Page{Events: []store.Event{}}
-	err = s.scan(&q.Filter, b, func(r *rec, ev *store.Event) (bool, error) {
-		if len(page.Events) == limit {
-			page.Next = store.PositionOf(&page.Events[limit-1]).Cursor()
-			return false, nil
-		}
-		if ev == nil {
-			e, err := s.event(r)
+	for _, h := range hits {
+		if h.ev == nil {
+			e, err := s.read(f, h.l)
 			if err != nil {
-				return false, err
+				return store.Page{}, err
 			}
-			ev = &e
+			h.ev = &e
 		}
-		page.Events = append(page.Events, *ev)
-		return true, nil
-	})
-	if err != nil {
-		return store.Page{}, err
+		page.Events = append(page.Events, *h.ev)
 	}
 	return page, nil
 }

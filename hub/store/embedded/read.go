@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"os"
 	"sync"
 	"time"
 
@@ -13,48 +14,79 @@ import (
 )
 
 // Events are read from the log on demand: an index entry (rec) knows where
-// its event's JSON lies in the current file. Callers hold s.mu (read or
-// write), so compaction cannot swap the file meanwhile; records are
-// published only once written, so every visible entry's bytes are there.
+// its event's JSON lies in the current file. Records are published only
+// once written, so every visible entry's bytes are there. Compaction swaps
+// the file and moves the offsets under s.fileMu and s.mu: a reader either
+// holds s.mu while it reads, or copies the entries' locations under s.mu
+// and reads them holding only s.fileMu (read) — so reading and decoding a
+// page of events does not hold up appends.
+
+// loc is where an event lies in the log, copied from its rec under s.mu.
+type loc struct {
+	ms, seq uint64
+	off     int64
+	n       int32
+}
+
+func (r *rec) loc() loc { return loc{ms: r.ms, seq: r.seq, off: r.off, n: r.n} }
+
+func (l loc) id() string { return store.FormatID(l.ms, l.seq) }
 
 var readBufs = sync.Pool{New: func() any { return new([]byte) }}
 
-// withRaw calls fn with r's JSON as it is in the log (the bytes are only
-// valid during the call).
-func (s *Store) withRaw(r *rec, fn func(raw []byte) error) error {
+// withRaw calls fn with the JSON at l in f as it is in the log (the bytes
+// are only valid during the call).
+func (s *Store) withRaw(f *os.File, l loc, fn func(raw []byte) error) error {
 	bp := readBufs.Get().(*[]byte)
 	defer readBufs.Put(bp)
-	if cap(*bp) < int(r.n) {
-		*bp = make([]byte, r.n)
+	if cap(*bp) < int(l.n) {
+		*bp = make([]byte, l.n)
 	}
-	raw := (*bp)[:r.n]
-	if _, err := s.f.ReadAt(raw, r.off); err != nil {
-		return fmt.Errorf("embedded store: read event %s at offset %d: %w", r.id(), r.off, err)
+	raw := (*bp)[:l.n]
+	if _, err := f.ReadAt(raw, l.off); err != nil {
+		return fmt.Errorf("embedded store: read event %s at offset %d: %w", l.id(), l.off, err)
 	}
 	return fn(raw)
 }
 
-// event reads and decodes r's event.
-func (s *Store) event(r *rec) (store.Event, error) {
+// read reads and decodes the event at l in f.
+func (s *Store) read(f *os.File, l loc) (store.Event, error) {
 	var e store.Event
-	err := s.withRaw(r, func(raw []byte) error {
+	err := s.withRaw(f, l, func(raw []byte) error {
 		var err error
-		e, err = s.decodeAt(r, raw)
+		e, err = s.decodeAt(l, raw)
 		return err
 	})
 	return e, err
 }
 
-// decodeAt decodes r's event from raw, checking that the bytes are r's.
-func (s *Store) decodeAt(r *rec, raw []byte) (store.Event, error) {
+// readAll reads the events at locs in f, in order.
+func (s *Store) readAll(f *os.File, locs []loc) ([]store.Event, error) {
+	out := make([]store.Event, 0, len(locs))
+	for _, l := range locs {
+		e, err := s.read(f, l)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// event reads and decodes r's event (s.mu held).
+func (s *Store) event(r *rec) (store.Event, error) { return s.read(s.f, r.loc()) }
+
+// decodeAt decodes the event at l from raw, checking that the bytes are
+// that event's.
+func (s *Store) decodeAt(l loc, raw []byte) (store.Event, error) {
 	e, err := decodeEvent(raw)
-	if err == nil && e.ID != r.id() {
+	if err == nil && e.ID != l.id() {
 		err = fmt.Errorf("found event %s there", e.ID)
 	}
 	if err != nil {
-		return e, fmt.Errorf("embedded store: event %s at offset %d of %s: %w", r.id(), r.off, s.path, err)
+		return e, fmt.Errorf("embedded store: event %s at offset %d of %s: %w", l.id(), l.off, s.path, err)
 	}
-	e.Received = time.UnixMilli(int64(r.ms)).UTC()
+	e.Received = time.UnixMilli(int64(l.ms)).UTC()
 	return e, nil
 }
 

@@ -30,9 +30,12 @@ func (s *Store) Tail(ctx context.Context, after string, max int, block time.Dura
 		deadline = time.Now().Add(block)
 	}
 	for {
+		// Events are read after s.mu is released (see read.go).
+		s.fileMu.RLock()
 		s.mu.RLock()
 		if s.closed {
 			s.mu.RUnlock()
+			s.fileMu.RUnlock()
 			return nil, errors.New("embedded store: closed")
 		}
 		now := s.clock()
@@ -40,16 +43,14 @@ func (s *Store) Tail(ctx context.Context, after string, max int, block time.Dura
 		if !fromStart {
 			i = s.firstAfter(ams, aseq, now)
 		}
-		var out []store.Event
-		var err error
-		for ; i < len(s.evs) && len(out) < max && err == nil; i++ {
-			var e store.Event
-			if e, err = s.event(s.evs[i]); err == nil {
-				out = append(out, e)
-			}
+		var locs []loc
+		for ; i < len(s.evs) && len(locs) < max; i++ {
+			locs = append(locs, s.evs[i].loc())
 		}
-		ch := s.notify
+		ch, f := s.notify, s.f
 		s.mu.RUnlock()
+		out, err := s.readAll(f, locs)
+		s.fileMu.RUnlock()
 		if err != nil {
 			return nil, err
 		}
