@@ -285,6 +285,23 @@ func init() {
 	res("thread.pfmajor", Uint64, "Major page faults of the process since it started (at its exec).", func(t *event.Thread) int64 { return int64(t.PFMajor) })
 	res("thread.pfminor", Uint64, "Minor page faults of the process since it started (at its exec).", func(t *event.Thread) int64 { return int64(t.PFMinor) })
 	res("proc.fdlimit", Int64, "Maximum number of FDs the process can open (soft RLIMIT_NOFILE; -1 for unlimited).", func(t *event.Thread) int64 { return t.FDLimit })
+	register(&Field{Name: "proc.fdusage", Type: Double,
+		Desc: "Open FDs as a percentage of the FD limit (proc.fdopencount × 100 / proc.fdlimit; 0 without a limit).",
+		make: func(string, bool) (Extractor, error) {
+			return func(ev *event.Event) (Value, bool) {
+				t := ev.Thread
+				if t == nil || !t.HasResources {
+					return Value{}, false
+				}
+				switch {
+				case t.FDLimit <= 0:
+					return Value{}, true
+				case t.FDOpen > uint64(t.FDLimit):
+					return Value{F: 100}, true
+				}
+				return Value{F: float64(t.FDOpen) * 100 / float64(t.FDLimit)}, true
+			}, nil
+		}})
 	res("proc.fdopencount", Uint64, "Number of FDs the process had open (at its exec).", func(t *event.Thread) int64 { return int64(t.FDOpen) })
 
 	// The standard fds as the process had them at exec.

@@ -238,3 +238,26 @@ func TestStdFDFields(t *testing.T) {
 		{ev: ev(unread), field: "proc.stderr.name", missing: true},
 	})
 }
+
+func TestFDUsage(t *testing.T) {
+	r := mustResolve(t, "proc.fdusage")
+	if r.Type.String() != "DOUBLE" {
+		t.Errorf("type %s", r.Type)
+	}
+	for _, tc := range []struct {
+		th      *event.Thread
+		want    float64
+		missing bool
+	}{
+		{th: &event.Thread{HasResources: true, FDOpen: 3, FDLimit: 1024}, want: 300.0 / 1024},
+		{th: &event.Thread{HasResources: true, FDOpen: 900, FDLimit: 1000}, want: 90},
+		{th: &event.Thread{HasResources: true, FDOpen: 5, FDLimit: -1}, want: 0}, // unlimited
+		{th: &event.Thread{HasResources: true, FDOpen: 20, FDLimit: 10}, want: 100},
+		{th: &event.Thread{}, missing: true},
+	} {
+		v, ok := r.Extract(&event.Event{Type: event.TypeOpenat, Thread: tc.th})
+		if ok == tc.missing || v.F != tc.want {
+			t.Errorf("%+v: %v,%v, want %v (missing %v)", tc.th, v.F, ok, tc.want, tc.missing)
+		}
+	}
+}

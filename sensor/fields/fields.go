@@ -31,6 +31,7 @@ const (
 	Int16               // PT_INT16: compared and printed as Int64
 	Int32               // PT_INT32: compared and printed as Int64
 	Uint32              // PT_UINT32: compared and printed as Uint64
+	Double              // PT_DOUBLE: Value.F, printed with one decimal
 )
 
 // Unsigned reports whether values of t print as unsigned numbers.
@@ -77,6 +78,8 @@ func (t Type) String() string {
 		return "INT32"
 	case Uint32:
 		return "UINT32"
+	case Double:
+		return "DOUBLE"
 	}
 	return "UNKNOWN"
 }
@@ -94,7 +97,7 @@ const (
 )
 
 // Value is an extracted field value. Exactly one representation is used,
-// chosen by the field's Type: S for String, N for the integer types, Port,
+// chosen by the field's Type: S for String, F for Double, N for the integer types, Port,
 // Bool, AbsTime and RelTime (0/1 for Bool), IP for IPAddr and IPNet, B for
 // Bytes. Flags fields carry both N (the raw bits) and S (the rendered names). A multi-valued field (proc.aname without an index,
 // fd.types) sets List; each comparison then succeeds if any element matches,
@@ -105,6 +108,7 @@ const (
 type Value struct {
 	S    string
 	N    int64
+	F    float64 // Double fields
 	B    []byte
 	IP   netip.Addr
 	List []string

@@ -330,6 +330,8 @@ func appendValue(b []byte, r fields.Resolved, v fields.Value, o Options) []byte 
 		return append(b, "<IPNET>"...) // libs prints network fields so
 	case fields.Uint64, fields.Uint32, fields.Port:
 		return strconv.AppendUint(b, uint64(v.N), 10)
+	case fields.Double:
+		return strconv.AppendFloat(b, v.F, 'f', 1, 64) // libs' "%.1lf"
 	case fields.AbsTime:
 		if r.Field.Name == "evt.time" {
 			return appendEvtTime(b, v.N, o)
@@ -423,6 +425,8 @@ func (r *fieldRef) jsonValue(ev *event.Event, o Options) any {
 		return "<IPNET>"
 	case fields.Uint64, fields.Uint32, fields.Port, fields.AbsTime:
 		return uint64(v.N)
+	case fields.Double:
+		return v.F
 	}
 	return v.N
 }

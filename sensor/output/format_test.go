@@ -183,6 +183,25 @@ func TestNetworkFields(t *testing.T) {
 	}
 }
 
+// TestDoubleField: a PT_DOUBLE field prints with one decimal, as libs'
+// "%.1lf", and is a number in output_fields.
+func TestDoubleField(t *testing.T) {
+	ev := shadowEvent()
+	th := *ev.Thread
+	th.HasResources, th.FDOpen, th.FDLimit = true, 3, 1024
+	ev.Thread = &th
+	f, err := CompileWith("usage=%proc.fdusage", Options{NoExtraOutput: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := f.Format(ev), "usage=0.3"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	if got := f.Fields(ev)["proc.fdusage"]; got != 300.0/1024 {
+		t.Errorf("output field %v (%T)", got, got)
+	}
+}
+
 // TestJSONPrefixFieldsAndOptions: Falco adds the prefix's time field to
 // output_fields (as integer ns; other time fields too) and honours the
 // json_include_* switches.

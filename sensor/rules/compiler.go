@@ -9,6 +9,7 @@ import (
 	"math/bits"
 	"net/netip"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -679,6 +680,13 @@ func (fc fieldCompiler) compileBinary(b *Binary) (Filter, error) {
 			return nil, err
 		}
 		return numFilter(left.ex, m), nil
+	case left.typ == fields.Double:
+		m, err := floatMatcher(b.Op, b.Values)
+		if err != nil {
+			return nil, err
+		}
+		ex := left.ex
+		return func(ev *event.Event) bool { v, ok := ex(ev); return ok && m(v.F) }, nil
 	case left.typ == fields.IPAddr || left.typ == fields.IPNet:
 		m, err := ipMatcher(b.Op, b.Values)
 		if err != nil {
@@ -1099,6 +1107,28 @@ func numMatcher(t fields.Type, op string, vals []string) (func(int64) bool, erro
 		return f, nil
 	}
 	return nil, opError(op, t)
+}
+
+// floatMatcher compares a Double field with decimal constants.
+func floatMatcher(op string, vals []string) (func(float64) bool, error) {
+	nums := make([]float64, len(vals))
+	for i, s := range vals {
+		f, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			return nil, fmt.Errorf("could not parse '%s' as a number for a field of type %s", s, fields.Double)
+		}
+		nums[i] = f
+	}
+	if op == "in" || op == "intersects" {
+		return func(x float64) bool { return slices.Contains(nums, x) }, nil
+	}
+	if len(nums) != 1 {
+		return nil, fmt.Errorf("operator '%s' requires a single value", op)
+	}
+	if f := compare(op, nums[0]); f != nil {
+		return f, nil
+	}
+	return nil, opError(op, fields.Double)
 }
 
 func ipMatcher(op string, vals []string) (func(netip.Addr) bool, error) {

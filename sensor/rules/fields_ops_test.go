@@ -84,6 +84,7 @@ func TestScalarFieldsMissingValue(t *testing.T) {
 	orphan := &event.Thread{PID: 5, Comm: "init"} // no parent: proc.pname missing
 	noFD := &event.Event{Type: event.TypeClone, Thread: orphan, FD: event.FD{Num: -1}}
 	opened := &event.Event{Type: event.TypeOpenat, Res: 3, Thread: orphan, FD: event.FD{Num: 3, Type: event.FDFile, Name: "/etc/passwd"}}
+	fdHeavy := &event.Event{Type: event.TypeOpenat, Thread: &event.Thread{HasResources: true, FDOpen: 900, FDLimit: 1000}}
 	conn := &event.Event{Type: event.TypeConnect, Thread: orphan, FD: event.FD{Num: 4, Type: event.FDIPv4,
 		ClientIP: netip.MustParseAddr("::ffff:10.0.0.2"), ServerIP: netip.MustParseAddr("10.0.0.1"), ClientPort: 40000, ServerPort: 443}}
 	tests := []struct {
@@ -133,6 +134,11 @@ func TestScalarFieldsMissingValue(t *testing.T) {
 		{conn, "fd.cip = 10.0.0.2", true}, // v4-mapped compares as v4
 		{conn, "fd.snet in (192.168.0.0/16, 10.0.0.0/8)", true},
 		{conn, "fd.rip = 10.0.0.1", false}, // LocalIsClient unset: the remote end is the client
+		{noFD, "proc.fdusage > 0", false},  // resources not read: missing
+		{fdHeavy, "proc.fdusage > 89.5", true},
+		{fdHeavy, "proc.fdusage = 90", true},
+		{fdHeavy, "proc.fdusage < 90", false},
+		{fdHeavy, "proc.fdusage in (10, 90.0)", true},
 	}
 	for _, tc := range tests {
 		if got := compileCond(t, tc.cond)(tc.ev); got != tc.want {
