@@ -407,7 +407,6 @@ static __always_inline void put_sock(struct sk_buf *b, long fd)
 /* Argument kinds for the generic syscall handler. */
 #define NONE (-1)
 #define IO_MSG (-3) /* the I/O buffer is the first iovec of the msghdr in arg 1 */
-#define RET_FD (-3) /* sockarg: describe the returned fd (socket tuple or path), for dup */
 
 /* put_msg_head copies the head of a sendmsg/recvmsg buffer (its first
  * iovec, up to SK_SNAPLEN and the bytes transferred) into seg1. */
@@ -500,8 +499,8 @@ static __always_inline void count_filtered(__u32 type)
  * the result, copies up to two user strings (arg indexes s0, s1) and one
  * user blob (arg index bl, length from arg index bllen, or a string when
  * bllen is NONE), and for socket syscalls the kernel socket tuple of the fd
- * in argument sockarg (or of the returned fd when sockarg is -2; RET_FD:
- * the returned fd's tuple or path, for dup). */
+ * in argument sockarg (or of the returned fd when sockarg is -2: accept, and
+ * dup, whose new fd is what the old one was). */
 static __always_inline int sys_exit(__u16 type, struct pt_regs *regs, long ret,
 				    int s0, int s1, int bl, int bllen, int sockarg, int io)
 {
@@ -555,8 +554,6 @@ static __always_inline int sys_exit(__u16 type, struct pt_regs *regs, long ret,
 		put_basedir(b, (int)a[0]);
 	if (sockarg == -2)
 		put_sock(b, ret);
-	else if (sockarg == RET_FD && ret >= 0)
-		put_fd_path(b, ret); /* dup: the new fd is what the old one was */
 	else if (sockarg >= 0 && sockarg < 6)
 		put_sock(b, (long)a[sockarg]);
 	return submit(b);
@@ -604,9 +601,9 @@ SYS(symlink, SK_SYMLINK, 0, 1, NONE, NONE, NONE)
 SYS(symlinkat, SK_SYMLINKAT, 0, 2, NONE, NONE, NONE)
 SYS(memfd_create, SK_MEMFD_CREATE, 0, NONE, NONE, NONE, NONE)
 SYS(chroot, SK_CHROOT, 0, NONE, NONE, NONE, NONE)
-SYS(dup, SK_DUP, NONE, NONE, NONE, NONE, RET_FD)
-SYS(dup2, SK_DUP2, NONE, NONE, NONE, NONE, RET_FD)
-SYS(dup3, SK_DUP3, NONE, NONE, NONE, NONE, RET_FD)
+SYS(dup, SK_DUP, NONE, NONE, NONE, NONE, -2)
+SYS(dup2, SK_DUP2, NONE, NONE, NONE, NONE, -2)
+SYS(dup3, SK_DUP3, NONE, NONE, NONE, NONE, -2)
 
 /* openat2 passes flags and mode in a struct open_how; they replace the raw
  * args[2]/args[3] (the struct pointer and its size) in the record. */

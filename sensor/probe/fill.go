@@ -114,14 +114,13 @@ func (r *Record) Fill(ev *event.Event) (dirfd int64) {
 			ev.Flags = uint32(a[2])
 		}
 		// As Falco's dup exit: the event's fd is the new one (the result),
-		// described as what the old one is (read by the probe at the event).
+		// described as what the old one is when it is a socket (read by the
+		// probe at the event). A file's path is not: walking it in the
+		// three dup programs doubled the probe's load (verifier) time.
 		if r.Res >= 0 {
 			ev.FD.Num = r.Res
-			switch {
-			case r.HasSock:
+			if r.HasSock {
 				r.fillSock(ev, true)
-			case r.Str0 != "":
-				ev.FD.Type, ev.FD.Name = event.FDFile, r.Str0
 			}
 		}
 	case event.TypeSocket:
