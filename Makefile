@@ -44,9 +44,11 @@ bench: deps
 ## bench-sensor: (root) the whole `saker sensor` with the three official rules
 ## files vs no BPF and vs one empty syscall tracepoint program, wall clock,
 ## interleaved rounds; getpid and openat+close loops, ring-buffer drops
+## (SENSOR_B=/path/to/older/saker runs a second build in the same rounds)
 SENSOR_ROUNDS ?= 5
+SENSOR_B ?=
 bench-sensor: build
-	$(GO) run ./cmd/benchsensor -saker $(BIN) -rounds $(SENSOR_ROUNDS)
+	$(GO) run ./cmd/benchsensor -saker $(BIN) -saker-b '$(SENSOR_B)' -rounds $(SENSOR_ROUNDS)
 
 ## bench-hub: the hub as users run it (Redis and embedded store) under load over
 ## loopback, driven by wrk; prints issue 10's targets met or missed;

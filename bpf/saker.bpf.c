@@ -337,14 +337,10 @@ done:
 	return 1;
 }
 
-/* put_basedir records, for a relative path in seg0, the directory it is
- * resolved from: dirfd's, or the working directory for AT_FDCWD. Read here,
- * at the event, because user space reading /proc later may find the fd
- * number reused by another directory, or the process gone. */
-static __always_inline void put_basedir(struct sk_buf *b, long dirfd)
+/* put_dir writes the directory dirfd names (the working directory for
+ * AT_FDCWD) into seg2, names leaf first; it returns 1 when it did. */
+static __always_inline int put_dir(struct sk_buf *b, long dirfd)
 {
-	if (b->hdr.len[0] == 0 || b->data[0] == '/')
-		return;
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct dentry *d;
 	struct vfsmount *vm;
@@ -354,16 +350,94 @@ static __always_inline void put_basedir(struct sk_buf *b, long dirfd)
 	} else {
 		struct file *f = fd_file(task, dirfd);
 		if (!f)
-			return;
+			return 0;
 		d = BPF_CORE_READ(f, f_path.dentry);
 		vm = BPF_CORE_READ(f, f_path.mnt);
 	}
 	if (!d || !vm)
-		return;
+		return 0;
 	if (put_path(b, 2, d, vm))
-		b->hdr.flags |= SK_F_BASEDIR;
-	else
-		b->hdr.len[2] = 0;
+		return 1;
+	b->hdr.len[2] = 0;
+	return 0;
+}
+
+/* No directory to resolve a segment against. */
+#define NO_DIRFD (-1000000)
+
+static __always_inline int seg_relative(struct sk_buf *b, int seg)
+{
+	return b->hdr.len[seg] > 0 && b->data[seg_off(b, seg) & SK_OFF_MASK] != '/';
+}
+
+/* put_basedirs records, for the relative paths in seg0 (resolved against
+ * d0) and seg1 (against d1), the directory they start from: seg0's when it
+ * is relative (and seg1's too when it uses the same dirfd), else seg1's.
+ * Read here, at the event, because user space reading /proc later may find
+ * the fd number reused by another directory, or the process gone. */
+static __always_inline void put_basedirs(struct sk_buf *b, long d0, long d1)
+{
+	int rel0 = d0 != NO_DIRFD && seg_relative(b, 0);
+	int rel1 = d1 != NO_DIRFD && seg_relative(b, 1);
+	long dirfd = NO_DIRFD;
+	__u16 fl = 0;
+	if (rel0) {
+		dirfd = d0;
+		fl = SK_F_BASEDIR;
+		if (rel1 && d1 == d0)
+			fl |= SK_F_BASEDIR1;
+	} else if (rel1) {
+		dirfd = d1;
+		fl = SK_F_BASEDIR1;
+	}
+	if (dirfd != NO_DIRFD && put_dir(b, dirfd))
+		b->hdr.flags |= fl;
+}
+
+/* path_dirfds gives the dirfds seg0's and seg1's paths are resolved
+ * against: AT_FDCWD for the calls without one, the argument for the *at
+ * calls, NO_DIRFD for a segment that is not a path to resolve (a symlink's
+ * content). */
+static __always_inline void path_dirfds(__u16 type, __u64 *a, long *d0, long *d1)
+{
+	*d0 = NO_DIRFD;
+	*d1 = NO_DIRFD;
+	switch (type) {
+	case SK_OPEN:
+	case SK_CREAT:
+	case SK_UNLINK:
+	case SK_RMDIR:
+	case SK_MKDIR:
+	case SK_CHMOD:
+	case SK_CHOWN:
+	case SK_LCHOWN:
+		*d0 = -100;
+		break;
+	case SK_OPENAT:
+	case SK_UNLINKAT:
+	case SK_MKDIRAT:
+	case SK_FCHMODAT:
+	case SK_FCHOWNAT:
+		*d0 = (int)a[0];
+		break;
+	case SK_RENAME:
+	case SK_LINK:
+		*d0 = -100;
+		*d1 = -100;
+		break;
+	case SK_RENAMEAT:
+	case SK_RENAMEAT2:
+	case SK_LINKAT:
+		*d0 = (int)a[0];
+		*d1 = (int)a[2];
+		break;
+	case SK_SYMLINK:
+		*d1 = -100;
+		break;
+	case SK_SYMLINKAT:
+		*d1 = (int)a[1];
+		break;
+	}
 }
 
 /* put_sock reads the socket tuple of file descriptor fd of the current task. */
@@ -548,10 +622,10 @@ static __always_inline int sys_exit(__u16 type, struct pt_regs *regs, long ret,
 		else
 			put_user_str(b, 2, (const void *)a[bl]);
 	}
-	if (type == SK_OPEN || type == SK_CREAT)
-		put_basedir(b, -100);
-	else if (type == SK_OPENAT)
-		put_basedir(b, (int)a[0]);
+	long d0, d1;
+	path_dirfds(type, a, &d0, &d1);
+	if (d0 != NO_DIRFD || d1 != NO_DIRFD)
+		put_basedirs(b, d0, d1);
 	if (sockarg == -2)
 		put_sock(b, ret);
 	else if (sockarg >= 0 && sockarg < 6)
@@ -635,7 +709,7 @@ int sys_openat2(struct trace_event_raw_sys_exit *ctx)
 	b->hdr.args[5] = 0;
 	b->hdr.res = ret;
 	put_user_str(b, 0, (const void *)b->hdr.args[1]);
-	put_basedir(b, (int)b->hdr.args[0]);
+	put_basedirs(b, (int)b->hdr.args[0], NO_DIRFD);
 	return submit(b);
 }
 

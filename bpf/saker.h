@@ -140,6 +140,8 @@ struct sk_event {
 #define SK_F_EXE_WRITABLE 32 /* exec: the executable is writable by the process */
 #define SK_F_EXE_UPPER 64    /* exec: the executable is in an overlayfs upper layer */
 #define SK_F_EXE_LOWER 128   /* exec: the executable is in an overlayfs lower layer */
+#define SK_F_BASEDIR1 256    /* seg2: the directory a relative seg1 path starts
+			      * from (with SK_F_BASEDIR: the same for both) */
 
 /* Per-CPU counters: [type] events emitted, [SK_NUM_TYPES + type] dropped
  * because the ring buffer was full, [2 * SK_NUM_TYPES + type] left in the

@@ -47,6 +47,7 @@ import (
 
 func main() {
 	saker := flag.String("saker", "bin/saker", "saker binary")
+	sakerB := flag.String("saker-b", "", "a second saker binary (an older build) run in the same rounds as mode sensor-b: an A/B comparison")
 	rulesList := flag.String("rules", "sensor/rules/testdata/falco_rules.yaml,sensor/rules/testdata/falco-incubating_rules.yaml,sensor/rules/testdata/falco-sandbox_rules.yaml",
 		"comma-separated rules files the sensor loads")
 	rounds := flag.Int("rounds", 5, "interleaved rounds")
@@ -69,6 +70,7 @@ func main() {
 	}
 	cfg := config{
 		saker:  *saker,
+		sakerB: *sakerB,
 		rules:  strings.Split(*rulesList, ","),
 		rounds: *rounds,
 		loads: []workload{
@@ -86,6 +88,7 @@ func main() {
 
 type config struct {
 	saker  string
+	sakerB string
 	rules  []string
 	rounds int
 	loads  []workload
@@ -158,6 +161,10 @@ func run(cfg config) error {
 		{"floor", startFloor},
 		{"sensor", func() (running, error) { return startSensor(cfg.saker, cfg.rules, tmp) }},
 	}
+	if cfg.sakerB != "" {
+		modes = append(modes, mode{"sensor-b", func() (running, error) { return startSensor(cfg.sakerB, cfg.rules, tmp) }})
+		fmt.Printf("sensor-b = %s\n", cfg.sakerB)
+	}
 	fmt.Printf("%d rounds; rules: %s\n", cfg.rounds, strings.Join(cfg.rules, " "))
 	fmt.Println("floor = one empty BPF program on tracepoint syscalls/sys_enter_getppid (never called by the loops)")
 	// nsop[workload][mode] = one figure per round
@@ -183,7 +190,7 @@ func run(cfg config) error {
 				}
 				nsop[w.name][m.name] = append(nsop[w.name][m.name], ns)
 				line += fmt.Sprintf("  %s %7.1f ns/op", w.name, ns)
-				if m.name == "sensor" {
+				if isSensor(m.name) {
 					// The warm-up's ops are in the sensor's CPU time too.
 					cpuNS := float64((rm.cpu() - cpu0).Nanoseconds()) / float64(w.ops+w.ops/20)
 					line += fmt.Sprintf(" (sensor CPU %.0f ns/op)", cpuNS)
@@ -194,13 +201,13 @@ func run(cfg config) error {
 				rm.stop()
 				return fmt.Errorf("round %d, %s: %w", r+1, m.name, err)
 			}
-			if m.name == "sensor" {
+			if isSensor(m.name) {
 				drops = append(drops, kc.drops)
 				events = append(events, kc.events)
 				line += fmt.Sprintf("  (sensor: %d kernel records, %d dropped, %d opens filtered in the kernel)", kc.events, kc.drops, kc.filtered)
 			}
 			fmt.Println(line)
-			if m.name == "sensor" {
+			if isSensor(m.name) {
 				for _, rate := range cfg.rates {
 					if err := paced(rm, rate, cfg.pacedFor, path); err != nil {
 						rm.stop()
@@ -224,6 +231,10 @@ func run(cfg config) error {
 		fmt.Printf("%-13s none %7.1f ns/op  floor %7.1f  sensor %7.1f   floor/none %.2f×  sensor/none %.2f×  sensor/floor %.2f×\n",
 			w.name, medianOf(byMode["none"]), medianOf(byMode["floor"]), medianOf(byMode["sensor"]),
 			ratio("floor", "none"), ratio("sensor", "none"), ratio("sensor", "floor"))
+		if cfg.sakerB != "" {
+			fmt.Printf("%-13s sensor-b %7.1f ns/op   sensor-b/none %.2f×  sensor/sensor-b %.2f×\n",
+				w.name, medianOf(byMode["sensor-b"]), ratio("sensor-b", "none"), ratio("sensor", "sensor-b"))
+		}
 	}
 	var totalDrops uint64
 	for _, d := range drops {
@@ -397,6 +408,8 @@ func startSensor(bin string, rulesFiles []string, dir string) (running, error) {
 		stop:     kill,
 	}, nil
 }
+
+func isSensor(mode string) bool { return strings.HasPrefix(mode, "sensor") }
 
 // processCPU returns the user+system CPU time of process pid, from
 // /proc/PID/stat (clock ticks of 10 ms), or 0 when it cannot be read.

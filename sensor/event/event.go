@@ -33,6 +33,14 @@ type Event struct {
 	Path    string // name / path / pathname / filename / oldpath / mount dev / symlink target (the link's content), resolved against cwd where Falco does
 	Target  string // newpath / linkpath / mount dir
 	Request uint64 // ptrace request, ioctl request, kill sig, bpf cmd, prctl option, openat2 resolve
+	// AbsPath and AbsTarget are Path and Target made absolute and clean for
+	// the path syscalls other than open (unlink*, mkdir*, rmdir, chmod,
+	// chown, rename*, link*, symlink*): resolved against the directory the
+	// probe read at the event (the dirfd's or the working directory), as
+	// Falco's fs.path.* and evt.abspath are. "" when not resolved, and
+	// AbsPath stays "" for a symlink's content, which is not a path to
+	// resolve.
+	AbsPath, AbsTarget string
 	// DirFD and NewDirFD are the *at syscalls' directory fds (dirfd /
 	// olddirfd / linkdirfd and newdirfd); -100 is AT_FDCWD.
 	DirFD, NewDirFD int64

@@ -165,9 +165,9 @@ func init() {
 	fsPath("fs.path.name", "Absolute path of the file a filesystem syscall (mkdir, rmdir, unlink, open, chmod, chown…) acted on, when it succeeded.", fsName)
 	fsPath("fs.path.nameraw", "Path of the file a filesystem syscall acted on, as the syscall passed it.", fsNameRaw)
 	fsPath("fs.path.source", "Source path of a successful rename, link or symlink (the new link for link and symlink).", fsSource)
-	fsPath("fs.path.sourceraw", "Source path of a rename, link or symlink, as passed.", fsSource)
+	fsPath("fs.path.sourceraw", "Source path of a rename, link or symlink, as passed.", fsSourceRaw)
 	fsPath("fs.path.target", "Target path of a successful rename, link or symlink (the existing file for link, the link's content for symlink).", fsTarget)
-	fsPath("fs.path.targetraw", "Target path of a rename, link or symlink, as passed.", fsTarget)
+	fsPath("fs.path.targetraw", "Target path of a rename, link or symlink, as passed.", fsTargetRaw)
 }
 
 func containerIDOrHost(ev *event.Event) string {
@@ -188,29 +188,56 @@ func fsPath(name, desc string, get StrFunc) {
 	})
 }
 
-// fsName is the path of the single-path filesystem syscalls.
+// fsName is the path of the single-path filesystem syscalls, absolute
+// (resolved at the event against the dirfd or working directory).
 func fsName(ev *event.Event) (string, bool) {
 	switch ev.Type {
 	case event.TypeMkdir, event.TypeMkdirat, event.TypeRmdir, event.TypeUnlink, event.TypeUnlinkat,
 		event.TypeChmod, event.TypeFchmodat, event.TypeChown, event.TypeLchown, event.TypeFchownat:
-		return ev.Path, true
+		return orRaw(ev.AbsPath, ev.Path), true
 	case event.TypeOpen, event.TypeOpenat, event.TypeOpenat2, event.TypeCreat, event.TypeFchmod, event.TypeFchown:
 		return ev.FD.Name, ev.FD.Name != ""
 	}
 	return "", false
 }
 
+// orRaw is the resolved path, or the path as passed when it was not
+// resolved.
+func orRaw(abs, raw string) string {
+	if abs != "" {
+		return abs
+	}
+	return raw
+}
+
 func fsNameRaw(ev *event.Event) (string, bool) {
 	if isOpen(ev.Type) && ev.FD.NameRaw != "" {
 		return ev.FD.NameRaw, true
+	}
+	if p, ok := fsName(ev); ok && ev.AbsPath != "" {
+		return ev.Path, p != ""
 	}
 	return fsName(ev)
 }
 
 // fsPair gives the source and target paths of rename, link and symlink,
 // as libs does: rename moves source to target; link and symlink create
-// source (the new name) pointing at target.
+// source (the new name) pointing at target. Paths are resolved, except a
+// symlink's target, its content.
 func fsPair(ev *event.Event) (source, target string, ok bool) {
+	switch ev.Type {
+	case event.TypeRename, event.TypeRenameat, event.TypeRenameat2:
+		return orRaw(ev.AbsPath, ev.Path), orRaw(ev.AbsTarget, ev.Target), true
+	case event.TypeLink, event.TypeLinkat:
+		return orRaw(ev.AbsTarget, ev.Target), orRaw(ev.AbsPath, ev.Path), true
+	case event.TypeSymlink, event.TypeSymlinkat:
+		return orRaw(ev.AbsTarget, ev.Target), ev.Path, true
+	}
+	return "", "", false
+}
+
+// fsPairRaw is fsPair with the paths as the syscall passed them.
+func fsPairRaw(ev *event.Event) (source, target string, ok bool) {
 	switch ev.Type {
 	case event.TypeRename, event.TypeRenameat, event.TypeRenameat2:
 		return ev.Path, ev.Target, true
@@ -219,6 +246,9 @@ func fsPair(ev *event.Event) (source, target string, ok bool) {
 	}
 	return "", "", false
 }
+
+func fsSourceRaw(ev *event.Event) (string, bool) { s, _, ok := fsPairRaw(ev); return s, ok }
+func fsTargetRaw(ev *event.Event) (string, bool) { _, t, ok := fsPairRaw(ev); return t, ok }
 
 func fsSource(ev *event.Event) (string, bool) { s, _, ok := fsPair(ev); return s, ok }
 func fsTarget(ev *event.Event) (string, bool) { _, t, ok := fsPair(ev); return t, ok }

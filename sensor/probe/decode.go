@@ -61,6 +61,7 @@ const (
 	flagExeWrite  = 32
 	flagExeUpper  = 64
 	flagExeLower  = 128
+	flagBaseDir1  = 256
 )
 
 // Sock is the kernel's view of a socket: local (S) and remote (D) ends.
@@ -124,7 +125,10 @@ type Record struct {
 	// BaseDir is the directory a relative Str0 was resolved from when the
 	// syscall ran (the dirfd's, or the working directory), read by the
 	// probe at the event; empty when the probe did not capture it.
-	BaseDir    string
+	BaseDir string
+	// BaseDir1 is the same for a relative Str1 (rename, link and symlink
+	// calls' second path).
+	BaseDir1   string
 	HasSock    bool
 	Sock       Sock
 	seg1, seg2 []byte
@@ -190,9 +194,15 @@ func Decode(b []byte, r *Record) error {
 	r.ExeWritable = flags&flagExeWrite != 0
 	r.ExeUpperLayer = flags&flagExeUpper != 0
 	r.ExeLowerLayer = flags&flagExeLower != 0
-	r.BaseDir = ""
-	if flags&flagBaseDir != 0 {
-		r.BaseDir = leafFirstPath(r.seg2)
+	r.BaseDir, r.BaseDir1 = "", ""
+	if flags&(flagBaseDir|flagBaseDir1) != 0 {
+		dir := leafFirstPath(r.seg2)
+		if flags&flagBaseDir != 0 {
+			r.BaseDir = dir
+		}
+		if flags&flagBaseDir1 != 0 {
+			r.BaseDir1 = dir
+		}
 	}
 	r.Argv = r.Argv[:0]
 	r.PGID, r.VPGID, r.SID = 0, 0, 0

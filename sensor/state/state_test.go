@@ -427,3 +427,34 @@ func TestApplyFollowsCapsAndName(t *testing.T) {
 		t.Errorf("loginuid %d, want 0", th.LoginUID)
 	}
 }
+
+// TestApplyResolvesPathSyscalls: the path syscalls other than open get
+// absolute, clean paths from the directories the probe read at the event;
+// a symlink's content stays as written.
+func TestApplyResolvesPathSyscalls(t *testing.T) {
+	tab := NewTable(Options{ProcRoot: t.TempDir()})
+	cases := []struct {
+		rec                probe.Record
+		absPath, absTarget string
+	}{
+		{probe.Record{Type: event.TypeUnlinkat, Str0: "../x", BaseDir: "/tmp/d"}, "/tmp/x", ""},
+		{probe.Record{Type: event.TypeMkdir, Str0: "/a//b/"}, "/a/b", ""},
+		{probe.Record{Type: event.TypeFchmodat, Str0: "f", BaseDir: "/etc"}, "/etc/f", ""},
+		{probe.Record{Type: event.TypeRenameat2, Str0: "a", Str1: "b", BaseDir: "/x", BaseDir1: "/y"}, "/x/a", "/y/b"},
+		{probe.Record{Type: event.TypeRenameat, Str0: "/abs", Str1: "b", BaseDir1: "/y"}, "/abs", "/y/b"},
+		{probe.Record{Type: event.TypeLinkat, Str0: "old", Str1: "new", BaseDir: "/x", BaseDir1: "/x"}, "/x/old", "/x/new"},
+		{probe.Record{Type: event.TypeSymlinkat, Str0: "../content", Str1: "link", BaseDir1: "/x"}, "", "/x/link"},
+	}
+	for _, c := range cases {
+		c.rec.PID, c.rec.TID = 4_100_002, 4_100_002
+		var ev event.Event
+		dirfd := c.rec.Fill(&ev)
+		tab.Apply(&c.rec, &ev, dirfd)
+		if ev.AbsPath != c.absPath || ev.AbsTarget != c.absTarget {
+			t.Errorf("%v %q %q: abs %q %q, want %q %q", c.rec.Type, c.rec.Str0, c.rec.Str1, ev.AbsPath, ev.AbsTarget, c.absPath, c.absTarget)
+		}
+		if c.rec.Type == event.TypeSymlinkat && ev.Path != "../content" {
+			t.Errorf("symlink content %q changed", ev.Path)
+		}
+	}
+}

@@ -350,13 +350,32 @@ func (t *Table) execed(rec *probe.Record) *event.Thread {
 	return th
 }
 
-// resolvePaths makes FD.Name absolute and normal ("/tmp/../etc/passwd" is
+// resolvePaths makes FD.Name (opens), or AbsPath and AbsTarget (the other
+// path syscalls), absolute and normal ("/tmp/../etc/passwd" is
 // "/etc/passwd"), resolving relative paths against the working directory
 // (AT_FDCWD) or the directory fd, as Falco's fd.name is: the directory the
 // probe captured at the event, else (paths too deep for the probe) the one
 // /proc shows now. FD.NameRaw keeps the path as the program passed it
 // (fd.nameraw).
 func (t *Table) resolvePaths(rec *probe.Record, ev *event.Event, dirfd int64) {
+	switch ev.Type {
+	case event.TypeUnlink, event.TypeUnlinkat, event.TypeMkdir, event.TypeMkdirat, event.TypeRmdir,
+		event.TypeChmod, event.TypeFchmodat, event.TypeChown, event.TypeLchown, event.TypeFchownat:
+		ev.AbsPath = t.resolve(rec, ev, ev.Path, rec.BaseDir, dirfd)
+		return
+	case event.TypeRename, event.TypeLink:
+		ev.AbsPath = t.resolve(rec, ev, ev.Path, rec.BaseDir, probe.AtFDCWD)
+		ev.AbsTarget = t.resolve(rec, ev, ev.Target, rec.BaseDir1, probe.AtFDCWD)
+		return
+	case event.TypeRenameat, event.TypeRenameat2, event.TypeLinkat:
+		ev.AbsPath = t.resolve(rec, ev, ev.Path, rec.BaseDir, dirfd)
+		ev.AbsTarget = t.resolve(rec, ev, ev.Target, rec.BaseDir1, ev.NewDirFD)
+		return
+	case event.TypeSymlink, event.TypeSymlinkat:
+		// Path is the link's content, kept as written.
+		ev.AbsTarget = t.resolve(rec, ev, ev.Target, rec.BaseDir1, dirfd)
+		return
+	}
 	name := ev.FD.Name
 	if ev.FD.Type != event.FDFile || name == "" {
 		return
@@ -368,9 +387,22 @@ func (t *Table) resolvePaths(rec *probe.Record, ev *event.Event, dirfd int64) {
 		return
 	}
 	ev.FD.NameRaw = name
+	ev.FD.Name = t.resolve(rec, ev, name, rec.BaseDir, dirfd)
+}
+
+// resolve makes a path absolute and clean: a relative one is joined to
+// base, the directory the probe read at the event, or (paths too deep for
+// the probe) to the working directory or dirfd as /proc shows them now. It
+// returns name as it is when no directory is known.
+func (t *Table) resolve(rec *probe.Record, ev *event.Event, name, base string, dirfd int64) string {
+	if name == "" {
+		return ""
+	}
+	if filepath.IsAbs(name) {
+		return filepath.Clean(name)
+	}
 	// The probe's directory was read at the event; /proc, read now, may
 	// show the fd number reused by another directory.
-	base := rec.BaseDir
 	if base == "" {
 		pid := strconv.FormatInt(int64(rec.PID), 10)
 		if dirfd == probe.AtFDCWD {
@@ -383,9 +415,10 @@ func (t *Table) resolvePaths(rec *probe.Record, ev *event.Event, dirfd int64) {
 			base = d
 		}
 	}
-	if base != "" {
-		ev.FD.Name = filepath.Join(base, name)
+	if base == "" {
+		return name
 	}
+	return filepath.Join(base, name)
 }
 
 func withSlash(p string) string {
