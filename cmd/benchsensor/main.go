@@ -169,7 +169,8 @@ func run(cfg config) error {
 	fmt.Println("floor = one empty BPF program on tracepoint syscalls/sys_enter_getppid (never called by the loops)")
 	// nsop[workload][mode] = one figure per round
 	nsop := map[string]map[string][]float64{}
-	var drops, events []uint64
+	// per sensor mode, one figure per round
+	drops, events := map[string][]uint64{}, map[string][]uint64{}
 	for r := 0; r < cfg.rounds; r++ {
 		for i := range modes {
 			m := modes[(i+r)%len(modes)]
@@ -202,8 +203,8 @@ func run(cfg config) error {
 				return fmt.Errorf("round %d, %s: %w", r+1, m.name, err)
 			}
 			if isSensor(m.name) {
-				drops = append(drops, kc.drops)
-				events = append(events, kc.events)
+				drops[m.name] = append(drops[m.name], kc.drops)
+				events[m.name] = append(events[m.name], kc.events)
 				line += fmt.Sprintf("  (sensor: %d kernel records, %d dropped, %d opens filtered in the kernel)", kc.events, kc.drops, kc.filtered)
 			}
 			fmt.Println(line)
@@ -236,11 +237,12 @@ func run(cfg config) error {
 				w.name, medianOf(byMode["sensor-b"]), ratio("sensor-b", "none"), ratio("sensor", "sensor-b"))
 		}
 	}
-	var totalDrops uint64
-	for _, d := range drops {
-		totalDrops += d
+	for _, m := range modes {
+		if !isSensor(m.name) {
+			continue
+		}
+		fmt.Printf("%s: ring-buffer drops during the unpaced loops, per round: %v (records written: %v)\n", m.name, drops[m.name], events[m.name])
 	}
-	fmt.Printf("ring-buffer drops during the unpaced loops: %d (records written per round: %v)\n", totalDrops, events)
 	return nil
 }
 
