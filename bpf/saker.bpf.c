@@ -33,6 +33,8 @@ volatile const __u32 self_tgid = 0;
 struct sk_buf {
 	struct sk_event hdr;
 	__u8 data[SK_DATA_SIZE];
+	/* for path_dirs: the dirfds seg0's and seg1's paths start from */
+	long d0, d1;
 };
 
 struct {
@@ -46,6 +48,14 @@ struct {
 	__type(key, __u32);
 	__type(value, struct sk_buf);
 } scratch SEC(".maps");
+
+/* [0] = path_dirs, set by the loader. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} path_tail SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -575,7 +585,7 @@ static __always_inline void count_filtered(__u32 type)
  * bllen is NONE), and for socket syscalls the kernel socket tuple of the fd
  * in argument sockarg (or of the returned fd when sockarg is -2: accept, and
  * dup, whose new fd is what the old one was). */
-static __always_inline int sys_exit(__u16 type, struct pt_regs *regs, long ret,
+static __always_inline int sys_exit(void *ctx, __u16 type, struct pt_regs *regs, long ret,
 				    int s0, int s1, int bl, int bllen, int sockarg, int io)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
@@ -624,8 +634,15 @@ static __always_inline int sys_exit(__u16 type, struct pt_regs *regs, long ret,
 	}
 	long d0, d1;
 	path_dirfds(type, a, &d0, &d1);
-	if (d0 != NO_DIRFD || d1 != NO_DIRFD)
-		put_basedirs(b, d0, d1);
+	if (d0 != NO_DIRFD || d1 != NO_DIRFD) {
+		/* The directory walk runs in one program, path_dirs, which
+		 * submits the record: verified once instead of in every path
+		 * syscall's program (inlined, it made loading 6x slower). */
+		b->d0 = d0;
+		b->d1 = d1;
+		bpf_tail_call(ctx, &path_tail, 0);
+		/* not reached unless path_dirs is missing: send without them */
+	}
 	if (sockarg == -2)
 		put_sock(b, ret);
 	else if (sockarg >= 0 && sockarg < 6)
@@ -647,7 +664,7 @@ static __always_inline struct pt_regs *user_regs(void)
 	SEC("tracepoint/syscalls/sys_exit_" #name)                               \
 	int sys_##name(struct trace_event_raw_sys_exit *ctx)                     \
 	{                                                                        \
-		return sys_exit(type, user_regs(), ctx->ret, s0, s1, bl, bllen, sockarg, io); \
+		return sys_exit(ctx, type, user_regs(), ctx->ret, s0, s1, bl, bllen, sockarg, io); \
 	}
 
 /* Files */
@@ -709,7 +726,23 @@ int sys_openat2(struct trace_event_raw_sys_exit *ctx)
 	b->hdr.args[5] = 0;
 	b->hdr.res = ret;
 	put_user_str(b, 0, (const void *)b->hdr.args[1]);
-	put_basedirs(b, (int)b->hdr.args[0], NO_DIRFD);
+	b->d0 = (int)b->hdr.args[0];
+	b->d1 = NO_DIRFD;
+	bpf_tail_call(ctx, &path_tail, 0);
+	return submit(b);
+}
+
+/* path_dirs is tail-called by the path syscalls' programs with the record
+ * in scratch and its dirfds in d0/d1: it adds the directories relative
+ * paths start from, then submits the record. */
+SEC("tracepoint")
+int path_dirs(void *ctx)
+{
+	__u32 zero = 0;
+	struct sk_buf *b = bpf_map_lookup_elem(&scratch, &zero);
+	if (!b)
+		return 0;
+	put_basedirs(b, b->d0, b->d1);
 	return submit(b);
 }
 
@@ -756,23 +789,23 @@ SYS(capset, SK_CAPSET, NONE, NONE, NONE, NONE, NONE)
  * Failed execs are reported at sys_exit, whose registers and pointers are
  * still the caller's. */
 
-static __always_inline int exec_failed(__u16 type, struct pt_regs *regs, long ret, int fnarg)
+static __always_inline int exec_failed(void *ctx, __u16 type, struct pt_regs *regs, long ret, int fnarg)
 {
 	if (ret == 0)
 		return 0;
-	return sys_exit(type, regs, ret, fnarg, NONE, NONE, NONE, NONE, NONE);
+	return sys_exit(ctx, type, regs, ret, fnarg, NONE, NONE, NONE, NONE, NONE);
 }
 
 SEC("tracepoint/syscalls/sys_exit_execve")
 int sys_execve(struct trace_event_raw_sys_exit *ctx)
 {
-	return exec_failed(SK_EXECVE, user_regs(), ctx->ret, 0);
+	return exec_failed(ctx, SK_EXECVE, user_regs(), ctx->ret, 0);
 }
 
 SEC("tracepoint/syscalls/sys_exit_execveat")
 int sys_execveat(struct trace_event_raw_sys_exit *ctx)
 {
-	return exec_failed(SK_EXECVEAT, user_regs(), ctx->ret, 1);
+	return exec_failed(ctx, SK_EXECVEAT, user_regs(), ctx->ret, 1);
 }
 
 #define SK_OVERLAYFS_MAGIC 0x794c7630

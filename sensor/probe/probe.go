@@ -64,6 +64,10 @@ type Probe struct {
 // pollInterval bounds how long a record waits in the ring buffer.
 const pollInterval = 10 * time.Millisecond
 
+// pathDirs is the program that records the directories relative paths
+// start from, tail-called by the path syscalls' programs.
+const pathDirs = "path_dirs"
+
 // alwaysTypes feed the process table.
 var alwaysTypes = []event.Type{event.TypeExecve, event.TypeExecveat, event.TypeClone, event.TypeProcExit}
 
@@ -228,6 +232,8 @@ func Open(opts Options) (*Probe, error) {
 		}
 	}
 	sort.Slice(unavailable, func(i, j int) bool { return unavailable[i] < unavailable[j] })
+	// path_dirs is not attached: the path syscalls' programs tail-call it.
+	progSet[pathDirs] = true
 	// Load only what is attached: unneeded programs would cost verifier
 	// time and kernel memory for nothing.
 	for name := range spec.Programs {
@@ -262,9 +268,15 @@ func Open(opts Options) (*Probe, error) {
 			return nil, err
 		}
 	}
+	if err := p.maps.PathTail.Put(uint32(0), coll.Programs[pathDirs]); err != nil {
+		p.Close()
+		return nil, fmt.Errorf("set path_dirs tail call: %w", err)
+	}
 	names := make([]string, 0, len(progSet))
 	for n := range progSet {
-		names = append(names, n)
+		if n != pathDirs {
+			names = append(names, n)
+		}
 	}
 	sort.Strings(names)
 	for _, n := range names {

@@ -17,6 +17,8 @@ type sakerSkBuf struct {
 	_    structs.HostLayout
 	Hdr  sakerSkEvent
 	Data [16384]uint8
+	D0   int64
+	D1   int64
 }
 
 type sakerSkEvent struct {
@@ -152,9 +154,11 @@ const (
 	sakerMapEvents          = "events"
 	sakerMapOpenComms       = "open_comms"
 	sakerMapOpenPrefixes    = "open_prefixes"
+	sakerMapPathTail        = "path_tail"
 	sakerMapPrefixScratch   = "prefix_scratch"
 	sakerMapScratch         = "scratch"
 	sakerMapWanted          = "wanted"
+	sakerProgPathDirs       = "path_dirs"
 	sakerProgSchedExec      = "sched_exec"
 	sakerProgSchedExit      = "sched_exit"
 	sakerProgSchedFork      = "sched_fork"
@@ -269,6 +273,7 @@ type sakerSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type sakerProgramSpecs struct {
+	PathDirs       *ebpf.ProgramSpec `ebpf:"path_dirs"`
 	SchedExec      *ebpf.ProgramSpec `ebpf:"sched_exec"`
 	SchedExit      *ebpf.ProgramSpec `ebpf:"sched_exit"`
 	SchedFork      *ebpf.ProgramSpec `ebpf:"sched_fork"`
@@ -343,6 +348,7 @@ type sakerMapSpecs struct {
 	Events        *ebpf.MapSpec `ebpf:"events"`
 	OpenComms     *ebpf.MapSpec `ebpf:"open_comms"`
 	OpenPrefixes  *ebpf.MapSpec `ebpf:"open_prefixes"`
+	PathTail      *ebpf.MapSpec `ebpf:"path_tail"`
 	PrefixScratch *ebpf.MapSpec `ebpf:"prefix_scratch"`
 	Scratch       *ebpf.MapSpec `ebpf:"scratch"`
 	Wanted        *ebpf.MapSpec `ebpf:"wanted"`
@@ -384,6 +390,7 @@ type sakerMaps struct {
 	Events        *ebpf.Map `ebpf:"events"`
 	OpenComms     *ebpf.Map `ebpf:"open_comms"`
 	OpenPrefixes  *ebpf.Map `ebpf:"open_prefixes"`
+	PathTail      *ebpf.Map `ebpf:"path_tail"`
 	PrefixScratch *ebpf.Map `ebpf:"prefix_scratch"`
 	Scratch       *ebpf.Map `ebpf:"scratch"`
 	Wanted        *ebpf.Map `ebpf:"wanted"`
@@ -395,6 +402,7 @@ func (m *sakerMaps) Close() error {
 		m.Events,
 		m.OpenComms,
 		m.OpenPrefixes,
+		m.PathTail,
 		m.PrefixScratch,
 		m.Scratch,
 		m.Wanted,
@@ -417,6 +425,7 @@ type sakerVariables struct {
 //
 // It can be passed to loadSakerObjects or ebpf.CollectionSpec.LoadAndAssign.
 type sakerPrograms struct {
+	PathDirs       *ebpf.Program `ebpf:"path_dirs"`
 	SchedExec      *ebpf.Program `ebpf:"sched_exec"`
 	SchedExit      *ebpf.Program `ebpf:"sched_exit"`
 	SchedFork      *ebpf.Program `ebpf:"sched_fork"`
@@ -485,6 +494,7 @@ type sakerPrograms struct {
 
 func (p *sakerPrograms) Close() error {
 	return _SakerClose(
+		p.PathDirs,
 		p.SchedExec,
 		p.SchedExit,
 		p.SchedFork,
