@@ -55,6 +55,18 @@ struct scratch {
 	struct hold hold;
 };
 
+/* armed[0] != 0: hold. The guard is attached before the probe, so that on
+ * a shared syscall exit tracepoint it runs first (programs run in attach
+ * order) and a hold is in `held` before the probe reports the open; it is
+ * armed once the probe is attached, so no process is held that the probe
+ * cannot report. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} armed SEC(".maps");
+
 /* The guarded path prefixes (fd.name startswith …), longest match. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
@@ -247,6 +259,10 @@ static __always_inline int guard(long ret, __u64 flags, const char *upath)
 {
 	if (ret < 0)
 		return 0;
+	__u32 zero = 0;
+	__u32 *on = bpf_map_lookup_elem(&armed, &zero);
+	if (!on || !*on)
+		return 0;
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 tgid = pid_tgid >> 32;
 	if (tgid <= 1)
@@ -261,7 +277,6 @@ static __always_inline int guard(long ret, __u64 flags, const char *upath)
 		return 0;
 	if (bpf_map_lookup_elem(&held, &tgid))
 		return 0; /* already held: the stop is on its way */
-	__u32 zero = 0;
 	struct scratch *s = bpf_map_lookup_elem(&scratch_map, &zero);
 	if (!s)
 		return 0;

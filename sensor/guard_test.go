@@ -28,7 +28,8 @@ func guardRules(dir string) string {
 `, dir)
 }
 
-// startGuarded runs the sensor with the guard rule and a kill action on it.
+// startGuarded runs the sensor with the guard rule and a kill action on it;
+// extra adds keys to the response section.
 func startGuarded(tb testing.TB, dir, extra string) *collector {
 	tb.Helper()
 	rulesFile := filepath.Join(tb.TempDir(), "rules.yaml")
@@ -45,9 +46,10 @@ func startGuarded(tb testing.TB, dir, extra string) *collector {
 	if cfg.Response, err = response.Parse([]byte(`
 rate_limit: {per_second: 1000, burst: 1000}
 guard: {hold_timeout: 30s}
+` + extra + `
 actions:
 - {match: {rule: Guard test write below etc}, action: kill}
-` + extra)); err != nil {
+`)); err != nil {
 		tb.Fatal(err)
 	}
 	return startSensorConfig(tb, cfg)
@@ -132,5 +134,56 @@ func TestGuardStopsEtcWriterBeforeSecondFile(t *testing.T) {
 	}
 	if n != 10 {
 		t.Fatalf("%d alerts, want 10 (one per killed writer; the benign files match no rule)", n)
+	}
+	// Only the test's writers open files below its directory.
+	m := c.counters(t)
+	if m["saker_sensor_guard_holds_total"] != 30 || m["saker_sensor_guard_holds_ended_total/killed"] != 10 ||
+		m["saker_sensor_guard_holds_ended_total/resumed"] != 20 || m["saker_sensor_guard_holds_ended_total/timeout"] != 0 {
+		t.Fatalf("guard metrics %v; want 30 holds: 10 killed, 20 resumed, no timeout", m)
+	}
+}
+
+// counters gathers the sensor's counters by name/label values.
+func (c *collector) counters(t *testing.T) map[string]float64 {
+	t.Helper()
+	mfs, err := c.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			key := mf.GetName()
+			for _, l := range m.GetLabel() {
+				key += "/" + l.GetValue()
+			}
+			got[key] = m.GetCounter().GetValue()
+		}
+	}
+	return got
+}
+
+// TestGuardSparesAllowlisted: an allowlisted process is not held (the
+// kernel knows its name) and not killed: it writes both files, and the
+// kill is recorded as skipped.
+func TestGuardSparesAllowlisted(t *testing.T) {
+	dir := etcDir(t)
+	c := startGuarded(t, dir, "allowlist: {processes: [sh]}")
+	first, second := filepath.Join(dir, "a"), filepath.Join(dir, "b")
+	cmd, err := writeTwo(t, first, second)
+	if err != nil {
+		t.Fatalf("allowlisted writer: %v", err)
+	}
+	for f, want := range map[string]string{first: "one\n", second: "two\n"} {
+		if b, err := os.ReadFile(f); err != nil || string(b) != want {
+			t.Fatalf("%s: %q, %v; want %q", f, b, err, want)
+		}
+	}
+	rec := c.find(t, "kill record", of(response.RecordRule, cmd.Process.Pid))
+	if rec.OutputFields["response.result"] != response.ResultSkipped {
+		t.Fatalf("record %v, want skipped", rec.OutputFields)
+	}
+	if m := c.counters(t); m["saker_sensor_guard_holds_total"] != 0 {
+		t.Fatalf("an allowlisted process was held: %v", m)
 	}
 }

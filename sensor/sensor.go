@@ -184,15 +184,27 @@ func Run(ctx context.Context, opts Options) error {
 		return err
 	}
 
+	if responder != nil {
+		// Before the probe: on the syscall exits both hook, the guard runs
+		// first, so a hold is recorded before the probe reports the open.
+		// Armed after the probe is attached (a hold needs the report).
+		if err := responder.StartGuard(eng.Rules()); err != nil {
+			return fmt.Errorf("response: %w", err)
+		}
+		if gc := responder.GuardCollector(); gc != nil && opts.Registerer != nil {
+			if err := opts.Registerer.Register(gc); err != nil {
+				return fmt.Errorf("register guard metrics: %w", err)
+			}
+			defer opts.Registerer.Unregister(gc)
+		}
+	}
 	p, err := probe.Open(probe.Options{Types: eng.EventTypes(), IgnoreSelf: !opts.KeepSelf, OpenFilter: prefilter.Open(eng)})
 	if err != nil {
 		return fmt.Errorf("open probe: %w", err)
 	}
 	defer p.Close()
 	if responder != nil {
-		// After the probe: a process the guard holds must have its open
-		// reported, or only the hold timeout resumes it.
-		if err := responder.StartGuard(eng.Rules()); err != nil {
+		if err := responder.ArmGuard(); err != nil {
 			return fmt.Errorf("response: %w", err)
 		}
 	}

@@ -4,7 +4,10 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"sync/atomic"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"golang.org/x/sys/unix"
 
@@ -33,7 +36,18 @@ type holder struct {
 	timeout time.Duration
 	cancel  context.CancelFunc
 	done    chan struct{}
+
+	// How holds ended: killed, or resumed (no kill after the sensor
+	// handled the open, the hold timeout, the sensor stopping).
+	killed, resumedNoKill, resumedTimeout, resumedStopping atomic.Uint64
 }
+
+// Resume reasons.
+const (
+	resumeNoKill   = "no kill action matched"
+	resumeTimeout  = "no decision within the hold timeout"
+	resumeStopping = "sensor stopping"
+)
 
 // GuardRules returns the guard's predicate for the rules whose alerts run
 // a kill action (not a dry run): the union of each rule's guard.SpecOf.
@@ -72,8 +86,9 @@ func (r *Responder) GuardRules(rs []*rules.Rule) (spec guard.Spec, ok bool, skip
 }
 
 // StartGuard loads the kernel guard for the kill actions on rs, if any
-// can use it (see GuardRules), and starts resuming the holds nobody
-// decides about within the hold timeout. Close unloads it.
+// can use it (see GuardRules), disarmed (ArmGuard starts it), and starts
+// resuming the holds nobody decides about within the hold timeout. Close
+// unloads it.
 func (r *Responder) StartGuard(rs []*rules.Rule) error {
 	spec, ok, skipped := r.GuardRules(rs)
 	for name, err := range skipped {
@@ -106,7 +121,7 @@ func (r *Responder) StartGuard(rs []*rules.Rule) error {
 		err := g.Run(ctx, func(hd guard.Hold) {
 			r.log.Debug("guard hold", "pid", hd.PID, "comm", hd.Comm, "path", hd.Path)
 			time.AfterFunc(h.timeout-time.Since(hd.At), func() {
-				r.resume(hd.PID, hd.At, "no decision within the hold timeout")
+				r.resume(hd.PID, hd.At, resumeTimeout)
 			})
 		})
 		if err != nil {
@@ -116,6 +131,16 @@ func (r *Responder) StartGuard(rs []*rules.Rule) error {
 	r.holder = h
 	r.log.Info("kernel guard loaded for kill actions", "predicate", spec.String(), "hold_timeout", h.timeout)
 	return nil
+}
+
+// ArmGuard starts the kernel holds (StartGuard loads the guard disarmed,
+// before the probe, so that it runs before the probe on their shared
+// tracepoints; arm it once the probe reports events).
+func (r *Responder) ArmGuard() error {
+	if r.holder == nil {
+		return nil
+	}
+	return r.holder.g.Arm()
 }
 
 // Settle resumes the process of ev if the guard holds it and no kill
@@ -129,7 +154,7 @@ func (r *Responder) Settle(ev *event.Event) {
 	if h.g.Spec().WriteOnly && ev.Type != event.TypeCreat && ev.Flags&3 != unix.O_WRONLY && ev.Flags&3 != unix.O_RDWR {
 		return
 	}
-	r.resume(int(ev.Thread.PID), time.Time{}, "no kill action matched")
+	r.resume(int(ev.Thread.PID), time.Time{}, resumeNoKill)
 }
 
 // resume claims the hold on pid (made at since, if not zero) and sends
@@ -150,6 +175,14 @@ func (r *Responder) resume(pid int, since time.Time, why string) {
 		r.log.Warn("guard: resume", "pid", pid, "err", err)
 		return
 	}
+	switch why {
+	case resumeNoKill:
+		h.resumedNoKill.Add(1)
+	case resumeTimeout:
+		h.resumedTimeout.Add(1)
+	default:
+		h.resumedStopping.Add(1)
+	}
 	r.log.Debug("guard resumed", "pid", pid, "held", held, "why", why)
 }
 
@@ -167,6 +200,7 @@ func (r *Responder) releaseKilled(act *Action, pid int) time.Duration {
 		return 0
 	}
 	held := time.Since(at)
+	h.killed.Add(1)
 	if act.signal != int(unix.SIGKILL) && act.signal != int(unix.SIGSTOP) {
 		if p, err := OpenProcess(pid, at.UnixNano()); err == nil {
 			_ = p.Signal(int(unix.SIGCONT))
@@ -186,7 +220,45 @@ func (r *Responder) closeGuard() {
 	h.cancel()
 	<-h.done
 	for pid, at := range h.g.Held() {
-		r.resume(pid, at, "sensor stopping")
+		r.resume(pid, at, resumeStopping)
 	}
 	h.g.Close()
+}
+
+// GuardCollector exports the kernel guard's counters, or is nil when no
+// guard is loaded.
+func (r *Responder) GuardCollector() prometheus.Collector {
+	if r.holder == nil {
+		return nil
+	}
+	return &guardCollector{h: r.holder,
+		holds:   prometheus.NewDesc("saker_sensor_guard_holds_total", "Processes the kernel guard stopped at an open a kill action's rule may match.", nil, nil),
+		ended:   prometheus.NewDesc("saker_sensor_guard_holds_ended_total", "Holds ended, by outcome: killed, resumed (no kill after the sensor handled the open), timeout (resumed after guard.hold_timeout), stopping (resumed as the sensor stopped).", []string{"outcome"}, nil),
+		signals: prometheus.NewDesc("saker_sensor_guard_signal_failures_total", "Opens the guard meant to hold whose SIGSTOP the kernel refused.", nil, nil),
+	}
+}
+
+type guardCollector struct {
+	h                     *holder
+	holds, ended, signals *prometheus.Desc
+}
+
+// Describe implements prometheus.Collector.
+func (c *guardCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.holds
+	ch <- c.ended
+	ch <- c.signals
+}
+
+// Collect implements prometheus.Collector.
+func (c *guardCollector) Collect(ch chan<- prometheus.Metric) {
+	if k, err := c.h.g.Counts(); err == nil {
+		ch <- prometheus.MustNewConstMetric(c.holds, prometheus.CounterValue, float64(k.Held))
+		ch <- prometheus.MustNewConstMetric(c.signals, prometheus.CounterValue, float64(k.SignalFailed))
+	}
+	for outcome, v := range map[string]*atomic.Uint64{
+		"killed": &c.h.killed, "resumed": &c.h.resumedNoKill, "timeout": &c.h.resumedTimeout, "stopping": &c.h.resumedStopping,
+	} {
+		ch <- prometheus.MustNewConstMetric(c.ended, prometheus.CounterValue, float64(v.Load()), outcome)
+	}
 }

@@ -70,9 +70,9 @@ type Guard struct {
 	mu sync.Mutex // serialises claims, so one caller kills or resumes a hold
 }
 
-// Open loads the guard for opts.Spec and attaches it to the exits of
-// the spec's open syscalls. Close detaches it (and resumes nobody: call
-// ResumeAll first).
+// Open loads the guard for opts.Spec and attaches it, disarmed (see Arm),
+// to the exits of the spec's open syscalls. Close detaches it (and
+// resumes nobody: the caller resumes what Held lists).
 func Open(opts Options) (*Guard, error) {
 	sp := opts.Spec
 	if err := sp.valid(); err != nil {
@@ -182,6 +182,17 @@ func (g *Guard) fill(opts Options) error {
 		if err := g.maps.ExemptComms.Put(&k, &one); err != nil {
 			return fmt.Errorf("guard: exempt name %q: %w", c, err)
 		}
+	}
+	return nil
+}
+
+// Arm starts holding. Open attaches the guard disarmed: attach it before
+// the probe (so that on a shared tracepoint the guard runs first and a
+// hold is recorded before the probe reports the open), then arm it once
+// the probe reports.
+func (g *Guard) Arm() error {
+	if err := g.maps.Armed.Put(uint32(0), uint32(1)); err != nil {
+		return fmt.Errorf("guard: arm: %w", err)
 	}
 	return nil
 }

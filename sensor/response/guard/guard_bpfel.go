@@ -41,6 +41,7 @@ type guardScratch struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
+	guardMapArmed          = "armed"
 	guardMapCounters       = "counters"
 	guardMapExemptComms    = "exempt_comms"
 	guardMapExemptPids     = "exempt_pids"
@@ -110,6 +111,7 @@ type guardProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type guardMapSpecs struct {
+	Armed       *ebpf.MapSpec `ebpf:"armed"`
 	Counters    *ebpf.MapSpec `ebpf:"counters"`
 	ExemptComms *ebpf.MapSpec `ebpf:"exempt_comms"`
 	ExemptPids  *ebpf.MapSpec `ebpf:"exempt_pids"`
@@ -149,6 +151,7 @@ func (o *guardObjects) Close() error {
 //
 // It can be passed to loadGuardObjects or ebpf.CollectionSpec.LoadAndAssign.
 type guardMaps struct {
+	Armed       *ebpf.Map `ebpf:"armed"`
 	Counters    *ebpf.Map `ebpf:"counters"`
 	ExemptComms *ebpf.Map `ebpf:"exempt_comms"`
 	ExemptPids  *ebpf.Map `ebpf:"exempt_pids"`
@@ -160,6 +163,7 @@ type guardMaps struct {
 
 func (m *guardMaps) Close() error {
 	return _GuardClose(
+		m.Armed,
 		m.Counters,
 		m.ExemptComms,
 		m.ExemptPids,

@@ -40,6 +40,9 @@ func openGuard(t *testing.T, opts Options) *Guard {
 		t.Skipf("skipping: %v (set SAKER_REQUIRE_BPF=1 to fail instead)", err)
 	}
 	t.Cleanup(func() { g.Close() })
+	if err := g.Arm(); err != nil {
+		t.Fatal(err)
+	}
 	return g
 }
 
@@ -164,8 +167,9 @@ func TestGuardHoldsWriterBeforeItWrites(t *testing.T) {
 	}
 }
 
-// TestGuardLetsOthersPass: writes outside the prefixes (one sharing the
-// prefix but for its slash) and processes exempt by name are not held.
+// TestGuardLetsOthersPass: nothing is held before the guard is armed;
+// writes outside the prefixes (one sharing the prefix but for its slash)
+// and processes exempt by name are not held.
 func TestGuardLetsOthersPass(t *testing.T) {
 	dir := t.TempDir()
 	guarded := filepath.Join(dir, "etc")
@@ -182,8 +186,19 @@ func TestGuardLetsOthersPass(t *testing.T) {
 	comm := filepath.Base(exe)
 	spec := Spec{Types: []event.Type{event.TypeOpenat}, WriteOnly: true, Prefixes: []string{guarded + "/"}}
 
-	g := openGuard(t, Options{Spec: spec, ExemptPIDs: []int{os.Getpid()}})
-	pid := startWriter(t, filepath.Join(other, "a"), filepath.Join(dir, "b"))
+	// Disarmed (as the sensor loads it, before its probe): nothing is held.
+	g, err := Open(Options{Spec: spec, ExemptPIDs: []int{os.Getpid()}})
+	if err != nil {
+		t.Skipf("skipping: %v", err)
+	}
+	pid := startWriter(t, filepath.Join(guarded, "a"))
+	if ws := waitStopOrExit(t, pid); !ws.Exited() || ws.ExitStatus() != 0 {
+		t.Fatalf("writer under a disarmed guard: %v, want exit 0", ws)
+	}
+	g.Close()
+
+	g = openGuard(t, Options{Spec: spec, ExemptPIDs: []int{os.Getpid()}})
+	pid = startWriter(t, filepath.Join(other, "a"), filepath.Join(dir, "b"))
 	if ws := waitStopOrExit(t, pid); !ws.Exited() || ws.ExitStatus() != 0 {
 		t.Fatalf("writer outside the prefix: %v, want exit 0", ws)
 	}
