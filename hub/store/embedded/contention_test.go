@@ -1,0 +1,90 @@
+package embedded
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/saker-sec/saker/hub/alert"
+	"github.com/saker-sec/saker/hub/store"
+	"github.com/saker-sec/saker/hub/store/storetest"
+)
+
+// BenchmarkAppendWhileReading measures single appends from 16 senders
+// (SAKER_FSYNC=interval, so the disk does not hide the lock) while two
+// readers page through the newest 100 events and tail the store, as a
+// dashboard and a forwarder do: the appends' p99 shows how long readers
+// hold them up.
+func BenchmarkAppendWhileReading(b *testing.B) {
+	ctx := context.Background()
+	s := openB(b, Options{Dir: b.TempDir(), Fsync: FsyncInterval})
+	batch := make([]alert.Alert, 100)
+	for n := 0; n < 5000; n += len(batch) {
+		for i := range batch {
+			batch[i] = storetest.BenchAlert(n + i)
+		}
+		if _, err := s.Append(ctx, batch); err != nil {
+			b.Fatal(err)
+		}
+	}
+	stop := make(chan struct{})
+	var reads atomic.Int64
+	var readers sync.WaitGroup
+	for r := range 2 {
+		readers.Add(1)
+		go func() {
+			defer readers.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				var err error
+				if r == 0 {
+					_, err = s.Query(ctx, store.Query{Limit: 100})
+				} else {
+					_, err = s.Tail(ctx, "0", 100, 0)
+				}
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				reads.Add(1)
+			}
+		}()
+	}
+	a := []alert.Alert{storetest.BenchAlert(1)}
+	b.SetParallelism(8)
+	var mu sync.Mutex
+	var lat []time.Duration
+	var seq atomic.Int64
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		var mine []time.Duration
+		for pb.Next() {
+			x := a[0]
+			x.UUID = fmt.Sprint("u", seq.Add(1))
+			t0 := time.Now()
+			if _, err := s.Append(ctx, []alert.Alert{x}); err != nil {
+				b.Error(err)
+				return
+			}
+			mine = append(mine, time.Since(t0))
+		}
+		mu.Lock()
+		lat = append(lat, mine...)
+		mu.Unlock()
+	})
+	b.StopTimer()
+	close(stop)
+	readers.Wait()
+	slices.Sort(lat)
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "alerts/s")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
+	b.ReportMetric(float64(reads.Load())/b.Elapsed().Seconds(), "reads/s")
+}
