@@ -18,7 +18,6 @@ import (
 // a socket; a daemon's, /dev/null.
 func (t *Table) readStdFDs(th *event.Thread) {
 	dir := filepath.Join(t.proc, strconv.FormatInt(th.PID, 10))
-	var sockets map[string]event.StdFD // by inode, read at the first socket
 	for i := range th.Std {
 		link, err := os.Readlink(filepath.Join(dir, "fd", strconv.Itoa(i)))
 		if err != nil {
@@ -27,10 +26,7 @@ func (t *Table) readStdFDs(th *event.Thread) {
 		}
 		fd := classifyLink(link)
 		if inode, ok := strings.CutPrefix(link, "socket:["); ok {
-			if sockets == nil {
-				sockets = readSockets(filepath.Join(dir, "net"))
-			}
-			if s, found := sockets[strings.TrimSuffix(inode, "]")]; found {
+			if s, found := findSocket(filepath.Join(dir, "net"), strings.TrimSuffix(inode, "]")); found {
 				fd = s
 			}
 		}
@@ -65,49 +61,60 @@ func classifyLink(link string) event.StdFD {
 	return event.StdFD{Name: link}
 }
 
-// readSockets indexes the sockets of a network namespace by inode:
-// tcp/udp (IPv4 and IPv6) with local->remote endpoints, unix with its
-// path, netlink.
-func readSockets(netDir string) map[string]event.StdFD {
-	out := map[string]event.StdFD{}
+// findSocket looks a socket inode up in the process's network namespace
+// tables, unix first (the usual stdio socket: journald, a container
+// runtime), stopping at the table that has it: tcp/udp (IPv4 and IPv6)
+// with local->remote endpoints, unix with its path, netlink.
+func findSocket(netDir, inode string) (event.StdFD, bool) {
+	var out event.StdFD
+	found := false
+	eachLine(filepath.Join(netDir, "unix"), func(fields []string) bool {
+		// Num RefCount Protocol Flags Type St Inode [Path]
+		if len(fields) < 7 || fields[6] != inode {
+			return true
+		}
+		out, found = event.StdFD{Type: event.FDUnix}, true
+		if len(fields) > 7 {
+			out.Name = fields[7]
+		}
+		return false
+	})
 	for _, f := range []struct {
 		file string
 		typ  event.FDType
-	}{{"tcp", event.FDIPv4}, {"udp", event.FDIPv4}, {"tcp6", event.FDIPv6}, {"udp6", event.FDIPv6}} {
-		eachLine(filepath.Join(netDir, f.file), func(fields []string) {
+	}{{"tcp", event.FDIPv4}, {"tcp6", event.FDIPv6}, {"udp", event.FDIPv4}, {"udp6", event.FDIPv6}} {
+		if found {
+			return out, true
+		}
+		eachLine(filepath.Join(netDir, f.file), func(fields []string) bool {
 			// sl local rem st tx:rx tr:when retrnsmt uid timeout inode
-			if len(fields) < 10 {
-				return
+			if len(fields) < 10 || fields[9] != inode {
+				return true
 			}
 			l, okl := hexEndpoint(fields[1])
 			r, okr := hexEndpoint(fields[2])
 			if okl && okr {
-				out[fields[9]] = event.StdFD{Type: f.typ, Name: l + "->" + r}
+				out, found = event.StdFD{Type: f.typ, Name: l + "->" + r}, true
 			}
+			return false
 		})
 	}
-	eachLine(filepath.Join(netDir, "unix"), func(fields []string) {
-		// Num RefCount Protocol Flags Type St Inode [Path]
-		if len(fields) < 7 {
-			return
-		}
-		fd := event.StdFD{Type: event.FDUnix}
-		if len(fields) > 7 {
-			fd.Name = fields[7]
-		}
-		out[fields[6]] = fd
-	})
-	eachLine(filepath.Join(netDir, "netlink"), func(fields []string) {
-		// sk Eth Pid Groups Rmem Wmem Dump Locks Drops Inode
-		if len(fields) >= 10 {
-			out[fields[9]] = event.StdFD{Type: event.FDNetlink}
-		}
-	})
-	return out
+	if !found {
+		eachLine(filepath.Join(netDir, "netlink"), func(fields []string) bool {
+			// sk Eth Pid Groups Rmem Wmem Dump Locks Drops Inode
+			if len(fields) < 10 || fields[9] != inode {
+				return true
+			}
+			out, found = event.StdFD{Type: event.FDNetlink}, true
+			return false
+		})
+	}
+	return out, found
 }
 
-// eachLine calls fn with the fields of every line but the header.
-func eachLine(path string, fn func(fields []string)) {
+// eachLine calls fn with the fields of every line but the header, until
+// fn returns false.
+func eachLine(path string, fn func(fields []string) bool) {
 	f, err := os.Open(path)
 	if err != nil {
 		return
@@ -116,7 +123,9 @@ func eachLine(path string, fn func(fields []string)) {
 	sc := bufio.NewScanner(f)
 	sc.Scan() // header
 	for sc.Scan() {
-		fn(strings.Fields(sc.Text()))
+		if !fn(strings.Fields(sc.Text())) {
+			return
+		}
 	}
 }
 
