@@ -84,20 +84,7 @@ func TestSensorEndToEnd(t *testing.T) {
 		if out, err := exec.Command("cat", other).CombinedOutput(); err != nil {
 			t.Fatalf("cat: %v %s", err, out)
 		}
-		mfs, err := c.reg.Gather()
-		if err != nil {
-			t.Fatal(err)
-		}
-		got := map[string]float64{}
-		for _, mf := range mfs {
-			for _, m := range mf.GetMetric() {
-				key := mf.GetName()
-				for _, l := range m.GetLabel() {
-					key += "/" + l.GetValue()
-				}
-				got[key] = m.GetCounter().GetValue()
-			}
-		}
+		got := c.counters(t)
 		if got["saker_sensor_kernel_events_total/openat"] < 1 || got["saker_sensor_events_total"] < 1 || got["saker_sensor_rule_matches_total"] < 1 {
 			t.Errorf("metrics %v", got)
 		}
