@@ -323,6 +323,10 @@ func (l *deliveryLog) Ack(ctx context.Context, ids ...string) error {
 			return err
 		}
 	}
+	// Delivered: a reset waiting on them is settled now, not when Redis
+	// answers; a reply slowed past minIdle (a loaded host) must not count
+	// them lost.
+	l.noteSettling(ids, true)
 	// XACK on a missing group acknowledges nothing and is no error: the
 	// next Claim re-creates the group (a redelivery at worst).
 	n, err := l.s.c.XAck(ctx, l.s.stream, l.group, ids...).Result()
@@ -331,6 +335,32 @@ func (l *deliveryLog) Ack(ctx context.Context, ids ...string) error {
 	}
 	l.noteAcked(ids, n)
 	return nil
+}
+
+// noteSettling is called as the dispatcher acknowledges (delivered) or
+// dead-letters events, before the round trip to Redis: delivered events
+// stop a reset waiting on them; the others wait minIdle from now, since
+// the dispatcher has not given up on them.
+func (l *deliveryLog) noteSettling(ids []string, delivered bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := time.Now()
+	for _, id := range ids {
+		if _, ok := l.held[id]; ok {
+			l.held[id] = now
+		}
+		for _, sr := range l.settling {
+			if _, ok := sr.wait[id]; !ok {
+				continue
+			}
+			if delivered {
+				delete(sr.wait, id)
+			} else {
+				sr.wait[id] = now
+			}
+		}
+	}
+	l.reportSettledLocked()
 }
 
 // noteAcked keeps unacked current between observations, and settles
@@ -365,6 +395,9 @@ func (l *deliveryLog) DeadLetter(ctx context.Context, d store.Delivery, reason s
 	if err != nil {
 		return fmt.Errorf("redis store: dead letter %s: %w", d.ID, err)
 	}
+	// Not settled until recorded (it is lost if that fails), but given up
+	// on by the dispatcher only if it stays unrecorded minIdle from now.
+	l.noteSettling([]string{d.ID}, false)
 	var ack *goredis.IntCmd
 	_, err = l.s.c.TxPipelined(ctx, func(p goredis.Pipeliner) error {
 		ack = p.XAck(ctx, l.s.stream, l.group, d.ID)
@@ -461,8 +494,18 @@ func (l *deliveryLog) Lag(ctx context.Context) (int64, time.Duration, error) {
 
 func (l *deliveryLog) lag(ctx context.Context) (int64, time.Duration, error) {
 	s := l.s
-	// The stream's end first: every entry counted below is at or before it.
-	end, err := s.c.XRevRangeN(ctx, s.stream, "+", "-", 1).Result()
+	// The stream's end and the group's counts in one MULTI: the entries
+	// counted are exactly those up to that end (an append between the two
+	// reads would be counted unacknowledged, yet outside the range its
+	// acknowledgement is tracked in, and counted lost at a reset).
+	var endCmd *goredis.XMessageSliceCmd
+	var groupsCmd *goredis.XInfoGroupsCmd
+	_, _ = s.c.TxPipelined(ctx, func(p goredis.Pipeliner) error {
+		endCmd = p.XRevRangeN(ctx, s.stream, "+", "-", 1)
+		groupsCmd = p.XInfoGroups(ctx, s.stream)
+		return nil
+	})
+	end, err := endCmd.Result()
 	if err != nil && !errors.Is(err, goredis.Nil) {
 		return 0, 0, fmt.Errorf("redis store: last entry: %w", err)
 	}
@@ -470,7 +513,7 @@ func (l *deliveryLog) lag(ctx context.Context) (int64, time.Duration, error) {
 	if len(end) > 0 {
 		seenEnd = end[0].ID
 	}
-	groups, err := s.c.XInfoGroups(ctx, s.stream).Result()
+	groups, err := groupsCmd.Result()
 	if err != nil {
 		if strings.HasPrefix(err.Error(), "ERR no such key") {
 			// The stream is gone, and the group with it.
