@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/saker-sec/saker/hub/api"
 )
 
 // item is one stored event, JSON-encoded once for every browser.
@@ -203,7 +205,7 @@ func (b *broadcaster) run(ctx context.Context, gen int, ready chan struct{}) {
 		}
 		items := make([]item, 0, len(evs))
 		for i := range evs {
-			raw, err := json.Marshal(&evs[i])
+			raw, err := json.Marshal(api.Listed(&evs[i]))
 			if err != nil {
 				b.log.Warn("dashboard live feed: encode event", "id", evs[i].ID, "err", err)
 				continue

@@ -10,6 +10,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/saker-sec/saker/hub/api"
 	"github.com/saker-sec/saker/hub/store"
 )
 
@@ -188,7 +189,7 @@ func (s *Server) replay(ctx context.Context, c *websocket.Conn, after, upTo stri
 			if i > 0 {
 				buf.WriteByte(',')
 			}
-			raw, err := json.Marshal(&evs[i])
+			raw, err := json.Marshal(api.Listed(&evs[i]))
 			if err != nil {
 				c.Close(websocket.StatusInternalError, "encode failed")
 				return "", false

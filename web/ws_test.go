@@ -13,15 +13,16 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/saker-sec/saker/hub/alert"
+	"github.com/saker-sec/saker/hub/api"
 	"github.com/saker-sec/saker/hub/store"
 	"github.com/saker-sec/saker/hub/store/embedded"
 	"github.com/saker-sec/saker/hub/testutil"
 )
 
 type wsMsg struct {
-	Type   string        `json:"type"`
-	Last   string        `json:"last"`
-	Events []store.Event `json:"events"`
+	Type   string            `json:"type"`
+	Last   string            `json:"last"`
+	Events []api.ListedEvent `json:"events"`
 }
 
 func sampleAlert(i int, size int) alert.Alert {
@@ -87,6 +88,11 @@ func collect(t *testing.T, ctx context.Context, c *websocket.Conn, want int) (id
 			ready = true
 		case "events":
 			for _, e := range m.Events {
+				// Replayed and live events carry their paging cursor, as
+				// the query API's do (the dashboard pages on with it).
+				if e.Event == nil || e.Cursor != store.PositionOf(e.Event).Cursor() {
+					t.Fatalf("event %+v: cursor %q, want the store's", e.Event, e.Cursor)
+				}
 				ids = append(ids, e.ID)
 			}
 		default:

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -430,6 +431,34 @@ func testQueryAPI(t *testing.T, f *fixture) {
 	}
 	if got := rules("/api/v1/events?limit=2&before=" + p.Next); got != "A:alpha" {
 		t.Fatalf("page 2 = %q", got)
+	}
+	// Each event's cursor pages on from just after it: exactly the events
+	// that follow it, whatever the page it came on.
+	var listed struct {
+		Events []struct {
+			ID, Output, Cursor string
+		}
+	}
+	_, body, _ = f.do(t, "GET", "/api/v1/events", "")
+	if err := json.Unmarshal([]byte(body), &listed); err != nil || len(listed.Events) != 3 {
+		t.Fatalf("events: %v %s", err, body)
+	}
+	for i, e := range listed.Events {
+		if e.Cursor == "" {
+			t.Fatalf("event %s has no cursor: %s", e.ID, body)
+		}
+		var want []string
+		for _, o := range listed.Events[i+1:] {
+			want = append(want, o.Output)
+		}
+		got := rules("/api/v1/events?before=" + url.QueryEscape(e.Cursor))
+		if got = strings.NewReplacer("A:", "", "B:", "").Replace(got); got != strings.Join(want, ",") {
+			t.Errorf("before=%s (cursor of %s) = %q, want %q", e.Cursor, e.Output, got, strings.Join(want, ","))
+		}
+		_, one, _ := f.do(t, "GET", "/api/v1/events/"+e.ID, "")
+		if !strings.Contains(one, `"cursor":"`+e.Cursor+`"`) {
+			t.Errorf("events/%s has not cursor %s: %s", e.ID, e.Cursor, one)
+		}
 	}
 
 	if code, body, _ := f.do(t, "GET", "/api/v1/stats?priorities=debug,critical", ""); code != 200 || !strings.Contains(body, `"total":2,`) || strings.Contains(body, `"Warning"`) {

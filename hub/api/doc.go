@@ -49,7 +49,9 @@
 //
 //	GET /api/v1/events       {"events": [...], "next": "<cursor>"} newest
 //	                         event time first (the alert's "time"; then ID);
-//	                         each event is {"id", "received", Falco's fields}
+//	                         each event is {"id", "received", "cursor",
+//	                         Falco's fields}; "cursor" is the before that
+//	                         pages on from just after the event
 //	GET /api/v1/events/{id}  one event; 404 when unknown
 //	GET /api/v1/stats        {"total", "by_priority", "rules", "hostnames",
 //	                         "sources", "tags", "containers", "images",

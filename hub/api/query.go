@@ -45,6 +45,26 @@ func QueryRoutes(q Querier) http.Handler {
 	return r
 }
 
+// ListedEvent is an event as the query API and the dashboard's live feed
+// hand it out: the stored event and Cursor, the paging cursor just after
+// it (pass it as before to get the events that follow it in query order),
+// so clients never build the store's cursors themselves.
+type ListedEvent struct {
+	*store.Event
+	Cursor string `json:"cursor"`
+}
+
+// Listed is e with its cursor (store.PositionOf(e).Cursor()).
+func Listed(e *store.Event) ListedEvent {
+	return ListedEvent{Event: e, Cursor: store.PositionOf(e).Cursor()}
+}
+
+// listedPage is store.Page with each event's cursor.
+type listedPage struct {
+	Events []ListedEvent `json:"events"`
+	Next   string        `json:"next,omitempty"`
+}
+
 // maxCursor bounds a paging cursor's length.
 const maxCursor = 4096
 
@@ -83,10 +103,11 @@ func registerQuery(r chi.Router, q Querier) {
 			writeError(w, http.StatusServiceUnavailable, "query store: "+err.Error())
 			return
 		}
-		if page.Events == nil {
-			page.Events = []store.Event{}
+		listed := listedPage{Events: make([]ListedEvent, len(page.Events)), Next: page.Next}
+		for i := range page.Events {
+			listed.Events[i] = Listed(&page.Events[i])
 		}
-		writeJSON(w, http.StatusOK, page)
+		writeJSON(w, http.StatusOK, listed)
 	})
 	r.Get("/events/{id}", func(w http.ResponseWriter, r *http.Request) {
 		id := chi.URLParam(r, "id")
@@ -101,7 +122,7 @@ func registerQuery(r chi.Router, q Querier) {
 		case err != nil:
 			writeError(w, http.StatusServiceUnavailable, "get event: "+err.Error())
 		default:
-			writeJSON(w, http.StatusOK, ev)
+			writeJSON(w, http.StatusOK, Listed(&ev))
 		}
 	})
 	r.Get("/stats", func(w http.ResponseWriter, r *http.Request) {

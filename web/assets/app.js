@@ -416,7 +416,7 @@ function eventsView() {
   function row(e, fresh) {
     ids.add(e.id);
     const fields = Object.entries(e.output_fields || {}).filter(([, v]) => v != null && v !== "" && typeof v !== "object").slice(0, 6);
-    return h("div", { class: "ev" + (fresh ? " fresh" : ""), role: "row", tabindex: 0, "aria-label": `${e.priority} ${e.rule} on ${e.hostname || "unknown host"}`, dataset: { id: e.id, priority: e.priority, uuid: e.uuid || "", ms: eventMs(e), cursor: cursorOf(e) }, onclick: () => open(e) },
+    return h("div", { class: "ev" + (fresh ? " fresh" : ""), role: "row", tabindex: 0, "aria-label": `${e.priority} ${e.rule} on ${e.hostname || "unknown host"}`, dataset: { id: e.id, priority: e.priority, uuid: e.uuid || "", ms: eventMs(e), cursor: e.cursor || "" }, onclick: () => open(e) },
       h("div", { class: "c time" + (lateBy(e) ? " late" : ""), title: `Alert time ${fmtTime(e.time)} · received ${fmtTime(receivedOf(e))}${lateBy(e) ? ` (${fmtDur(lateBy(e))} later)` : ""}` }, shortTime(e.time)),
       h("div", { class: "c prio-c" }, prioBadge(e.priority)),
       h("div", { class: "c rule", title: e.rule }, isResponse(e) ? respBadge(e) : answered.has(e.uuid) ? answeredBadge(answered.get(e.uuid)) : null, e.rule),
@@ -493,8 +493,10 @@ function eventsView() {
       const last = tbody.lastElementChild;
       ids.delete(last.dataset.id);
       last.remove();
+      // The hub hands out each event's cursor (the before that pages on
+      // from just after it); the store's cursor form is its own.
       next = tbody.lastElementChild.dataset.cursor;
-      done = false;
+      done = !next;
     }
     updateCount();
   }
@@ -859,10 +861,6 @@ function eventMs(e) {
   return !Number.isFinite(t) || t < 0 || t > rec + MAX_SKEW ? rec : t;
 }
 
-/** cursorOf is the paging cursor just after e, in the store's order
- *  (event time, then ID): store.Position.Cursor's form. */
-const cursorOf = (e) => `${eventMs(e)}_${e.id}`;
-
 /** lateBy is how long after the alert's own time the hub received it, in
  *  seconds (0 when on time: within a few seconds). */
 function lateBy(e) {
@@ -884,7 +882,7 @@ const API_DOCS = [
     ["field", "name=value: an output field with exactly this value; repeat for several (not indexed: add e.g. source=response)"],
     ["uuid", "alert uuids, comma-separated (not indexed)"],
     ["limit", "page size, 1-1000 (default 100)"],
-    ["before", "the previous page's next cursor"]], "events?since=24h&priorities=critical,error&limit=50"],
+    ["before", "the previous page's next cursor, or an event's cursor (the events after it)"]], "events?since=24h&priorities=critical,error&limit=50"],
   ["GET", "/api/v1/events/{id}", "One event, exactly as stored (64-bit integers intact).", [], null],
   ["GET", "/api/v1/stats", "Counts by priority, top rules, hostnames, sources, tags, containers and images, and a time series.", [
     ["(filters)", "the same filters as /events"], ["bucket", "series bucket, whole minutes (1m, 15m, 2h)"], ["top", "list length, 1-1000"]], "stats?since=1h&bucket=5m&top=10"],
