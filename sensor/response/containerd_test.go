@@ -11,6 +11,7 @@ import (
 	"time"
 
 	containers "github.com/containerd/containerd/api/services/containers/v1"
+	namespaces "github.com/containerd/containerd/api/services/namespaces/v1"
 	tasks "github.com/containerd/containerd/api/services/tasks/v1"
 	"github.com/containerd/containerd/api/types"
 	"github.com/containerd/containerd/api/types/task"
@@ -115,8 +116,17 @@ func TestContainerdActions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
+	// Cleanups run last-registered first: the tasks' cleanups (registered
+	// by ctrdTask below) run while the connection is still open, then the
+	// namespace is removed, then the connection closed. A deferred Close
+	// ran before any cleanup and left every task and shim behind.
+	t.Cleanup(func() { conn.Close() })
 	ns := fmt.Sprintf("saker-test-%d", os.Getpid())
+	t.Cleanup(func() {
+		if _, err := namespaces.NewNamespacesClient(conn).Delete(context.Background(), &namespaces.DeleteNamespaceRequest{Name: ns}); err != nil {
+			t.Errorf("remove containerd namespace %s: %v", ns, err)
+		}
+	})
 	r, rec := newResponder(t, fmt.Sprintf(`
 containerd_socket: %s
 containerd_namespace: %s
