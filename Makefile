@@ -9,7 +9,7 @@ export SAKER_DATA_DIR ?= $(CURDIR)/.saker-data
 # Browser tests save their screenshots here (CI keeps the directory as an artifact).
 export SAKER_SCREENSHOTS ?= $(CURDIR)/.artifacts/screenshots
 
-.PHONY: all build run test deps vet bench bench-sensor bench-hub fuzz faults faults-long generate clean
+.PHONY: all build run test deps vet bench bench-store bench-engine bench-server bench-forwarders bench-sensor bench-hub fuzz faults faults-long generate clean
 
 all: build
 
@@ -36,10 +36,39 @@ vet:
 test: deps vet
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) $(PKGS)
 
-## bench: benchmarks with the figures quoted in issue notes, then bench-sensor
-bench: deps
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s -timeout 60m $(PKGS)
+## bench: every Go benchmark, area by area (bench-store, bench-engine,
+## bench-server, bench-forwarders: the figures quoted in issue notes), then
+## bench-sensor. Each area alone: make bench-<area>; BENCH=regexp picks
+## benchmarks within it (make bench-store BENCH=AppendScript)
+BENCH      ?= .
+BENCHFLAGS ?= -benchmem -benchtime 2s -timeout 60m
+bench_go    = $(GO) test -run '^$$' -bench '$(BENCH)' $(BENCHFLAGS)
+# Areas by package; bench-server takes every package no other area names,
+# so a new benchmark is never left out of make bench.
+BENCH_STORE      := ./hub/store/...
+BENCH_ENGINE     := ./sensor/...
+BENCH_FORWARDERS := ./forwarders/...
+bench: bench-store bench-engine bench-server bench-forwarders
 	$(MAKE) bench-sensor
+
+## bench-store: the Redis, embedded and sharded stores (append, query, memory per alert, codecs)
+bench-store: deps
+	$(bench_go) $(BENCH_STORE)
+
+## bench-engine: the sensor's Go benchmarks: engine, fields, outputs, k8s audit,
+## probe overhead (root), event→action delay (root, docker)
+bench-engine: deps
+	$(bench_go) $(BENCH_ENGINE)
+
+## bench-server: ingest and decode, the HTTP server, metrics, hub actions, the
+## dashboard's websocket fan-out (every package outside the other areas)
+bench-server: deps
+	$(bench_go) $$($(GO) list $(PKGS) | grep -Ev '/(hub/store|sensor|forwarders)(/|$$)')
+
+## bench-forwarders: outputs' throughput and the long outage-drain runs (a 60 s
+## outage per output, SAKER_BENCH_OUTAGE; ~20 min in all)
+bench-forwarders: deps
+	$(bench_go) $(BENCH_FORWARDERS)
 
 ## bench-sensor: (root) the whole `saker sensor` with the three official rules
 ## files vs no BPF and vs one empty syscall tracepoint program, wall clock,
