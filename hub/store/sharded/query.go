@@ -47,6 +47,30 @@ func (s *Store) decodeCursor(v string) (cursor, error) {
 	if v == "" {
 		return s.startCursor(), nil
 	}
+	if v[0] >= '0' && v[0] <= '9' && !store.BareCursor(v) {
+		// One event's position, "<ms>_<id>" (the API hands one out with
+		// each event; a page cursor is base64 of a JSON array, never a
+		// digit first): every shard resumes right after it, as after a page
+		// ending there.
+		p, err := store.ParseCursor(v)
+		var local string
+		j := 0
+		if err == nil {
+			local, j, err = store.SplitShard(p.ID)
+		}
+		if err == nil && (j < 0 || j >= len(s.shards)) {
+			err = fmt.Errorf("shard %d of %d", j, len(s.shards))
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%w %q: %v", store.ErrBadCursor, v, err)
+		}
+		c := make(cursor, len(s.shards))
+		for i := range c {
+			after := afterPos(store.Position{Ms: p.Ms, ID: local}, j, i)
+			c[i] = &after
+		}
+		return c, nil
+	}
 	raw, err := base64.RawURLEncoding.DecodeString(v)
 	var c cursor
 	if err == nil {
@@ -170,7 +194,11 @@ func (s *Store) Query(ctx context.Context, q store.Query) (store.Page, error) {
 // higher shard comes first, so a lower shard keeps an event at last's very
 // position.
 func afterPosition(last *store.Event, j, i int) string {
-	p := store.PositionOf(last)
+	return afterPos(store.PositionOf(last), j, i)
+}
+
+// afterPos is afterPosition for the position p (with shard j's own ID).
+func afterPos(p store.Position, j, i int) string {
 	if i < j {
 		if ms, seq, err := store.ParseID(p.ID); err == nil {
 			p.ID = store.FormatID(ms, seq+1)

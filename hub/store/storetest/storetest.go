@@ -63,6 +63,7 @@ func Run(t *testing.T, f Factory) {
 		{"EventTimeLateAlert", testLateAlert},
 		{"EventTimeMissingOrSkewed", testMissingOrSkewedTime},
 		{"PagingEqualTimes", testPagingEqualTimes},
+		{"PagingFromEventCursor", testPagingFromEventCursor},
 		{"Stats", testStats},
 		{"TailFromID", testTailFromID},
 		{"TailBlocking", testTailBlocking},
@@ -1596,5 +1597,34 @@ func testIdempotentAppend(t *testing.T, f Factory) {
 	}
 	if st.Total != 5 {
 		t.Errorf("stats total = %d, want 5 (duplicates counted?)", st.Total)
+	}
+}
+
+// testPagingFromEventCursor: the position cursor of any listed event
+// (store.PositionOf(e).Cursor(), what the API hands out with each event)
+// pages from right after that event, including inside runs of equal times
+// and across shards.
+func testPagingFromEventCursor(t *testing.T, f Factory) {
+	s := open(t, f(t, Limits{}))
+	t1 := time.Now().Add(-time.Hour).Truncate(time.Millisecond)
+	var batch []alert.Alert
+	for i := 0; i < 9; i++ {
+		batch = append(batch, at(t1.Add(time.Duration(i/3)*time.Second), fmt.Sprintf("c%d", i), alert.PriorityNotice, "r"))
+	}
+	appendAll(t, s, batch[:5]...)
+	appendAll(t, s, batch[5:]...)
+	all := queryAll(t, s, store.Filter{})
+	if len(all) != len(batch) {
+		t.Fatalf("stored %d events, want %d", len(all), len(batch))
+	}
+	for i := range all {
+		cursor := store.PositionOf(&all[i]).Cursor()
+		p, err := s.Query(ctxT(t), store.Query{Limit: 100, Before: cursor})
+		if err != nil {
+			t.Fatalf("Query(before=%s): %v", cursor, err)
+		}
+		if got, want := names(p.Events), names(all[i+1:]); !slices.Equal(got, want) {
+			t.Errorf("after %s (%s): %v, want %v", all[i].UUID, cursor, got, want)
+		}
 	}
 }
