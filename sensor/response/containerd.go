@@ -81,6 +81,20 @@ func (c *containerd) container(ctx context.Context, action, id string, stopTimeo
 	return nil
 }
 
+// initPID returns the host PID of the task of container id.
+func (c *containerd) initPID(ctx context.Context, id string) (int, error) {
+	tc, err := c.client()
+	if err != nil {
+		return 0, err
+	}
+	ctx = metadata.AppendToOutgoingContext(ctx, "containerd-namespace", c.namespace)
+	resp, err := tc.Get(ctx, &tasks.GetRequest{ContainerID: id})
+	if err != nil {
+		return 0, fmt.Errorf("containerd task %s (namespace %s): %w", id, c.namespace, err)
+	}
+	return int(resp.GetProcess().GetPid()), nil
+}
+
 // stop sends SIGTERM to every process of the task and SIGKILL after
 // grace, as `docker stop -t` does.
 func (c *containerd) stop(ctx context.Context, tc tasks.TasksClient, id string, grace time.Duration) error {

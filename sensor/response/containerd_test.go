@@ -53,6 +53,34 @@ func containerdSocket(t *testing.T) string {
 	return ""
 }
 
+// containerdConn connects to the containerd this host runs. Cleanups run
+// last-registered first, so the tasks' cleanups (ctrdTask) and the
+// namespace's removal (tempNamespace), registered later, run while the
+// connection is still open (a deferred Close ran before every cleanup and
+// left the tasks and their shims behind).
+func containerdConn(t *testing.T) (string, *grpc.ClientConn) {
+	t.Helper()
+	sock := containerdSocket(t)
+	conn, err := grpc.NewClient("unix://"+sock, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return sock, conn
+}
+
+// tempNamespace names a containerd namespace removed when the test ends,
+// after its containers (an error if any is left).
+func tempNamespace(t *testing.T, conn *grpc.ClientConn, ns string) string {
+	t.Helper()
+	t.Cleanup(func() {
+		if _, err := namespaces.NewNamespacesClient(conn).Delete(context.Background(), &namespaces.DeleteNamespaceRequest{Name: ns}); err != nil {
+			t.Errorf("remove containerd namespace %s: %v", ns, err)
+		}
+	})
+	return ns
+}
+
 // ctrdTask runs `sleep 300` as a containerd container and task in
 // namespace ns (a busybox root filesystem bound from a temporary directory, no image), as
 // the CRI plugin would for a pod's container; removed when the test ends.
@@ -111,22 +139,8 @@ func ctrdTask(t *testing.T, conn *grpc.ClientConn, ns, id string) context.Contex
 // container_kill reach a real containerd's Tasks API for a container the
 // sensor sees as containerd's, in the configured namespace.
 func TestContainerdActions(t *testing.T) {
-	sock := containerdSocket(t)
-	conn, err := grpc.NewClient("unix://"+sock, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Cleanups run last-registered first: the tasks' cleanups (registered
-	// by ctrdTask below) run while the connection is still open, then the
-	// namespace is removed, then the connection closed. A deferred Close
-	// ran before any cleanup and left every task and shim behind.
-	t.Cleanup(func() { conn.Close() })
-	ns := fmt.Sprintf("saker-test-%d", os.Getpid())
-	t.Cleanup(func() {
-		if _, err := namespaces.NewNamespacesClient(conn).Delete(context.Background(), &namespaces.DeleteNamespaceRequest{Name: ns}); err != nil {
-			t.Errorf("remove containerd namespace %s: %v", ns, err)
-		}
-	})
+	sock, conn := containerdConn(t)
+	ns := tempNamespace(t, conn, fmt.Sprintf("saker-test-%d", os.Getpid()))
 	r, rec := newResponder(t, fmt.Sprintf(`
 containerd_socket: %s
 containerd_namespace: %s
@@ -174,5 +188,51 @@ actions:
 	n++
 	if got := rec.next(t, n); field(got, "response.result") != ResultFailed || field(got, "response.alert_id") != a.UUID || !strings.Contains(field(got, "response.detail"), "not found") {
 		t.Fatalf("record %v", got.OutputFields)
+	}
+}
+
+// TestBlockNetworkContainerOfExitedProcess: block_network for an alert
+// whose process is already gone (a one-shot `sh -c …` or curl, the usual
+// case by the time the action runs) blocks its container, found through
+// the runtime, instead of skipping with "cgroup unknown".
+func TestBlockNetworkContainerOfExitedProcess(t *testing.T) {
+	e := newBlockEnv(t)
+	sock, conn := containerdConn(t)
+	ns := tempNamespace(t, conn, fmt.Sprintf("saker-test-block-%d", os.Getpid()))
+	id := fmt.Sprintf("saker-block-%d", os.Getpid())
+	ctx := ctrdTask(t, conn, ns, id)
+	got, err := tasks.NewTasksClient(conn).Get(ctx, &tasks.GetRequest{ContainerID: id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := CgroupOf(int(got.Process.Pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone := exec.Command("true")
+	if err := gone.Run(); err != nil {
+		t.Fatal(err)
+	}
+	r, rec := newResponder(t, fmt.Sprintf(`
+containerd_socket: %s
+containerd_namespace: %s
+block_dir: %s
+actions:
+  - {match: {rule: Block}, action: block_network}
+`, sock, ns, e.dir))
+	ev := &event.Event{TS: time.Now().UnixNano(), Thread: &event.Thread{PID: int64(gone.Process.Pid), Comm: "curl"},
+		Container: &event.Container{ID: id[:12], FullID: id, Runtime: "containerd"}}
+	a := respond(r, ev, "Block")
+	record := rec.next(t, 1)
+	if field(record, "response.result") != ResultDone || field(record, "response.alert_id") != a.UUID {
+		t.Fatalf("record %v", record.OutputFields)
+	}
+	blocks, err := r.blocker.List()
+	if err != nil || len(blocks) != 1 {
+		t.Fatalf("blocks %+v, %v", blocks, err)
+	}
+	t.Cleanup(func() { _, _ = r.blocker.Release(blocks[0].Name) })
+	if blocks[0].Cgroup != want {
+		t.Fatalf("blocked cgroup %q, want the container's %q", blocks[0].Cgroup, want)
 	}
 }

@@ -2,6 +2,7 @@ package response
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -59,4 +60,29 @@ func (d *docker) container(ctx context.Context, action, id string, stopTimeout i
 		return nil
 	}
 	return fmt.Errorf("docker %s %s: %s: %s", op, id, resp.Status, strings.TrimSpace(string(body)))
+}
+
+// initPID returns the host PID of container id's first process (the
+// Engine API's State.Pid; 0 when the container is not running).
+func (d *docker) initPID(ctx context.Context, id string) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://docker/containers/"+url.PathEscape(id)+"/json", nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := d.hc.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("docker inspect: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		return 0, fmt.Errorf("docker inspect %s: %s: %s", id, resp.Status, strings.TrimSpace(string(body)))
+	}
+	var c struct {
+		State struct{ Pid int }
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&c); err != nil {
+		return 0, fmt.Errorf("docker inspect %s: %w", id, err)
+	}
+	return c.State.Pid, nil
 }

@@ -206,13 +206,50 @@ func targetOf(ev *event.Event) target {
 	return t
 }
 
+// containerCgroup is the cgroup v2 path of ctr's first process, asked of
+// its runtime ("" when that fails: the action is then skipped and says so).
+func (r *Responder) containerCgroup(ctr event.Container) string {
+	id := ctr.FullID
+	if id == "" {
+		id = ctr.ID
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	var pid int
+	var err error
+	switch ctr.Runtime {
+	case "containerd":
+		pid, err = r.ctrd.initPID(ctx, id)
+	case "", "docker":
+		pid, err = r.docker.initPID(ctx, id)
+	default:
+		return ""
+	}
+	if err != nil || pid <= 1 {
+		r.log.Warn("block_network: container's first process not found", "container", id, "pid", pid, "err", err)
+		return ""
+	}
+	cg, err := CgroupOf(pid)
+	if err != nil {
+		return ""
+	}
+	return cg
+}
+
 // Run runs acts (from Match) for the alert a raised on ev, recording each.
 func (r *Responder) Run(acts []*Action, ev *event.Event, a *alert.Alert) {
 	t := targetOf(ev)
 	for _, act := range acts {
 		if act.Action == ActionBlockNetwork && t.pid > 0 {
 			// Read now, while the process (most likely) still lives.
-			t.cgroup, _ = CgroupOf(t.pid)
+			var err error
+			t.cgroup, err = CgroupOf(t.pid)
+			if err != nil && t.inCtr {
+				// A short-lived process (a one-shot curl, `sh -c …`) is
+				// often gone by now; its container is what is blocked, so
+				// take the cgroup of the container's first process.
+				t.cgroup = r.containerCgroup(t.ctr)
+			}
 			if p, err := r.blocker.Resolve(t.cgroup); err == nil {
 				t.cgroup = p // else refused below: still relative to our namespace
 			}
