@@ -261,6 +261,14 @@ func (s *Store) Append(ctx context.Context, alerts []alert.Alert) ([]string, err
 		bodies[i] = b
 		entries[i] = &rec{flat: flat(&alerts[i]), m: &meta{a: skeleton(&alerts[i])}}
 	}
+	if s.overDiskLimit() {
+		// The janitor's compaction fell behind the appends: compact here,
+		// so the log stays within MaxBytes plus the compaction slack
+		// whatever the append rate (MaxBytes is a promise about disk use).
+		if err := s.compact(true); err != nil {
+			return nil, err
+		}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.usableLocked(); err != nil {

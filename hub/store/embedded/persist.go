@@ -104,7 +104,7 @@ func (s *Store) quarantine(f *os.File, damaged []span) error {
 	if err != nil {
 		return fmt.Errorf("embedded store: quarantine %s: %w", qpath, err)
 	}
-	if err := s.compact(); err != nil {
+	if err := s.compact(false); err != nil {
 		return fmt.Errorf("embedded store: rewrite damaged log: %w", err)
 	}
 	return nil
@@ -228,6 +228,18 @@ func (s *Store) maybeKickLocked() {
 	}
 }
 
+// overDiskLimit reports whether the log has outgrown MaxBytes by more than
+// the slack compaction leaves (compactMinBytes).
+func (s *Store) overDiskLimit() bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.overDiskLimitLocked()
+}
+
+func (s *Store) overDiskLimitLocked() bool {
+	return s.opts.MaxBytes > 0 && s.fileSize > s.opts.MaxBytes+compactMinBytes
+}
+
 func (s *Store) maybeCompact() {
 	s.mu.Lock()
 	s.maybeKickLocked()
@@ -236,7 +248,9 @@ func (s *Store) maybeCompact() {
 
 // compact rewrites the log as a snapshot of retained events and delivery
 // state, atomically replacing the old file (write, fsync, rename, fsync dir).
-func (s *Store) compact() error {
+// With onlyOver, it compacts only if the log is still over the disk limit
+// once it holds the locks (another appender may have compacted meanwhile).
+func (s *Store) compact(onlyOver bool) error {
 	s.syncMu.Lock()
 	defer s.syncMu.Unlock()
 	s.fileMu.Lock()
@@ -246,7 +260,7 @@ func (s *Store) compact() error {
 	// Write and fsync what is queued: the snapshot is taken from memory,
 	// which then holds every record of the old file.
 	s.waitIdleLocked()
-	if s.closed {
+	if s.closed || onlyOver && !s.overDiskLimitLocked() {
 		return nil
 	}
 	s.flushLocked(true)
