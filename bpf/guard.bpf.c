@@ -22,6 +22,7 @@
 #include "bpf_helpers.h"
 #include "bpf_tracing.h"
 #include "bpf_core_read.h"
+#include "fdfile.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -138,19 +139,6 @@ static __always_inline void count(__u32 c)
 	__u64 *v = bpf_map_lookup_elem(&counters, &c);
 	if (v)
 		(*v)++;
-}
-
-static __always_inline struct file *fd_file(struct task_struct *task, long fd)
-{
-	if (fd < 0)
-		return 0;
-	struct file **fds = BPF_CORE_READ(task, files, fdt, fd);
-	unsigned int max = BPF_CORE_READ(task, files, fdt, max_fds);
-	if (!fds || fd >= max)
-		return 0;
-	struct file *f = 0;
-	bpf_core_read(&f, sizeof(f), &fds[fd]);
-	return f;
 }
 
 /* bounded masks an index into the key for the verifier; the barrier keeps

@@ -23,6 +23,7 @@
 #include "bpf_core_read.h"
 #include "bpf_endian.h"
 #include "saker.h"
+#include "fdfile.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -289,20 +290,6 @@ static __always_inline void put_cgroup_leaf(struct sk_buf *b, struct task_struct
 	if (!cg || BPF_CORE_READ(cg, level) == 0)
 		return;
 	put_kernel_str(b, 2, BPF_CORE_READ(cg, kn, name));
-}
-
-/* fd_file returns the open file of descriptor fd of task, or NULL. */
-static __always_inline struct file *fd_file(struct task_struct *task, long fd)
-{
-	if (fd < 0)
-		return 0;
-	struct file **fds = BPF_CORE_READ(task, files, fdt, fd);
-	unsigned int max = BPF_CORE_READ(task, files, fdt, max_fds);
-	if (!fds || fd >= max)
-		return 0;
-	struct file *f = 0;
-	bpf_core_read(&f, sizeof(f), &fds[fd]);
-	return f;
 }
 
 #define SK_PATH_DEPTH 48
