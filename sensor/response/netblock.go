@@ -1,7 +1,6 @@
 package response
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -126,26 +125,14 @@ func NewNetBlocker(dir string, log *slog.Logger) (*NetBlocker, error) {
 // Cgroup2Mount finds the cgroup v2 mount point in /proc/self/mountinfo
 // (/sys/fs/cgroup on unified hosts, /sys/fs/cgroup/unified on hybrid ones).
 func Cgroup2Mount() (string, error) {
-	f, err := os.Open("/proc/self/mountinfo")
+	mounts, err := cgroup2Mounts()
 	if err != nil {
 		return "", err
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		// id parent maj:min root mountpoint opts ... - fstype source superopts
-		pre, post, ok := strings.Cut(sc.Text(), " - ")
-		if !ok || !strings.HasPrefix(post, "cgroup2 ") {
-			continue
-		}
-		if f := strings.Fields(pre); len(f) >= 5 {
-			return f[4], nil
-		}
+	if len(mounts) == 0 {
+		return "", errors.New("no cgroup2 filesystem mounted: network blocks need cgroup v2")
 	}
-	if err := sc.Err(); err != nil {
-		return "", err
-	}
-	return "", errors.New("no cgroup2 filesystem mounted: network blocks need cgroup v2")
+	return mounts[0].point, nil
 }
 
 // Resolve turns a /proc/PID/cgroup path, relative to the sensor's cgroup
