@@ -63,7 +63,10 @@ func newServer(t *testing.T, withTLS bool) *server {
 	s.addr = ln.Addr().String()
 	done := make(chan struct{})
 	go func() { _ = srv.Serve(ln); close(done) }()
-	t.Cleanup(func() { srv.Close(); <-done })
+	// go-smtp's Close closes only the listeners Serve has registered: a
+	// cleanup that ran before the Serve goroutine got that far left it in
+	// Accept forever (a CI run hung 7 minutes here). Close ln as well.
+	t.Cleanup(func() { srv.Close(); ln.Close(); <-done })
 	return s
 }
 
