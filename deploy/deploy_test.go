@@ -603,7 +603,8 @@ func TestSensorDaemonSet(t *testing.T) {
 	if sc.RunAsUser == nil || *sc.RunAsUser != 0 {
 		t.Error("sensor must run as root (runAsUser: 0): the image defaults to the hub's non-root user")
 	}
-	for _, capName := range []string{"BPF", "PERFMON", "SYS_ADMIN", "SYS_PTRACE"} {
+	// KILL: the kill action and the guard's resume signal other users' processes.
+	for _, capName := range []string{"BPF", "PERFMON", "SYS_ADMIN", "SYS_PTRACE", "KILL"} {
 		if !slices.Contains(sc.Capabilities.Add, capName) {
 			t.Errorf("sensor capabilities lack %s", capName)
 		}
@@ -904,7 +905,7 @@ func TestCompose(t *testing.T) {
 	}
 	// SYS_ADMIN stands in for BPF and PERFMON: Docker 20.10 (Debian 12)
 	// rejects those two names, and the kernel accepts SYS_ADMIN for both.
-	for _, c := range []string{"SYS_ADMIN", "SYS_PTRACE"} {
+	for _, c := range []string{"SYS_ADMIN", "SYS_PTRACE", "KILL"} {
 		if !slices.Contains(sen.CapAdd, c) {
 			t.Errorf("sensor cap_add lacks %s", c)
 		}

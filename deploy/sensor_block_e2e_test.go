@@ -2,11 +2,14 @@ package deploy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -60,11 +63,17 @@ func TestSensorContainerBlocksNetwork(t *testing.T) {
   condition: evt.type in (execve, execveat) and evt.dir=< and proc.name=sh and proc.args contains "saker-netblock-e2e"
   output: block (pid=%proc.pid container=%container.id)
   priority: WARNING
+- rule: Host test kill
+  desc: a shell of an unprivileged host user the sensor must be able to kill
+  condition: evt.type in (execve, execveat) and evt.dir=< and proc.name=sh and proc.args contains "saker-kill-e2e"
+  output: kill (pid=%proc.pid user=%user.name)
+  priority: WARNING
 `), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(filepath.Join(files, "actions.yaml"), []byte(`
 - {match: {rule: Container test block}, action: block_network}
+- {match: {rule: Host test kill}, action: kill}
 `), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -148,5 +157,30 @@ func TestSensorContainerBlocksNetwork(t *testing.T) {
 		t.Fatalf("ping after release: %v %s", err, out)
 	}
 	waitLog("release record", `"response.result":"released"`)
+
+	// kill of another user's process needs CAP_KILL: without it the sensor's
+	// kill (and the guard's SIGCONT of a held process) fails with EPERM.
+	victim := exec.CommandContext(ctx, "sh", "-c", "sleep 300; : saker-kill-e2e")
+	victim.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 1, Gid: 1}}
+	if err := victim.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var waitErr error
+	waited := make(chan struct{})
+	go func() { waitErr = victim.Wait(); close(waited) }()
+	t.Cleanup(func() { _ = victim.Process.Kill(); <-waited })
+	waitLog("kill record", `"response.action":"kill"`)
+	if l := logs(); !regexp.MustCompile(`"response.action":"kill"[^\n]*"response.result":"done"|"response.result":"done"[^\n]*"response.action":"kill"`).MatchString(l) {
+		t.Fatalf("the kill of uid 1's shell did not succeed; sensor logs:\n%s", l)
+	}
+	<-waited
+	// HOST_ROOT: the host's users, not the image's, name uid 1.
+	if l := logs(); !strings.Contains(l, "kill (pid=") || !strings.Contains(l, "user=daemon)") {
+		t.Errorf("the alert does not name uid 1 as the host's user daemon; sensor logs:\n%s", l)
+	}
+	var exit *exec.ExitError
+	if !errors.As(waitErr, &exit) || exit.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+		t.Fatalf("uid 1's shell ended with %v, want killed by SIGKILL", waitErr)
+	}
 	t.Logf("blocked and released from the sensor's container:\n%s", list)
 }

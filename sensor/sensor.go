@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -50,6 +51,10 @@ type Options struct {
 	// Pods runs the response's pod actions (cmd builds a k8spod.Client
 	// when the configuration has any).
 	Pods response.Pods
+	// HostRoot is where the host's root filesystem is mounted when the
+	// sensor runs in a container (Falco's HOST_ROOT, e.g. /host): user and
+	// group names come from its etc/passwd and etc/group, not the image's.
+	HostRoot string
 }
 
 // LoadRules loads the configured rules files, or the embedded default
@@ -179,7 +184,8 @@ func Run(ctx context.Context, opts Options) error {
 	if d := state.DockerIfPresent(cfg.DockerSocket); d != nil {
 		containers = state.NewContainers(d, log)
 	}
-	table := state.NewTable(state.Options{Containers: containers, Logger: log})
+	table := state.NewTable(state.Options{Containers: containers, Logger: log,
+		Users: state.NewUsers(filepath.Join("/", opts.HostRoot, "etc/passwd"), filepath.Join("/", opts.HostRoot, "etc/group"))})
 	if err := table.Seed(); err != nil {
 		return err
 	}

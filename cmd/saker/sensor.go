@@ -76,7 +76,7 @@ func runSensorCmd(ctx context.Context, w io.Writer, args []string) error {
 	if *statsInterval > 0 {
 		cfg.StatsInterval = statsInterval.String()
 	}
-	opts := sensor.Options{Config: cfg, Logger: log}
+	opts := sensor.Options{Config: cfg, Logger: log, HostRoot: os.Getenv("HOST_ROOT")}
 	if opts.Pods, err = podClient(cfg.Response, os.LookupEnv); err != nil {
 		return err
 	}
