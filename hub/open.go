@@ -19,9 +19,9 @@ func openEmbedded(cfg *config.Config, logger *slog.Logger) (store.Store, error) 
 	if dir == "" {
 		dir = DefaultDataDir()
 	}
-	fsync := embedded.FsyncAlways
-	if cfg.Fsync.Policy == config.FsyncInterval {
-		fsync = embedded.FsyncInterval
+	fsync := embedded.FsyncInterval
+	if cfg.Fsync.Policy == config.FsyncAlways {
+		fsync = embedded.FsyncAlways
 	}
 	st, err := embedded.Open(embedded.Options{
 		Dir:           dir,

@@ -227,9 +227,10 @@ type Retention struct {
 
 // Fsync is when the embedded store makes appended alerts durable.
 type Fsync struct {
-	// Policy (SAKER_FSYNC): FsyncAlways (default), a 200 means fsynced;
-	// FsyncInterval, a 200 means written (a hub crash loses nothing, an OS
-	// crash or power cut up to Interval), like Redis's appendfsync everysec.
+	// Policy (SAKER_FSYNC): FsyncInterval (default), a 200 means written (a
+	// hub crash or kill -9 loses nothing, an OS crash or power cut up to
+	// Interval), like Redis's appendfsync everysec; FsyncAlways, a 200
+	// means fsynced (a power cut loses nothing either).
 	Policy string
 	// Interval (SAKER_FSYNC_INTERVAL) is the longest time between fsyncs
 	// under FsyncInterval; 0 lets the store choose (1 s).
@@ -317,7 +318,7 @@ func Decode(src *Source) (*Config, error) {
 			MaxBytes:  int64(src.Int("RETENTION_MAXBYTES", 0, 0)),
 		},
 		Fsync: Fsync{
-			Policy:   src.Enum("SAKER_FSYNC", FsyncAlways, FsyncAlways, FsyncInterval),
+			Policy:   src.Enum("SAKER_FSYNC", FsyncInterval, FsyncAlways, FsyncInterval),
 			Interval: src.Duration("SAKER_FSYNC_INTERVAL", 0),
 		},
 		BodyLimit:      int64(src.Int("BODYLIMIT", DefaultBodyLimit, 1)),

@@ -27,7 +27,7 @@ func TestDefaults(t *testing.T) {
 	}
 	if c.Addr() != ":2801" || c.UIAddr() != ":2802" || c.BodyLimit != 1<<20 || c.TLSServer.NoTLSPort != 2810 ||
 		len(c.Redis.Addresses) != 0 || !c.Redis.CheckCert || c.Redis.Shards != 1 || c.BatchMaxEvents != 10000 ||
-		c.Fsync.Policy != FsyncAlways || c.Fsync.Interval != 0 {
+		c.Fsync.Policy != FsyncInterval || c.Fsync.Interval != 0 {
 		t.Fatalf("%+v", c)
 	}
 }
@@ -131,6 +131,10 @@ func TestEnvMapsAndErrors(t *testing.T) {
 	l, e = envOf(map[string]string{"SAKER_FSYNC": "Interval", "SAKER_FSYNC_INTERVAL": "200ms"})
 	if c, err := LoadWith("", l, e); err != nil || c.Fsync.Policy != FsyncInterval || c.Fsync.Interval != 200*time.Millisecond {
 		t.Errorf("SAKER_FSYNC=Interval SAKER_FSYNC_INTERVAL=200ms: %+v, %v", c.Fsync, err)
+	}
+	l, e = envOf(map[string]string{"SAKER_FSYNC": "always"})
+	if c, err := LoadWith("", l, e); err != nil || c.Fsync.Policy != FsyncAlways {
+		t.Errorf("SAKER_FSYNC=always: %+v, %v", c.Fsync, err)
 	}
 	if _, err := LoadWith("/nonexistent.yaml", l, e); err == nil {
 		t.Error("missing file accepted")

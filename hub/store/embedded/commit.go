@@ -11,14 +11,15 @@ import (
 type FsyncPolicy int
 
 const (
+	// FsyncInterval (the zero value, the default) writes (write(2)) before
+	// Append returns and fsyncs at most every Options.FsyncInterval in the
+	// background: an acknowledged alert survives a crash or kill -9 of the
+	// hub, but an OS crash or power loss can lose the last interval
+	// (Redis's appendfsync everysec).
+	FsyncInterval FsyncPolicy = iota
 	// FsyncAlways fsyncs before Append (and Ack, DeadLetter…) returns: an
-	// acknowledged alert survives a power loss.
-	FsyncAlways FsyncPolicy = iota
-	// FsyncInterval writes (write(2)) before Append returns and fsyncs at
-	// most every Options.FsyncInterval in the background: an acknowledged
-	// alert survives a crash or kill -9 of the hub, but an OS crash or power
-	// loss can lose the last interval (Redis's appendfsync everysec).
-	FsyncInterval
+	// acknowledged alert survives a power loss too.
+	FsyncAlways
 )
 
 // DefaultFsyncInterval is FsyncInterval's period when Options leave it 0.

@@ -74,7 +74,7 @@ func killAppender(t *testing.T, policy FsyncPolicy) {
 }
 
 func crashChild(dir string, interval bool) {
-	o := Options{Dir: dir}
+	o := Options{Dir: dir, Fsync: FsyncAlways}
 	if interval {
 		// An hour: nothing is fsynced before the kill.
 		o.Fsync, o.FsyncInterval = FsyncInterval, time.Hour

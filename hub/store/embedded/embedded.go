@@ -4,9 +4,9 @@
 //
 // Durability: Append frames the batch as one checksummed record; the
 // records of concurrent Appends go out in one write() and one fsync (group
-// commit, see commit.go). With FsyncAlways (the default) Append returns
-// only after that fsync; with FsyncInterval it returns after the write()
-// and a background fsync follows within the interval. A torn last record
+// commit, see commit.go). With FsyncInterval (the default) Append returns
+// after the write() and a background fsync follows within the interval;
+// with FsyncAlways it returns only after that fsync. A torn last record
 // left by a crash is cut off on open. The log is rewritten (compacted) to
 // the retained events once dead records dominate it.
 //
@@ -74,8 +74,8 @@ type Options struct {
 	// Logger receives recovery reports (torn tail cut, damaged records
 	// skipped); nil = slog.Default().
 	Logger *slog.Logger
-	// Fsync is when appends reach stable storage: FsyncAlways (the zero
-	// value) or FsyncInterval.
+	// Fsync is when appends reach stable storage: FsyncInterval (the zero
+	// value) or FsyncAlways.
 	Fsync FsyncPolicy
 	// FsyncInterval is FsyncInterval's longest time between fsyncs; 0 =
 	// DefaultFsyncInterval.

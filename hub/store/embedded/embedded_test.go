@@ -230,14 +230,15 @@ func FuzzOpenLog(f *testing.F) {
 	})
 }
 
+// BenchmarkStore measures the store with its defaults (SAKER_FSYNC=interval).
 func BenchmarkStore(b *testing.B) {
 	storetest.Bench(b, func(b *testing.B) store.Store { return openB(b, Options{Dir: b.TempDir()}) })
 }
 
-// BenchmarkStoreFsyncInterval is BenchmarkStore under SAKER_FSYNC=interval.
-func BenchmarkStoreFsyncInterval(b *testing.B) {
+// BenchmarkStoreFsyncAlways is BenchmarkStore under SAKER_FSYNC=always.
+func BenchmarkStoreFsyncAlways(b *testing.B) {
 	storetest.Bench(b, func(b *testing.B) store.Store {
-		return openB(b, Options{Dir: b.TempDir(), Fsync: FsyncInterval})
+		return openB(b, Options{Dir: b.TempDir(), Fsync: FsyncAlways})
 	})
 }
 
