@@ -15,6 +15,32 @@ import (
 // event-time layout this package writes.
 const layout = "3"
 
+// olderLayoutPatterns match the index keys only older layouts wrote:
+// layout 1's arrival-ordered "i:*" sets, layout 2's per-event source and
+// tag indexes. Every event of those layouts is in one of them until the
+// migration ends.
+var olderLayoutPatterns = []string{"i:*", "x:s:*", "x:t:*"}
+
+// olderLayoutKeys reports whether any key of an older layout exists.
+func (s *Store) olderLayoutKeys(ctx context.Context) (bool, error) {
+	for _, pattern := range olderLayoutPatterns {
+		var cursor uint64
+		for {
+			keys, next, err := s.c.Scan(ctx, cursor, s.pfx+pattern, 1000).Result()
+			if err != nil {
+				return false, fmt.Errorf("scan for older index keys: %w", err)
+			}
+			if len(keys) > 0 {
+				return true, nil
+			}
+			if cursor = next; cursor == 0 {
+				break
+			}
+		}
+	}
+	return false, nil
+}
+
 // migrate brings data written by layout 1 (arrival-ordered "i:*" indexes)
 // or 2 (sources and tags indexed per event in "x:s:*" and "x:t:*") to
 // layout 3: it indexes every retained stream entry in the "x:*" sorted sets
@@ -40,6 +66,20 @@ func (s *Store) migrate(ctx context.Context) error {
 		return err // another replica is at it
 	}
 	defer s.c.Del(context.WithoutCancel(ctx), s.pfx+"migrating")
+	old, err := s.olderLayoutKeys(ctx)
+	if err != nil {
+		return err
+	}
+	if !old {
+		// No key of an older layout: the events were written in this one
+		// after the marker was lost (a FLUSHALL while hubs ran; their
+		// appends recreated the stream). Mark it; nothing to re-index.
+		if err := s.c.Set(ctx, s.pfx+"layout", layout, 0).Err(); err != nil {
+			return fmt.Errorf("mark layout: %w", err)
+		}
+		s.migrated.Store(true)
+		return nil
+	}
 	start, err := s.c.Get(ctx, s.pfx+"migrated-to").Result()
 	if errors.Is(err, goredis.Nil) {
 		start, err = "-", nil
@@ -78,7 +118,7 @@ func (s *Store) migrate(ctx context.Context) error {
 		}
 		indexed += len(msgs)
 	}
-	for _, pattern := range []string{"i:*", "x:s:*", "x:t:*"} {
+	for _, pattern := range olderLayoutPatterns {
 		var cursor uint64
 		for {
 			keys, next, err := s.c.Scan(ctx, cursor, s.pfx+pattern, 500).Result()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"reflect"
 	"slices"
 	"strings"
@@ -609,5 +610,43 @@ func TestNewStoreStartsInCurrentLayout(t *testing.T) {
 	s := newT(t, Options{Addresses: []string{redistest.Addr(t)}})
 	if v, err := s.c.Get(ctx, s.pfx+"layout").Result(); err != nil || v != layout {
 		t.Fatalf("layout of a new store = %q, %v; want %q", v, err, layout)
+	}
+}
+
+// A FLUSHALL while hubs run erases the layout marker; the hubs' next
+// appends recreate the stream in this layout. A hub started after that
+// must not take those events for an older layout's: it marks the layout
+// without re-indexing them (it logged "re-indexed the events of an older
+// layout" and walked the whole stream before).
+func TestFlushedStoreRestartsWithoutReindex(t *testing.T) {
+	srv := redistest.Start(t)
+	ctx := context.Background()
+	s1, err := New(ctx, Options{Addresses: []string{srv.Addr}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s1.Append(ctx, []alert.Alert{sample(0)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s1.c.FlushAll(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s1.Append(ctx, []alert.Alert{sample(1), sample(2)}); err != nil {
+		t.Fatal(err)
+	}
+	s1.Close()
+	var logged strings.Builder
+	s2, err := New(ctx, Options{Addresses: []string{srv.Addr}, Logger: slog.New(slog.NewTextHandler(&logged, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s2.Close() // its janitor has run its first migrate pass
+	if strings.Contains(logged.String(), "re-indexed") {
+		t.Errorf("a restart after FLUSHALL re-indexed current-layout events:\n%s", logged.String())
+	}
+	c := goredis.NewClient(&goredis.Options{Addr: srv.Addr})
+	defer c.Close()
+	if v, err := c.Get(ctx, "{saker}:layout").Result(); err != nil || v != layout {
+		t.Errorf("layout after the restart = %q, %v; want %q", v, err, layout)
 	}
 }
