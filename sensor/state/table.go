@@ -41,6 +41,8 @@ type Table struct {
 	bootWall   int64 // wall-clock ns at boot
 	clkTck     int64
 
+	cusers containerUsers
+
 	mu    sync.RWMutex
 	procs map[int64]*event.Thread
 }
@@ -64,12 +66,10 @@ func NewTable(opts Options) *Table {
 	return &Table{
 		proc: opts.ProcRoot, users: opts.Users, containers: opts.Containers, log: opts.Logger,
 		bootWall: time.Now().UnixNano() - ts.Nano(), clkTck: 100,
-		procs: map[int64]*event.Thread{},
+		procs:  map[int64]*event.Thread{},
+		cusers: containerUsers{procs: opts.ProcRoot},
 	}
 }
-
-// Users returns the table's user/group resolver.
-func (t *Table) Users() *Users { return t.users }
 
 // Seed loads every process in /proc and links parents. Processes that exit
 // while it reads are skipped.
@@ -246,15 +246,9 @@ func (t *Table) thread(rec *probe.Record) *event.Thread {
 	if credsChanged(th, rec) {
 		cp := *th
 		cp.UID, cp.GID, cp.EUID, cp.EGID = rec.UID, rec.GID, rec.EUID, rec.EGID
-		cp.User, cp.Group = t.users.User(rec.UID), t.users.Group(rec.GID)
-		t.setAccount(&cp)
 		cp.CapEffective, cp.CapPermitted, cp.CapInheritable = rec.CapEff, rec.CapPrm, rec.CapInh
-		if lu := loginUID(rec.LoginUID); lu != cp.LoginUID {
-			cp.LoginUID, cp.LoginUser = lu, ""
-			if lu >= 0 {
-				cp.LoginUser = t.users.User(uint32(lu))
-			}
-		}
+		cp.LoginUID = loginUID(rec.LoginUID)
+		t.setNames(&cp)
 		if rec.Comm != "" {
 			cp.Comm = rec.Comm
 		}
@@ -292,16 +286,12 @@ func (t *Table) fromRecord(rec *probe.Record) *event.Thread {
 		Comm:     rec.Comm, Exe: rec.Comm, TTY: rec.TTY,
 		CapEffective: rec.CapEff, CapPermitted: rec.CapPrm, CapInheritable: rec.CapInh,
 	}
-	th.User, th.Group = t.users.User(th.UID), t.users.Group(th.GID)
-	t.setAccount(th)
-	if th.LoginUID >= 0 {
-		th.LoginUser = t.users.User(uint32(th.LoginUID))
-	}
 	th.Parent = t.Lookup(th.PPID)
 	if th.Parent != nil {
 		th.CgroupPath, th.ContainerID = th.Parent.CgroupPath, th.Parent.ContainerID
 		th.Cwd = th.Parent.Cwd
 	}
+	t.setNames(th)
 	return th
 }
 
@@ -347,6 +337,7 @@ func (t *Table) execed(rec *probe.Record) *event.Thread {
 		th.CgroupPath = leaf
 		th.ContainerID = ShortID(first(ContainerIDFromCgroup(leaf)))
 	}
+	t.setNames(th)
 	return th
 }
 
@@ -527,11 +518,7 @@ func (t *Table) readProc(pid int64) *event.Thread {
 		th.CgroupPath = pickCgroup(string(b))
 		th.ContainerID = ShortID(first(ContainerIDFromCgroup(th.CgroupPath)))
 	}
-	th.User, th.Group = t.users.User(th.UID), t.users.Group(th.GID)
-	t.setAccount(th)
-	if th.LoginUID >= 0 {
-		th.LoginUser = t.users.User(uint32(th.LoginUID))
-	}
+	t.setNames(th)
 	t.readResources(th, f, status)
 	t.readStdFDs(th)
 	return th
@@ -606,12 +593,6 @@ func openFilesLimit(limits string) int64 {
 		return n
 	}
 	return 0
-}
-
-// setAccount fills the user's home directory and shell.
-func (t *Table) setAccount(th *event.Thread) {
-	a := t.users.Account(th.UID)
-	th.HomeDir, th.Shell = a.Home, a.Shell
 }
 
 // pickCgroup chooses the cgroup path that identifies a container from

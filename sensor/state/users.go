@@ -42,25 +42,35 @@ func NewUsers(passwd, group string) *Users {
 	return u
 }
 
+// load re-reads the files. A file that cannot be opened keeps the names
+// read before: a container's files are read through a process of it, which
+// may have exited since.
 func (u *Users) load() {
-	users, accounts := parseIDFile(u.passwd)
-	groups, _ := parseIDFile(u.group)
+	users, accounts, uok := parseIDFile(u.passwd)
+	groups, _, gok := parseIDFile(u.group)
 	u.mu.Lock()
-	u.users, u.groups, u.accounts, u.loadedAt = users, groups, accounts, time.Now()
+	if uok || u.users == nil {
+		u.users, u.accounts = users, accounts
+	}
+	if gok || u.groups == nil {
+		u.groups = groups
+	}
+	u.loadedAt = time.Now()
 	u.mu.Unlock()
 }
 
 // parseIDFile reads "name:x:id:…" lines into id -> name (first name
-// wins), and passwd's home and shell (fields 6 and 7) into accounts.
-func parseIDFile(path string) (map[uint32]string, map[uint32]Account) {
+// wins), and passwd's home and shell (fields 6 and 7) into accounts; ok is
+// false when the file cannot be opened.
+func parseIDFile(path string) (names map[uint32]string, accounts map[uint32]Account, ok bool) {
 	m, acc := map[uint32]string{}, map[uint32]Account{}
 	f, err := os.Open(path)
 	if err != nil {
-		return m, acc
+		return m, acc, false
 	}
 	defer f.Close()
 	parseIDs(f, m, acc)
-	return m, acc
+	return m, acc, true
 }
 
 func parseIDs(r io.Reader, m map[uint32]string, acc map[uint32]Account) {
