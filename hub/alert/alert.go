@@ -29,6 +29,12 @@ type Alert struct {
 	// alert's own. Stores write these bytes instead of encoding again.
 	// Whoever changes a field after encoding must clear it.
 	Encoded []byte `json:"-"`
+	// RawOutputFields, when set, is output_fields exactly as the sender's
+	// JSON held it (one compact line, valid UTF-8, an object) and
+	// OutputFields is its decoding: encoding the alert then copies these
+	// bytes instead of encoding the map again. Whoever changes
+	// OutputFields must clear it.
+	RawOutputFields []byte `json:"-"`
 }
 
 // TestRule is the rule of the test alert POST /test injects. Forwarders

@@ -16,6 +16,8 @@ import (
 	"io"
 	"strings"
 	"time"
+	"unicode/utf8"
+	"unsafe"
 
 	"github.com/bytedance/sonic"
 	"github.com/google/uuid"
@@ -59,6 +61,10 @@ func badf(format string, args ...any) *Error {
 // they never alias a caller's (reused) buffer.
 var fastJSON = sonic.Config{UseNumber: true, ValidateString: true, CaseSensitive: true}.Froze()
 
+// rawJSON encodes an alert around output_fields bytes the decoder has
+// just read whole: they are not validated a second time.
+var rawJSON = sonic.Config{ValidateString: true, NoValidateJSONMarshaler: true}.Froze()
+
 // DecodeOne decodes exactly one Falco payload from body: a single JSON object
 // and nothing after it but white space. It validates the alert but does not
 // enrich it (see Enricher). Errors are *Error.
@@ -96,15 +102,15 @@ func decodeFast(obj []byte) (alert.Alert, bool) {
 // types (no intermediate map): a field of another type fails decoding. A
 // null leaves a string empty, as a missing key does in fromMap.
 type wireAlert struct {
-	UUID         string         `json:"uuid"`
-	Output       string         `json:"output"`
-	Priority     string         `json:"priority"`
-	Rule         string         `json:"rule"`
-	Time         string         `json:"time"`
-	OutputFields map[string]any `json:"output_fields"`
-	Source       string         `json:"source"`
-	Tags         []any          `json:"tags"` // any: a null tag is refused, not read as ""
-	Hostname     string         `json:"hostname"`
+	UUID         string          `json:"uuid"`
+	Output       string          `json:"output"`
+	Priority     string          `json:"priority"`
+	Rule         string          `json:"rule"`
+	Time         string          `json:"time"`
+	OutputFields json.RawMessage `json:"output_fields"` // decoded by outputFields
+	Source       string          `json:"source"`
+	Tags         []any           `json:"tags"` // any: a null tag is refused, not read as ""
+	Hostname     string          `json:"hostname"`
 }
 
 // alert validates w as fromMap validates a map; ok is false where fromMap
@@ -121,11 +127,12 @@ func (w *wireAlert) alert() (alert.Alert, bool) {
 	if err != nil {
 		return alert.Alert{}, false
 	}
-	a := alert.Alert{UUID: canonicalUUID(w.UUID), Output: w.Output, Priority: p, Rule: w.Rule, Time: t,
-		OutputFields: w.OutputFields, Source: w.Source, Hostname: w.Hostname}
-	if a.OutputFields == nil {
-		a.OutputFields = map[string]any{}
+	fields, raw, ok := outputFields(w.OutputFields)
+	if !ok {
+		return alert.Alert{}, false
 	}
+	a := alert.Alert{UUID: canonicalUUID(w.UUID), Output: w.Output, Priority: p, Rule: w.Rule, Time: t,
+		OutputFields: fields, RawOutputFields: raw, Source: w.Source, Hostname: w.Hostname}
 	if w.Tags != nil {
 		a.Tags = make([]string, 0, len(w.Tags))
 		for _, t := range w.Tags {
@@ -138,6 +145,31 @@ func (w *wireAlert) alert() (alert.Alert, bool) {
 	}
 	return a, true
 }
+
+// outputFields decodes output_fields' JSON (the fast decoder's copy of
+// it, which nothing else holds or changes: the decoded strings may share
+// its memory). raw is that JSON again when encoding the alert may copy it
+// (see alert.Alert.RawOutputFields): an object on one line (stores frame
+// events one per line) in valid UTF-8. ok is false where fromMap refuses
+// the value.
+func outputFields(js json.RawMessage) (fields map[string]any, raw []byte, ok bool) {
+	if len(js) == 0 || string(js) == "null" {
+		return map[string]any{}, nil, true
+	}
+	// Sized for its fields (a colon per key, and a few in values), so
+	// the map is not grown and rehashed key by key.
+	fields = make(map[string]any, min(bytes.Count(js, []byte{':'}), maxPresize))
+	if err := fastJSON.UnmarshalFromString(unsafe.String(unsafe.SliceData(js), len(js)), &fields); err != nil || fields == nil {
+		return nil, nil, false
+	}
+	if js[0] == '{' && bytes.IndexByte(js, '\n') < 0 && bytes.IndexByte(js, '\r') < 0 && utf8.Valid(js) {
+		raw = js
+	}
+	return fields, raw, true
+}
+
+// maxPresize bounds the room outputFields makes before decoding.
+const maxPresize = 256
 
 // precheck refuses empty and too deeply nested bodies (before any decoder
 // recurses into them; stores refuse what they could not read back) and
@@ -179,11 +211,37 @@ func decodeStd(body []byte) (alert.Alert, error) {
 // must hold what DecodeOne produces plus enrichment (numbers as
 // json.Number, maps of its own). Should encoding fail, Encoded stays nil
 // and the store encodes the alert itself (and reports the error).
+//
+// An alert whose output_fields are still the sender's bytes
+// (RawOutputFields) is encoded around them: the map, most of an alert,
+// is not encoded again.
 func Encode(a *alert.Alert) {
 	a.Encoded = nil
-	if b, err := fastJSON.Marshal(a); err == nil {
+	var b []byte
+	var err error
+	if a.RawOutputFields != nil && a.Priority.Valid() {
+		b, err = rawJSON.Marshal(&encodedAlert{UUID: a.UUID, Output: a.Output, Priority: a.Priority.String(), Rule: a.Rule,
+			Time: a.Time, OutputFields: a.RawOutputFields, Source: a.Source, Tags: a.Tags, Hostname: a.Hostname})
+	} else {
+		b, err = fastJSON.Marshal(a)
+	}
+	if err == nil {
 		a.Encoded = b
 	}
+}
+
+// encodedAlert is alert.Alert's JSON with output_fields as bytes
+// (TestEncodedAlertMirrorsAlert keeps the two in step).
+type encodedAlert struct {
+	UUID         string          `json:"uuid,omitempty"`
+	Output       string          `json:"output"`
+	Priority     string          `json:"priority"`
+	Rule         string          `json:"rule"`
+	Time         time.Time       `json:"time"`
+	OutputFields json.RawMessage `json:"output_fields"`
+	Source       string          `json:"source,omitempty"`
+	Tags         []string        `json:"tags,omitempty"`
+	Hostname     string          `json:"hostname,omitempty"`
 }
 
 // DecodeBatch decodes a batch: either a JSON array of payloads or

@@ -65,7 +65,10 @@ var falcoOutput = regexp.MustCompile(`(?i)^[0-9:]+\.[0-9]+: (Debug|Info|Informat
 // the field so the problem is visible where it shows.
 func (e *Enricher) Enrich(a *alert.Alert) {
 	if a.OutputFields == nil {
-		a.OutputFields = map[string]any{}
+		a.OutputFields, a.RawOutputFields = map[string]any{}, nil
+	}
+	if len(e.customKeys) > 0 || len(e.opts.TemplatedFields) > 0 {
+		a.RawOutputFields = nil // the fields change below
 	}
 	if a.Source == "" {
 		a.Source = DefaultSource
@@ -100,6 +103,7 @@ func (e *Enricher) Enrich(a *alert.Alert) {
 	if r := e.opts.BracketReplacer; r != "" {
 		for k, v := range a.OutputFields {
 			if strings.Contains(k, "[") {
+				a.RawOutputFields = nil
 				delete(a.OutputFields, k)
 				a.OutputFields[strings.ReplaceAll(strings.ReplaceAll(k, "]", ""), "[", r)] = v
 			}

@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/saker-sec/saker/hub/alert"
 	"github.com/saker-sec/saker/hub/config"
@@ -213,6 +214,134 @@ func TestEnrich(t *testing.T) {
 	}
 }
 
+// sameDecoded compares decoded alerts, not the bytes they may carry.
+func sameDecoded(a, b alert.Alert) bool {
+	a.Encoded, a.RawOutputFields, b.Encoded, b.RawOutputFields = nil, nil, nil, nil
+	return reflect.DeepEqual(a, b)
+}
+
+// sameAlert compares alerts as their JSON has them: not the bytes an
+// alert may carry (Encoded, RawOutputFields), and no tags is no tags
+// (the JSON omits an empty list).
+func sameAlert(a, b alert.Alert) bool {
+	a.Encoded, a.RawOutputFields, b.Encoded, b.RawOutputFields = nil, nil, nil, nil
+	for _, x := range []*alert.Alert{&a, &b} {
+		if len(x.Tags) == 0 {
+			x.Tags = nil
+		}
+	}
+	return reflect.DeepEqual(a, b)
+}
+
+// checkEncodings checks that a decoded alert, enriched without options
+// (which leaves output_fields as sent), encodes to JSON that decodes to
+// the alert itself and to what encoding its map gives.
+func checkEncodings(t *testing.T, a alert.Alert) {
+	t.Helper()
+	e, _ := NewEnricher(Options{})
+	e.Enrich(&a)
+	Encode(&a)
+	viaMap := a
+	viaMap.RawOutputFields = nil
+	Encode(&viaMap)
+	if a.Encoded == nil || viaMap.Encoded == nil {
+		t.Fatalf("could not encode %+v", a)
+	}
+	back, err := DecodeOne(a.Encoded)
+	if err != nil {
+		t.Fatalf("re-decode %s: %v", a.Encoded, err)
+	}
+	backMap, err := DecodeOne(viaMap.Encoded)
+	if err != nil {
+		t.Fatalf("re-decode %s: %v", viaMap.Encoded, err)
+	}
+	if !sameAlert(back, a) || !sameAlert(back, backMap) {
+		t.Fatalf("encodings differ:\n%s\n%s\n%+v", a.Encoded, viaMap.Encoded, a)
+	}
+	if bytes.ContainsAny(a.Encoded, "\r\n") || !utf8.Valid(a.Encoded) {
+		t.Fatalf("encoded alert is not one line of UTF-8: %q", a.Encoded)
+	}
+}
+
+// TestEncodeKeepsSenderFields: an alert whose output_fields enrichment
+// leaves alone is stored with the sender's output_fields bytes, which
+// read back as the decoded map; any option that changes the fields
+// encodes the map instead.
+func TestEncodeKeepsSenderFields(t *testing.T) {
+	files, _ := filepath.Glob("testdata/falco/*.json")
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var sent struct {
+			OutputFields json.RawMessage `json:"output_fields"`
+		}
+		if err := json.Unmarshal(b, &sent); err != nil {
+			t.Fatal(err)
+		}
+		a, err := DecodeOne(b)
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		checkEncodings(t, a)
+		a, _ = DecodeOne(b)
+		e, _ := NewEnricher(Options{CustomTags: []string{"x"}, OutputFieldFormat: "<output> <tags>"})
+		e.Enrich(&a)
+		Encode(&a)
+		if !bytes.Contains(a.Encoded, append([]byte(`"output_fields":`), sent.OutputFields...)) {
+			t.Fatalf("%s: sender's output_fields not kept:\n%s", f, a.Encoded)
+		}
+	}
+	const head = `{"rule":"r","priority":"Warning","time":"2026-11-23T09:00:00Z","output_fields":`
+	for _, fields := range []string{
+		`{"a":1,"a":2}`, `{"a":"\u00e9\/\ud83d\ude00","b":1795425121123456789,"c":1e400,"d":-0}`, "{\n\"a\":1}", "{\"a\":\"\xff\"}",
+		`{"a":{"b":[1,null,{"c":"d"}]}}`, `{}`, `null`, ` { "a" : [ 1 , 2 ] } `,
+	} {
+		a, err := DecodeOne([]byte(head + fields + "}"))
+		if err != nil {
+			t.Fatalf("%s: %v", fields, err)
+		}
+		checkEncodings(t, a)
+	}
+
+	// Options that change output_fields: the map is encoded, with them.
+	tf := templated(t, map[string]string{"t": `{{ index . "proc.name" }}`})
+	for _, opts := range []Options{{CustomFields: map[string]string{"cluster": "prod"}}, {TemplatedFields: tf}, {BracketReplacer: "_"}} {
+		a, err := DecodeOne([]byte(head + `{"proc.name":"sh","proc.aname[2]":"x"}}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, _ := NewEnricher(opts)
+		e.Enrich(&a)
+		Encode(&a)
+		back, err := DecodeOne(a.Encoded)
+		if err != nil || !sameAlert(back, a) {
+			t.Fatalf("%+v: encoded %s, decoded %+v, %v", opts, a.Encoded, back, err)
+		}
+		if a.RawOutputFields != nil {
+			t.Fatalf("%+v: output_fields changed but the sender's bytes kept", opts)
+		}
+	}
+}
+
+// TestEncodedAlertMirrorsAlert: Encode's form of an alert with the
+// sender's output_fields has alert.Alert's JSON fields, in its order.
+func TestEncodedAlertMirrorsAlert(t *testing.T) {
+	tags := func(typ reflect.Type) []string {
+		var out []string
+		for f := range typ.Fields() {
+			if tag := f.Tag.Get("json"); f.IsExported() && tag != "-" {
+				out = append(out, tag)
+			}
+		}
+		return out
+	}
+	if a, e := tags(reflect.TypeFor[alert.Alert]()), tags(reflect.TypeFor[encodedAlert]()); !reflect.DeepEqual(a, e) {
+		t.Fatalf("alert.Alert's JSON fields %q, encodedAlert's %q", a, e)
+	}
+}
+
 func templated(t *testing.T, m map[string]string) []config.TemplatedField {
 	t.Helper()
 	tf, err := config.ParseTemplatedFields(m)
@@ -243,13 +372,15 @@ func FuzzDecode(f *testing.F) {
 		// The fast decoder accepts and refuses exactly what encoding/json
 		// does, with the same result.
 		ref, refErr := decodeStd(body)
-		if (err == nil) != (refErr == nil) || (err != nil && err.Error() != refErr.Error()) || !reflect.DeepEqual(a, ref) {
+		if (err == nil) != (refErr == nil) || (err != nil && err.Error() != refErr.Error()) || !sameDecoded(a, ref) {
 			t.Fatalf("fast and reference decoders differ on %q:\n%+v, %v\n%+v, %v", body, a, err, ref, refErr)
 		}
 		if err == nil {
 			if !a.Priority.Valid() || a.Rule == "" || a.Time.IsZero() {
 				t.Fatalf("accepted invalid alert %+v", a)
 			}
+			plain, _ := DecodeOne(body) // its own maps: Enrich below changes a's
+			checkEncodings(t, plain)
 			e.Enrich(&a)
 			Encode(&a)
 			if a.Encoded == nil {
@@ -260,8 +391,7 @@ func FuzzDecode(f *testing.F) {
 			if err != nil {
 				t.Fatalf("re-decode %s: %v", a.Encoded, err)
 			}
-			back.Encoded = a.Encoded
-			if !reflect.DeepEqual(back, a) {
+			if !sameAlert(back, a) {
 				t.Fatalf("encoded alert decodes to another:\n%+v\n%+v", back, a)
 			}
 		} else {
@@ -283,21 +413,31 @@ func FuzzDecode(f *testing.F) {
 	})
 }
 
+// BenchmarkDecodeEnrich is POST /'s work on one alert before the store:
+// decode, enrich, encode once; without options (output_fields stay the
+// sender's bytes) and with a custom field (the map is encoded).
 func BenchmarkDecodeEnrich(b *testing.B) {
 	body, err := os.ReadFile("testdata/falco/drop_and_execute.json")
 	if err != nil {
 		b.Fatal(err)
 	}
-	e, _ := NewEnricher(Options{CustomFields: map[string]string{"cluster": "prod"}})
-	b.SetBytes(int64(len(body)))
-	b.ReportAllocs()
-	for b.Loop() {
-		a, err := DecodeOne(body)
-		if err != nil {
-			b.Fatal(err)
-		}
-		e.Enrich(&a)
-		Encode(&a)
+	for _, c := range []struct {
+		name string
+		opts Options
+	}{{"none", Options{}}, {"customfields", Options{CustomFields: map[string]string{"cluster": "prod"}}}} {
+		b.Run(c.name, func(b *testing.B) {
+			e, _ := NewEnricher(c.opts)
+			b.SetBytes(int64(len(body)))
+			b.ReportAllocs()
+			for b.Loop() {
+				a, err := DecodeOne(body)
+				if err != nil {
+					b.Fatal(err)
+				}
+				e.Enrich(&a)
+				Encode(&a)
+			}
+		})
 	}
 }
 
@@ -359,7 +499,7 @@ func sameAsReference(t *testing.T, body string) {
 	t.Helper()
 	a, err := DecodeOne([]byte(body))
 	ref, refErr := decodeStd([]byte(body))
-	if (err == nil) != (refErr == nil) || (err != nil && err.Error() != refErr.Error()) || !reflect.DeepEqual(a, ref) {
+	if (err == nil) != (refErr == nil) || (err != nil && err.Error() != refErr.Error()) || !sameDecoded(a, ref) {
 		t.Errorf("%q:\nfast      %+v, %v\nreference %+v, %v", body, a, err, ref, refErr)
 	}
 }
