@@ -15,28 +15,35 @@ import (
 )
 
 const (
-	crashChildEnv  = "SAKER_EMBEDDED_CRASH_CHILD"
-	crashPolicyEnv = "SAKER_EMBEDDED_CRASH_FSYNC"
+	crashChildEnv   = "SAKER_EMBEDDED_CRASH_CHILD"
+	crashPolicyEnv  = "SAKER_EMBEDDED_CRASH_FSYNC"
+	crashCompactEnv = "SAKER_EMBEDDED_CRASH_COMPACT"
 )
 
 // The process is SIGKILLed while concurrent Appends are in flight; every
 // Append that returned nil before the kill must be there after reopening
 // (the log tail the kill tore is cut off). With FsyncInterval too: a kill
-// of the process does not lose what it wrote, fsynced or not.
+// of the process does not lose what it wrote, fsynced or not. And while
+// compactions rewrite the log one after another: the kill lands in one of
+// them (copying, swapping, or between two).
 func TestKillKeepsAcknowledgedAppends(t *testing.T) {
 	if dir := os.Getenv(crashChildEnv); dir != "" {
-		crashChild(dir, os.Getenv(crashPolicyEnv) == FsyncInterval.String())
+		crashChild(dir, os.Getenv(crashPolicyEnv) == FsyncInterval.String(), os.Getenv(crashCompactEnv) != "")
 		return
 	}
 	for _, policy := range []FsyncPolicy{FsyncAlways, FsyncInterval} {
-		t.Run(policy.String(), func(t *testing.T) { killAppender(t, policy) })
+		t.Run(policy.String(), func(t *testing.T) { killAppender(t, policy, false) })
+		t.Run(policy.String()+"/compacting", func(t *testing.T) { killAppender(t, policy, true) })
 	}
 }
 
-func killAppender(t *testing.T, policy FsyncPolicy) {
+func killAppender(t *testing.T, policy FsyncPolicy, compacting bool) {
 	dir := t.TempDir()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestKillKeepsAcknowledgedAppends$")
 	cmd.Env = append(os.Environ(), crashChildEnv+"="+dir, crashPolicyEnv+"="+policy.String())
+	if compacting {
+		cmd.Env = append(cmd.Env, crashCompactEnv+"=1")
+	}
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -46,12 +53,19 @@ func killAppender(t *testing.T, policy FsyncPolicy) {
 		t.Fatal(err)
 	}
 	var acked []string
+	compactions := 0
 	sc := bufio.NewScanner(out)
 	deadline := time.Now().Add(20 * time.Second)
-	for sc.Scan() && len(acked) < 400 && time.Now().Before(deadline) {
+	for sc.Scan() && (len(acked) < 400 || compacting && compactions < 3) && time.Now().Before(deadline) {
 		if id, ok := strings.CutPrefix(sc.Text(), "acked "); ok {
 			acked = append(acked, id)
 		}
+		if sc.Text() == "compacted" {
+			compactions++
+		}
+	}
+	if compacting && compactions < 3 {
+		t.Errorf("only %d compactions before the kill", compactions)
 	}
 	cmd.Process.Kill()
 	// Lines already written before the kill are acknowledgements too.
@@ -73,7 +87,7 @@ func killAppender(t *testing.T, policy FsyncPolicy) {
 	t.Logf("%d acknowledged alerts all present after SIGKILL", len(acked))
 }
 
-func crashChild(dir string, interval bool) {
+func crashChild(dir string, interval, compacting bool) {
 	o := Options{Dir: dir, Fsync: FsyncAlways}
 	if interval {
 		// An hour: nothing is fsynced before the kill.
@@ -86,6 +100,19 @@ func crashChild(dir string, interval bool) {
 	}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
+	if compacting {
+		go func() {
+			for {
+				if err := s.compact(false); err != nil {
+					fmt.Println("compact:", err)
+					os.Exit(1)
+				}
+				mu.Lock()
+				fmt.Println("compacted")
+				mu.Unlock()
+			}
+		}()
+	}
 	for w := 0; w < 4; w++ {
 		wg.Add(1)
 		go func() {

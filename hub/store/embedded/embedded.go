@@ -150,10 +150,14 @@ type Store struct {
 	corruptSpans atomic.Int64
 	corruptBytes atomic.Int64
 
-	syncMu sync.Mutex // serialises background fsyncs and compaction
+	// compactMu serialises compactions (compact.go) and Close.
+	compactMu sync.Mutex
+	// duringCompaction, when set (tests), runs while a compaction copies.
+	duringCompaction func()
+	syncMu           sync.Mutex // keeps background fsyncs off a file being swapped
 	// fileMu keeps the log file and the entries' offsets for readers that
 	// read without s.mu (read.go); compaction and Close take it to swap or
-	// close the file. Lock order: syncMu, fileMu, mu.
+	// close the file. Lock order: compactMu, syncMu, fileMu, mu.
 	fileMu  sync.RWMutex
 	kick    chan struct{}
 	done    chan struct{}
@@ -404,6 +408,8 @@ func (s *Store) Close() error {
 		close(s.done)
 		s.mu.Unlock()
 		s.wg.Wait()
+		s.compactMu.Lock() // an appender's compaction finishes first
+		defer s.compactMu.Unlock()
 		s.syncMu.Lock()
 		defer s.syncMu.Unlock()
 		s.fileMu.Lock()

@@ -219,8 +219,14 @@ func (s *Store) usableLocked() error {
 	return nil
 }
 
+// maybeKickLocked starts a compaction in the background once dead records
+// dominate the log, or once it nears MaxBytes (7/8 of it) with dead records
+// to drop: appends keep going meanwhile, so it starts early enough to end
+// before they take the log over the disk limit, where they would wait for it.
 func (s *Store) maybeKickLocked() {
-	if s.fileSize > compactMinBytes && s.fileSize > 2*s.liveBytes+compactMinBytes {
+	dead := s.fileSize - s.liveBytes
+	near := s.opts.MaxBytes > 0 && s.fileSize > s.opts.MaxBytes-s.opts.MaxBytes/8 && dead > compactMinBytes
+	if s.fileSize > compactMinBytes && (s.fileSize > 2*s.liveBytes+compactMinBytes || near) {
 		select {
 		case s.kick <- struct{}{}:
 		default:
@@ -244,137 +250,6 @@ func (s *Store) maybeCompact() {
 	s.mu.Lock()
 	s.maybeKickLocked()
 	s.mu.Unlock()
-}
-
-// compact rewrites the log as a snapshot of retained events and delivery
-// state, atomically replacing the old file (write, fsync, rename, fsync dir).
-// With onlyOver, it compacts only if the log is still over the disk limit
-// once it holds the locks (another appender may have compacted meanwhile).
-func (s *Store) compact(onlyOver bool) error {
-	s.syncMu.Lock()
-	defer s.syncMu.Unlock()
-	s.fileMu.Lock()
-	defer s.fileMu.Unlock()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	// Write and fsync what is queued: the snapshot is taken from memory,
-	// which then holds every record of the old file.
-	s.waitIdleLocked()
-	if s.closed || onlyOver && !s.overDiskLimitLocked() {
-		return nil
-	}
-	s.flushLocked(true)
-	if s.err != nil {
-		return nil // reported by every write meanwhile
-	}
-	s.trimLocked(s.clock())
-
-	tmp := s.path + ".tmp"
-	nf, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o640)
-	if err != nil {
-		return fmt.Errorf("compact: create %s: %w", tmp, err)
-	}
-	size, offs, err := s.writeSnapshot(nf)
-	if err == nil {
-		err = nf.Sync()
-	}
-	if err == nil {
-		err = os.Rename(tmp, s.path)
-	}
-	if err == nil {
-		err = syncDir(s.opts.Dir)
-	}
-	if err != nil {
-		nf.Close()
-		os.Remove(tmp)
-		return fmt.Errorf("compact %s: %w", s.path, err)
-	}
-	old := s.f
-	s.f = nf
-	s.fileSize = size
-	for i, r := range s.evs {
-		r.off = offs[i]
-	}
-	old.Close()
-	s.tidyLocked()
-	return nil
-}
-
-// tidyLocked drops index lists and pending deliveries that only refer to
-// events retention has removed (keys of long-gone hosts or rules would
-// otherwise stay in memory for good).
-func (s *Store) tidyLocked() {
-	s.cutIndexes()
-	now := s.clock()
-	for _, g := range s.groups {
-		for id, p := range g.pending {
-			if s.find(p.ms, p.seq, now) == nil {
-				delete(g.pending, id)
-			}
-		}
-	}
-}
-
-// writeSnapshot writes the retained events and delivery state to f and
-// returns its size and each event's offset in it (s.evs order).
-func (s *Store) writeSnapshot(f *os.File) (int64, []int64, error) {
-	var total int64
-	write := func(typ byte, v any) error {
-		body, err := json.Marshal(v)
-		if err != nil {
-			return err
-		}
-		n, err := f.Write(encodeRecord(typ, body))
-		total += int64(n)
-		return err
-	}
-	if err := write(recHighWater, idRec{ID: store.FormatID(s.lastMs, s.lastSeq)}); err != nil {
-		return total, nil, err
-	}
-	// Events are copied as they are in the old file; their new offsets
-	// apply once the new file has replaced it.
-	offs := make([]int64, len(s.evs))
-	var buf []byte
-	inRec := 0
-	flush := func() error {
-		if inRec == 0 {
-			return nil
-		}
-		sealRecord(buf)
-		n, err := f.Write(buf)
-		total += int64(n)
-		buf, inRec = buf[:0], 0
-		return err
-	}
-	for i, r := range s.evs {
-		if inRec == 0 {
-			buf = append(buf, make([]byte, headerSize+1)...)
-			buf[headerSize] = recEvents
-		} else {
-			buf = append(buf, '\n')
-		}
-		offs[i] = total + int64(len(buf))
-		at := len(buf)
-		buf = append(buf, make([]byte, r.n)...)
-		if _, err := s.f.ReadAt(buf[at:], r.off); err != nil {
-			return total, nil, fmt.Errorf("read event %s: %w", r.id(), err)
-		}
-		// Records of at most 500 events and a few MiB.
-		if inRec++; inRec == 500 || len(buf) >= 4<<20 {
-			if err := flush(); err != nil {
-				return total, nil, err
-			}
-		}
-	}
-	if err := flush(); err != nil {
-		return total, nil, err
-	}
-	for _, g := range s.groups {
-		if err := write(recGroupState, g.snapshot(s)); err != nil {
-			return total, nil, err
-		}
-	}
-	return total, offs, nil
 }
 
 func syncDir(dir string) error {
