@@ -91,6 +91,21 @@ struct {
 	__type(value, struct sk_prefix_key);
 } prefix_scratch SEC(".maps");
 
+/* Process (tgid) -> its name as libsinsp knows it: the main thread's comm at
+ * the process's last exec, or at the fork that made it. libsinsp never sees
+ * a later prctl(PR_SET_NAME) or /proc/PID/comm write: runc's init, forked
+ * by "runc:[1:CHILD]", renames itself "runc:[2:INIT]", Falco still reports
+ * "runc:[1:CHILD]", and the official rules' runc exclusions test that name.
+ * Records carry this name and the open filter judges it, so both agree. A
+ * process the probe did not see exec or fork (started before it, or
+ * evicted) has its live comm. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, char[SK_COMM_LEN]);
+} proc_names SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, SK_COUNTERS);
@@ -164,6 +179,28 @@ static __always_inline void full_context(struct sk_buf *b, struct task_struct *t
 	}
 }
 
+/* proc_name copies the process's name (proc_names, else the main thread's
+ * live comm, NUL-padded) to dst. */
+static __always_inline void proc_name(struct task_struct *task, char *dst)
+{
+	__u32 tgid = task->tgid;
+	const char *n = bpf_map_lookup_elem(&proc_names, &tgid);
+	if (n)
+		__builtin_memcpy(dst, n, SK_COMM_LEN);
+	else
+		bpf_probe_read_kernel(dst, SK_COMM_LEN, task->group_leader->comm);
+}
+
+/* remember_name records the name task's process has from now on: its comm
+ * just after an exec, or the one a new process was forked with. */
+static __always_inline void remember_name(struct task_struct *task)
+{
+	char comm[SK_COMM_LEN] = {};
+	__u32 tgid = BPF_CORE_READ(task, tgid);
+	bpf_probe_read_kernel_str(comm, sizeof(comm), BPF_CORE_READ(task, comm));
+	bpf_map_update_elem(&proc_names, &tgid, comm, BPF_ANY);
+}
+
 /* begin fills the record header with the current task's context. */
 static __always_inline struct sk_buf *begin(__u16 type)
 {
@@ -191,10 +228,10 @@ static __always_inline struct sk_buf *begin(__u16 type)
 	b->hdr.len[1] = 0;
 	b->hdr.len[2] = 0;
 	b->hdr.flags = 0;
-	/* The process's name is its main thread's: threads may name
+	/* The process's name is its main thread's (threads may name
 	 * themselves apart, and the process table and the open filter both
-	 * key on the process. */
-	bpf_probe_read_kernel(b->hdr.comm, sizeof(b->hdr.comm), task->group_leader->comm);
+	 * key on the process), as of its last exec or fork. */
+	proc_name(task, (char *)b->hdr.comm);
 	return b;
 }
 
@@ -553,8 +590,7 @@ static __always_inline int open_dropped(const void *upath, __u64 flags, long ret
 	if (v->outcomes[0] & bit)
 		return 0;
 	char comm[SK_COMM_LEN] = {};
-	struct task_struct *task = bpf_get_current_task_btf();
-	bpf_probe_read_kernel_str(comm, sizeof(comm), task->group_leader->comm);
+	proc_name(bpf_get_current_task_btf(), comm);
 	__u8 *cls = bpf_map_lookup_elem(&open_comms, comm);
 	if (cls && *cls > 0 && *cls < SK_COMM_CLASSES && (v->outcomes[*cls & (SK_COMM_CLASSES - 1)] & bit))
 		return 0;
@@ -860,6 +896,7 @@ int BPF_PROG(sched_exec, struct task_struct *p, pid_t old_pid, struct linux_binp
 	__u16 type = SK_EXECVE;
 	if (BPF_CORE_READ(user_regs(), orig_ax) == 322) /* __NR_execveat */
 		type = SK_EXECVEAT;
+	remember_name(p);
 	if (self_tgid && (bpf_get_current_pid_tgid() >> 32) == self_tgid)
 		return 0;
 	struct sk_buf *b = begin(type);
@@ -924,6 +961,7 @@ int BPF_PROG(sched_fork, struct task_struct *parent, struct task_struct *child)
 	/* Threads share their process's table entry: only new processes. */
 	if (cpid != ctgid)
 		return 0;
+	remember_name(child);
 	if (self_tgid && (bpf_get_current_pid_tgid() >> 32) == self_tgid)
 		return 0;
 	struct sk_buf *b = begin(SK_CLONE);
@@ -946,8 +984,12 @@ int BPF_PROG(sched_exit, struct task_struct *p)
 	if (self_tgid && tgid == self_tgid)
 		return 0;
 	struct sk_buf *b = begin(SK_PROC_EXIT);
-	if (!b)
+	if (!b) {
+		bpf_map_delete_elem(&proc_names, &tgid);
 		return 0;
+	}
 	b->hdr.res = BPF_CORE_READ(p, exit_code);
-	return submit(b);
+	submit(b);
+	bpf_map_delete_elem(&proc_names, &tgid);
+	return 0;
 }

@@ -173,8 +173,8 @@ func binary(b *rules.Binary, t event.Type) set {
 	case pathFields[f.Name] && !f.HasArg, f.Name == "evt.arg" && f.HasArg && pathArgs[f.Arg]:
 		return pathPrefixes(b)
 	case f.Name == "proc.name" && !f.HasArg && (b.Op == "=" || b.Op == "==" || b.Op == "in"):
-		// proc.name is the process's main-thread comm, which every record
-		// carries and the probe tests.
+		// proc.name is the process's main-thread comm as of its last
+		// exec or fork, which every record carries and the probe tests.
 		return set{terms: []probe.OpenTerm{{Outcomes: probe.OpenAny, Comms: slices.Clone(b.Values)}}}
 	case f.Name == "evt.is_open_read" || f.Name == "evt.is_open_write":
 		v, ok := boolValue(b)

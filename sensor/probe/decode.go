@@ -91,7 +91,7 @@ type Record struct {
 	LoginUID       uint32
 	TTY            uint32
 	CPU            uint16
-	Comm           string // the process's main thread's comm (proc.name), whichever thread called
+	Comm           string // the process's main thread's comm at its last exec or fork (proc.name), whichever thread called
 
 	// Str0 is the path / filename / name argument.
 	Str0 string

@@ -156,6 +156,7 @@ const (
 	sakerMapOpenPrefixes    = "open_prefixes"
 	sakerMapPathTail        = "path_tail"
 	sakerMapPrefixScratch   = "prefix_scratch"
+	sakerMapProcNames       = "proc_names"
 	sakerMapScratch         = "scratch"
 	sakerMapWanted          = "wanted"
 	sakerProgPathDirs       = "path_dirs"
@@ -350,6 +351,7 @@ type sakerMapSpecs struct {
 	OpenPrefixes  *ebpf.MapSpec `ebpf:"open_prefixes"`
 	PathTail      *ebpf.MapSpec `ebpf:"path_tail"`
 	PrefixScratch *ebpf.MapSpec `ebpf:"prefix_scratch"`
+	ProcNames     *ebpf.MapSpec `ebpf:"proc_names"`
 	Scratch       *ebpf.MapSpec `ebpf:"scratch"`
 	Wanted        *ebpf.MapSpec `ebpf:"wanted"`
 }
@@ -392,6 +394,7 @@ type sakerMaps struct {
 	OpenPrefixes  *ebpf.Map `ebpf:"open_prefixes"`
 	PathTail      *ebpf.Map `ebpf:"path_tail"`
 	PrefixScratch *ebpf.Map `ebpf:"prefix_scratch"`
+	ProcNames     *ebpf.Map `ebpf:"proc_names"`
 	Scratch       *ebpf.Map `ebpf:"scratch"`
 	Wanted        *ebpf.Map `ebpf:"wanted"`
 }
@@ -404,6 +407,7 @@ func (m *sakerMaps) Close() error {
 		m.OpenPrefixes,
 		m.PathTail,
 		m.PrefixScratch,
+		m.ProcNames,
 		m.Scratch,
 		m.Wanted,
 	)

@@ -261,13 +261,16 @@ func (t *Table) thread(rec *probe.Record) *event.Thread {
 
 // credsChanged reports whether the record shows the process with other
 // credentials, capabilities or name than its entry: setuid, capset, a
-// login (loginuid) or prctl(PR_SET_NAME), as runc does when it renames
-// itself "runc:[1:CHILD]". Each event carries the kernel's current values,
-// so the entry follows every change instead of the values read at start.
-// The name is the main thread's, which every record carries whichever
-// thread made the call (threads of one process may carry their own names,
-// and the table keeps one entry per process): the probe's open filter
-// tests that same name, so proc.name here is the name it judged.
+// login (loginuid). Each event carries the kernel's current values, so the
+// entry follows every change instead of the values read at start. The
+// name is the main thread's as libsinsp knows it — its comm at the
+// process's last exec or at the fork that made it, not a later
+// prctl(PR_SET_NAME) (runc's init, renamed "runc:[2:INIT]", stays
+// "runc:[1:CHILD]", as the official rules' exclusions expect) — which
+// every record carries whichever thread made the call (threads of one
+// process may carry their own names, and the table keeps one entry per
+// process): the probe's open filter tests that same name, so proc.name
+// here is the name it judged.
 func credsChanged(th *event.Thread, rec *probe.Record) bool {
 	return th.UID != rec.UID || th.GID != rec.GID || th.EUID != rec.EUID || th.EGID != rec.EGID ||
 		th.CapEffective != rec.CapEff || th.CapPermitted != rec.CapPrm || th.CapInheritable != rec.CapInh ||
