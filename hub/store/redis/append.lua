@@ -69,27 +69,42 @@ if window > 0 then
 end
 
 -- Which uuids were stored before (one HMGET per dedupe bucket for the
--- whole batch).
+-- whole batch). The current bucket's HMGET also asks for its marker field
+-- "" (no uuid is empty here): a bucket without it is new and gets its
+-- expiry with its first uuids, so later appends to it need no PEXPIRE.
 local known = {}
+local newbucket = false
 if ukey then
-  local uuids = {}
+  local uuids = {[0] = ""}
   for a = 1, n do
     local uuid = ARGV[first + 5 * (a - 1)]
     if uuid ~= "" then
       uuids[#uuids + 1] = uuid
     end
   end
-  for _, key in ipairs({uprev, ukey}) do
-    for from = 1, #uuids, 1000 do
+  -- hmget calls fn(k, value) for uuids[lo..], 1000 fields per HMGET.
+  local function hmget(key, lo, fn)
+    for from = lo, #uuids, 1000 do
       local last = math.min(from + 999, #uuids)
       local got = redis.call("HMGET", key, unpack(uuids, from, last))
       for k = from, last do
-        if got[k - from + 1] then
-          known[uuids[k]] = got[k - from + 1]
-        end
+        fn(k, got[k - from + 1])
       end
     end
   end
+  local function note(k, id)
+    if id then
+      known[uuids[k]] = id
+    end
+  end
+  hmget(uprev, 1, note)
+  hmget(ukey, 0, function(k, id)
+    if k == 0 then
+      newbucket = not id
+    else
+      note(k, id)
+    end
+  end)
 end
 
 local ids = {}
@@ -98,6 +113,7 @@ local counts = {}  -- minute -> field -> n
 local used = {}    -- shapes of stored alerts
 local remember = {} -- uuid, id, ... for the dedupe bucket
 local fresh = false
+local arrived = 0 -- arrival ms of the last stored alert
 for a = 1, n do
   local j = first + 5 * (a - 1)
   local uuid = ARGV[j]
@@ -116,6 +132,7 @@ for a = 1, n do
     end
     local dash = find(id, "-", 1, true)
     local ms, seq = tonumber(sub(id, 1, dash - 1)), tonumber(sub(id, dash + 1))
+    arrived = ms
     local evms = tonumber(ARGV[j + 3])
     if evms <= 0 or evms > ms + skew then
       evms = ms
@@ -129,7 +146,7 @@ for a = 1, n do
         m = {n = 0}
         members[key] = m
       end
-      m[m.n + 1] = 0
+      m[m.n + 1] = "0" -- a string: Redis would format a number
       m[m.n + 2] = member
       m.n = m.n + 2
     end
@@ -145,10 +162,18 @@ for a = 1, n do
   end
 end
 if #remember > 0 then
+  if newbucket then
+    remember[#remember + 1] = ""
+    remember[#remember + 1] = "1"
+  end
   for from = 1, #remember, 1000 do
     redis.call("HSET", ukey, unpack(remember, from, math.min(from + 999, #remember)))
   end
-  redis.call("PEXPIRE", ukey, 2 * window + 1000)
+  if newbucket then
+    -- Set once, at the bucket's first write: it outlives the bucket by a
+    -- window, while it is the previous bucket.
+    redis.call("PEXPIRE", ukey, 2 * window + 1000)
+  end
 end
 if not fresh then
   return ids
@@ -177,11 +202,23 @@ for key, r in pairs(sets) do
   end
   redis.call("SADD", key, unpack(rules))
 end
+-- A counter key gets its expiry when one of its fields is created (so when
+-- the key is) and on every write to a minute more than 10 minutes before
+-- the arrival (late alerts); writes to a recent minute's existing fields
+-- skip it. The key was created at most MaxSkew before its minute, so a TTL
+-- (at least 8 days, counterTTL) counted from then outlasts the retention
+-- of an alert arriving up to 10 minutes after the minute.
+local recent = floor(arrived / 60000) - 10
 for minute, cm in pairs(counts) do
   local ckey = pfx .. "m:" .. string.format("%d", minute)
+  local expire = minute < recent
   for f, v in pairs(cm) do
-    redis.call("HINCRBY", ckey, f, v)
+    if redis.call("HINCRBY", ckey, f, v) == v then
+      expire = true
+    end
   end
-  redis.call("EXPIRE", ckey, ttl)
+  if expire then
+    redis.call("EXPIRE", ckey, ttl)
+  end
 end
 return ids

@@ -23,7 +23,8 @@
 //	m:<unix minute> hash of counters per event-time minute: one field per
 //	                combination of priority and dimensions (counters.go;
 //	                older alerts: p:<priority>, rule:<rule>, …)
-//	u:<bucket>      uuid → ID of recent appends (dedupe window)
+//	u:<bucket>      uuid → ID of recent appends (dedupe window); field ""
+//	                marks a bucket whose expiry is set
 //	dl:<group>      list of dead letters (JSON), newest first
 //	layout          "3" once the indexes are in this layout
 //

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -648,5 +649,65 @@ func TestFlushedStoreRestartsWithoutReindex(t *testing.T) {
 	defer c.Close()
 	if v, err := c.Get(ctx, "{saker}:layout").Result(); err != nil || v != layout {
 		t.Errorf("layout after the restart = %q, %v; want %q", v, err, layout)
+	}
+}
+
+// Every dedupe bucket and counter key the append script creates expires
+// (it sets their expiry once, when it creates them, not on every append),
+// and a late alert counted in an old minute extends that minute's expiry
+// to a full counter TTL from its arrival.
+func TestAppendKeysExpire(t *testing.T) {
+	ctx := context.Background()
+	s := newT(t, Options{Addresses: []string{redistest.Addr(t)}, KeyPrefix: fmt.Sprintf("exp%d", prefixSeq.Add(1))})
+	ttlOf := func(pattern string) map[string]time.Duration {
+		t.Helper()
+		out := map[string]time.Duration{}
+		for _, k := range s.c.Keys(ctx, s.pfx+pattern).Val() {
+			out[k] = s.c.PTTL(ctx, k).Val()
+		}
+		if len(out) == 0 {
+			t.Fatalf("no key %s%s", s.pfx, pattern)
+		}
+		return out
+	}
+	check := func(when string) {
+		t.Helper()
+		for k, d := range ttlOf("u:*") {
+			if d <= 0 || d > 2*DefaultDedupeWindow+time.Second {
+				t.Errorf("%s: dedupe bucket %s expires in %v; want (0, %v]", when, k, d, 2*DefaultDedupeWindow+time.Second)
+			}
+		}
+		for k, d := range ttlOf("m:*") {
+			if d <= 0 || d > s.counterTTL() {
+				t.Errorf("%s: counter key %s expires in %v; want (0, %v]", when, k, d, s.counterTTL())
+			}
+		}
+	}
+	a := sample(0)
+	if _, err := s.Append(ctx, []alert.Alert{a}); err != nil {
+		t.Fatal(err)
+	}
+	check("first append")
+	a.UUID = "second"
+	if _, err := s.Append(ctx, []alert.Alert{a, sample(1)}); err != nil {
+		t.Fatal(err)
+	}
+	check("appends to existing keys")
+
+	late := sample(2)
+	late.Time = time.Now().Add(-2 * time.Hour)
+	if _, err := s.Append(ctx, []alert.Alert{late}); err != nil {
+		t.Fatal(err)
+	}
+	key := s.pfx + "m:" + strconv.FormatInt(late.Time.UnixMilli()/60000, 10)
+	if err := s.c.Expire(ctx, key, time.Hour).Err(); err != nil {
+		t.Fatal(err)
+	}
+	late.UUID = "late-again"
+	if _, err := s.Append(ctx, []alert.Alert{late}); err != nil {
+		t.Fatal(err)
+	}
+	if d := s.c.PTTL(ctx, key).Val(); d < s.counterTTL()-time.Minute {
+		t.Errorf("late alert's minute %s expires in %v after a second late alert; want about %v", key, d, s.counterTTL())
 	}
 }
