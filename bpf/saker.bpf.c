@@ -50,10 +50,12 @@ struct {
 	__type(value, struct sk_buf);
 } scratch SEC(".maps");
 
-/* [0] = path_dirs, set by the loader. */
+/* [0] = path_dirs, [1] = fd_io, set by the loader. */
+#define SK_TAIL_PATH_DIRS 0
+#define SK_TAIL_FD_IO 1
 struct {
 	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
-	__uint(max_entries, 1);
+	__uint(max_entries, 2);
 	__type(key, __u32);
 	__type(value, __u32);
 } path_tail SEC(".maps");
@@ -228,6 +230,13 @@ static __always_inline struct sk_buf *begin(__u16 type)
 	b->hdr.len[1] = 0;
 	b->hdr.len[2] = 0;
 	b->hdr.flags = 0;
+	b->hdr.ino = 0;
+	b->hdr.dev = 0;
+	/* thread.cpu*, thread.totexectime, proc.nthreads: plain loads */
+	b->hdr.utime = task->utime;
+	b->hdr.stime = task->stime;
+	b->hdr.tstart = task->start_boottime;
+	b->hdr.nthreads = task->signal->nr_threads;
 	/* The process's name is its main thread's (threads may name
 	 * themselves apart, and the process table and the open filter both
 	 * key on the process), as of its last exec or fork. */
@@ -512,9 +521,52 @@ static __always_inline void put_sock(struct sk_buf *b, long fd)
 	b->hdr.flags |= SK_F_SOCK;
 }
 
+#define SK_OVERLAYFS_MAGIC 0x794c7630
+
+/* layer_flags tells which overlayfs layer file f comes from: upper, or
+ * lower, or 0 when f is not on an overlayfs. An overlay inode (struct
+ * ovl_inode) keeps the upper dentry right after its embedded VFS inode; the
+ * VFS inode's size is taken from the running kernel's BTF. A copied-up or
+ * newly written file has an upper dentry with an inode: the upper layer,
+ * the container's own writes. */
+static __always_inline __u16 layer_flags(struct file *f, __u16 upper_flag, __u16 lower_flag)
+{
+	struct dentry *d = BPF_CORE_READ(f, f_path.dentry);
+	if (BPF_CORE_READ(d, d_sb, s_magic) != SK_OVERLAYFS_MAGIC)
+		return 0;
+	char *vfs_inode = (char *)BPF_CORE_READ(d, d_inode);
+	unsigned long size = bpf_core_type_size(struct inode);
+	struct dentry *upper = 0;
+	if (!vfs_inode || !size)
+		return lower_flag;
+	bpf_probe_read_kernel(&upper, sizeof(upper), vfs_inode + size);
+	if (upper && BPF_CORE_READ(upper, d_inode, i_ino) != 0)
+		return upper_flag;
+	return lower_flag;
+}
+
+/* put_file_id records the inode, device and overlay layer of file f
+ * (fd.ino, fd.dev, fd.is_upper_layer, fd.is_lower_layer). */
+static __always_inline void put_file_id(struct sk_buf *b, struct file *f)
+{
+	if (!f)
+		return;
+	struct inode *in = BPF_CORE_READ(f, f_inode);
+	if (!in)
+		return;
+	b->hdr.ino = BPF_CORE_READ(in, i_ino);
+	__u32 dev = BPF_CORE_READ(in, i_sb, s_dev);
+	__u32 major = dev >> 20, minor = dev & 0xfffff;
+	/* new_encode_dev, as Falco's fd.dev */
+	b->hdr.dev = (minor & 0xff) | (major << 8) | ((minor & ~0xffu) << 12);
+	b->hdr.flags |= layer_flags(f, SK_F_FD_UPPER, SK_F_FD_LOWER);
+}
+
 /* Argument kinds for the generic syscall handler. */
 #define NONE (-1)
 #define IO_MSG (-3) /* the I/O buffer is the first iovec of the msghdr in arg 1 */
+#define IO_FD (-4)  /* fd_io describes the fd in arg 0 and copies the buffer */
+#define IO_NEWFD (-5) /* fd_io describes the returned fd (dup) */
 
 /* put_msg_head copies the head of a sendmsg/recvmsg buffer (its first
  * iovec, up to SK_SNAPLEN and the bytes transferred) into seg1. */
@@ -553,6 +605,7 @@ static __always_inline void put_fd_path(struct sk_buf *b, long fd)
 		b->hdr.flags |= SK_F_FDPATH;
 	else
 		b->hdr.len[0] = 0;
+	put_file_id(b, f);
 }
 
 /* open_dropped applies the open filter (see sensor/probe/filter.go, whose
@@ -643,8 +696,13 @@ static __always_inline int sys_exit(void *ctx, __u16 type, struct pt_regs *regs,
 		put_user_str(b, 0, (const void *)a[s0]);
 	if (s1 >= 0 && s1 < 6)
 		put_user_str(b, 1, (const void *)a[s1]);
-	if (type == SK_READ || type == SK_WRITE)
-		put_fd_path(b, (int)a[0]); /* seg0, before seg1 */
+	if (io == IO_FD || (io == IO_NEWFD && ret >= 0)) {
+		/* The fd's path walk and the buffer copy run in one program,
+		 * fd_io, verified once for every I/O and dup syscall. */
+		b->d0 = io == IO_FD ? (int)a[0] : ret;
+		bpf_tail_call(ctx, &path_tail, SK_TAIL_FD_IO);
+		return submit(b); /* fd_io missing: send without them */
+	}
 	if (io == IO_MSG)
 		put_msg_head(b, (const struct user_msghdr *)a[1], ret);
 	else if (io >= 0 && io < 6 && ret > 0)
@@ -663,7 +721,7 @@ static __always_inline int sys_exit(void *ctx, __u16 type, struct pt_regs *regs,
 		 * syscall's program (inlined, it made loading 6x slower). */
 		b->d0 = d0;
 		b->d1 = d1;
-		bpf_tail_call(ctx, &path_tail, 0);
+		bpf_tail_call(ctx, &path_tail, SK_TAIL_PATH_DIRS);
 		/* not reached unless path_dirs is missing: send without them */
 	}
 	if (sockarg == -2)
@@ -715,9 +773,9 @@ SYS(symlink, SK_SYMLINK, 0, 1, NONE, NONE, NONE)
 SYS(symlinkat, SK_SYMLINKAT, 0, 2, NONE, NONE, NONE)
 SYS(memfd_create, SK_MEMFD_CREATE, 0, NONE, NONE, NONE, NONE)
 SYS(chroot, SK_CHROOT, 0, NONE, NONE, NONE, NONE)
-SYS(dup, SK_DUP, NONE, NONE, NONE, NONE, -2)
-SYS(dup2, SK_DUP2, NONE, NONE, NONE, NONE, -2)
-SYS(dup3, SK_DUP3, NONE, NONE, NONE, NONE, -2)
+SYSIO(dup, SK_DUP, NONE, NONE, NONE, NONE, NONE, IO_NEWFD)
+SYSIO(dup2, SK_DUP2, NONE, NONE, NONE, NONE, NONE, IO_NEWFD)
+SYSIO(dup3, SK_DUP3, NONE, NONE, NONE, NONE, NONE, IO_NEWFD)
 
 /* openat2 passes flags and mode in a struct open_how; they replace the raw
  * args[2]/args[3] (the struct pointer and its size) in the record. */
@@ -751,7 +809,7 @@ int sys_openat2(struct trace_event_raw_sys_exit *ctx)
 	put_user_str(b, 0, (const void *)b->hdr.args[1]);
 	b->d0 = (int)b->hdr.args[0];
 	b->d1 = NO_DIRFD;
-	bpf_tail_call(ctx, &path_tail, 0);
+	bpf_tail_call(ctx, &path_tail, SK_TAIL_PATH_DIRS);
 	return submit(b);
 }
 
@@ -765,7 +823,84 @@ int path_dirs(void *ctx)
 	struct sk_buf *b = bpf_map_lookup_elem(&scratch, &zero);
 	if (!b)
 		return 0;
+	__u16 type = b->hdr.type;
+	if ((type == SK_OPEN || type == SK_OPENAT || type == SK_OPENAT2 || type == SK_CREAT) && b->hdr.res >= 0)
+		put_file_id(b, fd_file(bpf_get_current_task_btf(), b->hdr.res));
 	put_basedirs(b, b->d0, b->d1);
+	return submit(b);
+}
+
+/* put_iov_head copies the head of an iovec array's data (readv, writev,
+ * preadv, pwritev) into seg1: up to SK_SNAPLEN bytes and the bytes
+ * transferred, across the first SK_IOV_MAX vectors. */
+#define SK_IOV_MAX 8
+static __always_inline void put_iov_head(struct sk_buf *b, const struct iovec *vec, __u64 cnt, long ret)
+{
+	__u32 off = seg_off(b, 1);
+	__u32 got = 0;
+	for (int i = 0; i < SK_IOV_MAX; i++) {
+		if (i >= cnt || got >= SK_SNAPLEN || got >= ret)
+			break;
+		struct iovec iov = {};
+		if (bpf_probe_read_user(&iov, sizeof(iov), &vec[i]) != 0)
+			break;
+		__u64 n = iov.iov_len;
+		if (n > SK_SNAPLEN - got)
+			n = SK_SNAPLEN - got;
+		if (n > (__u64)ret - got)
+			n = ret - got;
+		__u64 m = n;
+		/* m <= SK_SNAPLEN already; the mask, which clang would drop, is
+		 * the bound the verifier sees */
+		asm volatile("%0 &= 0x7f" : "+r"(m));
+		if (m == 0)
+			continue;
+		if (bpf_probe_read_user(&b->data[(off + got) & SK_OFF_MASK], m, iov.iov_base) != 0)
+			break;
+		got += m;
+	}
+	b->hdr.len[1] = got & SK_SEG_MAX;
+}
+
+/* fd_io is tail-called by the I/O and dup programs with the record in
+ * scratch and the fd in d0: it describes the fd (a socket's tuple, or a
+ * file's path, inode and device, read at the event), copies the head of
+ * the transferred buffer, then submits the record. */
+SEC("tracepoint")
+int fd_io(void *ctx)
+{
+	__u32 zero = 0;
+	struct sk_buf *b = bpf_map_lookup_elem(&scratch, &zero);
+	if (!b)
+		return 0;
+	put_fd_path(b, b->d0);
+	__u16 type = b->hdr.type;
+	long ret = b->hdr.res;
+	const void *buf = (const void *)b->hdr.args[1];
+	if (ret <= 0)
+		return submit(b);
+	switch (type) {
+	case SK_READ:
+	case SK_WRITE:
+	case SK_PREAD:
+	case SK_PWRITE:
+		put_user_blob(b, 1, buf, ret < SK_SNAPLEN ? ret : SK_SNAPLEN);
+		break;
+	case SK_READV:
+	case SK_WRITEV:
+	case SK_PREADV:
+	case SK_PWRITEV:
+		put_iov_head(b, buf, b->hdr.args[2], ret);
+		break;
+	case SK_SENDMMSG:
+	case SK_RECVMMSG: {
+		/* the first message: its msghdr and the bytes it moved */
+		struct mmsghdr mm = {};
+		if (bpf_probe_read_user(&mm, sizeof(mm), buf) == 0)
+			put_msg_head(b, (const struct user_msghdr *)buf, mm.msg_len);
+		break;
+	}
+	}
 	return submit(b);
 }
 
@@ -780,8 +915,16 @@ SYSIO(sendto, SK_SENDTO, NONE, NONE, 4, 5, 0, 1)
 SYSIO(sendmsg, SK_SENDMSG, NONE, NONE, NONE, NONE, 0, IO_MSG)
 SYSIO(recvfrom, SK_RECVFROM, NONE, NONE, NONE, NONE, 0, 1)
 SYSIO(recvmsg, SK_RECVMSG, NONE, NONE, NONE, NONE, 0, IO_MSG)
-SYSIO(read, SK_READ, NONE, NONE, NONE, NONE, NONE, 1)
-SYSIO(write, SK_WRITE, NONE, NONE, NONE, NONE, NONE, 1)
+SYSIO(read, SK_READ, NONE, NONE, NONE, NONE, NONE, IO_FD)
+SYSIO(write, SK_WRITE, NONE, NONE, NONE, NONE, NONE, IO_FD)
+SYSIO(pread64, SK_PREAD, NONE, NONE, NONE, NONE, NONE, IO_FD)
+SYSIO(pwrite64, SK_PWRITE, NONE, NONE, NONE, NONE, NONE, IO_FD)
+SYSIO(readv, SK_READV, NONE, NONE, NONE, NONE, NONE, IO_FD)
+SYSIO(writev, SK_WRITEV, NONE, NONE, NONE, NONE, NONE, IO_FD)
+SYSIO(preadv, SK_PREADV, NONE, NONE, NONE, NONE, NONE, IO_FD)
+SYSIO(pwritev, SK_PWRITEV, NONE, NONE, NONE, NONE, NONE, IO_FD)
+SYSIO(sendmmsg, SK_SENDMMSG, NONE, NONE, NONE, NONE, NONE, IO_FD)
+SYSIO(recvmmsg, SK_RECVMMSG, NONE, NONE, NONE, NONE, NONE, IO_FD)
 
 /* Credentials, namespaces, kernel */
 SYS(setuid, SK_SETUID, NONE, NONE, NONE, NONE, NONE)
@@ -831,33 +974,11 @@ int sys_execveat(struct trace_event_raw_sys_exit *ctx)
 	return exec_failed(ctx, SK_EXECVEAT, user_regs(), ctx->ret, 1);
 }
 
-#define SK_OVERLAYFS_MAGIC 0x794c7630
 #define SK_SB_RDONLY 1
 #define SK_S_IMMUTABLE 8
 #define SK_MAY_WRITE 2
 #define SK_CAP_DAC_OVERRIDE 1
 #define SK_CAP_FOWNER 3
-
-/* exe_layer_flags tells which overlayfs layer an executable comes from. An
- * overlay inode (struct ovl_inode) keeps the upper dentry right after its
- * embedded VFS inode; the VFS inode's size is taken from the running
- * kernel's BTF. A copied-up or newly written file has an upper dentry with
- * an inode: the upper layer, the container's own writes. */
-static __always_inline __u16 exe_layer_flags(struct file *f)
-{
-	struct dentry *d = BPF_CORE_READ(f, f_path.dentry);
-	if (BPF_CORE_READ(d, d_sb, s_magic) != SK_OVERLAYFS_MAGIC)
-		return 0;
-	char *vfs_inode = (char *)BPF_CORE_READ(d, d_inode);
-	unsigned long size = bpf_core_type_size(struct inode);
-	struct dentry *upper = 0;
-	if (!vfs_inode || !size)
-		return SK_F_EXE_LOWER;
-	bpf_probe_read_kernel(&upper, sizeof(upper), vfs_inode + size);
-	if (upper && BPF_CORE_READ(upper, d_inode, i_ino) != 0)
-		return SK_F_EXE_UPPER;
-	return SK_F_EXE_LOWER;
-}
 
 /* exe_writable approximates the kernel's write permission check on the
  * executable for the task's filesystem credentials: not on a read-only
@@ -915,7 +1036,7 @@ int BPF_PROG(sched_exec, struct task_struct *p, pid_t old_pid, struct linux_binp
 		put_kernel_str(b, 0, BPF_CORE_READ(bprm, filename));
 	}
 	struct file *exe = BPF_CORE_READ(bprm, file);
-	b->hdr.flags |= exe_layer_flags(exe);
+	b->hdr.flags |= layer_flags(exe, SK_F_EXE_UPPER, SK_F_EXE_LOWER);
 	if (exe_writable(p, exe))
 		b->hdr.flags |= SK_F_EXE_WRITABLE;
 	struct mm_struct *mm = BPF_CORE_READ(p, mm);

@@ -74,7 +74,15 @@ enum sk_type {
 	SK_CONTAINER = 65,
 	SK_READ = 66,
 	SK_WRITE = 67,
-	SK_NUM_TYPES = 68,
+	SK_PREAD = 68,
+	SK_PWRITE = 69,
+	SK_READV = 70,
+	SK_WRITEV = 71,
+	SK_PREADV = 72,
+	SK_PWRITEV = 73,
+	SK_SENDMMSG = 74,
+	SK_RECVMMSG = 75,
+	SK_NUM_TYPES = 76,
 };
 
 /* Segment bounds: every string/blob segment is at most SK_SEG_MAX bytes, so
@@ -126,6 +134,17 @@ struct sk_event {
 	char comm[SK_COMM_LEN];
 	__u64 cap_prm;   /* permitted capabilities */
 	__u64 cap_inh;   /* inheritable capabilities */
+	/* The file of the event's fd (opens, read/write, dup), read at the
+	 * event: inode number and device (new_encode_dev, as Falco's fd.dev);
+	 * 0 when the event has no file. */
+	__u64 ino;
+	/* The calling thread's CPU time in ns (user, system) and start
+	 * (boot-time ns), and its process's live thread count. */
+	__u64 utime;
+	__u64 stime;
+	__u64 tstart;
+	__u32 dev;
+	__u32 nthreads;
 };
 
 /* sk_event.flags */
@@ -142,6 +161,8 @@ struct sk_event {
 #define SK_F_EXE_LOWER 128   /* exec: the executable is in an overlayfs lower layer */
 #define SK_F_BASEDIR1 256    /* seg2: the directory a relative seg1 path starts
 			      * from (with SK_F_BASEDIR: the same for both) */
+#define SK_F_FD_UPPER 512    /* the fd's file is in an overlayfs upper layer */
+#define SK_F_FD_LOWER 1024   /* the fd's file is in an overlayfs lower layer */
 
 /* Per-CPU counters: [type] events emitted, [SK_NUM_TYPES + type] dropped
  * because the ring buffer was full, [2 * SK_NUM_TYPES + type] left in the

@@ -27,6 +27,11 @@ type Event struct {
 
 	FD FD // the file descriptor the syscall used or created, when any
 
+	// Sched is the calling thread's CPU use and its process's thread
+	// count as the probe read them at the event; zero when the producer
+	// has none.
+	Sched Sched
+
 	// Syscall-specific arguments, named as Falco names them (evt.arg.NAME).
 	Flags   uint32 // open* flags (O_*), socket type, mount flags, clone/unshare flags, setns nstype, execve Exe* flags…
 	Mode    uint32 // open/creat/mkdir/chmod mode, mmap/mprotect prot
@@ -223,4 +228,18 @@ type FD struct {
 	LocalIsClient bool
 	Connected     bool
 	Flags         uint32 // open flags the fd was created with
+	// Ino and Dev identify the fd's file (fd.ino, fd.dev: new_encode_dev
+	// numbering); Ino 0 when unknown. UpperLayer and LowerLayer tell
+	// which overlayfs layer it is in (both false off overlayfs).
+	Ino                    uint64
+	Dev                    uint32
+	UpperLayer, LowerLayer bool
+}
+
+// Sched is a thread's CPU accounting at an event, read from the kernel's
+// task (utime/stime, as /proc/PID/task/TID/stat reports them).
+type Sched struct {
+	UserNS, SystemNS uint64 // CPU time used in user and kernel mode
+	AgeNS            uint64 // time since the thread started
+	NThreads         uint32 // live threads of the process, leader included; 0 = unknown
 }

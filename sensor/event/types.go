@@ -75,6 +75,14 @@ const (
 	TypeContainer // a container started (Falco's "container" event)
 	TypeRead
 	TypeWrite
+	TypePread64
+	TypePwrite64
+	TypeReadv
+	TypeWritev
+	TypePreadv
+	TypePwritev
+	TypeSendmmsg
+	TypeRecvmmsg
 	NumTypes
 )
 
@@ -96,7 +104,9 @@ var typeNames = [NumTypes]string{
 	TypeFinitModule: "finit_module", TypeBpf: "bpf", TypeUserfaultfd: "userfaultfd", TypeKill: "kill",
 	TypeChroot: "chroot", TypeIoctl: "ioctl", TypePrctl: "prctl", TypeMmap: "mmap",
 	TypeMprotect: "mprotect", TypeCapset: "capset", TypeContainer: "container",
-	TypeRead: "read", TypeWrite: "write",
+	TypeRead: "read", TypeWrite: "write", TypePread64: "pread", TypePwrite64: "pwrite",
+	TypeReadv: "readv", TypeWritev: "writev", TypePreadv: "preadv", TypePwritev: "pwritev",
+	TypeSendmmsg: "sendmmsg", TypeRecvmmsg: "recvmmsg",
 }
 
 var typesByName = func() map[string]Type {
@@ -104,6 +114,9 @@ var typesByName = func() map[string]Type {
 	for t, n := range typeNames {
 		m[n] = Type(t)
 	}
+	// Falco names the events "pread" and "pwrite" and accepts the syscall
+	// names too.
+	m["pread64"], m["pwrite64"] = TypePread64, TypePwrite64
 	return m
 }()
 

@@ -83,6 +83,14 @@ var argNames = [event.NumTypes][]string{
 	event.TypeRecvmsg:     {"res", "data", "fd", "tuple"},
 	event.TypeRead:        {"res", "data", "fd"},
 	event.TypeWrite:       {"res", "data", "fd"},
+	event.TypePread64:     {"res", "data", "fd", "pos"},
+	event.TypePwrite64:    {"res", "data", "fd", "pos"},
+	event.TypeReadv:       {"res", "data", "fd"},
+	event.TypeWritev:      {"res", "data", "fd"},
+	event.TypePreadv:      {"res", "data", "fd", "pos"},
+	event.TypePwritev:     {"res", "data", "fd", "pos"},
+	event.TypeSendmmsg:    {"res", "data", "fd", "tuple"},
+	event.TypeRecvmmsg:    {"res", "data", "fd", "tuple"},
 	event.TypeSetuid:      {"res", "uid"},
 	event.TypeSetgid:      {"res", "gid"},
 	event.TypeSetresuid:   {"res", "euid"},
@@ -421,9 +429,9 @@ func eventCategory(t event.Type) string {
 		return "file"
 	case event.TypeConnect, event.TypeAccept, event.TypeAccept4, event.TypeBind, event.TypeListen, event.TypeSocket:
 		return "net"
-	case event.TypeSendto, event.TypeSendmsg, event.TypeRecvfrom, event.TypeRecvmsg:
+	case event.TypeSendto, event.TypeSendmsg, event.TypeRecvfrom, event.TypeRecvmsg, event.TypeSendmmsg, event.TypeRecvmmsg:
 		return "net"
-	case event.TypeRead, event.TypeWrite:
+	case event.TypeRead, event.TypeWrite, event.TypePread64, event.TypePwrite64, event.TypeReadv, event.TypeWritev, event.TypePreadv, event.TypePwritev:
 		return "file"
 	case event.TypeExecve, event.TypeExecveat, event.TypeClone, event.TypeClone3, event.TypeFork, event.TypeVfork, event.TypeProcExit, event.TypeKill, event.TypePrctl:
 		return "process"

@@ -15,9 +15,7 @@ var notYet = map[string]string{}
 func init() {
 	for reason, names := range map[string]string{
 		"infrastructure (Docker daemon) events are not captured; Falco extracts these from them only": "evt.infra.docker.name evt.infra.docker.container.id evt.infra.docker.container.name evt.infra.docker.container.image",
-		"CPU time and live thread counts need scheduler-switch events or a per-thread table":          "thread.exectime thread.totexectime proc.nthreads proc.nchilds thread.cpu thread.cpu.user thread.cpu.system",
 		"needs the list of cgroup controllers":                                                        "thread.cgroups",
-		"needs device and inode numbers and overlay layer of the fd from the probe":                   "fd.dev fd.dev.major fd.dev.minor fd.ino fd.is_upper_layer fd.is_lower_layer",
 		"poll/select events are not captured":                                                         "fdlist.nums fdlist.names fdlist.cips fdlist.sips fdlist.cports fdlist.sports",
 	} {
 		for _, n := range strings.Fields(names) {

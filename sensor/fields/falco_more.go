@@ -12,10 +12,18 @@ import (
 // ancestry and cgroup, and the paths of filesystem syscalls (fs.path.*).
 
 func isSend(t event.Type) bool {
-	return t == event.TypeSendto || t == event.TypeSendmsg || t == event.TypeWrite
+	switch t {
+	case event.TypeSendto, event.TypeSendmsg, event.TypeSendmmsg, event.TypeWrite, event.TypePwrite64, event.TypeWritev, event.TypePwritev:
+		return true
+	}
+	return false
 }
 func isRecv(t event.Type) bool {
-	return t == event.TypeRecvfrom || t == event.TypeRecvmsg || t == event.TypeRead
+	switch t {
+	case event.TypeRecvfrom, event.TypeRecvmsg, event.TypeRecvmmsg, event.TypeRead, event.TypePread64, event.TypeReadv, event.TypePreadv:
+		return true
+	}
+	return false
 }
 
 // isSyscall tells syscalls from the sensor's own lifecycle events.

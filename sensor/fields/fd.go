@@ -309,3 +309,29 @@ func fdDirectory(ev *event.Event) (string, bool) {
 	}
 	return name, true
 }
+
+// fileID registers a field of the fd's file identity (device, inode,
+// overlay layer), which the probe reads from the file at the event: opens,
+// reads and writes, dup. Missing when it did not (other events, sockets).
+func fileID(name string, t Type, desc string, get func(fd *event.FD) int64) {
+	simpleNum(name, t, desc, func(ev *event.Event) (int64, bool) {
+		if ev.FD.Ino == 0 || !isFileLike(ev) {
+			return 0, false
+		}
+		return get(&ev.FD), true
+	})
+}
+
+func init() {
+	fileID("fd.dev", Int32, "Device number of the filesystem holding the FD's file (major << 8 | minor, Linux's new_encode_dev).",
+		func(fd *event.FD) int64 { return int64(fd.Dev) })
+	fileID("fd.dev.major", Int32, "Major device number of the filesystem holding the FD's file.",
+		func(fd *event.FD) int64 { return int64((fd.Dev >> 8) & 0xfff) })
+	fileID("fd.dev.minor", Int32, "Minor device number of the filesystem holding the FD's file.",
+		func(fd *event.FD) int64 { return int64(fd.Dev&0xff | (fd.Dev>>12)&0xfff00) })
+	fileID("fd.ino", Int64, "Inode number of the FD's file.", func(fd *event.FD) int64 { return int64(fd.Ino) })
+	fileID("fd.is_upper_layer", Bool, "True if the FD's file is in the upper (container-written) layer of an overlayfs.",
+		func(fd *event.FD) int64 { return b2i(fd.UpperLayer) })
+	fileID("fd.is_lower_layer", Bool, "True if the FD's file is in a lower (image) layer of an overlayfs.",
+		func(fd *event.FD) int64 { return b2i(fd.LowerLayer) })
+}

@@ -160,3 +160,21 @@ func BenchmarkEventRate(b *testing.B) {
 	b.ReportMetric(float64(after.TotalDropped()-before.TotalDropped()), "dropped")
 	_ = read
 }
+
+// BenchmarkOpenAllTypes loads and attaches the probe for every event type
+// it captures (the cost the sensor pays at start, mostly the kernel's
+// verifier), then closes it.
+func BenchmarkOpenAllTypes(b *testing.B) {
+	requireBPF(b)
+	var all []event.Type
+	for t := event.Type(1); t < event.NumTypes; t++ {
+		all = append(all, t)
+	}
+	for i := 0; i < b.N; i++ {
+		p, err := Open(Options{Types: all})
+		if err != nil {
+			b.Fatal(err)
+		}
+		p.Close()
+	}
+}

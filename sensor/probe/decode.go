@@ -48,7 +48,13 @@ const (
 	offComm     = 180
 	offCapPrm   = 200
 	offCapInh   = 208
-	headerSize  = 216
+	offIno      = 216
+	offUTime    = 224
+	offSTime    = 232
+	offTStart   = 240
+	offDev      = 248
+	offNThreads = 252
+	headerSize  = 256
 )
 
 // Record flags (sk_event.flags).
@@ -62,6 +68,8 @@ const (
 	flagExeUpper  = 64
 	flagExeLower  = 128
 	flagBaseDir1  = 256
+	flagFDUpper   = 512
+	flagFDLower   = 1024
 )
 
 // Sock is the kernel's view of a socket: local (S) and remote (D) ends.
@@ -128,17 +136,31 @@ type Record struct {
 	BaseDir string
 	// BaseDir1 is the same for a relative Str1 (rename, link and symlink
 	// calls' second path).
-	BaseDir1   string
-	HasSock    bool
-	Sock       Sock
-	seg1, seg2 []byte
-	data       []byte // Data's storage, kept across records
+	BaseDir1 string
+	// Ino and Dev identify the file of the event's fd (opens, read/write,
+	// dup), read by the probe at the event: inode number and device
+	// (new_encode_dev); 0 when the event has no file. FDUpperLayer and
+	// FDLowerLayer tell its overlayfs layer.
+	Ino                        uint64
+	Dev                        uint32
+	FDUpperLayer, FDLowerLayer bool
+	// UTime and STime are the calling thread's user and system CPU time
+	// in ns, TStart its start (boot-time ns, as BootNS), and NThreads its
+	// process's live thread count, all as of the event.
+	UTime, STime, TStart uint64
+	NThreads             uint32
+	HasSock              bool
+	Sock                 Sock
+	seg1, seg2           []byte
+	data                 []byte // Data's storage, kept across records
 }
 
 // IsIO reports whether records of type t carry an I/O buffer head.
 func IsIO(t event.Type) bool {
 	switch t {
-	case event.TypeRead, event.TypeWrite, event.TypeSendto, event.TypeSendmsg, event.TypeRecvfrom, event.TypeRecvmsg:
+	case event.TypeRead, event.TypeWrite, event.TypeSendto, event.TypeSendmsg, event.TypeRecvfrom, event.TypeRecvmsg,
+		event.TypePread64, event.TypePwrite64, event.TypeReadv, event.TypeWritev, event.TypePreadv, event.TypePwritev,
+		event.TypeSendmmsg, event.TypeRecvmmsg:
 		return true
 	}
 	return false
@@ -181,6 +203,12 @@ func Decode(b []byte, r *Record) error {
 	r.LoginUID = le.Uint32(b[offLoginUID:])
 	r.TTY = le.Uint32(b[offTTY:])
 	r.CPU = le.Uint16(b[offCPU:])
+	r.Ino = le.Uint64(b[offIno:])
+	r.Dev = le.Uint32(b[offDev:])
+	r.UTime = le.Uint64(b[offUTime:])
+	r.STime = le.Uint64(b[offSTime:])
+	r.TStart = le.Uint64(b[offTStart:])
+	r.NThreads = le.Uint32(b[offNThreads:])
 	flags := le.Uint16(b[offFlags:])
 	r.Comm = cstring(b[offComm : offComm+16])
 
@@ -194,6 +222,8 @@ func Decode(b []byte, r *Record) error {
 	r.ExeWritable = flags&flagExeWrite != 0
 	r.ExeUpperLayer = flags&flagExeUpper != 0
 	r.ExeLowerLayer = flags&flagExeLower != 0
+	r.FDUpperLayer = flags&flagFDUpper != 0
+	r.FDLowerLayer = flags&flagFDLower != 0
 	r.BaseDir, r.BaseDir1 = "", ""
 	if flags&(flagBaseDir|flagBaseDir1) != 0 {
 		dir := leafFirstPath(r.seg2)

@@ -54,3 +54,32 @@ func TestDupDescribesTheNewFD(t *testing.T) {
 		t.Errorf("dup3 fd %+v, want fd %d, ipv4 to port %d", fd, sockCopy, port)
 	}
 }
+
+// TestDupOfAFileNamesIt: a dup of a file's fd names the file (fd.name,
+// fd.ino), read by the probe at the event — before, dup records described
+// only sockets.
+func TestDupOfAFileNamesIt(t *testing.T) {
+	c := startProbe(t, event.TypeDup, event.TypeDup2, event.TypeDup3)
+	self := uint32(os.Getpid())
+	path := t.TempDir() + "/duped"
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	const fileCopy = 202
+	if err := unix.Dup3(int(f.Fd()), fileCopy, 0); err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fileCopy)
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		t.Fatal(err)
+	}
+	s := c.waitFor(t, "dup3 of a file", func(r *captured) bool {
+		return r.Type == event.TypeDup3 && r.PID == self && r.Res == fileCopy
+	})
+	if fd := s.ev.FD; fd.Num != fileCopy || fd.Type != event.FDFile || fd.Name != path || fd.Ino != st.Ino {
+		t.Errorf("dup3 fd %+v, want fd %d, file %s inode %d", fd, fileCopy, path, st.Ino)
+	}
+}

@@ -19,11 +19,15 @@ const AtFDCWD = -100
 // caller which directory to resolve against.
 func (r *Record) Fill(ev *event.Event) (dirfd int64) {
 	*ev = event.Event{
-		Type: r.Type,
-		TS:   r.TS,
-		CPU:  uint32(r.CPU),
-		Res:  r.Res,
-		FD:   event.FD{Num: -1},
+		Type:  r.Type,
+		TS:    r.TS,
+		CPU:   uint32(r.CPU),
+		Res:   r.Res,
+		FD:    event.FD{Num: -1},
+		Sched: event.Sched{UserNS: r.UTime, SystemNS: r.STime, NThreads: r.NThreads},
+	}
+	if r.TStart != 0 && r.BootNS > r.TStart {
+		ev.Sched.AgeNS = r.BootNS - r.TStart
 	}
 	a := &r.Args
 	dirfd = AtFDCWD
@@ -114,14 +118,12 @@ func (r *Record) Fill(ev *event.Event) (dirfd int64) {
 			ev.Flags = uint32(a[2])
 		}
 		// As Falco's dup exit: the event's fd is the new one (the result),
-		// described as what the old one is when it is a socket (read by the
-		// probe at the event). A file's path is not: walking it in the
-		// three dup programs doubled the probe's load (verifier) time.
+		// described as what it is — a socket's tuple or a file's path —
+		// read by the probe at the event (in fd_io, shared with the I/O
+		// programs, so the path walk is verified once).
 		if r.Res >= 0 {
 			ev.FD.Num = r.Res
-			if r.HasSock {
-				r.fillSock(ev, true)
-			}
+			r.fillFD(ev)
 		}
 	case event.TypeSocket:
 		ev.Domain, ev.Flags, ev.Proto = uint32(a[0]), uint32(a[1]), uint32(a[2])
@@ -136,15 +138,18 @@ func (r *Record) Fill(ev *event.Event) (dirfd int64) {
 			ev.Flags = uint32(a[3])
 		}
 		r.fillData(ev)
-	case event.TypeRead, event.TypeWrite:
+	case event.TypeRead, event.TypeWrite, event.TypeReadv, event.TypeWritev, event.TypeSendmmsg, event.TypeRecvmmsg:
 		ev.FD.Num = int64(int32(a[0]))
-		switch {
-		case r.HasSock:
-			r.fillSock(ev, true)
-		case r.Str0 != "":
-			ev.FD.Type, ev.FD.Name = event.FDFile, r.Str0
-		}
+		r.fillFD(ev)
 		r.fillData(ev)
+	case event.TypePread64, event.TypePwrite64, event.TypePreadv, event.TypePwritev:
+		ev.FD.Num = int64(int32(a[0]))
+		r.fillFD(ev)
+		r.fillData(ev)
+		// pread64/pwrite64 (fd, buf, count, pos) and, on 64-bit,
+		// preadv/pwritev (fd, iov, iovcnt, pos_l, pos_h) hold the whole
+		// offset in the fourth argument.
+		ev.Args = append(ev.Args, event.Arg{Name: "pos", Value: strconv.FormatUint(a[3], 10)})
 	case event.TypeAccept, event.TypeAccept4:
 		if r.Res >= 0 {
 			ev.FD.Num = r.Res
@@ -216,8 +221,23 @@ func (r *Record) Fill(ev *event.Event) (dirfd int64) {
 			ev.FD = event.FD{Num: r.Res, Type: event.FDUserfault}
 		}
 	}
+	if r.Ino != 0 && (ev.FD.Type == event.FDFile || ev.FD.Type == event.FDMemfd) {
+		ev.FD.Ino, ev.FD.Dev = r.Ino, r.Dev
+		ev.FD.UpperLayer, ev.FD.LowerLayer = r.FDUpperLayer, r.FDLowerLayer
+	}
 	ev.DirFD = dirfd
 	return dirfd
+}
+
+// fillFD describes the fd the probe read at the event: a socket's tuple,
+// or a file's path.
+func (r *Record) fillFD(ev *event.Event) {
+	switch {
+	case r.HasSock:
+		r.fillSock(ev, true)
+	case r.Str0 != "":
+		ev.FD.Type, ev.FD.Name = event.FDFile, r.Str0
+	}
 }
 
 // fillData sets the I/O buffer head of a successful transfer (Falco's

@@ -65,8 +65,17 @@ type Probe struct {
 const pollInterval = 10 * time.Millisecond
 
 // pathDirs is the program that records the directories relative paths
-// start from, tail-called by the path syscalls' programs.
-const pathDirs = "path_dirs"
+// start from, tail-called by the path syscalls' programs; fdIO describes
+// the fd and copies the buffer head of the I/O and dup syscalls, which
+// tail-call it. Their slots in path_tail are bpf/saker.bpf.c's
+// SK_TAIL_PATH_DIRS and SK_TAIL_FD_IO.
+const (
+	pathDirs = "path_dirs"
+	fdIO     = "fd_io"
+)
+
+// tailSlots are the tail-called programs by their path_tail slot.
+var tailSlots = [...]string{pathDirs, fdIO}
 
 // alwaysTypes feed the process table.
 var alwaysTypes = []event.Type{event.TypeExecve, event.TypeExecveat, event.TypeClone, event.TypeProcExit}
@@ -84,10 +93,33 @@ func programsFor(t event.Type) []string {
 		return []string{"sched_exit"}
 	case event.TypeUmount2:
 		return []string{"sys_umount"}
+	case event.TypePread64:
+		return []string{"sys_pread64"}
+	case event.TypePwrite64:
+		return []string{"sys_pwrite64"}
 	case event.TypeUnknown, event.TypeContainer:
 		return nil
 	}
 	return []string{"sys_" + t.String()}
+}
+
+// usesFDIO reports whether the programs of type t tail-call fd_io.
+func usesFDIO(t event.Type) bool {
+	switch t {
+	case event.TypeDup, event.TypeDup2, event.TypeDup3:
+		return true
+	}
+	return IsIO(t) && !isSockIO(t)
+}
+
+// isSockIO tells the socket I/O calls whose programs read the socket
+// tuple themselves.
+func isSockIO(t event.Type) bool {
+	switch t {
+	case event.TypeSendto, event.TypeSendmsg, event.TypeRecvfrom, event.TypeRecvmsg:
+		return true
+	}
+	return false
 }
 
 // Supported reports whether the probe can capture events of type t.
@@ -232,8 +264,14 @@ func Open(opts Options) (*Probe, error) {
 		}
 	}
 	sort.Slice(unavailable, func(i, j int) bool { return unavailable[i] < unavailable[j] })
-	// path_dirs is not attached: the path syscalls' programs tail-call it.
+	// The tail-called programs are not attached: the syscall programs
+	// call them.
 	progSet[pathDirs] = true
+	for t := range wantSet {
+		if usesFDIO(t) {
+			progSet[fdIO] = true
+		}
+	}
 	// Load only what is attached: unneeded programs would cost verifier
 	// time and kernel memory for nothing.
 	for name := range spec.Programs {
@@ -268,13 +306,18 @@ func Open(opts Options) (*Probe, error) {
 			return nil, err
 		}
 	}
-	if err := p.maps.PathTail.Put(uint32(0), coll.Programs[pathDirs]); err != nil {
-		p.Close()
-		return nil, fmt.Errorf("set path_dirs tail call: %w", err)
+	for slot, n := range tailSlots {
+		if !progSet[n] {
+			continue
+		}
+		if err := p.maps.PathTail.Put(uint32(slot), coll.Programs[n]); err != nil {
+			p.Close()
+			return nil, fmt.Errorf("set %s tail call: %w", n, err)
+		}
 	}
 	names := make([]string, 0, len(progSet))
 	for n := range progSet {
-		if n != pathDirs {
+		if n != pathDirs && n != fdIO {
 			names = append(names, n)
 		}
 	}

@@ -49,6 +49,12 @@ type sakerSkEvent struct {
 	_        [4]byte
 	CapPrm   uint64
 	CapInh   uint64
+	Ino      uint64
+	Utime    uint64
+	Stime    uint64
+	Tstart   uint64
+	Dev      uint32
+	Nthreads uint32
 }
 
 type sakerSkPrefixKey struct {
@@ -143,7 +149,15 @@ const (
 	sakerSkTypeSK_CONTAINER    sakerSkType = 65
 	sakerSkTypeSK_READ         sakerSkType = 66
 	sakerSkTypeSK_WRITE        sakerSkType = 67
-	sakerSkTypeSK_NUM_TYPES    sakerSkType = 68
+	sakerSkTypeSK_PREAD        sakerSkType = 68
+	sakerSkTypeSK_PWRITE       sakerSkType = 69
+	sakerSkTypeSK_READV        sakerSkType = 70
+	sakerSkTypeSK_WRITEV       sakerSkType = 71
+	sakerSkTypeSK_PREADV       sakerSkType = 72
+	sakerSkTypeSK_PWRITEV      sakerSkType = 73
+	sakerSkTypeSK_SENDMMSG     sakerSkType = 74
+	sakerSkTypeSK_RECVMMSG     sakerSkType = 75
+	sakerSkTypeSK_NUM_TYPES    sakerSkType = 76
 )
 
 // Names of all BPF objects in the ELF.
@@ -159,6 +173,7 @@ const (
 	sakerMapProcNames       = "proc_names"
 	sakerMapScratch         = "scratch"
 	sakerMapWanted          = "wanted"
+	sakerProgFdIo           = "fd_io"
 	sakerProgPathDirs       = "path_dirs"
 	sakerProgSchedExec      = "sched_exec"
 	sakerProgSchedExit      = "sched_exit"
@@ -200,14 +215,21 @@ const (
 	sakerProgSysOpenat      = "sys_openat"
 	sakerProgSysOpenat2     = "sys_openat2"
 	sakerProgSysPrctl       = "sys_prctl"
+	sakerProgSysPread64     = "sys_pread64"
+	sakerProgSysPreadv      = "sys_preadv"
 	sakerProgSysPtrace      = "sys_ptrace"
+	sakerProgSysPwrite64    = "sys_pwrite64"
+	sakerProgSysPwritev     = "sys_pwritev"
 	sakerProgSysRead        = "sys_read"
+	sakerProgSysReadv       = "sys_readv"
 	sakerProgSysRecvfrom    = "sys_recvfrom"
+	sakerProgSysRecvmmsg    = "sys_recvmmsg"
 	sakerProgSysRecvmsg     = "sys_recvmsg"
 	sakerProgSysRename      = "sys_rename"
 	sakerProgSysRenameat    = "sys_renameat"
 	sakerProgSysRenameat2   = "sys_renameat2"
 	sakerProgSysRmdir       = "sys_rmdir"
+	sakerProgSysSendmmsg    = "sys_sendmmsg"
 	sakerProgSysSendmsg     = "sys_sendmsg"
 	sakerProgSysSendto      = "sys_sendto"
 	sakerProgSysSetgid      = "sys_setgid"
@@ -224,6 +246,7 @@ const (
 	sakerProgSysUnshare     = "sys_unshare"
 	sakerProgSysUserfaultfd = "sys_userfaultfd"
 	sakerProgSysWrite       = "sys_write"
+	sakerProgSysWritev      = "sys_writev"
 	sakerVarOpenFilter      = "open_filter"
 	sakerVarSelfTgid        = "self_tgid"
 	sakerVarUnusedEvent     = "unused_event"
@@ -274,6 +297,7 @@ type sakerSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type sakerProgramSpecs struct {
+	FdIo           *ebpf.ProgramSpec `ebpf:"fd_io"`
 	PathDirs       *ebpf.ProgramSpec `ebpf:"path_dirs"`
 	SchedExec      *ebpf.ProgramSpec `ebpf:"sched_exec"`
 	SchedExit      *ebpf.ProgramSpec `ebpf:"sched_exit"`
@@ -315,14 +339,21 @@ type sakerProgramSpecs struct {
 	SysOpenat      *ebpf.ProgramSpec `ebpf:"sys_openat"`
 	SysOpenat2     *ebpf.ProgramSpec `ebpf:"sys_openat2"`
 	SysPrctl       *ebpf.ProgramSpec `ebpf:"sys_prctl"`
+	SysPread64     *ebpf.ProgramSpec `ebpf:"sys_pread64"`
+	SysPreadv      *ebpf.ProgramSpec `ebpf:"sys_preadv"`
 	SysPtrace      *ebpf.ProgramSpec `ebpf:"sys_ptrace"`
+	SysPwrite64    *ebpf.ProgramSpec `ebpf:"sys_pwrite64"`
+	SysPwritev     *ebpf.ProgramSpec `ebpf:"sys_pwritev"`
 	SysRead        *ebpf.ProgramSpec `ebpf:"sys_read"`
+	SysReadv       *ebpf.ProgramSpec `ebpf:"sys_readv"`
 	SysRecvfrom    *ebpf.ProgramSpec `ebpf:"sys_recvfrom"`
+	SysRecvmmsg    *ebpf.ProgramSpec `ebpf:"sys_recvmmsg"`
 	SysRecvmsg     *ebpf.ProgramSpec `ebpf:"sys_recvmsg"`
 	SysRename      *ebpf.ProgramSpec `ebpf:"sys_rename"`
 	SysRenameat    *ebpf.ProgramSpec `ebpf:"sys_renameat"`
 	SysRenameat2   *ebpf.ProgramSpec `ebpf:"sys_renameat2"`
 	SysRmdir       *ebpf.ProgramSpec `ebpf:"sys_rmdir"`
+	SysSendmmsg    *ebpf.ProgramSpec `ebpf:"sys_sendmmsg"`
 	SysSendmsg     *ebpf.ProgramSpec `ebpf:"sys_sendmsg"`
 	SysSendto      *ebpf.ProgramSpec `ebpf:"sys_sendto"`
 	SysSetgid      *ebpf.ProgramSpec `ebpf:"sys_setgid"`
@@ -339,6 +370,7 @@ type sakerProgramSpecs struct {
 	SysUnshare     *ebpf.ProgramSpec `ebpf:"sys_unshare"`
 	SysUserfaultfd *ebpf.ProgramSpec `ebpf:"sys_userfaultfd"`
 	SysWrite       *ebpf.ProgramSpec `ebpf:"sys_write"`
+	SysWritev      *ebpf.ProgramSpec `ebpf:"sys_writev"`
 }
 
 // sakerMapSpecs contains maps before they are loaded into the kernel.
@@ -429,6 +461,7 @@ type sakerVariables struct {
 //
 // It can be passed to loadSakerObjects or ebpf.CollectionSpec.LoadAndAssign.
 type sakerPrograms struct {
+	FdIo           *ebpf.Program `ebpf:"fd_io"`
 	PathDirs       *ebpf.Program `ebpf:"path_dirs"`
 	SchedExec      *ebpf.Program `ebpf:"sched_exec"`
 	SchedExit      *ebpf.Program `ebpf:"sched_exit"`
@@ -470,14 +503,21 @@ type sakerPrograms struct {
 	SysOpenat      *ebpf.Program `ebpf:"sys_openat"`
 	SysOpenat2     *ebpf.Program `ebpf:"sys_openat2"`
 	SysPrctl       *ebpf.Program `ebpf:"sys_prctl"`
+	SysPread64     *ebpf.Program `ebpf:"sys_pread64"`
+	SysPreadv      *ebpf.Program `ebpf:"sys_preadv"`
 	SysPtrace      *ebpf.Program `ebpf:"sys_ptrace"`
+	SysPwrite64    *ebpf.Program `ebpf:"sys_pwrite64"`
+	SysPwritev     *ebpf.Program `ebpf:"sys_pwritev"`
 	SysRead        *ebpf.Program `ebpf:"sys_read"`
+	SysReadv       *ebpf.Program `ebpf:"sys_readv"`
 	SysRecvfrom    *ebpf.Program `ebpf:"sys_recvfrom"`
+	SysRecvmmsg    *ebpf.Program `ebpf:"sys_recvmmsg"`
 	SysRecvmsg     *ebpf.Program `ebpf:"sys_recvmsg"`
 	SysRename      *ebpf.Program `ebpf:"sys_rename"`
 	SysRenameat    *ebpf.Program `ebpf:"sys_renameat"`
 	SysRenameat2   *ebpf.Program `ebpf:"sys_renameat2"`
 	SysRmdir       *ebpf.Program `ebpf:"sys_rmdir"`
+	SysSendmmsg    *ebpf.Program `ebpf:"sys_sendmmsg"`
 	SysSendmsg     *ebpf.Program `ebpf:"sys_sendmsg"`
 	SysSendto      *ebpf.Program `ebpf:"sys_sendto"`
 	SysSetgid      *ebpf.Program `ebpf:"sys_setgid"`
@@ -494,10 +534,12 @@ type sakerPrograms struct {
 	SysUnshare     *ebpf.Program `ebpf:"sys_unshare"`
 	SysUserfaultfd *ebpf.Program `ebpf:"sys_userfaultfd"`
 	SysWrite       *ebpf.Program `ebpf:"sys_write"`
+	SysWritev      *ebpf.Program `ebpf:"sys_writev"`
 }
 
 func (p *sakerPrograms) Close() error {
 	return _SakerClose(
+		p.FdIo,
 		p.PathDirs,
 		p.SchedExec,
 		p.SchedExit,
@@ -539,14 +581,21 @@ func (p *sakerPrograms) Close() error {
 		p.SysOpenat,
 		p.SysOpenat2,
 		p.SysPrctl,
+		p.SysPread64,
+		p.SysPreadv,
 		p.SysPtrace,
+		p.SysPwrite64,
+		p.SysPwritev,
 		p.SysRead,
+		p.SysReadv,
 		p.SysRecvfrom,
+		p.SysRecvmmsg,
 		p.SysRecvmsg,
 		p.SysRename,
 		p.SysRenameat,
 		p.SysRenameat2,
 		p.SysRmdir,
+		p.SysSendmmsg,
 		p.SysSendmsg,
 		p.SysSendto,
 		p.SysSetgid,
@@ -563,6 +612,7 @@ func (p *sakerPrograms) Close() error {
 		p.SysUnshare,
 		p.SysUserfaultfd,
 		p.SysWrite,
+		p.SysWritev,
 	)
 }
 
