@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	goredis "github.com/redis/go-redis/v9"
+
 	"github.com/saker-sec/saker/hub/alert"
 
 	"github.com/saker-sec/saker/hub/store/redistest"
@@ -26,22 +28,7 @@ import (
 // wall clock), and the time Redis spent in the append script (INFO
 // commandstats, wall clock).
 func BenchmarkAppendScript(b *testing.B) {
-	base, _ := memoryAlerts(b, 1)
-	body, err := json.Marshal(&base[0])
-	if err != nil {
-		b.Fatal(err)
-	}
-	base[0].Encoded = body
-	var seq atomic.Int64
-	// next returns n copies of the alert, each with a uuid of its own.
-	next := func(n int) []alert.Alert {
-		out := make([]alert.Alert, n)
-		for i := range out {
-			out[i] = base[0]
-			out[i].UUID = strconv.FormatInt(seq.Add(1), 16) + "-5d0a-4a47-9a3e-2f4f1c9d8e11"
-		}
-		return out
-	}
+	next := freshAlerts(b)
 	run := func(b *testing.B, batch, senders int) {
 		srv := redistest.Start(b)
 		s, err := New(context.Background(), Options{Addresses: []string{srv.Addr}})
@@ -85,6 +72,95 @@ func BenchmarkAppendScript(b *testing.B) {
 	b.Run("single", func(b *testing.B) { run(b, 1, 1) })
 	b.Run("single-16-senders", func(b *testing.B) { run(b, 1, 16) })
 	b.Run("batch100", func(b *testing.B) { run(b, 100, 1) })
+}
+
+// BenchmarkAppendScriptParts prices the parts of the append script in
+// redis-server: the script as it is ("all"), and with one part's Redis calls
+// taken out at a time, each on a server of its own configured as
+// docker-compose.yml runs Redis (AOF, fsync every second), the variants'
+// appends interleaved so a loaded machine slows them alike. "floor" reads
+// the arguments and returns at once: the cost of a request and its
+// arguments. A part costs about the difference between "all" and the
+// variant without it.
+func BenchmarkAppendScriptParts(b *testing.B) {
+	variants := []struct{ name, old, new string }{
+		{"all", "", ""},
+		{"floor", "local ukey, uprev\n", "do local r = {} for a = 1, n do r[a] = \"0-1\" end return r end\nlocal ukey, uprev\n"},
+		{"no-dedupe", "local window = tonumber(ARGV[4])", "local window = 0"},
+		{"no-indexes", `    redis.call("ZADD", key, unpack(m, from, math.min(from + 999, m.n)))`, ""},
+		{"no-counters", `    if redis.call("HINCRBY", ckey, f, v) == v then
+      expire = true
+    end`, ""},
+	}
+	next := freshAlerts(b)
+	for _, batch := range []int{1, 100} {
+		b.Run("batch"+strconv.Itoa(batch), func(b *testing.B) {
+			ctx := context.Background()
+			stores := make([]*Store, len(variants))
+			for k, v := range variants {
+				src := appendLua
+				if v.old != "" {
+					if n := strings.Count(src, v.old); n != 1 {
+						b.Fatalf("variant %s: append.lua has %d copies of the text it replaces, want 1", v.name, n)
+					}
+					src = strings.Replace(src, v.old, v.new, 1)
+				}
+				srv := redistest.Start(b, "--appendonly", "yes", "--appendfsync", "everysec")
+				s, err := New(ctx, Options{Addresses: []string{srv.Addr}})
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer s.Close()
+				s.script = goredis.NewScript(src)
+				if _, err := s.Append(ctx, next(1)); err != nil { // loads the script
+					b.Fatal(err)
+				}
+				if err := s.c.ConfigResetStat(ctx).Err(); err != nil {
+					b.Fatal(err)
+				}
+				stores[k] = s
+			}
+			cpu0 := make([]float64, len(stores))
+			for k, s := range stores {
+				cpu0[k] = serverCPU(b, s)
+			}
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				for _, s := range stores {
+					if _, err := s.Append(ctx, next(batch)); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			b.StopTimer()
+			n := float64(b.N * batch)
+			for k, s := range stores {
+				b.ReportMetric((serverCPU(b, s)-cpu0[k])*1e6/n, variants[k].name+"-redis-cpu-µs/alert")
+				b.ReportMetric(scriptUsec(b, s)/n, variants[k].name+"-script-µs/alert")
+			}
+		})
+	}
+}
+
+// freshAlerts returns a function handing out n copies of the Falco payload
+// of testdata, encoded once as ingest hands it over, each with a uuid of
+// its own (a repeated one is a cheaper, deduplicated append).
+func freshAlerts(b *testing.B) func(n int) []alert.Alert {
+	base, _ := memoryAlerts(b, 1)
+	body, err := json.Marshal(&base[0])
+	if err != nil {
+		b.Fatal(err)
+	}
+	base[0].Encoded = body
+	var seq atomic.Int64
+	return func(n int) []alert.Alert {
+		out := make([]alert.Alert, n)
+		for i := range out {
+			out[i] = base[0]
+			out[i].UUID = strconv.FormatInt(seq.Add(1), 16) + "-5d0a-4a47-9a3e-2f4f1c9d8e11"
+		}
+		return out
+	}
 }
 
 // processCPU returns the CPU time this process used (user + system).
