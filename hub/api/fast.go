@@ -155,11 +155,15 @@ func (s *Server) fastBatch(ctx *fasthttp.RequestCtx, rt route) int {
 // limit: it undoes the Content-Encoding. code is 200 or the error's status.
 func (s *Server) fastBody(ctx *fasthttp.RequestCtx, rt route) ([]byte, int, string) {
 	raw := ctx.PostBody()
-	tooLarge := fmt.Sprintf("body larger than %d bytes", rt.limit)
+	tooLarge := func() string { return fmt.Sprintf("body larger than %d bytes", rt.limit) }
 	if int64(len(raw)) > rt.limit {
-		return nil, http.StatusRequestEntityTooLarge, tooLarge
+		return nil, http.StatusRequestEntityTooLarge, tooLarge()
 	}
-	switch enc := strings.ToLower(strings.TrimSpace(string(ctx.Request.Header.Peek("Content-Encoding")))); enc {
+	ce := ctx.Request.Header.Peek("Content-Encoding")
+	if len(ce) == 0 {
+		return raw, http.StatusOK, ""
+	}
+	switch enc := strings.ToLower(strings.TrimSpace(string(ce))); enc {
 	case "", "identity":
 		return raw, http.StatusOK, ""
 	case "gzip":
@@ -172,7 +176,7 @@ func (s *Server) fastBody(ctx *fasthttp.RequestCtx, rt route) ([]byte, int, stri
 		if _, err := buf.ReadFrom(&limitedReader{r: zr, left: rt.limit}); err != nil {
 			var mbe *http.MaxBytesError
 			if errors.As(err, &mbe) {
-				return nil, http.StatusRequestEntityTooLarge, tooLarge
+				return nil, http.StatusRequestEntityTooLarge, tooLarge()
 			}
 			return nil, http.StatusBadRequest, "read body: " + err.Error()
 		}

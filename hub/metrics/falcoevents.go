@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unsafe"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -79,25 +80,29 @@ func newFalcoEvents(fields []EventField) *FalcoEvents {
 }
 
 // Inc counts one alert.
-func (e *FalcoEvents) Inc(a *alert.Alert) { e.Add([]alert.Alert{*a}) }
+func (e *FalcoEvents) Inc(a *alert.Alert) { e.Add(unsafe.Slice(a, 1)) } // a as a one-alert slice, not a copy
 
 // Add counts alerts. Consecutive alerts with the same labels (a batch from
 // one host and rule) cost one series lookup, which hashes every label
 // value, instead of one each.
 func (e *FalcoEvents) Add(as []alert.Alert) {
-	var run []string // the current run's labels: a fresh slice, as the vector may keep it
+	// Two label buffers, the current run's and the next alert's, swapped
+	// as runs change: the vector copies the values of a series it
+	// creates, so neither is kept, and for the usual label count both
+	// live on the stack.
+	var bufs [2][16]string
+	run, next := bufs[0][:0], bufs[1][:0]
 	n := 0
-	scratch := make([]string, 0, len(falcoEventLabels)+len(e.fields))
 	for i := range as {
-		scratch = e.values(scratch[:0], &as[i])
-		if n > 0 && slices.Equal(scratch, run) {
+		next = e.values(next[:0], &as[i])
+		if n > 0 && slices.Equal(next, run) {
 			n++
 			continue
 		}
 		if n > 0 {
 			e.vec.WithLabelValues(run...).Add(float64(n))
 		}
-		run, n = slices.Clone(scratch), 1
+		run, next, n = next, run, 1
 	}
 	if n > 0 {
 		e.vec.WithLabelValues(run...).Add(float64(n))

@@ -110,11 +110,17 @@ func (m *Metrics) Source(s string) string { return m.sources.label(s) }
 const maxSources = 32
 
 type sourceSet struct {
-	mu   sync.Mutex
+	mu   sync.RWMutex // every stored alert reads; a new source writes
 	seen map[string]bool
 }
 
 func (s *sourceSet) label(v string) string {
+	s.mu.RLock()
+	known := s.seen[v]
+	s.mu.RUnlock()
+	if known {
+		return v
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.seen[v] {
