@@ -25,8 +25,9 @@ import (
 // append). Besides alerts/s it reports, per alert, the CPU time of this
 // process (the store's side of the hub) and of redis-server (INFO cpu: its
 // whole cost of the append, immune to the waits a loaded machine adds to
-// wall clock), and the time Redis spent in the append script (INFO
-// commandstats, wall clock).
+// wall clock), the time Redis spent in the append script (INFO
+// commandstats, wall clock) and the context switches of this process (the
+// wake-ups a round trip to Redis costs the hub).
 func BenchmarkAppendScript(b *testing.B) {
 	next := freshAlerts(b)
 	run := func(b *testing.B, batch, senders int) {
@@ -43,7 +44,7 @@ func BenchmarkAppendScript(b *testing.B) {
 		if err := s.c.ConfigResetStat(ctx).Err(); err != nil {
 			b.Fatal(err)
 		}
-		cpu0, rcpu0 := processCPU(), serverCPU(b, s)
+		cpu0, rcpu0, cs0 := processCPU(), serverCPU(b, s), contextSwitches()
 		b.ResetTimer()
 		if senders == 1 {
 			for i := 0; i < b.N; i++ {
@@ -68,6 +69,7 @@ func BenchmarkAppendScript(b *testing.B) {
 		b.ReportMetric(float64(processCPU()-cpu0)/float64(time.Microsecond)/n, "hub-cpu-µs/alert")
 		b.ReportMetric((serverCPU(b, s)-rcpu0)*1e6/n, "redis-cpu-µs/alert")
 		b.ReportMetric(scriptUsec(b, s)/n, "script-µs/alert")
+		b.ReportMetric(float64(contextSwitches()-cs0)/n, "hub-cs/alert")
 	}
 	b.Run("single", func(b *testing.B) { run(b, 1, 1) })
 	b.Run("single-16-senders", func(b *testing.B) { run(b, 1, 16) })
@@ -170,6 +172,16 @@ func processCPU() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// contextSwitches returns how often this process's threads gave up the
+// CPU, waiting (a wake-up to come) or preempted.
+func contextSwitches() int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return ru.Nvcsw + ru.Nivcsw
 }
 
 // serverCPU returns the CPU seconds redis-server used (user + system).
