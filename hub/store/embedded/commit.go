@@ -183,7 +183,7 @@ func (s *Store) flushLocked(force bool) {
 				t.undo()
 			}
 			for i, r := range t.recs {
-				s.dedupe.forget(t.uuids[i], r.id())
+				s.dedupe.forget(t.uuids[i], eventID{r.ms, r.seq})
 			}
 			continue
 		}

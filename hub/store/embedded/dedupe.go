@@ -1,6 +1,10 @@
 package embedded
 
-import "time"
+import (
+	"time"
+
+	"github.com/saker-sec/saker/hub/store"
+)
 
 // DefaultDedupeWindow is how long an appended alert's uuid is remembered so
 // a retried append of it is not stored twice.
@@ -10,17 +14,23 @@ const DefaultDedupeWindow = 5 * time.Minute
 // window (by the store's clock).
 type dedupe struct {
 	window time.Duration
-	ids    map[string]string
+	ids    map[string]eventID
 	order  []seen
 }
 
+// eventID is an event's ID as numbers: formatted only when a retry asks.
+type eventID struct{ ms, seq uint64 }
+
+func (id eventID) String() string { return store.FormatID(id.ms, id.seq) }
+
 type seen struct {
-	uuid, id string
-	at       int64 // unix ms
+	uuid string
+	id   eventID
+	at   int64 // unix ms
 }
 
 func newDedupe(window time.Duration) *dedupe {
-	return &dedupe{window: window, ids: map[string]string{}}
+	return &dedupe{window: window, ids: map[string]eventID{}}
 }
 
 // lookup returns the ID stored for uuid within the window.
@@ -30,12 +40,15 @@ func (d *dedupe) lookup(uuid string, now time.Time) (string, bool) {
 	}
 	d.expire(now)
 	id, ok := d.ids[uuid]
-	return id, ok
+	if !ok {
+		return "", false
+	}
+	return id.String(), true
 }
 
 // add remembers uuid's ID, appended at unix ms at (replay passes the
 // event's arrival time, so a reopened store dedupes what it held).
-func (d *dedupe) add(uuid, id string, at int64, now time.Time) {
+func (d *dedupe) add(uuid string, id eventID, at int64, now time.Time) {
 	if d.window <= 0 || uuid == "" || at < now.Add(-d.window).UnixMilli() {
 		return
 	}
@@ -47,7 +60,7 @@ func (d *dedupe) add(uuid, id string, at int64, now time.Time) {
 }
 
 // forget drops uuid's entry if it still names id (its write failed).
-func (d *dedupe) forget(uuid, id string) {
+func (d *dedupe) forget(uuid string, id eventID) {
 	if got, ok := d.ids[uuid]; ok && got == id {
 		delete(d.ids, uuid)
 	}

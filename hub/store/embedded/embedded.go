@@ -140,9 +140,10 @@ type Store struct {
 	groups    map[string]*group
 	metas     map[string]*meta // interned index fields (index.go)
 	notify    chan struct{}    // closed and replaced when events become visible
-	// minutes counts retained events per unix minute and per Stats
-	// dimension ("p:Warning", "rule:…"), kept exact as events come and go.
-	minutes map[int64]map[string]int64
+	// minutes counts retained events per unix minute (event time) and
+	// per interned meta (so per priority and Stats dimension), kept exact
+	// as events come and go.
+	minutes map[int64]map[*meta]int64
 
 	log          *slog.Logger
 	clock        func() time.Time
@@ -200,7 +201,7 @@ func Open(opts Options) (*Store, error) {
 		idx:     map[string][]*rec{},
 		groups:  map[string]*group{},
 		metas:   map[string]*meta{},
-		minutes: map[int64]map[string]int64{},
+		minutes: map[int64]map[*meta]int64{},
 		notify:  make(chan struct{}),
 		flushed: make(chan struct{}),
 		kick:    make(chan struct{}, 1),
@@ -248,6 +249,7 @@ func (s *Store) Append(ctx context.Context, alerts []alert.Alert) ([]string, err
 	// from the log, as a reader after a restart would.
 	bodies := make([][]byte, len(alerts))
 	entries := make([]*rec, len(alerts))
+	keys := make([]string, len(alerts))
 	for i := range alerts {
 		b, err := alerts[i].Encoded, error(nil)
 		if len(b) == 0 {
@@ -263,7 +265,8 @@ func (s *Store) Append(ctx context.Context, alerts []alert.Alert) ([]string, err
 			return nil, fmt.Errorf("append alert %d: encode: %w", i, err)
 		}
 		bodies[i] = b
-		entries[i] = &rec{flat: flat(&alerts[i]), m: &meta{a: skeleton(&alerts[i])}}
+		entries[i] = &rec{flat: flat(&alerts[i])}
+		keys[i] = metaKey(&alerts[i])
 	}
 	if s.overDiskLimit() {
 		// The janitor's compaction fell behind the appends: compact here,
@@ -319,6 +322,7 @@ func (s *Store) Append(ctx context.Context, alerts []alert.Alert) ([]string, err
 			s.pend = append(s.pend, '\n')
 		}
 		r := entries[i]
+		r.m = s.metaLocked(&alerts[i], keys[i])
 		r.ms, r.seq, r.evMs, r.off = ms, s.lastSeq, store.EventMs(alerts[i].Time, int64(ms)), int64(len(s.pend))
 		// {"id":"<id>", + the alert's own fields: the store.Event JSON.
 		s.pend = append(s.pend, `{"id":"`...)
@@ -349,7 +353,7 @@ func (s *Store) Append(ctx context.Context, alerts []alert.Alert) ([]string, err
 		r.size = size
 		// Remembered now, so a retry arriving before the write finishes
 		// waits for it instead of storing the alert again.
-		s.dedupe.add(freshUUIDs[i], r.id(), int64(r.ms), now)
+		s.dedupe.add(freshUUIDs[i], eventID{r.ms, r.seq}, int64(r.ms), now)
 	}
 	t := &ticket{sync: s.syncs(), recs: fresh, uuids: freshUUIDs}
 	s.pendT = append(s.pendT, t)

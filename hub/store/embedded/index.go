@@ -24,7 +24,7 @@ const allKey = ""
 // the alert (store.EventMs).
 func newRec(ms, seq uint64, a *alert.Alert, raw []byte, off int64, size int64) *rec {
 	return &rec{ms: ms, seq: seq, evMs: store.EventMs(a.Time, int64(ms)), off: off, n: int32(len(raw)),
-		size: int32(min(size, math.MaxInt32)), flat: flat(a), m: &meta{a: skeleton(a)}}
+		size: int32(min(size, math.MaxInt32)), flat: flat(a), m: newMeta(a, metaKey(a))}
 }
 
 // flat reports whether a has no nested output field: a text search looks
@@ -46,9 +46,18 @@ type meta struct {
 	// a is a skeleton alert: priority, rule, source, hostname, tags and
 	// the container name and image output fields (store.Dimensions).
 	a    alert.Alert
-	key  string
+	key  string // metaKey(&a)
 	refs int
+	// Derived once, when first interned, rather than for every event:
+	// the index lists the events go to, the priority's name and the
+	// Stats dimensions.
+	idxKeys []string
+	prio    string
+	dims    [][2]string
 }
+
+// newMeta is the (not yet interned) meta of a, whose metaKey is key.
+func newMeta(a *alert.Alert, key string) *meta { return &meta{a: skeleton(a), key: key} }
 
 // skeleton copies the fields of a that meta keeps.
 func skeleton(a *alert.Alert) alert.Alert {
@@ -67,6 +76,13 @@ func skeleton(a *alert.Alert) alert.Alert {
 // metaKey identifies a skeleton: its fields, NUL-separated.
 func metaKey(a *alert.Alert) string {
 	var b strings.Builder
+	n := len(a.Rule) + len(a.Source) + len(a.Hostname) + 16
+	for _, t := range a.Tags {
+		n += len(t) + 1
+	}
+	cn, _ := a.OutputFields["container.name"].(string)
+	ci, _ := a.OutputFields["container.image.repository"].(string)
+	b.Grow(n + len(cn) + len(ci))
 	b.WriteByte(byte(a.Priority))
 	for _, f := range []string{a.Rule, a.Source, a.Hostname} {
 		b.WriteString(f)
@@ -88,14 +104,26 @@ func metaKey(a *alert.Alert) string {
 	return b.String()
 }
 
-// intern replaces r's meta by the shared one with the same values.
+// metaLocked returns the interned meta of a, whose metaKey is key, or a
+// new one (interned when an event using it is published).
+func (s *Store) metaLocked(a *alert.Alert, key string) *meta {
+	if m := s.metas[key]; m != nil {
+		return m
+	}
+	return newMeta(a, key)
+}
+
+// intern replaces r's meta by the shared one with the same values. (r's
+// meta may be one a previous event used and released meanwhile: it is
+// interned again.)
 func (s *Store) intern(r *rec) {
-	k := metaKey(&r.m.a)
-	m := s.metas[k]
+	m := s.metas[r.m.key]
 	if m == nil {
 		m = r.m
-		m.key = k
-		s.metas[k] = m
+		if m.idxKeys == nil {
+			m.idxKeys, m.prio, m.dims = indexKeys(&m.a), m.a.Priority.String(), store.Dimensions(&m.a)
+		}
+		s.metas[m.key] = m
 	}
 	m.refs++
 	r.m = m
@@ -139,7 +167,7 @@ func (s *Store) publishRecs(recs []*rec) {
 		s.intern(r)
 		s.evs = append(s.evs, r)
 		s.liveBytes += int64(r.size)
-		for _, k := range indexKeys(&r.m.a) {
+		for _, k := range r.m.idxKeys {
 			s.idx[k] = insertByTime(cutDead(s.idx[k]), r)
 		}
 		s.visMs, s.visSeq = r.ms, r.seq
@@ -177,24 +205,17 @@ func cutDead(l []*rec) []*rec {
 	return l[cut:]
 }
 
-// count adds d to the per-minute counters of one event, by event time.
+// count adds d to the per-minute counter of one event's meta, by event
+// time.
 func (s *Store) count(r *rec, d int64) {
 	m := r.evMs / 60000
 	c := s.minutes[m]
 	if c == nil {
-		c = map[string]int64{}
+		c = map[*meta]int64{}
 		s.minutes[m] = c
 	}
-	a := &r.m.a
-	c["p:"+a.Priority.String()] += d
-	for _, dim := range store.Dimensions(a) {
-		k := dim[0] + ":" + dim[1]
-		if c[k] += d; c[k] == 0 {
-			delete(c, k)
-		}
-	}
-	if c["p:"+a.Priority.String()] == 0 {
-		delete(c, "p:"+a.Priority.String())
+	if c[r.m] += d; c[r.m] == 0 {
+		delete(c, r.m)
 		if len(c) == 0 {
 			delete(s.minutes, m)
 		}

@@ -170,7 +170,7 @@ func (s *Store) replayEvents(typ byte, body []byte, base int64) error {
 	s.publishRecs(recs)
 	now := s.clock()
 	for i, r := range recs {
-		s.dedupe.add(uuids[i], r.id(), int64(r.ms), now)
+		s.dedupe.add(uuids[i], eventID{r.ms, r.seq}, int64(r.ms), now)
 	}
 	// New IDs must follow every replayed one, even when the log holds no
 	// high-water record after this batch; otherwise an append right after

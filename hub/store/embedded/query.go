@@ -340,13 +340,11 @@ func (s *Store) Stats(ctx context.Context, q store.StatsQuery) (store.Stats, err
 		}
 	}
 	counter := func(m int64) {
-		for field, n := range s.minutes[m] {
-			dim, key, _ := strings.Cut(field, ":")
-			if dim == "p" {
-				sb.AddTotal(key, n)
-				sb.AddSeries(m, key, n)
-			} else {
-				sb.AddCount(dim, key, n)
+		for mt, n := range s.minutes[m] {
+			sb.AddTotal(mt.prio, n)
+			sb.AddSeries(m, mt.prio, n)
+			for _, d := range mt.dims {
+				sb.AddCount(d[0], d[1], n)
 			}
 		}
 	}

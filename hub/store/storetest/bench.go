@@ -216,3 +216,14 @@ func (c cpuClock) report(b *testing.B, n int) {
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "alerts/s")
 	b.ReportMetric(float64(used.Microseconds())/float64(n), "cpu-µs/alert")
 }
+
+// CPU measures the process's CPU time for a store's own benchmarks, as
+// Bench does: StartCPU resets the timer, Report adds alerts/s and
+// cpu-µs/alert for n alerts.
+type CPU struct{ c cpuClock }
+
+// StartCPU resets b's timer and starts measuring CPU time.
+func StartCPU(b *testing.B) CPU { return CPU{startCPU(b)} }
+
+// Report adds alerts/s and cpu-µs/alert for n alerts.
+func (c CPU) Report(b *testing.B, n int) { c.c.report(b, n) }
