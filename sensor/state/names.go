@@ -1,6 +1,7 @@
 package state
 
 import (
+	"os"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -22,18 +23,35 @@ type containerUsers struct {
 	procs string
 }
 
+// of returns the names of container id, read through its process pid the
+// first time that process can give them; nil while none could. A process
+// gone from /proc (a short command, or the sensor behind) gives none, nor
+// does one whose root is still the host's, like PID 1's (the runtime before
+// pivot_root): the container's next process is asked again, rather than
+// its names being fixed empty or to the host's for its whole life.
 func (c *containerUsers) of(id string, pid int64) *Users {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	u := c.byID[id]
-	if u == nil {
-		if c.byID == nil || len(c.byID) >= maxContainerUsers {
-			c.byID = map[string]*Users{}
-		}
-		etc := filepath.Join(c.procs, strconv.FormatInt(pid, 10), "root", "etc")
-		u = NewUsers(filepath.Join(etc, "passwd"), filepath.Join(etc, "group"))
-		c.byID[id] = u
+	if u := c.byID[id]; u != nil {
+		return u
 	}
+	root := filepath.Join(c.procs, strconv.FormatInt(pid, 10), "root")
+	fi, err := os.Stat(root)
+	if err != nil {
+		return nil
+	}
+	if host, err := os.Stat(filepath.Join(c.procs, "1", "root")); err == nil && os.SameFile(fi, host) {
+		return nil
+	}
+	etc := filepath.Join(root, "etc")
+	u := NewUsers(filepath.Join(etc, "passwd"), filepath.Join(etc, "group"))
+	if !u.Read() {
+		return nil
+	}
+	if c.byID == nil || len(c.byID) >= maxContainerUsers {
+		c.byID = map[string]*Users{}
+	}
+	c.byID[id] = u
 	return u
 }
 
@@ -42,7 +60,11 @@ func (c *containerUsers) of(id string, pid int64) *Users {
 func (t *Table) setNames(th *event.Thread) {
 	u := t.users
 	if th.ContainerID != "" {
-		u = t.cusers.of(th.ContainerID, th.PID)
+		if u = t.cusers.of(th.ContainerID, th.PID); u == nil {
+			th.User, th.Group, th.LoginUser = "", "", ""
+			th.HomeDir, th.Shell = "", ""
+			return
+		}
 	}
 	th.User, th.Group = u.User(th.UID), u.Group(th.GID)
 	a := u.Account(th.UID)

@@ -21,6 +21,7 @@ type Users struct {
 	groups   map[uint32]string
 	accounts map[uint32]Account
 	loadedAt time.Time
+	read     bool // the passwd file was read at least once
 }
 
 // Account is a user's home directory and login shell (user.homedir,
@@ -52,6 +53,7 @@ func (u *Users) load() {
 	if uok || u.users == nil {
 		u.users, u.accounts = users, accounts
 	}
+	u.read = u.read || uok
 	if gok || u.groups == nil {
 		u.groups = groups
 	}
@@ -113,6 +115,13 @@ func (u *Users) lookup(id uint32, group bool) string {
 		u.load()
 	}
 	return ""
+}
+
+// Read reports whether the passwd file could be read at least once.
+func (u *Users) Read() bool {
+	u.mu.RLock()
+	defer u.mu.RUnlock()
+	return u.read
 }
 
 // User returns the user name for uid, or "" when unknown.
