@@ -50,12 +50,13 @@ struct {
 	__type(value, struct sk_buf);
 } scratch SEC(".maps");
 
-/* [0] = path_dirs, [1] = fd_io, set by the loader. */
+/* [0] = path_dirs, [1] = fd_io, [2] = path_dir2, set by the loader. */
 #define SK_TAIL_PATH_DIRS 0
 #define SK_TAIL_FD_IO 1
+#define SK_TAIL_PATH_DIR2 2
 struct {
 	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
-	__uint(max_entries, 2);
+	__uint(max_entries, 3);
 	__type(key, __u32);
 	__type(value, __u32);
 } path_tail SEC(".maps");
@@ -346,12 +347,12 @@ static __always_inline void put_cgroup_leaf(struct sk_buf *b, struct task_struct
  * root of the task's mount namespace (a container's paths are the
  * container's, as Falco reports them). It returns 1 when it reached the
  * root, 0 when the path was too deep or too long. */
-static __always_inline int put_path(struct sk_buf *b, int seg, struct dentry *d, struct vfsmount *vm)
+static __always_inline int put_path_at(struct sk_buf *b, int seg, __u32 start, struct dentry *d, struct vfsmount *vm)
 {
 	struct mount *mnt = container_of(vm, struct mount, mnt);
 	struct dentry *root = BPF_CORE_READ(vm, mnt_root);
 	__u32 base = seg_off(b, seg);
-	__u32 len = 0;
+	__u32 len = start & SK_SEG_MAX;
 	for (int i = 0; i < SK_PATH_DEPTH; i++) {
 		if (d == root) {
 			struct mount *up = BPF_CORE_READ(mnt, mnt_parent);
@@ -380,9 +381,17 @@ done:
 	return 1;
 }
 
+/* put_path writes the path at the start of segment seg (see put_path_at,
+ * which appends it after start bytes of the segment). */
+static __always_inline int put_path(struct sk_buf *b, int seg, struct dentry *d, struct vfsmount *vm)
+{
+	return put_path_at(b, seg, 0, d, vm);
+}
+
 /* put_dir writes the directory dirfd names (the working directory for
- * AT_FDCWD) into seg2, names leaf first; it returns 1 when it did. */
-static __always_inline int put_dir(struct sk_buf *b, long dirfd)
+ * AT_FDCWD) into seg2 after start bytes, names leaf first; it returns 1
+ * when it did, else leaves seg2's length as it was. */
+static __always_inline int put_dir(struct sk_buf *b, long dirfd, __u32 start)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct dentry *d;
@@ -399,10 +408,7 @@ static __always_inline int put_dir(struct sk_buf *b, long dirfd)
 	}
 	if (!d || !vm)
 		return 0;
-	if (put_path(b, 2, d, vm))
-		return 1;
-	b->hdr.len[2] = 0;
-	return 0;
+	return put_path_at(b, 2, start, d, vm);
 }
 
 /* No directory to resolve a segment against. */
@@ -417,24 +423,36 @@ static __always_inline int seg_relative(struct sk_buf *b, int seg)
  * d0) and seg1 (against d1), the directory they start from: seg0's when it
  * is relative (and seg1's too when it uses the same dirfd), else seg1's.
  * Read here, at the event, because user space reading /proc later may find
- * the fd number reused by another directory, or the process gone. */
-static __always_inline void put_basedirs(struct sk_buf *b, long d0, long d1)
+ * the fd number reused by another directory, or the process gone. It
+ * returns 1 when seg1 is relative to another directory too, which
+ * path_dir2 appends (one walk per program keeps each verifiable). */
+static __always_inline int put_basedirs(struct sk_buf *b, long d0, long d1)
 {
 	int rel0 = d0 != NO_DIRFD && seg_relative(b, 0);
 	int rel1 = d1 != NO_DIRFD && seg_relative(b, 1);
 	long dirfd = NO_DIRFD;
 	__u16 fl = 0;
+	int second = 0;
 	if (rel0) {
 		dirfd = d0;
 		fl = SK_F_BASEDIR;
 		if (rel1 && d1 == d0)
 			fl |= SK_F_BASEDIR1;
+		else if (rel1)
+			second = 1;
 	} else if (rel1) {
 		dirfd = d1;
 		fl = SK_F_BASEDIR1;
 	}
-	if (dirfd != NO_DIRFD && put_dir(b, dirfd))
-		b->hdr.flags |= fl;
+	/* Kept in the record, not in registers, across the walk: live
+	 * registers that differ would split the verifier's states. */
+	b->d0 = fl;
+	if (!second)
+		b->d1 = NO_DIRFD;
+	if (dirfd == NO_DIRFD || !put_dir(b, dirfd, 0))
+		return 0;
+	b->hdr.flags |= b->d0;
+	return b->d1 != NO_DIRFD;
 }
 
 /* path_dirfds gives the dirfds seg0's and seg1's paths are resolved
@@ -826,7 +844,27 @@ int path_dirs(void *ctx)
 	__u16 type = b->hdr.type;
 	if ((type == SK_OPEN || type == SK_OPENAT || type == SK_OPENAT2 || type == SK_CREAT) && b->hdr.res >= 0)
 		put_file_id(b, fd_file(bpf_get_current_task_btf(), b->hdr.res));
-	put_basedirs(b, b->d0, b->d1);
+	if (put_basedirs(b, b->d0, b->d1))
+		bpf_tail_call(ctx, &path_tail, SK_TAIL_PATH_DIR2);
+	return submit(b);
+}
+
+/* path_dir2 is tail-called by path_dirs when the second path is relative
+ * to another directory than the first (renameat's newdirfd, linkat's…):
+ * it appends that directory to seg2 after an empty name, then submits. */
+SEC("tracepoint")
+int path_dir2(void *ctx)
+{
+	__u32 zero = 0;
+	struct sk_buf *b = bpf_map_lookup_elem(&scratch, &zero);
+	if (!b)
+		return 0;
+	__u32 l = b->hdr.len[2] & SK_SEG_MAX;
+	if (l < SK_SEG_MAX - 1) {
+		b->data[(seg_off(b, 2) + l) & SK_OFF_MASK] = 0;
+		if (put_dir(b, b->d1, l + 1))
+			b->hdr.flags |= SK_F_BASEDIR1 | SK_F_BASEDIR2;
+	}
 	return submit(b);
 }
 

@@ -161,6 +161,8 @@ struct sk_event {
 #define SK_F_EXE_LOWER 128   /* exec: the executable is in an overlayfs lower layer */
 #define SK_F_BASEDIR1 256    /* seg2: the directory a relative seg1 path starts
 			      * from (with SK_F_BASEDIR: the same for both) */
+#define SK_F_BASEDIR2 2048   /* with SK_F_BASEDIR and SK_F_BASEDIR1: seg2 holds
+			      * seg0's directory, an empty name, then seg1's */
 #define SK_F_FD_UPPER 512    /* the fd's file is in an overlayfs upper layer */
 #define SK_F_FD_LOWER 1024   /* the fd's file is in an overlayfs lower layer */
 

@@ -63,10 +63,10 @@ func TestAtPathsCarryBaseDir(t *testing.T) {
 		{event.TypeMkdirat, "sub", dir, ""},
 		{event.TypeFchmodat, "f", dir, ""},
 		{event.TypeFchownat, "f", dir, ""},
-		{event.TypeLinkat, "f", dir, ""}, // seg1 (other) gets no second directory
+		{event.TypeLinkat, "f", dir, other}, // each path with its own dirfd
 		{event.TypeSymlinkat, "f", "", dir},
 		{event.TypeRenameat, "soft", dir, dir},
-		{event.TypeRenameat2, "soft2", dir, ""},
+		{event.TypeRenameat2, "soft2", dir, other},
 		{event.TypeUnlinkat, "soft3", other, ""},
 		{event.TypeUnlinkat, "sub", dir, ""},
 	}

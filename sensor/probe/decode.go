@@ -70,6 +70,7 @@ const (
 	flagBaseDir1  = 256
 	flagFDUpper   = 512
 	flagFDLower   = 1024
+	flagBaseDir2  = 2048
 )
 
 // Sock is the kernel's view of a socket: local (S) and remote (D) ends.
@@ -225,7 +226,11 @@ func Decode(b []byte, r *Record) error {
 	r.FDUpperLayer = flags&flagFDUpper != 0
 	r.FDLowerLayer = flags&flagFDLower != 0
 	r.BaseDir, r.BaseDir1 = "", ""
-	if flags&(flagBaseDir|flagBaseDir1) != 0 {
+	if flags&flagBaseDir2 != 0 {
+		// Two directories, split at the empty name between them.
+		d0, d1 := splitBaseDirs(r.seg2)
+		r.BaseDir, r.BaseDir1 = leafFirstPath(d0), leafFirstPath(d1)
+	} else if flags&(flagBaseDir|flagBaseDir1) != 0 {
 		dir := leafFirstPath(r.seg2)
 		if flags&flagBaseDir != 0 {
 			r.BaseDir = dir
@@ -306,6 +311,22 @@ func leafFirstPath(b []byte) string {
 		sb.WriteString(names[i])
 	}
 	return sb.String()
+}
+
+// splitBaseDirs splits the probe's two leaf-first directories at the
+// empty name between them.
+func splitBaseDirs(b []byte) (first, second []byte) {
+	for i := 0; i < len(b); {
+		if b[i] == 0 { // an empty name: the separator
+			return b[:i], b[i+1:]
+		}
+		j := bytes.IndexByte(b[i:], 0)
+		if j < 0 {
+			break
+		}
+		i += j + 1
+	}
+	return b, nil
 }
 
 // cstring returns b up to its first NUL as a string.

@@ -112,3 +112,20 @@ func TestLeafFirstPath(t *testing.T) {
 		}
 	}
 }
+
+func TestSplitBaseDirs(t *testing.T) {
+	for _, tc := range []struct {
+		seg2          string
+		first, second string
+	}{
+		{"b\x00a\x00\x00d\x00c\x00", "/a/b", "/c/d"},
+		{"\x00d\x00", "/", "/d"},        // the first is the root
+		{"b\x00a\x00\x00", "/a/b", "/"}, // the second is the root
+		{"b\x00a\x00", "/a/b", "/"},     // no separator: one directory
+	} {
+		f, s := splitBaseDirs([]byte(tc.seg2))
+		if got0, got1 := leafFirstPath(f), leafFirstPath(s); got0 != tc.first || got1 != tc.second {
+			t.Errorf("%q: %q, %q; want %q, %q", tc.seg2, got0, got1, tc.first, tc.second)
+		}
+	}
+}

@@ -174,6 +174,7 @@ const (
 	sakerMapScratch         = "scratch"
 	sakerMapWanted          = "wanted"
 	sakerProgFdIo           = "fd_io"
+	sakerProgPathDir2       = "path_dir2"
 	sakerProgPathDirs       = "path_dirs"
 	sakerProgSchedExec      = "sched_exec"
 	sakerProgSchedExit      = "sched_exit"
@@ -298,6 +299,7 @@ type sakerSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type sakerProgramSpecs struct {
 	FdIo           *ebpf.ProgramSpec `ebpf:"fd_io"`
+	PathDir2       *ebpf.ProgramSpec `ebpf:"path_dir2"`
 	PathDirs       *ebpf.ProgramSpec `ebpf:"path_dirs"`
 	SchedExec      *ebpf.ProgramSpec `ebpf:"sched_exec"`
 	SchedExit      *ebpf.ProgramSpec `ebpf:"sched_exit"`
@@ -462,6 +464,7 @@ type sakerVariables struct {
 // It can be passed to loadSakerObjects or ebpf.CollectionSpec.LoadAndAssign.
 type sakerPrograms struct {
 	FdIo           *ebpf.Program `ebpf:"fd_io"`
+	PathDir2       *ebpf.Program `ebpf:"path_dir2"`
 	PathDirs       *ebpf.Program `ebpf:"path_dirs"`
 	SchedExec      *ebpf.Program `ebpf:"sched_exec"`
 	SchedExit      *ebpf.Program `ebpf:"sched_exit"`
@@ -540,6 +543,7 @@ type sakerPrograms struct {
 func (p *sakerPrograms) Close() error {
 	return _SakerClose(
 		p.FdIo,
+		p.PathDir2,
 		p.PathDirs,
 		p.SchedExec,
 		p.SchedExit,
