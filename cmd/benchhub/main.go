@@ -100,6 +100,7 @@ type result struct {
 	p50, p99             time.Duration
 	cpu                  time.Duration // CPU time of the target's processes during the run
 	switches             int64         // their context switches during the run
+	sleeps               int64         // the voluntary ones: a thread blocking until woken, whatever the load
 }
 
 func (r result) rps() float64 { return float64(r.reqs) / r.secs }
@@ -111,6 +112,17 @@ func (r result) switchesPerReq() float64 {
 	}
 	return float64(r.switches) / float64(r.reqs)
 }
+
+// sleepsPerReq is the target's voluntary context switches per request:
+// its threads' wake-ups, which preemption by other work on the machine
+// (the rest of switches) does not add to.
+func (r result) sleepsPerReq() float64 {
+	if r.reqs == 0 {
+		return 0
+	}
+	return float64(r.sleeps) / float64(r.reqs)
+}
+
 func (r result) alertRate() float64 { return float64(r.alerts) / r.secs }
 
 // cpuPerAlert is the target's CPU time per stored alert in µs: unlike
@@ -202,15 +214,17 @@ func run(o options) error {
 				if sc.batch > 0 && !t.batch {
 					continue
 				}
-				cpu0, cs0 := cpuTime(t.pids), ctxSwitches(t.pids)
+				cpu0 := cpuTime(t.pids)
+				cs0, sl0 := ctxSwitches(t.pids)
 				res := drive(t, sc, body, o.dur, tmp)
-				res.cpu, res.switches = cpuTime(t.pids)-cpu0, ctxSwitches(t.pids)-cs0
+				cs1, sl1 := ctxSwitches(t.pids)
+				res.cpu, res.switches, res.sleeps = cpuTime(t.pids)-cpu0, cs1-cs0, sl1-sl0
 				if results[sc.name] == nil {
 					results[sc.name] = map[string][]result{}
 				}
 				results[sc.name][t.name] = append(results[sc.name][t.name], res)
-				fmt.Printf("round %d  %-22s %-15s %9.0f req/s %9.0f alerts/s  p50 %8v  p99 %8v  cpu %5.0f µs/alert  %5.1f cs/req  errors %d\n",
-					r, sc.name, t.name, res.rps(), res.alertRate(), res.p50.Round(time.Microsecond), res.p99.Round(time.Microsecond), res.cpuPerAlert(), res.switchesPerReq(), res.errors)
+				fmt.Printf("round %d  %-22s %-15s %9.0f req/s %9.0f alerts/s  p50 %8v  p99 %8v  cpu %5.0f µs/alert  %5.1f cs/req (%4.1f sleeps)  errors %d\n",
+					r, sc.name, t.name, res.rps(), res.alertRate(), res.p50.Round(time.Microsecond), res.p99.Round(time.Microsecond), res.cpuPerAlert(), res.switchesPerReq(), res.sleepsPerReq(), res.errors)
 				if res.firstErr != "" {
 					fmt.Printf("         first error: %s\n", res.firstErr)
 				}
@@ -245,11 +259,11 @@ func report(results map[string]map[string][]result, targets []*target) {
 			if len(rs) == 0 {
 				continue
 			}
-			line := fmt.Sprintf("%-22s %-15s %9.0f req/s %9.0f alerts/s  p50 %8v  p99 %8v  cpu %5.0f µs/alert  %5.1f cs/req",
+			line := fmt.Sprintf("%-22s %-15s %9.0f req/s %9.0f alerts/s  p50 %8v  p99 %8v  cpu %5.0f µs/alert  %5.1f cs/req (%4.1f sleeps)",
 				sc.name, t.name, median(rs, result.rps), median(rs, result.alertRate),
 				time.Duration(median(rs, func(r result) float64 { return float64(r.p50) })).Round(time.Microsecond),
 				time.Duration(median(rs, func(r result) float64 { return float64(r.p99) })).Round(time.Microsecond),
-				median(rs, result.cpuPerAlert), median(rs, result.switchesPerReq))
+				median(rs, result.cpuPerAlert), median(rs, result.switchesPerReq), median(rs, result.sleepsPerReq))
 			if sk := byT["falcosidekick"]; len(sk) == len(rs) && t.name != "falcosidekick" {
 				var ratios, p99s, cpus []float64
 				for i := range rs {
@@ -436,11 +450,11 @@ func parseWrk(out string) (result, error) {
 }
 
 // ctxSwitches is the number of context switches of every thread of the
-// processes so far (voluntary and not, /proc/<pid>/task/*/status): each
-// is a thread put to sleep or woken, a VM exit on a virtual machine.
-// Threads that exited are not counted (the Go runtime seldom ends one).
-func ctxSwitches(pids []int) int64 {
-	var total int64
+// processes so far (/proc/<pid>/task/*/status), all of them and the
+// voluntary ones (sleeps: a thread blocking until something wakes it);
+// each is a VM exit on a virtual machine. Threads that exited are not
+// counted (the Go runtime seldom ends one).
+func ctxSwitches(pids []int) (total, sleeps int64) {
 	for _, pid := range pids {
 		tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/status", pid))
 		for _, st := range tasks {
@@ -452,6 +466,7 @@ func ctxSwitches(pids []int) int64 {
 				if v, ok := strings.CutPrefix(line, "voluntary_ctxt_switches:"); ok {
 					n, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
 					total += n
+					sleeps += n
 				} else if v, ok := strings.CutPrefix(line, "nonvoluntary_ctxt_switches:"); ok {
 					n, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
 					total += n
@@ -459,7 +474,7 @@ func ctxSwitches(pids []int) int64 {
 			}
 		}
 	}
-	return total
+	return total, sleeps
 }
 
 // cpuTime is the user plus system CPU time the processes used so far
