@@ -126,7 +126,11 @@ type Thread struct {
 	// as the process had them at exec; Type FDUnknown when not read.
 	Std [3]StdFD
 
-	CgroupPath  string // the process's cgroup v2 path (container id source)
+	CgroupPath string // the process's cgroup v2 path (container id source)
+	// Cgroups is thread.cgroups: "controller=path" pairs, space-separated,
+	// read from /proc/PID/cgroup at exec (or when the sensor first read
+	// the process); "" when unknown.
+	Cgroups     string
 	ContainerID string // 12-char container id, "" on the host
 
 	// Parent is the parent process entry, nil at the top of the known tree.

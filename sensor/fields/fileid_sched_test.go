@@ -55,3 +55,13 @@ func TestSchedFields(t *testing.T) {
 		}
 	}
 }
+
+func TestThreadCgroups(t *testing.T) {
+	in := &event.Thread{PID: 10, TID: 10, Cgroups: "cpuset=/ cpu=/docker/abc memory=/docker/abc"}
+	unknown := &event.Thread{PID: 11, TID: 11}
+	checkFields(t, []fieldCase{
+		{ev: &event.Event{Type: event.TypeOpenat, Thread: in}, field: "thread.cgroups", s: "cpuset=/ cpu=/docker/abc memory=/docker/abc"},
+		{ev: &event.Event{Type: event.TypeOpenat, Thread: unknown}, field: "thread.cgroups", missing: true},
+		{ev: &event.Event{Type: event.TypeOpenat}, field: "thread.cgroups", missing: true},
+	})
+}

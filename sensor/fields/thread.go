@@ -11,6 +11,13 @@ func init() {
 		}
 		return b2i(ev.Thread.TID == ev.Thread.PID), true
 	})
+	simpleStr("thread.cgroups", "The process's cgroups, \"controller=path\" pairs separated by spaces (cpuset=/system.slice/x.scope cpu=…), as of its exec.",
+		func(ev *event.Event) (string, bool) {
+			if ev.Thread == nil || ev.Thread.Cgroups == "" {
+				return "", false
+			}
+			return ev.Thread.Cgroups, true
+		})
 	caps := func(name, desc string, get func(t *event.Thread) uint64) {
 		simpleStr(name, desc, func(ev *event.Event) (string, bool) {
 			if ev.Thread == nil {

@@ -41,7 +41,8 @@ type Table struct {
 	bootWall   int64 // wall-clock ns at boot
 	clkTck     int64
 
-	cusers containerUsers
+	cusers  containerUsers
+	cgroups *cgroupLister
 
 	mu    sync.RWMutex
 	procs map[int64]*event.Thread
@@ -66,8 +67,9 @@ func NewTable(opts Options) *Table {
 	return &Table{
 		proc: opts.ProcRoot, users: opts.Users, containers: opts.Containers, log: opts.Logger,
 		bootWall: time.Now().UnixNano() - ts.Nano(), clkTck: 100,
-		procs:  map[int64]*event.Thread{},
-		cusers: containerUsers{procs: opts.ProcRoot},
+		procs:   map[int64]*event.Thread{},
+		cusers:  containerUsers{procs: opts.ProcRoot},
+		cgroups: newCgroupLister(opts.ProcRoot),
 	}
 }
 
@@ -292,6 +294,7 @@ func (t *Table) fromRecord(rec *probe.Record) *event.Thread {
 	th.Parent = t.Lookup(th.PPID)
 	if th.Parent != nil {
 		th.CgroupPath, th.ContainerID = th.Parent.CgroupPath, th.Parent.ContainerID
+		th.Cgroups = th.Parent.Cgroups
 		th.Cwd = th.Parent.Cwd
 	}
 	t.setNames(th)
@@ -308,6 +311,7 @@ func (t *Table) execed(rec *probe.Record) *event.Thread {
 		th.PGID, th.VPGID, th.SID = old.PGID, old.VPGID, old.SID
 		th.Cwd = old.Cwd
 		th.CgroupPath, th.ContainerID = old.CgroupPath, old.ContainerID
+		th.Cgroups = old.Cgroups
 	} else {
 		th.StartTS = rec.TS
 	}
@@ -323,6 +327,11 @@ func (t *Table) execed(rec *probe.Record) *event.Thread {
 	}
 	t.readResources(th, nil, nil)
 	t.readStdFDs(th)
+	// thread.cgroups as of the exec (Falco takes them at exec and clone
+	// too); a process gone already keeps its parent's.
+	if b, err := os.ReadFile(filepath.Join(t.proc, strconv.FormatInt(pid, 10), "cgroup")); err == nil {
+		th.Cgroups = t.cgroups.render(string(b))
+	}
 	if rec.VPGID != 0 {
 		// The kernel's values at the exec: the process may have left its
 		// parent's group or session (setsid, setpgid) since the fork.
@@ -520,6 +529,7 @@ func (t *Table) readProc(pid int64) *event.Thread {
 	if b, err := os.ReadFile(filepath.Join(dir, "cgroup")); err == nil {
 		th.CgroupPath = pickCgroup(string(b))
 		th.ContainerID = ShortID(first(ContainerIDFromCgroup(th.CgroupPath)))
+		th.Cgroups = t.cgroups.render(string(b))
 	}
 	t.setNames(th)
 	t.readResources(th, f, status)
