@@ -35,6 +35,10 @@ type Alert struct {
 	// bytes instead of encoding the map again. Whoever changes
 	// OutputFields must clear it.
 	RawOutputFields []byte `json:"-"`
+	// UUIDGenerated says the hub made UUID up (the sender gave none, as
+	// Falco does): no sender can retry with it, so stores need not
+	// remember it to recognise a retry.
+	UUIDGenerated bool `json:"-"`
 }
 
 // TestRule is the rule of the test alert POST /test injects. Forwarders

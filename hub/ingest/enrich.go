@@ -74,7 +74,7 @@ func (e *Enricher) Enrich(a *alert.Alert) {
 		a.Source = DefaultSource
 	}
 	if a.UUID == "" {
-		a.UUID = uuid.NewString()
+		a.UUID, a.UUIDGenerated = uuid.NewString(), true
 	}
 	var customStr, tmplStr []string
 	for _, k := range e.customKeys {

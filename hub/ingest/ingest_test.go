@@ -183,6 +183,13 @@ func TestEnrich(t *testing.T) {
 	}
 	a.UUID = ""
 	e.Enrich(&a)
+	if a.UUID == "" || !a.UUIDGenerated {
+		t.Fatalf("no uuid given: uuid %q, generated %v", a.UUID, a.UUIDGenerated)
+	}
+	given := alert.Alert{UUID: "0b7b6c1e-5d0a-4a47-9a3e-2f4f1c9d8e11"}
+	if e.Enrich(&given); given.UUIDGenerated {
+		t.Fatal("a sender's uuid marked as generated")
+	}
 	f := a.OutputFields
 	if f["cluster"] != "prod" || f["proc.name"] != "overridden" || f["where"] != "default/nginx-7f9c5d8b6-x2x9q" {
 		t.Fatalf("fields: %v", f)
@@ -217,6 +224,7 @@ func TestEnrich(t *testing.T) {
 // sameDecoded compares decoded alerts, not the bytes they may carry.
 func sameDecoded(a, b alert.Alert) bool {
 	a.Encoded, a.RawOutputFields, b.Encoded, b.RawOutputFields = nil, nil, nil, nil
+	a.UUIDGenerated, b.UUIDGenerated = false, false // not part of the JSON
 	return reflect.DeepEqual(a, b)
 }
 
@@ -225,6 +233,7 @@ func sameDecoded(a, b alert.Alert) bool {
 // (the JSON omits an empty list).
 func sameAlert(a, b alert.Alert) bool {
 	a.Encoded, a.RawOutputFields, b.Encoded, b.RawOutputFields = nil, nil, nil, nil
+	a.UUIDGenerated, b.UUIDGenerated = false, false // not part of the JSON
 	for _, x := range []*alert.Alert{&a, &b} {
 		if len(x.Tags) == 0 {
 			x.Tags = nil

@@ -12,11 +12,17 @@ import (
 	"github.com/saker-sec/saker/hub/store/storetest"
 )
 
-// hubAlerts decodes and encodes the bench payload n times as the hub's
-// ingest does (so Append writes the encoded bytes as they are), each with
-// its own uuid.
-func hubAlerts(b *testing.B, n int) []alert.Alert {
+// hubAlerts decodes, enriches and encodes the bench payload n times as the
+// hub's ingest does (so Append writes the encoded bytes as they are). The
+// payload has no uuid, as Falco sends none: the hub makes each one up.
+// With senderUUIDs each alert instead carries its own uuid from the sender
+// (Saker's sensor), which the store remembers to recognise a retry.
+func hubAlerts(b *testing.B, n int, senderUUIDs bool) []alert.Alert {
 	body, err := os.ReadFile("../../ingest/testdata/falco/terminal_shell.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	e, err := ingest.NewEnricher(ingest.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -26,7 +32,11 @@ func hubAlerts(b *testing.B, n int) []alert.Alert {
 		if err != nil {
 			b.Fatal(err)
 		}
-		a.UUID = fmt.Sprintf("bench-%d", i)
+		a.UUID = ""
+		e.Enrich(&a)
+		if senderUUIDs {
+			a.UUIDGenerated = false
+		}
 		ingest.Encode(&a)
 		out[i] = a
 	}
@@ -34,57 +44,68 @@ func hubAlerts(b *testing.B, n int) []alert.Alert {
 }
 
 // BenchmarkAppendHub is the store's share of a hub request: Append of
-// alerts ingest decoded and encoded already (make bench-hub's payload,
-// each alert with its own uuid), SAKER_FSYNC=interval (the default).
+// alerts ingest decoded and encoded already (make bench-hub's payload),
+// SAKER_FSYNC=interval (the default); uuids made up by the hub (Falco's
+// case) or given by the sender (/sender).
 func BenchmarkAppendHub(b *testing.B) {
 	ctx := context.Background()
-	b.Run("Single", func(b *testing.B) {
-		s := openB(b, Options{Dir: b.TempDir()})
-		as := hubAlerts(b, 1000)
-		b.ReportAllocs()
-		cpu := storetest.StartCPU(b)
-		for i := 0; i < b.N; i++ {
-			a := as[i%len(as)]
-			a.UUID = fmt.Sprint(i)
-			if _, err := s.Append(ctx, []alert.Alert{a}); err != nil {
-				b.Fatal(err)
-			}
+	for _, sender := range []bool{false, true} {
+		suffix := ""
+		if sender {
+			suffix = "/sender"
 		}
-		cpu.Report(b, b.N)
-	})
-	b.Run("Parallel16", func(b *testing.B) {
-		s := openB(b, Options{Dir: b.TempDir()})
-		as := hubAlerts(b, 1000)
-		b.SetParallelism(8)
-		b.ReportAllocs()
-		var n atomic.Int64
-		cpu := storetest.StartCPU(b)
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
-				i := n.Add(1)
-				a := as[i%int64(len(as))]
-				a.UUID = fmt.Sprint(i)
+		// A fresh uuid per append, as every alert has its own.
+		uuid := func(a *alert.Alert, i int64) {
+			a.UUID = fmt.Sprintf("0b7b6c1e-5d0a-4a47-9a3e-%012d", i)
+		}
+		b.Run("Single"+suffix, func(b *testing.B) {
+			s := openB(b, Options{Dir: b.TempDir()})
+			as := hubAlerts(b, 1000, sender)
+			b.ReportAllocs()
+			cpu := storetest.StartCPU(b)
+			for i := 0; i < b.N; i++ {
+				a := as[i%len(as)]
+				uuid(&a, int64(i))
 				if _, err := s.Append(ctx, []alert.Alert{a}); err != nil {
-					b.Error(err)
-					return
+					b.Fatal(err)
 				}
 			}
+			cpu.Report(b, b.N)
 		})
-		cpu.Report(b, b.N)
-	})
-	b.Run("Batch100", func(b *testing.B) {
-		s := openB(b, Options{Dir: b.TempDir()})
-		batch := hubAlerts(b, 100)
-		b.ReportAllocs()
-		cpu := storetest.StartCPU(b)
-		for i := 0; i < b.N; i++ {
-			for j := range batch {
-				batch[j].UUID = fmt.Sprint(i, "-", j)
+		b.Run("Parallel16"+suffix, func(b *testing.B) {
+			s := openB(b, Options{Dir: b.TempDir()})
+			as := hubAlerts(b, 1000, sender)
+			b.SetParallelism(8)
+			b.ReportAllocs()
+			var n atomic.Int64
+			cpu := storetest.StartCPU(b)
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					i := n.Add(1)
+					a := as[i%int64(len(as))]
+					uuid(&a, i)
+					if _, err := s.Append(ctx, []alert.Alert{a}); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			cpu.Report(b, b.N)
+		})
+		b.Run("Batch100"+suffix, func(b *testing.B) {
+			s := openB(b, Options{Dir: b.TempDir()})
+			batch := hubAlerts(b, 100, sender)
+			b.ReportAllocs()
+			cpu := storetest.StartCPU(b)
+			for i := 0; i < b.N; i++ {
+				for j := range batch {
+					uuid(&batch[j], int64(i*100+j))
+				}
+				if _, err := s.Append(ctx, batch); err != nil {
+					b.Fatal(err)
+				}
 			}
-			if _, err := s.Append(ctx, batch); err != nil {
-				b.Fatal(err)
-			}
-		}
-		cpu.Report(b, b.N*100)
-	})
+			cpu.Report(b, b.N*100)
+		})
+	}
 }

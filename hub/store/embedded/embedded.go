@@ -293,10 +293,13 @@ func (s *Store) Append(ctx context.Context, alerts []alert.Alert) ([]string, err
 	s.pend[start+headerSize] = recEvents
 	var fresh []*rec
 	var freshUUIDs []string
-	var dups map[string]string      // id → uuid of alerts stored before
-	batchIDs := map[string]string{} // uuids earlier in this batch
+	var dups map[string]string     // id → uuid of alerts stored before
+	var batchIDs map[string]string // uuids earlier in this batch
 	for i := range alerts {
 		u := alerts[i].UUID
+		if alerts[i].UUIDGenerated {
+			u = "" // no retry can carry it: not remembered
+		}
 		if id, ok := s.dedupe.lookup(u, now); ok {
 			ids[i] = id
 			if dups == nil {
@@ -317,7 +320,12 @@ func (s *Store) Append(ctx context.Context, alerts []alert.Alert) ([]string, err
 		}
 		s.lastMs = ms
 		ids[i] = store.FormatID(ms, s.lastSeq)
-		batchIDs[u] = ids[i]
+		if u != "" {
+			if batchIDs == nil {
+				batchIDs = map[string]string{}
+			}
+			batchIDs[u] = ids[i]
+		}
 		if len(fresh) > 0 {
 			s.pend = append(s.pend, '\n')
 		}

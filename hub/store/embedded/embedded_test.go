@@ -395,3 +395,31 @@ func TestAppendWritesEncodedBytes(t *testing.T) {
 		t.Fatalf("after reopen proc.name = %q: the store encoded the alert again", name)
 	}
 }
+
+// An alert whose uuid the hub made up (the sender gave none) is not
+// remembered: no retry can carry that uuid, and remembering every one of
+// them cost a map entry per alert for five minutes.
+func TestGeneratedUUIDNotRemembered(t *testing.T) {
+	s := openT(t, Options{Dir: t.TempDir()})
+	ctx := context.Background()
+	made := sample("0b7b6c1e-0000-4000-8000-000000000001")
+	made.UUIDGenerated = true
+	given := sample("0b7b6c1e-0000-4000-8000-000000000002")
+	if _, err := s.Append(ctx, []alert.Alert{made, given}); err != nil {
+		t.Fatal(err)
+	}
+	s.mu.RLock()
+	_, madeKept := s.dedupe.ids[made.UUID]
+	_, givenKept := s.dedupe.ids[given.UUID]
+	s.mu.RUnlock()
+	if madeKept || !givenKept {
+		t.Errorf("remembered: generated uuid %v (want false), sender's uuid %v (want true)", madeKept, givenKept)
+	}
+	first, err := s.Append(ctx, []alert.Alert{given})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h := s.Health(ctx); h.Events != 2 {
+		t.Errorf("%d events after a retry of the sender's uuid, want 2 (stored once, id %s)", h.Events, first[0])
+	}
+}
