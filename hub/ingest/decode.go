@@ -156,9 +156,9 @@ func outputFields(js json.RawMessage) (fields map[string]any, raw []byte, ok boo
 	if len(js) == 0 || string(js) == "null" {
 		return map[string]any{}, nil, true
 	}
-	// Sized for its fields (a colon per key, and a few in values), so
-	// the map is not grown and rehashed key by key.
-	fields = make(map[string]any, min(bytes.Count(js, []byte{':'}), maxPresize))
+	// Sized for its fields (a `":` ends each key; a value seldom holds
+	// one), so the map is not grown and rehashed key by key.
+	fields = make(map[string]any, min(bytes.Count(js, []byte(`":`)), maxPresize))
 	if err := fastJSON.UnmarshalFromString(unsafe.String(unsafe.SliceData(js), len(js)), &fields); err != nil || fields == nil {
 		return nil, nil, false
 	}
