@@ -198,8 +198,8 @@ func run(o options) error {
 			return err
 		}
 	}
-	fmt.Printf("payload %d bytes, %d rounds of %v per scenario and target, interleaved; GOMAXPROCS of the load client = %s\n",
-		len(body), o.rounds, o.dur, os.Getenv("GOMAXPROCS"))
+	fmt.Printf("payload %d bytes, %d rounds of %v per scenario and target, interleaved; load client wrk, one thread per connection up to 2\n",
+		len(body), o.rounds, o.dur)
 	if o.sakerB != "" {
 		fmt.Printf("A = %s, B = %s\n", o.saker, o.sakerB)
 	}
