@@ -1,6 +1,9 @@
 package main
 
 import (
+	"encoding/json"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 )
@@ -33,5 +36,41 @@ func TestParseWrk(t *testing.T) {
 	}
 	if _, err := parseWrk("wrk: unable to connect\n"); err == nil {
 		t.Fatal("no error for a report without figures")
+	}
+}
+
+// TestLoadPayload: the bench sends the sample without its uuid (Falco
+// sends none) and with the run's time, at the sample's size.
+func TestLoadPayload(t *testing.T) {
+	sample := filepath.Join("..", "..", "hub", "ingest", "testdata", "falco", "terminal_shell.json")
+	raw, err := os.ReadFile(sample)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := time.Now().UTC()
+	body, err := loadPayload(sample)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var a struct {
+		UUID *string   `json:"uuid"`
+		Time time.Time `json:"time"`
+		Rule string    `json:"rule"`
+	}
+	if err := json.Unmarshal(body, &a); err != nil {
+		t.Fatal(err)
+	}
+	if a.UUID != nil || a.Rule == "" || a.Time.Before(before.Truncate(time.Second)) || a.Time.After(time.Now()) {
+		t.Fatalf("payload %s", body)
+	}
+	var sent, orig map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &orig); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(body, &sent); err != nil {
+		t.Fatal(err)
+	}
+	if len(sent["time"]) != len(orig["time"]) || len(sent) != len(orig)-1 {
+		t.Fatalf("payload %s: time %s, the sample's %s", body, sent["time"], orig["time"])
 	}
 }
