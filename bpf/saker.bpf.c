@@ -87,6 +87,22 @@ struct {
 	__type(value, __u8);
 } open_comms SEC(".maps");
 
+/* Bit c1<<8|c2 (see SK_HEAD_WORDS): some prefix starts "/c1c2". */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SK_HEAD_WORDS);
+	__type(key, __u32);
+	__type(value, __u64);
+} open_heads SEC(".maps");
+
+/* [0]: the outcomes of prefix "/" or "" (all zero without one). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sk_prefix_val);
+} open_root SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
@@ -102,11 +118,16 @@ struct {
  * Records carry this name and the open filter judges it, so both agree. A
  * process the probe did not see exec or fork (started before it, or
  * evicted) has its live comm. */
+struct proc_name {
+	char comm[SK_COMM_LEN];
+	__u8 open_class; /* comm's open_comms class, 0 for none */
+};
+
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 65536);
 	__type(key, __u32);
-	__type(value, char[SK_COMM_LEN]);
+	__type(value, struct proc_name);
 } proc_names SEC(".maps");
 
 struct {
@@ -187,9 +208,9 @@ static __always_inline void full_context(struct sk_buf *b, struct task_struct *t
 static __always_inline void proc_name(struct task_struct *task, char *dst)
 {
 	__u32 tgid = task->tgid;
-	const char *n = bpf_map_lookup_elem(&proc_names, &tgid);
+	const struct proc_name *n = bpf_map_lookup_elem(&proc_names, &tgid);
 	if (n)
-		__builtin_memcpy(dst, n, SK_COMM_LEN);
+		__builtin_memcpy(dst, n->comm, SK_COMM_LEN);
 	else
 		bpf_probe_read_kernel(dst, SK_COMM_LEN, task->group_leader->comm);
 }
@@ -198,10 +219,15 @@ static __always_inline void proc_name(struct task_struct *task, char *dst)
  * just after an exec, or the one a new process was forked with. */
 static __always_inline void remember_name(struct task_struct *task)
 {
-	char comm[SK_COMM_LEN] = {};
+	struct proc_name n = {};
 	__u32 tgid = BPF_CORE_READ(task, tgid);
-	bpf_probe_read_kernel_str(comm, sizeof(comm), BPF_CORE_READ(task, comm));
-	bpf_map_update_elem(&proc_names, &tgid, comm, BPF_ANY);
+	bpf_probe_read_kernel_str(n.comm, sizeof(n.comm), BPF_CORE_READ(task, comm));
+	/* The open filter's class of the name, looked up once here rather
+	 * than on every open (open_comms is filled before any attach). */
+	__u8 *cls = bpf_map_lookup_elem(&open_comms, n.comm);
+	if (cls)
+		n.open_class = *cls;
+	bpf_map_update_elem(&proc_names, &tgid, &n, BPF_ANY);
 }
 
 /* begin fills the record header with the current task's context. */
@@ -626,16 +652,86 @@ static __always_inline void put_fd_path(struct sk_buf *b, long fd)
 	put_file_id(b, f);
 }
 
+#define SK_ONES 0x0101010101010101ULL
+#define SK_LOW7 0x7f7f7f7f7f7f7f7fULL
+
+/* zero_bytes has 0x80 in each byte of x that is zero and 0 elsewhere
+ * (exact per byte: no borrow crosses bytes). */
+static __always_inline __u64 zero_bytes(__u64 x)
+{
+	return ~(((x & SK_LOW7) + SK_LOW7) | x | SK_LOW7);
+}
+
+/* dotted reports whether the len bytes at data hold "/.", "//" or "./",
+ * eight bytes at a time: a pair (c, d) of '/' (0x2f) and '.' (0x2e),
+ * which differ only in bit 0, with at least one '/'. Bytes past len (the
+ * scratch's earlier paths) are masked off. data has SK_PREFIX_MAX bytes. */
+static __always_inline int dotted(const __u8 *data, long len)
+{
+	__u64 w = *(const __u64 *)data;
+	for (int i = 0; i < SK_PREFIX_MAX / 8; i++) {
+		long pairs = len - 1 - 8 * i; /* pairs starting in this word */
+		if (pairs <= 0)
+			break;
+		__u64 next = 0;
+		if (i < SK_PREFIX_MAX / 8 - 1)
+			next = *(const __u64 *)(data + 8 * (i + 1));
+		__u64 w2 = (w >> 8) | (next << 56); /* the byte after each byte */
+		__u64 m = zero_bytes((w | SK_ONES) ^ (SK_ONES * 0x2f)) &
+			  zero_bytes((w2 | SK_ONES) ^ (SK_ONES * 0x2f)) &
+			  (((w | w2) & SK_ONES) << 7);
+		if (pairs < 8)
+			m &= (1ULL << (8 * pairs)) - 1;
+		if (m)
+			return 1;
+		w = next;
+	}
+	return 0;
+}
+
+/* name_class returns the open_comms class of the process's name as the
+ * records carry it (proc_name), 0 when it has none: the class remembered
+ * with the name, else that of the main thread's live comm, read whole and
+ * cut at its NUL (as bpf_probe_read_kernel_str into a zeroed buffer would
+ * give it, without the string copy's byte loop). (Two direct loads
+ * through the task pointer gave keys that matched nothing once masked:
+ * TestOpenFilterMatchesKernel caught it.) */
+static __always_inline __u8 name_class(struct task_struct *task)
+{
+	__u32 tgid = task->tgid;
+	const struct proc_name *pn = bpf_map_lookup_elem(&proc_names, &tgid);
+	if (pn)
+		return pn->open_class;
+	__u64 comm[2];
+	bpf_probe_read_kernel(comm, sizeof(comm), task->group_leader->comm);
+	__u64 z = zero_bytes(comm[0]);
+	if (z) {
+		/* keep the bytes below the first NUL: z & -z is 0x80 there */
+		comm[0] &= ((z & -z) >> 7) - 1;
+		comm[1] = 0;
+	} else {
+		z = zero_bytes(comm[1]);
+		if (z)
+			comm[1] &= ((z & -z) >> 7) - 1;
+	}
+	__u8 *cls = bpf_map_lookup_elem(&open_comms, comm);
+	return cls ? *cls : 0;
+}
+
 /* open_dropped applies the open filter (see sensor/probe/filter.go, whose
  * OpenFilter.Wants is the reference): it returns 1 when no loaded rule can
  * match an open of upath with these flags and result. Paths it cannot judge
  * without resolving them are kept: relative ones, ones with "." or ".."
  * components or doubled slashes (fd.name is the cleaned path), and ones
- * longer than the key. */
-static __always_inline int open_dropped(const void *upath, __u64 flags, long ret)
+ * longer than the key. Cheapest tests first: this runs on every open. */
+static __always_inline int open_dropped(struct task_struct *task, const void *upath, __u64 flags, long ret)
 {
 	if (!open_filter || !upath)
 		return 0;
+	__u32 acc = flags & 3;
+	if (acc == 3)
+		return 0;
+	__u8 bit = 1 << (acc * 2 + (ret < 0 ? 1 : 0));
 	__u32 zero = 0;
 	struct sk_prefix_key *k = bpf_map_lookup_elem(&prefix_scratch, &zero);
 	if (!k)
@@ -643,29 +739,33 @@ static __always_inline int open_dropped(const void *upath, __u64 flags, long ret
 	long n = bpf_probe_read_user_str(k->data, SK_PREFIX_MAX, upath);
 	if (n <= 1 || n >= SK_PREFIX_MAX || k->data[0] != '/')
 		return 0;
-	for (int i = 0; i < SK_PREFIX_MAX - 1; i++) {
-		if (i >= n - 2)
-			break;
-		__u8 c = k->data[i], d = k->data[i + 1];
-		if ((c == '/' && (d == '.' || d == '/')) || (c == '.' && d == '/'))
-			return 0;
-	}
-	__u32 acc = flags & 3;
-	if (acc == 3)
+	if (dotted(k->data, n - 1))
 		return 0;
-	__u8 bit = 1 << (acc * 2 + (ret < 0 ? 1 : 0));
-	k->prefixlen = (n - 1) * 8;
-	struct sk_prefix_val *v = bpf_map_lookup_elem(&open_prefixes, k);
+	__u32 head = 0;
+	if (n > 2)
+		head = (__u32)k->data[1] << 8;
+	if (n > 3)
+		head |= k->data[2];
+	__u32 word = head / 64;
+	__u64 *heads = bpf_map_lookup_elem(&open_heads, &word);
+	struct sk_prefix_val *v;
+	if (heads && (*heads & (1ULL << (head % 64)))) {
+		k->prefixlen = (n - 1) * 8;
+		v = bpf_map_lookup_elem(&open_prefixes, k);
+	} else {
+		v = bpf_map_lookup_elem(&open_root, &zero);
+	}
 	if (!v)
 		return 1;
 	if (v->outcomes[0] & bit)
 		return 0;
-	char comm[SK_COMM_LEN] = {};
-	proc_name(bpf_get_current_task_btf(), comm);
-	__u8 *cls = bpf_map_lookup_elem(&open_comms, comm);
-	if (cls && *cls > 0 && *cls < SK_COMM_CLASSES && (v->outcomes[*cls & (SK_COMM_CLASSES - 1)] & bit))
-		return 0;
-	return 1;
+	if (!(v->named & bit))
+		return 1;
+	__u32 cls = name_class(task);
+	if (cls == 0)
+		return 1;
+	barrier_var(cls); /* keep the mask for the verifier */
+	return !(v->outcomes[cls & (SK_COMM_CLASSES - 1)] & bit);
 }
 
 static __always_inline void count_filtered(__u32 type)
@@ -679,17 +779,18 @@ static __always_inline void count_filtered(__u32 type)
  * bllen is NONE), and for socket syscalls the kernel socket tuple of the fd
  * in argument sockarg (or of the returned fd when sockarg is -2: accept, and
  * dup, whose new fd is what the old one was). */
-static __always_inline int sys_exit(void *ctx, __u16 type, struct pt_regs *regs, long ret,
+static __always_inline int sys_exit(void *ctx, __u16 type, long ret,
 				    int s0, int s1, int bl, int bllen, int sockarg, int io)
 {
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-	if (self_tgid && tgid == self_tgid)
+	struct task_struct *task = bpf_get_current_task_btf();
+	if (self_tgid && task->tgid == self_tgid)
 		return 0;
 	if (!is_wanted(type))
 		return 0;
-	if ((type == SK_OPEN && open_dropped((const void *)regs->di, regs->si, ret)) ||
-	    (type == SK_OPENAT && open_dropped((const void *)regs->si, regs->dx, ret)) ||
-	    (type == SK_CREAT && open_dropped((const void *)regs->di, 1 /* O_WRONLY */, ret))) {
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
+	if ((type == SK_OPEN && open_dropped(task, (const void *)regs->di, regs->si, ret)) ||
+	    (type == SK_OPENAT && open_dropped(task, (const void *)regs->si, regs->dx, ret)) ||
+	    (type == SK_CREAT && open_dropped(task, (const void *)regs->di, 1 /* O_WRONLY */, ret))) {
 		count_filtered(type);
 		return 0;
 	}
@@ -763,7 +864,7 @@ static __always_inline struct pt_regs *user_regs(void)
 	SEC("tracepoint/syscalls/sys_exit_" #name)                               \
 	int sys_##name(struct trace_event_raw_sys_exit *ctx)                     \
 	{                                                                        \
-		return sys_exit(ctx, type, user_regs(), ctx->ret, s0, s1, bl, bllen, sockarg, io); \
+		return sys_exit(ctx, type, ctx->ret, s0, s1, bl, bllen, sockarg, io);    \
 	}
 
 /* Files */
@@ -810,7 +911,7 @@ int sys_openat2(struct trace_event_raw_sys_exit *ctx)
 	struct open_how how = {};
 	bpf_probe_read_user(&how, sizeof(how), (void *)BPF_CORE_READ(regs, dx));
 	/* resolve flags (RESOLVE_IN_ROOT…) change what an absolute path names */
-	if (how.resolve == 0 && open_dropped((const void *)BPF_CORE_READ(regs, si), how.flags, ret)) {
+	if (how.resolve == 0 && open_dropped(bpf_get_current_task_btf(), (const void *)BPF_CORE_READ(regs, si), how.flags, ret)) {
 		count_filtered(SK_OPENAT2);
 		return 0;
 	}
@@ -993,23 +1094,23 @@ SYS(capset, SK_CAPSET, NONE, NONE, NONE, NONE, NONE)
  * Failed execs are reported at sys_exit, whose registers and pointers are
  * still the caller's. */
 
-static __always_inline int exec_failed(void *ctx, __u16 type, struct pt_regs *regs, long ret, int fnarg)
+static __always_inline int exec_failed(void *ctx, __u16 type, long ret, int fnarg)
 {
 	if (ret == 0)
 		return 0;
-	return sys_exit(ctx, type, regs, ret, fnarg, NONE, NONE, NONE, NONE, NONE);
+	return sys_exit(ctx, type, ret, fnarg, NONE, NONE, NONE, NONE, NONE);
 }
 
 SEC("tracepoint/syscalls/sys_exit_execve")
 int sys_execve(struct trace_event_raw_sys_exit *ctx)
 {
-	return exec_failed(ctx, SK_EXECVE, user_regs(), ctx->ret, 0);
+	return exec_failed(ctx, SK_EXECVE, ctx->ret, 0);
 }
 
 SEC("tracepoint/syscalls/sys_exit_execveat")
 int sys_execveat(struct trace_event_raw_sys_exit *ctx)
 {
-	return exec_failed(ctx, SK_EXECVEAT, user_regs(), ctx->ret, 1);
+	return exec_failed(ctx, SK_EXECVEAT, ctx->ret, 1);
 }
 
 #define SK_SB_RDONLY 1

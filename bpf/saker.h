@@ -185,6 +185,12 @@ struct sk_prefix_key {
 
 struct sk_prefix_val {
 	__u8 outcomes[SK_COMM_CLASSES];
+	__u8 named; /* the union of outcomes[1..]: no name lookup without it */
 };
+
+/* open_heads: bit (c1 << 8 | c2) is set when a prefix longer than "/"
+ * starts "/c1c2" (all c2 for a prefix "/c1"); a path whose head has no
+ * bit takes open_root (prefix "/" or "") without the trie. */
+#define SK_HEAD_WORDS 1024
 
 #endif

@@ -60,9 +60,10 @@ type OpenFilter struct {
 
 // Constants shared with bpf/saker.h.
 const (
-	prefixMax   = 256 // SK_PREFIX_MAX
-	commClasses = 128 // SK_COMM_CLASSES
-	commLen     = 16  // SK_COMM_LEN
+	prefixMax   = 256  // SK_PREFIX_MAX
+	commClasses = 128  // SK_COMM_CLASSES
+	commLen     = 16   // SK_COMM_LEN
+	headWords   = 1024 // SK_HEAD_WORDS
 )
 
 // Wants reports whether the filter sends to user space an open of path
@@ -154,4 +155,35 @@ func (f *OpenFilter) tables() (prefixes map[string]*[commClasses]uint8, comms ma
 		prefixes[p] = v
 	}
 	return prefixes, comms
+}
+
+// rootPrefix returns the outcomes that hold for every absolute path: those
+// of prefix "/" (which tables merged with "") or of "", nil without either.
+func rootPrefix(prefixes map[string]*[commClasses]uint8) *[commClasses]uint8 {
+	if v := prefixes["/"]; v != nil {
+		return v
+	}
+	return prefixes[""]
+}
+
+// prefixHeads returns the bitmap the probe consults before the trie: bit
+// c1<<8|c2 is set when some prefix longer than "/" starts with "/c1c2"
+// (every c2 for a two-byte prefix "/c1"). A path whose two bytes after the
+// leading slash (0 past its end) have no bit can match no such prefix, so
+// its longest match is the root prefix: the program skips the trie.
+func prefixHeads(prefixes map[string]*[commClasses]uint8) *[headWords]uint64 {
+	var heads [headWords]uint64
+	set := func(h int) { heads[h/64] |= 1 << (h % 64) }
+	for p := range prefixes {
+		switch {
+		case len(p) < 2:
+		case len(p) == 2:
+			for c2 := range 256 {
+				set(int(p[1])<<8 | c2)
+			}
+		default:
+			set(int(p[1])<<8 | int(p[2]))
+		}
+	}
+	return &heads
 }

@@ -367,11 +367,36 @@ func (p *Probe) loadOpenFilter(f *OpenFilter) error {
 	for pfx, v := range prefixes {
 		key := sakerSkPrefixKey{Prefixlen: uint32(8 * len(pfx))}
 		copy(key.Data[:], pfx)
-		if err := p.maps.OpenPrefixes.Put(&key, &sakerSkPrefixVal{Outcomes: *v}); err != nil {
+		if err := p.maps.OpenPrefixes.Put(&key, prefixVal(v)); err != nil {
 			return fmt.Errorf("open filter: prefix %q: %w", pfx, err)
 		}
 	}
+	if root := rootPrefix(prefixes); root != nil {
+		if err := p.maps.OpenRoot.Put(uint32(0), prefixVal(root)); err != nil {
+			return fmt.Errorf("open filter: root prefix: %w", err)
+		}
+	}
+	heads := prefixHeads(prefixes)
+	for i, w := range heads {
+		if w == 0 {
+			continue
+		}
+		if err := p.maps.OpenHeads.Put(uint32(i), w); err != nil {
+			return fmt.Errorf("open filter: heads: %w", err)
+		}
+	}
 	return nil
+}
+
+// prefixVal is a prefix's map value: its outcomes per class and, in Named,
+// their union over the name classes, which spares the program the name
+// look-up when no class can want the open.
+func prefixVal(v *[commClasses]uint8) *sakerSkPrefixVal {
+	val := &sakerSkPrefixVal{Outcomes: *v}
+	for _, o := range v[1:] {
+		val.Named |= o
+	}
+	return val
 }
 
 // Types returns the event types being captured, sorted.

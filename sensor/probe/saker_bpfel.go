@@ -13,6 +13,12 @@ import (
 	"github.com/cilium/ebpf"
 )
 
+type sakerProcName struct {
+	_         structs.HostLayout
+	Comm      [16]int8
+	OpenClass uint8
+}
+
 type sakerSkBuf struct {
 	_    structs.HostLayout
 	Hdr  sakerSkEvent
@@ -66,6 +72,7 @@ type sakerSkPrefixKey struct {
 type sakerSkPrefixVal struct {
 	_        structs.HostLayout
 	Outcomes [128]uint8
+	Named    uint8
 }
 
 type sakerSkSock struct {
@@ -167,7 +174,9 @@ const (
 	sakerMapCounters        = "counters"
 	sakerMapEvents          = "events"
 	sakerMapOpenComms       = "open_comms"
+	sakerMapOpenHeads       = "open_heads"
 	sakerMapOpenPrefixes    = "open_prefixes"
+	sakerMapOpenRoot        = "open_root"
 	sakerMapPathTail        = "path_tail"
 	sakerMapPrefixScratch   = "prefix_scratch"
 	sakerMapProcNames       = "proc_names"
@@ -382,7 +391,9 @@ type sakerMapSpecs struct {
 	Counters      *ebpf.MapSpec `ebpf:"counters"`
 	Events        *ebpf.MapSpec `ebpf:"events"`
 	OpenComms     *ebpf.MapSpec `ebpf:"open_comms"`
+	OpenHeads     *ebpf.MapSpec `ebpf:"open_heads"`
 	OpenPrefixes  *ebpf.MapSpec `ebpf:"open_prefixes"`
+	OpenRoot      *ebpf.MapSpec `ebpf:"open_root"`
 	PathTail      *ebpf.MapSpec `ebpf:"path_tail"`
 	PrefixScratch *ebpf.MapSpec `ebpf:"prefix_scratch"`
 	ProcNames     *ebpf.MapSpec `ebpf:"proc_names"`
@@ -425,7 +436,9 @@ type sakerMaps struct {
 	Counters      *ebpf.Map `ebpf:"counters"`
 	Events        *ebpf.Map `ebpf:"events"`
 	OpenComms     *ebpf.Map `ebpf:"open_comms"`
+	OpenHeads     *ebpf.Map `ebpf:"open_heads"`
 	OpenPrefixes  *ebpf.Map `ebpf:"open_prefixes"`
+	OpenRoot      *ebpf.Map `ebpf:"open_root"`
 	PathTail      *ebpf.Map `ebpf:"path_tail"`
 	PrefixScratch *ebpf.Map `ebpf:"prefix_scratch"`
 	ProcNames     *ebpf.Map `ebpf:"proc_names"`
@@ -438,7 +451,9 @@ func (m *sakerMaps) Close() error {
 		m.Counters,
 		m.Events,
 		m.OpenComms,
+		m.OpenHeads,
 		m.OpenPrefixes,
+		m.OpenRoot,
 		m.PathTail,
 		m.PrefixScratch,
 		m.ProcNames,
