@@ -179,7 +179,7 @@ func precheck(body []byte) ([]byte, error) {
 	if len(trimmed) == 0 {
 		return nil, badf("empty body")
 	}
-	if d := alert.JSONDepth(trimmed); d > alert.MaxDepth {
+	if d, deep := alert.TooDeep(trimmed); deep {
 		return nil, badf("payload nests %d levels deep, more than the %d allowed", d, alert.MaxDepth)
 	}
 	return trimmed, nil
@@ -332,6 +332,8 @@ func decodeValues(trimmed []byte, maxItems int, maxItemBytes int64) ([]alert.Ale
 	return out, nil
 }
 
+func tooDeep(b []byte) bool { _, deep := alert.TooDeep(b); return deep }
+
 // decodeLines is the fast path for NDJSON written one alert per line, as
 // senders write it: each line is decoded once, where the general path below
 // first splits the stream into values and then decodes each. ok is false
@@ -349,7 +351,7 @@ func decodeLines(body []byte, maxItems int, maxItemBytes int64) ([]alert.Alert, 
 			continue
 		}
 		if (maxItemBytes > 0 && int64(len(line)) > maxItemBytes) || (maxItems > 0 && len(out) == maxItems) ||
-			line[0] != '{' || alert.JSONDepth(line) > alert.MaxDepth {
+			line[0] != '{' || tooDeep(line) {
 			return nil, false
 		}
 		a, ok := decodeFast(line)
