@@ -50,13 +50,15 @@ struct {
 	__type(value, struct sk_buf);
 } scratch SEC(".maps");
 
-/* [0] = path_dirs, [1] = fd_io, [2] = path_dir2, set by the loader. */
+/* [0] = path_dirs, [1] = fd_io, [2] = path_dir2, [3] = fd_list, set by
+ * the loader. */
 #define SK_TAIL_PATH_DIRS 0
 #define SK_TAIL_FD_IO 1
 #define SK_TAIL_PATH_DIR2 2
+#define SK_TAIL_FD_LIST 3
 struct {
 	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
-	__uint(max_entries, 3);
+	__uint(max_entries, 4);
 	__type(key, __u32);
 	__type(value, __u32);
 } path_tail SEC(".maps");
@@ -1041,6 +1043,100 @@ int fd_io(void *ctx)
 	}
 	}
 	return submit(b);
+}
+
+/* fd_list describes the polled fd number d0 (an index into the pollfd
+ * array in seg1, d1 entries long) into seg2, then tail-calls itself for
+ * the next one: one fd, one path walk per program run, so the program is
+ * verified once whatever the count. The last one submits. */
+SEC("tracepoint")
+int fd_list(void *ctx)
+{
+	__u32 zero = 0;
+	struct sk_buf *b = bpf_map_lookup_elem(&scratch, &zero);
+	if (!b)
+		return 0;
+	long i = b->d0;
+	if (i < 0 || i >= b->d1 || i >= SK_POLL_MAX)
+		return submit(b);
+	b->d0 = i + 1;
+	__u32 l = b->hdr.len[2] & SK_SEG_MAX;
+	if (l > SK_SEG_MAX - 64)
+		return submit(b);
+	struct pollfd pfd = {};
+	bpf_probe_read_kernel(&pfd, sizeof(pfd), &b->data[(seg_off(b, 1) + i * sizeof(pfd)) & SK_OFF_MASK]);
+	__u32 at = (seg_off(b, 2) + l) & SK_OFF_MASK;
+	b->data[at] = SK_FDL_NONE;
+	b->hdr.len[2] = (l + 1) & SK_SEG_MAX;
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct file *f = fd_file(task, pfd.fd);
+	if (f) {
+		umode_t mode = BPF_CORE_READ(f, f_inode, i_mode);
+		if ((mode & 00170000) == 0140000) { /* S_IFSOCK */
+			__u16 flags = b->hdr.flags;
+			struct sk_sock saved = b->hdr.sock;
+			put_sock(b, pfd.fd);
+			if (b->hdr.flags & SK_F_SOCK) {
+				b->data[at] = SK_FDL_SOCK;
+				__builtin_memcpy(&b->data[(at + 1) & SK_OFF_MASK], &b->hdr.sock, sizeof(struct sk_sock));
+				b->hdr.len[2] = (l + 1 + sizeof(struct sk_sock)) & SK_SEG_MAX;
+			}
+			b->hdr.flags = flags;
+			b->hdr.sock = saved;
+		} else if (put_path_at(b, 2, l + 1, BPF_CORE_READ(f, f_path.dentry), BPF_CORE_READ(f, f_path.mnt))) {
+			__u32 e = b->hdr.len[2] & SK_SEG_MAX;
+			if (e < SK_SEG_MAX) {
+				b->data[at] = SK_FDL_FILE;
+				b->data[(seg_off(b, 2) + e) & SK_OFF_MASK] = 0; /* the empty name ending it */
+				b->hdr.len[2] = (e + 1) & SK_SEG_MAX;
+			} else {
+				b->hdr.len[2] = (l + 1) & SK_SEG_MAX;
+			}
+		}
+	}
+	bpf_tail_call(ctx, &path_tail, SK_TAIL_FD_LIST);
+	return submit(b);
+}
+
+/* poll and ppoll copy the pollfd array (fd, events, revents after the
+ * call) into seg1, then fd_list describes each fd (fdlist.*). */
+static __always_inline int sys_poll_exit(void *ctx, __u16 type, struct pt_regs *regs, long ret)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	if (self_tgid && tgid == self_tgid)
+		return 0;
+	if (!is_wanted(type))
+		return 0;
+	struct sk_buf *b = begin(type);
+	if (!b)
+		return 0;
+	b->hdr.args[0] = regs->di;
+	b->hdr.args[1] = regs->si;
+	b->hdr.args[2] = regs->dx;
+	b->hdr.args[3] = regs->r10;
+	b->hdr.args[4] = regs->r8;
+	b->hdr.args[5] = 0;
+	b->hdr.res = ret;
+	__u64 n = regs->si;
+	if (n > SK_POLL_MAX)
+		n = SK_POLL_MAX;
+	put_user_blob(b, 1, (const void *)regs->di, n * sizeof(struct pollfd));
+	b->d0 = 0;
+	b->d1 = b->hdr.len[1] / sizeof(struct pollfd);
+	bpf_tail_call(ctx, &path_tail, SK_TAIL_FD_LIST);
+	return submit(b);
+}
+
+SEC("tracepoint/syscalls/sys_exit_poll")
+int sys_poll(struct trace_event_raw_sys_exit *ctx)
+{
+	return sys_poll_exit(ctx, SK_POLL, user_regs(), ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_exit_ppoll")
+int sys_ppoll(struct trace_event_raw_sys_exit *ctx)
+{
+	return sys_poll_exit(ctx, SK_PPOLL, user_regs(), ctx->ret);
 }
 
 /* Network */

@@ -82,7 +82,9 @@ enum sk_type {
 	SK_PWRITEV = 73,
 	SK_SENDMMSG = 74,
 	SK_RECVMMSG = 75,
-	SK_NUM_TYPES = 76,
+	SK_POLL = 76,
+	SK_PPOLL = 77,
+	SK_NUM_TYPES = 78,
 };
 
 /* Segment bounds: every string/blob segment is at most SK_SEG_MAX bytes, so
@@ -146,6 +148,15 @@ struct sk_event {
 	__u32 dev;
 	__u32 nthreads;
 };
+
+/* poll/ppoll records: seg1 is the pollfd array (up to SK_POLL_MAX), seg2
+ * describes each of those fds in turn: a kind byte, then for SK_FDL_SOCK a
+ * struct sk_sock, for SK_FDL_FILE the path's names leaf first, each
+ * NUL-terminated, ended by an empty name; SK_FDL_NONE has no payload. */
+#define SK_POLL_MAX 16
+#define SK_FDL_NONE 0
+#define SK_FDL_SOCK 1
+#define SK_FDL_FILE 2
 
 /* sk_event.flags */
 #define SK_F_SOCK 1      /* sock holds a socket tuple */

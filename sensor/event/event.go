@@ -55,6 +55,9 @@ type Event struct {
 	Domain          uint32 // socket domain (AF_*)
 	Proto           uint32 // socket protocol
 	Data            []byte // I/O buffer head (read/write/send/recv family), up to the snaplen; nil when none
+	// FDList are the fds a poll or ppoll waited on (fdlist.*), as the
+	// probe found them at the event; nil for other events.
+	FDList []FD
 
 	// Args are extra "name=value" arguments for syscalls the fixed fields
 	// above do not cover; evt.arg.NAME falls back to them.

@@ -83,6 +83,8 @@ const (
 	TypePwritev
 	TypeSendmmsg
 	TypeRecvmmsg
+	TypePoll
+	TypePpoll
 	NumTypes
 )
 
@@ -106,7 +108,7 @@ var typeNames = [NumTypes]string{
 	TypeMprotect: "mprotect", TypeCapset: "capset", TypeContainer: "container",
 	TypeRead: "read", TypeWrite: "write", TypePread64: "pread", TypePwrite64: "pwrite",
 	TypeReadv: "readv", TypeWritev: "writev", TypePreadv: "preadv", TypePwritev: "pwritev",
-	TypeSendmmsg: "sendmmsg", TypeRecvmmsg: "recvmmsg",
+	TypeSendmmsg: "sendmmsg", TypeRecvmmsg: "recvmmsg", TypePoll: "poll", TypePpoll: "ppoll",
 }
 
 var typesByName = func() map[string]Type {

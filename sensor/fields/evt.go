@@ -90,6 +90,8 @@ var argNames = [event.NumTypes][]string{
 	event.TypePreadv:      {"res", "data", "fd", "pos"},
 	event.TypePwritev:     {"res", "data", "fd", "pos"},
 	event.TypeSendmmsg:    {"res", "data", "fd", "tuple"},
+	event.TypePoll:        {"res", "fds", "timeout"},
+	event.TypePpoll:       {"res", "fds", "timeout"},
 	event.TypeRecvmmsg:    {"res", "data", "fd", "tuple"},
 	event.TypeSetuid:      {"res", "uid"},
 	event.TypeSetgid:      {"res", "gid"},

@@ -15,7 +15,6 @@ var notYet = map[string]string{}
 func init() {
 	for reason, names := range map[string]string{
 		"infrastructure (Docker daemon) events are not captured; Falco extracts these from them only": "evt.infra.docker.name evt.infra.docker.container.id evt.infra.docker.container.name evt.infra.docker.container.image",
-		"poll/select events are not captured": "fdlist.nums fdlist.names fdlist.cips fdlist.sips fdlist.cports fdlist.sports",
 	} {
 		for _, n := range strings.Fields(names) {
 			notYet[n] = reason

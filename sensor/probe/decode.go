@@ -150,10 +150,14 @@ type Record struct {
 	// process's live thread count, all as of the event.
 	UTime, STime, TStart uint64
 	NThreads             uint32
-	HasSock              bool
-	Sock                 Sock
-	seg1, seg2           []byte
-	data                 []byte // Data's storage, kept across records
+	// Polled are the fds of a poll or ppoll record, in the order of its
+	// pollfd array (at most the probe's 16); reused by the next Decode.
+	Polled     []PolledFD
+	fdList     []event.FD // Fill's FDList storage, kept across records
+	HasSock    bool
+	Sock       Sock
+	seg1, seg2 []byte
+	data       []byte // Data's storage, kept across records
 }
 
 // IsIO reports whether records of type t carry an I/O buffer head.
@@ -263,6 +267,10 @@ func Decode(b []byte, r *Record) error {
 	} else {
 		r.Str1 = cstring(r.seg1)
 	}
+	r.Polled = r.Polled[:0]
+	if r.Type == event.TypePoll || r.Type == event.TypePpoll {
+		r.Polled = decodePolled(r.Polled, r.seg1, r.seg2)
+	}
 	if flags&flagFDPath != 0 {
 		r.Str0 = leafFirstPath(data[:l0])
 	}
@@ -311,6 +319,60 @@ func leafFirstPath(b []byte) string {
 		sb.WriteString(names[i])
 	}
 	return sb.String()
+}
+
+// PolledFD is one fd of a poll: its number and what the probe found it to
+// be: a socket (HasSock, Sock) or a file (Path); neither when the fd was
+// not open or is another kind.
+type PolledFD struct {
+	Num     int64
+	HasSock bool
+	Sock    Sock
+	Path    string
+}
+
+// Kinds of the probe's poll fd descriptions (bpf/saker.h SK_FDL_*).
+const (
+	fdlNone = 0
+	fdlSock = 1
+	fdlFile = 2
+	sockLen = 40 // sizeof(struct sk_sock)
+)
+
+// decodePolled reads a poll record's pollfd array (8 bytes each: int fd,
+// short events, short revents) and the per-fd descriptions after it.
+func decodePolled(dst []PolledFD, pollfds, desc []byte) []PolledFD {
+	le := binary.LittleEndian
+	for len(pollfds) >= 8 {
+		p := PolledFD{Num: int64(int32(le.Uint32(pollfds)))}
+		pollfds = pollfds[8:]
+		if len(desc) > 0 {
+			kind := desc[0]
+			desc = desc[1:]
+			switch kind {
+			case fdlSock:
+				if len(desc) < sockLen {
+					desc = nil
+					break
+				}
+				s := desc[:sockLen]
+				p.HasSock = true
+				p.Sock.Family = le.Uint16(s[36:])
+				p.Sock.Proto = le.Uint16(s[38:])
+				p.Sock.SPort = le.Uint16(s[32:])
+				p.Sock.DPort = le.Uint16(s[34:])
+				p.Sock.SAddr = ipFrom(p.Sock.Family, s[0:16])
+				p.Sock.DAddr = ipFrom(p.Sock.Family, s[16:32])
+				desc = desc[sockLen:]
+			case fdlFile:
+				names, rest := splitBaseDirs(desc)
+				p.Path = leafFirstPath(names)
+				desc = rest
+			}
+		}
+		dst = append(dst, p)
+	}
+	return dst
 }
 
 // splitBaseDirs splits the probe's two leaf-first directories at the

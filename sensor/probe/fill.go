@@ -150,6 +150,13 @@ func (r *Record) Fill(ev *event.Event) (dirfd int64) {
 		// preadv/pwritev (fd, iov, iovcnt, pos_l, pos_h) hold the whole
 		// offset in the fourth argument.
 		ev.Args = append(ev.Args, event.Arg{Name: "pos", Value: strconv.FormatUint(a[3], 10)})
+	case event.TypePoll, event.TypePpoll:
+		ev.Args = append(ev.Args, event.Arg{Name: "timeout", Value: strconv.FormatInt(int64(int32(a[2])), 10)})
+		r.fdList = r.fdList[:0]
+		for _, p := range r.Polled {
+			r.fdList = append(r.fdList, p.fd())
+		}
+		ev.FDList = r.fdList
 	case event.TypeAccept, event.TypeAccept4:
 		if r.Res >= 0 {
 			ev.FD.Num = r.Res
@@ -227,6 +234,36 @@ func (r *Record) Fill(ev *event.Event) (dirfd int64) {
 	}
 	ev.DirFD = dirfd
 	return dirfd
+}
+
+// fd describes a polled fd as fdlist.* reads it. A socket's ends are
+// told apart by port: the lower one is taken as the server (a listening or
+// unconnected socket's local end is), since a poll does not say which end
+// dialled.
+func (p PolledFD) fd() event.FD {
+	fd := event.FD{Num: p.Num}
+	switch {
+	case p.HasSock:
+		fd.Type = sockFDType(p.Sock.Family)
+		if fd.Type != event.FDIPv4 && fd.Type != event.FDIPv6 {
+			return fd
+		}
+		fd.L4Proto = uint8(p.Sock.Proto)
+		local := netip.AddrPortFrom(p.Sock.SAddr, p.Sock.SPort)
+		remote := netip.AddrPortFrom(p.Sock.DAddr, p.Sock.DPort)
+		client, server := local, remote
+		fd.LocalIsClient = true
+		if p.Sock.DPort == 0 || (p.Sock.SPort != 0 && p.Sock.SPort < p.Sock.DPort) {
+			client, server = remote, local
+			fd.LocalIsClient = false
+		}
+		fd.ClientIP, fd.ClientPort = client.Addr(), client.Port()
+		fd.ServerIP, fd.ServerPort = server.Addr(), server.Port()
+		fd.Name = apString(client) + "->" + apString(server)
+	case p.Path != "":
+		fd.Type, fd.Name = event.FDFile, p.Path
+	}
+	return fd
 }
 
 // fillFD describes the fd the probe read at the event: a socket's tuple,

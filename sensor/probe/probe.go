@@ -70,14 +70,16 @@ const pollInterval = 10 * time.Millisecond
 // tail-call it. Their slots in path_tail are bpf/saker.bpf.c's
 // SK_TAIL_PATH_DIRS and SK_TAIL_FD_IO.
 // pathDir2 appends the second path's directory when it has its own dirfd.
+// fdList describes the fds of a poll, one per run.
 const (
 	pathDirs = "path_dirs"
 	fdIO     = "fd_io"
 	pathDir2 = "path_dir2"
+	fdList   = "fd_list"
 )
 
 // tailSlots are the tail-called programs by their path_tail slot.
-var tailSlots = [...]string{pathDirs, fdIO, pathDir2}
+var tailSlots = [...]string{pathDirs, fdIO, pathDir2, fdList}
 
 // alwaysTypes feed the process table.
 var alwaysTypes = []event.Type{event.TypeExecve, event.TypeExecveat, event.TypeClone, event.TypeProcExit}
@@ -278,6 +280,9 @@ func Open(opts Options) (*Probe, error) {
 		if hasTwoDirFDs(t) {
 			progSet[pathDir2] = true
 		}
+		if t == event.TypePoll || t == event.TypePpoll {
+			progSet[fdList] = true
+		}
 		if usesFDIO(t) {
 			progSet[fdIO] = true
 		}
@@ -327,7 +332,7 @@ func Open(opts Options) (*Probe, error) {
 	}
 	names := make([]string, 0, len(progSet))
 	for n := range progSet {
-		if n != pathDirs && n != fdIO && n != pathDir2 {
+		if n != pathDirs && n != fdIO && n != pathDir2 && n != fdList {
 			names = append(names, n)
 		}
 	}

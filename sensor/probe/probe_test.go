@@ -201,6 +201,8 @@ func startProbeWith(t *testing.T, opts Options) (*capturer, *Probe) {
 			cp.seg1 = nil
 			cp.Data = slices.Clone(r.Data)
 			cp.data = nil
+			cp.Polled = slices.Clone(r.Polled)
+			cp.fdList = nil
 			cp.Fill(&cp.ev)
 			c.mu.Lock()
 			if len(c.recs) < 200000 {

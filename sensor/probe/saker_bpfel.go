@@ -164,7 +164,9 @@ const (
 	sakerSkTypeSK_PWRITEV      sakerSkType = 73
 	sakerSkTypeSK_SENDMMSG     sakerSkType = 74
 	sakerSkTypeSK_RECVMMSG     sakerSkType = 75
-	sakerSkTypeSK_NUM_TYPES    sakerSkType = 76
+	sakerSkTypeSK_POLL         sakerSkType = 76
+	sakerSkTypeSK_PPOLL        sakerSkType = 77
+	sakerSkTypeSK_NUM_TYPES    sakerSkType = 78
 )
 
 // Names of all BPF objects in the ELF.
@@ -183,6 +185,7 @@ const (
 	sakerMapScratch         = "scratch"
 	sakerMapWanted          = "wanted"
 	sakerProgFdIo           = "fd_io"
+	sakerProgFdList         = "fd_list"
 	sakerProgPathDir2       = "path_dir2"
 	sakerProgPathDirs       = "path_dirs"
 	sakerProgSchedExec      = "sched_exec"
@@ -224,6 +227,8 @@ const (
 	sakerProgSysOpen        = "sys_open"
 	sakerProgSysOpenat      = "sys_openat"
 	sakerProgSysOpenat2     = "sys_openat2"
+	sakerProgSysPoll        = "sys_poll"
+	sakerProgSysPpoll       = "sys_ppoll"
 	sakerProgSysPrctl       = "sys_prctl"
 	sakerProgSysPread64     = "sys_pread64"
 	sakerProgSysPreadv      = "sys_preadv"
@@ -308,6 +313,7 @@ type sakerSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type sakerProgramSpecs struct {
 	FdIo           *ebpf.ProgramSpec `ebpf:"fd_io"`
+	FdList         *ebpf.ProgramSpec `ebpf:"fd_list"`
 	PathDir2       *ebpf.ProgramSpec `ebpf:"path_dir2"`
 	PathDirs       *ebpf.ProgramSpec `ebpf:"path_dirs"`
 	SchedExec      *ebpf.ProgramSpec `ebpf:"sched_exec"`
@@ -349,6 +355,8 @@ type sakerProgramSpecs struct {
 	SysOpen        *ebpf.ProgramSpec `ebpf:"sys_open"`
 	SysOpenat      *ebpf.ProgramSpec `ebpf:"sys_openat"`
 	SysOpenat2     *ebpf.ProgramSpec `ebpf:"sys_openat2"`
+	SysPoll        *ebpf.ProgramSpec `ebpf:"sys_poll"`
+	SysPpoll       *ebpf.ProgramSpec `ebpf:"sys_ppoll"`
 	SysPrctl       *ebpf.ProgramSpec `ebpf:"sys_prctl"`
 	SysPread64     *ebpf.ProgramSpec `ebpf:"sys_pread64"`
 	SysPreadv      *ebpf.ProgramSpec `ebpf:"sys_preadv"`
@@ -479,6 +487,7 @@ type sakerVariables struct {
 // It can be passed to loadSakerObjects or ebpf.CollectionSpec.LoadAndAssign.
 type sakerPrograms struct {
 	FdIo           *ebpf.Program `ebpf:"fd_io"`
+	FdList         *ebpf.Program `ebpf:"fd_list"`
 	PathDir2       *ebpf.Program `ebpf:"path_dir2"`
 	PathDirs       *ebpf.Program `ebpf:"path_dirs"`
 	SchedExec      *ebpf.Program `ebpf:"sched_exec"`
@@ -520,6 +529,8 @@ type sakerPrograms struct {
 	SysOpen        *ebpf.Program `ebpf:"sys_open"`
 	SysOpenat      *ebpf.Program `ebpf:"sys_openat"`
 	SysOpenat2     *ebpf.Program `ebpf:"sys_openat2"`
+	SysPoll        *ebpf.Program `ebpf:"sys_poll"`
+	SysPpoll       *ebpf.Program `ebpf:"sys_ppoll"`
 	SysPrctl       *ebpf.Program `ebpf:"sys_prctl"`
 	SysPread64     *ebpf.Program `ebpf:"sys_pread64"`
 	SysPreadv      *ebpf.Program `ebpf:"sys_preadv"`
@@ -558,6 +569,7 @@ type sakerPrograms struct {
 func (p *sakerPrograms) Close() error {
 	return _SakerClose(
 		p.FdIo,
+		p.FdList,
 		p.PathDir2,
 		p.PathDirs,
 		p.SchedExec,
@@ -599,6 +611,8 @@ func (p *sakerPrograms) Close() error {
 		p.SysOpen,
 		p.SysOpenat,
 		p.SysOpenat2,
+		p.SysPoll,
+		p.SysPpoll,
 		p.SysPrctl,
 		p.SysPread64,
 		p.SysPreadv,
