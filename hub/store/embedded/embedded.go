@@ -125,8 +125,9 @@ type Store struct {
 	flushing bool      // a flush's write/fsync is in flight
 	flushed  chan struct{}
 	dirty    bool // written but not fsynced (FsyncInterval)
-	// writes and fsyncs count the committer's system calls.
-	writes, fsyncs atomic.Int64
+	// writes and fsyncs count the committer's system calls, decodes the
+	// events decoded from the log.
+	writes, fsyncs, decodes atomic.Int64
 	// beforeWrite, when set (tests), runs before each flush's write.
 	beforeWrite func()
 
@@ -148,6 +149,7 @@ type Store struct {
 	log          *slog.Logger
 	clock        func() time.Time
 	dedupe       *dedupe
+	recent       *recentEvents // decoded events recently read (recent.go)
 	corruptSpans atomic.Int64
 	corruptBytes atomic.Int64
 
@@ -203,6 +205,7 @@ func Open(opts Options) (*Store, error) {
 		metas:   map[string]*meta{},
 		minutes: map[int64]map[*meta]int64{},
 		notify:  make(chan struct{}),
+		recent:  newRecentEvents(recentSize),
 		flushed: make(chan struct{}),
 		kick:    make(chan struct{}, 1),
 		done:    make(chan struct{}),

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/saker-sec/saker/hub/alert"
 	"github.com/saker-sec/saker/hub/store"
@@ -142,5 +143,43 @@ func TestChangedLogBytesAreAnError(t *testing.T) {
 	}
 	if e, err := s.Get(ctx, ids[1]); err != nil || e.UUID != "b" {
 		t.Errorf("the intact event: %+v, %v", e, err)
+	}
+}
+
+// The newest events, read again by the next page, tail or consumer, come
+// from the recently read ones without decoding them again; each reader
+// gets its own copy.
+func TestRecentEventsReadOnce(t *testing.T) {
+	s := openT(t, Options{Dir: t.TempDir()})
+	ctx := context.Background()
+	l, err := s.Deliveries(ctx, "g")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Append(ctx, []alert.Alert{sample("a"), sample("b"), sample("c")}); err != nil {
+		t.Fatal(err)
+	}
+	first, err := s.Query(ctx, store.Query{Limit: 10})
+	if err != nil || len(first.Events) != 3 {
+		t.Fatalf("Query: %d events, %v", len(first.Events), err)
+	}
+	decoded := s.decodes.Load()
+	first.Events[0].OutputFields["proc.name"] = "changed by a reader"
+	first.Events[0].Tags[0] = "changed"
+	ds, err := l.Claim(ctx, "c", 10, time.Minute, 0)
+	if err != nil || len(ds) != 3 {
+		t.Fatalf("Claim: %d, %v", len(ds), err)
+	}
+	again, err := s.Query(ctx, store.Query{Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := s.decodes.Load() - decoded; n != 0 {
+		t.Errorf("the same 3 events decoded %d more times by a Claim and a Query", n)
+	}
+	for _, e := range append(again.Events, ds[0].Event) {
+		if e.OutputFields["proc.name"] == "changed by a reader" || e.Tags[0] == "changed" {
+			t.Fatalf("a reader's change to its copy shows in another read: %+v", e)
+		}
 	}
 }

@@ -49,14 +49,22 @@ func (s *Store) withRaw(f *os.File, l loc, fn func(raw []byte) error) error {
 	return fn(raw)
 }
 
-// read reads and decodes the event at l in f.
+// read reads and decodes the event at l in f (or copies it from the
+// recently read ones).
 func (s *Store) read(f *os.File, l loc) (store.Event, error) {
+	id := eventID{l.ms, l.seq}
+	if e, ok := s.recent.get(id); ok {
+		return e, nil
+	}
 	var e store.Event
 	err := s.withRaw(f, l, func(raw []byte) error {
 		var err error
 		e, err = s.decodeAt(l, raw)
 		return err
 	})
+	if err == nil {
+		s.recent.put(id, e)
+	}
 	return e, err
 }
 
@@ -82,6 +90,7 @@ func (s *Store) event(r *rec) (store.Event, error) { return s.read(s.f, r.loc())
 // decodeAt decodes the event at l from raw, checking that the bytes are
 // that event's.
 func (s *Store) decodeAt(l loc, raw []byte) (store.Event, error) {
+	s.decodes.Add(1)
 	e, err := decodeEvent(raw)
 	if err == nil && e.ID != l.id() {
 		err = fmt.Errorf("found event %s there", e.ID)
