@@ -711,3 +711,41 @@ func TestAppendKeysExpire(t *testing.T) {
 		t.Errorf("late alert's minute %s expires in %v after a second late alert; want about %v", key, d, s.counterTTL())
 	}
 }
+
+// On a Redis Cluster each store's keys live on the master of its hash tag's
+// slot; the migration must find an older layout's keys there (go-redis
+// routes a SCAN whose pattern carries a hash tag to that slot's node; a
+// SCAN sent to any node would take layout 1 data for current and never
+// index it). Several tags, so they land on different nodes.
+func TestLayout1DataMigratedOnCluster(t *testing.T) {
+	cl := redistest.StartCluster(t, 3)
+	ctx := context.Background()
+	c := goredis.NewClusterClient(&goredis.ClusterOptions{Addrs: cl.Addrs()})
+	defer c.Close()
+	a := sample(0)
+	body, _ := json.Marshal(&a)
+	for k := 0; k < 6; k++ {
+		tag := fmt.Sprintf("old%d", k)
+		pfx := "{" + tag + "}:"
+		id, err := c.XAdd(ctx, &goredis.XAddArgs{Stream: pfx + "events", Values: []any{fieldPlain, string(body)}}).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ms, seq, _ := store.ParseID(id)
+		old := pfx + "i:" + indexSuffixes(&a)[0]
+		if err := c.ZAdd(ctx, old, goredis.Z{Member: fmt.Sprintf("%015d-%012d", ms, seq)}).Err(); err != nil {
+			t.Fatal(err)
+		}
+		s, err := New(ctx, Options{Addresses: cl.Addrs(), HashTag: tag})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Close() // its janitor has run its first migrate pass
+		if n := c.ZCard(ctx, pfx+"x:"+indexSuffixes(&a)[0]).Val(); n != 1 {
+			t.Errorf("tag %s: %d events indexed in this layout, want 1", tag, n)
+		}
+		if n := c.Exists(ctx, old).Val(); n != 0 {
+			t.Errorf("tag %s: layout 1 index %s left", tag, old)
+		}
+	}
+}
