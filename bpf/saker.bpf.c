@@ -1243,6 +1243,35 @@ static __always_inline int exe_writable(struct task_struct *task, struct file *f
 	return (caps & (1ULL << SK_CAP_DAC_OVERRIDE)) || (caps & (1ULL << SK_CAP_FOWNER));
 }
 
+/* Inode times across kernels: i_ctime_sec/i_mtime_sec and their _nsec
+ * (6.11 on; from 6.13 i_ctime_nsec's top bit flags a queried ctime, not
+ * time), __i_ctime and i_mtime (6.6 to 6.10), i_ctime and i_mtime. */
+struct inode___v66 {
+	struct timespec64 __i_ctime;
+	struct timespec64 i_mtime;
+} __attribute__((preserve_access_index));
+
+struct inode___old {
+	struct timespec64 i_ctime;
+	struct timespec64 i_mtime;
+} __attribute__((preserve_access_index));
+
+static __always_inline void inode_times(struct inode *in, __u64 *ctime, __u64 *mtime)
+{
+	if (bpf_core_field_exists(in->i_ctime_sec)) {
+		*ctime = BPF_CORE_READ(in, i_ctime_sec) * 1000000000ULL + (BPF_CORE_READ(in, i_ctime_nsec) & 0x7fffffff);
+		*mtime = BPF_CORE_READ(in, i_mtime_sec) * 1000000000ULL + BPF_CORE_READ(in, i_mtime_nsec);
+	} else if (bpf_core_field_exists(((struct inode___v66 *)in)->__i_ctime)) {
+		struct inode___v66 *i = (void *)in;
+		*ctime = BPF_CORE_READ(i, __i_ctime.tv_sec) * 1000000000ULL + BPF_CORE_READ(i, __i_ctime.tv_nsec);
+		*mtime = BPF_CORE_READ(i, i_mtime.tv_sec) * 1000000000ULL + BPF_CORE_READ(i, i_mtime.tv_nsec);
+	} else {
+		struct inode___old *i = (void *)in;
+		*ctime = BPF_CORE_READ(i, i_ctime.tv_sec) * 1000000000ULL + BPF_CORE_READ(i, i_ctime.tv_nsec);
+		*mtime = BPF_CORE_READ(i, i_mtime.tv_sec) * 1000000000ULL + BPF_CORE_READ(i, i_mtime.tv_nsec);
+	}
+}
+
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(sched_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
@@ -1271,6 +1300,12 @@ int BPF_PROG(sched_exec, struct task_struct *p, pid_t old_pid, struct linux_binp
 		put_kernel_str(b, 0, BPF_CORE_READ(bprm, filename));
 	}
 	struct file *exe = BPF_CORE_READ(bprm, file);
+	/* proc.exe_ino and its ctime/mtime (args 4, 5), as Falco's execve. */
+	struct inode *ein = BPF_CORE_READ(exe, f_inode);
+	if (ein) {
+		b->hdr.ino = BPF_CORE_READ(ein, i_ino);
+		inode_times(ein, &b->hdr.args[4], &b->hdr.args[5]);
+	}
 	b->hdr.flags |= layer_flags(exe, SK_F_EXE_UPPER, SK_F_EXE_LOWER);
 	if (exe_writable(p, exe))
 		b->hdr.flags |= SK_F_EXE_WRITABLE;

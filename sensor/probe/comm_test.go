@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"syscall"
 	"testing"
 
 	"github.com/saker-sec/saker/sensor/event"
@@ -52,5 +53,42 @@ wait`
 	}
 	if r := opened("child-after-rename"); r.Comm != "renamed-parent" {
 		t.Errorf("open by the subshell after its own rename: comm %q, want %q", r.Comm, "renamed-parent")
+	}
+}
+
+// TestExecCarriesExeInode: an exec record carries the executable's inode
+// number (the header's ino) and its ctime and mtime in ns (args 4 and 5),
+// read from the exec'd file in the kernel: proc.exe_ino,
+// proc.exe_ino.ctime and proc.exe_ino.mtime, which "Drop and execute new
+// binary in container" prints.
+func TestExecCarriesExeInode(t *testing.T) {
+	c := startProbe(t, event.TypeExecve)
+	exe := filepath.Join(t.TempDir(), "saker-exe-ino")
+	src, err := os.ReadFile("/bin/true")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(exe, src, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var st syscall.Stat_t
+	if err := syscall.Stat(exe, &st); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(exe)
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	r := c.waitFor(t, "exec of the copy", func(r *captured) bool {
+		return r.Type == event.TypeExecve && r.PID == uint32(cmd.Process.Pid) && r.Res == 0
+	})
+	if r.Ino != st.Ino {
+		t.Errorf("ino %d, want %d", r.Ino, st.Ino)
+	}
+	if got, want := int64(r.Args[4]), st.Ctim.Nano(); got != want {
+		t.Errorf("ctime %d, want %d", got, want)
+	}
+	if got, want := int64(r.Args[5]), st.Mtim.Nano(); got != want {
+		t.Errorf("mtime %d, want %d", got, want)
 	}
 }

@@ -338,6 +338,8 @@ func (t *Table) execed(rec *probe.Record) *event.Thread {
 		th.PGID, th.VPGID, th.SID = int64(rec.PGID), int64(rec.VPGID), int64(rec.SID)
 	}
 	th.ExePath = rec.Str0
+	// The probe reads the exec'd file's inode and its times (ns).
+	th.ExeIno, th.ExeInoCtime, th.ExeInoMtime = rec.Ino, int64(rec.Args[4]), int64(rec.Args[5])
 	th.ExeFromMemfd = rec.ExeMemfd
 	th.ExeWritable = rec.ExeWritable
 	th.ExeUpperLayer = rec.ExeUpperLayer
@@ -522,6 +524,10 @@ func (t *Table) readProc(pid int64) *event.Thread {
 	}
 	if exe, err := os.Readlink(filepath.Join(dir, "exe")); err == nil {
 		th.ExePath = strings.TrimSuffix(exe, " (deleted)")
+	}
+	var st unix.Stat_t
+	if unix.Stat(filepath.Join(dir, "exe"), &st) == nil {
+		th.ExeIno, th.ExeInoCtime, th.ExeInoMtime = st.Ino, st.Ctim.Nano(), st.Mtim.Nano()
 	}
 	if cwd, err := os.Readlink(filepath.Join(dir, "cwd")); err == nil {
 		th.Cwd = withSlash(cwd)
