@@ -93,14 +93,8 @@ struct {
 	__type(value, __u8);
 } exempt_comms SEC(".maps");
 
-/* The processes held now, by tgid; user space deletes the entry when it
- * kills or resumes the process. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 4096);
-	__type(key, __u32);
-	__type(value, __u64);
-} held SEC(".maps");
+/* held: the processes held now (bpf/held.h). */
+#include "held.h"
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);

@@ -132,6 +132,14 @@ struct {
 	__type(value, struct proc_name);
 } proc_names SEC(".maps");
 
+/* Set by the loader: 1 when held is the response guard's map of the
+ * processes it holds (tgid -> hold time), shared with guard.bpf.c. */
+volatile const __u32 guarded = 0;
+
+/* held (bpf/held.h): the guard's map, handed in by the loader (shrunk to
+ * one entry when there is no guard). */
+#include "held.h"
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, SK_COUNTERS);
@@ -337,6 +345,12 @@ static __always_inline int submit(struct sk_buf *b)
 	__u64 flags = BPF_RB_NO_WAKEUP;
 	__u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
 	if (avail <= SK_WAKEUP_BYTES && avail + size > SK_WAKEUP_BYTES)
+		flags = BPF_RB_FORCE_WAKEUP;
+	/* A process the guard holds (stopped at this very open: the guard's
+	 * program runs first on the shared tracepoint) waits for user space
+	 * to judge this record: wake the reader now, not at its next poll. */
+	__u32 tgid = b->hdr.pid;
+	if (guarded && bpf_map_lookup_elem(&held, &tgid))
 		flags = BPF_RB_FORCE_WAKEUP;
 	if (bpf_ringbuf_output(&events, b, size, flags) != 0) {
 		count(SK_NUM_TYPES + (type % SK_NUM_TYPES));

@@ -204,7 +204,11 @@ func Run(ctx context.Context, opts Options) error {
 			defer opts.Registerer.Unregister(gc)
 		}
 	}
-	p, err := probe.Open(probe.Options{Types: eng.EventTypes(), IgnoreSelf: !opts.KeepSelf, OpenFilter: prefilter.Open(eng)})
+	popts := probe.Options{Types: eng.EventTypes(), IgnoreSelf: !opts.KeepSelf, OpenFilter: prefilter.Open(eng)}
+	if responder != nil {
+		popts.Held = responder.GuardHeld()
+	}
+	p, err := probe.Open(popts)
 	if err != nil {
 		return fmt.Errorf("open probe: %w", err)
 	}

@@ -47,6 +47,11 @@ type Options struct {
 	// RingBufferSize in bytes, a power of two multiple of the page size;
 	// 0 means 16 MiB.
 	RingBufferSize int
+	// Held, when set, is the response guard's map of the processes it
+	// holds (guard.Guard.HeldMap): a record of a held process wakes the
+	// reader at once instead of waiting for its next poll, so the process
+	// is judged, and killed or resumed, within a millisecond.
+	Held *ebpf.Map
 }
 
 // Probe is a loaded and attached capture program.
@@ -243,6 +248,15 @@ func Open(opts Options) (*Probe, error) {
 			return nil, fmt.Errorf("set open_filter: %w", err)
 		}
 	}
+	var collOpts ebpf.CollectionOptions
+	if opts.Held != nil {
+		if err := specs.Guarded.Set(uint32(1)); err != nil {
+			return nil, fmt.Errorf("set guarded: %w", err)
+		}
+		collOpts.MapReplacements = map[string]*ebpf.Map{"held": opts.Held}
+	} else {
+		specs.Held.MaxEntries = 1 // never read: guarded is 0
+	}
 
 	wantSet := map[event.Type]bool{}
 	for _, t := range append(append([]event.Type(nil), alwaysTypes...), opts.Types...) {
@@ -294,7 +308,7 @@ func Open(opts Options) (*Probe, error) {
 			delete(spec.Programs, name)
 		}
 	}
-	coll, err := ebpf.NewCollection(spec)
+	coll, err := ebpf.NewCollectionWithOptions(spec, collOpts)
 	if err != nil {
 		if errors.Is(err, unix.EPERM) {
 			return nil, fmt.Errorf("load probe: %w (needs root or CAP_BPF+CAP_PERFMON)", err)

@@ -175,6 +175,7 @@ const (
 const (
 	sakerMapCounters        = "counters"
 	sakerMapEvents          = "events"
+	sakerMapHeld            = "held"
 	sakerMapOpenComms       = "open_comms"
 	sakerMapOpenHeads       = "open_heads"
 	sakerMapOpenPrefixes    = "open_prefixes"
@@ -262,6 +263,7 @@ const (
 	sakerProgSysUserfaultfd = "sys_userfaultfd"
 	sakerProgSysWrite       = "sys_write"
 	sakerProgSysWritev      = "sys_writev"
+	sakerVarGuarded         = "guarded"
 	sakerVarOpenFilter      = "open_filter"
 	sakerVarSelfTgid        = "self_tgid"
 	sakerVarUnusedEvent     = "unused_event"
@@ -398,6 +400,7 @@ type sakerProgramSpecs struct {
 type sakerMapSpecs struct {
 	Counters      *ebpf.MapSpec `ebpf:"counters"`
 	Events        *ebpf.MapSpec `ebpf:"events"`
+	Held          *ebpf.MapSpec `ebpf:"held"`
 	OpenComms     *ebpf.MapSpec `ebpf:"open_comms"`
 	OpenHeads     *ebpf.MapSpec `ebpf:"open_heads"`
 	OpenPrefixes  *ebpf.MapSpec `ebpf:"open_prefixes"`
@@ -413,6 +416,7 @@ type sakerMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type sakerVariableSpecs struct {
+	Guarded         *ebpf.VariableSpec `ebpf:"guarded"`
 	OpenFilter      *ebpf.VariableSpec `ebpf:"open_filter"`
 	SelfTgid        *ebpf.VariableSpec `ebpf:"self_tgid"`
 	UnusedEvent     *ebpf.VariableSpec `ebpf:"unused_event"`
@@ -443,6 +447,7 @@ func (o *sakerObjects) Close() error {
 type sakerMaps struct {
 	Counters      *ebpf.Map `ebpf:"counters"`
 	Events        *ebpf.Map `ebpf:"events"`
+	Held          *ebpf.Map `ebpf:"held"`
 	OpenComms     *ebpf.Map `ebpf:"open_comms"`
 	OpenHeads     *ebpf.Map `ebpf:"open_heads"`
 	OpenPrefixes  *ebpf.Map `ebpf:"open_prefixes"`
@@ -458,6 +463,7 @@ func (m *sakerMaps) Close() error {
 	return _SakerClose(
 		m.Counters,
 		m.Events,
+		m.Held,
 		m.OpenComms,
 		m.OpenHeads,
 		m.OpenPrefixes,
@@ -474,6 +480,7 @@ func (m *sakerMaps) Close() error {
 //
 // It can be passed to loadSakerObjects or ebpf.CollectionSpec.LoadAndAssign.
 type sakerVariables struct {
+	Guarded         *ebpf.Variable `ebpf:"guarded"`
 	OpenFilter      *ebpf.Variable `ebpf:"open_filter"`
 	SelfTgid        *ebpf.Variable `ebpf:"self_tgid"`
 	UnusedEvent     *ebpf.Variable `ebpf:"unused_event"`

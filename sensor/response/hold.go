@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cilium/ebpf"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"golang.org/x/sys/unix"
@@ -131,6 +132,15 @@ func (r *Responder) StartGuard(rs []*rules.Rule) error {
 	r.holder = h
 	r.log.Info("kernel guard loaded for kill actions", "predicate", spec.String(), "hold_timeout", h.timeout)
 	return nil
+}
+
+// GuardHeld is the loaded guard's map of held processes for the probe
+// (probe.Options.Held), nil without a guard.
+func (r *Responder) GuardHeld() *ebpf.Map {
+	if r.holder == nil {
+		return nil
+	}
+	return r.holder.g.HeldMap()
 }
 
 // ArmGuard starts the kernel holds (StartGuard loads the guard disarmed,

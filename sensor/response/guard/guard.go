@@ -250,6 +250,11 @@ func (g *Guard) Claim(pid int, since time.Time) (time.Time, bool) {
 	return at, true
 }
 
+// HeldMap is the kernel's table of the processes held (tgid -> hold
+// time): the probe looks a record's process up in it to wake its reader
+// at once for a held process (probe.Options.Held). It stays the Guard's.
+func (g *Guard) HeldMap() *ebpf.Map { return g.maps.Held }
+
 // Held lists the processes held now, by PID.
 func (g *Guard) Held() map[int]time.Time {
 	out := map[int]time.Time{}
