@@ -2,6 +2,7 @@ package embedded
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -70,22 +71,32 @@ func (s *Store) compact(onlyOver bool) error {
 	if err != nil {
 		return fail(err)
 	}
-	// Copy what was appended since the snapshot until little is left.
+	// Copy what was appended since the snapshot until little is left, and
+	// fsync; appends go on meanwhile, so again while the fsync let much
+	// pile up: what is left for the lock stays small.
 	copied := snap.cut
-	for {
-		s.mu.RLock()
-		end := s.fileSize
-		s.mu.RUnlock()
-		if end-copied <= tailChunk {
-			break
+	for range 3 {
+		for {
+			s.mu.RLock()
+			end := s.fileSize
+			s.mu.RUnlock()
+			if end-copied <= tailChunk {
+				break
+			}
+			if err := copyRange(nf, old, copied, end, size+copied-snap.cut); err != nil {
+				return fail(err)
+			}
+			copied = end
 		}
-		if err := copyRange(nf, old, copied, end, size+copied-snap.cut); err != nil {
+		if err := nf.Sync(); err != nil {
 			return fail(err)
 		}
-		copied = end
-	}
-	if err := nf.Sync(); err != nil {
-		return fail(err)
+		s.mu.RLock()
+		left := s.fileSize - copied
+		s.mu.RUnlock()
+		if left <= tailChunk {
+			break
+		}
 	}
 
 	s.syncMu.Lock() // no background fsync of the file being replaced
@@ -201,6 +212,28 @@ func writeSnapshot(f, old *os.File, snap snapshot) (int64, []int64, error) {
 	offs := make([]int64, len(snap.locs))
 	var buf []byte
 	inRec := 0
+	// The old file is read in windows of 1 MiB, not one pread per event:
+	// retained events lie in it in order, mostly side by side.
+	var win []byte
+	var winOff int64
+	read := func(dst []byte, l loc) error {
+		if l.off < winOff || l.off+int64(l.n) > winOff+int64(len(win)) {
+			size := max(1<<20, int(l.n))
+			if cap(win) < size {
+				win = make([]byte, size)
+			}
+			n, err := old.ReadAt(win[:size], l.off)
+			if n < int(l.n) {
+				if err == nil || errors.Is(err, io.EOF) {
+					err = io.ErrUnexpectedEOF
+				}
+				return err
+			}
+			win, winOff = win[:n], l.off
+		}
+		copy(dst, win[l.off-winOff:])
+		return nil
+	}
 	flush := func() error {
 		if inRec == 0 {
 			return nil
@@ -221,7 +254,7 @@ func writeSnapshot(f, old *os.File, snap snapshot) (int64, []int64, error) {
 		offs[i] = total + int64(len(buf))
 		at := len(buf)
 		buf = append(buf, make([]byte, l.n)...)
-		if _, err := old.ReadAt(buf[at:], l.off); err != nil {
+		if err := read(buf[at:], l); err != nil {
 			return total, nil, fmt.Errorf("read event %s: %w", l.id(), err)
 		}
 		// Records of at most 500 events and a few MiB.

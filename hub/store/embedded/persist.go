@@ -220,12 +220,14 @@ func (s *Store) usableLocked() error {
 }
 
 // maybeKickLocked starts a compaction in the background once dead records
-// dominate the log, or once it nears MaxBytes (7/8 of it) with dead records
-// to drop: appends keep going meanwhile, so it starts early enough to end
-// before they take the log over the disk limit, where they would wait for it.
+// dominate the log, or once it passes 3/4 of MaxBytes with at least 1/8 of
+// it dead: appends keep going meanwhile, so it starts early enough to end
+// before they take the log over the disk limit, where they would wait for
+// it (the copy of up to MaxBytes/2 of retained events must outrun the
+// appends by 2×, not 4× as when it started at 7/8).
 func (s *Store) maybeKickLocked() {
 	dead := s.fileSize - s.liveBytes
-	near := s.opts.MaxBytes > 0 && s.fileSize > s.opts.MaxBytes-s.opts.MaxBytes/8 && dead > compactMinBytes
+	near := s.opts.MaxBytes > 0 && s.fileSize > s.opts.MaxBytes/4*3 && dead > max(compactMinBytes, s.opts.MaxBytes/8)
 	if s.fileSize > compactMinBytes && (s.fileSize > 2*s.liveBytes+compactMinBytes || near) {
 		select {
 		case s.kick <- struct{}{}:
