@@ -36,6 +36,8 @@ struct sk_buf {
 	__u8 data[SK_DATA_SIZE];
 	/* for path_dirs: the dirfds seg0's and seg1's paths start from */
 	long d0, d1;
+	/* path_dirs' walk: the directory fd and where in seg2 it goes */
+	long wfd, wstart;
 };
 
 struct {
@@ -50,15 +52,13 @@ struct {
 	__type(value, struct sk_buf);
 } scratch SEC(".maps");
 
-/* [0] = path_dirs, [1] = fd_io, [2] = path_dir2, [3] = fd_list, set by
- * the loader. */
+/* [0] = path_dirs, [1] = fd_io, [2] = fd_list, set by the loader. */
 #define SK_TAIL_PATH_DIRS 0
 #define SK_TAIL_FD_IO 1
-#define SK_TAIL_PATH_DIR2 2
-#define SK_TAIL_FD_LIST 3
+#define SK_TAIL_FD_LIST 2
 struct {
 	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
-	__uint(max_entries, 4);
+	__uint(max_entries, 3);
 	__type(key, __u32);
 	__type(value, __u32);
 } path_tail SEC(".maps");
@@ -461,40 +461,33 @@ static __always_inline int seg_relative(struct sk_buf *b, int seg)
 	return b->hdr.len[seg] > 0 && b->data[seg_off(b, seg) & SK_OFF_MASK] != '/';
 }
 
-/* put_basedirs records, for the relative paths in seg0 (resolved against
- * d0) and seg1 (against d1), the directory they start from: seg0's when it
- * is relative (and seg1's too when it uses the same dirfd), else seg1's.
- * Read here, at the event, because user space reading /proc later may find
- * the fd number reused by another directory, or the process gone. It
- * returns 1 when seg1 is relative to another directory too, which
- * path_dir2 appends (one walk per program keeps each verifiable). */
-static __always_inline int put_basedirs(struct sk_buf *b, long d0, long d1)
+/* pick_basedir chooses, for the relative paths in seg0 (resolved against
+ * d0) and seg1 (against d1), the directory path_dirs walks first: seg0's
+ * when it is relative (and seg1's too when it uses the same dirfd), else
+ * seg1's. It leaves in b->d0 the flags the walk earns, and in b->d1 the
+ * second directory when seg1 is relative to another one (NO_DIRFD
+ * otherwise). */
+static __always_inline long pick_basedir(struct sk_buf *b, long d0, long d1)
 {
 	int rel0 = d0 != NO_DIRFD && seg_relative(b, 0);
 	int rel1 = d1 != NO_DIRFD && seg_relative(b, 1);
 	long dirfd = NO_DIRFD;
 	__u16 fl = 0;
-	int second = 0;
+	long second = NO_DIRFD;
 	if (rel0) {
 		dirfd = d0;
 		fl = SK_F_BASEDIR;
 		if (rel1 && d1 == d0)
 			fl |= SK_F_BASEDIR1;
 		else if (rel1)
-			second = 1;
+			second = d1;
 	} else if (rel1) {
 		dirfd = d1;
 		fl = SK_F_BASEDIR1;
 	}
-	/* Kept in the record, not in registers, across the walk: live
-	 * registers that differ would split the verifier's states. */
 	b->d0 = fl;
-	if (!second)
-		b->d1 = NO_DIRFD;
-	if (dirfd == NO_DIRFD || !put_dir(b, dirfd, 0))
-		return 0;
-	b->hdr.flags |= b->d0;
-	return b->d1 != NO_DIRFD;
+	b->d1 = second;
+	return dirfd;
 }
 
 /* path_dirfds gives the dirfds seg0's and seg1's paths are resolved
@@ -949,8 +942,14 @@ int sys_openat2(struct trace_event_raw_sys_exit *ctx)
 }
 
 /* path_dirs is tail-called by the path syscalls' programs with the record
- * in scratch and its dirfds in d0/d1: it adds the directories relative
- * paths start from, then submits the record. */
+ * in scratch and its dirfds in d0/d1: it records the directories relative
+ * paths start from (read here, at the event, because user space reading
+ * /proc later may find the fd number reused by another directory, or the
+ * process gone), then submits the record. When the second path is relative
+ * to another directory (renameat's newdirfd, linkat's…) it tail-calls
+ * itself to append that one after an empty name: one walk per run, so the
+ * program is verified once. */
+#define SK_PHASE_DIR2 (-2000000)
 SEC("tracepoint")
 int path_dirs(void *ctx)
 {
@@ -958,29 +957,32 @@ int path_dirs(void *ctx)
 	struct sk_buf *b = bpf_map_lookup_elem(&scratch, &zero);
 	if (!b)
 		return 0;
-	__u16 type = b->hdr.type;
-	if ((type == SK_OPEN || type == SK_OPENAT || type == SK_OPENAT2 || type == SK_CREAT) && b->hdr.res >= 0)
-		put_file_id(b, fd_file(bpf_get_current_task_btf(), b->hdr.res));
-	if (put_basedirs(b, b->d0, b->d1))
-		bpf_tail_call(ctx, &path_tail, SK_TAIL_PATH_DIR2);
-	return submit(b);
-}
-
-/* path_dir2 is tail-called by path_dirs when the second path is relative
- * to another directory than the first (renameat's newdirfd, linkat's…):
- * it appends that directory to seg2 after an empty name, then submits. */
-SEC("tracepoint")
-int path_dir2(void *ctx)
-{
-	__u32 zero = 0;
-	struct sk_buf *b = bpf_map_lookup_elem(&scratch, &zero);
-	if (!b)
-		return 0;
-	__u32 l = b->hdr.len[2] & SK_SEG_MAX;
-	if (l < SK_SEG_MAX - 1) {
+	if (b->d0 == SK_PHASE_DIR2) {
+		__u32 l = b->hdr.len[2] & SK_SEG_MAX;
+		if (l >= SK_SEG_MAX - 1)
+			return submit(b);
 		b->data[(seg_off(b, 2) + l) & SK_OFF_MASK] = 0;
-		if (put_dir(b, b->d1, l + 1))
-			b->hdr.flags |= SK_F_BASEDIR1 | SK_F_BASEDIR2;
+		b->wfd = b->d1;
+		b->wstart = l + 1;
+		b->d0 = SK_F_BASEDIR1 | SK_F_BASEDIR2;
+		b->d1 = NO_DIRFD;
+	} else {
+		__u16 type = b->hdr.type;
+		if ((type == SK_OPEN || type == SK_OPENAT || type == SK_OPENAT2 || type == SK_CREAT) && b->hdr.res >= 0)
+			put_file_id(b, fd_file(bpf_get_current_task_btf(), b->hdr.res));
+		b->wfd = pick_basedir(b, b->d0, b->d1);
+		b->wstart = 0;
+	}
+	/* Read back through memory: the two phases then reach the walk in
+	 * one verifier state. */
+	long dirfd = *(volatile long *)&b->wfd;
+	__u32 start = *(volatile long *)&b->wstart & SK_SEG_MAX;
+	if (dirfd != NO_DIRFD && put_dir(b, dirfd, start)) {
+		b->hdr.flags |= b->d0;
+		if (b->d1 != NO_DIRFD) {
+			b->d0 = SK_PHASE_DIR2;
+			bpf_tail_call(ctx, &path_tail, SK_TAIL_PATH_DIRS);
+		}
 	}
 	return submit(b);
 }

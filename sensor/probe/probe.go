@@ -72,19 +72,16 @@ const pollInterval = 10 * time.Millisecond
 // pathDirs is the program that records the directories relative paths
 // start from, tail-called by the path syscalls' programs; fdIO describes
 // the fd and copies the buffer head of the I/O and dup syscalls, which
-// tail-call it. Their slots in path_tail are bpf/saker.bpf.c's
-// SK_TAIL_PATH_DIRS and SK_TAIL_FD_IO.
-// pathDir2 appends the second path's directory when it has its own dirfd.
-// fdList describes the fds of a poll, one per run.
+// tail-call it; fdList describes the fds of a poll, one per run. Their
+// slots in path_tail are bpf/saker.bpf.c's SK_TAIL_*.
 const (
 	pathDirs = "path_dirs"
 	fdIO     = "fd_io"
-	pathDir2 = "path_dir2"
 	fdList   = "fd_list"
 )
 
 // tailSlots are the tail-called programs by their path_tail slot.
-var tailSlots = [...]string{pathDirs, fdIO, pathDir2, fdList}
+var tailSlots = [...]string{pathDirs, fdIO, fdList}
 
 // alwaysTypes feed the process table.
 var alwaysTypes = []event.Type{event.TypeExecve, event.TypeExecveat, event.TypeClone, event.TypeProcExit}
@@ -110,11 +107,6 @@ func programsFor(t event.Type) []string {
 		return nil
 	}
 	return []string{"sys_" + t.String()}
-}
-
-// hasTwoDirFDs reports whether type t's two paths each have a dirfd.
-func hasTwoDirFDs(t event.Type) bool {
-	return t == event.TypeRenameat || t == event.TypeRenameat2 || t == event.TypeLinkat
 }
 
 // usesFDIO reports whether the programs of type t tail-call fd_io.
@@ -291,9 +283,6 @@ func Open(opts Options) (*Probe, error) {
 	// call them.
 	progSet[pathDirs] = true
 	for t := range wantSet {
-		if hasTwoDirFDs(t) {
-			progSet[pathDir2] = true
-		}
 		if t == event.TypePoll || t == event.TypePpoll {
 			progSet[fdList] = true
 		}
@@ -346,7 +335,7 @@ func Open(opts Options) (*Probe, error) {
 	}
 	names := make([]string, 0, len(progSet))
 	for n := range progSet {
-		if n != pathDirs && n != fdIO && n != pathDir2 && n != fdList {
+		if n != pathDirs && n != fdIO && n != fdList {
 			names = append(names, n)
 		}
 	}

@@ -20,11 +20,13 @@ type sakerProcName struct {
 }
 
 type sakerSkBuf struct {
-	_    structs.HostLayout
-	Hdr  sakerSkEvent
-	Data [16384]uint8
-	D0   int64
-	D1   int64
+	_      structs.HostLayout
+	Hdr    sakerSkEvent
+	Data   [16384]uint8
+	D0     int64
+	D1     int64
+	Wfd    int64
+	Wstart int64
 }
 
 type sakerSkEvent struct {
@@ -187,7 +189,6 @@ const (
 	sakerMapWanted          = "wanted"
 	sakerProgFdIo           = "fd_io"
 	sakerProgFdList         = "fd_list"
-	sakerProgPathDir2       = "path_dir2"
 	sakerProgPathDirs       = "path_dirs"
 	sakerProgSchedExec      = "sched_exec"
 	sakerProgSchedExit      = "sched_exit"
@@ -316,7 +317,6 @@ type sakerSpecs struct {
 type sakerProgramSpecs struct {
 	FdIo           *ebpf.ProgramSpec `ebpf:"fd_io"`
 	FdList         *ebpf.ProgramSpec `ebpf:"fd_list"`
-	PathDir2       *ebpf.ProgramSpec `ebpf:"path_dir2"`
 	PathDirs       *ebpf.ProgramSpec `ebpf:"path_dirs"`
 	SchedExec      *ebpf.ProgramSpec `ebpf:"sched_exec"`
 	SchedExit      *ebpf.ProgramSpec `ebpf:"sched_exit"`
@@ -495,7 +495,6 @@ type sakerVariables struct {
 type sakerPrograms struct {
 	FdIo           *ebpf.Program `ebpf:"fd_io"`
 	FdList         *ebpf.Program `ebpf:"fd_list"`
-	PathDir2       *ebpf.Program `ebpf:"path_dir2"`
 	PathDirs       *ebpf.Program `ebpf:"path_dirs"`
 	SchedExec      *ebpf.Program `ebpf:"sched_exec"`
 	SchedExit      *ebpf.Program `ebpf:"sched_exit"`
@@ -577,7 +576,6 @@ func (p *sakerPrograms) Close() error {
 	return _SakerClose(
 		p.FdIo,
 		p.FdList,
-		p.PathDir2,
 		p.PathDirs,
 		p.SchedExec,
 		p.SchedExit,
