@@ -384,42 +384,78 @@ static __always_inline void put_cgroup_leaf(struct sk_buf *b, struct task_struct
 #define SK_PATH_DEPTH 48
 #define SK_NAME_MAX 256
 
-/* put_path writes the path of dentry d on mount vm into segment seg as its
- * names leaf first, each NUL-terminated, crossing mount points up to the
- * root of the task's mount namespace (a container's paths are the
- * container's, as Falco reports them). It returns 1 when it reached the
- * root, 0 when the path was too deep or too long. */
+/* A path walk in progress (put_path_at): one step per bpf_loop call. */
+struct path_walk {
+	struct sk_buf *b;
+	struct mount *mnt;
+	struct dentry *d, *root;
+	__u32 base, len;
+	int done; /* 1: reached the root; -1: a name could not be read or did not fit */
+};
+
+/* path_step climbs one name or one mount point. It runs as bpf_loop's
+ * callback: the verifier checks its body once for every depth, where the
+ * walk unrolled in each program that walks a path made the verifier
+ * explore ~700,000 instructions per program (most of the probe's load
+ * time, and near the kernel's 1,000,000 limit). */
+static long path_step(__u64 i, void *ctx)
+{
+	struct path_walk *w = ctx;
+	/* locals, not w->…: CO-RE must see the kernel types alone */
+	struct dentry *d = w->d;
+	struct mount *mnt = w->mnt;
+	if (d == w->root) {
+		struct mount *up = BPF_CORE_READ(mnt, mnt_parent);
+		if (up == mnt) {
+			w->done = 1;
+			return 1;
+		}
+		w->d = BPF_CORE_READ(mnt, mnt_mountpoint);
+		w->mnt = up;
+		w->root = BPF_CORE_READ(up, mnt.mnt_root);
+		return 0;
+	}
+	struct dentry *parent = BPF_CORE_READ(d, d_parent);
+	if (d == parent) {
+		w->done = 1;
+		return 1;
+	}
+	__u32 len = w->len;
+	if (len > SK_SEG_MAX - SK_NAME_MAX) {
+		w->done = -1;
+		return 1;
+	}
+	long n = bpf_probe_read_kernel_str(&w->b->data[(w->base + len) & SK_OFF_MASK], SK_NAME_MAX,
+					   BPF_CORE_READ(d, d_name.name));
+	if (n <= 0) {
+		w->done = -1;
+		return 1;
+	}
+	w->len = len + n;
+	w->d = parent;
+	return 0;
+}
+
+/* put_path_at writes the path of dentry d on mount vm into segment seg,
+ * after start bytes of it, as its names leaf first, each NUL-terminated,
+ * crossing mount points up to the root of the task's mount namespace (a
+ * container's paths are the container's, as Falco reports them). It
+ * returns 1 when it reached the root, 0 when the path was too deep (over
+ * SK_PATH_DEPTH steps) or too long. */
 static __always_inline int put_path_at(struct sk_buf *b, int seg, __u32 start, struct dentry *d, struct vfsmount *vm)
 {
-	struct mount *mnt = container_of(vm, struct mount, mnt);
-	struct dentry *root = BPF_CORE_READ(vm, mnt_root);
-	__u32 base = seg_off(b, seg);
-	__u32 len = start & SK_SEG_MAX;
-	for (int i = 0; i < SK_PATH_DEPTH; i++) {
-		if (d == root) {
-			struct mount *up = BPF_CORE_READ(mnt, mnt_parent);
-			if (up == mnt)
-				goto done;
-			d = BPF_CORE_READ(mnt, mnt_mountpoint);
-			mnt = up;
-			root = BPF_CORE_READ(mnt, mnt.mnt_root);
-			continue;
-		}
-		struct dentry *parent = BPF_CORE_READ(d, d_parent);
-		if (d == parent)
-			goto done;
-		if (len > SK_SEG_MAX - SK_NAME_MAX)
-			return 0;
-		long n = bpf_probe_read_kernel_str(&b->data[(base + len) & SK_OFF_MASK], SK_NAME_MAX,
-						   BPF_CORE_READ(d, d_name.name));
-		if (n <= 0)
-			return 0;
-		len += n;
-		d = parent;
-	}
-	return 0;
-done:
-	b->hdr.len[seg] = len & SK_SEG_MAX;
+	struct path_walk w = {
+		.b = b,
+		.mnt = container_of(vm, struct mount, mnt),
+		.d = d,
+		.root = BPF_CORE_READ(vm, mnt_root),
+		.base = seg_off(b, seg),
+		.len = start & SK_SEG_MAX,
+	};
+	bpf_loop(SK_PATH_DEPTH, path_step, &w, 0);
+	if (w.done != 1)
+		return 0;
+	b->hdr.len[seg] = w.len & SK_SEG_MAX;
 	return 1;
 }
 
