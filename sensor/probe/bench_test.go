@@ -14,7 +14,9 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/saker-sec/saker/sensor/engine"
 	"github.com/saker-sec/saker/sensor/event"
+	"github.com/saker-sec/saker/sensor/rules"
 )
 
 // ruleTypes approximates what a Falco-style rule set needs: file opens,
@@ -165,13 +167,29 @@ func BenchmarkEventRate(b *testing.B) {
 // it captures (the cost the sensor pays at start, mostly the kernel's
 // verifier), then closes it.
 func BenchmarkOpenAllTypes(b *testing.B) {
-	requireBPF(b)
 	var all []event.Type
 	for t := event.Type(1); t < event.NumTypes; t++ {
 		all = append(all, t)
 	}
+	benchOpen(b, all)
+}
+
+// BenchmarkOpenOfficialTypes does the same for the event types the three
+// official rules files need with their default selection, as the sensor
+// loads them.
+func BenchmarkOpenOfficialTypes(b *testing.B) {
+	rs, err := rules.LoadFiles(rules.Config{}, "../rules/testdata/falco_rules.yaml",
+		"../rules/testdata/falco-incubating_rules.yaml", "../rules/testdata/falco-sandbox_rules.yaml")
+	if err != nil {
+		b.Fatal(err)
+	}
+	benchOpen(b, engine.New(rs, engine.Options{}).EventTypes())
+}
+
+func benchOpen(b *testing.B, types []event.Type) {
+	requireBPF(b)
 	for i := 0; i < b.N; i++ {
-		p, err := Open(Options{Types: all})
+		p, err := Open(Options{Types: types})
 		if err != nil {
 			b.Fatal(err)
 		}
