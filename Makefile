@@ -72,7 +72,8 @@ bench-forwarders: deps
 
 ## bench-sensor: (root) the whole `saker sensor` with the three official rules
 ## files vs no BPF and vs one empty syscall tracepoint program, wall clock,
-## interleaved rounds; getpid and openat+close loops, ring-buffer drops
+## interleaved rounds; getpid and openat+close loops, ring-buffer drops, and the
+## kernel side alone (BPF run-time statistics of the sensor's openat program)
 ## (SENSOR_B=/path/to/older/saker runs a second build in the same rounds)
 SENSOR_ROUNDS ?= 5
 SENSOR_B ?=

@@ -15,7 +15,11 @@
 //
 // It prints ns/op per mode and round, the ratios per round and their
 // medians, and the records the sensor's ring buffer dropped (from its
-// Prometheus endpoint). Run it as root with `make bench-sensor`.
+// Prometheus endpoint). After the timed loops of each round it also prices
+// the kernel side alone, with the kernel's BPF run-time statistics on:
+// the sensor's sys_openat program per openat+close, and the floor's empty
+// program per getppid (what the statistics' own clock reads add to every
+// run). Run it as root with `make bench-sensor`.
 package main
 
 import (
@@ -119,6 +123,11 @@ type running struct {
 	// cpu is the CPU time the sensor process has used (0 without one).
 	cpu  func() time.Duration
 	stop func()
+	// prog is the program priced with the run-time statistics (the
+	// sensor's sys_openat, the floor's empty one; nil for none), loop the
+	// syscall loop that runs it.
+	prog *ebpf.Program
+	loop func(ops int, path *byte) error
 }
 
 func noCPU() time.Duration { return 0 }
@@ -157,7 +166,7 @@ func run(cfg config) error {
 	}
 
 	modes := []mode{
-		{"none", func() (running, error) { return running{noCounters, noCPU, func() {}}, nil }},
+		{"none", func() (running, error) { return running{counters: noCounters, cpu: noCPU, stop: func() {}}, nil }},
 		{"floor", startFloor},
 		{"sensor", func() (running, error) { return startSensor(cfg.saker, cfg.rules, tmp) }},
 	}
@@ -171,6 +180,8 @@ func run(cfg config) error {
 	nsop := map[string]map[string][]float64{}
 	// per sensor mode, one figure per round
 	drops, events := map[string][]uint64{}, map[string][]uint64{}
+	// ns per program run with the statistics on, per mode, one per round
+	progNS := map[string][]float64{}
 	for r := 0; r < cfg.rounds; r++ {
 		for i := range modes {
 			m := modes[(i+r)%len(modes)]
@@ -206,6 +217,15 @@ func run(cfg config) error {
 				drops[m.name] = append(drops[m.name], kc.drops)
 				events[m.name] = append(events[m.name], kc.events)
 				line += fmt.Sprintf("  (sensor: %d kernel records, %d dropped, %d opens filtered in the kernel)", kc.events, kc.drops, kc.filtered)
+			}
+			if rm.prog != nil {
+				ns, err := progCost(rm, path, cfg.loads[len(cfg.loads)-1].ops/5)
+				if err != nil {
+					rm.stop()
+					return fmt.Errorf("round %d, %s: %w", r+1, m.name, err)
+				}
+				progNS[m.name] = append(progNS[m.name], ns)
+				line += fmt.Sprintf("  (BPF stats: %.1f ns per %s run)", ns, progName(rm.prog))
 			}
 			fmt.Println(line)
 			if isSensor(m.name) {
@@ -243,7 +263,83 @@ func run(cfg config) error {
 		}
 		fmt.Printf("%s: ring-buffer drops during the unpaced loops, per round: %v (records written: %v)\n", m.name, drops[m.name], events[m.name])
 	}
+	for _, m := range modes {
+		if v := progNS[m.name]; len(v) > 0 {
+			fmt.Printf("%s: BPF run-time statistics, ns per program run, median %.1f, per round %.1f\n", m.name, medianOf(v), v)
+		}
+	}
+	fmt.Println("(a program's run time includes the statistics' two clock reads: the floor's empty program is what they cost)")
 	return nil
+}
+
+// progCost runs rm's loop ops times on a locked thread with the kernel's
+// BPF run-time statistics on and returns the mean run time of rm.prog.
+// The statistics stay on only for this loop: the timed ones do not pay
+// for their clock reads.
+func progCost(rm running, path *byte, ops int) (float64, error) {
+	stats, err := ebpf.EnableStats(uint32(unix.BPF_STATS_RUN_TIME))
+	if err != nil {
+		return 0, fmt.Errorf("enable BPF statistics: %w", err)
+	}
+	defer stats.Close()
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	t0, n0, err := progRuntime(rm.prog)
+	if err != nil {
+		return 0, err
+	}
+	if err := rm.loop(ops, path); err != nil {
+		return 0, err
+	}
+	t1, n1, err := progRuntime(rm.prog)
+	if err != nil {
+		return 0, err
+	}
+	if n1 == n0 {
+		return 0, fmt.Errorf("program %s did not run", progName(rm.prog))
+	}
+	return float64((t1 - t0).Nanoseconds()) / float64(n1-n0), nil
+}
+
+func progRuntime(p *ebpf.Program) (time.Duration, uint64, error) {
+	st, err := p.Stats()
+	if err != nil {
+		return 0, 0, fmt.Errorf("program statistics: %w", err)
+	}
+	return st.Runtime, st.RunCount, nil
+}
+
+func progName(p *ebpf.Program) string {
+	if info, err := p.Info(); err == nil && info.Name != "" {
+		return info.Name
+	}
+	return "empty program"
+}
+
+// lastProgramID is the highest BPF program ID in use now.
+func lastProgramID() ebpf.ProgramID {
+	var last ebpf.ProgramID
+	for id, err := ebpf.ProgramGetNextID(0); err == nil; id, err = ebpf.ProgramGetNextID(id) {
+		last = id
+	}
+	return last
+}
+
+// programAfter returns the first program named name loaded after ID
+// after: the sensor started then loads its programs in one go (another
+// sensor started on the machine meanwhile could be taken instead).
+func programAfter(after ebpf.ProgramID, name string) (*ebpf.Program, error) {
+	for id, err := ebpf.ProgramGetNextID(after); err == nil; id, err = ebpf.ProgramGetNextID(id) {
+		p, err := ebpf.NewProgramFromID(id)
+		if err != nil {
+			continue
+		}
+		if info, err := p.Info(); err == nil && info.Name == name {
+			return p, nil
+		}
+		p.Close()
+	}
+	return nil, fmt.Errorf("no program %s loaded by the sensor", name)
 }
 
 // paced runs openat+close at rate pairs per second for d under the sensor
@@ -294,6 +390,14 @@ func timeLoop(w workload, path *byte) (float64, error) {
 	return float64(time.Since(start).Nanoseconds()) / float64(w.ops), nil
 }
 
+// loopGetppid calls getppid(2), which runs the floor's program.
+func loopGetppid(ops int, _ *byte) error {
+	for range ops {
+		unix.RawSyscall(unix.SYS_GETPPID, 0, 0, 0)
+	}
+	return nil
+}
+
 // loopGetpid calls getpid(2) directly (no runtime bookkeeping, no libc
 // cache).
 func loopGetpid(ops int, _ *byte) error {
@@ -331,10 +435,10 @@ func startFloor() (running, error) {
 		prog.Close()
 		return running{}, fmt.Errorf("attach empty program: %w", err)
 	}
-	return running{noCounters, noCPU, func() {
+	return running{counters: noCounters, cpu: noCPU, stop: func() {
 		l.Close()
 		prog.Close()
-	}}, nil
+	}, prog: prog, loop: loopGetppid}, nil
 }
 
 var metricsAddrRE = regexp.MustCompile(`msg="serving metrics" addr=(\S+)`)
@@ -350,6 +454,7 @@ func startSensor(bin string, rulesFiles []string, dir string) (running, error) {
 	for _, f := range rulesFiles {
 		args = append(args, "-r", f)
 	}
+	before := lastProgramID()
 	cmd := exec.Command(bin, args...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
@@ -402,12 +507,22 @@ func startSensor(bin string, rulesFiles []string, dir string) (running, error) {
 		kill()
 		return running{}, fmt.Errorf("sensor printed no metrics address:\n%s", strings.Join(log, "\n"))
 	}
+	prog, err := programAfter(before, "sys_openat")
+	if err != nil {
+		kill()
+		return running{}, err
+	}
 	// "sensor started" is logged once the probe is attached; the ready
 	// callback follows at once, so the loops run under the whole sensor.
 	return running{
 		counters: func() (kernelCounts, error) { return kernelCounters("http://" + addr + "/metrics") },
 		cpu:      func() time.Duration { return processCPU(cmd.Process.Pid) },
-		stop:     kill,
+		stop: func() {
+			prog.Close()
+			kill()
+		},
+		prog: prog,
+		loop: loopOpenClose,
 	}, nil
 }
 
