@@ -1413,6 +1413,9 @@ int BPF_PROG(sched_fork, struct task_struct *parent, struct task_struct *child)
 	b->hdr.res = ctgid;
 	b->hdr.args[0] = BPF_CORE_READ(child, pid);
 	b->hdr.args[1] = task_vnr(BPF_CORE_READ(child, thread_pid));
+	/* The child's real parent: the caller, or the caller's parent for
+	 * CLONE_PARENT (runc's init stages), as libsinsp takes it. */
+	b->hdr.args[2] = BPF_CORE_READ(child, real_parent, tgid);
 	put_cgroup_leaf(b, child);
 	return submit(b);
 }

@@ -53,3 +53,28 @@ func TestExeInode(t *testing.T) {
 		t.Errorf("forked child: %+v, want its parent's exe inode 77", th)
 	}
 }
+
+// TestCloneParentIsTheRealParent: a child forked with CLONE_PARENT (the
+// fork record's args[2] names its real parent) is its caller's sibling:
+// runc:[2:INIT], forked by runc:[1:CHILD], is runc's child, as in Falco.
+func TestCloneParentIsTheRealParent(t *testing.T) {
+	tab := NewTable(Options{ProcRoot: t.TempDir()})
+	const runc, child1, init, plain = 4_000_501, 4_000_502, 4_000_503, 4_000_504
+	apply := func(r *probe.Record) *event.Event {
+		var ev event.Event
+		r.TS = time.Now().UnixNano()
+		r.Fill(&ev)
+		tab.Apply(r, &ev, probe.AtFDCWD)
+		return &ev
+	}
+	apply(&probe.Record{Type: event.TypeExecve, PID: runc, TID: runc, PPID: 1, Comm: "runc", Str0: "/usr/bin/runc", Argv: []string{"runc", "init"}})
+	apply(&probe.Record{Type: event.TypeClone, PID: runc, TID: runc, PPID: 1, Res: child1, Comm: "runc", Args: [6]uint64{0: child1, 1: child1, 2: runc}})
+	apply(&probe.Record{Type: event.TypeClone, PID: child1, TID: child1, PPID: runc, Res: init, Comm: "runc:[1:CHILD]", Args: [6]uint64{0: init, 1: 1, 2: runc}})
+	apply(&probe.Record{Type: event.TypeClone, PID: child1, TID: child1, PPID: runc, Res: plain, Comm: "runc:[1:CHILD]", Args: [6]uint64{0: plain, 1: plain, 2: child1}})
+	if th := tab.Get(init); th == nil || th.PPID != runc || th.Parent == nil || th.Parent.PID != runc {
+		t.Errorf("CLONE_PARENT child: %+v, want parent %d", th, runc)
+	}
+	if th := tab.Get(plain); th == nil || th.PPID != child1 || th.Parent == nil || th.Parent.PID != child1 {
+		t.Errorf("plain child: %+v, want parent %d", th, child1)
+	}
+}

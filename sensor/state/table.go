@@ -196,6 +196,11 @@ func (t *Table) Apply(rec *probe.Record, ev *event.Event, dirfd int64) {
 			child.VPID, child.VTID = int64(rec.Args[1]), int64(rec.Args[1])
 			child.PPID = th.PID
 			child.Parent = th
+			// CLONE_PARENT (runc's init stages) makes the child its
+			// caller's sibling: its parent is the real one the probe read.
+			if rp := int64(rec.Args[2]); rp != 0 && rp != th.PID {
+				child.PPID, child.Parent = rp, t.Lookup(rp)
+			}
 			child.StartTS = rec.TS
 			if leaf := cstr(rec.Seg2); leaf != "" && leaf != th.CgroupPath {
 				child.CgroupPath = leaf
