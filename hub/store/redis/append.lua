@@ -60,8 +60,18 @@ end
 local n = tonumber(ARGV[i])
 local first = i + 1 -- alert a's arguments start at first + 5 * (a - 1)
 
+-- uuids to check and remember: the ones a sender may send again ("" for
+-- a uuid the hub made up, which no retry can carry).
+local uuids = {[0] = ""}
+for a = 1, n do
+  local uuid = ARGV[first + 5 * (a - 1)]
+  if uuid ~= "" then
+    uuids[#uuids + 1] = uuid
+  end
+end
+
 local ukey, uprev
-if window > 0 then
+if window > 0 and #uuids > 0 then
   local t = redis.call("TIME")
   local bucket = floor((tonumber(t[1]) * 1000 + floor(tonumber(t[2]) / 1000)) / window)
   ukey = pfx .. "u:" .. string.format("%d", bucket)
@@ -75,13 +85,6 @@ end
 local known = {}
 local newbucket = false
 if ukey then
-  local uuids = {[0] = ""}
-  for a = 1, n do
-    local uuid = ARGV[first + 5 * (a - 1)]
-    if uuid ~= "" then
-      uuids[#uuids + 1] = uuid
-    end
-  end
   -- hmget calls fn(k, value) for uuids[lo..], 1000 fields per HMGET.
   local function hmget(key, lo, fn)
     for from = lo, #uuids, 1000 do

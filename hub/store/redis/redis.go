@@ -421,7 +421,11 @@ func (s *Store) Append(ctx context.Context, alerts []alert.Alert) ([]string, err
 			shapeOf[key] = shape
 		}
 		field, entry := encodeEntry(body)
-		req.alerts = append(req.alerts, a.UUID, field, entry, eventMsArg(a), shape)
+		uuid := a.UUID
+		if a.UUIDGenerated {
+			uuid = "" // made up by the hub: no retry can carry it, not remembered
+		}
+		req.alerts = append(req.alerts, uuid, field, entry, eventMsArg(a), shape)
 	}
 	ids, err := s.commits.commit(ctx, req)
 	if err == nil {

@@ -749,3 +749,36 @@ func TestLayout1DataMigratedOnCluster(t *testing.T) {
 		}
 	}
 }
+
+// An alert whose uuid the hub made up (Falco's http_output sends none) is
+// stored without a dedupe entry: no sender can retry with it, and at a high
+// rate the dedupe hashes would hold millions of them. A sender's uuid is
+// still remembered, so its retry is stored once.
+func TestGeneratedUUIDNotRemembered(t *testing.T) {
+	ctx := context.Background()
+	s := newT(t, Options{Addresses: []string{redistest.Addr(t)}, KeyPrefix: fmt.Sprintf("gen%d", prefixSeq.Add(1))})
+	made := sample(0)
+	made.UUIDGenerated = true
+	ids, err := s.Append(ctx, []alert.Alert{made, made})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if keys := s.c.Keys(ctx, s.pfx+"u:*").Val(); len(keys) != 0 {
+		t.Fatalf("dedupe keys %q after alerts with generated uuids; want none", keys)
+	}
+	if ids[0] == ids[1] || s.c.XLen(ctx, s.stream).Val() != 2 {
+		t.Fatalf("ids %v, stream length %d; want two stored alerts", ids, s.c.XLen(ctx, s.stream).Val())
+	}
+	sent := sample(1)
+	first, err := s.Append(ctx, []alert.Alert{sent})
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := s.Append(ctx, []alert.Alert{sent})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first[0] != again[0] || len(s.c.Keys(ctx, s.pfx+"u:*").Val()) != 1 {
+		t.Fatalf("a sender's uuid appended twice got ids %v and %v; want one stored alert", first, again)
+	}
+}
