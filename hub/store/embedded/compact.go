@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"github.com/saker-sec/saker/hub/store"
 )
@@ -119,6 +120,10 @@ func (s *Store) compact(onlyOver bool) error {
 		err = nf.Sync()
 	}
 	if err == nil {
+		// Appends write at the file offset: past the copied records.
+		_, err = nf.Seek(0, io.SeekEnd)
+	}
+	if err == nil {
 		err = os.Rename(tmp, s.path)
 	}
 	if err != nil {
@@ -128,10 +133,6 @@ func (s *Store) compact(onlyOver bool) error {
 		// The new file is in place and complete; only the rename's
 		// durability is in doubt. Carry on with the new file.
 		s.log.Warn("embedded store: sync directory after compaction", "dir", s.opts.Dir, "err", err)
-	}
-	if _, err := nf.Seek(0, io.SeekEnd); err != nil {
-		nf.Close()
-		return fmt.Errorf("compact: seek %s: %w", s.path, err)
 	}
 	for i, r := range snap.recs {
 		r.off = offs[i]
@@ -274,6 +275,21 @@ func writeSnapshot(f, old *os.File, snap snapshot) (int64, []int64, error) {
 	}
 	return total, offs, nil
 }
+
+// compactInBackground runs the janitor's compaction. A failure (a full
+// disk, say) leaves the old log in place and whole, so it is logged and the
+// compaction tried again later; the store keeps taking appends.
+func (s *Store) compactInBackground() {
+	if err := s.compact(false); err != nil {
+		// Not again at every append meanwhile: in a while.
+		s.compactRetry.Store(time.Now().Add(compactRetryDelay).UnixNano())
+		s.log.Error("embedded store: compaction failed; the log is kept as it is and compaction will be retried",
+			"err", err, "retry in", compactRetryDelay)
+	}
+}
+
+// compactRetryDelay is how long the janitor waits after a failed compaction.
+const compactRetryDelay = 10 * time.Second
 
 // tidyLocked drops index lists and pending deliveries that only refer to
 // events retention has removed (keys of long-gone hosts or rules would

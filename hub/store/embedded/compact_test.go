@@ -3,6 +3,10 @@ package embedded
 import (
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -175,4 +179,58 @@ func TestClaimQueuedAtCompactionCountedOnce(t *testing.T) {
 	if again[0].Attempts != 2 {
 		t.Errorf("redelivery of a claimed once says attempt %d, want 2", again[0].Attempts)
 	}
+}
+
+// A compaction that fails (here: its new file cannot be created, as on a
+// full disk) leaves the log as it was and the store usable; it used to make
+// every later append fail until a restart.
+func TestFailedCompactionKeepsStoreUsable(t *testing.T) {
+	dir := t.TempDir()
+	var logs strings.Builder
+	var logMu sync.Mutex
+	s := openT(t, Options{Dir: dir, Logger: slog.New(slog.NewTextHandler(lockedWriter{&logMu, &logs}, nil))})
+	ctx := context.Background()
+	if _, err := s.Append(ctx, []alert.Alert{sample("before")}); err != nil {
+		t.Fatal(err)
+	}
+	// A directory where the new log file would go: creating it fails.
+	if err := os.Mkdir(filepath.Join(dir, logName+".tmp"), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	s.compactInBackground()
+	logMu.Lock()
+	logged := logs.String()
+	logMu.Unlock()
+	if !strings.Contains(logged, "compaction failed") {
+		t.Errorf("the failed compaction was not logged: %q", logged)
+	}
+	if s.compactRetry.Load() <= time.Now().UnixNano() {
+		t.Error("no pause before the janitor tries again")
+	}
+	if h := s.Health(ctx); !h.OK {
+		t.Fatalf("unhealthy after a failed compaction: %s", h.Error)
+	}
+	if _, err := s.Append(ctx, []alert.Alert{sample("after")}); err != nil {
+		t.Fatalf("append after a failed compaction: %v", err)
+	}
+	os.Remove(filepath.Join(dir, logName+".tmp"))
+	if err := s.compact(false); err != nil {
+		t.Fatalf("compaction once possible again: %v", err)
+	}
+	s.Close()
+	s2 := openT(t, Options{Dir: dir})
+	if got := uuids(t, s2); !slices.Equal(got, []string{"after", "before"}) {
+		t.Fatalf("after reopen: %v", got)
+	}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

@@ -155,6 +155,9 @@ type Store struct {
 
 	// compactMu serialises compactions (compact.go) and Close.
 	compactMu sync.Mutex
+	// compactRetry is when (unix ns) the janitor may compact again after
+	// a failed compaction.
+	compactRetry atomic.Int64
 	// duringCompaction, when set (tests), runs while a compaction copies.
 	duringCompaction func()
 	syncMu           sync.Mutex // keeps background fsyncs off a file being swapped

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/saker-sec/saker/hub/store"
 )
@@ -228,7 +229,8 @@ func (s *Store) usableLocked() error {
 func (s *Store) maybeKickLocked() {
 	dead := s.fileSize - s.liveBytes
 	near := s.opts.MaxBytes > 0 && s.fileSize > s.opts.MaxBytes/4*3 && dead > max(compactMinBytes, s.opts.MaxBytes/8)
-	if s.fileSize > compactMinBytes && (s.fileSize > 2*s.liveBytes+compactMinBytes || near) {
+	if s.fileSize > compactMinBytes && (s.fileSize > 2*s.liveBytes+compactMinBytes || near) &&
+		time.Now().UnixNano() >= s.compactRetry.Load() {
 		select {
 		case s.kick <- struct{}{}:
 		default:

@@ -33,13 +33,7 @@ func (s *Store) background() {
 			s.mu.Unlock()
 			s.maybeCompact()
 		case <-s.kick:
-			if err := s.compact(false); err != nil {
-				s.mu.Lock()
-				if s.err == nil {
-					s.err = err
-				}
-				s.mu.Unlock()
-			}
+			s.compactInBackground()
 		}
 	}
 }
