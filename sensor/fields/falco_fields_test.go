@@ -8,23 +8,9 @@ import (
 )
 
 // notYet lists Falco syscall fields Saker does not provide yet, with the
-// reason. The test fails when one of them gets registered (drop it here)
-// and when any other Falco field is missing.
+// reason (none today). The test fails when one of them gets registered
+// (drop it here) and when any other Falco field is missing.
 var notYet = map[string]string{}
-
-func init() {
-	for reason, names := range map[string]string{
-		// libsinsp reads them only from PPME_INFRASTRUCTURE_EVENT_E, which
-		// the Sysdig agent's capture jobs write (push_infra_event) and no
-		// open-source Falco driver or plugin produces: on a live Falco
-		// they are missing on every event.
-		"infrastructure events (Sysdig agent captures only) are not produced": "evt.infra.docker.name evt.infra.docker.container.id evt.infra.docker.container.name evt.infra.docker.container.image",
-	} {
-		for _, n := range strings.Fields(names) {
-			notYet[n] = reason
-		}
-	}
-}
 
 // typeDeviations are fields whose Saker type differs from Falco's on
 // purpose.
