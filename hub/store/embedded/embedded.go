@@ -43,9 +43,8 @@ const (
 	logName = "events.log"
 )
 
-// compactMinBytes is the log size below which compaction never runs (a
-// variable so tests can lower it).
-var compactMinBytes int64 = 4 << 20
+// defaultCompactMinBytes is the log size below which compaction never runs.
+const defaultCompactMinBytes = 4 << 20
 
 // Options configure an embedded store.
 type Options struct {
@@ -83,6 +82,10 @@ type Options struct {
 	// Clock is the time source for IDs, retention and reports; nil =
 	// time.Now. Tests freeze it.
 	Clock func() time.Time
+
+	// compactMinBytes is the log size below which compaction never runs;
+	// 0 = defaultCompactMinBytes, negative = none (tests lower it).
+	compactMinBytes int64
 }
 
 // rec is a retained event's index entry; the event itself stays in the log.
@@ -178,6 +181,12 @@ func Open(opts Options) (*Store, error) {
 	}
 	if opts.MaxAge == 0 {
 		opts.MaxAge = DefaultMaxAge
+	}
+	switch {
+	case opts.compactMinBytes == 0:
+		opts.compactMinBytes = defaultCompactMinBytes
+	case opts.compactMinBytes < 0:
+		opts.compactMinBytes = 0
 	}
 	if opts.MaxBytes == 0 {
 		opts.MaxBytes = DefaultMaxBytes

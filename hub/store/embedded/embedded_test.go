@@ -132,11 +132,8 @@ func TestDirLockedAgainstSecondOpen(t *testing.T) {
 // Retention makes most of the log dead; compaction rewrites it to the
 // retained events and delivery state, and a reopen sees the same data.
 func TestCompaction(t *testing.T) {
-	old := compactMinBytes
-	compactMinBytes = 64 << 10
-	t.Cleanup(func() { compactMinBytes = old })
 	dir := t.TempDir()
-	s := openT(t, Options{Dir: dir, MaxEvents: 50})
+	s := openT(t, Options{Dir: dir, MaxEvents: 50, compactMinBytes: 64 << 10})
 	ctx := context.Background()
 	l, err := s.Deliveries(ctx, "g")
 	if err != nil {
@@ -181,7 +178,7 @@ func TestCompaction(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Close()
-	s2 := openT(t, Options{Dir: dir, MaxEvents: 50})
+	s2 := openT(t, Options{Dir: dir, MaxEvents: 50, compactMinBytes: 64 << 10})
 	got := uuids(t, s2)
 	if !slices.Equal(got, append([]string{"after"}, before[:49]...)) {
 		t.Fatalf("after reopen: %v", got)

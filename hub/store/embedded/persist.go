@@ -228,8 +228,8 @@ func (s *Store) usableLocked() error {
 // appends by 2×, not 4× as when it started at 7/8).
 func (s *Store) maybeKickLocked() {
 	dead := s.fileSize - s.liveBytes
-	near := s.opts.MaxBytes > 0 && s.fileSize > s.opts.MaxBytes/4*3 && dead > max(compactMinBytes, s.opts.MaxBytes/8)
-	if s.fileSize > compactMinBytes && (s.fileSize > 2*s.liveBytes+compactMinBytes || near) &&
+	near := s.opts.MaxBytes > 0 && s.fileSize > s.opts.MaxBytes/4*3 && dead > max(s.opts.compactMinBytes, s.opts.MaxBytes/8)
+	if s.fileSize > s.opts.compactMinBytes && (s.fileSize > 2*s.liveBytes+s.opts.compactMinBytes || near) &&
 		time.Now().UnixNano() >= s.compactRetry.Load() {
 		select {
 		case s.kick <- struct{}{}:
@@ -239,7 +239,7 @@ func (s *Store) maybeKickLocked() {
 }
 
 // overDiskLimit reports whether the log has outgrown MaxBytes by more than
-// the slack compaction leaves (compactMinBytes).
+// the slack compaction leaves (Options.compactMinBytes).
 func (s *Store) overDiskLimit() bool {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
@@ -247,7 +247,7 @@ func (s *Store) overDiskLimit() bool {
 }
 
 func (s *Store) overDiskLimitLocked() bool {
-	return s.opts.MaxBytes > 0 && s.fileSize > s.opts.MaxBytes+compactMinBytes
+	return s.opts.MaxBytes > 0 && s.fileSize > s.opts.MaxBytes+s.opts.compactMinBytes
 }
 
 func (s *Store) maybeCompact() {

@@ -22,12 +22,9 @@ func TestDefaultRetentionBounded(t *testing.T) {
 // MaxBytes bounds the disk the log takes: retained events fill at most half
 // of it and compaction keeps the file within it.
 func TestRetentionByDiskSize(t *testing.T) {
-	old := compactMinBytes
-	compactMinBytes = 0
-	defer func() { compactMinBytes = old }()
 	dir := t.TempDir()
 	const maxBytes = 64 << 10
-	s := openT(t, Options{Dir: dir, MaxBytes: maxBytes})
+	s := openT(t, Options{Dir: dir, MaxBytes: maxBytes, compactMinBytes: -1})
 	ctx := context.Background()
 	var last []string
 	for i := range 2000 {
