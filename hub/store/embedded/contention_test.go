@@ -3,11 +3,9 @@ package embedded
 import (
 	"context"
 	"fmt"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/saker-sec/saker/hub/alert"
 	"github.com/saker-sec/saker/hub/store"
@@ -58,32 +56,15 @@ func BenchmarkAppendWhileReading(b *testing.B) {
 			}
 		}()
 	}
-	a := []alert.Alert{storetest.BenchAlert(1)}
-	b.SetParallelism(8)
-	var mu sync.Mutex
-	var lat []time.Duration
+	a := storetest.BenchAlert(1)
 	var seq atomic.Int64
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		var mine []time.Duration
-		for pb.Next() {
-			x := a[0]
-			x.UUID = fmt.Sprint("u", seq.Add(1))
-			t0 := time.Now()
-			if _, err := s.Append(ctx, []alert.Alert{x}); err != nil {
-				b.Error(err)
-				return
-			}
-			mine = append(mine, time.Since(t0))
-		}
-		mu.Lock()
-		lat = append(lat, mine...)
-		mu.Unlock()
+	lat := storetest.AppendLatencies(b, s, func() []alert.Alert {
+		x := a
+		x.UUID = fmt.Sprint("u", seq.Add(1))
+		return []alert.Alert{x}
 	})
-	b.StopTimer()
 	close(stop)
 	readers.Wait()
-	slices.Sort(lat)
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "alerts/s")
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
 	b.ReportMetric(float64(reads.Load())/b.Elapsed().Seconds(), "reads/s")

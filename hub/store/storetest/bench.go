@@ -56,27 +56,10 @@ func Bench(b *testing.B, open func(b *testing.B) store.Store) {
 	b.Run("AppendSingleParallel16", func(b *testing.B) {
 		s := open(b)
 		a := []alert.Alert{benchAlert(1)}
-		b.SetParallelism(8) // 8 × GOMAXPROCS(2) = 16 concurrent senders
-		var mu sync.Mutex
-		var lat []time.Duration
 		cpu := startCPU(b)
-		b.RunParallel(func(pb *testing.PB) {
-			var mine []time.Duration
-			for pb.Next() {
-				t0 := time.Now()
-				if _, err := s.Append(ctx, a); err != nil {
-					b.Error(err)
-					return
-				}
-				mine = append(mine, time.Since(t0))
-			}
-			mu.Lock()
-			lat = append(lat, mine...)
-			mu.Unlock()
-		})
+		lat := AppendLatencies(b, s, func() []alert.Alert { return a })
 		cpu.report(b, b.N)
 		if len(lat) > 0 {
-			slices.Sort(lat)
 			b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
 		}
 	})
@@ -227,3 +210,32 @@ func StartCPU(b *testing.B) CPU { return CPU{startCPU(b)} }
 
 // Report adds alerts/s and cpu-µs/alert for n alerts.
 func (c CPU) Report(b *testing.B, n int) { c.c.report(b, n) }
+
+// AppendLatencies runs b.N appends from 8×GOMAXPROCS concurrent senders
+// (16 on two cores), each appending what next returns (next is called
+// concurrently), and returns every append's latency, sorted.
+func AppendLatencies(b *testing.B, s store.Store, next func() []alert.Alert) []time.Duration {
+	ctx := context.Background()
+	var mu sync.Mutex
+	var lat []time.Duration
+	b.SetParallelism(8)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		var mine []time.Duration
+		for pb.Next() {
+			alerts := next()
+			t0 := time.Now()
+			if _, err := s.Append(ctx, alerts); err != nil {
+				b.Error(err)
+				return
+			}
+			mine = append(mine, time.Since(t0))
+		}
+		mu.Lock()
+		lat = append(lat, mine...)
+		mu.Unlock()
+	})
+	b.StopTimer()
+	slices.Sort(lat)
+	return lat
+}
