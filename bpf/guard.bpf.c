@@ -23,6 +23,7 @@
 #include "bpf_tracing.h"
 #include "bpf_core_read.h"
 #include "fdfile.h"
+#include "dwalk.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -146,8 +147,7 @@ static __always_inline __u32 bounded(__u32 off)
 /* walk is the state of the walk up from a file to its root. */
 struct walk {
 	struct scratch *s;
-	struct dentry *d, *root;
-	struct mount *mnt;
+	struct dwalk at;
 	__u32 n;   /* names collected */
 	__u32 off; /* bytes written to the key */
 	int done;  /* reached the root */
@@ -157,31 +157,20 @@ struct walk {
 static long walk_up(__u32 i, void *ctx)
 {
 	struct walk *w = ctx;
-	struct dentry *d = w->d;
-	if (d == w->root) {
-		/* A local, not w->mnt: BPF_CORE_READ would relocate the walk's
-		 * own fields against kernel types too. */
-		struct mount *mnt = w->mnt;
-		struct mount *up = BPF_CORE_READ(mnt, mnt_parent);
-		if (up == mnt) {
-			w->done = 1;
-			return 1;
-		}
-		w->d = BPF_CORE_READ(mnt, mnt_mountpoint);
-		w->mnt = up;
-		w->root = BPF_CORE_READ(up, mnt.mnt_root);
-		return 0;
-	}
-	struct dentry *parent = BPF_CORE_READ(d, d_parent);
-	if (d == parent) {
+	struct dentry *parent;
+	switch (dwalk_step(&w->at, &parent)) {
+	case DWALK_TOP:
 		w->done = 1;
 		return 1;
+	case DWALK_CROSSED:
+		return 0;
 	}
+	struct dentry *d = w->at.d; /* a local: CO-RE must see the kernel type alone */
 	if (w->n >= GUARD_DEPTH)
 		return 1; /* too deep */
 	w->s->names[w->n & (GUARD_DEPTH - 1)] = (__u64)BPF_CORE_READ(d, d_name.name);
 	w->n++;
-	w->d = parent;
+	w->at.d = parent;
 	return 0;
 }
 
@@ -212,9 +201,7 @@ static __always_inline int file_path(struct scratch *s, struct file *f)
 	struct vfsmount *vm = BPF_CORE_READ(f, f_path.mnt);
 	struct walk w = {
 		.s = s,
-		.d = BPF_CORE_READ(f, f_path.dentry),
-		.root = BPF_CORE_READ(vm, mnt_root),
-		.mnt = container_of(vm, struct mount, mnt),
+		.at = dwalk_start(BPF_CORE_READ(f, f_path.dentry), vm),
 	};
 	bpf_loop(GUARD_DEPTH * 2, walk_up, &w, 0);
 	if (!w.done)

@@ -24,6 +24,7 @@
 #include "bpf_endian.h"
 #include "saker.h"
 #include "fdfile.h"
+#include "dwalk.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -387,8 +388,7 @@ static __always_inline void put_cgroup_leaf(struct sk_buf *b, struct task_struct
 /* A path walk in progress (put_path_at): one step per bpf_loop call. */
 struct path_walk {
 	struct sk_buf *b;
-	struct mount *mnt;
-	struct dentry *d, *root;
+	struct dwalk at;
 	__u32 base, len;
 	int done; /* 1: reached the root; -1: a name could not be read or did not fit */
 };
@@ -401,25 +401,15 @@ struct path_walk {
 static long path_step(__u64 i, void *ctx)
 {
 	struct path_walk *w = ctx;
-	/* locals, not w->…: CO-RE must see the kernel types alone */
-	struct dentry *d = w->d;
-	struct mount *mnt = w->mnt;
-	if (d == w->root) {
-		struct mount *up = BPF_CORE_READ(mnt, mnt_parent);
-		if (up == mnt) {
-			w->done = 1;
-			return 1;
-		}
-		w->d = BPF_CORE_READ(mnt, mnt_mountpoint);
-		w->mnt = up;
-		w->root = BPF_CORE_READ(up, mnt.mnt_root);
-		return 0;
-	}
-	struct dentry *parent = BPF_CORE_READ(d, d_parent);
-	if (d == parent) {
+	struct dentry *parent;
+	switch (dwalk_step(&w->at, &parent)) {
+	case DWALK_TOP:
 		w->done = 1;
 		return 1;
+	case DWALK_CROSSED:
+		return 0;
 	}
+	struct dentry *d = w->at.d; /* a local: CO-RE must see the kernel type alone */
 	__u32 len = w->len;
 	if (len > SK_SEG_MAX - SK_NAME_MAX) {
 		w->done = -1;
@@ -432,7 +422,7 @@ static long path_step(__u64 i, void *ctx)
 		return 1;
 	}
 	w->len = len + n;
-	w->d = parent;
+	w->at.d = parent;
 	return 0;
 }
 
@@ -446,9 +436,7 @@ static __always_inline int put_path_at(struct sk_buf *b, int seg, __u32 start, s
 {
 	struct path_walk w = {
 		.b = b,
-		.mnt = container_of(vm, struct mount, mnt),
-		.d = d,
-		.root = BPF_CORE_READ(vm, mnt_root),
+		.at = dwalk_start(d, vm),
 		.base = seg_off(b, seg),
 		.len = start & SK_SEG_MAX,
 	};
