@@ -83,13 +83,15 @@ bench-sensor: build
 ## bench-hub: the hub as users run it (Redis and embedded store) under load over
 ## loopback, driven by wrk; prints issue 10's targets met or missed;
 ## SIDEKICK=/path/to/falcosidekick adds it to the same interleaved rounds
-## (SAKER_B=/path/to/older/saker runs a second build in the same rounds: an A/B run)
+## (SAKER_B=/path/to/older/saker runs a second build in the same rounds: an A/B run;
+## FLOOR=1 adds the floors of cmd/benchhub/floor.go: what any hub could do here)
 SIDEKICK ?=
+FLOOR ?=
 SAKER_B ?=
 BENCH_ROUNDS ?= 3
 bench-hub: build
 	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq --no-install-recommends wrk >/dev/null; } || { echo "bench-hub drives the hub with wrk: install it (apt-get install wrk)" >&2; exit 1; }
-	$(GO) run ./cmd/benchhub -saker $(BIN) -rounds $(BENCH_ROUNDS) $(if $(SIDEKICK),-sidekick $(SIDEKICK)) $(if $(SAKER_B),-saker-b $(SAKER_B))
+	$(GO) run ./cmd/benchhub -saker $(BIN) -rounds $(BENCH_ROUNDS) $(if $(SIDEKICK),-sidekick $(SIDEKICK)) $(if $(SAKER_B),-saker-b $(SAKER_B)) $(if $(FLOOR),-floor)
 
 ## faults: the fault suite's short variants (hub/faults; also part of make test): one FAULTS line per scenario
 faults: deps

@@ -40,6 +40,13 @@ import (
 )
 
 func main() {
+	if kind := os.Getenv(floorEnv); kind != "" {
+		if err := serveFloor(kind); err != nil {
+			fmt.Fprintln(os.Stderr, "benchhub floor:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	saker := flag.String("saker", "bin/saker", "saker binary")
 	sakerB := flag.String("saker-b", "", "a second saker binary (say, an older commit built outside the repo) run in the same interleaved rounds; ratios B ÷ A are printed")
 	stores := flag.String("stores", "redis,embedded", "saker stores to measure (comma-separated: redis, embedded)")
@@ -48,9 +55,10 @@ func main() {
 	rounds := flag.Int("rounds", 3, "interleaved rounds")
 	dur := flag.Duration("duration", 4*time.Second, "length of one measurement")
 	memAlerts := flag.Int("mem-alerts", 20000, "alerts stored to measure Redis bytes per alert")
+	floor := flag.Bool("floor", false, "also measure the floors (floor.go): a server that only reads the body, and one that only XADDs it to Redis, in the same rounds")
 	flag.Parse()
 	if err := run(options{saker: *saker, sakerB: *sakerB, sidekick: *sidekick, stores: strings.Split(*stores, ","),
-		payload: *payload, rounds: *rounds, dur: *dur, memAlerts: *memAlerts}); err != nil {
+		payload: *payload, rounds: *rounds, dur: *dur, memAlerts: *memAlerts, floor: *floor}); err != nil {
 		fmt.Fprintln(os.Stderr, "benchhub:", err)
 		os.Exit(1)
 	}
@@ -77,6 +85,7 @@ type options struct {
 	rounds                  int
 	dur                     time.Duration
 	memAlerts               int
+	floor                   bool
 }
 
 // target is a running server under test.
@@ -90,6 +99,8 @@ type target struct {
 	pids []int
 	// a names the A target a B target is compared with ("" for others).
 	a string
+	// floor marks a floor (floor.go): measured, given no verdict.
+	floor bool
 }
 
 // result is one measurement.
@@ -192,6 +203,16 @@ func run(o options) error {
 				t.a = "saker-" + st
 			}
 		}
+	}
+	if o.floor {
+		if err := add(startFloor("http", "")); err != nil {
+			return err
+		}
+		t, err := startFloor("redis", redisAddr)
+		if err := add(t, err); err != nil {
+			return err
+		}
+		t.pids = append(t.pids, redisPID)
 	}
 	if o.sidekick != "" {
 		if err := add(startSidekick(o.sidekick)); err != nil {
@@ -298,7 +319,7 @@ func verdicts(results map[string]map[string][]result, targets []*target) {
 		return "MISSED"
 	}
 	for _, t := range targets {
-		if t.name == "falcosidekick" || t.a != "" {
+		if t.name == "falcosidekick" || t.a != "" || t.floor {
 			continue
 		}
 		for _, c := range []struct {
@@ -326,6 +347,31 @@ func verdicts(results map[string]map[string][]result, targets []*target) {
 			rate := median(rs, result.alertRate)
 			fmt.Printf("  %s %-15s %-22s %.0f alerts/s stored (want ≥ 150000)\n", verdict(rate >= 150000), t.name, "batch of 100, 8 conns", rate)
 		}
+	}
+	floorLine(results, "floor-redis")
+}
+
+// floorLine prints what floor (floor.go) did in the same rounds against
+// the Redis targets: a target the floor misses no Redis-acknowledged hub
+// meets on this machine.
+func floorLine(results map[string]map[string][]result, floor string) {
+	var parts []string
+	for _, sc := range scenarios[:2] {
+		rs, sk := results[sc.name][floor], results[sc.name]["falcosidekick"]
+		if len(rs) == 0 || len(rs) != len(sk) {
+			continue
+		}
+		var ratios []float64
+		for i := range rs {
+			ratios = append(ratios, rs[i].rps()/sk[i].rps())
+		}
+		parts = append(parts, fmt.Sprintf("%s %.2f× falcosidekick", sc.name, medianOf(ratios)))
+	}
+	if rs := results[scenarios[2].name][floor]; len(rs) > 0 {
+		parts = append(parts, fmt.Sprintf("%s %.0f alerts/s", scenarios[2].name, median(rs, result.alertRate)))
+	}
+	if len(parts) > 0 {
+		fmt.Printf("  %s (XADD only: no decoding, indexes or dedupe) in the same rounds: %s\n", floor, strings.Join(parts, "; "))
 	}
 }
 
