@@ -92,7 +92,7 @@ func (s *Store) queueRecordLocked(typ byte, body []byte, t *ticket) *ticket {
 func (s *Store) awaitLocked(t *ticket) error {
 	for !t.done {
 		if s.flushing {
-			ch := s.flushed
+			ch := s.flushDoneLocked()
 			s.mu.Unlock()
 			<-ch
 			s.mu.Lock()
@@ -106,11 +106,20 @@ func (s *Store) awaitLocked(t *ticket) error {
 // waitIdleLocked waits until no flush is in flight (s.mu held).
 func (s *Store) waitIdleLocked() {
 	for s.flushing {
-		ch := s.flushed
+		ch := s.flushDoneLocked()
 		s.mu.Unlock()
 		<-ch
 		s.mu.Lock()
 	}
+}
+
+// flushDoneLocked is the channel closed when the flush in flight ends,
+// made when a writer first waits for it: a lone writer makes none.
+func (s *Store) flushDoneLocked() chan struct{} {
+	if s.flushed == nil {
+		s.flushed = make(chan struct{})
+	}
+	return s.flushed
 }
 
 // flushLocked writes every queued record in one write() and fsyncs when one
@@ -202,13 +211,32 @@ func (s *Store) flushLocked(force bool) {
 		s.spare = buf[:0]
 	}
 	s.flushing = false
-	close(s.flushed)
-	s.flushed = make(chan struct{})
+	if s.flushed != nil {
+		close(s.flushed)
+		s.flushed = nil
+	}
 	if published {
 		s.trimLocked(s.clock())
+		s.notifyLocked()
+		s.maybeKickLocked()
+	}
+}
+
+// notifyChan is the channel closed when more events become visible;
+// readers take it under s.mu (read or write), before waiting on it.
+func (s *Store) notifyChan() chan struct{} {
+	s.notifyWanted.Store(true)
+	return s.notify
+}
+
+// notifyLocked wakes the readers waiting for new events (s.mu held for
+// writing). With none waiting it makes no new channel: the common case
+// at ingest, where nobody tails.
+func (s *Store) notifyLocked() {
+	if s.notifyWanted.Load() {
 		close(s.notify)
 		s.notify = make(chan struct{})
-		s.maybeKickLocked()
+		s.notifyWanted.Store(false)
 	}
 }
 

@@ -275,7 +275,7 @@ func (l *deliveryLog) Claim(ctx context.Context, consumer string, max int, minId
 			return nil, err
 		}
 		claimed := l.claimLocked(consumer, max, minIdle)
-		ch, f := s.notify, s.f
+		ch, f := s.notifyChan(), s.f
 		s.mu.Unlock()
 		var out []store.Delivery
 		for _, c := range claimed {

@@ -122,20 +122,20 @@ type Store struct {
 	closed   bool
 
 	// The committer's queue (commit.go).
-	pend     []byte    // framed records not yet written
-	pendT    []*ticket // their tickets, in order
-	spare    []byte    // the last written buffer, for reuse
-	flushing bool      // a flush's write/fsync is in flight
-	flushed  chan struct{}
-	dirty    bool // written but not fsynced (FsyncInterval)
+	pend     []byte        // framed records not yet written
+	pendT    []*ticket     // their tickets, in order
+	spare    []byte        // the last written buffer, for reuse
+	flushing bool          // a flush's write/fsync is in flight
+	flushed  chan struct{} // closed when the flush in flight ends; nil until a writer waits
+	dirty    bool          // written but not fsynced (FsyncInterval)
 	// writes and fsyncs count the committer's system calls, decodes the
 	// events decoded from the log.
 	writes, fsyncs, decodes atomic.Int64
 	// beforeWrite, when set (tests), runs before each flush's write.
 	beforeWrite func()
 
-	evs       []*rec            // visible events, oldest first
-	idx       map[string][]*rec // index key → events by event time (index.go)
+	evs       []*rec              // visible events, oldest first
+	idx       map[string]*idxList // index key → events by event time (index.go)
 	liveBytes int64
 	lastMs    uint64 // last assigned ID
 	lastSeq   uint64
@@ -143,7 +143,10 @@ type Store struct {
 	visSeq    uint64
 	groups    map[string]*group
 	metas     map[string]*meta // interned index fields (index.go)
-	notify    chan struct{}    // closed and replaced when events become visible
+	keyBuf    []byte           // Append's metaKey scratch (under mu)
+	notify    chan struct{}    // closed and replaced when events become visible (notifyLocked)
+	// notifyWanted: a reader took notify since it was last replaced.
+	notifyWanted atomic.Bool
 	// minutes counts retained events per unix minute (event time) and
 	// per interned meta (so per priority and Stats dimension), kept exact
 	// as events come and go.
@@ -212,13 +215,12 @@ func Open(opts Options) (*Store, error) {
 		opts:    opts,
 		path:    filepath.Join(opts.Dir, logName),
 		lock:    lock,
-		idx:     map[string][]*rec{},
+		idx:     map[string]*idxList{},
 		groups:  map[string]*group{},
 		metas:   map[string]*meta{},
 		minutes: map[int64]map[*meta]int64{},
 		notify:  make(chan struct{}),
 		recent:  newRecentEvents(recentSize),
-		flushed: make(chan struct{}),
 		kick:    make(chan struct{}, 1),
 		done:    make(chan struct{}),
 		log:     opts.Logger,
@@ -263,8 +265,9 @@ func (s *Store) Append(ctx context.Context, alerts []alert.Alert) ([]string, err
 	// as it is), and build the index entries: readers decode the events
 	// from the log, as a reader after a restart would.
 	bodies := make([][]byte, len(alerts))
-	entries := make([]*rec, len(alerts))
-	keys := make([]string, len(alerts))
+	// One allocation holds a batch's index entries (retention drops a
+	// batch's events together, so none pins the others long).
+	entries := make([]rec, len(alerts))
 	for i := range alerts {
 		b, err := alerts[i].Encoded, error(nil)
 		if len(b) == 0 {
@@ -280,8 +283,7 @@ func (s *Store) Append(ctx context.Context, alerts []alert.Alert) ([]string, err
 			return nil, fmt.Errorf("append alert %d: encode: %w", i, err)
 		}
 		bodies[i] = b
-		entries[i] = &rec{flat: flat(&alerts[i])}
-		keys[i] = metaKey(&alerts[i])
+		entries[i].flat = flat(&alerts[i])
 	}
 	if s.overDiskLimit() {
 		// The janitor's compaction fell behind the appends: compact here,
@@ -306,8 +308,8 @@ func (s *Store) Append(ctx context.Context, alerts []alert.Alert) ([]string, err
 	start := len(s.pend)
 	s.pend = append(s.pend, make([]byte, headerSize+1)...)
 	s.pend[start+headerSize] = recEvents
-	var fresh []*rec
-	var freshUUIDs []string
+	fresh := make([]*rec, 0, len(alerts))
+	freshUUIDs := make([]string, 0, len(alerts))
 	var dups map[string]string     // id → uuid of alerts stored before
 	var batchIDs map[string]string // uuids earlier in this batch
 	for i := range alerts {
@@ -344,8 +346,9 @@ func (s *Store) Append(ctx context.Context, alerts []alert.Alert) ([]string, err
 		if len(fresh) > 0 {
 			s.pend = append(s.pend, '\n')
 		}
-		r := entries[i]
-		r.m = s.metaLocked(&alerts[i], keys[i])
+		r := &entries[i]
+		s.keyBuf = appendMetaKey(s.keyBuf[:0], &alerts[i])
+		r.m = s.metaLocked(&alerts[i], s.keyBuf)
 		r.ms, r.seq, r.evMs, r.off = ms, s.lastSeq, store.EventMs(alerts[i].Time, int64(ms)), int64(len(s.pend))
 		// {"id":"<id>", + the alert's own fields: the store.Event JSON.
 		s.pend = append(s.pend, `{"id":"`...)

@@ -3,7 +3,6 @@ package embedded
 import (
 	"math"
 	"sort"
-	"strings"
 
 	"github.com/saker-sec/saker/hub/alert"
 	"github.com/saker-sec/saker/hub/store"
@@ -54,7 +53,13 @@ type meta struct {
 	idxKeys []string
 	prio    string
 	dims    [][2]string
+	// lists are s.idx's lists of idxKeys, resolved each time m is
+	// interned, so publishing an event costs no map lookup per index.
+	lists []*idxList
 }
+
+// idxList is one index key's events, sorted by (event time, ID).
+type idxList struct{ recs []*rec }
 
 // newMeta is the (not yet interned) meta of a, whose metaKey is key.
 func newMeta(a *alert.Alert, key string) *meta { return &meta{a: skeleton(a), key: key} }
@@ -74,43 +79,38 @@ func skeleton(a *alert.Alert) alert.Alert {
 }
 
 // metaKey identifies a skeleton: its fields, NUL-separated.
-func metaKey(a *alert.Alert) string {
-	var b strings.Builder
-	n := len(a.Rule) + len(a.Source) + len(a.Hostname) + 16
-	for _, t := range a.Tags {
-		n += len(t) + 1
-	}
-	cn, _ := a.OutputFields["container.name"].(string)
-	ci, _ := a.OutputFields["container.image.repository"].(string)
-	b.Grow(n + len(cn) + len(ci))
-	b.WriteByte(byte(a.Priority))
-	for _, f := range []string{a.Rule, a.Source, a.Hostname} {
-		b.WriteString(f)
-		b.WriteByte(0)
+func metaKey(a *alert.Alert) string { return string(appendMetaKey(nil, a)) }
+
+// appendMetaKey appends a's metaKey to dst: Append builds it in a reused
+// buffer, so looking up an interned meta allocates nothing.
+func appendMetaKey(dst []byte, a *alert.Alert) []byte {
+	dst = append(dst, byte(a.Priority))
+	for _, f := range [...]string{a.Rule, a.Source, a.Hostname} {
+		dst = append(dst, f...)
+		dst = append(dst, 0)
 	}
 	for _, t := range a.Tags {
-		b.WriteString(t)
-		b.WriteByte(1)
+		dst = append(dst, t...)
+		dst = append(dst, 1)
 	}
-	b.WriteByte(0)
+	dst = append(dst, 0)
 	for _, f := range [...]string{"container.name", "container.image.repository"} {
-		v, ok := a.OutputFields[f].(string)
-		if ok {
-			b.WriteByte(1)
-			b.WriteString(v)
+		if v, ok := a.Field(f); ok {
+			dst = append(dst, 1)
+			dst = append(dst, v...)
 		}
-		b.WriteByte(0)
+		dst = append(dst, 0)
 	}
-	return b.String()
+	return dst
 }
 
 // metaLocked returns the interned meta of a, whose metaKey is key, or a
 // new one (interned when an event using it is published).
-func (s *Store) metaLocked(a *alert.Alert, key string) *meta {
-	if m := s.metas[key]; m != nil {
+func (s *Store) metaLocked(a *alert.Alert, key []byte) *meta {
+	if m := s.metas[string(key)]; m != nil {
 		return m
 	}
-	return newMeta(a, key)
+	return newMeta(a, string(key))
 }
 
 // intern replaces r's meta by the shared one with the same values. (r's
@@ -122,6 +122,17 @@ func (s *Store) intern(r *rec) {
 		m = r.m
 		if m.idxKeys == nil {
 			m.idxKeys, m.prio, m.dims = indexKeys(&m.a), m.a.Priority.String(), store.Dimensions(&m.a)
+		}
+		// Resolved again at every interning: retention may have dropped
+		// a list while m was not interned.
+		m.lists = make([]*idxList, len(m.idxKeys))
+		for i, k := range m.idxKeys {
+			l := s.idx[k]
+			if l == nil {
+				l = &idxList{}
+				s.idx[k] = l
+			}
+			m.lists[i] = l
 		}
 		s.metas[m.key] = m
 	}
@@ -165,10 +176,10 @@ func indexKeys(a *alert.Alert) []string {
 func (s *Store) publishRecs(recs []*rec) {
 	for _, r := range recs {
 		s.intern(r)
-		s.evs = append(s.evs, r)
+		s.evs = append(grow(s.evs), r)
 		s.liveBytes += int64(r.size)
-		for _, k := range r.m.idxKeys {
-			s.idx[k] = insertByTime(cutDead(s.idx[k]), r)
+		for _, l := range r.m.lists {
+			l.recs = insertByTime(cutDead(l.recs), r)
 		}
 		s.visMs, s.visSeq = r.ms, r.seq
 		s.count(r, 1)
@@ -178,6 +189,7 @@ func (s *Store) publishRecs(recs []*rec) {
 // insertByTime adds r to a list sorted by event time: an append for
 // alerts that arrive in time order, an insertion for a late one.
 func insertByTime(l []*rec, r *rec) []*rec {
+	l = grow(l)
 	if len(l) == 0 || !r.less(l[len(l)-1]) {
 		return append(l, r)
 	}
@@ -186,6 +198,24 @@ func insertByTime(l []*rec, r *rec) []*rec {
 	copy(l[i+1:], l[i:])
 	l[i] = r
 	return l
+}
+
+// grow makes room for one more entry in l, doubling its capacity when it
+// is full: append grows a long slice by a quarter, which copies each
+// entry of an ever-growing index list about four times over.
+func grow(l []*rec) []*rec {
+	if len(l) < cap(l) {
+		return l
+	}
+	return append(make([]*rec, 0, 2*len(l)+8), l...)
+}
+
+// listOf is the index list of key k (nil when it has none).
+func (s *Store) listOf(k string) []*rec {
+	if l := s.idx[k]; l != nil {
+		return l.recs
+	}
+	return nil
 }
 
 // cutDead drops a list's leading dead records, copying when they were

@@ -107,7 +107,7 @@ func (s *Store) scan(f *store.Filter, b bounds, fn func(r *rec, ev *store.Event)
 	addDim := func(keys []string) {
 		var lists [][]*rec
 		for _, k := range keys {
-			if l := s.idx[k]; len(l) > 0 {
+			if l := s.listOf(k); len(l) > 0 {
 				lists = append(lists, l)
 			}
 		}
@@ -317,7 +317,7 @@ func (s *Store) Stats(ctx context.Context, q store.StatsQuery) (store.Stats, err
 		sb.Add(r.evMs, &r.m.a)
 		return true, nil
 	}
-	all := s.idx[allKey]
+	all := s.listOf(allKey)
 	hi := b.end(all)
 	lo := sort.Search(hi, func(i int) bool { return all[i].evMs >= b.lo })
 	if !q.TimeOnly() || lo >= hi || b.empty {

@@ -87,10 +87,10 @@ func (s *Store) dropFront(k int) {
 // lists left empty (keys of hosts or rules that stopped appearing).
 func (s *Store) cutIndexes() {
 	for k, l := range s.idx {
-		if l = cutDead(l); len(l) == 0 {
+		// A list left empty belongs to no interned meta (an interned
+		// meta's live events are in each of its lists).
+		if l.recs = cutDead(l.recs); len(l.recs) == 0 {
 			delete(s.idx, k)
-		} else {
-			s.idx[k] = l
 		}
 	}
 }

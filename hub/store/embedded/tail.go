@@ -47,7 +47,7 @@ func (s *Store) Tail(ctx context.Context, after string, max int, block time.Dura
 		for ; i < len(s.evs) && len(locs) < max; i++ {
 			locs = append(locs, s.evs[i].loc())
 		}
-		ch, f := s.notify, s.f
+		ch, f := s.notifyChan(), s.f
 		s.mu.RUnlock()
 		out, err := s.readAll(f, locs)
 		s.fileMu.RUnlock()
