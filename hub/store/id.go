@@ -34,7 +34,15 @@ func parseLocal(id, local string) (ms, seq uint64, err error) {
 
 // FormatID builds an event ID.
 func FormatID(ms, seq uint64) string {
-	return strconv.FormatUint(ms, 10) + "-" + strconv.FormatUint(seq, 10)
+	var b [41]byte // two uint64s and the dash: one allocation, the string's
+	return string(AppendID(b[:0], ms, seq))
+}
+
+// AppendID appends the event ID FormatID builds to dst.
+func AppendID(dst []byte, ms, seq uint64) []byte {
+	dst = strconv.AppendUint(dst, ms, 10)
+	dst = append(dst, '-')
+	return strconv.AppendUint(dst, seq, 10)
 }
 
 // MaxShards bounds the shard number an ID may carry.

@@ -47,10 +47,14 @@ type ticket struct {
 	sync  bool     // needs fsync before done (FsyncAlways)
 	recs  []*rec   // events to publish once written (offsets in the queue)
 	uuids []string // their uuids
-	apply func()   // state change to make once written (under s.mu)
-	undo  func()   // called under s.mu when the write fails
-	done  bool
-	err   error
+	// one and oneUUID back recs and uuids for a lone alert, the
+	// common single POST: one allocation less each.
+	one     [1]*rec
+	oneUUID [1]string
+	apply   func() // state change to make once written (under s.mu)
+	undo    func() // called under s.mu when the write fails
+	done    bool
+	err     error
 }
 
 // appendRecord frames a typed payload onto dst: header, type byte, body.
@@ -127,8 +131,8 @@ func (s *Store) flushDoneLocked() chan struct{} {
 // s.mu held and no flush in flight; releases s.mu during the I/O.
 func (s *Store) flushLocked(force bool) {
 	buf, ts := s.pend, s.pendT
-	s.pend, s.pendT = s.spare[:0], nil
-	s.spare = nil
+	s.pend, s.pendT = s.spare[:0], s.spareT[:0]
+	s.spare, s.spareT = nil, nil
 	needSync := force && (len(buf) > 0 || s.dirty)
 	for _, t := range ts {
 		needSync = needSync || t.sync
@@ -210,6 +214,8 @@ func (s *Store) flushLocked(force bool) {
 	if cap(buf) <= 4<<20 {
 		s.spare = buf[:0]
 	}
+	clear(ts) // the tickets' events stay reachable from the index only
+	s.spareT = ts[:0]
 	s.flushing = false
 	if s.flushed != nil {
 		close(s.flushed)

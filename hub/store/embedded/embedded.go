@@ -125,6 +125,7 @@ type Store struct {
 	pend     []byte        // framed records not yet written
 	pendT    []*ticket     // their tickets, in order
 	spare    []byte        // the last written buffer, for reuse
+	spareT   []*ticket     // the last flush's ticket list, for reuse
 	flushing bool          // a flush's write/fsync is in flight
 	flushed  chan struct{} // closed when the flush in flight ends; nil until a writer waits
 	dirty    bool          // written but not fsynced (FsyncInterval)
@@ -308,8 +309,11 @@ func (s *Store) Append(ctx context.Context, alerts []alert.Alert) ([]string, err
 	start := len(s.pend)
 	s.pend = append(s.pend, make([]byte, headerSize+1)...)
 	s.pend[start+headerSize] = recEvents
-	fresh := make([]*rec, 0, len(alerts))
-	freshUUIDs := make([]string, 0, len(alerts))
+	t := &ticket{sync: s.syncs()}
+	fresh, freshUUIDs := t.one[:0], t.oneUUID[:0]
+	if len(alerts) > 1 {
+		fresh, freshUUIDs = make([]*rec, 0, len(alerts)), make([]string, 0, len(alerts))
+	}
 	var dups map[string]string     // id → uuid of alerts stored before
 	var batchIDs map[string]string // uuids earlier in this batch
 	for i := range alerts {
@@ -337,7 +341,7 @@ func (s *Store) Append(ctx context.Context, alerts []alert.Alert) ([]string, err
 		}
 		s.lastMs = ms
 		ids[i] = store.FormatID(ms, s.lastSeq)
-		if u != "" {
+		if u != "" && len(alerts) > 1 {
 			if batchIDs == nil {
 				batchIDs = map[string]string{}
 			}
@@ -381,7 +385,7 @@ func (s *Store) Append(ctx context.Context, alerts []alert.Alert) ([]string, err
 		// waits for it instead of storing the alert again.
 		s.dedupe.add(freshUUIDs[i], eventID{r.ms, r.seq}, int64(r.ms), now)
 	}
-	t := &ticket{sync: s.syncs(), recs: fresh, uuids: freshUUIDs}
+	t.recs, t.uuids = fresh, freshUUIDs
 	s.pendT = append(s.pendT, t)
 	if err := s.awaitLocked(t); err != nil {
 		return nil, err

@@ -101,5 +101,8 @@ func (s *Store) ageStart(now time.Time) int {
 		return 0
 	}
 	cutoff := uint64(max(now.Add(-s.opts.MaxAge).UnixMilli(), 0))
+	if len(s.evs) == 0 || s.evs[0].ms >= cutoff {
+		return 0 // the common case, checked at every flush: nothing to drop
+	}
 	return sort.Search(len(s.evs), func(i int) bool { return s.evs[i].ms >= cutoff })
 }
