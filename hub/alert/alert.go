@@ -11,7 +11,10 @@ import (
 //
 // OutputFields values keep their JSON types. Decoders must use
 // json.Decoder.UseNumber so integers such as evt.time (nanoseconds) survive
-// without float rounding.
+// without float rounding. The hub's ingest decoder leaves OutputFields nil
+// and indexes the sender's bytes instead (RawOutputFields, RawFields):
+// read output fields through Field, FieldValue, HasNestedField and Fields,
+// which serve both forms.
 type Alert struct {
 	UUID         string         `json:"uuid,omitempty"`
 	Output       string         `json:"output"`
@@ -31,10 +34,16 @@ type Alert struct {
 	Encoded []byte `json:"-"`
 	// RawOutputFields, when set, is output_fields exactly as the sender's
 	// JSON held it (one compact line, valid UTF-8, an object) and
-	// OutputFields is its decoding: encoding the alert then copies these
-	// bytes instead of encoding the map again. Whoever changes
-	// OutputFields must clear it.
+	// OutputFields (or, when that is nil, RawFields) is its decoding:
+	// encoding the alert then copies these bytes instead of encoding the
+	// fields again. Whoever changes the fields must clear it (SetFields).
 	RawOutputFields []byte `json:"-"`
+	// RawFields, when OutputFields is nil, are output_fields' members
+	// (RawOutputFields' members, when that is set) in the sender's order:
+	// the decoder's index of them, which Field and the other accessors
+	// read. Nothing may change the bytes RawOutputFields and RawFields
+	// share.
+	RawFields []RawField `json:"-"`
 	// UUIDGenerated says the hub made UUID up (the sender gave none, as
 	// Falco does): no sender can retry with it, so stores need not
 	// remember it to recognise a retry.
@@ -48,14 +57,3 @@ const TestRule = "Test rule"
 
 // IsTest reports whether a is a test alert (rule TestRule).
 func (a *Alert) IsTest() bool { return a.Rule == TestRule }
-
-// Field returns output_fields[name] as a string when it is one; containers'
-// and Kubernetes' names are looked up this way for indexing and labels.
-func (a *Alert) Field(name string) (string, bool) {
-	v, ok := a.OutputFields[name]
-	if !ok {
-		return "", false
-	}
-	s, ok := v.(string)
-	return s, ok
-}

@@ -630,3 +630,36 @@ func TestExpectContinueAndKeepAlive(t *testing.T) {
 		}
 	})
 }
+
+// TestIngestedFieldsIndexed: the output fields stores and metrics read at
+// append time (container name and image for stats, Kubernetes namespace
+// and pod for falco_events) are found in alerts as ingest decodes them,
+// output_fields indexed rather than in a map, on both stores.
+func TestIngestedFieldsIndexed(t *testing.T) {
+	for _, kind := range []string{"embedded", "redis"} {
+		t.Run(kind, func(t *testing.T) {
+			f := newFixtureOn(t, kind)
+			body := `{"output":"o","priority":"Warning","rule":"r","time":"` + time.Now().UTC().Format(time.RFC3339Nano) + `",` +
+				`"output_fields":{"container.name":"web","container.image.repository":"nginx","k8s.ns.name":"prod","k8s.pod.name":"api-1","evt.time":1,"x":{"y":[1]}}}`
+			for _, path := range []string{"/", "/api/v1/events"} {
+				if code, resp, _ := f.do(t, "POST", path, body); code != 200 {
+					t.Fatalf("%s: %d %s", path, code, resp)
+				}
+			}
+			_, stats, _ := f.do(t, "GET", "/api/v1/stats", "")
+			for _, want := range []string{`"containers":[{"key":"web","count":2}]`, `"images":[{"key":"nginx","count":2}]`} {
+				if !strings.Contains(stats, want) {
+					t.Errorf("stats lack %s: %s", want, stats)
+				}
+			}
+			_, page, _ := f.do(t, "GET", "/api/v1/events?q=nginx&field=k8s.pod.name=api-1", "")
+			if strings.Count(page, `"rule":"r"`) != 2 {
+				t.Errorf("events by field and text: %s", page)
+			}
+			_, m, _ := f.do(t, "GET", "/metrics", "")
+			if !strings.Contains(m, `k8s_ns_name="prod",k8s_pod_name="api-1",priority="4"`) {
+				t.Errorf("falco_events lack the pod's labels:\n%s", m)
+			}
+		})
+	}
+}

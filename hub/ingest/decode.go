@@ -16,7 +16,6 @@ import (
 	"io"
 	"strings"
 	"time"
-	"unicode/utf8"
 	"unsafe"
 
 	"github.com/bytedance/sonic"
@@ -48,37 +47,25 @@ func badf(format string, args ...any) *Error {
 	return &Error{Index: -1, Msg: fmt.Sprintf(format, args...)}
 }
 
-// fastJSON decodes and encodes alerts on the hot path. bytedance/sonic was
-// chosen by measurement (hub/ingest/jsonbench: one decode plus one encode
-// of a Falco payload, numbers exact, in 0.35–0.6 of encoding/json's time
-// and a third of its allocations; the fastest candidate in every run).
-// Numbers decode as encoding/json.Number, control characters in strings are
-// refused and invalid UTF-8 is replaced, as encoding/json does; object keys
-// match struct fields exactly (encoding/json would also take "RULE", which
-// a map lookup, the reference, does not). It is
-// configuration, never replaced at run time. Decoded strings share one
-// allocation: sonic's Unmarshal decodes from its own copy of the bytes, so
-// they never alias a caller's (reused) buffer.
+// fastJSON encodes alerts whose output_fields are a map (see Encode).
+// bytedance/sonic was chosen by measurement (hub/ingest/jsonbench: one
+// decode plus one encode of a Falco payload, numbers exact, in 0.35–0.6 of
+// encoding/json's time and a third of its allocations). Numbers are
+// encoding/json.Number, invalid UTF-8 is replaced, as encoding/json does.
+// It is configuration, never replaced at run time.
 var fastJSON = sonic.Config{UseNumber: true, ValidateString: true, CaseSensitive: true}.Froze()
-
-// rawJSON encodes an alert around output_fields bytes the decoder has
-// just read whole: they are not validated a second time.
-var rawJSON = sonic.Config{ValidateString: true, NoValidateJSONMarshaler: true}.Froze()
 
 // DecodeOne decodes exactly one Falco payload from body: a single JSON object
 // and nothing after it but white space. It validates the alert but does not
 // enrich it (see Enricher). Errors are *Error.
 //
-// Well-formed payloads take one pass of the fast decoder; anything it
-// refuses is decoded again by encoding/json, whose errors (with their
-// offsets) are what clients get, so both paths accept and refuse the same
-// bodies (FuzzDecode compares them).
+// Well-formed payloads take one pass of the hot path's scanner (scan.go);
+// anything it gives up on is decoded again by encoding/json, whose errors
+// (with their offsets) are what clients get, so both paths accept and
+// refuse the same bodies (FuzzDecode compares them).
 func DecodeOne(body []byte) (alert.Alert, error) {
-	trimmed, err := precheck(body)
-	if err != nil {
-		return alert.Alert{}, err
-	}
-	if trimmed[0] == '{' {
+	trimmed := bytes.TrimSpace(body)
+	if len(trimmed) > 0 && trimmed[0] == '{' {
 		if a, ok := decodeFast(trimmed); ok {
 			return a, nil
 		}
@@ -91,85 +78,46 @@ func DecodeOne(body []byte) (alert.Alert, error) {
 // decodes again to name the problem. Whatever it accepts, decodeStd
 // accepts with the same result.
 func decodeFast(obj []byte) (alert.Alert, bool) {
-	var w wireAlert
-	if err := fastJSON.Unmarshal(obj, &w); err != nil {
+	var w wire
+	if !scanAlert(obj, &w) {
 		return alert.Alert{}, false
 	}
 	return w.alert()
 }
 
-// wireAlert is a Falco payload decoded straight into its fields' expected
-// types (no intermediate map): a field of another type fails decoding. A
-// null leaves a string empty, as a missing key does in fromMap.
-type wireAlert struct {
-	UUID         string          `json:"uuid"`
-	Output       string          `json:"output"`
-	Priority     string          `json:"priority"`
-	Rule         string          `json:"rule"`
-	Time         string          `json:"time"`
-	OutputFields json.RawMessage `json:"output_fields"` // decoded by outputFields
-	Source       string          `json:"source"`
-	Tags         []any           `json:"tags"` // any: a null tag is refused, not read as ""
-	Hostname     string          `json:"hostname"`
-}
-
 // alert validates w as fromMap validates a map; ok is false where fromMap
 // returns an error.
-func (w *wireAlert) alert() (alert.Alert, bool) {
-	if strings.TrimSpace(w.Rule) == "" || strings.TrimSpace(w.Priority) == "" || strings.TrimSpace(w.Time) == "" {
+func (w *wire) alert() (alert.Alert, bool) {
+	if strings.TrimSpace(w.rule) == "" || strings.TrimSpace(w.priority) == "" || strings.TrimSpace(w.time) == "" {
 		return alert.Alert{}, false
 	}
-	p, err := alert.ParsePriority(w.Priority)
+	p, err := alert.ParsePriority(w.priority)
 	if err != nil {
 		return alert.Alert{}, false
 	}
-	t, err := parseTime(w.Time)
+	t, err := parseTime(w.time)
 	if err != nil {
 		return alert.Alert{}, false
 	}
-	fields, raw, ok := outputFields(w.OutputFields)
-	if !ok {
-		return alert.Alert{}, false
-	}
-	a := alert.Alert{UUID: canonicalUUID(w.UUID), Output: w.Output, Priority: p, Rule: w.Rule, Time: t,
-		OutputFields: fields, RawOutputFields: raw, Source: w.Source, Hostname: w.Hostname}
-	if w.Tags != nil {
-		a.Tags = make([]string, 0, len(w.Tags))
-		for _, t := range w.Tags {
-			s, ok := t.(string)
-			if !ok {
-				return alert.Alert{}, false
-			}
-			a.Tags = append(a.Tags, s)
-		}
+	a := alert.Alert{UUID: canonicalUUID(w.uuid), Output: w.output, Priority: p, Rule: w.rule, Time: t,
+		Source: w.source, Tags: w.tags, Hostname: w.hostname}
+	switch {
+	case w.rawFields == "":
+		// Sidekick rejects alerts without output fields; Falco sends an
+		// empty object for rules whose output has no %fields (see
+		// fromMap).
+		a.OutputFields = map[string]any{}
+	case strings.ContainsAny(w.rawFields, "\n\r"):
+		// Stores frame events one per line: these bytes cannot be
+		// copied as they are, so the fields are encoded again.
+		a.RawFields = w.fields
+		a.SetFields(a.Fields())
+	default:
+		a.RawOutputFields = unsafe.Slice(unsafe.StringData(w.rawFields), len(w.rawFields))
+		a.RawFields = w.fields
 	}
 	return a, true
 }
-
-// outputFields decodes output_fields' JSON (the fast decoder's copy of
-// it, which nothing else holds or changes: the decoded strings may share
-// its memory). raw is that JSON again when encoding the alert may copy it
-// (see alert.Alert.RawOutputFields): an object on one line (stores frame
-// events one per line) in valid UTF-8. ok is false where fromMap refuses
-// the value.
-func outputFields(js json.RawMessage) (fields map[string]any, raw []byte, ok bool) {
-	if len(js) == 0 || string(js) == "null" {
-		return map[string]any{}, nil, true
-	}
-	// Sized for its fields (a `":` ends each key; a value seldom holds
-	// one), so the map is not grown and rehashed key by key.
-	fields = make(map[string]any, min(bytes.Count(js, []byte(`":`)), maxPresize))
-	if err := fastJSON.UnmarshalFromString(unsafe.String(unsafe.SliceData(js), len(js)), &fields); err != nil || fields == nil {
-		return nil, nil, false
-	}
-	if js[0] == '{' && bytes.IndexByte(js, '\n') < 0 && bytes.IndexByte(js, '\r') < 0 && utf8.Valid(js) {
-		raw = js
-	}
-	return fields, raw, true
-}
-
-// maxPresize bounds the room outputFields makes before decoding.
-const maxPresize = 256
 
 // precheck refuses empty and too deeply nested bodies (before any decoder
 // recurses into them; stores refuse what they could not read back) and
@@ -209,39 +157,25 @@ func decodeStd(body []byte) (alert.Alert, error) {
 // Encode encodes a, once, into a.Encoded, after decoding and enrichment:
 // stores then write these bytes rather than encoding the alert again. a
 // must hold what DecodeOne produces plus enrichment (numbers as
-// json.Number, maps of its own). Should encoding fail, Encoded stays nil
-// and the store encodes the alert itself (and reports the error).
+// json.Number, maps of its own). Should encoding fail, Encoded stays nil,
+// the fields are decoded into OutputFields, and the store encodes the
+// alert itself (and reports the error).
 //
 // An alert whose output_fields are still the sender's bytes
-// (RawOutputFields) is encoded around them: the map, most of an alert,
-// is not encoded again.
+// (RawOutputFields) is written around them (encodeRaw): the fields,
+// most of an alert, are not encoded again.
 func Encode(a *alert.Alert) {
 	a.Encoded = nil
-	var b []byte
-	var err error
 	if a.RawOutputFields != nil && a.Priority.Valid() {
-		b, err = rawJSON.Marshal(&encodedAlert{UUID: a.UUID, Output: a.Output, Priority: a.Priority.String(), Rule: a.Rule,
-			Time: a.Time, OutputFields: a.RawOutputFields, Source: a.Source, Tags: a.Tags, Hostname: a.Hostname})
-	} else {
-		b, err = fastJSON.Marshal(a)
+		a.Encoded = encodeRaw(a)
+		return
 	}
-	if err == nil {
+	if a.OutputFields == nil {
+		a.SetFields(a.Fields()) // json.Marshal's form, for stores too
+	}
+	if b, err := fastJSON.Marshal(a); err == nil {
 		a.Encoded = b
 	}
-}
-
-// encodedAlert is alert.Alert's JSON with output_fields as bytes
-// (TestEncodedAlertMirrorsAlert keeps the two in step).
-type encodedAlert struct {
-	UUID         string          `json:"uuid,omitempty"`
-	Output       string          `json:"output"`
-	Priority     string          `json:"priority"`
-	Rule         string          `json:"rule"`
-	Time         time.Time       `json:"time"`
-	OutputFields json.RawMessage `json:"output_fields"`
-	Source       string          `json:"source,omitempty"`
-	Tags         []string        `json:"tags,omitempty"`
-	Hostname     string          `json:"hostname,omitempty"`
 }
 
 // DecodeBatch decodes a batch: either a JSON array of payloads or

@@ -64,11 +64,12 @@ var falcoOutput = regexp.MustCompile(`(?i)^[0-9:]+\.[0-9]+: (Debug|Info|Informat
 // never fails: a template that fails on one alert stores the error text in
 // the field so the problem is visible where it shows.
 func (e *Enricher) Enrich(a *alert.Alert) {
-	if a.OutputFields == nil {
-		a.OutputFields, a.RawOutputFields = map[string]any{}, nil
+	if a.OutputFields == nil && a.RawOutputFields == nil {
+		a.SetFields(map[string]any{})
 	}
-	if len(e.customKeys) > 0 || len(e.opts.TemplatedFields) > 0 {
-		a.RawOutputFields = nil // the fields change below
+	if len(e.customKeys) > 0 || len(e.opts.TemplatedFields) > 0 ||
+		(e.opts.BracketReplacer != "" && a.OutputFields == nil && hasBracketKey(a.RawFields)) {
+		a.SetFields(a.Fields()) // the fields change below
 	}
 	if a.Source == "" {
 		a.Source = DefaultSource
@@ -100,10 +101,10 @@ func (e *Enricher) Enrich(a *alert.Alert) {
 		sort.Strings(a.Tags)
 		a.Tags = dedupSorted(a.Tags)
 	}
-	if r := e.opts.BracketReplacer; r != "" {
+	if r := e.opts.BracketReplacer; r != "" && a.OutputFields != nil {
 		for k, v := range a.OutputFields {
 			if strings.Contains(k, "[") {
-				a.RawOutputFields = nil
+				a.SetFields(a.OutputFields)
 				delete(a.OutputFields, k)
 				a.OutputFields[strings.ReplaceAll(strings.ReplaceAll(k, "]", ""), "[", r)] = v
 			}
@@ -136,4 +137,13 @@ func dedupSorted(s []string) []string {
 		}
 	}
 	return out
+}
+
+func hasBracketKey(fields []alert.RawField) bool {
+	for _, f := range fields {
+		if strings.Contains(f.Key, "[") {
+			return true
+		}
+	}
+	return false
 }

@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/saker-sec/saker/hub/alert"
@@ -78,8 +80,9 @@ func TestDecodeOneAccepts(t *testing.T) {
 			}
 		}},
 		{"big ints survive", good, func(t *testing.T, a alert.Alert) {
-			if n, ok := a.OutputFields["evt.time"].(json.Number); !ok || n.String() != "1795425121123456789" {
-				t.Fatalf("evt.time = %#v", a.OutputFields["evt.time"])
+			v, _ := a.FieldValue("evt.time")
+			if n, ok := v.(json.Number); !ok || n.String() != "1795425121123456789" {
+				t.Fatalf("evt.time = %#v", v)
 			}
 		}},
 		{"valid uuid kept", `{"uuid":"0B7B6C1E-5D0A-4A47-9A3E-2F4F1C9D8E11","rule":"r","priority":"Debug","time":"2026-11-23T09:00:00Z"}`, func(t *testing.T, a alert.Alert) {
@@ -221,19 +224,24 @@ func TestEnrich(t *testing.T) {
 	}
 }
 
+// decoded is a's decoding alone: output_fields as a map, whichever form
+// it has, and not the bytes it may carry.
+func decoded(a alert.Alert) alert.Alert {
+	a.SetFields(a.Fields())
+	a.Encoded, a.UUIDGenerated = nil, false // not part of the JSON
+	return a
+}
+
 // sameDecoded compares decoded alerts, not the bytes they may carry.
 func sameDecoded(a, b alert.Alert) bool {
-	a.Encoded, a.RawOutputFields, b.Encoded, b.RawOutputFields = nil, nil, nil, nil
-	a.UUIDGenerated, b.UUIDGenerated = false, false // not part of the JSON
-	return reflect.DeepEqual(a, b)
+	return reflect.DeepEqual(decoded(a), decoded(b))
 }
 
 // sameAlert compares alerts as their JSON has them: not the bytes an
 // alert may carry (Encoded, RawOutputFields), and no tags is no tags
 // (the JSON omits an empty list).
 func sameAlert(a, b alert.Alert) bool {
-	a.Encoded, a.RawOutputFields, b.Encoded, b.RawOutputFields = nil, nil, nil, nil
-	a.UUIDGenerated, b.UUIDGenerated = false, false // not part of the JSON
+	a, b = decoded(a), decoded(b)
 	for _, x := range []*alert.Alert{&a, &b} {
 		if len(x.Tags) == 0 {
 			x.Tags = nil
@@ -334,21 +342,85 @@ func TestEncodeKeepsSenderFields(t *testing.T) {
 	}
 }
 
-// TestEncodedAlertMirrorsAlert: Encode's form of an alert with the
-// sender's output_fields has alert.Alert's JSON fields, in its order.
-func TestEncodedAlertMirrorsAlert(t *testing.T) {
-	tags := func(typ reflect.Type) []string {
-		var out []string
-		for f := range typ.Fields() {
-			if tag := f.Tag.Get("json"); f.IsExported() && tag != "-" {
-				out = append(out, tag)
+// TestEncodeRawIsAlertJSON: encodeRaw writes what encoding/json writes
+// for alert.Alert, the same members in the same order with the same
+// values, for strings that need escaping too.
+func TestEncodeRawIsAlertJSON(t *testing.T) {
+	when := time.Date(2026, 11, 23, 9, 0, 0, 123456789, time.UTC)
+	full := alert.Alert{UUID: "0b7b6c1e-5d0a-4a47-9a3e-2f4f1c9d8e11", Output: "o <&> \"q\" \\ \n\r\t\x01\x1f é \u2028\u2029 \xff\xfe end",
+		Priority: alert.PriorityCritical, Rule: "r\x00", Time: when, Source: "s", Tags: []string{"a", "b\"c"}, Hostname: "h",
+		RawOutputFields: []byte(`{"a":1795425121123456789,"b":"x","c":{"d":[null,true]}}`)}
+	// Every member of alert.Alert's JSON is set above: one added to
+	// alert.Alert must be added to encodeRaw (and here).
+	v := reflect.ValueOf(full)
+	for i, f := range reflect.VisibleFields(v.Type()) {
+		if tag := f.Tag.Get("json"); f.IsExported() && tag != "-" && f.Name != "OutputFields" && v.Field(i).IsZero() {
+			t.Fatalf("test alert leaves %s empty", f.Name)
+		}
+	}
+	empty := alert.Alert{Priority: alert.PriorityDebug, Rule: "r", Time: when.In(time.FixedZone("x", 3600)), RawOutputFields: []byte(`{}`)}
+	for _, a := range []alert.Alert{full, empty} {
+		got := encodeRaw(&a)
+		a.OutputFields = generic(t, a.RawOutputFields).(map[string]any)
+		want, err := json.Marshal(&a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if gk, wk := topKeys(t, got), topKeys(t, want); !reflect.DeepEqual(gk, wk) {
+			t.Fatalf("members %q, encoding/json's %q", gk, wk)
+		}
+		if g, w := generic(t, got), generic(t, want); !reflect.DeepEqual(g, w) {
+			t.Fatalf("encodeRaw:\n%s\nencoding/json:\n%s", got, want)
+		}
+		if !utf8.Valid(got) || bytes.ContainsAny(got, "\r\n") {
+			t.Fatalf("not one line of UTF-8: %q", got)
+		}
+	}
+}
+
+// topKeys are the member names of the JSON object b, in order.
+func topKeys(t *testing.T, b []byte) []string {
+	t.Helper()
+	dec := json.NewDecoder(bytes.NewReader(b))
+	var keys []string
+	depth := 0
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			return keys
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", b, err)
+		}
+		switch tok {
+		case json.Delim('{'), json.Delim('['):
+			depth++
+			continue
+		case json.Delim('}'), json.Delim(']'):
+			depth--
+			continue
+		}
+		// At depth 1 a string is a member's name: its value is skipped.
+		if k, ok := tok.(string); ok && depth == 1 {
+			keys = append(keys, k)
+			var skip json.RawMessage
+			if err := dec.Decode(&skip); err != nil {
+				t.Fatal(err)
 			}
 		}
-		return out
 	}
-	if a, e := tags(reflect.TypeFor[alert.Alert]()), tags(reflect.TypeFor[encodedAlert]()); !reflect.DeepEqual(a, e) {
-		t.Fatalf("alert.Alert's JSON fields %q, encodedAlert's %q", a, e)
+}
+
+// generic is b decoded by encoding/json, numbers as written.
+func generic(t *testing.T, b []byte) any {
+	t.Helper()
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		t.Fatalf("%s: %v", b, err)
 	}
+	return v
 }
 
 func templated(t *testing.T, m map[string]string) []config.TemplatedField {
@@ -510,5 +582,22 @@ func sameAsReference(t *testing.T, body string) {
 	ref, refErr := decodeStd([]byte(body))
 	if (err == nil) != (refErr == nil) || (err != nil && err.Error() != refErr.Error()) || !sameDecoded(a, ref) {
 		t.Errorf("%q:\nfast      %+v, %v\nreference %+v, %v", body, a, err, ref, refErr)
+	}
+}
+
+// TestHasSpecial: the word-at-a-time test agrees with the byte table on
+// every byte value in every position, among plain and high bytes.
+func TestHasSpecial(t *testing.T) {
+	for _, fill := range []byte{'a', 0xff, 0x80, 0x20, '"' + 1, '\\' - 1} {
+		for pos := 0; pos < 8; pos++ {
+			for c := 0; c < 256; c++ {
+				w := bytes.Repeat([]byte{fill}, 8)
+				w[pos] = byte(c)
+				want := special[fill] || special[c]
+				if got := hasSpecial(load8(string(w), 0)); got != want {
+					t.Fatalf("%q: hasSpecial %v, want %v", w, got, want)
+				}
+			}
+		}
 	}
 }

@@ -134,7 +134,7 @@ func (e *FalcoEvents) values(dst []string, a *alert.Alert) []string {
 	for _, f := range e.fields {
 		var v string
 		if f.AnyValue {
-			if raw, ok := a.OutputFields[f.Name]; ok && raw != nil {
+			if raw, ok := a.FieldValue(f.Name); ok && raw != nil {
 				v = fmt.Sprint(raw)
 			}
 		} else {

@@ -96,7 +96,8 @@ func (f *Filter) MatchAlert(a *alert.Alert) bool {
 		return false
 	}
 	for k, want := range f.Fields {
-		if s, ok := fieldText(a.OutputFields[k]); !ok || !contains(want, s) {
+		v, _ := a.FieldValue(k)
+		if s, ok := fieldText(v); !ok || !contains(want, s) {
 			return false
 		}
 	}
@@ -112,7 +113,7 @@ func MatchText(a *alert.Alert, lowered string) bool {
 	if containsFold(a.Output, lowered) || containsFold(a.Rule, lowered) {
 		return true
 	}
-	for _, v := range a.OutputFields {
+	for _, v := range a.Fields() {
 		if s, ok := fieldText(v); ok && containsFold(s, lowered) {
 			return true
 		}

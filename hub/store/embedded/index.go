@@ -28,15 +28,7 @@ func newRec(ms, seq uint64, a *alert.Alert, raw []byte, off int64, size int64) *
 
 // flat reports whether a has no nested output field: a text search looks
 // at those in their fmt form ("map[k:v]"), which the JSON does not hold.
-func flat(a *alert.Alert) bool {
-	for _, v := range a.OutputFields {
-		switch v.(type) {
-		case map[string]any, []any:
-			return false
-		}
-	}
-	return true
-}
+func flat(a *alert.Alert) bool { return !a.HasNestedField() }
 
 // meta holds what queries filter on and stats count by, interned: events
 // with the same values share one (s.metas), so an index entry costs a
