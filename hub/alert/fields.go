@@ -3,6 +3,9 @@ package alert
 import (
 	"encoding/json"
 	"strings"
+	"unicode/utf16"
+	"unicode/utf8"
+	"unsafe"
 )
 
 // RawField is one member of output_fields as the sender's JSON holds it:
@@ -29,11 +32,7 @@ func (f RawField) str() (string, bool) {
 	if strings.IndexByte(body, '\\') < 0 {
 		return body, true
 	}
-	var s string
-	if err := json.Unmarshal([]byte(f.Value), &s); err != nil {
-		return "", false // not from a decoder that validated it
-	}
-	return s, true
+	return Unquote(f.Value)
 }
 
 // value is the field's value as encoding/json decodes it with UseNumber:
@@ -141,4 +140,87 @@ func (a *Alert) Fields() map[string]any {
 // their index no longer describe them.
 func (a *Alert) SetFields(m map[string]any) {
 	a.OutputFields, a.RawOutputFields, a.RawFields = m, nil, nil
+}
+
+// Unquote is the string a JSON string's text (quotes included, valid
+// JSON in valid UTF-8) holds, escapes decoded as encoding/json decodes
+// them: a \u escape of half a surrogate pair that is not followed by the
+// other half is U+FFFD. ok is false for text that is not a JSON string.
+func Unquote(raw string) (string, bool) {
+	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
+		return "", false
+	}
+	body := raw[1 : len(raw)-1]
+	b := make([]byte, 0, len(body))
+	for i := 0; i < len(body); {
+		j := strings.IndexByte(body[i:], '\\')
+		if j < 0 {
+			b = append(b, body[i:]...)
+			break
+		}
+		b = append(b, body[i:i+j]...)
+		i += j
+		if i+1 >= len(body) {
+			return "", false
+		}
+		c := body[i+1]
+		switch c {
+		case '"', '\\', '/':
+			b = append(b, c)
+		case 'b':
+			b = append(b, '\b')
+		case 'f':
+			b = append(b, '\f')
+		case 'n':
+			b = append(b, '\n')
+		case 'r':
+			b = append(b, '\r')
+		case 't':
+			b = append(b, '\t')
+		case 'u':
+			r, ok := hex4(body, i+2)
+			if !ok {
+				return "", false
+			}
+			i += 6
+			if utf16.IsSurrogate(r) {
+				if r2, ok := hex4(body, i+2); ok && body[i] == '\\' && body[i+1] == 'u' {
+					if d := utf16.DecodeRune(r, r2); d != utf8.RuneError {
+						b = utf8.AppendRune(b, d)
+						i += 6
+						continue
+					}
+				}
+				r = utf8.RuneError
+			}
+			b = utf8.AppendRune(b, r)
+			continue
+		default:
+			return "", false
+		}
+		i += 2
+	}
+	return unsafe.String(unsafe.SliceData(b), len(b)), true
+}
+
+// hex4 reads the four hex digits of a \u escape at s[i:].
+func hex4(s string, i int) (rune, bool) {
+	if i+4 > len(s) {
+		return 0, false
+	}
+	var r rune
+	for _, c := range []byte(s[i : i+4]) {
+		switch {
+		case '0' <= c && c <= '9':
+			c -= '0'
+		case 'a' <= c && c <= 'f':
+			c = c - 'a' + 10
+		case 'A' <= c && c <= 'F':
+			c = c - 'A' + 10
+		default:
+			return 0, false
+		}
+		r = r<<4 | rune(c)
+	}
+	return r, true
 }

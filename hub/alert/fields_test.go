@@ -59,3 +59,21 @@ func TestRawFieldsReadAsMap(t *testing.T) {
 		t.Fatal(s)
 	}
 }
+
+// TestUnquoteAsEncodingJSON: escapes decode as encoding/json decodes them,
+// surrogate halves without their pair included.
+func TestUnquoteAsEncodingJSON(t *testing.T) {
+	for _, raw := range []string{
+		`""`, `"plain"`, `"\"\\\/\b\f\n\r\t"`, `"\u00e9\u00E9x"`, `"\u003cNA\u003e"`, `"\ud83d\ude00"`, `"\ud83d"`, `"\ud83dx"`,
+		`"\ud83d\u0041"`, `"\udc00\ud83d"`, `"\ud83d\ud83d\ude00"`, `"a\\b\\"`, `"é\u0000ü"`, `"\u2028"`,
+	} {
+		var want string
+		if err := json.Unmarshal([]byte(raw), &want); err != nil {
+			t.Fatalf("%s: %v", raw, err)
+		}
+		got, ok := Unquote(raw)
+		if !ok || got != want {
+			t.Errorf("%s: unquote %q %v, encoding/json %q", raw, got, ok, want)
+		}
+	}
+}

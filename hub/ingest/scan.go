@@ -2,7 +2,6 @@ package ingest
 
 import (
 	"encoding/binary"
-	"encoding/json"
 	"strings"
 	"unicode/utf8"
 	"unsafe"
@@ -276,16 +275,13 @@ func (sc *scanner) array(elem func() bool) bool {
 	}
 }
 
-// unquote is the string a JSON string's text (quotes included) holds.
+// unquote is the string a JSON string's text (quotes included, already
+// scanned by str) holds.
 func unquote(raw string, escaped bool) (string, bool) {
 	if !escaped {
 		return raw[1 : len(raw)-1], true
 	}
-	var s string
-	if err := json.Unmarshal(unsafe.Slice(unsafe.StringData(raw), len(raw)), &s); err != nil {
-		return "", false
-	}
-	return s, true
+	return alert.Unquote(raw)
 }
 
 // stringValue scans a value that must be a string or null ("").
