@@ -405,10 +405,10 @@ func TestGeneratedUUIDNotRemembered(t *testing.T) {
 	if _, err := s.Append(ctx, []alert.Alert{made, given}); err != nil {
 		t.Fatal(err)
 	}
-	s.mu.RLock()
-	_, madeKept := s.dedupe.ids[made.UUID]
-	_, givenKept := s.dedupe.ids[given.UUID]
-	s.mu.RUnlock()
+	s.mu.Lock()
+	_, madeKept := s.dedupe.lookup(made.UUID, s.clock())
+	_, givenKept := s.dedupe.lookup(given.UUID, s.clock())
+	s.mu.Unlock()
 	if madeKept || !givenKept {
 		t.Errorf("remembered: generated uuid %v (want false), sender's uuid %v (want true)", madeKept, givenKept)
 	}

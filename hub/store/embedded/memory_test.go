@@ -31,7 +31,7 @@ func BenchmarkMemoryPerAlert(b *testing.B) {
 		for j := 0; j < n; j += len(batch) {
 			for k := range batch {
 				batch[k] = storetest.BenchAlert(j + k)
-				batch[k].UUID = fmt.Sprintf("uuid-%08d", j+k)
+				batch[k].UUID = fmt.Sprintf("0b7b6c1e-5d0a-4a47-9a3e-%012d", j+k) // canonical, as a sensor sends
 			}
 			if _, err := s.Append(ctx, batch); err != nil {
 				b.Fatal(err)
