@@ -13,13 +13,13 @@ import (
 
 // layout is the value of the "layout" key once the indexes are in the
 // event-time layout this package writes.
-const layout = "3"
+const layout = "4"
 
 // olderLayoutPatterns match the index keys only older layouts wrote:
 // layout 1's arrival-ordered "i:*" sets, layout 2's per-event source and
-// tag indexes. Every event of those layouts is in one of them until the
-// migration ends.
-var olderLayoutPatterns = []string{"i:*", "x:s:*", "x:t:*"}
+// tag indexes, layout 3's per-event priority indexes. Every event of those
+// layouts is in one of them until the migration ends.
+var olderLayoutPatterns = []string{"i:*", "x:s:*", "x:t:*", "x:p:*"}
 
 // olderLayoutKeys reports whether any key of an older layout exists.
 func (s *Store) olderLayoutKeys(ctx context.Context) (bool, error) {
@@ -41,13 +41,14 @@ func (s *Store) olderLayoutKeys(ctx context.Context) (bool, error) {
 	return false, nil
 }
 
-// migrate brings data written by layout 1 (arrival-ordered "i:*" indexes)
-// or 2 (sources and tags indexed per event in "x:s:*" and "x:t:*") to
-// layout 3: it indexes every retained stream entry in the "x:*" sorted sets
-// and the "g:*" rule sets, deletes the older layouts' keys, then marks the
-// layout done. Appends index new
-// events in layout 2 meanwhile; queries find the older events once their
-// chunk is indexed. One replica at a time does it (a lock key), resuming
+// migrate brings data written by layout 1 (arrival-ordered "i:*" indexes),
+// 2 (sources and tags indexed per event in "x:s:*" and "x:t:*") or 3
+// (priorities indexed per event in "x:p:*") to layout 4: it indexes every
+// retained stream entry in the "x:*" sorted sets and the "g:*" rule sets,
+// deletes the older layouts' keys, then marks the layout done. Appends
+// index new events in layout 4 meanwhile; queries find the older events
+// once their chunk is indexed (layout 3's through its priority indexes
+// until then: rulesOf). One replica at a time does it (a lock key), resuming
 // where the last one stopped; the others skip it.
 func (s *Store) migrate(ctx context.Context) error {
 	if s.migrated.Load() {
@@ -107,7 +108,7 @@ func (s *Store) migrate(ctx context.Context) error {
 			for _, k := range indexSuffixes(&e.Alert) {
 				pipe.ZAdd(ctx, s.pfx+"x:"+k, goredis.Z{Member: mem})
 			}
-			for _, k := range ruleSets(&e.Alert) {
+			for _, k := range append(ruleSets(&e.Alert), prioritySet(&e.Alert)) {
 				pipe.SAdd(ctx, s.pfx+k, e.Rule)
 			}
 		}

@@ -12,26 +12,26 @@
 //	events          stream in arrival order; entry field "s" = the alert's
 //	                JSON, S2 with a dictionary (older entries: "d", "z"
 //	                zstd, "a" plain; codec.go)
-//	x:p:<priority>  sorted sets indexing the stream in query order (event
-//	x:r:<rule>      time, then ID): all scores 0, 16-byte members (event ms,
-//	x:h:<hostname>  stream ID ms and sequence, big-endian) so lexical order
-//	                is query order. The priority sets together hold every
-//	                event once and serve unfiltered queries.
-//	g:s:<source>    sets of the rules that carried a source or a tag: a
-//	g:t:<tag>       query by them walks those rules' indexes (see
-//	                indexSuffixes)
+//	x:r:<rule>      sorted sets indexing the stream in query order (event
+//	x:h:<hostname>  time, then ID): all scores 0, 16-byte members (event ms,
+//	                stream ID ms and sequence, big-endian) so lexical order
+//	                is query order. The rule sets together hold every event
+//	                once and serve unfiltered queries.
+//	g:p:<priority>  sets of the rules that carried a priority, a source or
+//	g:s:<source>    a tag: a query by them walks those rules' indexes (see
+//	g:t:<tag>       indexSuffixes); the priority sets list every rule
 //	m:<unix minute> hash of counters per event-time minute: one field per
 //	                combination of priority and dimensions (counters.go;
 //	                older alerts: p:<priority>, rule:<rule>, …)
 //	u:<bucket>      uuid → ID of recent appends (dedupe window); field ""
 //	                marks a bucket whose expiry is set
 //	dl:<group>      list of dead letters (JSON), newest first
-//	layout          "3" once the indexes are in this layout
+//	layout          "4" once the indexes are in this layout
 //
 // Layout 1 (before event time) indexed arrival order in "i:*" sets, layout
-// 2 indexed sources and tags per event ("x:s:*", "x:t:*"); a store opening
-// such data re-indexes the retained stream in the background and deletes
-// those keys (migrate.go). Layout 1's per-minute counters, by arrival
+// 2 indexed sources and tags per event ("x:s:*", "x:t:*"), layout 3
+// priorities per event ("x:p:*"); a store opening such data re-indexes the
+// retained stream in the background and deletes those keys (migrate.go). Layout 1's per-minute counters, by arrival
 // minute, are kept as counts of those minutes.
 //
 // Durability: Append returns once Redis has executed the write (one Lua
@@ -350,14 +350,25 @@ func eventMsArg(a *alert.Alert) int64 {
 	return a.Time.UnixMilli()
 }
 
-// indexSuffixes names the sorted sets an alert is indexed in: its
-// priority, rule and hostname. Tags and source are properties of a rule in
-// Falco, so they are not indexed per event: ruleSets records which rules
-// carried each (a few members per tag, not an entry per event), and a
-// query by tag or source walks those rules' indexes and checks each event
-// (about 130 bytes of Redis memory saved per tag and per alert).
+// indexSuffixes names the sorted sets an alert is indexed in: its rule and
+// its hostname. Priority, tags and source are properties of a rule in
+// Falco, so they are not indexed per event: ruleSets and prioritySet record
+// which rules carried each (a few members per value, not an entry per
+// event), and a query by them walks those rules' indexes and checks each
+// event. An index entry costs Redis about 130 bytes and 2 µs of CPU per
+// alert (BenchmarkAppendScriptParts); the rule indexes together hold every
+// event once and serve unfiltered queries.
 func indexSuffixes(a *alert.Alert) []string {
-	return []string{"p:" + a.Priority.String(), "r:" + a.Rule, "h:" + a.Hostname}
+	return []string{"r:" + a.Rule, "h:" + a.Hostname}
+}
+
+// prioritySet names the set ("g:p:<priority>") that must hold an alert's
+// rule. Unlike ruleSets it is written with every append (one SADD per rule
+// in a batch), not only when ruleSetMemo has not seen it lately: every
+// unfiltered query finds the events through these sets, so a FLUSHALL must
+// not hide a rule's new alerts from them for ruleSetTTL.
+func prioritySet(a *alert.Alert) string {
+	return "g:p:" + a.Priority.String()
 }
 
 // ruleSets names the sets ("g:t:<tag>", "g:s:<source>") that must hold an
@@ -416,7 +427,7 @@ func (s *Store) Append(ctx context.Context, alerts []alert.Alert) ([]string, err
 			if len(missing) > 0 {
 				sent = append(sent, setsOf{a.Rule, missing})
 			}
-			req.addShape(indexSuffixes(a), a.Rule, missing, []string{ck})
+			req.addShape(indexSuffixes(a), a.Rule, append(missing, prioritySet(a)), []string{ck})
 			shape = req.shapes
 			shapeOf[key] = shape
 		}
@@ -531,18 +542,44 @@ func (s *Store) window(ctx context.Context, f *store.Filter, before string, now 
 	return w, nil
 }
 
-// allDims is the index dimension holding every event once: the priorities.
-func allDims() [][]string {
-	keys := make([]string, len(alert.Priorities))
-	for i, p := range alert.Priorities {
-		keys[i] = "p:" + p.String()
+// rulesOf returns the index keys ("r:<rule>") of the rules in the
+// priority sets of ps ("g:p:<priority>"), and, until the store knows its
+// data is in this layout, the priority indexes of layout 3 ("p:<priority>",
+// which hold that layout's events while the migration adds their rules to
+// the sets; an event in both is merged once, see nextMembers).
+func (s *Store) rulesOf(ctx context.Context, ps []alert.Priority) ([]string, error) {
+	if len(ps) == 0 {
+		return nil, nil
 	}
-	return [][]string{keys}
+	keys := make([]string, len(ps))
+	for i, p := range ps {
+		keys[i] = s.pfx + "g:p:" + p.String()
+	}
+	rules, err := s.c.SUnion(ctx, keys...).Result()
+	if err != nil && !errors.Is(err, goredis.Nil) {
+		return nil, fmt.Errorf("redis store: rules by priority: %w", err)
+	}
+	out := make([]string, 0, len(rules)+len(ps))
+	for _, r := range rules {
+		out = append(out, "r:"+r)
+	}
+	if !s.migrated.Load() {
+		for _, p := range ps {
+			out = append(out, "p:"+p.String())
+		}
+	}
+	return out, nil
+}
+
+// everyEvent returns index keys that together hold every event: the
+// indexes of every rule that carried a priority.
+func (s *Store) everyEvent(ctx context.Context) ([]string, error) {
+	return s.rulesOf(ctx, alert.Priorities)
 }
 
 // each calls fn with matching events in query order (newest event time
 // first) until fn returns false. It walks the smallest matching index, or
-// the priority indexes (every event) when no indexed criterion applies.
+// every rule's index (every event) when no indexed criterion applies.
 func (s *Store) each(ctx context.Context, f *store.Filter, w window, chunk int, fn func(store.Event) bool) error {
 	if w.empty {
 		return nil
@@ -559,7 +596,11 @@ func (s *Store) each(ctx context.Context, f *store.Filter, w window, chunk int, 
 		return err
 	}
 	if len(dims) == 0 {
-		dims = allDims()
+		all, err := s.everyEvent(ctx)
+		if err != nil {
+			return err
+		}
+		dims = [][]string{all}
 	}
 	// Pick the dimension with the fewest members in the window.
 	pipe := s.c.Pipeline()
@@ -686,11 +727,11 @@ func (s *Store) prune(ctx context.Context, dims [][]string, from int, members []
 func (s *Store) indexDims(ctx context.Context, f *store.Filter) ([][]string, error) {
 	var dims [][]string
 	if ps, ok := f.PrioritySet(); ok {
-		keys := make([]string, len(ps))
-		for i, p := range ps {
-			keys[i] = "p:" + p.String()
+		keys, err := s.rulesOf(ctx, ps)
+		if err != nil {
+			return nil, err
 		}
-		dims = append(dims, keys)
+		dims = append(dims, keys) // nil when no rule ever carried them: nothing matches
 	}
 	add := func(prefix string, vals []string) {
 		if len(vals) == 0 {
@@ -739,8 +780,10 @@ type lexCursor struct {
 	done   bool
 }
 
-// nextMembers merges the cursors (disjoint sets: one priority, one rule…
-// per event) into the next n members in query order.
+// nextMembers merges the cursors into the next n members in query order.
+// The sets are disjoint (one rule, one hostname… per event) but for a
+// store migrating from layout 3, whose events are in a priority set and a
+// rule set both: a member equal to the one before it is skipped.
 func (s *Store) nextMembers(ctx context.Context, curs []*lexCursor, n int) ([]string, error) {
 	var out []string
 	for len(out) < n {
@@ -774,8 +817,15 @@ func (s *Store) nextMembers(ctx context.Context, curs []*lexCursor, n int) ([]st
 		if pick == nil {
 			break
 		}
-		out = append(out, pick.buf[0])
-		pick.buf = pick.buf[1:]
+		m := pick.buf[0]
+		out = append(out, m)
+		// Every cursor not done has its next member buffered (refilled
+		// above), so a copy of m elsewhere is at the head of its buffer.
+		for _, c := range curs {
+			if len(c.buf) > 0 && c.buf[0] == m {
+				c.buf = c.buf[1:]
+			}
+		}
 	}
 	return out, nil
 }
@@ -870,11 +920,15 @@ func (s *Store) Stats(ctx context.Context, q store.StatsQuery) (store.Stats, err
 }
 
 // eventSpan returns the oldest and newest event time indexed, from the
-// ends of the priority indexes; ok is false when they are empty.
+// ends of the rule indexes; ok is false when they are empty.
 func (s *Store) eventSpan(ctx context.Context) (first, last int64, ok bool, err error) {
+	all, err := s.everyEvent(ctx)
+	if err != nil {
+		return 0, 0, false, err
+	}
 	pipe := s.c.Pipeline()
 	var cmds []*goredis.StringSliceCmd
-	for _, k := range allDims()[0] {
+	for _, k := range all {
 		cmds = append(cmds, pipe.ZRange(ctx, s.pfx+"x:"+k, 0, 0), pipe.ZRange(ctx, s.pfx+"x:"+k, -1, -1))
 	}
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, goredis.Nil) {
@@ -1005,12 +1059,17 @@ const edgeScanMax = 5000
 
 // edge decides how to count a partial minute [a, z] of event time: it
 // queues an exact read and returns false when few events fall in it
-// (counted cheaply from the priority indexes, which hold every event
-// once), else returns true to use the whole minute's counter.
+// (counted cheaply from the rule indexes, which hold every event once),
+// else returns true to use the whole minute's counter.
 func (s *Store) edge(ctx context.Context, partial *[][2]int64, a, z int64) bool {
+	all, err := s.everyEvent(ctx)
+	if err != nil {
+		*partial = append(*partial, [2]int64{a, z})
+		return false
+	}
 	pipe := s.c.Pipeline()
 	var cmds []*goredis.IntCmd
-	for _, k := range allDims()[0] {
+	for _, k := range all {
 		cmds = append(cmds, pipe.ZLexCount(ctx, s.pfx+"x:"+k, "["+timeBound(a), "("+timeBound(z+1)))
 	}
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, goredis.Nil) {

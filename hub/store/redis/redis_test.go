@@ -164,12 +164,12 @@ func TestRetentionPassTrimsIndexesAndCounters(t *testing.T) {
 	if inHosts != 5 {
 		t.Errorf("hostname indexes hold %d members, want 5", inHosts)
 	}
-	var inPrio int64
-	for _, p := range alert.Priorities {
-		inPrio += s.Client().ZCard(ctx, s.pfx+"x:p:"+p.String()).Val()
+	var inRules int64
+	for r := range 3 {
+		inRules += s.Client().ZCard(ctx, s.pfx+fmt.Sprintf("x:r:rule-%d", r)).Val()
 	}
-	if inPrio != 5 {
-		t.Errorf("priority indexes hold %d members, want 5", inPrio)
+	if inRules != 5 {
+		t.Errorf("rule indexes hold %d members, want 5", inRules)
 	}
 	st, err := s.Stats(ctx, store.StatsQuery{Filter: store.Filter{Since: time.Now().Add(-time.Hour)}})
 	if err != nil || st.Total != 5 {
@@ -448,6 +448,90 @@ func TestLayout1DataMigrated(t *testing.T) {
 			t.Errorf("older layouts' index keys left: %v", old)
 		}
 	}
+}
+
+// Data written by layout 3 (every event also indexed by priority in
+// "x:p:*"; no "g:p:*" sets) is found by unfiltered and priority queries
+// while another replica holds the migration (through the priority
+// indexes, each event once though it is in a rule index too) and after
+// this store migrated it (through the rules of each priority); the
+// priority indexes go.
+func TestLayout3DataMigrated(t *testing.T) {
+	srv := redistest.Start(t)
+	ctx := context.Background()
+	w := newT(t, Options{Addresses: []string{srv.Addr}})
+	var want []string // newest first
+	for i := range 8 {
+		a := sample(i)
+		a.Time = time.Now().Add(time.Duration(i-8) * time.Minute)
+		ids, err := w.Append(ctx, []alert.Alert{a})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append([]string{ids[0]}, want...)
+	}
+	// Rewrite the indexes as layout 3 left them.
+	c := w.Client()
+	msgs, err := c.XRange(ctx, w.stream, "-", "+").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range msgs {
+		e, ok := decodeMessage(m)
+		if !ok {
+			t.Fatalf("entry %s unreadable", m.ID)
+		}
+		ms, seq, _ := store.ParseID(e.ID)
+		c.ZAdd(ctx, w.pfx+"x:p:"+e.Priority.String(), goredis.Z{Member: member(e.EventMs(), ms, seq)})
+	}
+	for _, p := range alert.Priorities {
+		c.Del(ctx, w.pfx+"g:p:"+p.String())
+	}
+	c.Set(ctx, w.pfx+"layout", "3", 0)
+	// Another replica holds the migration.
+	c.Set(ctx, w.pfx+"migrating", "1", time.Minute)
+
+	s := newT(t, Options{Addresses: []string{srv.Addr}, TrimInterval: 20 * time.Millisecond})
+	critical := store.Filter{MinPriority: alert.PriorityCritical}
+	check := func(when string) {
+		t.Helper()
+		p, err := s.Query(ctx, store.Query{Limit: 20})
+		if got := eventIDs(p.Events); err != nil || !slices.Equal(got, want) {
+			t.Errorf("%s: Query() = %v, %v; want %v", when, got, err, want)
+		}
+		var crit []string
+		for i, id := range want {
+			if sample(7-i).Priority >= alert.PriorityCritical {
+				crit = append(crit, id)
+			}
+		}
+		p, err = s.Query(ctx, store.Query{Filter: critical, Limit: 20})
+		if got := eventIDs(p.Events); err != nil || !slices.Equal(got, crit) {
+			t.Errorf("%s: Query(critical and above) = %v, %v; want %v", when, got, err, crit)
+		}
+		st, err := s.Stats(ctx, store.StatsQuery{Filter: store.Filter{Since: time.Now().Add(-time.Hour)}})
+		if err != nil || st.Total != 8 {
+			t.Errorf("%s: Stats total %d, %v; want 8", when, st.Total, err)
+		}
+	}
+	check("before the migration")
+	c.Del(ctx, w.pfx+"migrating")
+	testutil.Eventually(t, 20*time.Second, "layout marked", func() bool {
+		return c.Get(ctx, w.pfx+"layout").Val() == layout
+	})
+	check("after the migration")
+	if old := c.Keys(ctx, w.pfx+"x:p:*").Val(); len(old) != 0 {
+		t.Errorf("layout 3 priority indexes left: %v", old)
+	}
+}
+
+// eventIDs returns the IDs of evs.
+func eventIDs(evs []store.Event) []string {
+	out := make([]string, len(evs))
+	for i, e := range evs {
+		out[i] = e.ID
+	}
+	return out
 }
 
 // compressZstd compresses b as releases before S2 did (codec.go): zstd,
