@@ -107,7 +107,7 @@ func (w *wire) alert() (alert.Alert, bool) {
 		// empty object for rules whose output has no %fields (see
 		// fromMap).
 		a.OutputFields = map[string]any{}
-	case strings.ContainsAny(w.rawFields, "\n\r"):
+	case !w.plain && strings.ContainsAny(w.rawFields, "\n\r"):
 		// Stores frame events one per line: these bytes cannot be
 		// copied as they are, so the fields are encoded again.
 		a.RawFields = w.fields

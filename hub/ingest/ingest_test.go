@@ -601,3 +601,19 @@ func TestHasSpecial(t *testing.T) {
 		}
 	}
 }
+
+// TestIsPlain: the word-at-a-time test agrees with a byte loop on every
+// byte value in every position.
+func TestIsPlain(t *testing.T) {
+	for n := 1; n <= 17; n++ {
+		for pos := 0; pos < n; pos++ {
+			for c := 0; c < 256; c++ {
+				b := bytes.Repeat([]byte{'a'}, n)
+				b[pos] = byte(c)
+				if got, want := isPlain(b), c >= 0x20 && c < 0x80; got != want {
+					t.Fatalf("%q: isPlain %v, want %v", b, got, want)
+				}
+			}
+		}
+	}
+}

@@ -35,6 +35,10 @@ type scanner struct {
 	s     string
 	i     int
 	depth int // open objects and arrays
+	// plain says s is printable ASCII alone (no control character, no
+	// white space but spaces): a string then ends at its first quote
+	// that no backslash escapes, which str finds with IndexByte.
+	plain bool
 }
 
 func (sc *scanner) ws() {
@@ -64,6 +68,12 @@ func (sc *scanner) next(c byte) bool {
 func (sc *scanner) str() (raw string, escaped, ok bool) {
 	s, start := sc.s, sc.i
 	i := start + 1
+	if sc.plain {
+		if q := strings.IndexByte(s[i:], '"'); q >= 0 && strings.IndexByte(s[i:i+q], '\\') < 0 {
+			sc.i = i + q + 1
+			return s[start:sc.i], false, true
+		}
+	}
 	for i < len(s) {
 		if i+8 <= len(s) && !hasSpecial(load8(s, i)) {
 			i += 8
@@ -117,6 +127,25 @@ const (
 func hasSpecial(x uint64) bool {
 	q, b := x^('"'*ones), x^('\\'*ones)
 	return ((x-0x20*ones)&^x|(q-ones)&^q|(b-ones)&^b)&highs != 0
+}
+
+// isPlain reports whether every byte of b is printable ASCII (0x20 to
+// 0x7f), 8 at a time: a word's bytes are when neither a byte nor the byte
+// less 0x20 has its high bit set (no borrow crosses bytes then).
+func isPlain(b []byte) bool {
+	i := 0
+	for ; i+8 <= len(b); i += 8 {
+		x := binary.LittleEndian.Uint64(b[i:])
+		if (x|(x-0x20*ones))&highs != 0 {
+			return false
+		}
+	}
+	for ; i < len(b); i++ {
+		if b[i] < 0x20 || b[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 func isHex(c byte) bool { return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F' }
@@ -303,15 +332,17 @@ type wire struct {
 	fields                                               []alert.RawField
 	rawFields                                            string // output_fields' JSON; "" when absent or null
 	tags                                                 []string
+	plain                                                bool // the payload is printable ASCII (scanner.plain)
 }
 
 // scanAlert reads one payload, obj (an object without surrounding white
 // space), into w; ok is false where it gives up (see above).
 func scanAlert(obj []byte, w *wire) bool {
-	if !utf8.Valid(obj) {
+	plain := isPlain(obj)
+	if !plain && !utf8.Valid(obj) {
 		return false
 	}
-	sc := scanner{s: string(obj)} // the one copy every string shares
+	sc := scanner{s: string(obj), plain: plain} // the one copy every string shares
 	// Fields and tags are gathered on the stack, then copied once.
 	var fieldBuf [32]alert.RawField
 	var tagBuf [8]string
@@ -359,6 +390,7 @@ func scanAlert(obj []byte, w *wire) bool {
 	if !ok || sc.i != len(sc.s) {
 		return false
 	}
+	w.plain = plain
 	if len(fields) > 0 {
 		w.fields = append([]alert.RawField(nil), fields...)
 	}
