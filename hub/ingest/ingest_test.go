@@ -13,6 +13,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/google/uuid"
+
 	"github.com/saker-sec/saker/hub/alert"
 	"github.com/saker-sec/saker/hub/config"
 )
@@ -615,5 +617,19 @@ func TestIsPlain(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestNewUUID: made-up uuids are version 4, RFC 4122 variant, in canonical
+// form, and do not repeat.
+func TestNewUUID(t *testing.T) {
+	seen := map[string]bool{}
+	for range 10000 {
+		s := newUUID()
+		u, err := uuid.Parse(s)
+		if err != nil || u.Version() != 4 || u.Variant() != uuid.RFC4122 || u.String() != s || seen[s] {
+			t.Fatalf("%q: %v, version %d, variant %v, repeated %v", s, err, u.Version(), u.Variant(), seen[s])
+		}
+		seen[s] = true
 	}
 }
