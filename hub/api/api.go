@@ -216,13 +216,13 @@ func (l *limitedReader) Read(p []byte) (int, error) {
 // only after the store made the alert durable.
 func (s *Server) handleOne(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
-		s.Metrics.Inputs.WithLabelValues("requests", "rejected").Inc()
+		s.Metrics.Input("requests", "rejected").Inc()
 		writeError(w, http.StatusBadRequest, "please send with post http method")
 		return
 	}
 	body, ok := readBody(w, r, s.BodyLimit)
 	if !ok {
-		s.Metrics.Inputs.WithLabelValues("requests", "rejected").Inc()
+		s.Metrics.Input("requests", "rejected").Inc()
 		return
 	}
 	if code, msg := s.ingestOne(r.Context(), body); code != http.StatusOK {
@@ -237,7 +237,7 @@ func (s *Server) handleOne(w http.ResponseWriter, r *http.Request) {
 func (s *Server) ingestOne(ctx context.Context, body []byte) (int, string) {
 	a, err := ingest.DecodeOne(body)
 	if err != nil {
-		s.Metrics.Inputs.WithLabelValues("requests", "rejected").Inc()
+		s.Metrics.Input("requests", "rejected").Inc()
 		return http.StatusBadRequest, err.Error()
 	}
 	s.Enricher.Enrich(&a)
@@ -253,7 +253,7 @@ func (s *Server) ingestOne(ctx context.Context, body []byte) (int, string) {
 func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request) {
 	body, ok := readBody(w, r, s.BatchBodyLimit)
 	if !ok {
-		s.Metrics.Inputs.WithLabelValues("batch", "rejected").Inc()
+		s.Metrics.Input("batch", "rejected").Inc()
 		return
 	}
 	res, code, msg := s.ingestBatch(r.Context(), body)
@@ -274,7 +274,7 @@ type batchResult struct {
 func (s *Server) ingestBatch(ctx context.Context, body []byte) (batchResult, int, string) {
 	as, err := ingest.DecodeBatchLimit(body, s.BatchMaxEvents, s.BodyLimit)
 	if err != nil {
-		s.Metrics.Inputs.WithLabelValues("batch", "rejected").Inc()
+		s.Metrics.Input("batch", "rejected").Inc()
 		code := http.StatusBadRequest
 		if errors.Is(err, ingest.ErrItemTooLarge) {
 			code = http.StatusRequestEntityTooLarge
@@ -300,12 +300,12 @@ func (s *Server) ingestBatch(ctx context.Context, body []byte) (batchResult, int
 func (s *Server) handleK8sAudit(w http.ResponseWriter, r *http.Request) {
 	body, ok := readBody(w, r, s.K8sAuditBodyLimit)
 	if !ok {
-		s.Metrics.Inputs.WithLabelValues("k8s_audit", "rejected").Inc()
+		s.Metrics.Input("k8s_audit", "rejected").Inc()
 		return
 	}
 	n, as, err := s.K8sAudit.Evaluate(body)
 	if err != nil {
-		s.Metrics.Inputs.WithLabelValues("k8s_audit", "rejected").Inc()
+		s.Metrics.Input("k8s_audit", "rejected").Inc()
 		writeError(w, http.StatusBadRequest, "audit events: "+err.Error())
 		return
 	}
@@ -318,7 +318,7 @@ func (s *Server) handleK8sAudit(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	} else {
-		s.Metrics.Inputs.WithLabelValues("k8s_audit", "accepted").Inc()
+		s.Metrics.Input("k8s_audit", "accepted").Inc()
 	}
 	writeJSON(w, http.StatusOK, map[string]int{"events": n, "alerts": len(as)})
 }
@@ -355,7 +355,7 @@ func (s *Server) store(ctx context.Context, input string, as []alert.Alert) ([]s
 	ids, err := s.Store.Append(ctx, as)
 	s.Metrics.StoreAppend.Observe(time.Since(start).Seconds())
 	if err != nil {
-		s.Metrics.Inputs.WithLabelValues(input, "error").Inc()
+		s.Metrics.Input(input, "error").Inc()
 		if ctx.Err() == nil { // not the client hanging up
 			s.writes.failed(err)
 		}
@@ -365,7 +365,7 @@ func (s *Server) store(ctx context.Context, input string, as []alert.Alert) ([]s
 		return nil, err
 	}
 	s.writes.succeeded()
-	s.Metrics.Inputs.WithLabelValues(input, "accepted").Inc()
+	s.Metrics.Input(input, "accepted").Inc()
 	s.Metrics.Stored(as)
 	if s.Debug {
 		for i := range as {

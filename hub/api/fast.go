@@ -124,7 +124,7 @@ func (s *Server) fastOne(ctx *fasthttp.RequestCtx, rt route) int {
 	if code == http.StatusOK {
 		code, msg = s.ingestOne(context.Background(), body)
 	} else {
-		s.Metrics.Inputs.WithLabelValues(rt.input, "rejected").Inc()
+		s.Metrics.Input(rt.input, "rejected").Inc()
 	}
 	if code != http.StatusOK {
 		fastError(ctx, code, msg)
@@ -138,7 +138,7 @@ func (s *Server) fastOne(ctx *fasthttp.RequestCtx, rt route) int {
 func (s *Server) fastBatch(ctx *fasthttp.RequestCtx, rt route) int {
 	body, code, msg := s.fastBody(ctx, rt)
 	if code != http.StatusOK {
-		s.Metrics.Inputs.WithLabelValues(rt.input, "rejected").Inc()
+		s.Metrics.Input(rt.input, "rejected").Inc()
 		fastError(ctx, code, msg)
 		return code
 	}
@@ -201,7 +201,7 @@ func (s *Server) fastError(ctx *fasthttp.RequestCtx, err error) {
 		code, msg = http.StatusRequestTimeout, "request not received in time"
 	}
 	if rt.input != "" {
-		s.Metrics.Inputs.WithLabelValues(rt.input, "rejected").Inc()
+		s.Metrics.Input(rt.input, "rejected").Inc()
 	}
 	s.Metrics.Requests.WithLabelValues(rt.pattern, strconv.Itoa(code)).Observe(0)
 	fastError(ctx, code, msg)

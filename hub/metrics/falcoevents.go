@@ -56,7 +56,21 @@ type EventField struct {
 type FalcoEvents struct {
 	vec    *prometheus.CounterVec
 	fields []EventField
+	// series remembers the counters of the fixed labels' series, when
+	// there are no others (the default).
+	series *seriesCache[falcoSeries]
 }
+
+// falcoSeries keys a series of the fixed labels: their values but the
+// ones derived from others (priority_raw) or defaulted (hostname).
+type falcoSeries struct {
+	hostname, rule, source, ns, pod string
+	priority                        alert.Priority
+}
+
+// maxCachedSeries bounds FalcoEvents.series: a series per rule, host and
+// pod, of which a busy hub has thousands.
+const maxCachedSeries = 16384
 
 func newFalcoEvents(fields []EventField) *FalcoEvents {
 	names := append([]string(nil), falcoEventLabels...)
@@ -76,6 +90,7 @@ func newFalcoEvents(fields []EventField) *FalcoEvents {
 			Name: FalcoEventsName, Help: "Alerts received, by falcosidekick's labels.",
 		}, names),
 		fields: kept,
+		series: newSeriesCache[falcoSeries](maxCachedSeries),
 	}
 }
 
@@ -86,6 +101,10 @@ func (e *FalcoEvents) Inc(a *alert.Alert) { e.Add(unsafe.Slice(a, 1)) } // a as 
 // one host and rule) cost one series lookup, which hashes every label
 // value, instead of one each.
 func (e *FalcoEvents) Add(as []alert.Alert) {
+	if len(e.fields) == 0 {
+		e.addFixed(as)
+		return
+	}
 	// Two label buffers, the current run's and the next alert's, swapped
 	// as runs change: the vector copies the values of a series it
 	// creates, so neither is kept, and for the usual label count both
@@ -107,6 +126,38 @@ func (e *FalcoEvents) Add(as []alert.Alert) {
 	if n > 0 {
 		e.vec.WithLabelValues(run...).Add(float64(n))
 	}
+}
+
+// addFixed is Add when the fixed labels are all: a run of alerts with
+// equal values costs a lookup in series.
+func (e *FalcoEvents) addFixed(as []alert.Alert) {
+	var run falcoSeries
+	n := 0
+	for i := range as {
+		a := &as[i]
+		k := falcoSeries{hostname: a.Hostname, rule: a.Rule, source: a.Source, priority: a.Priority}
+		k.ns, _ = a.Field("k8s.ns.name")
+		k.pod, _ = a.Field("k8s.pod.name")
+		if n > 0 && k == run {
+			n++
+			continue
+		}
+		if n > 0 {
+			e.counter(&as[i-1], run).Add(float64(n))
+		}
+		run, n = k, 1
+	}
+	if n > 0 {
+		e.counter(&as[len(as)-1], run).Add(float64(n))
+	}
+}
+
+// counter is the series of k, a's fixed labels.
+func (e *FalcoEvents) counter(a *alert.Alert, k falcoSeries) prometheus.Counter {
+	return e.series.get(k, func() prometheus.Counter {
+		var buf [8]string
+		return e.vec.WithLabelValues(e.values(buf[:0], a)...)
+	})
 }
 
 // priorityRaw is falcosidekick's priority_raw label of each priority.

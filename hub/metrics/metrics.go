@@ -38,6 +38,15 @@ type Metrics struct {
 	FalcoEvents *FalcoEvents
 
 	sources sourceSet
+	inputs  *seriesCache[[2]string]   // Inputs by source and status
+	alerts  *seriesCache[alertSeries] // Alerts by priority and source as sent
+}
+
+// alertSeries keys a series of Alerts: the priority and the source as the
+// alert has it (Source maps it to the label).
+type alertSeries struct {
+	priority alert.Priority
+	source   string
 }
 
 // latencyBuckets cover loopback (sub-millisecond) to a struggling store.
@@ -81,6 +90,8 @@ func NewWith(reg prometheus.Registerer, o Options) *Metrics {
 		}),
 		FalcoEvents: newFalcoEvents(o.EventFields),
 		sources:     sourceSet{seen: map[string]bool{}},
+		inputs:      newSeriesCache[[2]string](64),
+		alerts:      newSeriesCache[alertSeries](1024),
 	}
 	if reg != nil {
 		reg.MustRegister(m.Inputs, m.Alerts, m.Outputs, m.OutputDuration, m.Requests, m.StoreAppend, m.BatchSize, m.FalcoEvents.vec)
@@ -96,10 +107,22 @@ func (m *Metrics) Stored(as []alert.Alert) {
 		for j < len(as) && as[j].Priority == as[i].Priority && as[j].Source == as[i].Source {
 			j++
 		}
-		m.Alerts.WithLabelValues(as[i].Priority.String(), m.Source(as[i].Source)).Add(float64(j - i))
+		k := alertSeries{as[i].Priority, as[i].Source}
+		m.alerts.get(k, func() prometheus.Counter {
+			return m.Alerts.WithLabelValues(k.priority.String(), m.Source(k.source))
+		}).Add(float64(j - i))
 		i = j
 	}
 	m.FalcoEvents.Add(as)
+}
+
+// Input is the Inputs counter of an ingestion request from source
+// (requests, batch, test, k8s_audit) ending in status (accepted,
+// rejected, error).
+func (m *Metrics) Input(source, status string) prometheus.Counter {
+	return m.inputs.get([2]string{source, status}, func() prometheus.Counter {
+		return m.Inputs.WithLabelValues(source, status)
+	})
 }
 
 // Source maps an alert source to a bounded label value: Falco's sources and
