@@ -13,7 +13,7 @@
 --          priority, host, … share): #index key suffixes, suffixes...,
 --          rule, #rule set suffixes, suffixes... (sets that must hold the
 --          rule: its source's and its tags'), #counter fields, fields...
--- then     number of alerts, then per alert: uuid, entry field ("c": body
+-- then     number of alerts, then per alert: uuid, entry field ("n": body
 --          is S2-compressed JSON, "b": plain; codec.go), body, event time
 --          in unix ms (0 = none), shape (1-based)
 --

@@ -10,24 +10,26 @@ import (
 
 //go:generate go run gendict.go ../../../sensor/rules/testdata/falco_rules.yaml
 
-// Stream entries hold the alert's JSON compressed as an S2 block with the
-// dictionary zdict.txt in field "c": an alert alone is too small for a
-// compressor to find much to reuse, the dictionary gives it the vocabulary
-// of Falco alerts (see gendict.go). S2 rather than zstd because Append pays
-// for it on every alert: with the dictionary S2 takes about a tenth of
-// zstd's CPU (zstd copies its 256 KiB dictionary tables into the encoder
-// per alert) for about 15 % more bytes (BenchmarkEntryCodec). Field "b"
-// holds the JSON plain, when compression does not shrink it. Redis memory
-// per alert is the store's main cost.
+// Stream entries hold the alert's JSON compressed as an S2 block in field
+// "n" (codec.go's encodeEntry), or plain in field "b" when compression
+// does not shrink it. Entries written before hold it S2-compressed with
+// the dictionary zdict.txt in field "c": the dictionary gives an alert the
+// vocabulary of Falco alerts and saves about 330 bytes of Redis memory per
+// alert, but S2 has no assembly encoder for it and zeroes a 64 KiB table
+// per alert, which took 14 % of the hub's CPU at 50 connections (pprof
+// under make bench-hub; BenchmarkEntryCodec: s2-dict against s2). Without
+// it Redis holds about 1.1-1.2 times the payload's JSON per alert
+// (BenchmarkMemoryPerAlert), within the 1.5 the store allows itself.
 //
 // The field also says how the alert was counted in the per-minute
-// counters, which retention must undo: "c" and "b" entries in one
+// counters, which retention must undo: "n", "c" and "b" entries in one
 // combined field (counterKey), older ones per dimension (counterFields):
-// "s" (S2, as "c"), "d" (zstd with the same dictionary, ID zdictID), "z"
-// (zstd alone) and "a" (plain).
+// "s" (S2 with the dictionary, as "c"), "d" (zstd with the same
+// dictionary, ID zdictID), "z" (zstd alone) and "a" (plain).
 const (
-	fieldS2   = "c"
-	fieldJSON = "b"
+	fieldS2     = "n"
+	fieldS2Dict = "c"
+	fieldJSON   = "b"
 
 	fieldS2Dims = "s"
 	fieldDict   = "d"
@@ -72,7 +74,7 @@ var zdec = sync.OnceValue(func() *zstd.Decoder {
 
 // encodeEntry returns the stream entry field and value for an alert's JSON.
 func encodeEntry(body []byte) (field string, value []byte) {
-	if z := sdict().Encode(nil, body); len(z) < len(body) {
+	if z := s2.Encode(nil, body); len(z) < len(body) {
 		return fieldS2, z
 	}
 	return fieldJSON, body
@@ -81,14 +83,24 @@ func encodeEntry(body []byte) (field string, value []byte) {
 // countedPerDimension reports whether an entry's alert was counted per
 // dimension (entries older than the combined counter field).
 func countedPerDimension(values map[string]any) bool {
-	_, c := values[fieldS2]
-	_, b := values[fieldJSON]
-	return !c && !b
+	for _, f := range []string{fieldS2, fieldS2Dict, fieldJSON} {
+		if _, ok := values[f]; ok {
+			return false
+		}
+	}
+	return true
 }
 
 // entryJSON returns the alert JSON of a stream entry.
 func entryJSON(values map[string]any) ([]byte, bool) {
-	for _, f := range []string{fieldS2, fieldS2Dims} {
+	if z, ok := values[fieldS2].(string); ok {
+		if n, err := s2.DecodedLen([]byte(z)); err != nil || n > maxEntryJSON {
+			return nil, false
+		}
+		b, err := s2.Decode(nil, []byte(z))
+		return b, err == nil
+	}
+	for _, f := range []string{fieldS2Dict, fieldS2Dims} {
 		z, ok := values[f].(string)
 		if !ok {
 			continue

@@ -9,9 +9,9 @@
 //
 // Keys, under Options.KeyPrefix + "{" + Options.HashTag + "}:":
 //
-//	events          stream in arrival order; entry field "s" = the alert's
-//	                JSON, S2 with a dictionary (older entries: "d", "z"
-//	                zstd, "a" plain; codec.go)
+//	events          stream in arrival order; entry field "n" = the alert's
+//	                JSON, S2-compressed ("b" plain; older entries: "c", "s"
+//	                S2 with a dictionary, "d", "z" zstd, "a" plain; codec.go)
 //	x:r:<rule>      sorted sets indexing the stream in query order (event
 //	x:h:<hostname>  time, then ID): all scores 0, 16-byte members (event ms,
 //	                stream ID ms and sequence, big-endian) so lexical order

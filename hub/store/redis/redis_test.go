@@ -346,9 +346,10 @@ func TestDefaultRetentionBounded(t *testing.T) {
 	}
 }
 
-// Stream entries are stored S2-compressed with the dictionary (field
-// "s"); entries written before, zstd-compressed with the dictionary (field
-// "d") or without it (field "z"), or as plain JSON (field "a"), still read.
+// Stream entries are stored S2-compressed (field "n"); entries written
+// before, S2-compressed with the dictionary (field "c"), zstd-compressed
+// with the dictionary (field "d") or without it (field "z"), or as plain
+// JSON (field "a"), still read.
 func TestEntriesCompressedOldOnesRead(t *testing.T) {
 	s := newT(t, Options{Addresses: []string{redistest.Addr(t)}, KeyPrefix: "codec:"})
 	ctx := context.Background()
@@ -373,6 +374,7 @@ func TestEntriesCompressedOldOnesRead(t *testing.T) {
 		value []byte
 	}{
 		{fieldPlain, plain},
+		{fieldS2Dict, sdict().Encode(nil, plain)},
 		{fieldZstd, compressZstd(t, plain)},
 		{fieldDict, compressZstd(t, plain, zstd.WithEncoderDictRaw(zdictID, zdict))},
 	} {
