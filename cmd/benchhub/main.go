@@ -413,7 +413,15 @@ func loadPayload(path string) ([]byte, error) {
 		return nil, err
 	}
 	m["time"] = now
-	return json.Marshal(m)
+	// Written as Falco writes it: json.Marshal would escape the "<NA>" of
+	// Falco's output line as \u003cNA\u003e, which Falco never sends.
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(m); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
 
 // drive runs one scenario against one target for dur with wrk (a C load

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -72,5 +73,9 @@ func TestLoadPayload(t *testing.T) {
 	}
 	if len(sent["time"]) != len(orig["time"]) || len(sent) != len(orig)-1 {
 		t.Fatalf("payload %s: time %s, the sample's %s", body, sent["time"], orig["time"])
+	}
+	// Falco's "<NA>" as Falco writes it, not as json.Marshal escapes it.
+	if !strings.Contains(string(body), "<NA>") || strings.Contains(string(body), `\u003c`) {
+		t.Fatalf("payload %s: not written as Falco writes it", body)
 	}
 }
