@@ -66,6 +66,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -399,7 +400,7 @@ func (s *Store) Append(ctx context.Context, alerts []alert.Alert) ([]string, err
 		sets []string
 	}
 	var sent []setsOf           // rule sets this append writes
-	shapeOf := map[string]int{} // counter key + rule sets -> shape
+	shapeOf := map[string]int{} // counter key -> shape
 	for i := range alerts {
 		a := &alerts[i]
 		if !a.Priority.Valid() {
@@ -417,12 +418,16 @@ func (s *Store) Append(ctx context.Context, alerts []alert.Alert) ([]string, err
 			return nil, fmt.Errorf("append alert %d: encode: %w", i, err)
 		}
 		// The counter key names the priority, rule and hostname the
-		// index keys come from, and the source and tags of the rule sets.
+		// index keys come from, and the source and tags of the rule sets
+		// (but for empty tags, which it leaves out).
 		ck := counterKey(a)
-		sets := ruleSets(a)
-		key := ck + "\x00" + strings.Join(sets, "\x00")
+		key := ck
+		if slices.Contains(a.Tags, "") {
+			key += "\x00" + strings.Join(a.Tags, "\x00")
+		}
 		shape, ok := shapeOf[key]
 		if !ok {
+			sets := ruleSets(a)
 			missing := s.sets.missing(a.Rule, sets, now)
 			if len(missing) > 0 {
 				sent = append(sent, setsOf{a.Rule, missing})
