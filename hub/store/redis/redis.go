@@ -394,17 +394,35 @@ func (s *Store) Append(ctx context.Context, alerts []alert.Alert) ([]string, err
 		return nil, nil
 	}
 	now := time.Now()
-	req := &commitReq{n: len(alerts), alerts: make([]any, 0, 5*len(alerts))}
-	type setsOf struct {
-		rule string
-		sets []string
+	req, sent, err := s.request(alerts, now)
+	if err != nil {
+		return nil, err
 	}
+	ids, err := s.commits.commit(ctx, req)
+	if err == nil {
+		for _, w := range sent {
+			s.sets.written(w.rule, w.sets, now)
+		}
+	}
+	return ids, err
+}
+
+// setsOf are rule sets an append writes.
+type setsOf struct {
+	rule string
+	sets []string
+}
+
+// request builds alerts' part of the append script's arguments, and the
+// rule sets it writes (to remember once Redis acknowledged them).
+func (s *Store) request(alerts []alert.Alert, now time.Time) (*commitReq, []setsOf, error) {
+	req := &commitReq{n: len(alerts), alerts: make([]any, 0, 5*len(alerts))}
 	var sent []setsOf           // rule sets this append writes
 	shapeOf := map[string]int{} // counter key -> shape
 	for i := range alerts {
 		a := &alerts[i]
 		if !a.Priority.Valid() {
-			return nil, fmt.Errorf("append alert %d: invalid priority %d", i, int(a.Priority))
+			return nil, nil, fmt.Errorf("append alert %d: invalid priority %d", i, int(a.Priority))
 		}
 		body, err := a.Encoded, error(nil) // encoded once by ingest
 		if len(body) == 0 {
@@ -415,7 +433,7 @@ func (s *Store) Append(ctx context.Context, alerts []alert.Alert) ([]string, err
 			}
 		}
 		if err != nil {
-			return nil, fmt.Errorf("append alert %d: encode: %w", i, err)
+			return nil, nil, fmt.Errorf("append alert %d: encode: %w", i, err)
 		}
 		// The counter key names the priority, rule and hostname the
 		// index keys come from, and the source and tags of the rule sets
@@ -443,13 +461,7 @@ func (s *Store) Append(ctx context.Context, alerts []alert.Alert) ([]string, err
 		}
 		req.alerts = append(req.alerts, uuid, field, entry, eventMsArg(a), shape)
 	}
-	ids, err := s.commits.commit(ctx, req)
-	if err == nil {
-		for _, w := range sent {
-			s.sets.written(w.rule, w.sets, now)
-		}
-	}
-	return ids, err
+	return req, sent, nil
 }
 
 func decodeMessage(m goredis.XMessage) (store.Event, bool) {

@@ -591,6 +591,69 @@ func TestRuleSetsWrittenOncePerTTL(t *testing.T) {
 	}
 }
 
+// Requests coalesced into one script run (group commit) number their
+// shapes and alerts from 1 each; the run renumbers them: every alert is
+// stored once with its own rule, hostname and body, and a uuid sent again
+// in a later request of the same run, or earlier in the same request, gets
+// the first one's ID.
+func TestCoalescedRequestsKeepTheirAlerts(t *testing.T) {
+	s := newT(t, Options{Addresses: []string{redistest.Addr(t)}})
+	ctx := context.Background()
+	mk := func(i int, uuid string, generated bool) alert.Alert {
+		a := sample(i)
+		a.UUID, a.UUIDGenerated = uuid, generated
+		return a
+	}
+	batches := [][]alert.Alert{
+		{mk(0, "g0", true), mk(1, "a", false)},
+		{mk(2, "g2", true), mk(3, "g3", true), mk(4, "b", false)},
+		{mk(5, "b", false), mk(6, "c", false), mk(7, "c", false), mk(8, "g8", true)},
+	}
+	var reqs []*commitReq
+	for _, b := range batches {
+		req, _, err := s.request(b, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.done = make(chan commitRes, 1)
+		reqs = append(reqs, req)
+	}
+	s.write(reqs)
+	var ids [][]string
+	for i, req := range reqs {
+		res := <-req.done
+		if res.err != nil || len(res.ids) != len(batches[i]) {
+			t.Fatalf("request %d: %v, %v", i, res.ids, res.err)
+		}
+		ids = append(ids, res.ids)
+	}
+	if ids[2][0] != ids[1][2] {
+		t.Errorf("uuid b sent again in a later request: ID %s, want the first one's %s", ids[2][0], ids[1][2])
+	}
+	if ids[2][2] != ids[2][1] {
+		t.Errorf("uuid c twice in one request: IDs %s and %s, want one", ids[2][1], ids[2][2])
+	}
+	if n := s.Client().XLen(ctx, s.stream).Val(); n != 7 {
+		t.Errorf("stream holds %d entries, want 7 (9 alerts, 2 sent again)", n)
+	}
+	for i, b := range batches {
+		for k, want := range b {
+			e, err := s.Get(ctx, ids[i][k])
+			if want.UUID == "b" && i == 2 || want.UUID == "c" && k == 2 {
+				continue // the first one's
+			}
+			if err != nil || e.UUID != want.UUID || e.Rule != want.Rule || e.Hostname != want.Hostname || e.Output != want.Output {
+				t.Errorf("request %d alert %d: Get(%s) = %s %s %s %q, %v; want %s %s %s %q", i, k, ids[i][k],
+					e.UUID, e.Rule, e.Hostname, e.Output, err, want.UUID, want.Rule, want.Hostname, want.Output)
+			}
+			p, err := s.Query(ctx, store.Query{Filter: store.Filter{Rules: []string{want.Rule}, Hostnames: []string{want.Hostname}, Priorities: []alert.Priority{want.Priority}}, Limit: 20})
+			if err != nil || !slices.Contains(eventIDs(p.Events), ids[i][k]) {
+				t.Errorf("request %d alert %d: not found by its rule, hostname and priority: %v, %v", i, k, eventIDs(p.Events), err)
+			}
+		}
+	}
+}
+
 // appendPerDimension stores alerts as releases before the combined counter
 // field did: entries in field "s", and a counter field per dimension.
 func appendPerDimension(t *testing.T, s *Store, alerts []alert.Alert) {
