@@ -29,9 +29,16 @@ type Alert struct {
 	// Encoded, when set, is this alert's JSON encoding, made once on the
 	// hot path after decoding and enrichment (ingest.Encode): numbers
 	// are json.Number, nesting is within MaxDepth, and the maps are the
-	// alert's own. Stores write these bytes instead of encoding again.
-	// Whoever changes a field after encoding must clear it.
+	// alert's own. Stores write these bytes instead of encoding again;
+	// they may share memory with the alert's strings, so nothing writes
+	// into them. Whoever changes a field after encoding must clear it.
 	Encoded []byte `json:"-"`
+	// Sent, when set, is the JSON the alert was decoded from, on one
+	// line, whose members are the alert's fields as they are now but for
+	// the uuid: it holds the alert's UUID, or none when UUIDGenerated
+	// (ingest.Encode then writes these bytes, with the uuid ahead).
+	// Whoever changes another field must clear it (SetFields does).
+	Sent []byte `json:"-"`
 	// RawOutputFields, when set, is output_fields exactly as the sender's
 	// JSON held it (one compact line, valid UTF-8, an object) and
 	// OutputFields (or, when that is nil, RawFields) is its decoding:

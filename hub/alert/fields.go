@@ -137,9 +137,9 @@ func (a *Alert) Fields() map[string]any {
 }
 
 // SetFields makes m the alert's output_fields: the sender's bytes and
-// their index no longer describe them.
+// their index no longer describe them, nor does Sent.
 func (a *Alert) SetFields(m map[string]any) {
-	a.OutputFields, a.RawOutputFields, a.RawFields = m, nil, nil
+	a.OutputFields, a.RawOutputFields, a.RawFields, a.Sent = m, nil, nil, nil
 }
 
 // Unquote is the string a JSON string's text (quotes included, valid

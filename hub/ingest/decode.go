@@ -116,7 +116,30 @@ func (w *wire) alert() (alert.Alert, bool) {
 		a.RawOutputFields = unsafe.Slice(unsafe.StringData(w.rawFields), len(w.rawFields))
 		a.RawFields = w.fields
 	}
+	if w.sent(&a) {
+		a.Sent = w.body
+	}
 	return a, true
+}
+
+// sent reports whether the payload, w.body, can stand for a, the alert
+// decoded from it, as its JSON (alert.Alert.Sent): one line, the alert's
+// fields each once and nothing else, every value read back as a holds it
+// (the uuid canonical, the priority spelt as its name, the time in the
+// form encoding/json reads), and the ones enrichment would change already
+// as it leaves them (a source, tags sorted without repeats).
+func (w *wire) sent(a *alert.Alert) bool {
+	if !w.plain || !w.known || a.RawOutputFields == nil || a.Source == "" || w.priority != a.Priority.String() ||
+		(w.hasUUID && (a.UUID == "" || a.UUID != w.uuid)) {
+		return false
+	}
+	for i := 1; i < len(a.Tags); i++ {
+		if a.Tags[i-1] >= a.Tags[i] {
+			return false
+		}
+	}
+	var t time.Time
+	return t.UnmarshalText(unsafe.Slice(unsafe.StringData(w.time), len(w.time))) == nil
 }
 
 // precheck refuses empty and too deeply nested bodies (before any decoder
@@ -161,11 +184,27 @@ func decodeStd(body []byte) (alert.Alert, error) {
 // the fields are decoded into OutputFields, and the store encodes the
 // alert itself (and reports the error).
 //
-// An alert whose output_fields are still the sender's bytes
-// (RawOutputFields) is written around them (encodeRaw): the fields,
-// most of an alert, are not encoded again.
+// An alert enrichment left as it was sent (Sent) is the sender's bytes,
+// with the uuid ahead when the hub made it up; one whose output_fields
+// alone are still the sender's bytes (RawOutputFields) is written around
+// them (encodeRaw): the fields, most of an alert, are not encoded again.
 func Encode(a *alert.Alert) {
 	a.Encoded = nil
+	if a.Sent != nil && a.Priority.Valid() {
+		switch {
+		case a.UUIDGenerated:
+			// The sender's bytes with the uuid ahead.
+			b := make([]byte, 0, len(a.Sent)+len(a.UUID)+len(`{"uuid":"",`))
+			b = append(b, `{"uuid":"`...)
+			b = append(b, a.UUID...)
+			b = append(b, `",`...)
+			a.Encoded = append(b, a.Sent[1:]...)
+			return
+		case a.UUID == "" || bytes.Contains(a.Sent, []byte(a.UUID)):
+			a.Encoded = a.Sent
+			return
+		}
+	}
 	if a.RawOutputFields != nil && a.Priority.Valid() {
 		a.Encoded = encodeRaw(a)
 		return

@@ -75,7 +75,7 @@ func (e *Enricher) Enrich(a *alert.Alert) {
 		a.SetFields(a.Fields()) // the fields change below
 	}
 	if a.Source == "" {
-		a.Source = DefaultSource
+		a.Source, a.Sent = DefaultSource, nil
 	}
 	if a.UUID == "" {
 		a.UUID, a.UUIDGenerated = newUUID(), true
@@ -98,13 +98,16 @@ func (e *Enricher) Enrich(a *alert.Alert) {
 		tmplStr = append(tmplStr, t.Name+"="+v)
 	}
 	if len(e.opts.CustomTags) > 0 {
-		a.Tags = append(a.Tags, e.opts.CustomTags...)
+		a.Tags, a.Sent = append(a.Tags, e.opts.CustomTags...), nil
 	}
 	if len(a.Tags) > 0 {
 		if !slices.IsSorted(a.Tags) { // Falco sends them sorted
 			slices.Sort(a.Tags)
+			a.Sent = nil
 		}
-		a.Tags = dedupSorted(a.Tags)
+		if d := dedupSorted(a.Tags); len(d) != len(a.Tags) {
+			a.Tags, a.Sent = d, nil
+		}
 	}
 	if r := e.opts.BracketReplacer; r != "" && a.OutputFields != nil {
 		for k, v := range a.OutputFields {
@@ -129,7 +132,7 @@ func (e *Enricher) Enrich(a *alert.Alert) {
 			out = strings.TrimSpace(out)
 			out = strings.TrimSuffix(out, "( )")
 			out = strings.TrimSuffix(out, "()")
-			a.Output = strings.TrimSpace(out)
+			a.Output, a.Sent = strings.TrimSpace(out), nil
 		}
 	}
 }

@@ -260,25 +260,95 @@ func checkEncodings(t *testing.T, a alert.Alert) {
 	e, _ := NewEnricher(Options{})
 	e.Enrich(&a)
 	Encode(&a)
-	viaMap := a
+	viaRaw := a // output_fields copied, the rest encoded
+	viaRaw.Sent = nil
+	Encode(&viaRaw)
+	viaMap := viaRaw // everything encoded
 	viaMap.RawOutputFields = nil
 	Encode(&viaMap)
-	if a.Encoded == nil || viaMap.Encoded == nil {
-		t.Fatalf("could not encode %+v", a)
+	for _, x := range []alert.Alert{a, viaRaw, viaMap} {
+		if x.Encoded == nil {
+			t.Fatalf("could not encode %+v", x)
+		}
+		back, err := DecodeOne(x.Encoded)
+		if err != nil {
+			t.Fatalf("re-decode %s: %v", x.Encoded, err)
+		}
+		if !sameAlert(back, a) {
+			t.Fatalf("encodings differ:\n%s\n%s\n%+v", a.Encoded, x.Encoded, a)
+		}
+		// Stores read with encoding/json (numbers as json.Number).
+		var std alert.Alert
+		dec := json.NewDecoder(bytes.NewReader(x.Encoded))
+		dec.UseNumber()
+		if err := dec.Decode(&std); err != nil || !sameAlert(std, a) {
+			t.Fatalf("encoding/json reads %s as %+v, %v; want %+v", x.Encoded, std, err, a)
+		}
+		if bytes.ContainsAny(x.Encoded, "\r\n") || !utf8.Valid(x.Encoded) {
+			t.Fatalf("encoded alert is not one line of UTF-8: %q", x.Encoded)
+		}
 	}
-	back, err := DecodeOne(a.Encoded)
-	if err != nil {
-		t.Fatalf("re-decode %s: %v", a.Encoded, err)
+}
+
+// TestEncodeSent: an alert enrichment leaves as sent is stored as the
+// sender's bytes (with the uuid the hub made up ahead of them); anything
+// the bytes would not read back as (a member the alert lacks or repeats,
+// a uuid or priority in another spelling, a missing source, unsorted or
+// repeated tags, an option that changes the alert) is encoded instead.
+func TestEncodeSent(t *testing.T) {
+	const base = `"output":"o <NA> \u003c","priority":"Notice","rule":"r","time":"2026-11-23T09:00:00.000000000Z","source":"syscall",` +
+		`"output_fields":{"k8s.ns.name":null,"evt.time":1795425121123456789},"tags":["a","b"],"hostname":"h"`
+	const id = `"uuid":"0b7b6c1e-5d0a-4a47-9a3e-2f4f1c9d8e11"`
+	cases := []struct {
+		name, body string
+		opts       Options
+		sent       bool
+	}{
+		{"with uuid", `{` + id + `,` + base + `}`, Options{}, true},
+		{"without uuid", `{` + base + `}`, Options{}, true},
+		{"spaces", `{ ` + id + ` , ` + base + ` }`, Options{}, true},
+		{"no tags", `{"output":"o","priority":"Notice","rule":"r","time":"2026-11-23T09:00:00Z","source":"s","output_fields":{}}`, Options{}, true},
+		{"upper-case uuid", `{"uuid":"0B7B6C1E-5D0A-4A47-9A3E-2F4F1C9D8E11",` + base + `}`, Options{}, false},
+		{"invalid uuid", `{"uuid":"nope",` + base + `}`, Options{}, false},
+		{"null uuid", `{"uuid":null,` + base + `}`, Options{}, false},
+		{"unknown member", `{"extra":1,` + base + `}`, Options{}, false},
+		{"repeated member", `{"rule":"x",` + base + `}`, Options{}, false},
+		{"lower-case priority", `{` + strings.Replace(base, `"Notice"`, `"notice"`, 1) + `}`, Options{}, false},
+		{"no source", `{` + strings.Replace(base, `"source":"syscall",`, ``, 1) + `}`, Options{}, false},
+		{"unsorted tags", `{` + strings.Replace(base, `["a","b"]`, `["b","a"]`, 1) + `}`, Options{}, false},
+		{"repeated tags", `{` + strings.Replace(base, `["a","b"]`, `["a","a"]`, 1) + `}`, Options{}, false},
+		{"null fields", `{` + strings.Replace(base, `{"k8s.ns.name":null,"evt.time":1795425121123456789}`, `null`, 1) + `}`, Options{}, false},
+		{"not ASCII", `{` + strings.Replace(base, `"h"`, `"hé"`, 1) + `}`, Options{}, false},
+		{"custom tags", `{` + base + `}`, Options{CustomTags: []string{"c"}}, false},
+		{"custom fields", `{` + base + `}`, Options{CustomFields: map[string]string{"c": "d"}}, false},
+		{"output format", `{` + strings.Replace(base, `"o <NA> \u003c"`, `"09:00:00.000000000: Notice o"`, 1) + `}`, Options{OutputFieldFormat: "<output> x"}, false},
 	}
-	backMap, err := DecodeOne(viaMap.Encoded)
-	if err != nil {
-		t.Fatalf("re-decode %s: %v", viaMap.Encoded, err)
-	}
-	if !sameAlert(back, a) || !sameAlert(back, backMap) {
-		t.Fatalf("encodings differ:\n%s\n%s\n%+v", a.Encoded, viaMap.Encoded, a)
-	}
-	if bytes.ContainsAny(a.Encoded, "\r\n") || !utf8.Valid(a.Encoded) {
-		t.Fatalf("encoded alert is not one line of UTF-8: %q", a.Encoded)
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			a, err := DecodeOne([]byte(c.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			e, _ := NewEnricher(c.opts)
+			e.Enrich(&a)
+			Encode(&a)
+			body := strings.TrimSpace(c.body)
+			want := body
+			if a.UUIDGenerated {
+				want = `{"uuid":"` + a.UUID + `",` + body[1:]
+			}
+			if sent := string(a.Encoded) == want; sent != c.sent {
+				t.Fatalf("stored as sent: %v, want %v: %s", sent, c.sent, a.Encoded)
+			}
+			back, err := DecodeOne(a.Encoded)
+			if err != nil || !sameAlert(back, a) {
+				t.Fatalf("%s reads back as %+v, %v; want %+v", a.Encoded, back, err, a)
+			}
+			if c.opts.CustomFields == nil && c.opts.OutputFieldFormat == "" && len(c.opts.CustomTags) == 0 {
+				plain, _ := DecodeOne([]byte(c.body))
+				checkEncodings(t, plain)
+			}
+		})
 	}
 }
 

@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"bytes"
 	"encoding/binary"
 	"strings"
 	"unicode/utf8"
@@ -333,6 +334,11 @@ type wire struct {
 	rawFields                                            string // output_fields' JSON; "" when absent or null
 	tags                                                 []string
 	plain                                                bool // the payload is printable ASCII (scanner.plain)
+	// body is the payload's copy the strings share; known says its
+	// members are the alert's fields alone, each once; hasUUID says one
+	// of them is the uuid (see wire.sent).
+	body           []byte
+	known, hasUUID bool
 }
 
 // scanAlert reads one payload, obj (an object without surrounding white
@@ -342,36 +348,44 @@ func scanAlert(obj []byte, w *wire) bool {
 	if !plain && !utf8.Valid(obj) {
 		return false
 	}
-	sc := scanner{s: string(obj), plain: plain} // the one copy every string shares
+	body := bytes.Clone(obj) // the one copy every string shares
+	sc := scanner{s: unsafe.String(unsafe.SliceData(body), len(body)), plain: plain}
 	// Fields and tags are gathered on the stack, then copied once.
 	var fieldBuf [32]alert.RawField
 	var tagBuf [8]string
 	var fields []alert.RawField
 	var tags []string
+	var seen uint16 // the members met, by their bit below
+	known := true
 	ok := sc.object(func(key string, escaped bool) bool {
 		var dst *string
+		var bit uint16
 		switch key {
 		case `"uuid"`:
-			dst = &w.uuid
+			dst, bit = &w.uuid, 1
 		case `"output"`:
-			dst = &w.output
+			dst, bit = &w.output, 2
 		case `"priority"`:
-			dst = &w.priority
+			dst, bit = &w.priority, 4
 		case `"rule"`:
-			dst = &w.rule
+			dst, bit = &w.rule, 8
 		case `"time"`:
-			dst = &w.time
+			dst, bit = &w.time, 16
 		case `"source"`:
-			dst = &w.source
+			dst, bit = &w.source, 32
 		case `"hostname"`:
-			dst = &w.hostname
+			dst, bit = &w.hostname, 64
 		case `"output_fields"`:
 			var ok bool
 			fields, w.rawFields, ok = sc.outputFields(fieldBuf[:0])
+			known = known && seen&128 == 0
+			seen |= 128
 			return ok
 		case `"tags"`:
 			var ok bool
 			tags, ok = sc.tags(tagBuf[:0])
+			known = known && seen&256 == 0
+			seen |= 256
 			return ok
 		default:
 			// Another member, or one of these with escapes in its name:
@@ -380,9 +394,12 @@ func scanAlert(obj []byte, w *wire) bool {
 			if escaped {
 				return false
 			}
+			known = false
 			_, ok := sc.value()
 			return ok
 		}
+		known = known && seen&bit == 0
+		seen |= bit
 		v, ok := sc.stringValue()
 		*dst = v
 		return ok
@@ -390,7 +407,7 @@ func scanAlert(obj []byte, w *wire) bool {
 	if !ok || sc.i != len(sc.s) {
 		return false
 	}
-	w.plain = plain
+	w.plain, w.body, w.known, w.hasUUID = plain, body, known, seen&1 != 0
 	if len(fields) > 0 {
 		w.fields = append([]alert.RawField(nil), fields...)
 	}
