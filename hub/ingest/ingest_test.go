@@ -601,18 +601,47 @@ func BenchmarkDecodeBatch(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	body := bytes.Repeat(append(bytes.TrimSpace(one), '\n'), 100)
-	e, _ := NewEnricher(Options{})
-	b.SetBytes(int64(len(body)))
-	b.ReportAllocs()
-	for b.Loop() {
-		as, err := DecodeBatchLimit(body, 1000, 1<<20)
-		if err != nil {
-			b.Fatal(err)
+	ndjson := bytes.Repeat(append(bytes.TrimSpace(one), '\n'), 100)
+	array := append([]byte("["), bytes.ReplaceAll(bytes.TrimSpace(ndjson), []byte("\n"), []byte(","))...)
+	array = append(array, ']')
+	for _, c := range []struct {
+		name string
+		body []byte
+	}{{"ndjson", ndjson}, {"array", array}} {
+		b.Run(c.name, func(b *testing.B) {
+			e, _ := NewEnricher(Options{})
+			b.SetBytes(int64(len(c.body)))
+			b.ReportAllocs()
+			for b.Loop() {
+				as, err := DecodeBatchLimit(c.body, 1000, 1<<20)
+				if err != nil || len(as) != 100 {
+					b.Fatal(len(as), err)
+				}
+				for i := range as {
+					e.Enrich(&as[i])
+					Encode(&as[i])
+				}
+			}
+		})
+	}
+}
+
+// TestDecodeArrayAsValues: a JSON array's fast path accepts what the
+// general path accepts, with the same alerts, and leaves the rest (and
+// the error messages) to it.
+func TestDecodeArrayAsValues(t *testing.T) {
+	for _, body := range []string{
+		"[" + good + "]", "[ " + good + " , " + good + " ]", "[\n" + good + ",\n" + good + "\n]", "[]", "[" + good + ",]",
+		"[" + good + "," + good + "," + good + "]", "[" + good + ",1]", "[" + good + "]x", "[" + good, "[[" + good + "]]",
+		"[" + good + `,{"rule":"r"}]`, "[" + strings.Replace(good, `"o"`, `"\u00e9"`, 1) + "]", "[" + strings.Replace(good, `"o"`, "\"\xff\"", 1) + "]",
+	} {
+		got, ok := decodeArray([]byte(body), 2, 200)
+		want, err := decodeValues([]byte(body), 2, 200)
+		if ok && (err != nil || !reflect.DeepEqual(got, want)) {
+			t.Errorf("%q: fast path %+v, general path %+v, %v", body, got, want, err)
 		}
-		for i := range as {
-			e.Enrich(&as[i])
-			Encode(&as[i])
+		if !ok && err == nil && len(want) > 0 && bytes.IndexByte([]byte(body), 0xff) < 0 {
+			t.Errorf("%q: fast path refused what the general path accepts", body)
 		}
 	}
 }
