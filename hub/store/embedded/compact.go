@@ -100,6 +100,18 @@ func (s *Store) compact(onlyOver bool) error {
 		}
 	}
 
+	// The old file is closed once the locks are released: it is unlinked
+	// by then, so closing it frees its page cache (hundreds of MiB at the
+	// default limit: 0.3 s and more), which appends must not wait for.
+	swapped := false
+	defer func() {
+		if swapped {
+			if s.closingOldLog != nil {
+				s.closingOldLog()
+			}
+			old.Close()
+		}
+	}()
 	s.syncMu.Lock() // no background fsync of the file being replaced
 	defer s.syncMu.Unlock()
 	s.fileMu.Lock() // no reader of the old offsets
@@ -144,7 +156,7 @@ func (s *Store) compact(onlyOver bool) error {
 	s.f = nf
 	s.fileSize = size + end - snap.cut
 	s.dirty = false
-	old.Close()
+	swapped = true
 	s.tidyLocked()
 	return nil
 }

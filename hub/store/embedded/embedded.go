@@ -167,7 +167,10 @@ type Store struct {
 	compactRetry atomic.Int64
 	// duringCompaction, when set (tests), runs while a compaction copies.
 	duringCompaction func()
-	syncMu           sync.Mutex // keeps background fsyncs off a file being swapped
+	// closingOldLog, when set (tests), runs just before a compaction
+	// closes the log it replaced.
+	closingOldLog func()
+	syncMu        sync.Mutex // keeps background fsyncs off a file being swapped
 	// fileMu keeps the log file and the entries' offsets for readers that
 	// read without s.mu (read.go); compaction and Close take it to swap or
 	// close the file. Lock order: compactMu, syncMu, fileMu, mu.
