@@ -1,11 +1,15 @@
 package embedded
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/saker-sec/saker/hub/alert"
 	"github.com/saker-sec/saker/hub/store/storetest"
@@ -35,4 +39,44 @@ func BenchmarkAppendWhileCompacting(b *testing.B) {
 		b.ReportMetric(float64(lat[len(lat)-1].Microseconds()), "max-µs")
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "alerts/s")
+}
+
+// BenchmarkCompaction measures one compaction of a log at its disk limit
+// (64 MiB of retained alerts, as many dead before them): the CPU it takes
+// per MiB copied, which a hub at its limit pays for every byte appended
+// (README, the embedded store).
+func BenchmarkCompaction(b *testing.B) {
+	as := hubAlerts(b, 100, false)
+	ctx := context.Background()
+	var copied int64
+	var cpu time.Duration
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		s := openB(b, Options{Dir: b.TempDir(), MaxBytes: 128 << 20, compactMinBytes: -1})
+		s.compactRetry.Store(math.MaxInt64) // no janitor compaction: this one is measured
+		for s.Health(ctx).Events == 0 || func() bool { s.mu.RLock(); defer s.mu.RUnlock(); return s.fileSize < 120<<20 }() {
+			if _, err := s.Append(ctx, as); err != nil {
+				b.Fatal(err)
+			}
+		}
+		s.mu.RLock()
+		live := s.liveBytes
+		s.mu.RUnlock()
+		c0 := processCPU()
+		b.StartTimer()
+		if err := s.compact(false); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		cpu += processCPU() - c0
+		copied += live
+		s.Close()
+	}
+	b.ReportMetric(float64(cpu.Microseconds())/1000/(float64(copied)/(1<<20)), "cpu-ms/MiB")
+}
+
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
