@@ -619,34 +619,45 @@ func (s *Store) each(ctx context.Context, f *store.Filter, w window, chunk int, 
 		}
 		dims = [][]string{all}
 	}
-	// Pick the dimension with the fewest members in the window.
-	pipe := s.c.Pipeline()
-	counts := make([][]*goredis.IntCmd, len(dims))
-	for d, keys := range dims {
-		for _, k := range keys {
-			counts[d] = append(counts[d], pipe.ZLexCount(ctx, s.pfx+"x:"+k, w.lo, w.hi))
-		}
-	}
-	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, goredis.Nil) {
-		return fmt.Errorf("redis store: count index: %w", err)
-	}
-	best, bestN := -1, int64(0)
-	for d := range dims {
-		var n int64
-		for _, c := range counts[d] {
-			n += c.Val()
-		}
-		if best < 0 || n < bestN {
-			best, bestN = d, n
-		}
-	}
-	if bestN == 0 {
-		return nil
-	}
 	var curs []*lexCursor
-	for i, k := range dims[best] {
-		if counts[best][i].Val() > 0 {
+	best := 0 // the dimension walked
+	if len(dims) == 1 {
+		// Nothing to choose: the cursors' first reads find the empty ones
+		// (an unfiltered query has one per rule: counting them first was
+		// another round of a command per rule).
+		for _, k := range dims[0] {
 			curs = append(curs, &lexCursor{key: s.pfx + "x:" + k, hi: w.hi, lo: w.lo})
+		}
+	} else {
+		// Pick the dimension with the fewest members in the window.
+		pipe := s.c.Pipeline()
+		counts := make([][]*goredis.IntCmd, len(dims))
+		for d, keys := range dims {
+			for _, k := range keys {
+				counts[d] = append(counts[d], pipe.ZLexCount(ctx, s.pfx+"x:"+k, w.lo, w.hi))
+			}
+		}
+		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, goredis.Nil) {
+			return fmt.Errorf("redis store: count index: %w", err)
+		}
+		best = -1
+		bestN := int64(0)
+		for d := range dims {
+			var n int64
+			for _, c := range counts[d] {
+				n += c.Val()
+			}
+			if best < 0 || n < bestN {
+				best, bestN = d, n
+			}
+		}
+		if bestN == 0 {
+			return nil
+		}
+		for i, k := range dims[best] {
+			if counts[best][i].Val() > 0 {
+				curs = append(curs, &lexCursor{key: s.pfx + "x:" + k, hi: w.hi, lo: w.lo})
+			}
 		}
 	}
 	idChunk := chunk
@@ -795,6 +806,11 @@ type lexCursor struct {
 	hi, lo string
 	buf    []string
 	done   bool
+	// step is how many members its next read asks for: a merge of many
+	// cursors (an unfiltered query has one per rule) starts each with a
+	// share of the page and doubles the reads of those it drains, rather
+	// than reading a whole page from every one.
+	step int
 }
 
 // nextMembers merges the cursors into the next n members in query order.
@@ -805,19 +821,27 @@ func (s *Store) nextMembers(ctx context.Context, curs []*lexCursor, n int) ([]st
 	var out []string
 	for len(out) < n {
 		pipe := s.c.Pipeline()
-		refill := map[*lexCursor]*goredis.StringSliceCmd{}
+		type read struct {
+			cmd   *goredis.StringSliceCmd
+			count int
+		}
+		refill := map[*lexCursor]read{}
 		for _, c := range curs {
 			if len(c.buf) == 0 && !c.done {
-				refill[c] = pipe.ZRangeArgs(ctx, goredis.ZRangeArgs{Key: c.key, Start: c.hi, Stop: c.lo, ByLex: true, Rev: true, Count: int64(n)})
+				if c.step == 0 {
+					c.step = min(n, max(4, 2*n/len(curs)))
+				}
+				refill[c] = read{pipe.ZRangeArgs(ctx, goredis.ZRangeArgs{Key: c.key, Start: c.hi, Stop: c.lo, ByLex: true, Rev: true, Count: int64(c.step)}), c.step}
+				c.step = min(2*c.step, max(n, c.step))
 			}
 		}
 		if len(refill) > 0 {
 			if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, goredis.Nil) {
 				return nil, fmt.Errorf("redis store: read index: %w", err)
 			}
-			for c, cmd := range refill {
-				c.buf = cmd.Val()
-				if len(c.buf) < n {
+			for c, r := range refill {
+				c.buf = r.cmd.Val()
+				if len(c.buf) < r.count {
 					c.done = true
 				}
 				if len(c.buf) > 0 {
