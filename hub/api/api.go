@@ -235,13 +235,11 @@ func (s *Server) handleOne(w http.ResponseWriter, r *http.Request) {
 // ingestOne decodes, enriches and stores one Falco payload: 200 only once
 // the store made the alert durable, else the error's status and message.
 func (s *Server) ingestOne(ctx context.Context, body []byte) (int, string) {
-	a, err := ingest.DecodeOne(body)
+	a, err := s.Enricher.Prepare(body) // decoded, enriched, encoded once: the store writes those bytes
 	if err != nil {
 		s.Metrics.Input("requests", "rejected").Inc()
 		return http.StatusBadRequest, err.Error()
 	}
-	s.Enricher.Enrich(&a)
-	ingest.Encode(&a) // once: the store writes these bytes
 	if _, err := s.store(ctx, "requests", []alert.Alert{a}); err != nil {
 		return http.StatusServiceUnavailable, "store alert: " + err.Error()
 	}

@@ -79,7 +79,7 @@ func DecodeOne(body []byte) (alert.Alert, error) {
 // accepts with the same result.
 func decodeFast(obj []byte) (alert.Alert, bool) {
 	var w wire
-	if !scanAlert(obj, &w) {
+	if !scanAlert(obj, &w, 0) {
 		return alert.Alert{}, false
 	}
 	return w.alert()

@@ -137,6 +137,46 @@ func (e *Enricher) Enrich(a *alert.Alert) {
 	}
 }
 
+// uuidMember is the length of the uuid member Prepare writes ahead of a
+// payload: {"uuid":"<36 characters>",
+const uuidMember = len(`{"uuid":"`) + 36 + len(`",`)
+
+// Prepare is POST /'s work on one payload before the store: DecodeOne,
+// Enrich and Encode, with the same alert and encoding. The decoder leaves
+// room ahead of its copy of the payload, so that an alert stored as sent
+// (alert.Alert.Sent) that came without a uuid, as Falco's do, has the one
+// Enrich makes up written there: its encoding is that copy, where Encode
+// would copy it again behind the uuid.
+func (e *Enricher) Prepare(body []byte) (alert.Alert, error) {
+	var a alert.Alert
+	var w wire
+	trimmed := bytes.TrimSpace(body)
+	// The payload's opening brace is overwritten: the room is one less.
+	ok := len(trimmed) > 0 && trimmed[0] == '{' && scanAlert(trimmed, &w, uuidMember-1)
+	if ok {
+		a, ok = w.alert()
+	}
+	if !ok {
+		var err error
+		if a, err = decodeStd(body); err != nil {
+			return a, err
+		}
+	}
+	e.Enrich(&a)
+	// Sent is set by the scanner alone, and holds no uuid member when
+	// Enrich made the uuid up.
+	if a.Sent != nil && a.UUIDGenerated && len(a.UUID) == 36 && a.Priority.Valid() {
+		b := w.buf[:uuidMember-1+len(w.body)]
+		n := copy(b, `{"uuid":"`)
+		n += copy(b[n:], a.UUID)
+		copy(b[n:], `",`) // over the payload's '{', which no string holds
+		a.Encoded, a.Sent = b, nil
+		return a, nil
+	}
+	Encode(&a)
+	return a, nil
+}
+
 // newUUID makes a random (version 4) uuid for an alert that came without
 // one. It names the alert, it is no secret: its 122 random bits come from
 // math/rand/v2's generator (ChaCha8, seeded by the runtime from the

@@ -534,6 +534,7 @@ func FuzzDecode(f *testing.F) {
 			}
 			plain, _ := DecodeOne(body) // its own maps: Enrich below changes a's
 			checkEncodings(t, plain)
+			checkPrepare(t, body)
 			e.Enrich(&a)
 			Encode(&a)
 			if a.Encoded == nil {
@@ -730,5 +731,73 @@ func TestNewUUID(t *testing.T) {
 			t.Fatalf("%q: %v, version %d, variant %v, repeated %v", s, err, u.Version(), u.Variant(), seen[s])
 		}
 		seen[s] = true
+	}
+}
+
+// checkPrepare checks that Prepare gives what DecodeOne, Enrich and Encode
+// give (without options): the same alert, the same answer to a bad body,
+// and the same bytes to store but for the uuid the hub made up.
+func checkPrepare(t *testing.T, body []byte) {
+	t.Helper()
+	e, _ := NewEnricher(Options{})
+	got, gerr := e.Prepare(body)
+	want, werr := DecodeOne(body)
+	if (gerr == nil) != (werr == nil) || (gerr != nil && gerr.Error() != werr.Error()) {
+		t.Fatalf("%q: Prepare %v, DecodeOne %v", body, gerr, werr)
+	}
+	if werr != nil {
+		return
+	}
+	e.Enrich(&want)
+	if got.UUIDGenerated != want.UUIDGenerated {
+		t.Fatalf("%q: uuid made up %v, want %v", body, got.UUIDGenerated, want.UUIDGenerated)
+	}
+	if got.UUIDGenerated {
+		want.UUID = got.UUID // each made up its own
+	}
+	Encode(&want)
+	// A map's encoding has no set order: it must read back the same.
+	same := bytes.Equal(got.Encoded, want.Encoded)
+	if want.OutputFields != nil {
+		g, gerr := DecodeOne(got.Encoded)
+		w, werr := DecodeOne(want.Encoded)
+		same = gerr == nil && werr == nil && sameAlert(g, w)
+	}
+	if !sameAlert(got, want) || !same {
+		t.Fatalf("%q: Prepare\n%s\n%+v\nDecodeOne, Enrich, Encode\n%s\n%+v", body, got.Encoded, got, want.Encoded, want)
+	}
+}
+
+// TestPrepareAsDecodeEnrichEncode: Prepare's answers are DecodeOne's,
+// Enrich's and Encode's, for payloads stored as sent with and without a
+// uuid, others, and bad ones.
+func TestPrepareAsDecodeEnrichEncode(t *testing.T) {
+	files, _ := filepath.Glob("testdata/falco/*.json")
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkPrepare(t, b)
+		var m map[string]json.RawMessage
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Fatal(err)
+		}
+		delete(m, "uuid") // as Falco sends it
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(m); err != nil {
+			t.Fatal(err)
+		}
+		checkPrepare(t, buf.Bytes())
+		e, _ := NewEnricher(Options{})
+		if a, err := e.Prepare(buf.Bytes()); err != nil || !a.UUIDGenerated || !bytes.HasPrefix(a.Encoded, []byte(`{"uuid":"`+a.UUID+`","`)) {
+			t.Fatalf("%s without uuid: %v, %s", f, err, a.Encoded)
+		}
+	}
+	for _, body := range []string{good, " " + good + "\n", `{"uuid":"nope",` + good[1:], `{"extra":1,` + good[1:], "", "{", "[1]", good + "x",
+		strings.Replace(good, `"Warning"`, `"warning"`, 1)} {
+		checkPrepare(t, []byte(body))
 	}
 }

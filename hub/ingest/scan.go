@@ -1,7 +1,6 @@
 package ingest
 
 import (
-	"bytes"
 	"encoding/binary"
 	"strings"
 	"unicode/utf8"
@@ -334,21 +333,24 @@ type wire struct {
 	rawFields                                            string // output_fields' JSON; "" when absent or null
 	tags                                                 []string
 	plain                                                bool // the payload is printable ASCII (scanner.plain)
-	// body is the payload's copy the strings share; known says its
-	// members are the alert's fields alone, each once; hasUUID says one
-	// of them is the uuid (see wire.sent).
-	body           []byte
+	// body is the payload's copy the strings share, at the end of buf;
+	// known says its members are the alert's fields alone, each once;
+	// hasUUID says one of them is the uuid (see wire.sent).
+	buf, body      []byte
 	known, hasUUID bool
 }
 
 // scanAlert reads one payload, obj (an object without surrounding white
-// space), into w; ok is false where it gives up (see above).
-func scanAlert(obj []byte, w *wire) bool {
+// space), into w; ok is false where it gives up (see above). The copy of
+// obj the strings share is made with room bytes ahead of it (w.buf).
+func scanAlert(obj []byte, w *wire, room int) bool {
 	plain := isPlain(obj)
 	if !plain && !utf8.Valid(obj) {
 		return false
 	}
-	body := bytes.Clone(obj) // the one copy every string shares
+	buf := make([]byte, room+len(obj))
+	body := buf[room:] // the one copy every string shares
+	copy(body, obj)
 	sc := scanner{s: unsafe.String(unsafe.SliceData(body), len(body)), plain: plain}
 	// Fields and tags are gathered on the stack, then copied once.
 	var fieldBuf [32]alert.RawField
@@ -407,7 +409,7 @@ func scanAlert(obj []byte, w *wire) bool {
 	if !ok || sc.i != len(sc.s) {
 		return false
 	}
-	w.plain, w.body, w.known, w.hasUUID = plain, body, known, seen&1 != 0
+	w.plain, w.buf, w.body, w.known, w.hasUUID = plain, buf, body, known, seen&1 != 0
 	if len(fields) > 0 {
 		w.fields = append([]alert.RawField(nil), fields...)
 	}
