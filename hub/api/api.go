@@ -270,7 +270,7 @@ type batchResult struct {
 
 // ingestBatch decodes, enriches and stores a batch, all or nothing.
 func (s *Server) ingestBatch(ctx context.Context, body []byte) (batchResult, int, string) {
-	as, err := ingest.DecodeBatchLimit(body, s.BatchMaxEvents, s.BodyLimit)
+	as, err := s.Enricher.PrepareBatch(body, s.BatchMaxEvents, s.BodyLimit) // decoded, enriched, encoded once
 	if err != nil {
 		s.Metrics.Input("batch", "rejected").Inc()
 		code := http.StatusBadRequest
@@ -278,10 +278,6 @@ func (s *Server) ingestBatch(ctx context.Context, body []byte) (batchResult, int
 			code = http.StatusRequestEntityTooLarge
 		}
 		return batchResult{}, code, err.Error()
-	}
-	for i := range as {
-		s.Enricher.Enrich(&as[i])
-		ingest.Encode(&as[i])
 	}
 	ids, err := s.store(ctx, "batch", as)
 	if err != nil {

@@ -78,11 +78,19 @@ func DecodeOne(body []byte) (alert.Alert, error) {
 // decodes again to name the problem. Whatever it accepts, decodeStd
 // accepts with the same result.
 func decodeFast(obj []byte) (alert.Alert, bool) {
+	a, _, ok := decodeFastRoom(obj, 0)
+	return a, ok
+}
+
+// decodeFastRoom is decodeFast leaving room bytes ahead of its copy of
+// obj: buf is the room and the copy (see encodeInRoom).
+func decodeFastRoom(obj []byte, room int) (a alert.Alert, buf []byte, ok bool) {
 	var w wire
-	if !scanAlert(obj, &w, 0) {
-		return alert.Alert{}, false
+	if !scanAlert(obj, &w, room) {
+		return alert.Alert{}, nil, false
 	}
-	return w.alert()
+	a, ok = w.alert()
+	return a, w.buf, ok
 }
 
 // alert validates w as fromMap validates a map; ok is false where fromMap
@@ -232,18 +240,29 @@ var ErrItemTooLarge = errors.New("event too large")
 // DecodeBatchLimit is DecodeBatch with each item limited to maxItemBytes of
 // JSON (0 = no limit), the limit POST / applies to one alert.
 func DecodeBatchLimit(body []byte, maxItems int, maxItemBytes int64) ([]alert.Alert, error) {
+	out, _, err := decodeBatch(body, maxItems, maxItemBytes, 0)
+	return out, err
+}
+
+// decodeBatch is DecodeBatchLimit whose fast paths leave room bytes
+// ahead of each item's copy: bufs[i] is out[i]'s (decodeFastRoom), or
+// bufs is nil.
+func decodeBatch(body []byte, maxItems int, maxItemBytes int64, room int) (out []alert.Alert, bufs [][]byte, err error) {
 	trimmed := bytes.TrimSpace(body)
 	if len(trimmed) == 0 {
-		return nil, badf("empty body")
+		return nil, nil, badf("empty body")
 	}
+	var ok bool
 	if trimmed[0] == '[' {
-		if out, ok := decodeArray(trimmed, maxItems, maxItemBytes); ok {
-			return out, nil
-		}
-	} else if out, ok := decodeLines(trimmed, maxItems, maxItemBytes); ok {
-		return out, nil
+		out, bufs, ok = decodeArray(trimmed, maxItems, maxItemBytes, room)
+	} else {
+		out, bufs, ok = decodeLines(trimmed, maxItems, maxItemBytes, room)
 	}
-	return decodeValues(trimmed, maxItems, maxItemBytes)
+	if ok {
+		return out, bufs, nil
+	}
+	out, err = decodeValues(trimmed, maxItems, maxItemBytes)
+	return out, nil, err
 }
 
 // decodeValues is DecodeBatchLimit's general path: it splits the batch into
@@ -316,8 +335,12 @@ func tooDeep(b []byte) bool { _, deep := alert.TooDeep(b); return deep }
 // general path then decodes the batch again and says what is wrong. Every
 // batch this accepts, the general path accepts with the same alerts: a line
 // holding one whole object is one value of the stream.
-func decodeLines(body []byte, maxItems int, maxItemBytes int64) ([]alert.Alert, bool) {
+func decodeLines(body []byte, maxItems int, maxItemBytes int64, room int) ([]alert.Alert, [][]byte, bool) {
 	out := make([]alert.Alert, 0, bytes.Count(body, []byte{'\n'})+1)
+	var bufs [][]byte
+	if room > 0 {
+		bufs = make([][]byte, 0, cap(out))
+	}
 	for len(body) > 0 {
 		var line []byte
 		line, body, _ = bytes.Cut(body, []byte{'\n'})
@@ -327,15 +350,18 @@ func decodeLines(body []byte, maxItems int, maxItemBytes int64) ([]alert.Alert, 
 		}
 		if (maxItemBytes > 0 && int64(len(line)) > maxItemBytes) || (maxItems > 0 && len(out) == maxItems) ||
 			line[0] != '{' || tooDeep(line) {
-			return nil, false
+			return nil, nil, false
 		}
-		a, ok := decodeFast(line)
+		a, buf, ok := decodeFastRoom(line, room)
 		if !ok {
-			return nil, false
+			return nil, nil, false
 		}
 		out = append(out, a)
+		if room > 0 {
+			bufs = append(bufs, buf)
+		}
 	}
-	return out, len(out) > 0
+	return out, bufs, len(out) > 0
 }
 
 // decodeArray is decodeLines for a JSON array, body: the scanner finds
@@ -344,11 +370,12 @@ func decodeLines(body []byte, maxItems int, maxItemBytes int64) ([]alert.Alert, 
 // is false when an item is not a whole valid alert, the batch breaks a
 // limit or the array is empty; the general path then says why. Every
 // batch this accepts, the general path accepts with the same alerts.
-func decodeArray(body []byte, maxItems int, maxItemBytes int64) ([]alert.Alert, bool) {
+func decodeArray(body []byte, maxItems int, maxItemBytes int64, room int) ([]alert.Alert, [][]byte, bool) {
 	// The items are copied by decodeFast: the scanner may read the
 	// caller's bytes in place.
 	sc := scanner{s: unsafe.String(unsafe.SliceData(body), len(body))}
 	var out []alert.Alert
+	var bufs [][]byte
 	ok := sc.array(func() bool {
 		sc.ws()
 		start := sc.i
@@ -359,11 +386,14 @@ func decodeArray(body []byte, maxItems int, maxItemBytes int64) ([]alert.Alert, 
 		if item[0] != '{' || (maxItemBytes > 0 && int64(len(item)) > maxItemBytes) || (maxItems > 0 && len(out) == maxItems) {
 			return false
 		}
-		a, ok := decodeFast(item)
+		a, buf, ok := decodeFastRoom(item, room)
 		out = append(out, a)
+		if room > 0 {
+			bufs = append(bufs, buf)
+		}
 		return ok
 	})
-	return out, ok && sc.i == len(sc.s) && len(out) > 0
+	return out, bufs, ok && sc.i == len(sc.s) && len(out) > 0
 }
 
 func jsonErr(err error) *Error {

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"unsafe"
 
 	"github.com/google/uuid"
 
@@ -137,24 +138,19 @@ func (e *Enricher) Enrich(a *alert.Alert) {
 	}
 }
 
-// uuidMember is the length of the uuid member Prepare writes ahead of a
-// payload: {"uuid":"<36 characters>",
-const uuidMember = len(`{"uuid":"`) + 36 + len(`",`)
-
 // Prepare is POST /'s work on one payload before the store: DecodeOne,
 // Enrich and Encode, with the same alert and encoding. The decoder leaves
 // room ahead of its copy of the payload, so that an alert stored as sent
 // (alert.Alert.Sent) that came without a uuid, as Falco's do, has the one
-// Enrich makes up written there: its encoding is that copy, where Encode
-// would copy it again behind the uuid.
+// Enrich makes up written there (encodeInRoom), where Encode would copy
+// the payload again behind the uuid.
 func (e *Enricher) Prepare(body []byte) (alert.Alert, error) {
 	var a alert.Alert
-	var w wire
+	var buf []byte
 	trimmed := bytes.TrimSpace(body)
-	// The payload's opening brace is overwritten: the room is one less.
-	ok := len(trimmed) > 0 && trimmed[0] == '{' && scanAlert(trimmed, &w, uuidMember-1)
+	ok := len(trimmed) > 0 && trimmed[0] == '{'
 	if ok {
-		a, ok = w.alert()
+		a, buf, ok = decodeFastRoom(trimmed, uuidRoom)
 	}
 	if !ok {
 		var err error
@@ -162,19 +158,56 @@ func (e *Enricher) Prepare(body []byte) (alert.Alert, error) {
 			return a, err
 		}
 	}
-	e.Enrich(&a)
-	// Sent is set by the scanner alone, and holds no uuid member when
-	// Enrich made the uuid up.
-	if a.Sent != nil && a.UUIDGenerated && len(a.UUID) == 36 && a.Priority.Valid() {
-		b := w.buf[:uuidMember-1+len(w.body)]
-		n := copy(b, `{"uuid":"`)
-		n += copy(b[n:], a.UUID)
-		copy(b[n:], `",`) // over the payload's '{', which no string holds
-		a.Encoded, a.Sent = b, nil
-		return a, nil
-	}
-	Encode(&a)
+	e.prepare(&a, buf)
 	return a, nil
+}
+
+// PrepareBatch is Prepare for POST /api/v1/events: DecodeBatchLimit, then
+// Enrich and Encode for each alert.
+func (e *Enricher) PrepareBatch(body []byte, maxItems int, maxItemBytes int64) ([]alert.Alert, error) {
+	as, bufs, err := decodeBatch(body, maxItems, maxItemBytes, uuidRoom)
+	if err != nil {
+		return nil, err
+	}
+	for i := range as {
+		var buf []byte
+		if bufs != nil {
+			buf = bufs[i]
+		}
+		e.prepare(&as[i], buf)
+	}
+	return as, nil
+}
+
+// prepare enriches and encodes a, decoded into buf (or nil).
+func (e *Enricher) prepare(a *alert.Alert, buf []byte) {
+	e.Enrich(a)
+	if !encodeInRoom(a, buf) {
+		Encode(a)
+	}
+}
+
+// uuidMember is the length of the uuid member written ahead of a payload,
+// {"uuid":"<36 characters>", and uuidRoom the room the decoder leaves for
+// it: the payload's opening brace is overwritten.
+const (
+	uuidMember = len(`{"uuid":"`) + 36 + len(`",`)
+	uuidRoom   = uuidMember - 1
+)
+
+// encodeInRoom encodes a, stored as sent with a uuid the hub made up, in
+// buf: its payload's copy behind uuidRoom bytes, which no string holds.
+// ok is false for any other alert or buffer.
+func encodeInRoom(a *alert.Alert, buf []byte) bool {
+	if a.Sent == nil || !a.UUIDGenerated || len(a.UUID) != 36 || !a.Priority.Valid() ||
+		len(buf) != uuidRoom+len(a.Sent) || unsafe.SliceData(buf[uuidRoom:]) != unsafe.SliceData(a.Sent) {
+		return false
+	}
+	n := copy(buf, `{"uuid":"`)
+	n += copy(buf[n:], a.UUID)
+	copy(buf[n:], `",`) // over the payload's '{'
+	a.Encoded, a.Sent = buf, nil
+	return true
 }
 
 // newUUID makes a random (version 4) uuid for an alert that came without

@@ -636,7 +636,7 @@ func TestDecodeArrayAsValues(t *testing.T) {
 		"[" + good + "," + good + "," + good + "]", "[" + good + ",1]", "[" + good + "]x", "[" + good, "[[" + good + "]]",
 		"[" + good + `,{"rule":"r"}]`, "[" + strings.Replace(good, `"o"`, `"\u00e9"`, 1) + "]", "[" + strings.Replace(good, `"o"`, "\"\xff\"", 1) + "]",
 	} {
-		got, ok := decodeArray([]byte(body), 2, 200)
+		got, _, ok := decodeArray([]byte(body), 2, 200, 0)
 		want, err := decodeValues([]byte(body), 2, 200)
 		if ok && (err != nil || !reflect.DeepEqual(got, want)) {
 			t.Errorf("%q: fast path %+v, general path %+v, %v", body, got, want, err)
@@ -734,9 +734,10 @@ func TestNewUUID(t *testing.T) {
 	}
 }
 
-// checkPrepare checks that Prepare gives what DecodeOne, Enrich and Encode
-// give (without options): the same alert, the same answer to a bad body,
-// and the same bytes to store but for the uuid the hub made up.
+// checkPrepare checks that Prepare and PrepareBatch give what DecodeOne
+// and DecodeBatchLimit, Enrich and Encode give (without options): the same
+// alerts, the same answer to a bad body, and the same bytes to store but
+// for the uuid the hub made up.
 func checkPrepare(t *testing.T, body []byte) {
 	t.Helper()
 	e, _ := NewEnricher(Options{})
@@ -745,9 +746,24 @@ func checkPrepare(t *testing.T, body []byte) {
 	if (gerr == nil) != (werr == nil) || (gerr != nil && gerr.Error() != werr.Error()) {
 		t.Fatalf("%q: Prepare %v, DecodeOne %v", body, gerr, werr)
 	}
-	if werr != nil {
-		return
+	if werr == nil {
+		samePrepared(t, body, got, want)
 	}
+	gots, gerr := e.PrepareBatch(body, 100, 4096)
+	wants, werr := DecodeBatchLimit(body, 100, 4096)
+	if (gerr == nil) != (werr == nil) || (gerr != nil && gerr.Error() != werr.Error()) || len(gots) != len(wants) {
+		t.Fatalf("%q: PrepareBatch %d, %v, DecodeBatchLimit %d, %v", body, len(gots), gerr, len(wants), werr)
+	}
+	for i := range wants {
+		samePrepared(t, body, gots[i], wants[i])
+	}
+}
+
+// samePrepared compares got, prepared from body, with want, decoded from
+// it, once want is enriched and encoded.
+func samePrepared(t *testing.T, body []byte, got, want alert.Alert) {
+	t.Helper()
+	e, _ := NewEnricher(Options{})
 	e.Enrich(&want)
 	if got.UUIDGenerated != want.UUIDGenerated {
 		t.Fatalf("%q: uuid made up %v, want %v", body, got.UUIDGenerated, want.UUIDGenerated)
@@ -764,7 +780,7 @@ func checkPrepare(t *testing.T, body []byte) {
 		same = gerr == nil && werr == nil && sameAlert(g, w)
 	}
 	if !sameAlert(got, want) || !same {
-		t.Fatalf("%q: Prepare\n%s\n%+v\nDecodeOne, Enrich, Encode\n%s\n%+v", body, got.Encoded, got, want.Encoded, want)
+		t.Fatalf("%q: prepared\n%s\n%+v\ndecoded, enriched, encoded\n%s\n%+v", body, got.Encoded, got, want.Encoded, want)
 	}
 }
 
@@ -796,8 +812,15 @@ func TestPrepareAsDecodeEnrichEncode(t *testing.T) {
 			t.Fatalf("%s without uuid: %v, %s", f, err, a.Encoded)
 		}
 	}
+	noUUID := `{"output":"o","priority":"Notice","rule":"r","time":"2026-11-23T09:00:00Z","source":"s","output_fields":{"a":1}}`
 	for _, body := range []string{good, " " + good + "\n", `{"uuid":"nope",` + good[1:], `{"extra":1,` + good[1:], "", "{", "[1]", good + "x",
-		strings.Replace(good, `"Warning"`, `"warning"`, 1)} {
+		strings.Replace(good, `"Warning"`, `"warning"`, 1), noUUID, noUUID + "\n" + good + "\n" + noUUID, "[" + noUUID + "," + good + "]",
+		"[" + noUUID + ",1]", noUUID + "\n{"} {
 		checkPrepare(t, []byte(body))
+	}
+	e, _ := NewEnricher(Options{})
+	as, err := e.PrepareBatch([]byte(noUUID+"\n"+noUUID), 10, 1000)
+	if err != nil || len(as) != 2 || as[0].UUID == as[1].UUID || !bytes.HasPrefix(as[1].Encoded, []byte(`{"uuid":"`+as[1].UUID+`","output"`)) {
+		t.Fatalf("%v: %+v", err, as)
 	}
 }
