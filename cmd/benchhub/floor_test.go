@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -58,5 +60,34 @@ func TestFloorRedisStoresEachAlert(t *testing.T) {
 	}
 	if want := `{"rule":"one"} {"rule":"two"} {"rule":"three"}`; strings.Join(got, " ") != want {
 		t.Fatalf("stream holds %q, want %s", got, want)
+	}
+
+	// Concurrent requests share pipelines: each still answers only once
+	// its alert is stored.
+	const senders = 50
+	var wg sync.WaitGroup
+	errs := make(chan error, senders)
+	for i := range senders {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, err := http.Post(ft.url+"/", "application/json", strings.NewReader(fmt.Sprintf(`{"n":%d}`, i)))
+			if err != nil {
+				errs <- err
+				return
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				errs <- fmt.Errorf("status %d", resp.StatusCode)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if n, err := c.XLen(context.Background(), "floor").Result(); err != nil || n != 3+senders {
+		t.Fatalf("stream holds %d entries (%v), want %d", n, err, 3+senders)
 	}
 }
