@@ -66,6 +66,20 @@ func (r *commitReq) addShape(idx []string, rule string, sets, fields []string) {
 	r.shapes++
 }
 
+// addCachedShape appends the arguments of sh, writing missing (of its rule
+// sets) and its priority set; it is number r.shapes. Its strings are boxed
+// already: no allocation but the arguments' growth.
+func (r *commitReq) addCachedShape(sh *shape, missing []string) {
+	r.shapeArgs = append(r.shapeArgs, len(sh.idx))
+	r.shapeArgs = append(r.shapeArgs, sh.idx...)
+	r.shapeArgs = append(r.shapeArgs, sh.ruleArg, len(missing)+1)
+	for _, k := range missing {
+		r.shapeArgs = append(r.shapeArgs, k)
+	}
+	r.shapeArgs = append(r.shapeArgs, sh.prioArg, 1, sh.keyArg)
+	r.shapes++
+}
+
 type commitRes struct {
 	ids []string
 	err error

@@ -160,8 +160,10 @@ type Store struct {
 	commits *committer
 	// sets remembers the rule sets written lately (rulesets.go).
 	sets ruleSetMemo
-	log  *slog.Logger
-	done chan struct{}
+	// shapes keeps the alert shapes built lately (shapes.go).
+	shapes *shapeMemo
+	log    *slog.Logger
+	done   chan struct{}
 	// migrated is set once the data is known to be in this layout.
 	migrated atomic.Bool
 	wg       sync.WaitGroup
@@ -233,7 +235,7 @@ func New(ctx context.Context, opts Options) (*Store, error) {
 	wo.PoolSize = max(opts.PoolSize/2, 8)
 	w := goredis.NewUniversalClient(&wo)
 	s := &Store{opts: opts, c: c, w: w, pfx: opts.KeyPrefix + "{" + opts.HashTag + "}:", script: goredis.NewScript(appendLua), trim: goredis.NewScript(trimLua),
-		log: opts.Logger, done: make(chan struct{})}
+		shapes: newShapeMemo(), log: opts.Logger, done: make(chan struct{})}
 	s.commits = newCommitter(maxWrites, maxCoalesced, s.write)
 	s.sets.ttl = ruleSetTTL
 	s.stream = s.pfx + "events"
@@ -417,8 +419,11 @@ type setsOf struct {
 // rule sets it writes (to remember once Redis acknowledged them).
 func (s *Store) request(alerts []alert.Alert, now time.Time) (*commitReq, []setsOf, error) {
 	req := &commitReq{n: len(alerts), alerts: make([]any, 0, 5*len(alerts))}
-	var sent []setsOf           // rule sets this append writes
-	shapeOf := map[string]int{} // counter key -> shape
+	var sent []setsOf // rule sets this append writes
+	// The shapes in req, numbered from 1: the first few in an array (a
+	// lone alert allocates no map), the rest in shapeOf.
+	var few [8]*shape
+	var shapeOf map[*shape]int
 	for i := range alerts {
 		a := &alerts[i]
 		if !a.Priority.Valid() {
@@ -435,31 +440,33 @@ func (s *Store) request(alerts []alert.Alert, now time.Time) (*commitReq, []sets
 		if err != nil {
 			return nil, nil, fmt.Errorf("append alert %d: encode: %w", i, err)
 		}
-		// The counter key names the priority, rule and hostname the
-		// index keys come from, and the source and tags of the rule sets
-		// (but for empty tags, which it leaves out).
-		ck := counterKey(a)
-		key := ck
-		if slices.Contains(a.Tags, "") {
-			key += "\x00" + strings.Join(a.Tags, "\x00")
+		sh := s.shapes.of(a)
+		n := slices.Index(few[:min(req.shapes, len(few))], sh) + 1
+		if n == 0 && shapeOf != nil {
+			n = shapeOf[sh]
 		}
-		shape, ok := shapeOf[key]
-		if !ok {
-			sets := ruleSets(a)
-			missing := s.sets.missing(a.Rule, sets, now)
+		if n == 0 {
+			missing := s.sets.missing(sh.rule, sh.sets, now)
 			if len(missing) > 0 {
-				sent = append(sent, setsOf{a.Rule, missing})
+				sent = append(sent, setsOf{sh.rule, missing})
 			}
-			req.addShape(indexSuffixes(a), a.Rule, append(missing, prioritySet(a)), []string{ck})
-			shape = req.shapes
-			shapeOf[key] = shape
+			req.addCachedShape(sh, missing)
+			n = req.shapes
+			if n <= len(few) {
+				few[n-1] = sh
+			} else {
+				if shapeOf == nil {
+					shapeOf = make(map[*shape]int)
+				}
+				shapeOf[sh] = n
+			}
 		}
 		field, entry := encodeEntry(body)
 		uuid := a.UUID
 		if a.UUIDGenerated {
 			uuid = "" // made up by the hub: no retry can carry it, not remembered
 		}
-		req.alerts = append(req.alerts, uuid, field, entry, eventMsArg(a), shape)
+		req.alerts = append(req.alerts, uuid, field, entry, eventMsArg(a), n)
 	}
 	return req, sent, nil
 }
