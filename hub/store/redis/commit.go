@@ -7,6 +7,8 @@ import (
 	"sync"
 	"time"
 
+	goredis "github.com/redis/go-redis/v9"
+
 	"github.com/saker-sec/saker/hub/store"
 )
 
@@ -47,6 +49,22 @@ type commitReq struct {
 	// done receives the outcome, or first an order to lead a batch. It has
 	// room for one value so a writer never blocks on it.
 	done chan commitRes
+	// buf backs alerts and shapeArgs for a lone alert of one shape (no
+	// rule set to write but its priority's), and self a batch of this
+	// request alone: the common single POST allocates neither.
+	buf  [13]any
+	self [1]*commitReq
+}
+
+// newCommitReq returns a request for n alerts.
+func newCommitReq(n int) *commitReq {
+	r := &commitReq{n: n}
+	if n == 1 {
+		r.alerts, r.shapeArgs = r.buf[:0:5], r.buf[5:5]
+	} else {
+		r.alerts = make([]any, 0, 5*n)
+	}
+	return r
 }
 
 // addShape appends a shape's arguments; it is number r.shapes.
@@ -126,7 +144,8 @@ func (c *committer) commit(ctx context.Context, req *commitReq) ([]string, error
 	if c.running < c.slots {
 		c.running++
 		c.mu.Unlock()
-		c.lead([]*commitReq{req})
+		req.self[0] = req
+		c.lead(req.self[:])
 	} else {
 		c.pending = append(c.pending, req)
 		c.mu.Unlock()
@@ -182,7 +201,10 @@ func (s *Store) write(reqs []*commitReq) {
 		n += r.n
 		shapes += r.shapes
 	}
-	args := make([]any, 0, size)
+	// EVALSHA's own arguments first: the whole list goes to the client as
+	// it is (Script.Run copies it once more).
+	args := make([]any, 0, 4+size)
+	args = append(args, "evalsha", s.script.Hash(), 1, s.stream)
 	args = append(args, s.pfx, store.MaxSkew.Milliseconds(), int64(s.counterTTL()/time.Second),
 		max(s.opts.DedupeWindow.Milliseconds(), 0), shapes)
 	for _, r := range reqs {
@@ -201,7 +223,7 @@ func (s *Store) write(reqs []*commitReq) {
 	}
 	// Bounded by the client's read timeout, not by any caller's context:
 	// every caller waits for this outcome.
-	ids, err := s.script.Run(context.Background(), s.w, []string{s.stream}, args...).StringSlice()
+	ids, err := s.runAppend(context.Background(), args)
 	if err == nil && len(ids) != n {
 		err = fmt.Errorf("append returned %d ids for %d alerts", len(ids), n)
 	}
@@ -213,4 +235,23 @@ func (s *Store) write(reqs []*commitReq) {
 		r.done <- commitRes{ids: ids[:r.n:r.n]}
 		ids = ids[r.n:]
 	}
+}
+
+// runAppend runs args, an EVALSHA of the append script, and reads the IDs
+// it returns straight into strings. Should Redis not know the script
+// (restarted, SCRIPT FLUSH), it loads it and runs it again: NOSCRIPT means
+// nothing ran.
+func (s *Store) runAppend(ctx context.Context, args []any) ([]string, error) {
+	cmd := goredis.NewStringSliceCmd(ctx, args...)
+	cmd.SetFirstKeyPos(3)
+	err := s.w.Process(ctx, cmd)
+	if err != nil && goredis.HasErrorPrefix(err, "NOSCRIPT") {
+		if err := s.script.Load(ctx, s.w).Err(); err != nil {
+			return nil, fmt.Errorf("load the append script: %w", err)
+		}
+		cmd = goredis.NewStringSliceCmd(ctx, args...)
+		cmd.SetFirstKeyPos(3)
+		err = s.w.Process(ctx, cmd)
+	}
+	return cmd.Val(), err
 }

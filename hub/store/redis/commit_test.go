@@ -9,6 +9,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/saker-sec/saker/hub/alert"
+	"github.com/saker-sec/saker/hub/store/redistest"
 )
 
 // recorder is a committer's write: it answers the k-th alert of a write
@@ -196,5 +199,25 @@ func TestCommitterClose(t *testing.T) {
 	}
 	if got := r.writes(); len(got) != 2 {
 		t.Fatalf("a commit with an ended context was written: %v", got)
+	}
+}
+
+// An Append after Redis forgot the append script (SCRIPT FLUSH, a restart
+// without persistence of scripts) loads it again and stores the alert.
+func TestAppendAfterScriptFlush(t *testing.T) {
+	s := newT(t, Options{Addresses: []string{redistest.Addr(t)}})
+	ctx := context.Background()
+	if _, err := s.Append(ctx, []alert.Alert{sample(1)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.c.ScriptFlush(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	ids, err := s.Append(ctx, []alert.Alert{sample(2)})
+	if err != nil || len(ids) != 1 {
+		t.Fatalf("Append after SCRIPT FLUSH: %v, %v", ids, err)
+	}
+	if e, err := s.Get(ctx, ids[0]); err != nil || e.UUID != "u2" {
+		t.Fatalf("Get(%s) = %+v, %v", ids[0], e, err)
 	}
 }

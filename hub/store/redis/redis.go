@@ -418,7 +418,7 @@ type setsOf struct {
 // request builds alerts' part of the append script's arguments, and the
 // rule sets it writes (to remember once Redis acknowledged them).
 func (s *Store) request(alerts []alert.Alert, now time.Time) (*commitReq, []setsOf, error) {
-	req := &commitReq{n: len(alerts), alerts: make([]any, 0, 5*len(alerts))}
+	req := newCommitReq(len(alerts))
 	var sent []setsOf // rule sets this append writes
 	// The shapes in req, numbered from 1: the first few in an array (a
 	// lone alert allocates no map), the rest in shapeOf.
@@ -466,7 +466,11 @@ func (s *Store) request(alerts []alert.Alert, now time.Time) (*commitReq, []sets
 		if a.UUIDGenerated {
 			uuid = "" // made up by the hub: no retry can carry it, not remembered
 		}
-		req.alerts = append(req.alerts, uuid, field, entry, eventMsArg(a), n)
+		fieldArg := any(fieldJSON) // a constant: boxed without allocating
+		if field == fieldS2 {
+			fieldArg = fieldS2
+		}
+		req.alerts = append(req.alerts, uuid, fieldArg, entry, eventMsArg(a), n)
 	}
 	return req, sent, nil
 }
