@@ -54,13 +54,17 @@ type commitReq struct {
 	// request alone: the common single POST allocates neither.
 	buf  [13]any
 	self [1]*commitReq
+	// bufs hold the compressed entries in alerts (entryBufs), given back
+	// once the script run returned; bufOne backs it for a lone alert.
+	bufs   []*[]byte
+	bufOne [1]*[]byte
 }
 
 // newCommitReq returns a request for n alerts.
 func newCommitReq(n int) *commitReq {
 	r := &commitReq{n: n}
 	if n == 1 {
-		r.alerts, r.shapeArgs = r.buf[:0:5], r.buf[5:5]
+		r.alerts, r.shapeArgs, r.bufs = r.buf[:0:5], r.buf[5:5], r.bufOne[:0]
 	} else {
 		r.alerts = make([]any, 0, 5*n)
 	}
@@ -224,6 +228,12 @@ func (s *Store) write(reqs []*commitReq) {
 	// Bounded by the client's read timeout, not by any caller's context:
 	// every caller waits for this outcome.
 	ids, err := s.runAppend(context.Background(), args)
+	for _, r := range reqs { // nothing reads the entries any more
+		for _, b := range r.bufs {
+			s.bufs.put(b)
+		}
+		r.bufs = nil
+	}
 	if err == nil && len(ids) != n {
 		err = fmt.Errorf("append returned %d ids for %d alerts", len(ids), n)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -219,5 +220,44 @@ func TestAppendAfterScriptFlush(t *testing.T) {
 	}
 	if e, err := s.Get(ctx, ids[0]); err != nil || e.UUID != "u2" {
 		t.Fatalf("Get(%s) = %+v, %v", ids[0], e, err)
+	}
+}
+
+// The buffers entries are compressed into are reused only once their
+// script run has returned: concurrent Appends of distinct alerts each read
+// back their own body.
+func TestConcurrentAppendsKeepTheirBodies(t *testing.T) {
+	s := newT(t, Options{Addresses: []string{redistest.Addr(t)}})
+	ctx := context.Background()
+	const senders, each = 16, 40
+	ids := make([][]string, senders)
+	var wg sync.WaitGroup
+	for g := 0; g < senders; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < each; i++ {
+				a := sample(g*each + i)
+				a.UUID = fmt.Sprintf("g%d-%d", g, i)
+				// compressible, and different in each alert
+				a.Output = strings.Repeat(a.UUID+" wrote below /etc ", 40+i)
+				got, err := s.Append(ctx, []alert.Alert{a})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				ids[g] = append(ids[g], got...)
+			}
+		}()
+	}
+	wg.Wait()
+	for g := range ids {
+		for i, id := range ids[g] {
+			uuid := fmt.Sprintf("g%d-%d", g, i)
+			e, err := s.Get(ctx, id)
+			if err != nil || e.UUID != uuid || e.Output != strings.Repeat(uuid+" wrote below /etc ", 40+i) {
+				t.Fatalf("Get(%s) = %s %.40q…, %v; want %s", id, e.UUID, e.Output, err, uuid)
+			}
+		}
 	}
 }

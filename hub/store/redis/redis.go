@@ -162,8 +162,10 @@ type Store struct {
 	sets ruleSetMemo
 	// shapes keeps the alert shapes built lately (shapes.go).
 	shapes *shapeMemo
-	log    *slog.Logger
-	done   chan struct{}
+	// bufs are the compressed entries' buffers (codec.go).
+	bufs entryBufs
+	log  *slog.Logger
+	done chan struct{}
 	// migrated is set once the data is known to be in this layout.
 	migrated atomic.Bool
 	wg       sync.WaitGroup
@@ -461,7 +463,14 @@ func (s *Store) request(alerts []alert.Alert, now time.Time) (*commitReq, []sets
 				shapeOf[sh] = n
 			}
 		}
-		field, entry := encodeEntry(body)
+		buf := s.bufs.get()
+		field, entry := encodeEntryTo(*buf, body)
+		if field == fieldS2 {
+			*buf = entry
+			req.bufs = append(req.bufs, buf)
+		} else {
+			s.bufs.put(buf)
+		}
 		uuid := a.UUID
 		if a.UUIDGenerated {
 			uuid = "" // made up by the hub: no retry can carry it, not remembered
