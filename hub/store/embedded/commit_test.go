@@ -12,6 +12,39 @@ import (
 	"github.com/saker-sec/saker/hub/alert"
 )
 
+// heldAppend is an Append whose flush is held before its write.
+type heldAppend struct {
+	release chan struct{}
+	done    chan error
+}
+
+// holdAppend starts appending a and returns once the append's flush is
+// held before its write (through s.beforeWrite, which it sets: the first
+// flush to reach it is held, later ones pass).
+func holdAppend(s *Store, a alert.Alert) *heldAppend {
+	h := &heldAppend{release: make(chan struct{}), done: make(chan error, 1)}
+	held := make(chan struct{})
+	var once sync.Once
+	s.beforeWrite = func() {
+		once.Do(func() {
+			close(held)
+			<-h.release
+		})
+	}
+	go func() {
+		_, err := s.Append(context.Background(), []alert.Alert{a})
+		h.done <- err
+	}()
+	<-held
+	return h
+}
+
+// Release lets the held flush write.
+func (h *heldAppend) Release() { close(h.release) }
+
+// Wait returns the held Append's error.
+func (h *heldAppend) Wait() error { return <-h.done }
+
 // queued is how many records wait for the next flush.
 func (s *Store) queued() int {
 	s.mu.RLock()
@@ -27,20 +60,7 @@ func TestAppendsDuringFlushShareOneWrite(t *testing.T) {
 		t.Run(policy.String(), func(t *testing.T) {
 			s := openT(t, Options{Dir: t.TempDir(), Fsync: policy, FsyncInterval: time.Hour})
 			ctx := context.Background()
-			inFlight, release := make(chan struct{}), make(chan struct{})
-			var once sync.Once
-			s.beforeWrite = func() {
-				once.Do(func() {
-					close(inFlight)
-					<-release
-				})
-			}
-			first := make(chan error, 1)
-			go func() {
-				_, err := s.Append(ctx, []alert.Alert{sample("lead")})
-				first <- err
-			}()
-			<-inFlight
+			lead := holdAppend(s, sample("lead"))
 			writes0, fsyncs0 := s.writes.Load(), s.fsyncs.Load()
 			const n = 20
 			var wg sync.WaitGroup
@@ -60,8 +80,8 @@ func TestAppendsDuringFlushShareOneWrite(t *testing.T) {
 				}
 				runtime.Gosched()
 			}
-			close(release)
-			if err := <-first; err != nil {
+			lead.Release()
+			if err := lead.Wait(); err != nil {
 				t.Fatal(err)
 			}
 			wg.Wait()

@@ -135,20 +135,7 @@ func TestClaimQueuedAtCompactionCountedOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Hold a flush in flight, so the claim waits in the queue.
-	inFlight, release := make(chan struct{}), make(chan struct{})
-	var once sync.Once
-	s.beforeWrite = func() {
-		once.Do(func() {
-			close(inFlight)
-			<-release
-		})
-	}
-	lead := make(chan error, 1)
-	go func() {
-		_, err := s.Append(ctx, []alert.Alert{sample("c")})
-		lead <- err
-	}()
-	<-inFlight
+	lead := holdAppend(s, sample("c"))
 	ds, err := l.Claim(ctx, "c", 1, time.Minute, 0)
 	if err != nil || len(ds) != 1 || ds[0].UUID != "a" || ds[0].Attempts != 1 {
 		t.Fatalf("Claim: %+v, %v", ds, err)
@@ -158,11 +145,11 @@ func TestClaimQueuedAtCompactionCountedOnce(t *testing.T) {
 	}
 	compacted := make(chan error, 1)
 	go func() { compacted <- s.compact(false) }()
-	close(release)
+	lead.Release()
 	if err := <-compacted; err != nil {
 		t.Fatal(err)
 	}
-	if err := <-lead; err != nil {
+	if err := lead.Wait(); err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
