@@ -354,7 +354,7 @@ func (s *Store) Append(ctx context.Context, alerts []alert.Alert) ([]string, err
 			s.pend = append(s.pend, '\n')
 		}
 		r := &entries[i]
-		s.keyBuf = appendMetaKey(s.keyBuf[:0], &alerts[i])
+		s.keyBuf = store.AppendShapeKey(s.keyBuf[:0], &alerts[i])
 		r.m = s.metaLocked(&alerts[i], s.keyBuf)
 		r.ms, r.seq, r.evMs, r.off = ms, s.lastSeq, store.EventMs(alerts[i].Time, int64(ms)), int64(len(s.pend))
 		// {"id":"<id>", + the alert's own fields: the store.Event JSON.

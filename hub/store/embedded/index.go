@@ -70,31 +70,8 @@ func skeleton(a *alert.Alert) alert.Alert {
 	return k
 }
 
-// metaKey identifies a skeleton: its fields, NUL-separated.
-func metaKey(a *alert.Alert) string { return string(appendMetaKey(nil, a)) }
-
-// appendMetaKey appends a's metaKey to dst: Append builds it in a reused
-// buffer, so looking up an interned meta allocates nothing.
-func appendMetaKey(dst []byte, a *alert.Alert) []byte {
-	dst = append(dst, byte(a.Priority))
-	for _, f := range [...]string{a.Rule, a.Source, a.Hostname} {
-		dst = append(dst, f...)
-		dst = append(dst, 0)
-	}
-	for _, t := range a.Tags {
-		dst = append(dst, t...)
-		dst = append(dst, 1)
-	}
-	dst = append(dst, 0)
-	for _, f := range [...]string{"container.name", "container.image.repository"} {
-		if v, ok := a.Field(f); ok {
-			dst = append(dst, 1)
-			dst = append(dst, v...)
-		}
-		dst = append(dst, 0)
-	}
-	return dst
-}
+// metaKey identifies a skeleton: its shape's key (store.AppendShapeKey).
+func metaKey(a *alert.Alert) string { return string(store.AppendShapeKey(nil, a)) }
 
 // metaLocked returns the interned meta of a, whose metaKey is key, or a
 // new one (interned when an event using it is published).

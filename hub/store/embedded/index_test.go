@@ -49,3 +49,27 @@ func TestMetaInternedAgainAfterItsListsWereDropped(t *testing.T) {
 		}
 	}
 }
+
+// Two alerts whose rule and source run into each other through a NUL
+// byte ("r\x00" + "s" and "r" + "\x00s") are two shapes: each is found by
+// its own rule. (The metaKey used to join the parts with NUL bytes, so the
+// second alert took the first one's interned rule and source.)
+func TestShapesWithSeparatorBytesKeptApart(t *testing.T) {
+	s := openT(t, Options{Dir: t.TempDir()})
+	ctx := context.Background()
+	a, b := sample("a"), sample("b")
+	a.Rule, a.Source = "r\x00", "s"
+	b.Rule, b.Source = "r", "\x00s"
+	if _, err := s.Append(ctx, []alert.Alert{a, b}); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []alert.Alert{a, b} {
+		p, err := s.Query(ctx, store.Query{Filter: store.Filter{Rules: []string{want.Rule}}, Limit: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(p.Events) != 1 || p.Events[0].UUID != want.UUID || p.Events[0].Source != want.Source {
+			t.Errorf("rule %q: %+v, want only %s", want.Rule, p.Events, want.UUID)
+		}
+	}
+}
