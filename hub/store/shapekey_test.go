@@ -21,7 +21,9 @@ func TestShapeKeyTellsShapesApart(t *testing.T) {
 		func(a *alert.Alert) { a.Tags = []string{"a", "b", ""} },
 		func(a *alert.Alert) { a.Tags = nil },
 		func(a *alert.Alert) { a.OutputFields = map[string]any{"container.image.repository": "i"} },
-		func(a *alert.Alert) { a.OutputFields = map[string]any{"container.name": "c", "container.image.repository": ""} },
+		func(a *alert.Alert) {
+			a.OutputFields = map[string]any{"container.name": "c", "container.image.repository": ""}
+		},
 		func(a *alert.Alert) { a.OutputFields = map[string]any{"container.name": "c"} },
 		// One part running into the next, through a separator byte.
 		func(a *alert.Alert) { a.Rule, a.Source = "r\x00syscall", "" },
