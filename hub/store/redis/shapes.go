@@ -1,12 +1,11 @@
 package redis
 
 import (
-	"hash/maphash"
-	"slices"
 	"strings"
 	"sync"
 
 	"github.com/saker-sec/saker/hub/alert"
+	"github.com/saker-sec/saker/hub/store"
 )
 
 // shapeMemoMax bounds the shape memo; past it, it starts afresh.
@@ -20,13 +19,9 @@ const shapeMemoMax = 1 << 12
 // (BenchmarkAppendScript/single-16-senders-falco, pprof); Falco sends the
 // same few shapes over and over, so shapeMemo keeps them built.
 type shape struct {
-	// What identifies it (strings cloned: an alert's strings may share
-	// the memory of its whole request body).
-	priority               alert.Priority
-	rule, host, source     string
-	container, image       string
-	hasContainer, hasImage bool
-	tags                   []string
+	// rule is the shape's rule (cloned: an alert's strings may share the
+	// memory of its whole request body).
+	rule string
 	// key is the counter field (counterKey).
 	key string
 	// idx are the index key suffixes (indexSuffixes), boxed as script
@@ -38,86 +33,37 @@ type shape struct {
 	sets []string
 }
 
-// shapeMemo keeps the shapes of the alerts appended lately.
+// shapeMemo keeps the shapes of the alerts appended lately, by their
+// store.AppendShapeKey.
 type shapeMemo struct {
-	seed maphash.Seed
-	mu   sync.Mutex
-	m    map[uint64]*shape
+	mu sync.Mutex
+	m  map[string]*shape
 }
 
-func newShapeMemo() *shapeMemo {
-	return &shapeMemo{seed: maphash.MakeSeed(), m: make(map[uint64]*shape)}
-}
-
-// shapeID is what a shape is known by: the alert's fields that are not
-// plain members, and their hash (the memo's key).
-type shapeID struct {
-	sum                    uint64
-	container, image       string
-	hasContainer, hasImage bool
-}
-
-func (sm *shapeMemo) id(a *alert.Alert) shapeID {
-	var id shapeID
-	id.container, id.hasContainer = a.Field("container.name")
-	id.image, id.hasImage = a.Field("container.image.repository")
-	var h maphash.Hash
-	h.SetSeed(sm.seed)
-	h.WriteByte(byte(a.Priority))
-	for _, s := range [...]string{a.Rule, a.Hostname, a.Source, id.container, id.image} {
-		h.WriteString(s)
-		h.WriteByte(0)
-	}
-	h.WriteByte(flag(id.hasContainer)<<1 | flag(id.hasImage))
-	for _, t := range a.Tags {
-		h.WriteString(t)
-		h.WriteByte(0)
-	}
-	id.sum = h.Sum64()
-	return id
-}
+func newShapeMemo() *shapeMemo { return &shapeMemo{m: make(map[string]*shape)} }
 
 // of returns a's shape, built once per distinct shape.
 func (sm *shapeMemo) of(a *alert.Alert) *shape {
-	id := sm.id(a)
-	sum, container, image, hasContainer, hasImage := id.sum, id.container, id.image, id.hasContainer, id.hasImage
+	var buf [256]byte
+	key := store.AppendShapeKey(buf[:0], a)
 	sm.mu.Lock()
-	sh := sm.m[sum]
+	sh := sm.m[string(key)]
 	sm.mu.Unlock()
-	if sh != nil && sh.priority == a.Priority && sh.rule == a.Rule && sh.host == a.Hostname &&
-		sh.source == a.Source && sh.container == container && sh.hasContainer == hasContainer &&
-		sh.image == image && sh.hasImage == hasImage && slices.Equal(sh.tags, a.Tags) {
+	if sh != nil {
 		return sh
 	}
-	sh = newShape(a, container, image, hasContainer, hasImage)
+	sh = newShape(a)
 	sm.mu.Lock()
 	if len(sm.m) >= shapeMemoMax {
-		sm.m = make(map[uint64]*shape)
+		sm.m = make(map[string]*shape)
 	}
-	sm.m[sum] = sh // replaces a colliding shape: both stay correct
+	sm.m[string(key)] = sh
 	sm.mu.Unlock()
 	return sh
 }
 
-func flag(b bool) byte {
-	if b {
-		return 1
-	}
-	return 0
-}
-
-func newShape(a *alert.Alert, container, image string, hasContainer, hasImage bool) *shape {
-	tags := make([]string, len(a.Tags))
-	for i, t := range a.Tags {
-		tags[i] = strings.Clone(t)
-	}
-	sh := &shape{
-		priority: a.Priority, rule: strings.Clone(a.Rule), host: strings.Clone(a.Hostname),
-		source: strings.Clone(a.Source), container: strings.Clone(container), image: strings.Clone(image),
-		hasContainer: hasContainer, hasImage: hasImage, tags: tags,
-		key:  counterKey(a),
-		sets: ruleSets(a),
-	}
+func newShape(a *alert.Alert) *shape {
+	sh := &shape{rule: strings.Clone(a.Rule), key: counterKey(a), sets: ruleSets(a)}
 	for _, k := range indexSuffixes(a) {
 		sh.idx = append(sh.idx, k)
 	}
